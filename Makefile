@@ -1,0 +1,40 @@
+# Two commands keep working on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint format bench sandbox migrate clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)  ## set up, migrate and run the bot
+	$(PY) -m bot migrate
+	$(PY) -m bot run
+
+migrate: $(STAMP)
+	$(PY) -m bot migrate
+
+sandbox: $(STAMP)  ## the local Bot API stand-in on 127.0.0.1:8081
+	$(PY) -m sandbox
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+test: lint  ## lint, then the whole suite on SQLite and PostgreSQL
+	$(VENV)/bin/pytest
+
+bench: $(STAMP)
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

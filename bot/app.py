@@ -1,0 +1,247 @@
+"""Factories and lifecycle: nothing is built at import time.
+
+`create_app` wires settings, database, i18n, bot, dispatcher, scheduler and background
+components; `__main__` and the tests call the very same function.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from aiogram import Bot, Dispatcher, Router
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.fsm.storage.base import BaseStorage
+from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
+from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.clock import Clock, SystemClock
+from bot.commands import register_commands
+from bot.i18n import CatalogI18n, LocaleMiddleware, create_i18n
+from bot.middlewares import (
+    DbSessionMiddleware,
+    HandlerNameMiddleware,
+    UpdateLogMiddleware,
+    UserMiddleware,
+)
+from bot.settings import Settings
+from storage.db import create_engine, create_session_factory
+from storage.migrate import upgrade_to_head
+
+log = logging.getLogger("bot.app")
+SHUTDOWN_GRACE_S = 30.0
+
+
+class Component(Protocol):
+    """A background part of the application started and stopped with the dispatcher."""
+
+    name: str
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+@dataclass
+class App:
+    settings: Settings
+    engine: AsyncEngine
+    session_factory: async_sessionmaker[AsyncSession]
+    i18n: CatalogI18n
+    bot: Bot
+    dp: Dispatcher
+    scheduler: AsyncIOScheduler
+    clock: Clock
+    components: list[Component] = field(default_factory=list)
+
+    async def close(self) -> None:
+        """Release what start-up did not (used when the dispatcher never ran)."""
+        await self.bot.session.close()
+        await self.engine.dispose()
+
+
+def create_bot(settings: Settings) -> Bot:
+    session = (
+        AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+        if settings.telegram_api_url
+        else AiohttpSession()
+    )
+    return Bot(
+        settings.bot_token,
+        session=session,
+        default=DefaultBotProperties(parse_mode=ParseMode.HTML),
+    )
+
+
+def create_fsm_storage(settings: Settings) -> BaseStorage:
+    """Redis when configured, so several processes share conversations; memory otherwise."""
+    if settings.redis_url:
+        from aiogram.fsm.storage.redis import RedisStorage
+
+        return RedisStorage.from_url(settings.redis_url)
+    return MemoryStorage()
+
+
+def create_dispatcher(
+    settings: Settings,
+    *,
+    session_factory: async_sessionmaker[AsyncSession],
+    i18n: CatalogI18n,
+    fsm_storage: BaseStorage | None = None,
+    extra_routers: Iterable[Router] = (),
+    **workflow_data: Any,
+) -> Dispatcher:
+    """The production dispatcher: middlewares, routers in order, long-lived objects as data."""
+    from handlers import errors, get_routers
+
+    dp = Dispatcher(
+        storage=fsm_storage or MemoryStorage(),
+        settings=settings,
+        session_factory=session_factory,
+        i18n=i18n,
+        **workflow_data,
+    )
+    dp.update.outer_middleware(UpdateLogMiddleware())
+    dp.update.outer_middleware(DbSessionMiddleware(session_factory))
+    dp.update.outer_middleware(UserMiddleware())
+    dp.update.outer_middleware(LocaleMiddleware(i18n))
+    for observer in (dp.message, dp.callback_query, dp.my_chat_member, dp.chat_member):
+        observer.middleware(HandlerNameMiddleware())
+    dp.include_routers(*extra_routers, *get_routers())
+    # Errors last: every router's failure propagates up to it.
+    dp.include_router(errors.router)
+    return dp
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    extra_routers: Iterable[Router] = (),
+    fsm_storage: BaseStorage | None = None,
+) -> App:
+    engine = create_engine(settings.database_url)
+    session_factory = create_session_factory(engine)
+    i18n = create_i18n(settings.default_language)
+    bot = create_bot(settings)
+    clock = clock or SystemClock()
+    scheduler = AsyncIOScheduler(timezone=settings.tz)
+    dp = create_dispatcher(
+        settings,
+        session_factory=session_factory,
+        i18n=i18n,
+        fsm_storage=fsm_storage or create_fsm_storage(settings),
+        extra_routers=extra_routers,
+        clock=clock,
+        scheduler=scheduler,
+    )
+    app = App(settings, engine, session_factory, i18n, bot, dp, scheduler, clock)
+    dp["app"] = app
+    dp.startup.register(_on_startup)
+    dp.shutdown.register(_on_shutdown)
+    return app
+
+
+async def _on_startup(app: App, bot: Bot) -> None:
+    await register_commands(bot, app.i18n)
+    for component in app.components:
+        await component.start()
+    if not app.scheduler.running:
+        app.scheduler.start()
+    log.info("started components=%s", [c.name for c in app.components])
+
+
+async def _on_shutdown(app: App, dispatcher: Dispatcher) -> None:
+    # Updates already taken from Telegram are finished before we close anything they use.
+    pending = [t for t in dispatcher._handle_update_tasks if not t.done()]
+    if pending:
+        log.info("waiting for %d updates in hand", len(pending))
+        _done, still = await asyncio.wait(pending, timeout=SHUTDOWN_GRACE_S)
+        for task in still:
+            task.cancel()
+    if app.scheduler.running:
+        app.scheduler.shutdown(wait=False)
+    for component in reversed(app.components):
+        try:
+            await component.stop()
+        except Exception:
+            log.exception("component %s failed to stop", component.name)
+    await app.engine.dispose()
+    log.info("stopped")
+
+
+async def prepare_database(app: App, *, migrate: bool) -> None:
+    if migrate:
+        await upgrade_to_head(app.engine)
+
+
+async def run_polling(app: App) -> None:
+    await app.bot.delete_webhook(drop_pending_updates=False)
+    await app.dp.start_polling(
+        app.bot,
+        handle_signals=True,
+        close_bot_session=True,
+        tasks_concurrency_limit=app.settings.max_concurrent_updates,
+    )
+
+
+async def run_webhook(app: App) -> None:
+    """Webhook mode: Telegram's `max_connections` caps concurrent updates for us."""
+    settings = app.settings
+    assert settings.webhook_url is not None
+    web_app = web.Application()
+    path = urlsplit(settings.webhook_url).path or "/webhook"
+    SimpleRequestHandler(
+        dispatcher=app.dp,
+        bot=app.bot,
+        secret_token=settings.webhook_secret,
+        handle_in_background=False,
+    ).register(web_app, path=path)
+    setup_application(web_app, app.dp, bot=app.bot)
+    web_app.router.add_get("/healthz", _healthz)
+    runner = web.AppRunner(web_app, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE_S)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.web_host, settings.web_port)
+    await site.start()
+    await app.bot.set_webhook(
+        settings.webhook_url,
+        secret_token=settings.webhook_secret,
+        allowed_updates=app.dp.resolve_used_update_types(),
+        max_connections=min(100, settings.max_concurrent_updates),
+    )
+    log.info("webhook listening on %s:%s%s", settings.web_host, settings.web_port, path)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+        await app.bot.session.close()
+
+
+async def _healthz(_request: web.Request) -> web.Response:
+    return web.json_response({"ok": True})
+
+
+async def run(settings: Settings) -> None:
+    app = create_app(settings)
+    await prepare_database(app, migrate=settings.is_sqlite)
+    if settings.mode == "webhook":
+        await run_webhook(app)
+    else:
+        await run_polling(app)

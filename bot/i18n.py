@@ -1,0 +1,81 @@
+"""Text catalogs (gettext `.po` files read through Babel) and the per-update locale.
+
+We use aiogram's own `aiogram.utils.i18n` (it ships with aiogram, is context-var based and needs
+no extra dependency) rather than aiogram-i18n. Message ids are symbolic keys (`start.greeting`),
+so every sentence the bot says lives in a catalog, in both languages; the `.po` files are compiled
+in memory at start-up, so there is no stale `.mo` to forget to rebuild.
+"""
+
+from __future__ import annotations
+
+import gettext
+import io
+from pathlib import Path
+from typing import Any
+
+from aiogram.types import TelegramObject, User
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n.middleware import I18nMiddleware
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+
+from bot.settings import LANGUAGES
+
+LOCALES_DIR = Path(__file__).resolve().parent / "locales"
+DOMAIN = "messages"
+
+
+class CatalogI18n(I18n):
+    """aiogram's I18n, reading `.po` catalogs directly."""
+
+    def find_locales(self) -> dict[str, gettext.GNUTranslations]:
+        translations: dict[str, gettext.GNUTranslations] = {}
+        for folder in sorted(self.path.iterdir()):
+            po_path = folder / "LC_MESSAGES" / f"{self.domain}.po"
+            if not po_path.is_file():
+                continue
+            with po_path.open("rb") as fp:
+                catalog = read_po(fp, locale=folder.name)
+            buffer = io.BytesIO()
+            write_mo(buffer, catalog)
+            buffer.seek(0)
+            translations[folder.name] = gettext.GNUTranslations(buffer)
+        return translations
+
+    def t(self, key: str, locale: str | None = None, /, **params: Any) -> str:
+        """Translate `key` into `locale` (or the current one) and fill `{placeholders}`."""
+        text = self.gettext(key, locale=locale or self.current_locale)
+        return text.format(**params) if params else text
+
+    def tn(self, key: str, n: int, locale: str | None = None, /, **params: Any) -> str:
+        """Plural form of `key` for count `n`; `{n}` is available in the text."""
+        text = self.gettext(key, key, n, locale=locale or self.current_locale)
+        return text.format(n=n, **params)
+
+
+def create_i18n(default_locale: str = "vi") -> CatalogI18n:
+    return CatalogI18n(path=LOCALES_DIR, default_locale=default_locale, domain=DOMAIN)
+
+
+def pick_locale(chosen: str | None, telegram_language: str | None, default: str) -> str:
+    """The person's choice wins, then Telegram's app language if we speak it, then the default."""
+    if chosen in LANGUAGES:
+        return chosen
+    if telegram_language:
+        short = telegram_language.split("-")[0].lower()
+        if short in LANGUAGES:
+            return short
+    return default
+
+
+class LocaleMiddleware(I18nMiddleware):
+    """Resolves the locale from the stored preference loaded by the user middleware."""
+
+    async def get_locale(self, event: TelegramObject, data: dict[str, Any]) -> str:
+        db_user = data.get("db_user")
+        tg_user: User | None = data.get("event_from_user")
+        return pick_locale(
+            getattr(db_user, "language", None),
+            tg_user.language_code if tg_user else None,
+            self.i18n.default_locale,
+        )

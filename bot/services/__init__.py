@@ -1,0 +1,1 @@
+"""Domain services: plain async Python over repositories, with no aiogram types."""

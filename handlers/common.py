@@ -1,0 +1,23 @@
+"""/start and /help: who the bot is and what the person can do."""
+
+from __future__ import annotations
+
+from aiogram import Router, html
+from aiogram.filters import Command, CommandStart
+from aiogram.types import Message
+from aiogram.utils.i18n import gettext as _
+
+router = Router(name=__name__)
+
+
+@router.message(CommandStart())
+async def cmd_start(message: Message) -> None:
+    """Greet and say what the bot does."""
+    name = message.from_user.first_name if message.from_user else ""
+    await message.answer(_("start.greeting").format(name=html.quote(name)))
+
+
+@router.message(Command("help"))
+async def cmd_help(message: Message) -> None:
+    """List what this person can do."""
+    await message.answer(_("help.text"))

@@ -1,0 +1,155 @@
+"""Shared fixtures.
+
+`database_url` runs a test once on SQLite and once on PostgreSQL. Each test gets its own fresh
+database cloned from a template migrated once per run (a file copy for SQLite, `CREATE DATABASE
+... TEMPLATE` for PostgreSQL), so tests are isolated and still fast. PostgreSQL being unreachable
+is an error, never a skip: CI must not pass with half the suite silently missing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from storage.db import create_engine
+from storage.migrate import upgrade_to_head
+
+DEFAULT_PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+BACKENDS = ("sqlite", "postgresql")
+_ran: Counter[str] = Counter()
+
+
+def pg_base_url() -> str:
+    return os.environ.get("TEST_DATABASE_URL", DEFAULT_PG_URL)
+
+
+async def _pg_admin_execute(*statements: str) -> None:
+    import asyncpg
+
+    url = make_url(pg_base_url())
+    try:
+        conn = await asyncpg.connect(
+            host=url.host or "127.0.0.1",
+            port=url.port or 5432,
+            user=url.username or "postgres",
+            password=url.password,
+            database="postgres",
+            timeout=10,
+        )
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise RuntimeError(
+            f"PostgreSQL is required for the test suite and is not reachable at "
+            f"{url.render_as_string(hide_password=True)} ({exc}); start it or set "
+            "TEST_DATABASE_URL"
+        ) from exc
+    try:
+        for statement in statements:
+            await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+def _pg_url(database: str) -> str:
+    return make_url(pg_base_url()).set(database=database).render_as_string(hide_password=False)
+
+
+class _Templates:
+    """Creates each backend's migrated template lazily, once per test run."""
+
+    def __init__(self, tmp_root: Path) -> None:
+        self.tmp_root = tmp_root
+        self.run_id = uuid.uuid4().hex[:8]
+        self.sqlite_template: Path | None = None
+        self.pg_template: str | None = None
+        self.pg_databases: list[str] = []
+
+    def sqlite(self) -> Path:
+        if self.sqlite_template is None:
+            path = self.tmp_root / "template.db"
+            asyncio.run(self._migrate(f"sqlite+aiosqlite:///{path}"))
+            self.sqlite_template = path
+        return self.sqlite_template
+
+    def postgresql(self) -> str:
+        if self.pg_template is None:
+            name = f"tmpl_{self.run_id}"
+            asyncio.run(_pg_admin_execute(f'CREATE DATABASE "{name}"'))
+            self.pg_databases.append(name)
+            asyncio.run(self._migrate(_pg_url(name)))
+            self.pg_template = name
+        return self.pg_template
+
+    @staticmethod
+    async def _migrate(url: str) -> None:
+        engine = create_engine(url)
+        try:
+            await upgrade_to_head(engine)
+        finally:
+            await engine.dispose()
+
+    def new_pg_database(self) -> str:
+        template = self.postgresql()
+        name = f"t_{self.run_id}_{uuid.uuid4().hex[:10]}"
+        asyncio.run(_pg_admin_execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+        self.pg_databases.append(name)
+        return name
+
+    def drop_pg(self, name: str) -> None:
+        asyncio.run(_pg_admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if name in self.pg_databases:
+            self.pg_databases.remove(name)
+
+    def cleanup(self) -> None:
+        for name in list(self.pg_databases):
+            self.drop_pg(name)
+
+
+@pytest.fixture(scope="session")
+def db_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Templates]:
+    templates = _Templates(tmp_path_factory.mktemp("db"))
+    yield templates
+    templates.cleanup()
+
+
+@pytest.fixture(params=BACKENDS)
+def db_backend(request: pytest.FixtureRequest) -> str:
+    _ran[request.param] += 1
+    return str(request.param)
+
+
+@pytest.fixture
+def database_url(
+    db_backend: str, db_templates: _Templates, tmp_path: Path
+) -> Iterator[str]:
+    """A fresh, migrated database for this test on the parametrized backend."""
+    if db_backend == "sqlite":
+        path = tmp_path / "bot.db"
+        shutil.copyfile(db_templates.sqlite(), path)
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    name = db_templates.new_pg_database()
+    try:
+        yield _pg_url(name)
+    finally:
+        db_templates.drop_pg(name)
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[object]:
+    eng = create_engine(database_url)
+    yield eng
+    await eng.dispose()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _ran:
+        parts = ", ".join(f"{name}: {count}" for name, count in sorted(_ran.items()))
+        terminalreporter.write_line(f"database backends exercised ({parts} tests)")
