@@ -3,7 +3,8 @@
 We use aiogram's own `aiogram.utils.i18n` (it ships with aiogram, is context-var based and needs
 no extra dependency) rather than aiogram-i18n. Message ids are symbolic keys (`start.greeting`),
 so every sentence the bot says lives in a catalog, in both languages; the `.po` files are compiled
-in memory at start-up, so there is no stale `.mo` to forget to rebuild.
+in memory at start-up, so there is no stale `.mo` to forget to rebuild. Each feature keeps its own
+`<feature>.po` beside the others; they are merged per locale.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from aiogram.types import TelegramObject, User
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n.middleware import I18nMiddleware
+from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
@@ -29,15 +31,14 @@ class CatalogI18n(I18n):
     """aiogram's I18n, reading `.po` catalogs directly."""
 
     def find_locales(self) -> dict[str, gettext.GNUTranslations]:
+        """Merge every `*.po` of a locale (one file per feature) into one translation."""
         translations: dict[str, gettext.GNUTranslations] = {}
         for folder in sorted(self.path.iterdir()):
-            po_path = folder / "LC_MESSAGES" / f"{self.domain}.po"
-            if not po_path.is_file():
+            merged = load_catalog(folder)
+            if merged is None:
                 continue
-            with po_path.open("rb") as fp:
-                catalog = read_po(fp, locale=folder.name)
             buffer = io.BytesIO()
-            write_mo(buffer, catalog)
+            write_mo(buffer, merged)
             buffer.seek(0)
             translations[folder.name] = gettext.GNUTranslations(buffer)
         return translations
@@ -51,6 +52,31 @@ class CatalogI18n(I18n):
         """Plural form of `key` for count `n`; `{n}` is available in the text."""
         text = self.gettext(key, key, n, locale=locale or self.current_locale)
         return text.format(n=n, **params)
+
+
+def load_catalog(folder: Path) -> Catalog | None:
+    """All messages of one locale folder; a key defined twice is a bug and fails loudly."""
+    files = sorted((folder / "LC_MESSAGES").glob("*.po"))
+    if not files:
+        return None
+    merged: Catalog | None = None
+    origin: dict[str, str] = {}
+    for po_path in files:
+        with po_path.open("rb") as fp:
+            catalog = read_po(fp, locale=folder.name)
+        if merged is None:
+            merged = catalog
+            origin = {str(m.id): po_path.name for m in catalog if m.id}
+            continue
+        for message in catalog:
+            if not message.id:
+                continue
+            key = str(message.id)
+            if key in origin:
+                raise ValueError(f"{folder.name}: key {key!r} in {po_path.name} and {origin[key]}")
+            origin[key] = po_path.name
+            merged[message.id] = message
+    return merged
 
 
 def create_i18n(default_locale: str = "vi") -> CatalogI18n:

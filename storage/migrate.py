@@ -25,7 +25,7 @@ async def upgrade_to_head(engine: AsyncEngine) -> None:
     def _upgrade(connection: object) -> None:
         cfg = alembic_config()
         cfg.attributes["connection"] = connection
-        command.upgrade(cfg, "head")
+        command.upgrade(cfg, "heads")
 
     async with engine.begin() as conn:
         await conn.run_sync(_upgrade)

@@ -126,9 +126,7 @@ def db_backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def database_url(
-    db_backend: str, db_templates: _Templates, tmp_path: Path
-) -> Iterator[str]:
+def database_url(db_backend: str, db_templates: _Templates, tmp_path: Path) -> Iterator[str]:
     """A fresh, migrated database for this test on the parametrized backend."""
     if db_backend == "sqlite":
         path = tmp_path / "bot.db"

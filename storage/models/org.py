@@ -1,0 +1,279 @@
+"""The organisation: district committees, their units and branches, members, working groups,
+admins, chat bindings, one-time codes and the audit log.
+
+Every row carries `district_id` (the district committee's unit id) so one database can hold
+several districts and every query can be scoped to the acting person's district.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, time
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Time,
+    text,
+    true,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from storage.base import Base, UTCDateTime, utcnow
+
+
+class UnitKind(enum.StrEnum):
+    DISTRICT_COMMITTEE = "district_committee"
+    TOWN = "town"
+    COMMUNE = "commune"
+    AGENCY_COMMITTEE = "agency_committee"
+
+
+class BranchKind(enum.StrEnum):
+    RESIDENTIAL = "residential"
+    VILLAGE = "village"
+    AGENCY = "agency"
+    SCHOOL = "school"
+    HEALTH = "health"
+    ENTERPRISE = "enterprise"
+    COOPERATIVE = "cooperative"
+    ARMED = "armed"
+    CREDIT_FUND = "credit_fund"
+
+
+# Working groups visit only these kinds of branch.
+VISITED_BRANCH_KINDS = frozenset({BranchKind.RESIDENTIAL, BranchKind.VILLAGE})
+
+
+class MemberRole(enum.StrEnum):
+    MEMBER = "member"
+    DEPUTY_SECRETARY = "deputy_secretary"
+    SECRETARY = "secretary"
+
+
+class MemberStatus(enum.StrEnum):
+    OFFICIAL = "official"
+    PROBATIONARY = "probationary"
+
+
+class TargetType(enum.StrEnum):
+    """What a group chat or a link code points at."""
+
+    BRANCH = "branch"
+    UNIT = "unit"
+    WORKING_GROUP = "working_group"
+    COMMITTEE = "committee"
+
+
+def _str_enum(length: int = 32) -> String:
+    # Stored as plain strings (no native enums): migrations stay simple on both dialects.
+    return String(length)
+
+
+class Unit(Base):
+    """A district committee (the root, kind district_committee) or a commune/town committee."""
+
+    __tablename__ = "units"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(256))
+    kind: Mapped[str] = mapped_column(_str_enum())
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    # The district committee this unit belongs to (itself for the root); null only mid-insert.
+    district_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Branch(Base):
+    """A party branch (chi bộ) with its regular monthly meeting rule."""
+
+    __tablename__ = "branches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(256))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    district_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    kind: Mapped[str] = mapped_column(_str_enum())
+    meeting_day: Mapped[int] = mapped_column(SmallInteger)
+    meeting_time: Mapped[time] = mapped_column(Time)
+    location: Mapped[str] = mapped_column(String(256), default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Member(Base):
+    """A party member in one branch; `telegram_id` links the person to their account."""
+
+    __tablename__ = "members"
+    __table_args__ = (
+        # One active secretary per branch, enforced by the database too.
+        Index(
+            "uq_members_one_secretary",
+            "branch_id",
+            unique=True,
+            postgresql_where=text("role = 'secretary' AND active"),
+            sqlite_where=text("role = 'secretary' AND active"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    full_name: Mapped[str] = mapped_column(String(256))
+    # Normalised to +84xxxxxxxxx so the contact-sharing match is exact.
+    phone: Mapped[str | None] = mapped_column(String(20), index=True)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branches.id"), index=True)
+    district_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    role: Mapped[str] = mapped_column(_str_enum(), default=MemberRole.MEMBER)
+    status: Mapped[str] = mapped_column(_str_enum(), default=MemberStatus.OFFICIAL)
+    telegram_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    telegram_username: Mapped[str | None] = mapped_column(String(64))
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class WorkingGroup(Base):
+    """A district working group (tổ công tác) that visits branches of the units it covers."""
+
+    __tablename__ = "working_groups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(256))
+    district_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    leader_member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class WorkingGroupMember(Base):
+    __tablename__ = "working_group_members"
+
+    working_group_id: Mapped[int] = mapped_column(
+        ForeignKey("working_groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), primary_key=True, index=True)
+
+
+class WorkingGroupUnit(Base):
+    __tablename__ = "working_group_units"
+
+    working_group_id: Mapped[int] = mapped_column(
+        ForeignKey("working_groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), primary_key=True, index=True)
+
+
+class CommitteeAdmin(Base):
+    """A Telegram account allowed to act anywhere in one district."""
+
+    __tablename__ = "committee_admins"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    district_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    telegram_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    added_by: Mapped[int | None] = mapped_column(BigInteger)
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ChatBinding(Base):
+    """A Telegram group bound to a branch, unit, working group or the committee."""
+
+    __tablename__ = "chat_bindings"
+    __table_args__ = (
+        Index(
+            "uq_chat_bindings_active_target",
+            "target_type",
+            "target_id",
+            unique=True,
+            postgresql_where=text("active"),
+            sqlite_where=text("active"),
+        ),
+        Index(
+            "uq_chat_bindings_active_chat",
+            "chat_id",
+            unique=True,
+            postgresql_where=text("active"),
+            sqlite_where=text("active"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    chat_title: Mapped[str] = mapped_column(String(256), default="")
+    target_type: Mapped[str] = mapped_column(_str_enum())
+    target_id: Mapped[int] = mapped_column(Integer)
+    district_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    bound_by: Mapped[int | None] = mapped_column(BigInteger)
+    bound_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    unbound_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    unbound_reason: Mapped[str | None] = mapped_column(String(64))
+
+
+class LinkCode(Base):
+    """A one-time code, valid 24 h, that binds a group chat to a target with /link CODE.
+
+    Only the SHA-256 of the code is stored, so a database leak does not leak usable codes.
+    """
+
+    __tablename__ = "link_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    target_type: Mapped[str] = mapped_column(_str_enum())
+    target_id: Mapped[int] = mapped_column(Integer)
+    district_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    created_by: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    used_in_chat: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class Invite(Base):
+    """A personal one-time deep-link token (valid 7 days) that ties an account to a member."""
+
+    __tablename__ = "invites"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    district_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    created_by: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    used_by: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class AuditLog(Base):
+    """Who changed what and when, with the values before and after."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    district_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    # Telegram id of the person acting; null for the system (import CLI, scheduler).
+    actor_id: Mapped[int | None] = mapped_column(BigInteger)
+    actor_label: Mapped[str] = mapped_column(String(64), default="")
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    entity_type: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[str] = mapped_column(String(64))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
