@@ -104,7 +104,7 @@ def create_dispatcher(
     **workflow_data: Any,
 ) -> Dispatcher:
     """The production dispatcher: middlewares, routers in order, long-lived objects as data."""
-    from handlers import errors, get_routers
+    from handlers import detached, errors, get_routers
 
     dp = Dispatcher(
         storage=fsm_storage or MemoryStorage(),
@@ -119,9 +119,9 @@ def create_dispatcher(
     dp.update.outer_middleware(LocaleMiddleware(i18n))
     for observer in (dp.message, dp.callback_query, dp.my_chat_member, dp.chat_member):
         observer.middleware(HandlerNameMiddleware())
-    dp.include_routers(*extra_routers, *get_routers())
+    routers = [*extra_routers, *get_routers(), errors.router]
     # Errors last: every router's failure propagates up to it.
-    dp.include_router(errors.router)
+    dp.include_routers(*(detached(r) for r in routers))
     return dp
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import gettext
 import io
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,16 @@ class CatalogI18n(I18n):
             buffer.seek(0)
             translations[folder.name] = gettext.GNUTranslations(buffer)
         return translations
+
+    @contextmanager
+    def context(self) -> Iterator[I18n]:
+        # aiogram's `gettext` looks the instance up on the base class's context var, while
+        # ContextInstanceMixin gives every subclass its own: register on the base.
+        token = I18n.set_current(self)
+        try:
+            yield self
+        finally:
+            I18n.reset_current(token)
 
     def t(self, key: str, locale: str | None = None, /, **params: Any) -> str:
         """Translate `key` into `locale` (or the current one) and fill `{placeholders}`."""

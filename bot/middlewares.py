@@ -66,15 +66,25 @@ class HandlerNameMiddleware(BaseMiddleware):
 
 
 class DbSessionMiddleware(BaseMiddleware):
-    """The unit of work: one session and one transaction per update, committed on success."""
+    """The unit of work: one session per update, committed on success, rolled back on error.
+
+    A handler that confirms a change to the person commits first (`await session.commit()`),
+    so the person's next update, handled concurrently, already sees it.
+    """
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
         self.session_factory = session_factory
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
-        async with self.session_factory() as session, session.begin():
+        async with self.session_factory() as session:
             data["session"] = session
-            return await handler(event, data)
+            try:
+                result = await handler(event, data)
+            except BaseException:
+                await session.rollback()
+                raise
+            await session.commit()
+            return result
 
 
 class UserMiddleware(BaseMiddleware):

@@ -5,6 +5,16 @@ from __future__ import annotations
 from aiogram import Router
 
 
+def detached(router: Router) -> Router:
+    """Module-level routers can belong to one dispatcher at a time; the factory builds a new
+    dispatcher per app (tests build many), so the router leaves the previous, stopped one."""
+    parent = router.parent_router
+    if parent is not None:
+        parent.sub_routers.remove(router)
+        router._parent_router = None
+    return router
+
+
 def get_routers() -> list[Router]:
     from handlers import common, language
 
