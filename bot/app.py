@@ -148,13 +148,15 @@ def create_app(
         scheduler=scheduler,
     )
     app = App(settings, engine, session_factory, i18n, bot, dp, scheduler, clock)
-    dp["app"] = app
+    # Not "app": aiogram's webhook helper puts the aiohttp application under that name.
+    dp["bot_app"] = app
     dp.startup.register(_on_startup)
     dp.shutdown.register(_on_shutdown)
     return app
 
 
-async def _on_startup(app: App, bot: Bot) -> None:
+async def _on_startup(bot_app: App, bot: Bot) -> None:
+    app = bot_app
     await register_commands(bot, app.i18n)
     for component in app.components:
         await component.start()
@@ -163,7 +165,8 @@ async def _on_startup(app: App, bot: Bot) -> None:
     log.info("started components=%s", [c.name for c in app.components])
 
 
-async def _on_shutdown(app: App, dispatcher: Dispatcher) -> None:
+async def _on_shutdown(bot_app: App, dispatcher: Dispatcher) -> None:
+    app = bot_app
     # Updates already taken from Telegram are finished before we close anything they use.
     pending = [t for t in dispatcher._handle_update_tasks if not t.done()]
     if pending:
@@ -187,18 +190,29 @@ async def prepare_database(app: App, *, migrate: bool) -> None:
         await upgrade_to_head(app.engine)
 
 
-async def run_polling(app: App) -> None:
-    await app.bot.delete_webhook(drop_pending_updates=False)
+async def poll(app: App, *, handle_signals: bool = True) -> None:
+    """Long-poll Telegram for exactly the update types the routers use, a bounded number of
+    updates in hand at once."""
     await app.dp.start_polling(
         app.bot,
-        handle_signals=True,
+        handle_signals=handle_signals,
         close_bot_session=True,
+        polling_timeout=30,
+        allowed_updates=app.dp.resolve_used_update_types(),
         tasks_concurrency_limit=app.settings.max_concurrent_updates,
     )
 
 
-async def run_webhook(app: App) -> None:
-    """Webhook mode: Telegram's `max_connections` caps concurrent updates for us."""
+async def run_polling(app: App) -> None:
+    await app.bot.delete_webhook(drop_pending_updates=False)
+    await poll(app)
+
+
+async def run_webhook(app: App, stop: asyncio.Event | None = None) -> None:
+    """Webhook mode: Telegram's `max_connections` caps concurrent updates for us.
+
+    Runs until SIGTERM/SIGINT (or `stop` is set), then lets requests in hand finish.
+    """
     settings = app.settings
     assert settings.webhook_url is not None
     web_app = web.Application()
@@ -222,14 +236,16 @@ async def run_webhook(app: App) -> None:
         max_connections=min(100, settings.max_concurrent_updates),
     )
     log.info("webhook listening on %s:%s%s", settings.web_host, settings.web_port, path)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
+    if stop is None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
     try:
         await stop.wait()
     finally:
+        # Cleanup runs the dispatcher's shutdown (setup_application) after in-flight requests.
         await runner.cleanup()
         await app.bot.session.close()
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from aiogram import Router
 
-from bot.app import App, create_app
+from bot.app import App, create_app, poll
 from bot.settings import Settings, load_settings
 from sandbox.testing import run_sandbox
 
@@ -105,9 +105,7 @@ async def running_bot(
         settings = make_settings(database_url, sandbox.base_url, **(settings_env or {}))
         app = create_app(settings, extra_routers=extra_routers)
         env = BotEnv(app=app, world=world, base_url=sandbox.base_url, settings=settings)
-        env._task = asyncio.create_task(
-            app.dp.start_polling(app.bot, handle_signals=False, polling_timeout=30)
-        )
+        env._task = asyncio.create_task(poll(app, handle_signals=False))
         try:
             yield env
         finally:

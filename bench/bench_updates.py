@@ -1,0 +1,140 @@
+"""Updates handled per second on the bot's /start path, beside a bare aiogram echo bot.
+
+Both poll the same sandbox in the same run; the ratio says what our middlewares, database
+unit of work and i18n cost on top of aiogram itself.
+
+    python -m bench updates [--updates N] [--backend sqlite|postgresql|both]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.types import Message
+
+from bot.app import create_app
+from bot.settings import load_settings
+from sandbox.testing import run_sandbox
+from storage.migrate import upgrade_to_head
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+PG_BASE = "postgresql+asyncpg://postgres@127.0.0.1:5432/"
+
+
+async def _drive(world: object, n: int, first_uid: int, text: str) -> float:
+    """Send n updates from n users at once; seconds until every reply arrived."""
+    for i in range(n):
+        world.add_user(first_uid + i, f"U{i}", "vi")  # type: ignore[attr-defined]
+    started = time.perf_counter()
+    for i in range(n):
+        world.send_text(first_uid + i, text)  # type: ignore[attr-defined]
+
+    def done() -> bool | None:
+        replied = sum(1 for s in world.sent_log() if s["method"] == "sendMessage")  # type: ignore[attr-defined]
+        return True if replied >= n else None
+
+    await world.wait_for(done, timeout=600)  # type: ignore[attr-defined]
+    return time.perf_counter() - started
+
+
+async def _with_polling(dp: Dispatcher, bot: Bot, body: Callable[[], Awaitable[float]]) -> float:
+    task = asyncio.create_task(dp.start_polling(bot, handle_signals=False, polling_timeout=30))
+    try:
+        return await body()
+    finally:
+        await dp.stop_polling()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def bench_echo(n: int) -> float:
+    async with run_sandbox(port=0, token="111:ECHO") as sb:
+        world = sb.world("111:ECHO")
+        bot = Bot("111:ECHO", session=AiohttpSession(api=TelegramAPIServer.from_base(sb.base_url)))
+        dp = Dispatcher()
+
+        @dp.message()
+        async def echo(message: Message) -> None:
+            await message.answer(message.text or "")
+
+        return await _with_polling(dp, bot, lambda: _drive(world, n, 10_000, "hello"))
+
+
+async def bench_bot(n: int, database_url: str) -> float:
+    async with run_sandbox(port=0) as sb:
+        world = sb.world("123456:TEST")
+        settings = load_settings(
+            {
+                "BOT_TOKEN": "123456:TEST",
+                "DATABASE_URL": database_url,
+                "TELEGRAM_API_URL": sb.base_url,
+                "LOG_LEVEL": "WARNING",
+            }
+        )
+        app = create_app(settings)
+        await upgrade_to_head(app.engine)
+        return await _with_polling(app.dp, app.bot, lambda: _drive(world, n, 20_000, "/start"))
+
+
+async def _pg_database() -> tuple[str, Callable[[], Awaitable[None]]]:
+    import asyncpg
+
+    name = f"bench_updates_{uuid.uuid4().hex[:8]}"
+    conn = await asyncpg.connect(PG_ADMIN)
+    await conn.execute(f'CREATE DATABASE "{name}"')
+    await conn.close()
+
+    async def drop() -> None:
+        c = await asyncpg.connect(PG_ADMIN)
+        await c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await c.close()
+
+    return PG_BASE + name, drop
+
+
+async def run(n: int, backends: list[str]) -> None:
+    import logging
+
+    logging.basicConfig(level=logging.WARNING)
+    echo_s = await bench_echo(n)
+    echo_rate = n / echo_s
+    print(f"\n== updates/s: {n} /start updates from {n} users, polled from the sandbox ==")
+    print(f"{'bot':<28}{'seconds':>10}{'updates/s':>12}{'vs echo':>10}")
+    print(f"{'bare aiogram echo (baseline)':<28}{echo_s:>10.2f}{echo_rate:>12.1f}{1.0:>10.2f}")
+    for backend in backends:
+        if backend == "sqlite":
+            tmp = tempfile.mkdtemp(prefix="bench_updates_")
+            url, cleanup = f"sqlite+aiosqlite:///{Path(tmp) / 'bot.db'}", None
+        else:
+            url, cleanup = await _pg_database()
+        try:
+            secs = await bench_bot(n, url)
+        finally:
+            if cleanup is not None:
+                await cleanup()
+        rate = n / secs
+        label = f"bot /start ({backend})"
+        print(f"{label:<28}{secs:>10.2f}{rate:>12.1f}{rate / echo_rate:>10.2f}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench updates")
+    parser.add_argument("--updates", type=int, default=2000)
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    args = parser.parse_args(argv)
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    asyncio.run(run(args.updates, backends))
+
+
+if __name__ == "__main__":
+    main()

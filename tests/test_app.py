@@ -1,0 +1,60 @@
+"""The app factory: FSM storage choice, and that nothing leaks between builds."""
+
+from __future__ import annotations
+
+import uuid
+
+from aiogram.fsm.storage.base import StorageKey
+from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.fsm.storage.redis import RedisStorage
+
+from bot.app import create_app, create_fsm_storage
+from bot.logs import RedactFilter
+from bot.settings import load_settings
+
+TOKEN = "123456:TEST"
+
+
+def test_memory_storage_without_redis() -> None:
+    assert isinstance(create_fsm_storage(load_settings({"BOT_TOKEN": TOKEN})), MemoryStorage)
+
+
+async def test_redis_storage_is_shared_between_processes() -> None:
+    settings = load_settings({"BOT_TOKEN": TOKEN, "REDIS_URL": "redis://127.0.0.1:6379/15"})
+    first, second = create_fsm_storage(settings), create_fsm_storage(settings)
+    assert isinstance(first, RedisStorage)
+    key = StorageKey(bot_id=123456, chat_id=int(uuid.uuid4().int % 10**9), user_id=1)
+    try:
+        await first.set_state(key, "Schedule:DATE")
+        await first.set_data(key, {"kind": "regular"})
+        assert await second.get_state(key) == "Schedule:DATE"
+        assert await second.get_data(key) == {"kind": "regular"}
+    finally:
+        await first.set_state(key, None)
+        await first.set_data(key, {})
+        await first.close()
+        await second.close()
+
+
+async def test_two_apps_can_be_built_in_one_process(tmp_path: object) -> None:
+    settings = load_settings(
+        {"BOT_TOKEN": TOKEN, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/a.db"}
+    )
+    first = create_app(settings)
+    second = create_app(settings)
+    try:
+        assert first.dp is not second.dp
+        assert set(second.dp.resolve_used_update_types()) >= {"message", "callback_query"}
+    finally:
+        await first.close()
+        await second.close()
+
+
+def test_token_is_redacted_from_logs() -> None:
+    import logging
+
+    record = logging.LogRecord(
+        "x", logging.INFO, __file__, 1, "url=%s", ("/bot123:SECRET/x",), None
+    )
+    RedactFilter(["123:SECRET"]).filter(record)
+    assert record.getMessage() == "url=/bot***/x"
