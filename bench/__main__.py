@@ -1,0 +1,38 @@
+"""Run benchmarks: `python -m bench` (all), `python -m bench import --quick` (one, with its
+own arguments). Each `bench/bench_<name>.py` module exposes `main(argv) -> int | None`."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+
+def available() -> list[str]:
+    return sorted(p.stem.removeprefix("bench_") for p in Path(__file__).parent.glob("bench_*.py"))
+
+
+def run(name: str, argv: list[str]) -> int:
+    module = importlib.import_module(f"bench.bench_{name}")
+    print(f"== bench {name}", flush=True)
+    return int(module.main(argv) or 0)
+
+
+def main(argv: list[str]) -> int:
+    names = available()
+    if argv and argv[0] in ("-h", "--help"):
+        print(f"usage: python -m bench [{'|'.join(names)}] [ARGS...]")
+        return 0
+    if argv:
+        if argv[0] not in names:
+            print(f"unknown benchmark {argv[0]!r}; available: {', '.join(names)}")
+            return 2
+        return run(argv[0], argv[1:])
+    failed = 0
+    for name in names:
+        failed |= run(name, [])  # each with its defaults; pass arguments by naming one
+    return failed
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,555 @@
+"""Reading and validating an organisation import (CSV folder or one .xlsx workbook).
+
+Everything here is pure Python with no database: every row is checked first and every bad row
+is reported as `file:line: reason`, so an operator fixes the whole file in one round instead of
+discovering errors one write at a time.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any
+
+from bot.services.phones import InvalidPhone, normalize_phone
+from storage.models.org import BranchKind, MemberRole, MemberStatus, UnitKind
+
+# Table name -> (required columns, optional columns). File stems / sheet names = table names.
+COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "units": (("code", "name", "kind", "parent_code"), ()),
+    "branches": (
+        ("code", "name", "unit_code", "kind", "meeting_day", "meeting_time"),
+        ("location",),
+    ),
+    "members": (
+        ("code", "full_name", "branch_code", "role"),
+        ("phone", "status", "telegram_id", "telegram_username"),
+    ),
+    "working_groups": (("code", "name", "committee_code"), ("leader_code", "unit_codes")),
+    "working_group_members": (("working_group_code", "member_code"), ()),
+}
+REQUIRED_TABLES = ("units", "branches", "members")
+TABLE_ORDER = tuple(COLUMNS)
+MAX_CODE = 32
+MAX_TEXT = 256
+MAX_TELEGRAM_ID = 2**52  # Telegram promises ids fit in 52 bits
+_TIME = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?")
+_USERNAME = re.compile(r"[A-Za-z0-9_]{1,64}")
+# Progress callback: (label, done, total).
+StepFn = Callable[[str, int, int], None]
+
+
+class ImportSourceError(Exception):
+    """The path is not an import source at all (missing folder, wrong file type)."""
+
+
+@dataclass(frozen=True)
+class RawRow:
+    where: str  # "members.csv:12" or "members:12"
+    line: int
+    values: dict[str, str]
+
+
+@dataclass
+class RawTables:
+    """Rows as text, per table, with their locations; `label` names the file for messages."""
+
+    source: str
+    rows: dict[str, list[RawRow]] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    errors: list[tuple[int, int, str]] = field(default_factory=list)
+
+    def error(self, table: str, line: int, where: str, reason: str) -> None:
+        self.errors.append((TABLE_ORDER.index(table), line, f"{where}: {reason}"))
+
+
+@dataclass(frozen=True)
+class UnitRow:
+    code: str
+    name: str
+    kind: str
+    parent_code: str | None
+    district_code: str
+
+
+@dataclass(frozen=True)
+class BranchRow:
+    code: str
+    name: str
+    unit_code: str
+    district_code: str
+    kind: str
+    meeting_day: int
+    meeting_time: time
+    location: str
+
+
+@dataclass(frozen=True)
+class MemberRow:
+    code: str
+    full_name: str
+    phone: str | None
+    branch_code: str
+    district_code: str
+    role: str
+    status: str
+    telegram_id: int | None
+    telegram_username: str | None
+
+
+@dataclass(frozen=True)
+class WorkingGroupRow:
+    code: str
+    name: str
+    district_code: str
+    leader_code: str | None
+    unit_codes: tuple[str, ...]
+
+
+@dataclass
+class OrgData:
+    """A validated import: rows keyed by code; working groups only if their files were given."""
+
+    source: str
+    units: dict[str, UnitRow] = field(default_factory=dict)
+    branches: dict[str, BranchRow] = field(default_factory=dict)
+    members: dict[str, MemberRow] = field(default_factory=dict)
+    working_groups: dict[str, WorkingGroupRow] | None = None
+    working_group_members: set[tuple[str, str]] | None = None
+
+    @property
+    def district_codes(self) -> list[str]:
+        return sorted(
+            u.code for u in self.units.values() if u.kind == UnitKind.DISTRICT_COMMITTEE.value
+        )
+
+    @property
+    def row_count(self) -> int:
+        return (
+            len(self.units)
+            + len(self.branches)
+            + len(self.members)
+            + len(self.working_groups or {})
+            + len(self.working_group_members or ())
+        )
+
+
+# Reading ---------------------------------------------------------------------------------------
+
+
+def read_source(path: Path, step: StepFn | None = None) -> RawTables:
+    """Read a folder of CSV files or one .xlsx workbook into text rows."""
+    if path.is_dir():
+        return _read_csv_dir(path, step)
+    if path.is_file() and path.suffix.lower() in (".xlsx", ".xlsm"):
+        return _read_xlsx(path, step)
+    if not path.exists():
+        raise ImportSourceError(f"{path}: no such file or folder")
+    raise ImportSourceError(
+        f"{path}: give a folder with units.csv, branches.csv, members.csv ... or one .xlsx workbook"
+    )
+
+
+def _check_header(
+    raw: RawTables, table: str, label: str, header: list[str]
+) -> dict[str, int] | None:
+    required, _optional = COLUMNS[table]
+    names = [h.strip().lower() for h in header]
+    missing = [c for c in required if c not in names]
+    if missing:
+        raw.error(table, 1, f"{label}:1", f"missing column(s): {', '.join(missing)}")
+        return None
+    return {name: i for i, name in enumerate(names) if name}
+
+
+def _read_csv_dir(folder: Path, step: StepFn | None) -> RawTables:
+    raw = RawTables(source=str(folder))
+    for table in TABLE_ORDER:
+        path = folder / f"{table}.csv"
+        if not path.is_file():
+            continue
+        label = path.name
+        raw.labels[table] = label
+        rows: list[RawRow] = []
+        raw.rows[table] = rows
+        total = path.stat().st_size
+        with path.open(encoding="utf-8-sig", newline="") as fp:
+            reader = csv.reader(fp)
+            try:
+                header = next(reader)
+            except StopIteration:
+                raw.error(table, 1, f"{label}:1", "empty file (no header row)")
+                continue
+            index = _check_header(raw, table, label, header)
+            if index is None:
+                continue
+            width = len(header)
+            last_line = reader.line_num
+            for record in reader:
+                line = last_line + 1  # physical line where this record starts
+                last_line = reader.line_num
+                if not record or all(not cell.strip() for cell in record):
+                    continue
+                where = f"{label}:{line}"
+                if len(record) != width:
+                    raw.error(table, line, where, f"expected {width} fields, got {len(record)}")
+                    continue
+                rows.append(
+                    RawRow(where, line, {name: record[i].strip() for name, i in index.items()})
+                )
+                if step is not None and len(rows) % 20000 == 0:
+                    step(f"reading {label}", fp.buffer.tell(), total)
+    return raw
+
+
+def _cell_text(value: Any) -> str:
+    """Spreadsheet cells arrive typed; turn them back into the CSV text form."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime):
+        if value.date() == date(1899, 12, 30) or value.date() == date(1899, 12, 31):
+            return value.strftime("%H:%M")  # a time-only cell stored as a datetime
+        return value.isoformat(sep=" ")
+    if isinstance(value, time):
+        return value.strftime("%H:%M")
+    return str(value).strip()
+
+
+def _read_xlsx(path: Path, step: StepFn | None) -> RawTables:
+    import openpyxl
+
+    raw = RawTables(source=str(path))
+    try:
+        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many types for a broken file
+        raise ImportSourceError(f"{path}: cannot open the workbook ({exc})") from None
+    try:
+        sheets = {name.strip().lower(): name for name in workbook.sheetnames}
+        for table in TABLE_ORDER:
+            if table not in sheets:
+                continue
+            sheet_name = sheets[table]
+            raw.labels[table] = sheet_name
+            rows: list[RawRow] = []
+            raw.rows[table] = rows
+            sheet = workbook[sheet_name]
+            iterator: Iterator[tuple[Any, ...]] = sheet.iter_rows(values_only=True)
+            try:
+                header_cells = next(iterator)
+            except StopIteration:
+                raw.error(table, 1, f"{sheet_name}:1", "empty sheet (no header row)")
+                continue
+            index = _check_header(raw, table, sheet_name, [_cell_text(c) for c in header_cells])
+            if index is None:
+                continue
+            for number, cells in enumerate(iterator, start=2):
+                texts = [_cell_text(c) for c in cells]
+                if all(not t for t in texts):
+                    continue
+                values = {name: (texts[i] if i < len(texts) else "") for name, i in index.items()}
+                rows.append(RawRow(f"{sheet_name}:{number}", number, values))
+                if step is not None and len(rows) % 20000 == 0:
+                    step(f"reading sheet {sheet_name}", len(rows), sheet.max_row or len(rows))
+    finally:
+        workbook.close()
+    return raw
+
+
+# Validation ------------------------------------------------------------------------------------
+
+
+def _code(value: str, what: str) -> str | None:
+    """A reason the code is bad, or None."""
+    if not value:
+        return f"{what} is empty"
+    if len(value) > MAX_CODE or any(c.isspace() for c in value):
+        return f"{what} {value!r} must be 1-{MAX_CODE} characters without spaces"
+    return None
+
+
+def _text(value: str, what: str, required: bool = True) -> str | None:
+    if required and not value:
+        return f"{what} is empty"
+    if len(value) > MAX_TEXT:
+        return f"{what} is longer than {MAX_TEXT} characters"
+    return None
+
+
+def _parse_time(value: str) -> time | None:
+    match = _TIME.fullmatch(value)
+    if not match:
+        return None
+    hour, minute, second = int(match[1]), int(match[2]), int(match[3] or 0)
+    if hour > 23 or minute > 59 or second > 59:
+        return None
+    return time(hour, minute)
+
+
+def _choices(enum_values: list[str]) -> str:
+    return ", ".join(enum_values)
+
+
+def validate(raw: RawTables, step: StepFn | None = None) -> tuple[OrgData, list[str]]:
+    """Check every row; return the data and every problem as `file:line: reason`."""
+    data = OrgData(source=raw.source)
+    for table in REQUIRED_TABLES:
+        if table not in raw.labels:
+            raw.error(table, 0, raw.source, f"{table} is missing (file {table}.csv or sheet)")
+    has_groups = "working_groups" in raw.labels
+    if has_groups != ("working_group_members" in raw.labels):
+        present = "working_groups" if has_groups else "working_group_members"
+        absent = "working_group_members" if has_groups else "working_groups"
+        raw.error(present, 0, raw.source, f"{present} is given without {absent}; give both")
+
+    unit_kinds = [k.value for k in UnitKind]
+    branch_kinds = [k.value for k in BranchKind]
+    roles = [r.value for r in MemberRole]
+    statuses = [s.value for s in MemberStatus]
+
+    def err(table: str, row: RawRow, reason: str) -> None:
+        raw.error(table, row.line, row.where, reason)
+
+    # Units: first collect, then resolve parents (a parent may come after its child).
+    unit_rows: dict[str, tuple[RawRow, str, str, str]] = {}
+    for row in raw.rows.get("units", []):
+        v = row.values
+        code, name, kind, parent = v["code"], v["name"], v["kind"].lower(), v["parent_code"]
+        problems = [p for p in (_code(code, "code"), _text(name, "name")) if p]
+        if code in unit_rows:
+            problems.append(f"duplicate unit code {code} (first on line {unit_rows[code][0].line})")
+        if kind not in unit_kinds:
+            problems.append(f"unknown unit kind {kind!r} (one of {_choices(unit_kinds)})")
+        elif kind == UnitKind.DISTRICT_COMMITTEE.value and parent:
+            problems.append("a district_committee has no parent_code")
+        elif kind != UnitKind.DISTRICT_COMMITTEE.value and not parent:
+            problems.append("parent_code is empty (only a district_committee has no parent)")
+        if problems:
+            for p in problems:
+                err("units", row, p)
+            if code and code not in unit_rows:
+                unit_rows[code] = (row, name, "", parent)  # known code, so children don't cascade
+            continue
+        unit_rows[code] = (row, name, kind, parent)
+    for code, (row, name, kind, parent) in unit_rows.items():
+        if not kind:
+            continue
+        district = _district_of(code, unit_rows)
+        if parent and parent not in unit_rows:
+            err("units", row, f"unknown parent code {parent}")
+        elif district is None:
+            err("units", row, "not under a district committee (parent chain loops)")
+        elif district:  # "" = an ancestor is bad and already reported
+            data.units[code] = UnitRow(code, name, kind, parent or None, district)
+
+    # Branches.
+    first_line: dict[str, int] = {}
+    for row in raw.rows.get("branches", []):
+        v = row.values
+        code, name, unit_code, kind = v["code"], v["name"], v["unit_code"], v["kind"].lower()
+        location = v.get("location", "")
+        problems = [
+            p
+            for p in (_code(code, "code"), _text(name, "name"), _text(location, "location", False))
+            if p
+        ]
+        if code in first_line:
+            problems.append(f"duplicate branch code {code} (first on line {first_line[code]})")
+        else:
+            first_line[code] = row.line
+        unit = data.units.get(unit_code)
+        if unit is None and unit_code not in unit_rows:
+            problems.append(f"unknown unit code {unit_code!r}")
+        if kind not in branch_kinds:
+            problems.append(f"unknown branch kind {kind!r} (one of {_choices(branch_kinds)})")
+        day_text = v["meeting_day"]
+        day = int(day_text) if day_text.isdigit() else 0
+        if not 1 <= day <= 31:
+            problems.append(f"bad meeting day {day_text!r} (a day of the month, 1-31)")
+        meeting_time = _parse_time(v["meeting_time"])
+        if meeting_time is None:
+            problems.append(f"bad meeting time {v['meeting_time']!r} (HH:MM, 00:00-23:59)")
+        if problems or unit is None or meeting_time is None:
+            for p in problems:
+                err("branches", row, p)
+            continue
+        data.branches[code] = BranchRow(
+            code, name, unit_code, unit.district_code, kind, day, meeting_time, location
+        )
+    known_branches = set(first_line)
+
+    # Members.
+    first_line = {}
+    secretary_of: dict[str, tuple[str, int]] = {}
+    telegram_owner: dict[int, tuple[str, int]] = {}
+    rows = raw.rows.get("members", [])
+    for done, row in enumerate(rows, start=1):
+        if step is not None and done % 20000 == 0:
+            step("validating members", done, len(rows))
+        v = row.values
+        code, name, branch_code, role = v["code"], v["full_name"], v["branch_code"], v["role"]
+        role = role.lower() or MemberRole.MEMBER.value
+        status = (v.get("status") or MemberStatus.OFFICIAL.value).lower()
+        problems = [p for p in (_code(code, "code"), _text(name, "full_name")) if p]
+        if code in first_line:
+            problems.append(f"duplicate member code {code} (first on line {first_line[code]})")
+        else:
+            first_line[code] = row.line
+        branch = data.branches.get(branch_code)
+        if branch is None and branch_code not in known_branches:
+            problems.append(f"unknown branch code {branch_code!r}")
+        if role not in roles:
+            problems.append(f"unknown role {role!r} (one of {_choices(roles)})")
+        elif role == MemberRole.SECRETARY.value and branch_code:
+            if branch_code in secretary_of:
+                other, line = secretary_of[branch_code]
+                problems.append(
+                    f"two secretaries in branch {branch_code} ({other} on line {line} is one)"
+                )
+            else:
+                secretary_of[branch_code] = (code, row.line)
+        if status not in statuses:
+            problems.append(f"unknown status {status!r} (one of {_choices(statuses)})")
+        phone: str | None = None
+        if v.get("phone"):
+            try:
+                phone = normalize_phone(v["phone"])
+            except InvalidPhone as exc:
+                problems.append(f"bad phone: {exc}")
+        telegram_id: int | None = None
+        tg_text = v.get("telegram_id", "")
+        if tg_text:
+            if tg_text.isdigit() and 0 < int(tg_text) < MAX_TELEGRAM_ID:
+                telegram_id = int(tg_text)
+                if telegram_id in telegram_owner:
+                    other, line = telegram_owner[telegram_id]
+                    problems.append(
+                        f"telegram_id {telegram_id} is also given to {other} on line {line}"
+                    )
+                else:
+                    telegram_owner[telegram_id] = (code, row.line)
+            else:
+                problems.append(f"bad telegram_id {tg_text!r} (a positive whole number)")
+        username = v.get("telegram_username", "").lstrip("@") or None
+        if username is not None and not _USERNAME.fullmatch(username):
+            problems.append(f"bad telegram_username {username!r}")
+        if problems or branch is None:
+            for p in problems:
+                err("members", row, p)
+            continue
+        data.members[code] = MemberRow(
+            code,
+            name,
+            phone,
+            branch_code,
+            branch.district_code,
+            role,
+            status,
+            telegram_id,
+            username,
+        )
+    known_members = set(first_line)
+
+    if has_groups:
+        _validate_groups(raw, data, set(unit_rows), known_members, err)
+    return data, [message for _, _, message in sorted(raw.errors)]
+
+
+def _validate_groups(
+    raw: RawTables,
+    data: OrgData,
+    known_units: set[str],
+    known_members: set[str],
+    err: Callable[[str, RawRow, str], None],
+) -> None:
+    groups: dict[str, WorkingGroupRow] = {}
+    first_line: dict[str, int] = {}
+    for row in raw.rows.get("working_groups", []):
+        v = row.values
+        code, name, committee = v["code"], v["name"], v["committee_code"]
+        leader = v.get("leader_code", "") or None
+        unit_codes = tuple(
+            dict.fromkeys(c.strip() for c in v.get("unit_codes", "").split(";") if c.strip())
+        )
+        problems = [p for p in (_code(code, "code"), _text(name, "name")) if p]
+        if code in first_line:
+            problems.append(
+                f"duplicate working group code {code} (first on line {first_line[code]})"
+            )
+        else:
+            first_line[code] = row.line
+        district = data.units.get(committee)
+        if district is not None and district.kind != UnitKind.DISTRICT_COMMITTEE.value:
+            problems.append(f"committee code {committee!r} is not a district_committee unit")
+        elif district is None and committee not in known_units:
+            problems.append(f"unknown committee code {committee!r} (a district_committee unit)")
+        if leader is not None:
+            member = data.members.get(leader)
+            if member is None and leader not in known_members:
+                problems.append(f"unknown leader member code {leader!r}")
+            elif (
+                member is not None
+                and district is not None
+                and member.district_code != district.code
+            ):
+                problems.append(f"leader {leader} belongs to another district")
+        for unit_code in unit_codes:
+            unit = data.units.get(unit_code)
+            if unit is None and unit_code not in known_units:
+                problems.append(f"unknown unit code {unit_code!r} in unit_codes")
+            elif unit is not None and district is not None and unit.district_code != district.code:
+                problems.append(f"unit {unit_code} in unit_codes belongs to another district")
+        if problems or district is None:
+            for p in problems:
+                err("working_groups", row, p)
+            continue
+        groups[code] = WorkingGroupRow(code, name, district.code, leader, unit_codes)
+    data.working_groups = groups
+
+    pairs: dict[tuple[str, str], int] = {}
+    for row in raw.rows.get("working_group_members", []):
+        group_code, member_code = row.values["working_group_code"], row.values["member_code"]
+        problems: list[str] = []
+        group = groups.get(group_code)
+        if group is None and group_code not in first_line:
+            problems.append(f"unknown working group code {group_code!r}")
+        member = data.members.get(member_code)
+        if member is None and member_code not in known_members:
+            problems.append(f"unknown member code {member_code!r}")
+        elif (
+            member is not None and group is not None and member.district_code != group.district_code
+        ):
+            problems.append(f"member {member_code} belongs to another district")
+        if (group_code, member_code) in pairs:
+            line = pairs[(group_code, member_code)]
+            problems.append(f"duplicate membership (first on line {line})")
+        else:
+            pairs[(group_code, member_code)] = row.line
+        for p in problems:
+            err("working_group_members", row, p)
+    data.working_group_members = set(pairs)
+
+
+def _district_of(code: str, units: dict[str, tuple[RawRow, str, str, str]]) -> str | None:
+    """Walk up to the district committee: its code, None on a loop, "" when an ancestor is
+    missing or itself bad (that row is reported on its own line, not again on every child)."""
+    seen: set[str] = set()
+    current = code
+    while current not in seen:
+        if current not in units:
+            return ""
+        seen.add(current)
+        _row, _name, kind, parent = units[current]
+        if kind == UnitKind.DISTRICT_COMMITTEE.value:
+            return current
+        if not kind or not parent:
+            return ""
+        current = parent
+    return None
