@@ -124,9 +124,7 @@ async def test_handler_exception_gets_a_reference(
         again = await env.ask(uid, "/start")
         assert again["text"].startswith("Hello")
     lines = [r.getMessage() for r in caplog.records if r.name == "bot.updates"]
-    assert any(
-        ".cmd_start outcome=ok" in line and "user=1010" in line for line in lines
-    )
+    assert any(".cmd_start outcome=ok" in line and "user=1010" in line for line in lines)
     assert any("outcome=error" in line or "cmd_boom" in line for line in lines)
 
 
