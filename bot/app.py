@@ -31,6 +31,7 @@ from bot.clock import Clock, SystemClock
 from bot.commands import register_commands
 from bot.i18n import CatalogI18n, LocaleMiddleware, create_i18n
 from bot.middlewares import (
+    CommitBeforeReply,
     DbSessionMiddleware,
     HandlerNameMiddleware,
     UpdateLogMiddleware,
@@ -78,6 +79,8 @@ def create_bot(settings: Settings) -> Bot:
         if settings.telegram_api_url
         else AiohttpSession()
     )
+    # Every call the bot makes while handling an update first commits that update's writes.
+    session.middleware(CommitBeforeReply())
     return Bot(
         settings.bot_token,
         session=session,
@@ -150,9 +153,31 @@ def create_app(
     app = App(settings, engine, session_factory, i18n, bot, dp, scheduler, clock)
     # Not "app": aiogram's webhook helper puts the aiohttp application under that name.
     dp["bot_app"] = app
+    _add_outbox_and_jobs(app)
     dp.startup.register(_on_startup)
     dp.shutdown.register(_on_shutdown)
     return app
+
+
+def _add_outbox_and_jobs(app: App) -> None:
+    """The outbox sender (when this process runs one) and the scheduler's jobs."""
+    from bot.outbox import Sender, SenderConfig
+    from bot.scheduler import JobContext, SchedulerJobs, create_registry
+
+    settings = app.settings
+    jobs = create_registry()
+    ctx = JobContext(app.session_factory, app.clock)
+    if settings.run_sender:
+        config = SenderConfig(
+            global_per_sec=settings.send_global_per_sec,
+            per_chat_per_sec=settings.send_per_chat_per_sec,
+            per_group_per_min=settings.send_per_group_per_min,
+        )
+        sender = Sender(app.bot, app.session_factory, config=config, clock=app.clock)
+        app.components.append(sender)
+        ctx.extra["sender"] = sender
+    app.dp["jobs"] = jobs
+    app.components.append(SchedulerJobs(jobs, app.scheduler, ctx))
 
 
 async def _on_startup(bot_app: App, bot: Bot) -> None:

@@ -5,10 +5,17 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import Any
 
-from aiogram import BaseMiddleware
+from aiogram import BaseMiddleware, Bot
+from aiogram.client.session.middlewares.base import (
+    BaseRequestMiddleware,
+    NextRequestMiddlewareType,
+)
 from aiogram.dispatcher.event.handler import HandlerObject
+from aiogram.methods import Response, TelegramMethod
+from aiogram.methods.base import TelegramType
 from aiogram.types import TelegramObject, Update, User
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -65,11 +72,16 @@ class HandlerNameMiddleware(BaseMiddleware):
         return await handler(event, data)
 
 
+# The session of the update being handled, for the request middleware below.
+current_session: ContextVar[AsyncSession | None] = ContextVar("current_session", default=None)
+
+
 class DbSessionMiddleware(BaseMiddleware):
     """The unit of work: one session per update, committed on success, rolled back on error.
 
-    A handler that confirms a change to the person commits first (`await session.commit()`),
-    so the person's next update, handled concurrently, already sees it.
+    Before the bot tells the person anything, `CommitBeforeReply` commits what the handler has
+    written so far: what the person was told is durable, and their next update (handled
+    concurrently) already sees it.
     """
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
@@ -78,13 +90,37 @@ class DbSessionMiddleware(BaseMiddleware):
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         async with self.session_factory() as session:
             data["session"] = session
+            token = current_session.set(session)
             try:
                 result = await handler(event, data)
             except BaseException:
                 await session.rollback()
                 raise
+            finally:
+                current_session.reset(token)
             await session.commit()
             return result
+
+
+class CommitBeforeReply(BaseRequestMiddleware):
+    """Bot API request middleware: commit the current update's writes before any call leaves.
+
+    Without it a reply ("linked!", "switched to English") could reach the person before the
+    change is committed, and their very next update would still see the old state.
+    """
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        session = current_session.get()
+        # A read-only transaction's COMMIT is nearly free; checking for writes is not reliable
+        # (flushed rows and Core statements leave no trace in the identity map).
+        if session is not None and session.in_transaction():
+            await session.commit()
+        return await make_request(bot, method)
 
 
 class UserMiddleware(BaseMiddleware):

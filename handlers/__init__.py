@@ -16,10 +16,16 @@ def detached(router: Router) -> Router:
 
 
 def get_routers() -> list[Router]:
-    from handlers import common, language
+    from handlers import admins, common, language, linking, org, people
 
     return [
         language.router,
+        # Access features (issue 3); `people` answers invite /start links and unknown people's
+        # /start, so it must come before `common`.
+        detached(people.router),
+        detached(org.router),
+        detached(linking.router),
+        detached(admins.router),
         # `common` holds /start and /help; later features put their routers before it.
         common.router,
     ]

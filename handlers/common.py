@@ -6,6 +6,10 @@ from aiogram import Router, html
 from aiogram.filters import Command, CommandStart
 from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.services.policy import load_actor, menu_roles
+from bot.settings import Settings
 
 router = Router(name=__name__)
 
@@ -18,6 +22,9 @@ async def cmd_start(message: Message) -> None:
 
 
 @router.message(Command("help"))
-async def cmd_help(message: Message) -> None:
-    """List what this person can do."""
-    await message.answer(_("help.text"))
+async def cmd_help(message: Message, session: AsyncSession, settings: Settings) -> None:
+    """List what this person can do: the help grows with their roles."""
+    roles = ["unknown"]
+    if message.from_user is not None:
+        roles = menu_roles(await load_actor(session, message.from_user.id, settings.admin_ids))
+    await message.answer("\n".join([_("help.text"), *(_(f"help.{r}") for r in roles)]))

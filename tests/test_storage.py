@@ -56,3 +56,20 @@ async def test_user_upsert_and_language(database_url: str) -> None:
             assert user.created_at.tzinfo is not None
     finally:
         await engine.dispose()
+
+
+async def test_first_updates_of_a_person_racing_do_not_conflict(database_url: str) -> None:
+    engine = create_engine(database_url)
+    factory = create_session_factory(engine)
+
+    async def seen() -> None:
+        async with factory() as s, s.begin():
+            await UserRepository(s).upsert_seen(99, "Race", None, None, "vi")
+
+    try:
+        await asyncio.gather(*(seen() for _ in range(8)))
+        async with factory() as s:
+            ids = await UserRepository(s).list_ids()
+    finally:
+        await engine.dispose()
+    assert ids == [99]

@@ -3,6 +3,13 @@
 One module per feature (users, org, outbox, ...), so features can grow without colliding.
 """
 
+from storage.models.meetings import (
+    Meeting,
+    MeetingNotice,
+    MeetingReport,
+    MeetingRsvp,
+    MeetingSettings,
+)
 from storage.models.org import (
     AuditLog,
     Branch,
@@ -16,6 +23,7 @@ from storage.models.org import (
     WorkingGroupMember,
     WorkingGroupUnit,
 )
+from storage.models.outbox import JobLease, OutboxEntry
 from storage.models.users import TelegramUser
 
 __all__ = [
@@ -24,8 +32,15 @@ __all__ = [
     "ChatBinding",
     "CommitteeAdmin",
     "Invite",
+    "JobLease",
     "LinkCode",
+    "Meeting",
+    "MeetingNotice",
+    "MeetingReport",
+    "MeetingRsvp",
+    "MeetingSettings",
     "Member",
+    "OutboxEntry",
     "TelegramUser",
     "Unit",
     "WorkingGroup",

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.base import utcnow
 from storage.models import TelegramUser
+
+
+def _insert(session: AsyncSession) -> Any:
+    """The dialect's INSERT, which knows ON CONFLICT DO NOTHING on SQLite and PostgreSQL."""
+    if session.bind.dialect.name == "postgresql":
+        return pg_insert
+    return sqlite_insert
 
 
 class UserRepository:
@@ -27,16 +38,24 @@ class UserRepository:
         """Record the account as seen; only writes when something changed."""
         user = await self.session.get(TelegramUser, user_id)
         if user is None:
-            user = TelegramUser(
-                id=user_id,
-                first_name=first_name,
-                last_name=last_name,
-                username=username,
-                telegram_language=telegram_language,
-                reachable=True,
+            # Two first updates of one person can race (a group add brings two at once):
+            # insert-if-absent instead of failing on the primary key.
+            await self.session.execute(
+                _insert(self.session)(TelegramUser)
+                .values(
+                    id=user_id,
+                    first_name=first_name,
+                    last_name=last_name,
+                    username=username,
+                    telegram_language=telegram_language,
+                    reachable=True,
+                    created_at=utcnow(),
+                    updated_at=utcnow(),
+                )
+                .on_conflict_do_nothing(index_elements=["id"])
             )
-            self.session.add(user)
-            await self.session.flush()
+            user = await self.session.get(TelegramUser, user_id, populate_existing=True)
+            assert user is not None
             return user
         changed = (
             user.first_name != first_name

@@ -1,0 +1,276 @@
+"""Pure rate-limiting and scheduling: token buckets, group windows and the fair picker.
+
+Everything takes `now` (monotonic seconds) as an argument, so tests drive it without sleeping.
+
+- Global: a token bucket at `global_rate * safety` with a tiny burst, so requests are paced
+  evenly rather than in bursts a sliding one-second window would count twice. After a 429 the
+  rate is cut (multiplicative) and recovers linearly: AIMD, like TCP.
+- Private chats: a token bucket (1/s, short burst).
+- Groups: that bucket plus a sliding 60 s window of at most `group_per_min` sends, which is how
+  Telegram counts; a token bucket would allow twice the limit across one minute.
+- One request per chat at a time, so a 429 for a chat stops its next message from leaving.
+- Priority: each priority class has a queue of ready chats; classes are served by stride
+  scheduling with weights (interactive 16, reminders 4, broadcasts 1), so urgent replies jump
+  ahead while big broadcasts still get a steady share and never starve.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+DEFAULT_WEIGHTS: tuple[float, ...] = (16.0, 4.0, 1.0)
+
+
+@dataclass
+class TokenBucket:
+    rate: float
+    burst: float
+    tokens: float = -1.0
+    at: float | None = None
+
+    def _refill(self, now: float) -> None:
+        if self.at is None:
+            self.tokens = self.burst if self.tokens < 0 else self.tokens
+        else:
+            self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+
+    def wait(self, now: float) -> float:
+        """Seconds until one token is available (0 when one is)."""
+        self._refill(now)
+        return 0.0 if self.tokens >= 1.0 else (1.0 - self.tokens) / self.rate
+
+    def take(self, now: float) -> None:
+        self._refill(now)
+        self.tokens -= 1.0
+
+
+@dataclass
+class GlobalPacer:
+    """The overall limit, slowed by 429s and recovering afterwards (AIMD)."""
+
+    rate: float
+    safety: float = 0.97
+    burst: float = 4.0
+    decrease: float = 0.9
+    floor: float = 0.3
+    recover_per_sec: float = 0.5
+    factor: float = 1.0
+    _at: float | None = None
+    _bucket: TokenBucket = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._bucket = TokenBucket(self.rate * self.safety, self.burst)
+
+    def _update(self, now: float) -> None:
+        if self._at is not None and self.factor < 1.0:
+            self.factor = min(1.0, self.factor + (now - self._at) * self.recover_per_sec)
+        self._at = now
+        self._bucket.rate = self.rate * self.safety * self.factor
+
+    def wait(self, now: float) -> float:
+        self._update(now)
+        return self._bucket.wait(now)
+
+    def take(self, now: float) -> None:
+        self._update(now)
+        self._bucket.take(now)
+
+    def slow_down(self, now: float) -> None:
+        self._update(now)
+        self.factor = max(self.floor, self.factor * self.decrease)
+        self._bucket.rate = self.rate * self.safety * self.factor
+
+
+@dataclass
+class LimitConfig:
+    private_rate: float = 1.0
+    private_burst: float = 3.0
+    group_per_min: float = 20.0
+    safety: float = 0.97
+    group_window_margin: float = 0.5
+    retry_after_margin: float = 0.05
+    weights: tuple[float, ...] = DEFAULT_WEIGHTS
+
+
+@dataclass
+class ChatState:
+    chat_id: int
+    bucket: TokenBucket
+    items: list[tuple[int, int, Any]] = field(default_factory=list)  # heap (prio, seq, item)
+    window: deque[float] = field(default_factory=deque)
+    blocked_until: float = 0.0
+    in_flight: bool = False
+    scheduled: int = 0  # generation of its live entry in `waiting` or a ready queue, 0 if none
+
+    @property
+    def is_group(self) -> bool:
+        return self.chat_id < 0
+
+    def best_priority(self) -> int:
+        return self.items[0][0]
+
+
+class ChatScheduler:
+    """Which held message goes next: per-chat limits, one request per chat, fair priorities."""
+
+    def __init__(self, config: LimitConfig | None = None) -> None:
+        self.config = config or LimitConfig()
+        self.chats: dict[int, ChatState] = {}
+        self.ready: list[deque[tuple[int, int]]] = [deque() for _ in self.config.weights]
+        self.passes: list[float] = [0.0 for _ in self.config.weights]
+        self.waiting: list[tuple[float, int, int, int]] = []  # (ready_at, seq, chat, gen)
+        self._seq = itertools.count(1)
+        self.held = 0
+
+    # ---- limits -------------------------------------------------------------------------
+    def _chat(self, chat_id: int) -> ChatState:
+        chat = self.chats.get(chat_id)
+        if chat is None:
+            cfg = self.config
+            chat = ChatState(chat_id, TokenBucket(cfg.private_rate * cfg.safety, cfg.private_burst))
+            self.chats[chat_id] = chat
+        return chat
+
+    def ready_at(self, chat: ChatState, now: float) -> float:
+        """Earliest time this chat may receive its next message."""
+        cfg = self.config
+        t = max(now, chat.blocked_until)
+        t = max(t, now + chat.bucket.wait(now))
+        if chat.is_group:
+            window = chat.window
+            horizon = 60.0 + cfg.group_window_margin
+            while window and window[0] <= now - horizon:
+                window.popleft()
+            if len(window) >= cfg.group_per_min:
+                t = max(t, window[len(window) - int(cfg.group_per_min)] + horizon)
+        return t
+
+    # ---- queueing -----------------------------------------------------------------------
+    def push(self, chat_id: int, priority: int, item: Any, now: float) -> None:
+        chat = self._chat(chat_id)
+        prio = min(max(int(priority), 0), len(self.ready) - 1)
+        heapq.heappush(chat.items, (prio, next(self._seq), item))
+        self.held += 1
+        if chat.in_flight:
+            return
+        if chat.scheduled and chat.best_priority() < prio:
+            return
+        self._schedule(chat, now)
+
+    def _schedule(self, chat: ChatState, now: float) -> None:
+        gen = next(self._seq)
+        chat.scheduled = gen
+        t = self.ready_at(chat, now)
+        if t <= now:
+            self._make_ready(chat, gen)
+        else:
+            heapq.heappush(self.waiting, (t, gen, chat.chat_id, gen))
+
+    def _make_ready(self, chat: ChatState, gen: int) -> None:
+        prio = chat.best_priority()
+        queue = self.ready[prio]
+        if not queue:
+            # A class waking up starts level with the busiest one: no banked credit.
+            active = [p for i, p in enumerate(self.passes) if self.ready[i] and i != prio]
+            if active:
+                self.passes[prio] = max(self.passes[prio], min(active))
+        queue.append((chat.chat_id, gen))
+
+    def _promote(self, now: float) -> None:
+        while self.waiting and self.waiting[0][0] <= now:
+            _t, _s, chat_id, gen = heapq.heappop(self.waiting)
+            chat = self.chats.get(chat_id)
+            if chat is None or chat.scheduled != gen or chat.in_flight or not chat.items:
+                continue
+            t = self.ready_at(chat, now)
+            if t > now:
+                heapq.heappush(self.waiting, (t, gen, chat_id, gen))
+            else:
+                self._make_ready(chat, gen)
+
+    def pick(self, now: float) -> tuple[int, Any] | None:
+        """The next (chat_id, item) allowed to leave now, or None; marks the chat in flight."""
+        self._promote(now)
+        while True:
+            classes = [i for i, q in enumerate(self.ready) if q]
+            if not classes:
+                return None
+            cls = min(classes, key=lambda i: (self.passes[i], i))
+            chat_id, gen = self.ready[cls].popleft()
+            chat = self.chats.get(chat_id)
+            if chat is None or chat.scheduled != gen or chat.in_flight or not chat.items:
+                continue
+            if self.ready_at(chat, now) > now:  # a retry_after arrived meanwhile
+                self._schedule(chat, now)
+                continue
+            self.passes[cls] += 1.0 / self.config.weights[cls]
+            _prio, _seq, item = heapq.heappop(chat.items)
+            self.held -= 1
+            chat.scheduled = 0
+            chat.in_flight = True
+            chat.bucket.take(now)
+            if chat.is_group:
+                chat.window.append(now)
+            return chat_id, item
+
+    def next_wakeup(self, now: float) -> float | None:
+        """Seconds until a waiting chat may become ready (None when nothing waits)."""
+        self._promote(now)
+        if any(self.ready):
+            return 0.0
+        while self.waiting:
+            t, _s, chat_id, gen = self.waiting[0]
+            chat = self.chats.get(chat_id)
+            if chat is None or chat.scheduled != gen or chat.in_flight or not chat.items:
+                heapq.heappop(self.waiting)
+                continue
+            return max(0.0, t - now)
+        return None
+
+    def done(
+        self,
+        chat_id: int,
+        now: float,
+        *,
+        retry_after: float | None = None,
+        requeue: tuple[int, Any] | None = None,
+    ) -> None:
+        """A request finished; optionally block the chat and put the item back (held)."""
+        chat = self._chat(chat_id)
+        chat.in_flight = False
+        if retry_after is not None:
+            chat.blocked_until = max(
+                chat.blocked_until, now + retry_after + self.config.retry_after_margin
+            )
+        # The window counts when the request finished too: safe against arrival jitter.
+        if chat.is_group and chat.window:
+            chat.window[-1] = max(chat.window[-1], now)
+        if requeue is not None:
+            heapq.heappush(chat.items, (requeue[0], next(self._seq), requeue[1]))
+            self.held += 1
+        if chat.items:
+            self._schedule(chat, now)
+        elif chat.blocked_until <= now and not chat.window:
+            del self.chats[chat_id]
+
+    def remove_chat_items(self, chat_id: int) -> list[Any]:
+        """Take every held item of a chat out (it moved or cannot receive anything)."""
+        chat = self.chats.get(chat_id)
+        if chat is None:
+            return []
+        items = [item for _p, _s, item in sorted(chat.items)]
+        self.held -= len(items)
+        chat.items.clear()
+        chat.scheduled = 0
+        return items
+
+    def saturated_chats(self, per_chat: int) -> list[int]:
+        return [c.chat_id for c in self.chats.values() if len(c.items) >= per_chat]
+
+    def blocked_chats(self, now: float) -> list[int]:
+        return [c.chat_id for c in self.chats.values() if c.blocked_until > now]

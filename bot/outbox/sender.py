@@ -1,0 +1,594 @@
+"""The sender: claims due outbox rows, paces them through the limiter, records each outcome.
+
+Tasks: a claimer (claims due rows, renews leases, recovers rows of dead senders), a dispatcher
+(asks the ChatScheduler what may leave now), one task per request, and a group-commit writer
+that batches the `sending` marks and outcomes of many requests into one transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from aiogram import Bot
+from aiogram.exceptions import (
+    ClientDecodeError,
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramEntityTooLarge,
+    TelegramForbiddenError,
+    TelegramMigrateToChat,
+    TelegramNetworkError,
+    TelegramNotFound,
+    TelegramRetryAfter,
+)
+from aiogram.types import InlineKeyboardMarkup, MessageEntity
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.clock import Clock, SystemClock
+from bot.outbox.limiter import ChatScheduler, GlobalPacer, LimitConfig
+from bot.outbox.service import (
+    FailureEvent,
+    FailureHooks,
+    add_waker,
+    builtin_chat_fate,
+    default_hooks,
+    no_retry_kinds,
+    policy_for,
+    remove_waker,
+)
+from storage.models.outbox import OutboxEntry, OutboxState
+from storage.repositories.outbox import OutboxRepository
+
+log = logging.getLogger("bot.outbox.sender")
+S = OutboxState
+
+
+@dataclass
+class SenderConfig:
+    global_per_sec: float = 30.0
+    per_chat_per_sec: float = 1.0
+    per_chat_burst: float = 3.0
+    per_group_per_min: float = 20.0
+    safety: float = 0.98
+    max_in_flight: int = 64
+    max_held: int = 2000
+    # Hold no more than this many seconds of sending at the global rate, so several
+    # processes share a backlog instead of the first one taking all of it.
+    claim_horizon: float = 2.0
+    per_chat_held: int = 5
+    poll_interval: float = 1.0
+    lease: timedelta = timedelta(seconds=60)
+    request_timeout: float = 20.0
+    backoff_base: float = 0.5
+    backoff_cap: float = 60.0
+    recover_every: float = 15.0
+    stop_grace: float = 10.0
+
+    def limits(self) -> LimitConfig:
+        return LimitConfig(
+            private_rate=self.per_chat_per_sec,
+            private_burst=self.per_chat_burst,
+            group_per_min=self.per_group_per_min,
+            safety=self.safety,
+        )
+
+
+@dataclass
+class SenderStats:
+    sent: int = 0
+    failed: int = 0
+    maybe_sent: int = 0
+    uncertain: int = 0  # read timeouts of at-least-once kinds, resent
+    retry_after: int = 0
+    transient: int = 0
+    migrated: int = 0
+    lost_claims: int = 0
+    delays: list[float] = field(default_factory=list)  # due -> delivered, seconds
+
+
+@dataclass
+class _Op:
+    kind: str  # "sending" | "update"
+    entry_id: int
+    values: dict[str, Any] | None
+    future: asyncio.Future[Any]
+
+
+class _Held:
+    """A claimed row in memory, with where it goes now (a group upgrade changes that)."""
+
+    __slots__ = ("entry", "chat_id")
+
+    def __init__(self, entry: OutboxEntry) -> None:
+        self.entry = entry
+        self.chat_id = entry.chat_id
+
+
+class Sender:
+    """Component that delivers the outbox; see `bot/outbox/__init__.py` for the guarantees."""
+
+    name = "outbox-sender"
+
+    def __init__(
+        self,
+        bot: Bot,
+        session_factory: async_sessionmaker[AsyncSession],
+        *,
+        config: SenderConfig | None = None,
+        clock: Clock | None = None,
+        hooks: FailureHooks | None = None,
+    ) -> None:
+        self.bot = bot
+        self.session_factory = session_factory
+        self.config = config or SenderConfig()
+        self.clock = clock or SystemClock()
+        self.hooks = hooks if hooks is not None else default_hooks
+        self.stats = SenderStats()
+        self.token = ""
+        self._tasks: list[asyncio.Task[None]] = []
+        self._requests: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+        self._changed = asyncio.Event()
+        self._ops: asyncio.Queue[_Op] | None = None
+        self._running = False
+        self._in_flight = 0
+        self._pacer_lock = asyncio.Lock()
+        # One sender transaction at a time: on SQLite two of them would make the second wait
+        # in SQLite's busy handler, which sleeps in coarse steps and stalls the pipeline.
+        self._db_lock = asyncio.Lock()
+
+    @contextlib.asynccontextmanager
+    async def _tx(self) -> AsyncIterator[AsyncSession]:
+        async with self._db_lock, self.session_factory() as s, s.begin():
+            yield s
+
+    # ---- lifecycle ----------------------------------------------------------------------
+    async def start(self) -> None:
+        cfg = self.config
+        self.token = uuid.uuid4().hex
+        self.scheduler = ChatScheduler(cfg.limits())
+        self.pacer = GlobalPacer(cfg.global_per_sec, safety=cfg.safety)
+        self._ops = asyncio.Queue()
+        self._running = True
+        await self.recover()
+        add_waker(self.wake)
+        loop = asyncio.get_running_loop()
+        self._tasks = [
+            loop.create_task(self._writer(), name="outbox-writer"),
+            loop.create_task(self._claimer(), name="outbox-claimer"),
+            loop.create_task(self._dispatcher(), name="outbox-dispatcher"),
+        ]
+        log.info("sender started token=%s", self.token[:8])
+
+    async def stop(self) -> None:
+        if not self._running:
+            return
+        self._running = False
+        remove_waker(self.wake)
+        self._wake.set()
+        self._changed.set()
+        for task in self._tasks[1:]:  # claimer, dispatcher: nothing new leaves
+            task.cancel()
+        for task in self._tasks[1:]:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._requests:
+            await asyncio.wait(list(self._requests), timeout=self.config.stop_grace)
+        for task in list(self._requests):
+            task.cancel()
+        writer = self._tasks[0]
+        assert self._ops is not None
+        await self._ops.join()
+        writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await writer
+        async with self._tx() as s:
+            released = await OutboxRepository(s).release_claimed(self.token)
+        log.info("sender stopped; %d held messages released", released)
+
+    def wake(self) -> None:
+        """Look for due messages now (called after a transaction that enqueued commits)."""
+        with contextlib.suppress(RuntimeError):
+            self._wake.set()
+
+    async def recover(self) -> dict[str, int]:
+        """Take back rows whose sender died: claimed ones are sent, in-flight ones per policy."""
+        async with self._tx() as s:
+            out = await OutboxRepository(s).recover_expired(self.clock.now(), no_retry_kinds())
+        if any(out.values()):
+            log.warning("recovered rows of a stopped sender: %s", out)
+        return out
+
+    # ---- claiming -----------------------------------------------------------------------
+    async def _claimer(self) -> None:
+        cfg = self.config
+        last_renew = last_recover = time.monotonic()
+        while self._running:
+            self._wake.clear()
+            got = 0
+            try:
+                mono = time.monotonic()
+                if mono - last_renew > cfg.lease.total_seconds() / 3:
+                    last_renew = mono
+                    async with self._tx() as s:
+                        await OutboxRepository(s).renew_leases(
+                            self.token, self.clock.now() + cfg.lease
+                        )
+                if mono - last_recover > cfg.recover_every:
+                    last_recover = mono
+                    await self.recover()
+                room = self._hold_limit() - self.scheduler.held
+                if room > 0:
+                    got = await self._claim(room)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("claiming failed; retrying")
+            if got and self.scheduler.held < self._hold_limit() // 2:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), cfg.poll_interval)
+
+    def _hold_limit(self) -> int:
+        cfg = self.config
+        return max(10, min(cfg.max_held, int(cfg.global_per_sec * cfg.claim_horizon)))
+
+    async def _claim(self, room: int) -> int:
+        cfg = self.config
+        now = self.clock.now()
+        exclude = set(self.scheduler.saturated_chats(cfg.per_chat_held))
+        exclude.update(self.scheduler.blocked_chats(time.monotonic()))
+        async with self._tx() as s:
+            rows = await OutboxRepository(s).claim_due(
+                now=now,
+                token=self.token,
+                lease_until=now + cfg.lease,
+                limit=room,
+                per_chat=cfg.per_chat_held,
+                exclude_chats=exclude,
+            )
+        mono = time.monotonic()
+        for row in rows:
+            self.scheduler.push(row.chat_id, row.priority, _Held(row), mono)
+        if rows:
+            self._changed.set()
+        return len(rows)
+
+    # ---- dispatching --------------------------------------------------------------------
+    async def _dispatcher(self) -> None:
+        cfg = self.config
+        while self._running:
+            self._changed.clear()
+            if self._in_flight >= cfg.max_in_flight:
+                await self._changed.wait()
+                continue
+            now = time.monotonic()
+            picked = self.scheduler.pick(now)
+            if picked is None:
+                wait = self.scheduler.next_wakeup(now)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        self._changed.wait(), cfg.poll_interval if wait is None else wait
+                    )
+                continue
+            _chat_id, held = picked
+            self._in_flight += 1
+            task = asyncio.get_running_loop().create_task(self._deliver(held))
+            self._requests.add(task)
+            task.add_done_callback(self._requests.discard)
+            # Stay at most a few requests ahead of the global pace, so urgent messages
+            # claimed later are not stuck behind a long line at the pacer.
+            if self._in_flight > 2:
+                await asyncio.sleep(self.pacer.wait(time.monotonic()))
+
+    async def _pace(self) -> None:
+        """Wait for a global token; FIFO among requests."""
+        async with self._pacer_lock:
+            while True:
+                now = time.monotonic()
+                wait = self.pacer.wait(now)
+                if wait <= 0:
+                    self.pacer.take(now)
+                    return
+                await asyncio.sleep(wait)
+
+    async def _deliver(self, held: _Held) -> None:
+        entry = held.entry
+        chat_id = held.chat_id
+        retry_after: float | None = None
+        requeue = False
+        try:
+            owned = await self._submit("sending", entry.id, None)
+            if not owned:
+                self.stats.lost_claims += 1
+                return
+            entry.attempts += 1
+            await self._pace()
+            retry_after, requeue = await self._attempt(held)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("delivering outbox row %s failed unexpectedly", entry.id)
+        finally:
+            self._in_flight -= 1
+            self.scheduler.done(
+                chat_id,
+                time.monotonic(),
+                retry_after=retry_after,
+                requeue=(entry.priority, held) if requeue else None,
+            )
+            self._changed.set()
+
+    async def _attempt(self, held: _Held) -> tuple[float | None, bool]:
+        """One request and its outcome; returns (retry_after for the chat, keep in memory)."""
+        entry = held.entry
+        now = self.clock.now()
+        policy = policy_for(entry.kind)
+        try:
+            message_id = await self._send(held)
+        except TelegramRetryAfter as exc:
+            self.stats.retry_after += 1
+            self.pacer.slow_down(time.monotonic())
+            await self._reschedule(
+                entry, now, exc.retry_after, f"429 retry after {exc.retry_after}"
+            )
+            return float(exc.retry_after), False
+        except TelegramMigrateToChat as exc:
+            self.stats.migrated += 1
+            old = held.chat_id
+            await self._notify(entry, "migrated", exc.message, new_chat_id=exc.migrate_to_chat_id)
+            held.chat_id = exc.migrate_to_chat_id
+            for other in self.scheduler.remove_chat_items(old):
+                other.chat_id = exc.migrate_to_chat_id
+                self.scheduler.push(other.chat_id, other.entry.priority, other, time.monotonic())
+            await self._submit("update", entry.id, {"state": S.CLAIMED, "chat_id": held.chat_id})
+            self.scheduler.push(held.chat_id, entry.priority, held, time.monotonic())
+            return None, False
+        except TelegramEntityTooLarge as exc:
+            await self._fail(entry, now, 413, exc.message, "rejected")
+            return None, False
+        except TelegramForbiddenError as exc:
+            reason = "blocked" if "blocked" in exc.message else "kicked"
+            await self._fail(entry, now, 403, exc.message, reason)
+            return None, False
+        except (TelegramBadRequest, TelegramNotFound) as exc:
+            code = 400 if isinstance(exc, TelegramBadRequest) else 404
+            reason = "chat_not_found" if "chat not found" in exc.message else "rejected"
+            await self._fail(entry, now, code, exc.message, reason)
+            return None, False
+        except TelegramNetworkError as exc:
+            if _maybe_delivered(exc):
+                if not policy.retry_uncertain:
+                    self.stats.maybe_sent += 1
+                    await self._finish(
+                        entry,
+                        {
+                            "state": S.MAYBE_SENT,
+                            "uncertain_attempts": entry.uncertain_attempts + 1,
+                            "error": f"read timeout, not retried: {exc.message}"[:512],
+                            "finished_at": now,
+                            "claim_token": None,
+                            "lease_until": None,
+                        },
+                    )
+                    await self._notify(entry, "maybe_sent", exc.message)
+                    return None, False
+                self.stats.uncertain += 1
+                entry.uncertain_attempts += 1
+            await self._transient(entry, now, None, exc.message)
+            return None, False
+        except (TelegramAPIError, ClientDecodeError) as exc:
+            code = getattr(exc, "status_code", None) or 500
+            await self._transient(entry, now, code, str(exc))
+            return None, False
+        self.stats.sent += 1
+        done_at = self.clock.now()
+        self.stats.delays.append((done_at - entry.not_before).total_seconds())
+        await self._finish(
+            entry,
+            {
+                "state": S.SENT,
+                "telegram_message_id": message_id,
+                "sent_chat_id": held.chat_id,
+                "uncertain_attempts": entry.uncertain_attempts,
+                "finished_at": done_at,
+                "claim_token": None,
+                "lease_until": None,
+                "error": None,
+            },
+        )
+        return None, False
+
+    async def _send(self, held: _Held) -> int:
+        """The Bot API call for the row's content; pins afterwards when asked."""
+        e = held.entry
+        bot = self.bot
+        timeout = int(self.config.request_timeout) or 1
+        markup = InlineKeyboardMarkup.model_validate(e.reply_markup) if e.reply_markup else None
+        common: dict[str, Any] = {
+            "chat_id": held.chat_id,
+            "message_thread_id": e.thread_id,
+            "reply_markup": markup,
+            "request_timeout": timeout,
+        }
+        if e.text is not None:
+            entities = [MessageEntity.model_validate(x) for x in e.entities] if e.entities else None
+            msg = await bot.send_message(
+                text=e.text, parse_mode=e.parse_mode, entities=entities, **common
+            )
+            message_id = msg.message_id
+        elif e.copy_from_chat_id is not None and e.copy_from_message_id is not None:
+            copied = await bot.copy_message(
+                from_chat_id=e.copy_from_chat_id,
+                message_id=int(e.copy_from_message_id),
+                caption=e.caption,
+                **common,
+            )
+            message_id = copied.message_id
+        elif e.document_file_id is not None:
+            msg = await bot.send_document(
+                document=e.document_file_id, caption=e.caption, parse_mode=e.parse_mode, **common
+            )
+            message_id = msg.message_id
+        elif e.photo_file_id is not None:
+            msg = await bot.send_photo(
+                photo=e.photo_file_id, caption=e.caption, parse_mode=e.parse_mode, **common
+            )
+            message_id = msg.message_id
+        else:
+            raise TelegramBadRequest(method=None, message="outbox row has no content")  # type: ignore[arg-type]
+        if e.pin:
+            try:
+                await bot.pin_chat_message(
+                    held.chat_id, message_id, disable_notification=True, request_timeout=timeout
+                )
+            except TelegramAPIError as exc:  # the message is out; a failed pin does not undo it
+                log.warning("pinning message %s in %s failed: %s", message_id, held.chat_id, exc)
+        return int(message_id)
+
+    # ---- outcomes -----------------------------------------------------------------------
+    def _deadline(self, entry: OutboxEntry) -> datetime:
+        return entry.deadline or entry.not_before + policy_for(entry.kind).retry_window
+
+    def _backoff(self, attempts: int) -> float:
+        cfg = self.config
+        ceiling = min(cfg.backoff_cap, cfg.backoff_base * 2 ** max(0, attempts - 1))
+        return random.uniform(ceiling / 2, ceiling)  # "equal jitter"
+
+    async def _transient(
+        self, entry: OutboxEntry, now: datetime, code: int | None, description: str
+    ) -> None:
+        self.stats.transient += 1
+        await self._reschedule(entry, now, self._backoff(entry.attempts), description, code)
+
+    async def _reschedule(
+        self,
+        entry: OutboxEntry,
+        now: datetime,
+        delay: float,
+        description: str,
+        code: int | None = 429,
+    ) -> None:
+        when = now + timedelta(seconds=delay)
+        if when > self._deadline(entry):
+            await self._fail(
+                entry, now, code, f"deadline passed; last error: {description}", "deadline"
+            )
+            return
+        await self._finish(
+            entry,
+            {
+                "state": S.PENDING,
+                "next_attempt_at": when,
+                "uncertain_attempts": entry.uncertain_attempts,
+                "error": description[:512],
+                "error_code": code,
+                "claim_token": None,
+                "lease_until": None,
+            },
+        )
+
+    async def _fail(
+        self, entry: OutboxEntry, now: datetime, code: int | None, description: str, reason: str
+    ) -> None:
+        self.stats.failed += 1
+        await self._finish(
+            entry,
+            {
+                "state": S.FAILED,
+                "error_code": code,
+                "error": f"{reason}: {description}"[:512],
+                "uncertain_attempts": entry.uncertain_attempts,
+                "finished_at": now,
+                "claim_token": None,
+                "lease_until": None,
+            },
+        )
+        await self._notify(entry, reason, description)
+
+    async def _finish(self, entry: OutboxEntry, values: dict[str, Any]) -> None:
+        if not await self._submit("update", entry.id, values):
+            self.stats.lost_claims += 1
+            log.warning("outbox row %s was taken over before its outcome was written", entry.id)
+
+    async def _notify(
+        self, entry: OutboxEntry, reason: str, description: str, new_chat_id: int | None = None
+    ) -> None:
+        ev = FailureEvent(
+            entry_id=entry.id,
+            chat_id=entry.chat_id,
+            kind=entry.kind,
+            origin_type=entry.origin_type,
+            origin_id=entry.origin_id,
+            reason=reason,
+            description=description,
+            new_chat_id=new_chat_id,
+        )
+        for hook in [builtin_chat_fate, *self.hooks.for_event(ev)]:
+            try:
+                async with self._tx() as s:
+                    await hook(s, ev)
+            except Exception:
+                log.exception("failure hook %r for outbox row %s failed", hook, entry.id)
+
+    # ---- group commit -------------------------------------------------------------------
+    async def _submit(self, kind: str, entry_id: int, values: dict[str, Any] | None) -> Any:
+        assert self._ops is not None
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        await self._ops.put(_Op(kind, entry_id, values, future))
+        return await future
+
+    async def _writer(self) -> None:
+        assert self._ops is not None
+        ops = self._ops
+        while True:
+            batch = [await ops.get()]
+            while not ops.empty() and len(batch) < 500:
+                batch.append(ops.get_nowait())
+            try:
+                results = await self._write(batch)
+                for op in batch:
+                    if not op.future.done():
+                        op.future.set_result(results[id(op)])
+            except Exception as exc:
+                log.exception("writing %d outbox outcomes failed", len(batch))
+                for op in batch:
+                    if not op.future.done():
+                        op.future.set_exception(exc)
+            finally:
+                for _ in batch:
+                    ops.task_done()
+
+    async def _write(self, batch: list[_Op]) -> dict[int, Any]:
+        results: dict[int, Any] = {}
+        now = self.clock.now()
+        async with self._tx() as s:
+            repo = OutboxRepository(s)
+            sending = [op for op in batch if op.kind == "sending"]
+            if sending:
+                owned = await repo.mark_sending([op.entry_id for op in sending], self.token, now)
+                for op in sending:
+                    results[id(op)] = op.entry_id in owned
+            updates = [op for op in batch if op.kind == "update"]
+            if updates:
+                owned = await repo.update_owned_many(
+                    [(op.entry_id, op.values or {}) for op in updates], self.token
+                )
+                for op in updates:
+                    results[id(op)] = op.entry_id in owned
+        return results
+
+
+def _maybe_delivered(exc: TelegramNetworkError) -> bool:
+    """A timeout or a dropped connection after the request left: it may have arrived."""
+    text = exc.message
+    return "timeout" in text.lower() or "ServerDisconnected" in text or "Payload" in text

@@ -1,0 +1,212 @@
+"""Enqueueing, the per-kind delivery policies, and the failure hooks of owning features."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import Clock, SystemClock
+from storage.models.outbox import OutboxState, Priority
+from storage.repositories.outbox import OutboxRepository
+
+log = logging.getLogger("bot.outbox")
+
+
+@dataclass(frozen=True)
+class KindPolicy:
+    """How a kind of message is delivered.
+
+    `retry_uncertain`: after a read timeout (or a crash mid-request) the message may or may not
+    have arrived. True resends it (at-least-once: a duplicate beats a loss); False records
+    `maybe_sent` and stops (at-most-once: a duplicate to thousands of chats is worse).
+    `retry_window`: transient errors are retried until `not_before + retry_window`.
+    """
+
+    retry_uncertain: bool
+    retry_window: timedelta
+    priority: Priority
+
+
+POLICIES: dict[str, KindPolicy] = {
+    "interactive": KindPolicy(True, timedelta(minutes=15), Priority.INTERACTIVE),
+    "answer": KindPolicy(True, timedelta(days=1), Priority.INTERACTIVE),
+    "reminder": KindPolicy(True, timedelta(hours=6), Priority.REMINDER),
+    "nudge": KindPolicy(True, timedelta(hours=6), Priority.REMINDER),
+    "roster": KindPolicy(True, timedelta(hours=12), Priority.REMINDER),
+    "broadcast": KindPolicy(False, timedelta(days=1), Priority.BROADCAST),
+}
+DEFAULT_POLICY = KindPolicy(True, timedelta(hours=6), Priority.REMINDER)
+
+
+def policy_for(kind: str) -> KindPolicy:
+    return POLICIES.get(kind, DEFAULT_POLICY)
+
+
+def no_retry_kinds() -> list[str]:
+    return [kind for kind, p in POLICIES.items() if not p.retry_uncertain]
+
+
+@dataclass
+class OutboxMessage:
+    """What to send. Exactly one content: `text`, `copy_from`, `document` or `photo`.
+
+    `reply_markup` is the JSON dict of an InlineKeyboardMarkup (`markup.model_dump(
+    exclude_none=True)`), so the row stays plain data.
+    """
+
+    chat_id: int
+    kind: str = "reminder"
+    text: str | None = None
+    parse_mode: str | None = "HTML"
+    entities: list[dict[str, Any]] | None = None
+    copy_from: tuple[int, int] | None = None
+    document: str | None = None
+    photo: str | None = None
+    caption: str | None = None
+    reply_markup: dict[str, Any] | None = None
+    thread_id: int | None = None
+    pin: bool = False
+    dedupe_key: str | None = None
+    not_before: datetime | None = None
+    priority: Priority | None = None
+    origin_type: str | None = None
+    origin_id: str | int | None = None
+    deadline: datetime | None = None
+
+    def validate(self) -> None:
+        contents = [
+            self.text is not None,
+            self.copy_from is not None,
+            self.document is not None,
+            self.photo is not None,
+        ]
+        if sum(contents) != 1:
+            raise ValueError("an outbox message needs exactly one of text/copy_from/document/photo")
+        if self.entities is not None and self.parse_mode is not None and self.text is not None:
+            raise ValueError("give either entities or parse_mode, not both")
+
+
+# In-process senders to wake when a transaction that enqueued something commits.
+_wakers: set[Callable[[], None]] = set()
+
+
+def add_waker(callback: Callable[[], None]) -> None:
+    _wakers.add(callback)
+
+
+def remove_waker(callback: Callable[[], None]) -> None:
+    _wakers.discard(callback)
+
+
+def _wake_all(*_args: Any) -> None:
+    for wake in list(_wakers):
+        wake()
+
+
+async def enqueue(
+    session: AsyncSession, message: OutboxMessage, *, clock: Clock | None = None
+) -> int | None:
+    """Add a message inside the caller's transaction; None if its dedupe key already exists.
+
+    Nothing is sent until that transaction commits, and a rollback sends nothing.
+    """
+    message.validate()
+    now = (clock or SystemClock()).now()
+    policy = policy_for(message.kind)
+    not_before = message.not_before or now
+    values: dict[str, Any] = {
+        "chat_id": message.chat_id,
+        "thread_id": message.thread_id,
+        "kind": message.kind,
+        "priority": int(message.priority if message.priority is not None else policy.priority),
+        "text": message.text,
+        "parse_mode": message.parse_mode if message.entities is None else None,
+        "entities": message.entities,
+        "copy_from_chat_id": message.copy_from[0] if message.copy_from else None,
+        "copy_from_message_id": message.copy_from[1] if message.copy_from else None,
+        "document_file_id": message.document,
+        "photo_file_id": message.photo,
+        "caption": message.caption,
+        "reply_markup": message.reply_markup,
+        "pin": message.pin,
+        "dedupe_key": message.dedupe_key,
+        "origin_type": message.origin_type,
+        "origin_id": None if message.origin_id is None else str(message.origin_id),
+        "state": OutboxState.PENDING,
+        "not_before": not_before,
+        "next_attempt_at": not_before,
+        "deadline": message.deadline,
+        "attempts": 0,
+        "uncertain_attempts": 0,
+        "created_at": now,
+    }
+    entry_id = await OutboxRepository(session).insert(values)
+    sync = session.sync_session
+    if not event.contains(sync, "after_commit", _wake_all):
+        event.listen(sync, "after_commit", _wake_all, once=True)
+    return entry_id
+
+
+# ---- failure hooks ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class FailureEvent:
+    """Why a message could not be delivered, for the feature that produced it.
+
+    `reason`: blocked | kicked | chat_not_found | migrated | rejected | deadline | maybe_sent.
+    """
+
+    entry_id: int
+    chat_id: int
+    kind: str
+    origin_type: str | None
+    origin_id: str | None
+    reason: str
+    description: str
+    new_chat_id: int | None = None
+
+
+FailureHook = Callable[[AsyncSession, FailureEvent], Awaitable[None]]
+
+
+@dataclass
+class FailureHooks:
+    """Callbacks keyed by kind or origin type ("*" for all), run in their own transaction."""
+
+    hooks: dict[str, list[FailureHook]] = field(default_factory=dict)
+
+    def register(self, key: str, hook: FailureHook) -> None:
+        self.hooks.setdefault(key, []).append(hook)
+
+    def for_event(self, ev: FailureEvent) -> list[FailureHook]:
+        keys = ["*", ev.kind]
+        if ev.origin_type and ev.origin_type != ev.kind:
+            keys.append(ev.origin_type)
+        return [h for k in keys for h in self.hooks.get(k, [])]
+
+
+async def builtin_chat_fate(session: AsyncSession, ev: FailureEvent) -> None:
+    """Blocked users become unreachable; kicked or vanished groups unbind; upgrades move."""
+    repo = OutboxRepository(session)
+    now = SystemClock().now()
+    if ev.reason == "blocked" and ev.chat_id > 0:
+        await repo.mark_user_unreachable(ev.chat_id)
+    elif ev.reason in ("kicked", "chat_not_found") and ev.chat_id < 0:
+        if await repo.unbind_chat(ev.chat_id, ev.reason, now):
+            log.info("unbound chat %s: %s", ev.chat_id, ev.reason)
+    elif ev.reason == "migrated" and ev.new_chat_id is not None:
+        await repo.move_chat(ev.chat_id, ev.new_chat_id)
+        log.info("chat %s moved to %s", ev.chat_id, ev.new_chat_id)
+
+
+default_hooks = FailureHooks()
+
+
+def on_failure(key: str, hook: FailureHook) -> None:
+    """Register a feature's callback for permanent failures of its messages."""
+    default_hooks.register(key, hook)

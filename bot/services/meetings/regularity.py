@@ -1,0 +1,146 @@
+"""How each meeting ended, and the regularity figures per branch and month that reports use.
+
+Outcomes, decided from the meeting and its current report:
+* on_time: reported held; for a regular meeting, on or before its rule date + N days (default
+  5, `MeetingConfig.on_time_days_after_rule`); thematic and extraordinary ones are on time when
+  held at all.
+* late: a regular meeting reported held later in its month than that.
+* not_held: reported as not held, or cancelled (and, for a month, no regular meeting at all once
+  the month is over).
+* not_reported: started more than `report_grace` ago with no report.
+* upcoming / awaiting_report: not decided yet.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.services.meetings.common import DEFAULT_CONFIG, MeetingConfig
+from bot.services.vn_calendar import VN_TZ, month_bounds, to_local
+from storage.models import Meeting, MeetingReport
+from storage.models.meetings import MeetingKind, MeetingStatus
+from storage.repositories.meetings import MeetingRepository
+
+
+class Outcome(enum.StrEnum):
+    ON_TIME = "on_time"
+    LATE = "late"
+    NOT_HELD = "not_held"
+    NOT_REPORTED = "not_reported"
+    UPCOMING = "upcoming"
+    AWAITING_REPORT = "awaiting_report"
+
+
+FINAL_OUTCOMES = frozenset({Outcome.ON_TIME, Outcome.LATE, Outcome.NOT_HELD, Outcome.NOT_REPORTED})
+
+
+def outcome(
+    meeting: Meeting,
+    report: MeetingReport | None,
+    now: datetime,
+    *,
+    config: MeetingConfig = DEFAULT_CONFIG,
+    tz: ZoneInfo = VN_TZ,
+) -> Outcome:
+    if meeting.status == MeetingStatus.CANCELLED.value:
+        return Outcome.NOT_HELD
+    if report is not None:
+        if not report.held:
+            return Outcome.NOT_HELD
+        if meeting.kind != MeetingKind.REGULAR.value or meeting.rule_date is None:
+            return Outcome.ON_TIME
+        held_on = to_local(meeting.starts_at, tz).date()
+        deadline = meeting.rule_date + timedelta(days=config.on_time_days_after_rule)
+        in_month = (held_on.year, held_on.month) == (meeting.period_year, meeting.period_month)
+        return Outcome.ON_TIME if in_month and held_on <= deadline else Outcome.LATE
+    if now < meeting.starts_at:
+        return Outcome.UPCOMING
+    if now < meeting.starts_at + config.report_grace:
+        return Outcome.AWAITING_REPORT
+    return Outcome.NOT_REPORTED
+
+
+@dataclass(frozen=True)
+class BranchMonth:
+    """One branch's month: its regular meeting's outcome and the other meetings held."""
+
+    branch_id: int
+    year: int
+    month: int
+    regular: Outcome
+    regular_meeting_id: int | None
+    thematic_held: int = 0
+    extraordinary_held: int = 0
+    outcomes: dict[int, Outcome] = field(default_factory=dict)  # every meeting of the month
+
+
+async def meeting_outcomes(
+    session: AsyncSession,
+    meetings: list[Meeting],
+    now: datetime,
+    *,
+    config: MeetingConfig = DEFAULT_CONFIG,
+    tz: ZoneInfo = VN_TZ,
+) -> dict[int, Outcome]:
+    reports = await MeetingRepository(session).current_reports([m.id for m in meetings])
+    return {m.id: outcome(m, reports.get(m.id), now, config=config, tz=tz) for m in meetings}
+
+
+async def month_figures(
+    session: AsyncSession,
+    branch_ids: list[int],
+    year: int,
+    month: int,
+    now: datetime,
+    *,
+    config: MeetingConfig = DEFAULT_CONFIG,
+    tz: ZoneInfo = VN_TZ,
+) -> list[BranchMonth]:
+    """Regularity of each branch for one local month, in two queries whatever the count."""
+    start, end = month_bounds(year, month, tz)
+    repo = MeetingRepository(session)
+    meetings = await repo.of_branches(branch_ids, start, end)
+    outcomes = await meeting_outcomes(session, meetings, now, config=config, tz=tz)
+    by_branch: dict[int, list[Meeting]] = {b: [] for b in branch_ids}
+    for m in meetings:
+        by_branch[m.branch_id].append(m)
+    figures = []
+    for branch_id in branch_ids:
+        mine = by_branch[branch_id]
+        regular = next((m for m in mine if m.kind == MeetingKind.REGULAR.value), None)
+        if regular is not None:
+            regular_outcome = outcomes[regular.id]
+        else:
+            regular_outcome = Outcome.NOT_HELD if now >= end else Outcome.UPCOMING
+        held = {Outcome.ON_TIME, Outcome.LATE}
+        figures.append(
+            BranchMonth(
+                branch_id=branch_id,
+                year=year,
+                month=month,
+                regular=regular_outcome,
+                regular_meeting_id=regular.id if regular else None,
+                thematic_held=sum(
+                    1
+                    for m in mine
+                    if m.kind == MeetingKind.THEMATIC.value and outcomes[m.id] in held
+                ),
+                extraordinary_held=sum(
+                    1
+                    for m in mine
+                    if m.kind == MeetingKind.EXTRAORDINARY.value and outcomes[m.id] in held
+                ),
+                outcomes={m.id: outcomes[m.id] for m in mine},
+            )
+        )
+    return figures
+
+
+def local_month(dt: datetime, tz: ZoneInfo = VN_TZ) -> tuple[int, int]:
+    loc = to_local(dt, tz)
+    return loc.year, loc.month

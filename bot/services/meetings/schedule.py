@@ -1,0 +1,280 @@
+"""Scheduling, moving and cancelling meetings.
+
+These functions change the database only. They return who was told about the meeting before
+(announcement, reminders, corrections of older versions), so the caller queues corrections to
+exactly those chats through the outbox in the same transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import Clock
+from bot.services import audit
+from bot.services.meetings.common import (
+    AGENDA_MAX,
+    CANCEL_REASON_MAX,
+    PLACE_MAX,
+    TITLE_MAX,
+    MeetingError,
+    check_length,
+    managed_meeting,
+)
+from bot.services.meetings.plan import period_of, regular_rule_date
+from bot.services.policy import Action, Actor, Target, require
+from bot.services.vn_calendar import VN_TZ, quarter_bounds, quarter_of
+from storage.models import Meeting
+from storage.models.meetings import MeetingKind, MeetingOrigin, MeetingStatus, NoticeKind
+from storage.repositories.meetings import OPEN_STATUSES, MeetingRepository
+
+
+@dataclass(frozen=True)
+class Recipient:
+    chat_id: int
+    member_id: int | None = None
+
+
+@dataclass(frozen=True)
+class ScheduleResult:
+    meeting: Meeting
+    created: bool
+    reinstated: bool = False
+    # Thematic meetings already in the same quarter (one per quarter is expected).
+    thematic_in_quarter: int = 0
+    to_tell: list[Recipient] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Change:
+    meeting: Meeting
+    before: dict[str, object]
+    to_tell: list[Recipient]
+
+
+def _snapshot(m: Meeting) -> dict[str, object]:
+    return {
+        "status": m.status,
+        "starts_at": m.starts_at,
+        "place": m.place,
+        "title": m.title,
+        "agenda": m.agenda,
+        "version": m.version,
+    }
+
+
+async def told_before(session: AsyncSession, meeting: Meeting) -> list[Recipient]:
+    """Chats that received something about an older version of the meeting, once each."""
+    seen: dict[int, Recipient] = {}
+    for notice in await MeetingRepository(session).notices([meeting.id]):
+        if notice.kind == NoticeKind.PRIVATE_CHAT_HINT.value or notice.version >= meeting.version:
+            continue
+        seen.setdefault(notice.chat_id, Recipient(notice.chat_id, notice.member_id))
+    return list(seen.values())
+
+
+def _validate_texts(place: str, title: str, agenda: str) -> tuple[str, str, str]:
+    return (
+        check_length(place, PLACE_MAX, "meetings.error.place_too_long"),
+        check_length(title, TITLE_MAX, "meetings.error.title_too_long"),
+        check_length(agenda, AGENDA_MAX, "meetings.error.agenda_too_long"),
+    )
+
+
+async def open_meetings(session: AsyncSession, branch_id: int, clock: Clock) -> list[Meeting]:
+    """Planned and scheduled meetings not started yet: when several, the secretary picks one."""
+    return await MeetingRepository(session).of_branch(
+        branch_id, since=clock.now(), statuses=OPEN_STATUSES
+    )
+
+
+async def schedule_meeting(
+    session: AsyncSession,
+    actor: Actor,
+    clock: Clock,
+    branch_id: int,
+    *,
+    kind: str,
+    starts_at: datetime,
+    place: str | None = None,
+    title: str = "",
+    agenda: str = "",
+    tz: ZoneInfo = VN_TZ,
+) -> ScheduleResult:
+    """Confirm (or create) a meeting. A regular one lands on its month's row: the planned one is
+    confirmed, a cancelled one reinstated; a month's second regular meeting is refused."""
+    repo = MeetingRepository(session)
+    branch = await repo.branch(branch_id)
+    if branch is None or not branch.active:
+        raise MeetingError("meetings.error.not_found")
+    require(actor, Action.MANAGE_BRANCH, Target.branch(branch))
+    if kind not in MeetingKind.__members__.values():
+        raise MeetingError("meetings.error.bad_kind")
+    now = clock.now()
+    if starts_at <= now:
+        raise MeetingError("meetings.error.in_past")
+    place, title, agenda = _validate_texts(
+        branch.location if place is None else place, title, agenda
+    )
+    year, month = period_of(starts_at, tz)
+    fields = {
+        "starts_at": starts_at,
+        "place": place,
+        "title": title,
+        "agenda": agenda,
+        "status": MeetingStatus.SCHEDULED.value,
+        "updated_by": actor.telegram_id,
+    }
+    meeting: Meeting | None = None
+    created = reinstated = False
+    to_tell: list[Recipient] = []
+    if kind == MeetingKind.REGULAR.value:
+        meeting = await repo.regular_for_month(branch.id, year, month)
+        if meeting is not None and meeting.status == MeetingStatus.SCHEDULED.value:
+            raise MeetingError("meetings.error.regular_exists", meeting_id=meeting.id)
+    if meeting is None:
+        meeting = Meeting(
+            branch_id=branch.id,
+            district_id=branch.district_id,
+            kind=kind,
+            origin=MeetingOrigin.SECRETARY.value,
+            period_year=year,
+            period_month=month,
+            rule_date=regular_rule_date(branch, year, month)
+            if kind == MeetingKind.REGULAR.value
+            else None,
+            version=1,
+            created_by=actor.telegram_id,
+            **fields,
+        )
+        session.add(meeting)
+        created = True
+        before: dict[str, object] | None = None
+    else:
+        before = _snapshot(meeting)
+        if meeting.status == MeetingStatus.CANCELLED.value:
+            reinstated = True
+            meeting.version += 1
+            meeting.cancel_reason = meeting.cancelled_at = None
+        for name, value in fields.items():
+            setattr(meeting, name, value)
+    await session.flush()
+    if reinstated:
+        to_tell = await told_before(session, meeting)
+    thematic = 0
+    if kind == MeetingKind.THEMATIC.value:
+        start, end = quarter_bounds(year, quarter_of(month), tz)
+        others = await repo.of_branch(
+            branch.id, since=start, until=end, statuses=OPEN_STATUSES, kinds=[kind]
+        )
+        thematic = len([m for m in others if m.id != meeting.id])
+    await audit.record(
+        session,
+        action="meeting.schedule",
+        entity_type="meeting",
+        entity_id=meeting.id,
+        before=before,
+        after=_snapshot(meeting),
+        actor_id=actor.telegram_id,
+        district_id=branch.district_id,
+    )
+    return ScheduleResult(meeting, created, reinstated, thematic, to_tell)
+
+
+async def reschedule_meeting(
+    session: AsyncSession,
+    actor: Actor,
+    clock: Clock,
+    meeting_id: int,
+    *,
+    starts_at: datetime | None = None,
+    place: str | None = None,
+    title: str | None = None,
+    agenda: str | None = None,
+    tz: ZoneInfo = VN_TZ,
+) -> Change:
+    """Move a meeting or change its place/agenda; a regular one stays in its month (it is still
+    "the December meeting"). The version grows so later reminders carry the new details."""
+    meeting, branch = await managed_meeting(session, actor, meeting_id)
+    now = clock.now()
+    if meeting.status == MeetingStatus.CANCELLED.value:
+        raise MeetingError("meetings.error.cancelled")
+    if meeting.starts_at <= now:
+        raise MeetingError("meetings.error.already_started")
+    new_start = starts_at or meeting.starts_at
+    if new_start <= now:
+        raise MeetingError("meetings.error.in_past")
+    if meeting.kind == MeetingKind.REGULAR.value and period_of(new_start, tz) != (
+        meeting.period_year,
+        meeting.period_month,
+    ):
+        raise MeetingError(
+            "meetings.error.outside_month",
+            month=f"{meeting.period_month:02d}/{meeting.period_year}",
+        )
+    new_place, new_title, new_agenda = _validate_texts(
+        meeting.place if place is None else place,
+        meeting.title if title is None else title,
+        meeting.agenda if agenda is None else agenda,
+    )
+    before = _snapshot(meeting)
+    if (new_start, new_place, new_title, new_agenda) == (
+        meeting.starts_at,
+        meeting.place,
+        meeting.title,
+        meeting.agenda,
+    ):
+        raise MeetingError("meetings.error.nothing_changed")
+    meeting.starts_at, meeting.place = new_start, new_place
+    meeting.title, meeting.agenda = new_title, new_agenda
+    meeting.status = MeetingStatus.SCHEDULED.value
+    meeting.version += 1
+    meeting.updated_by = actor.telegram_id
+    await session.flush()
+    await audit.record(
+        session,
+        action="meeting.reschedule",
+        entity_type="meeting",
+        entity_id=meeting.id,
+        before=before,
+        after=_snapshot(meeting),
+        actor_id=actor.telegram_id,
+        district_id=branch.district_id,
+    )
+    return Change(meeting, before, await told_before(session, meeting))
+
+
+async def cancel_meeting(
+    session: AsyncSession, actor: Actor, clock: Clock, meeting_id: int, reason: str
+) -> Change:
+    """Cancel with a reason everyone told before will read; a cancelled regular meeting counts
+    as not held for its month (unless reinstated by scheduling it again)."""
+    meeting, branch = await managed_meeting(session, actor, meeting_id)
+    if meeting.status == MeetingStatus.CANCELLED.value:
+        raise MeetingError("meetings.error.cancelled")
+    now = clock.now()
+    if meeting.starts_at <= now:
+        raise MeetingError("meetings.error.already_started")
+    reason = check_length(reason, CANCEL_REASON_MAX, "meetings.error.reason_too_long")
+    if not reason:
+        raise MeetingError("meetings.error.reason_required")
+    before = _snapshot(meeting)
+    meeting.status = MeetingStatus.CANCELLED.value
+    meeting.cancel_reason, meeting.cancelled_at = reason, now
+    meeting.version += 1
+    meeting.updated_by = actor.telegram_id
+    await session.flush()
+    await audit.record(
+        session,
+        action="meeting.cancel",
+        entity_type="meeting",
+        entity_id=meeting.id,
+        before=before,
+        after={**_snapshot(meeting), "reason": reason},
+        actor_id=actor.telegram_id,
+        district_id=branch.district_id,
+    )
+    return Change(meeting, before, await told_before(session, meeting))

@@ -1,0 +1,233 @@
+"""Queries for people, roles, chat bindings, link codes and invites (the access features)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import case, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import (
+    Branch,
+    ChatBinding,
+    CommitteeAdmin,
+    Invite,
+    LinkCode,
+    Member,
+    Unit,
+    WorkingGroup,
+    WorkingGroupMember,
+    WorkingGroupUnit,
+)
+
+# Secretary first, then deputies, then members.
+_ROLE_RANK = case((Member.role == "secretary", 0), (Member.role == "deputy_secretary", 1), else_=2)
+
+
+class AccessRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    # --- who is this person -------------------------------------------------------------
+
+    async def memberships(self, telegram_id: int) -> Sequence[tuple[Member, Branch]]:
+        """Active member rows tied to the account, with their (active) branch."""
+        rows = await self.session.execute(
+            select(Member, Branch)
+            .join(Branch, Branch.id == Member.branch_id)
+            .where(Member.telegram_id == telegram_id, Member.active, Branch.active)
+            .order_by(Member.id)
+        )
+        return [(m, b) for m, b in rows]
+
+    async def working_groups_of_members(
+        self, member_ids: Sequence[int]
+    ) -> Sequence[tuple[WorkingGroup, int]]:
+        """(group, member_id) for active groups the members belong to."""
+        if not member_ids:
+            return []
+        rows = await self.session.execute(
+            select(WorkingGroup, WorkingGroupMember.member_id)
+            .join(WorkingGroupMember, WorkingGroupMember.working_group_id == WorkingGroup.id)
+            .where(WorkingGroupMember.member_id.in_(member_ids), WorkingGroup.active)
+            .order_by(WorkingGroup.id)
+        )
+        seats = [(g, mid) for g, mid in rows]
+        # A leader counts as a member of their group even if the member list omits them.
+        led = await self.session.scalars(
+            select(WorkingGroup).where(
+                WorkingGroup.leader_member_id.in_(member_ids), WorkingGroup.active
+            )
+        )
+        for group in led.all():
+            assert group.leader_member_id is not None
+            seats.append((group, group.leader_member_id))
+        return seats
+
+    async def group_unit_ids(self, group_ids: Sequence[int]) -> dict[int, set[int]]:
+        if not group_ids:
+            return {}
+        rows = await self.session.execute(
+            select(WorkingGroupUnit.working_group_id, WorkingGroupUnit.unit_id).where(
+                WorkingGroupUnit.working_group_id.in_(group_ids)
+            )
+        )
+        out: dict[int, set[int]] = {}
+        for gid, uid in rows:
+            out.setdefault(gid, set()).add(uid)
+        return out
+
+    async def admin_rows(self, telegram_id: int) -> Sequence[CommitteeAdmin]:
+        return (
+            await self.session.scalars(
+                select(CommitteeAdmin).where(
+                    CommitteeAdmin.telegram_id == telegram_id, CommitteeAdmin.active
+                )
+            )
+        ).all()
+
+    # --- organisation lookups -----------------------------------------------------------
+
+    async def branch(self, branch_id: int) -> Branch | None:
+        return await self.session.get(Branch, branch_id)
+
+    async def branch_by_code(self, code: str) -> Branch | None:
+        return await self.session.scalar(select(Branch).where(Branch.code == code))
+
+    async def unit(self, unit_id: int) -> Unit | None:
+        return await self.session.get(Unit, unit_id)
+
+    async def unit_by_code(self, code: str) -> Unit | None:
+        return await self.session.scalar(select(Unit).where(Unit.code == code))
+
+    async def working_group(self, group_id: int) -> WorkingGroup | None:
+        return await self.session.get(WorkingGroup, group_id)
+
+    async def working_group_by_code(self, code: str) -> WorkingGroup | None:
+        return await self.session.scalar(select(WorkingGroup).where(WorkingGroup.code == code))
+
+    async def member(self, member_id: int) -> Member | None:
+        return await self.session.get(Member, member_id)
+
+    async def secretary_of(self, branch_id: int) -> Member | None:
+        return await self.session.scalar(
+            select(Member).where(
+                Member.branch_id == branch_id, Member.role == "secretary", Member.active
+            )
+        )
+
+    async def branch_leaders(self, branch_id: int) -> Sequence[Member]:
+        """Secretary and deputies, secretary first: the people to ask for an invite."""
+        rows = await self.session.scalars(
+            select(Member)
+            .where(
+                Member.branch_id == branch_id,
+                Member.active,
+                Member.role.in_(("secretary", "deputy_secretary")),
+            )
+            .order_by(_ROLE_RANK, Member.id)
+        )
+        return rows.all()
+
+    async def count_members(self, branch_id: int) -> tuple[int, int]:
+        """(active members, active members with a Telegram account)."""
+        row = (
+            await self.session.execute(
+                select(func.count(Member.id), func.count(Member.telegram_id)).where(
+                    Member.branch_id == branch_id, Member.active
+                )
+            )
+        ).one()
+        return int(row[0]), int(row[1])
+
+    async def members_page(self, branch_id: int, offset: int, limit: int) -> Sequence[Member]:
+        """Active members, leaders first then by name, for paginated lists."""
+        rows = await self.session.scalars(
+            select(Member)
+            .where(Member.branch_id == branch_id, Member.active)
+            .order_by(_ROLE_RANK, Member.full_name, Member.id)
+            .offset(offset)
+            .limit(limit)
+        )
+        return rows.all()
+
+    async def members_by_phone(self, phone: str) -> Sequence[Member]:
+        rows = await self.session.scalars(
+            select(Member)
+            .join(Branch, Branch.id == Member.branch_id)
+            .where(Member.phone == phone, Member.active, Branch.active)
+            .order_by(Member.id)
+        )
+        return rows.all()
+
+    # --- admins -------------------------------------------------------------------------
+
+    async def district_admins(self, district_id: int) -> Sequence[CommitteeAdmin]:
+        rows = await self.session.scalars(
+            select(CommitteeAdmin)
+            .where(CommitteeAdmin.district_id == district_id, CommitteeAdmin.active)
+            .order_by(CommitteeAdmin.id)
+        )
+        return rows.all()
+
+    async def admin_row(self, district_id: int, telegram_id: int) -> CommitteeAdmin | None:
+        return await self.session.scalar(
+            select(CommitteeAdmin)
+            .where(
+                CommitteeAdmin.district_id == district_id,
+                CommitteeAdmin.telegram_id == telegram_id,
+            )
+            .order_by(CommitteeAdmin.active.desc(), CommitteeAdmin.id.desc())
+            .limit(1)
+        )
+
+    async def districts(self) -> Sequence[Unit]:
+        rows = await self.session.scalars(
+            select(Unit).where(Unit.kind == "district_committee", Unit.active).order_by(Unit.code)
+        )
+        return rows.all()
+
+    # --- chat bindings ------------------------------------------------------------------
+
+    async def binding_for_chat(self, chat_id: int) -> ChatBinding | None:
+        return await self.session.scalar(
+            select(ChatBinding).where(ChatBinding.chat_id == chat_id, ChatBinding.active)
+        )
+
+    async def binding_for_target(self, target_type: str, target_id: int) -> ChatBinding | None:
+        return await self.session.scalar(
+            select(ChatBinding).where(
+                ChatBinding.target_type == target_type,
+                ChatBinding.target_id == target_id,
+                ChatBinding.active,
+            )
+        )
+
+    async def move_bindings_chat(self, old_chat_id: int, new_chat_id: int) -> int:
+        result = await self.session.execute(
+            update(ChatBinding)
+            .where(ChatBinding.chat_id == old_chat_id, ChatBinding.active)
+            .values(chat_id=new_chat_id)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    # --- one-time codes -----------------------------------------------------------------
+
+    async def link_code_by_hash(self, code_hash: str) -> LinkCode | None:
+        return await self.session.scalar(
+            select(LinkCode).where(LinkCode.code_hash == code_hash).with_for_update()
+        )
+
+    async def invite_by_hash(self, token_hash: str) -> Invite | None:
+        return await self.session.scalar(
+            select(Invite).where(Invite.token_hash == token_hash).with_for_update()
+        )
+
+    async def open_invites(self, member_id: int, now: datetime) -> Sequence[Invite]:
+        rows = await self.session.scalars(
+            select(Invite).where(
+                Invite.member_id == member_id, Invite.used_at.is_(None), Invite.expires_at > now
+            )
+        )
+        return rows.all()

@@ -1,0 +1,288 @@
+"""Queries for meetings, RSVPs, reports, notices and reminder settings.
+
+Takes a session, never commits: the caller's unit of work owns the transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import case, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import (
+    Branch,
+    ChatBinding,
+    Meeting,
+    MeetingNotice,
+    MeetingReport,
+    MeetingRsvp,
+    MeetingSettings,
+    Member,
+    TelegramUser,
+)
+from storage.models.meetings import MeetingKind, MeetingStatus
+from storage.models.org import TargetType
+
+OPEN_STATUSES = (MeetingStatus.PLANNED.value, MeetingStatus.SCHEDULED.value)
+
+
+class MeetingRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    # Meetings --------------------------------------------------------------------------------
+
+    async def get(self, meeting_id: int, *, for_update: bool = False) -> Meeting | None:
+        if not for_update:
+            return await self.session.get(Meeting, meeting_id)
+        stmt = select(Meeting).where(Meeting.id == meeting_id).with_for_update()
+        return (await self.session.scalars(stmt)).first()
+
+    async def regular_for_month(self, branch_id: int, year: int, month: int) -> Meeting | None:
+        stmt = select(Meeting).where(
+            Meeting.branch_id == branch_id,
+            Meeting.kind == MeetingKind.REGULAR.value,
+            Meeting.period_year == year,
+            Meeting.period_month == month,
+        )
+        return (await self.session.scalars(stmt)).first()
+
+    async def regular_periods(
+        self, branch_ids: Sequence[int], periods: Sequence[tuple[int, int]]
+    ) -> set[tuple[int, int, int]]:
+        """(branch_id, year, month) of the regular meetings that exist among these."""
+        if not branch_ids or not periods:
+            return set()
+        years = {y for y, _ in periods}
+        stmt = select(Meeting.branch_id, Meeting.period_year, Meeting.period_month).where(
+            Meeting.kind == MeetingKind.REGULAR.value,
+            Meeting.branch_id.in_(branch_ids),
+            Meeting.period_year.in_(years),
+        )
+        wanted = set(periods)
+        return {
+            (b, y, m) for b, y, m in (await self.session.execute(stmt)).all() if (y, m) in wanted
+        }
+
+    async def of_branch(
+        self,
+        branch_id: int,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        statuses: Iterable[str] | None = None,
+        kinds: Iterable[str] | None = None,
+        newest_first: bool = False,
+        limit: int | None = None,
+    ) -> list[Meeting]:
+        stmt = select(Meeting).where(Meeting.branch_id == branch_id)
+        if since is not None:
+            stmt = stmt.where(Meeting.starts_at >= since)
+        if until is not None:
+            stmt = stmt.where(Meeting.starts_at < until)
+        if statuses is not None:
+            stmt = stmt.where(Meeting.status.in_(list(statuses)))
+        if kinds is not None:
+            stmt = stmt.where(Meeting.kind.in_(list(kinds)))
+        order = Meeting.starts_at.desc() if newest_first else Meeting.starts_at
+        stmt = stmt.order_by(order, Meeting.id).limit(limit)
+        return list((await self.session.scalars(stmt)).all())
+
+    async def of_branches(
+        self, branch_ids: Sequence[int], since: datetime, until: datetime
+    ) -> list[Meeting]:
+        if not branch_ids:
+            return []
+        stmt = (
+            select(Meeting)
+            .where(
+                Meeting.branch_id.in_(branch_ids),
+                Meeting.starts_at >= since,
+                Meeting.starts_at < until,
+            )
+            .order_by(Meeting.branch_id, Meeting.starts_at)
+        )
+        return list((await self.session.scalars(stmt)).all())
+
+    async def starting_between(
+        self, since: datetime, until: datetime, statuses: Iterable[str]
+    ) -> list[Meeting]:
+        stmt = (
+            select(Meeting)
+            .where(
+                Meeting.starts_at > since,
+                Meeting.starts_at <= until,
+                Meeting.status.in_(list(statuses)),
+            )
+            .order_by(Meeting.starts_at, Meeting.id)
+        )
+        return list((await self.session.scalars(stmt)).all())
+
+    async def pending_shift_notices(self, branch_id: int | None = None) -> list[Meeting]:
+        stmt = select(Meeting).where(
+            Meeting.shifted_from.is_not(None),
+            Meeting.shift_told_at.is_(None),
+            Meeting.status != MeetingStatus.CANCELLED.value,
+        )
+        if branch_id is not None:
+            stmt = stmt.where(Meeting.branch_id == branch_id)
+        return list((await self.session.scalars(stmt.order_by(Meeting.starts_at))).all())
+
+    # Org lookups the meeting rules need ------------------------------------------------------
+
+    async def active_branches(self, branch_ids: Sequence[int] | None = None) -> list[Branch]:
+        stmt = select(Branch).where(Branch.active.is_(True))
+        if branch_ids is not None:
+            stmt = stmt.where(Branch.id.in_(branch_ids))
+        return list((await self.session.scalars(stmt.order_by(Branch.id))).all())
+
+    async def branch(self, branch_id: int) -> Branch | None:
+        return await self.session.get(Branch, branch_id)
+
+    async def active_member_by_telegram(self, branch_id: int, telegram_id: int) -> Member | None:
+        stmt = select(Member).where(
+            Member.branch_id == branch_id,
+            Member.telegram_id == telegram_id,
+            Member.active.is_(True),
+        )
+        return (await self.session.scalars(stmt)).first()
+
+    async def active_members(self, branch_id: int) -> list[Member]:
+        stmt = (
+            select(Member)
+            .where(Member.branch_id == branch_id, Member.active.is_(True))
+            .order_by(Member.full_name, Member.id)
+        )
+        return list((await self.session.scalars(stmt)).all())
+
+    async def count_active_members(self, branch_id: int) -> int:
+        stmt = select(func.count()).where(Member.branch_id == branch_id, Member.active.is_(True))
+        return int((await self.session.scalar(stmt)) or 0)
+
+    async def branch_chat(self, branch_id: int) -> int | None:
+        stmt = select(ChatBinding.chat_id).where(
+            ChatBinding.target_type == TargetType.BRANCH.value,
+            ChatBinding.target_id == branch_id,
+            ChatBinding.active.is_(True),
+        )
+        return (await self.session.scalars(stmt)).first()
+
+    async def reachable_telegram_ids(self, telegram_ids: Iterable[int]) -> set[int]:
+        """Accounts that have a private chat with the bot (wrote to it) and did not block it."""
+        ids = list(set(telegram_ids))
+        if not ids:
+            return set()
+        stmt = select(TelegramUser.id).where(
+            TelegramUser.id.in_(ids), TelegramUser.reachable.is_(True)
+        )
+        return set((await self.session.scalars(stmt)).all())
+
+    # RSVPs -----------------------------------------------------------------------------------
+
+    async def upsert_rsvp(
+        self,
+        meeting_id: int,
+        member_id: int,
+        answer: str,
+        reason_code: str | None,
+        reason_text: str | None,
+        via: str,
+        at: datetime,
+    ) -> None:
+        """Insert or overwrite one answer atomically, so two quick taps never collide."""
+        dialect = self.session.bind.dialect.name if self.session.bind else "sqlite"
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        values = {
+            "meeting_id": meeting_id,
+            "member_id": member_id,
+            "answer": answer,
+            "reason_code": reason_code,
+            "reason_text": reason_text,
+            "via": via,
+            "answered_at": at,
+        }
+        stmt = insert(MeetingRsvp).values(**values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["meeting_id", "member_id"],
+            set_={k: stmt.excluded[k] for k in values if k not in ("meeting_id", "member_id")},
+        )
+        await self.session.execute(stmt)
+
+    async def rsvp(self, meeting_id: int, member_id: int) -> MeetingRsvp | None:
+        return await self.session.get(MeetingRsvp, (meeting_id, member_id))
+
+    async def rsvps(self, meeting_id: int) -> list[MeetingRsvp]:
+        stmt = select(MeetingRsvp).where(MeetingRsvp.meeting_id == meeting_id)
+        return list((await self.session.scalars(stmt)).all())
+
+    async def rsvp_counts(self, meeting_id: int, branch_id: int) -> tuple[int, int, int]:
+        """(yes, no, active members) in one query; answers of people who left do not count."""
+        yes = func.sum(case((MeetingRsvp.answer == "yes", 1), else_=0))
+        no = func.sum(case((MeetingRsvp.answer == "no", 1), else_=0))
+        stmt = (
+            select(yes, no, func.count(Member.id))
+            .select_from(Member)
+            .outerjoin(
+                MeetingRsvp,
+                (MeetingRsvp.member_id == Member.id) & (MeetingRsvp.meeting_id == meeting_id),
+            )
+            .where(Member.branch_id == branch_id, Member.active.is_(True))
+        )
+        row = (await self.session.execute(stmt)).one()
+        return int(row[0] or 0), int(row[1] or 0), int(row[2] or 0)
+
+    # Reports ---------------------------------------------------------------------------------
+
+    async def report_versions(self, meeting_id: int) -> list[MeetingReport]:
+        stmt = (
+            select(MeetingReport)
+            .where(MeetingReport.meeting_id == meeting_id)
+            .order_by(MeetingReport.version)
+        )
+        return list((await self.session.scalars(stmt)).all())
+
+    async def current_reports(self, meeting_ids: Sequence[int]) -> dict[int, MeetingReport]:
+        """The latest version of each meeting's report."""
+        if not meeting_ids:
+            return {}
+        latest = (
+            select(MeetingReport.meeting_id, func.max(MeetingReport.version).label("v"))
+            .where(MeetingReport.meeting_id.in_(meeting_ids))
+            .group_by(MeetingReport.meeting_id)
+            .subquery()
+        )
+        stmt = select(MeetingReport).join(
+            latest,
+            (MeetingReport.meeting_id == latest.c.meeting_id)
+            & (MeetingReport.version == latest.c.v),
+        )
+        return {r.meeting_id: r for r in (await self.session.scalars(stmt)).all()}
+
+    # Notices ---------------------------------------------------------------------------------
+
+    async def notices(self, meeting_ids: Sequence[int]) -> list[MeetingNotice]:
+        if not meeting_ids:
+            return []
+        stmt = select(MeetingNotice).where(MeetingNotice.meeting_id.in_(meeting_ids))
+        return list((await self.session.scalars(stmt.order_by(MeetingNotice.id))).all())
+
+    async def notice_exists(self, meeting_id: int, kind: str, chat_id: int, version: int) -> bool:
+        stmt = select(MeetingNotice.id).where(
+            MeetingNotice.meeting_id == meeting_id,
+            MeetingNotice.kind == kind,
+            MeetingNotice.chat_id == chat_id,
+            MeetingNotice.version == version,
+        )
+        return (await self.session.scalar(stmt)) is not None
+
+    # Settings --------------------------------------------------------------------------------
+
+    async def settings(self, branch_ids: Sequence[int]) -> dict[int, MeetingSettings]:
+        if not branch_ids:
+            return {}
+        stmt = select(MeetingSettings).where(MeetingSettings.branch_id.in_(branch_ids))
+        return {s.branch_id: s for s in (await self.session.scalars(stmt)).all()}

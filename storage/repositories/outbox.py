@@ -1,0 +1,361 @@
+"""Outbox rows, their claims and leases, and the chat facts a delivery failure changes.
+
+Claims are `UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING`: on PostgreSQL
+several senders never take the same row; on SQLite the engine's `BEGIN IMMEDIATE` serialises
+writers and `FOR UPDATE` renders as nothing, so one process runs the sender there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, and_, bindparam, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models.org import ChatBinding
+from storage.models.outbox import JobLease, OutboxEntry, OutboxState
+from storage.models.users import TelegramUser
+
+S = OutboxState
+OUTBOX: Table = OutboxEntry.__table__  # type: ignore[assignment]
+
+
+class OutboxRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def _insert(self) -> Any:
+        if self.session.bind.dialect.name == "postgresql":
+            return postgresql.insert(OutboxEntry)
+        return sqlite.insert(OutboxEntry)
+
+    async def insert(self, values: dict[str, Any]) -> int | None:
+        """Insert one message; None when a row with the same dedupe key already exists."""
+        stmt = (
+            self._insert()
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["dedupe_key"])
+            .returning(OutboxEntry.id)
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def get(self, entry_id: int) -> OutboxEntry | None:
+        return await self.session.get(OutboxEntry, entry_id)
+
+    async def claim_due(
+        self,
+        *,
+        now: datetime,
+        token: str,
+        lease_until: datetime,
+        limit: int,
+        per_chat: int,
+        exclude_chats: Collection[int] = (),
+    ) -> list[OutboxEntry]:
+        """Take up to `limit` due rows (at most `per_chat` per chat), most urgent first."""
+        if limit <= 0:
+            return []
+        due = [OutboxEntry.state == S.PENDING, OutboxEntry.next_attempt_at <= now]
+        if exclude_chats:
+            due.append(OutboxEntry.chat_id.notin_(list(exclude_chats)))
+        order = (OutboxEntry.priority, OutboxEntry.next_attempt_at, OutboxEntry.id)
+        # Look at a bounded window of the most urgent rows, then cap each chat's share so one
+        # big group backlog cannot fill the sender's memory and starve every other chat.
+        window = (
+            select(
+                OutboxEntry.id,
+                OutboxEntry.priority,
+                OutboxEntry.next_attempt_at,
+                func.row_number()
+                .over(partition_by=OutboxEntry.chat_id, order_by=order)
+                .label("rn"),
+            )
+            .where(*due)
+            .order_by(*order)
+            .limit(limit * 4)
+            .subquery()
+        )
+        candidates = (
+            select(window.c.id)
+            .where(window.c.rn <= per_chat)
+            .order_by(window.c.priority, window.c.next_attempt_at, window.c.id)
+            .limit(limit)
+        )
+        ids = list((await self.session.scalars(candidates)).all())
+        if not ids:
+            return []
+        locked = (
+            select(OutboxEntry.id)
+            .where(OutboxEntry.id.in_(ids), OutboxEntry.state == S.PENDING)
+            .with_for_update(skip_locked=True)
+        )
+        stmt = (
+            update(OutboxEntry)
+            .where(OutboxEntry.id.in_(locked), OutboxEntry.state == S.PENDING)
+            .values(state=S.CLAIMED, claim_token=token, lease_until=lease_until)
+            .returning(OutboxEntry)
+            .execution_options(synchronize_session=False)
+        )
+        rows = list((await self.session.scalars(stmt)).all())
+        rows.sort(key=lambda r: (r.priority, r.next_attempt_at, r.id))
+        return rows
+
+    async def mark_sending(self, ids: Sequence[int], token: str, now: datetime) -> set[int]:
+        """Record that requests are about to leave; returns the ids this claim still owns."""
+        if not ids:
+            return set()
+        t = OUTBOX
+        stmt = (
+            update(t)
+            .where(t.c.id.in_(list(ids)), t.c.claim_token == token, t.c.state == S.CLAIMED)
+            .values(
+                state=S.SENDING,
+                attempts=t.c.attempts + 1,
+                first_attempt_at=func.coalesce(t.c.first_attempt_at, now),
+            )
+            .returning(t.c.id)
+        )
+        return set((await self.session.execute(stmt)).scalars().all())
+
+    async def update_owned(self, entry_id: int, token: str, values: dict[str, Any]) -> bool:
+        """Write an outcome, only if this claim still owns the row."""
+        return entry_id in await self.update_owned_many([(entry_id, values)], token)
+
+    async def update_owned_many(
+        self, items: Sequence[tuple[int, dict[str, Any]]], token: str
+    ) -> set[int]:
+        """Write many outcomes (Core, grouped by columns); returns the ids still owned."""
+        if not items:
+            return set()
+        t = OUTBOX
+        ids = [entry_id for entry_id, _v in items]
+        owned = set(
+            (
+                await self.session.execute(
+                    select(t.c.id).where(t.c.id.in_(ids), t.c.claim_token == token)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for entry_id, values in items:
+            if entry_id in owned:
+                keys = tuple(sorted(values))
+                groups.setdefault(keys, []).append(
+                    {"b_id": entry_id, **{f"v_{k}": values[k] for k in keys}}
+                )
+        for keys, params in groups.items():
+            stmt = (
+                update(t)
+                .where(t.c.id == bindparam("b_id"))
+                .values({k: bindparam(f"v_{k}", type_=t.c[k].type) for k in keys})
+            )
+            await self.session.execute(stmt, params)
+        return owned
+
+    async def renew_leases(self, token: str, lease_until: datetime) -> int:
+        stmt = (
+            update(OutboxEntry)
+            .where(
+                OutboxEntry.claim_token == token,
+                OutboxEntry.state.in_([S.CLAIMED, S.SENDING]),
+            )
+            .values(lease_until=lease_until)
+            .execution_options(synchronize_session=False)
+        )
+        return int((await self.session.execute(stmt)).rowcount)  # type: ignore[attr-defined]
+
+    async def release_claimed(self, token: str) -> int:
+        """Give back rows held in memory whose request never left (clean shutdown)."""
+        stmt = (
+            update(OutboxEntry)
+            .where(OutboxEntry.claim_token == token, OutboxEntry.state == S.CLAIMED)
+            .values(state=S.PENDING, claim_token=None, lease_until=None)
+            .execution_options(synchronize_session=False)
+        )
+        return int((await self.session.execute(stmt)).rowcount)  # type: ignore[attr-defined]
+
+    async def recover_expired(
+        self, now: datetime, no_retry_kinds: Collection[str], token: str | None = None
+    ) -> dict[str, int]:
+        """Rows whose sender died (lease expired), or all rows of `token` (our own restart).
+
+        claimed -> pending (the request never left: it is simply sent).
+        sending -> pending with one more uncertain attempt (at-least-once kinds), or
+        maybe_sent (at-most-once kinds): the request may have reached Telegram.
+        """
+        if token is None:
+            lost = and_(OutboxEntry.lease_until.is_not(None), OutboxEntry.lease_until < now)
+        else:
+            lost = OutboxEntry.claim_token == token
+        out: dict[str, int] = {}
+        stmt: Any = (
+            update(OutboxEntry)
+            .where(lost, OutboxEntry.state == S.CLAIMED)
+            .values(state=S.PENDING, claim_token=None, lease_until=None)
+            .execution_options(synchronize_session=False)
+        )
+        out["requeued"] = int((await self.session.execute(stmt)).rowcount)
+        in_flight = and_(lost, OutboxEntry.state == S.SENDING)
+        retry = in_flight
+        if no_retry_kinds:
+            retry = and_(in_flight, OutboxEntry.kind.notin_(list(no_retry_kinds)))
+            stmt = (
+                update(OutboxEntry)
+                .where(in_flight, OutboxEntry.kind.in_(list(no_retry_kinds)))
+                .values(
+                    state=S.MAYBE_SENT,
+                    claim_token=None,
+                    lease_until=None,
+                    uncertain_attempts=OutboxEntry.uncertain_attempts + 1,
+                    error="in flight when its sender stopped; not retried (at-most-once kind)",
+                    finished_at=now,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            out["maybe_sent"] = int((await self.session.execute(stmt)).rowcount)
+        stmt = (
+            update(OutboxEntry)
+            .where(retry)
+            .values(
+                state=S.PENDING,
+                claim_token=None,
+                lease_until=None,
+                next_attempt_at=now,
+                uncertain_attempts=OutboxEntry.uncertain_attempts + 1,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        out["resent"] = int((await self.session.execute(stmt)).rowcount)
+        return out
+
+    async def counts_by_state(self) -> dict[str, int]:
+        rows = await self.session.execute(
+            select(OutboxEntry.state, func.count()).group_by(OutboxEntry.state)
+        )
+        return {state: int(n) for state, n in rows.all()}
+
+    async def count_uncertain(self) -> int:
+        total = await self.session.scalar(select(func.sum(OutboxEntry.uncertain_attempts)))
+        return int(total or 0)
+
+    async def oldest_due_pending(self, now: datetime) -> datetime | None:
+        return await self.session.scalar(
+            select(func.min(OutboxEntry.next_attempt_at)).where(
+                OutboxEntry.state.in_([S.PENDING, S.CLAIMED, S.SENDING]),
+                OutboxEntry.next_attempt_at <= now,
+            )
+        )
+
+    async def requeue_failed(self, now: datetime, since: datetime | None = None) -> int:
+        """Failed rows back to pending, with a fresh retry deadline left to the sender."""
+        cond = [OutboxEntry.state == S.FAILED]
+        if since is not None:
+            cond.append(OutboxEntry.finished_at >= since)
+        stmt = (
+            update(OutboxEntry)
+            .where(*cond)
+            .values(
+                state=S.PENDING,
+                next_attempt_at=now,
+                deadline=None,
+                claim_token=None,
+                lease_until=None,
+                finished_at=None,
+                error=None,
+                error_code=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return int((await self.session.execute(stmt)).rowcount)  # type: ignore[attr-defined]
+
+    # ---- what a delivery failure tells the owning features ------------------------------
+    async def mark_user_unreachable(self, user_id: int) -> None:
+        await self.session.execute(
+            update(TelegramUser).where(TelegramUser.id == user_id).values(reachable=False)
+        )
+
+    async def unbind_chat(self, chat_id: int, reason: str, now: datetime) -> int:
+        stmt = (
+            update(ChatBinding)
+            .where(ChatBinding.chat_id == chat_id, ChatBinding.active.is_(True))
+            .values(active=False, unbound_at=now, unbound_reason=reason[:64])
+        )
+        return int((await self.session.execute(stmt)).rowcount)  # type: ignore[attr-defined]
+
+    async def move_chat(self, old_chat_id: int, new_chat_id: int) -> int:
+        """A group became a supergroup: its binding and its waiting messages follow it."""
+        n = await self.session.execute(
+            update(ChatBinding)
+            .where(ChatBinding.chat_id == old_chat_id, ChatBinding.active.is_(True))
+            .values(chat_id=new_chat_id)
+        )
+        await self.session.execute(
+            update(OutboxEntry)
+            .where(
+                OutboxEntry.chat_id == old_chat_id,
+                or_(OutboxEntry.state == S.PENDING, OutboxEntry.state == S.FAILED),
+            )
+            .values(chat_id=new_chat_id)
+            .execution_options(synchronize_session=False)
+        )
+        return int(n.rowcount)  # type: ignore[attr-defined]
+
+
+class JobLeaseRepository:
+    """Compare-and-set leases so one process runs each periodic job."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def try_acquire(self, name: str, holder: str, now: datetime, until: datetime) -> bool:
+        dialect = self.session.bind.dialect.name
+        ins: Any = (postgresql if dialect == "postgresql" else sqlite).insert(JobLease)
+        await self.session.execute(
+            ins.values(name=name, runs=0).on_conflict_do_nothing(index_elements=["name"])
+        )
+        stmt = (
+            update(JobLease)
+            .where(
+                JobLease.name == name,
+                or_(
+                    JobLease.holder.is_(None),
+                    JobLease.holder == holder,
+                    JobLease.lease_until.is_(None),
+                    JobLease.lease_until < now,
+                ),
+            )
+            .values(holder=holder, lease_until=until, last_started_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return bool((await self.session.execute(stmt)).rowcount)  # type: ignore[attr-defined]
+
+    async def finish(self, name: str, holder: str, now: datetime, error: str | None) -> None:
+        values: dict[str, Any] = {
+            "last_finished_at": now,
+            "last_error": error[:512] if error else None,
+            "runs": JobLease.runs + 1,
+        }
+        if error is None:
+            values["last_ok_at"] = now
+        await self.session.execute(
+            update(JobLease)
+            .where(JobLease.name == name, JobLease.holder == holder)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def release(self, name: str, holder: str) -> None:
+        await self.session.execute(
+            update(JobLease)
+            .where(JobLease.name == name, JobLease.holder == holder)
+            .values(holder=None, lease_until=None)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def get(self, name: str) -> JobLease | None:
+        return await self.session.get(JobLease, name)
