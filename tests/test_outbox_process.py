@@ -68,8 +68,15 @@ async def start_worker(
         stdout=asyncio.subprocess.PIPE,
     )
     assert proc.stdout is not None
-    line = await asyncio.wait_for(proc.stdout.readline(), 30)
-    assert line.strip() == b"started"
+    try:
+        # Generous: start-up imports can be slow on a loaded 2-core CI machine.
+        line = await asyncio.wait_for(proc.stdout.readline(), 120)
+        assert line.strip() == b"started"
+    except BaseException:
+        # Never leave a process (and its transport) behind for a later test to trip over.
+        proc.kill()
+        await proc.wait()
+        raise
     return proc
 
 
