@@ -161,12 +161,16 @@ def create_app(
 
 def _add_outbox_and_jobs(app: App) -> None:
     """The outbox sender (when this process runs one) and the scheduler's jobs."""
+    from bot.jobs import register_all
     from bot.outbox import Sender, SenderConfig
     from bot.scheduler import JobContext, SchedulerJobs, create_registry
 
     settings = app.settings
     jobs = create_registry()
+    register_all(jobs)  # feature jobs (meetings, ...)
     ctx = JobContext(app.session_factory, app.clock)
+    # Jobs that render or edit messages themselves (the live RSVP count) need these.
+    ctx.extra.update(bot=app.bot, i18n=app.i18n, settings=settings)
     if settings.run_sender:
         config = SenderConfig(
             global_per_sec=settings.send_global_per_sec,

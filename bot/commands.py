@@ -21,9 +21,9 @@ BASE_COMMANDS = ("start", "help", "language")
 # Extra commands a person's private menu shows, by role (see bot.services.policy.menu_roles).
 ROLE_COMMANDS: dict[str, tuple[str, ...]] = {
     "unknown": ("whoami",),
-    "member": ("whoami", "branch", "members"),
-    "secretary": ("invite", "linkcode"),
-    "admin": ("linkcode", "admins"),
+    "member": ("whoami", "branch", "members", "meetings", "ics"),
+    "secretary": ("invite", "linkcode", "schedule", "reschedule", "cancel", "report"),
+    "admin": ("linkcode", "admins", "meetings"),
 }
 log = logging.getLogger("bot.commands")
 

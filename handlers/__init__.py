@@ -16,7 +16,18 @@ def detached(router: Router) -> Router:
 
 
 def get_routers() -> list[Router]:
-    from handlers import admins, common, language, linking, org, people
+    from handlers import (
+        admins,
+        common,
+        language,
+        linking,
+        meeting_reports,
+        meetings,
+        meetings_view,
+        org,
+        people,
+        rsvp,
+    )
 
     return [
         language.router,
@@ -26,6 +37,12 @@ def get_routers() -> list[Router]:
         detached(org.router),
         detached(linking.router),
         detached(admins.router),
+        # Meeting reports and views (issue 5, part B): /report, /meetings, /meeting, /ics.
+        detached(meeting_reports.router),
+        detached(meetings_view.router),
+        # Meetings (issue 5): scheduling first, then the RSVP buttons and absence reasons.
+        detached(meetings.router),
+        detached(rsvp.router),
         # `common` holds /start and /help; later features put their routers before it.
         common.router,
     ]

@@ -13,6 +13,13 @@ from bot.settings import Settings
 
 router = Router(name=__name__)
 
+# Later features add lines to a role's /help section from their own catalogs.
+HELP_EXTRA: dict[str, tuple[str, ...]] = {
+    "member": ("mtg.help.member", "mrep.help.member"),
+    "secretary": ("mtg.help.secretary", "mrep.help.secretary"),
+    "admin": ("mrep.help.admin",),
+}
+
 
 @router.message(CommandStart())
 async def cmd_start(message: Message) -> None:
@@ -27,4 +34,5 @@ async def cmd_help(message: Message, session: AsyncSession, settings: Settings) 
     roles = ["unknown"]
     if message.from_user is not None:
         roles = menu_roles(await load_actor(session, message.from_user.id, settings.admin_ids))
-    await message.answer("\n".join([_("help.text"), *(_(f"help.{r}") for r in roles)]))
+    sections = [_(f"help.{r}") + "".join("\n" + _(k) for k in HELP_EXTRA.get(r, ())) for r in roles]
+    await message.answer("\n".join([_("help.text"), *sections]))

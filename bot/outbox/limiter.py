@@ -80,6 +80,12 @@ class GlobalPacer:
         self._update(now)
         self._bucket.take(now)
 
+    def refund(self, now: float) -> None:
+        """Give back the token of a request the server refused without counting it."""
+        self._update(now)
+        bucket = self._bucket
+        bucket.tokens = min(bucket.burst, bucket.tokens + 1.0)
+
     def slow_down(self, now: float) -> None:
         self._update(now)
         self.factor = max(self.floor, self.factor * self.decrease)
@@ -105,6 +111,7 @@ class ChatState:
     window: deque[float] = field(default_factory=deque)
     blocked_until: float = 0.0
     in_flight: bool = False
+    front: bool = False  # a retry, due before what was claimed after it: serve it first
     scheduled: int = 0  # generation of its live entry in `waiting` or a ready queue, 0 if none
 
     @property
@@ -151,11 +158,15 @@ class ChatScheduler:
         return t
 
     # ---- queueing -----------------------------------------------------------------------
-    def push(self, chat_id: int, priority: int, item: Any, now: float) -> None:
+    def push(
+        self, chat_id: int, priority: int, item: Any, now: float, *, front: bool = False
+    ) -> None:
+        """Hold an item; `front` puts its chat ahead of the others of its class when ready."""
         chat = self._chat(chat_id)
         prio = min(max(int(priority), 0), len(self.ready) - 1)
         heapq.heappush(chat.items, (prio, next(self._seq), item))
         self.held += 1
+        chat.front = chat.front or front
         if chat.in_flight:
             return
         if chat.scheduled and chat.best_priority() < prio:
@@ -179,7 +190,11 @@ class ChatScheduler:
             active = [p for i, p in enumerate(self.passes) if self.ready[i] and i != prio]
             if active:
                 self.passes[prio] = max(self.passes[prio], min(active))
-        queue.append((chat.chat_id, gen))
+        if chat.front:
+            chat.front = False
+            queue.appendleft((chat.chat_id, gen))
+        else:
+            queue.append((chat.chat_id, gen))
 
     def _promote(self, now: float) -> None:
         while self.waiting and self.waiting[0][0] <= now:
@@ -240,7 +255,7 @@ class ChatScheduler:
         retry_after: float | None = None,
         requeue: tuple[int, Any] | None = None,
     ) -> None:
-        """A request finished; optionally block the chat and put the item back (held)."""
+        """A request finished; optionally block the chat and put the item back (held, first)."""
         chat = self._chat(chat_id)
         chat.in_flight = False
         if retry_after is not None:
@@ -253,6 +268,7 @@ class ChatScheduler:
         if requeue is not None:
             heapq.heappush(chat.items, (requeue[0], next(self._seq), requeue[1]))
             self.held += 1
+            chat.front = True
         if chat.items:
             self._schedule(chat, now)
         elif chat.blocked_until <= now and not chat.window:
@@ -274,3 +290,8 @@ class ChatScheduler:
 
     def blocked_chats(self, now: float) -> list[int]:
         return [c.chat_id for c in self.chats.values() if c.blocked_until > now]
+
+    def next_unblock(self, now: float) -> float | None:
+        """Seconds until the first blocked chat may receive again (None when none is)."""
+        until = [c.blocked_until for c in self.chats.values() if c.blocked_until > now]
+        return min(until) - now if until else None

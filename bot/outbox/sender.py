@@ -13,6 +13,7 @@ import logging
 import random
 import time
 import uuid
+from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -70,6 +71,12 @@ class SenderConfig:
     request_timeout: float = 20.0
     backoff_base: float = 0.5
     backoff_cap: float = 60.0
+    # A request answered 429 or 5xx was refused before the global limit counted it (so the
+    # sandbox models Telegram): give its slot of the global pace to the next request.
+    refund_refused: bool = True
+    # 429s in the last second, as a share of the global rate, that mean the global limit (not
+    # one chat's) was hit and the global pace must slow down; fewer are per-chat floods.
+    global_429_share: float = 0.03
     recover_every: float = 15.0
     stop_grace: float = 10.0
 
@@ -142,6 +149,7 @@ class Sender:
         self._running = False
         self._in_flight = 0
         self._pacer_lock = asyncio.Lock()
+        self._recent_429: deque[float] = deque()
         # One sender transaction at a time: on SQLite two of them would make the second wait
         # in SQLite's busy handler, which sleeps in coarse steps and stalls the pipeline.
         self._db_lock = asyncio.Lock()
@@ -235,8 +243,13 @@ class Sender:
                 log.exception("claiming failed; retrying")
             if got and self.scheduler.held < self._hold_limit() // 2:
                 continue
+            # Rows of a chat blocked by a 429 are claimable once it unblocks: look then.
+            timeout = cfg.poll_interval
+            unblock = self.scheduler.next_unblock(time.monotonic())
+            if unblock is not None:
+                timeout = min(timeout, unblock + 0.01)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), cfg.poll_interval)
+                await asyncio.wait_for(self._wake.wait(), timeout)
 
     def _hold_limit(self) -> int:
         cfg = self.config
@@ -258,7 +271,9 @@ class Sender:
             )
         mono = time.monotonic()
         for row in rows:
-            self.scheduler.push(row.chat_id, row.priority, _Held(row), mono)
+            # A retry was due before the rows claimed with it: it goes first.
+            front = row.attempts > 0
+            self.scheduler.push(row.chat_id, row.priority, _Held(row), mono, front=front)
         if rows:
             self._changed.set()
         return len(rows)
@@ -337,7 +352,7 @@ class Sender:
             message_id = await self._send(held)
         except TelegramRetryAfter as exc:
             self.stats.retry_after += 1
-            self.pacer.slow_down(time.monotonic())
+            self._on_429(time.monotonic())
             await self._reschedule(
                 entry, now, exc.retry_after, f"429 retry after {exc.retry_after}"
             )
@@ -388,6 +403,8 @@ class Sender:
             return None, False
         except (TelegramAPIError, ClientDecodeError) as exc:
             code = getattr(exc, "status_code", None) or 500
+            if self.config.refund_refused:  # a 5xx or a gateway's HTML page: not counted
+                self.pacer.refund(time.monotonic())
             await self._transient(entry, now, code, str(exc))
             return None, False
         self.stats.sent += 1
@@ -407,6 +424,17 @@ class Sender:
             },
         )
         return None, False
+
+    def _on_429(self, mono: float) -> None:
+        """Give the slot back; slow the global pace only when 429s look like a global flood."""
+        if self.config.refund_refused:
+            self.pacer.refund(mono)
+        recent = self._recent_429
+        recent.append(mono)
+        while recent and recent[0] <= mono - 1.0:
+            recent.popleft()
+        if len(recent) >= max(3.0, self.config.global_429_share * self.config.global_per_sec):
+            self.pacer.slow_down(mono)
 
     async def _send(self, held: _Held) -> int:
         """The Bot API call for the row's content; pins afterwards when asked."""
@@ -484,6 +512,8 @@ class Sender:
                 entry, now, code, f"deadline passed; last error: {description}", "deadline"
             )
             return
+        # Claim it again as soon as it is due, not at the next poll.
+        asyncio.get_running_loop().call_later(delay + 0.01, self.wake)
         await self._finish(
             entry,
             {

@@ -235,6 +235,8 @@ async def test_invite_link_story(bot_env: BotEnv) -> None:
         "whoami",
         "branch",
         "members",
+        "meetings",
+        "ics",
     ]
     helptext = (await env.ask(newbie, "/help"))["text"]
     assert "/members" in helptext and "/invite" not in helptext

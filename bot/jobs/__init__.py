@@ -1,0 +1,11 @@
+"""Feature jobs for the scheduler registry (`bot.scheduler`): each module has `register`."""
+
+from __future__ import annotations
+
+from bot.scheduler import JobRegistry
+
+
+def register_all(registry: JobRegistry) -> None:
+    from bot.jobs import meetings
+
+    meetings.register(registry)

@@ -1,0 +1,118 @@
+"""Meeting jobs: the plan (daily), reminders due now (every minute), the live RSVP count.
+
+Each job reads the database and queues outbox rows under dedupe keys shared with
+`meeting_notices`, so running one twice, late, or after a restart repeats nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from aiogram import Bot
+from aiogram.types import InlineKeyboardMarkup
+
+from bot.i18n import CatalogI18n, create_i18n
+from bot.scheduler import JobContext, JobRegistry
+from bot.services.meeting_notify import LiveCounts, Notifier
+from bot.services.meetings import generate_plan
+from bot.services.vn_calendar import VN_TZ
+
+log = logging.getLogger("bot.jobs.meetings")
+
+PLAN_EVERY = timedelta(days=1)
+REMIND_EVERY = timedelta(minutes=1)
+# At most one edit of an announcement's count per this interval (a burst of taps -> one edit).
+LIVE_EDIT_EVERY = timedelta(seconds=3)
+
+
+def _i18n(ctx: JobContext) -> CatalogI18n:
+    i18n = ctx.extra.get("i18n")
+    if i18n is None:
+        i18n = ctx.extra["i18n"] = create_i18n(_default_locale(ctx))
+    return i18n  # type: ignore[no-any-return]
+
+
+def _default_locale(ctx: JobContext) -> str:
+    settings = ctx.extra.get("settings")
+    return str(getattr(settings, "default_language", "vi"))
+
+
+def _tz(ctx: JobContext) -> Any:
+    settings = ctx.extra.get("settings")
+    return getattr(settings, "tz", VN_TZ)
+
+
+def _bot(ctx: JobContext) -> Bot | None:
+    bot = ctx.extra.get("bot")
+    if bot is None and ctx.extra.get("sender") is not None:
+        bot = ctx.extra["sender"].bot
+    return bot  # type: ignore[no-any-return]
+
+
+async def plan_job(ctx: JobContext) -> None:
+    """Plan the coming months' regular meetings of every branch; tell secretaries about
+    holiday shifts."""
+    async with ctx.session_factory() as s, s.begin():
+        result = await generate_plan(s, ctx.clock, tz=_tz(ctx))
+    async with ctx.session_factory() as s, s.begin():
+        notifier = Notifier(s, _i18n(ctx), ctx.clock, _default_locale(ctx), _tz(ctx))
+        told = await notifier.shift_notices()
+    log.info("plan: %d meetings planned, %d holiday shifts told", len(result.created), told)
+
+
+async def reminders_job(ctx: JobContext) -> None:
+    """Queue the reminders due now (group 24 h / 2 h, members 24 h, visitors once rosters
+    exist)."""
+    async with ctx.session_factory() as s, s.begin():
+        notifier = Notifier(s, _i18n(ctx), ctx.clock, _default_locale(ctx), _tz(ctx))
+        queued = await notifier.send_due_reminders()
+        queued += await notifier.visiting_reminders()
+    if queued:
+        log.info("reminders: %d queued", queued)
+
+
+def live_counts(ctx: JobContext) -> LiveCounts:
+    editor = ctx.extra.get("meeting_live_counts")
+    if editor is None:
+        editor = ctx.extra["meeting_live_counts"] = LiveCounts(
+            every=LIVE_EDIT_EVERY.total_seconds()
+        )
+    return editor  # type: ignore[no-any-return]
+
+
+async def live_counts_job(ctx: JobContext) -> None:
+    """Edit announcements whose RSVP count changed, coalesced (see `LiveCounts`).
+
+    Done here rather than through the outbox: the outbox has no edit content type, and an edit
+    is idempotent and re-rendered from the database on each pass, so nothing durable is lost.
+    """
+    bot = _bot(ctx)
+    if bot is None:
+        return
+
+    async def edit(chat_id: int, message_id: int, text: str, markup: dict[str, Any]) -> None:
+        await bot.edit_message_text(
+            text=text,
+            chat_id=chat_id,
+            message_id=message_id,
+            reply_markup=InlineKeyboardMarkup.model_validate(markup),
+        )
+
+    await live_counts(ctx).flush(
+        ctx.session_factory, _i18n(ctx), ctx.clock, edit, locale=_default_locale(ctx), tz=_tz(ctx)
+    )
+
+
+def register(registry: JobRegistry) -> None:
+    registry.add("meetings.plan", plan_job, every=PLAN_EVERY, misfire_grace_time=3600)
+    registry.add("meetings.reminders", reminders_job, every=REMIND_EVERY, misfire_grace_time=60)
+    registry.add(
+        "meetings.live_counts",
+        live_counts_job,
+        every=LIVE_EDIT_EVERY,
+        misfire_grace_time=10,
+        catch_up=False,
+        lease=timedelta(seconds=30),
+    )
