@@ -12,6 +12,7 @@ from typing import Any
 
 from aiogram import Bot
 from aiogram.types import InlineKeyboardMarkup
+from sqlalchemy.exc import IntegrityError
 
 from bot.i18n import CatalogI18n, create_i18n
 from bot.scheduler import JobContext, JobRegistry
@@ -54,8 +55,17 @@ def _bot(ctx: JobContext) -> Bot | None:
 async def plan_job(ctx: JobContext) -> None:
     """Plan the coming months' regular meetings of every branch; tell secretaries about
     holiday shifts."""
-    async with ctx.session_factory() as s, s.begin():
-        result = await generate_plan(s, ctx.clock, tz=_tz(ctx))
+    for attempt in range(3):
+        try:
+            async with ctx.session_factory() as s, s.begin():
+                result = await generate_plan(s, ctx.clock, tz=_tz(ctx))
+            break
+        except IntegrityError:
+            # A secretary scheduled (or another process planned) the same month meanwhile:
+            # re-read and plan what is still missing now, not a day later.
+            if attempt == 2:
+                raise
+            log.info("plan: a month was planned concurrently, retrying")
     async with ctx.session_factory() as s, s.begin():
         notifier = Notifier(s, _i18n(ctx), ctx.clock, _default_locale(ctx), _tz(ctx))
         told = await notifier.shift_notices()
