@@ -40,7 +40,6 @@ async def on_language(
     except UnknownLanguage:
         await query.answer(_("language.unknown"), show_alert=True)
         return
-    await session.commit()
     i18n.current_locale = code
     text = _("language.changed", locale=code)
     await query.answer(text)
