@@ -17,7 +17,6 @@ from urllib.parse import urlsplit
 
 from aiogram import Bot, Dispatcher, Router
 from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseStorage
@@ -38,6 +37,7 @@ from bot.middlewares import (
     UserMiddleware,
 )
 from bot.settings import Settings
+from bot.telegram import BotSession
 from storage.db import create_engine, create_session_factory
 from storage.migrate import upgrade_to_head
 
@@ -75,9 +75,9 @@ class App:
 
 def create_bot(settings: Settings) -> Bot:
     session = (
-        AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+        BotSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
         if settings.telegram_api_url
-        else AiohttpSession()
+        else BotSession()
     )
     # Every call the bot makes while handling an update first commits that update's writes.
     session.middleware(CommitBeforeReply())

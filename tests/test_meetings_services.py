@@ -21,6 +21,7 @@ from bot.services.vn_calendar import VN_TZ
 from storage.db import create_session_factory
 from storage.models import Branch, ChatBinding, Meeting, MeetingReport, TelegramUser
 from storage.models.meetings import MeetingStatus, NoticeKind
+from storage.repositories.meetings import MeetingRepository
 from tests.orgdata import DEP1, MEM1, SEC1, SEC2, STRANGER, Org, build_org
 
 GROUP = -100123
@@ -477,3 +478,30 @@ async def test_ics_export_parses_with_local_times(world: World) -> None:
     assert "Sinh hoạt chi bộ thường kỳ" in str(first["summary"])
     assert str(events[f"meeting-{other}@chibo-bot"]["status"]) == "CANCELLED"
     assert cal.walk("VTIMEZONE")
+
+
+async def test_schedule_racing_the_plan_job_lands_on_the_planned_row(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The plan job may insert the month's row between the secretary's read and insert."""
+    async with world.factory() as s, s.begin():
+        planned = (await svc.generate_plan(s, world.clock, branch_ids=[world.org.b1])).created
+    december = next(m for m in planned if m.period_month == 12)
+    real = MeetingRepository.regular_for_month
+    calls = 0
+
+    async def stale_once(self: MeetingRepository, *args: object) -> Meeting | None:
+        nonlocal calls
+        calls += 1
+        return None if calls == 1 else await real(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(MeetingRepository, "regular_for_month", stale_once)
+    mid = await _schedule(world, local(2026, 12, 4, 19, 30), place="Hội trường")
+    assert calls == 2 and mid == december.id
+    async with world.factory() as s:
+        m = await s.get(Meeting, mid)
+        assert m is not None and m.status == "scheduled" and m.place == "Hội trường"
+        n = await s.scalar(
+            select(func.count()).select_from(Meeting).where(Meeting.period_month == 12)
+        )
+        assert n == 1

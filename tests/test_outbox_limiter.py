@@ -86,11 +86,12 @@ def test_retry_after_blocks_the_chat_until_it_passes() -> None:
 
 
 def test_global_pacer_paces_evenly_and_slows_after_429() -> None:
-    pacer = GlobalPacer(100.0, safety=1.0, burst=1.0)
+    pacer = GlobalPacer(100.0, burst=1.0, spread=1.0)
     t, sends = 0.0, 0
     while t < 1.0:
         if pacer.wait(t) <= 0:
             pacer.take(t)
+            pacer.finish(t)
             sends += 1
         t += 0.001
     assert 99 <= sends <= 101
@@ -98,6 +99,42 @@ def test_global_pacer_paces_evenly_and_slows_after_429() -> None:
     assert pacer.factor < 1.0
     pacer.wait(10.0)
     assert pacer.factor == 1.0  # recovered
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    latencies=st.lists(st.floats(0.0, 0.3), min_size=50, max_size=400),
+    arrival=st.lists(st.floats(0.0, 1.0), min_size=50, max_size=400),
+    refused=st.lists(st.booleans(), min_size=50, max_size=400),
+)
+def test_global_pacer_never_exceeds_the_servers_window_whatever_the_jitter(
+    latencies: list[float], arrival: list[float], refused: list[bool]
+) -> None:
+    """The server counts a request at any moment between its departure and its answer."""
+    rate = 20.0
+    pacer = GlobalPacer(rate, burst=5.0)
+    pending: list[tuple[float, float, bool]] = []  # (answer at, counted at, refused)
+    counted_at: list[float] = []
+    t, i = 0.0, 0
+    while i < len(latencies) or pending:
+        for p in [p for p in pending if p[0] <= t]:
+            pending.remove(p)
+            pacer.finish(t, counted=not p[2])
+        if i < len(latencies) and pacer.wait(t) <= 0:
+            pacer.take(t)
+            latency = latencies[i]
+            at_server = t + latency * arrival[i % len(arrival)]
+            refuse = refused[i % len(refused)]
+            if not refuse:
+                counted_at.append(at_server)
+            pending.append((t + latency, at_server, refuse))
+            i += 1
+            continue
+        t = round(t + 0.001, 6)
+    counted_at.sort()
+    for k, start in enumerate(counted_at):
+        in_window = [c for c in counted_at[k:] if c < start + 1.0]
+        assert len(in_window) <= rate
 
 
 def test_cli_outbox_counts_and_retry_failed(

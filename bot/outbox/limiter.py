@@ -2,9 +2,9 @@
 
 Everything takes `now` (monotonic seconds) as an argument, so tests drive it without sleeping.
 
-- Global: a token bucket at `global_rate * safety` with a tiny burst, so requests are paced
-  evenly rather than in bursts a sliding one-second window would count twice. After a 429 the
-  rate is cut (multiplicative) and recovers linearly: AIMD, like TCP.
+- Global: at most `rate` requests in any one-second window as the server sees it, counting each
+  request from when it leaves until a second after its answer (exact whatever the jitter),
+  spread out by a token bucket. After 429s that look global the rate is cut and recovers: AIMD.
 - Private chats: a token bucket (1/s, short burst).
 - Groups: that bucket plus a sliding 60 s window of at most `group_per_min` sends, which is how
   Telegram counts; a token bucket would allow twice the limit across one minute.
@@ -51,45 +51,85 @@ class TokenBucket:
 
 @dataclass
 class GlobalPacer:
-    """The overall limit, slowed by 429s and recovering afterwards (AIMD)."""
+    """The overall limit as the server counts it: at most `rate * window` requests in any window.
+
+    A request counts from the moment it leaves until `window` seconds after its answer came
+    back: the server counted it somewhere in between, so the limit holds whatever the network
+    or event-loop jitter (a plain token bucket needs a safety margin for that, and still trips
+    the server's sliding window when requests bunch up). A token bucket at the full rate with a
+    small burst spreads requests out so they do not arrive in latency-raising bursts.
+    A request the server refused before counting it (429, 5xx) is refunded.
+    After 429s that look global the rate is cut and recovers linearly: AIMD, like TCP.
+    """
 
     rate: float
-    safety: float = 0.97
-    burst: float = 4.0
+    window: float = 1.0
+    burst: float = 8.0
+    # The spreading bucket runs this much faster than the limit: the window alone is exact, so
+    # the bucket need not be slower, and a little faster lets the window fill before it slides.
+    spread: float = 1.15
     decrease: float = 0.9
     floor: float = 0.3
     recover_per_sec: float = 0.5
     factor: float = 1.0
+    in_flight: int = 0
     _at: float | None = None
     _bucket: TokenBucket = field(init=False)
+    _expiries: list[float] = field(default_factory=list)  # heap: answer time + window
 
     def __post_init__(self) -> None:
-        self._bucket = TokenBucket(self.rate * self.safety, self.burst)
+        self._bucket = TokenBucket(self.rate * self.spread, self.burst)
 
     def _update(self, now: float) -> None:
         if self._at is not None and self.factor < 1.0:
             self.factor = min(1.0, self.factor + (now - self._at) * self.recover_per_sec)
         self._at = now
-        self._bucket.rate = self.rate * self.safety * self.factor
+        self._bucket.rate = self.rate * self.spread * self.factor
+        while self._expiries and self._expiries[0] <= now:
+            heapq.heappop(self._expiries)
+
+    @property
+    def capacity(self) -> int:
+        return max(1, int(self.rate * self.factor * self.window))
+
+    def counted(self, now: float) -> int:
+        """Requests the server may still be counting in its current window."""
+        self._update(now)
+        return self.in_flight + len(self._expiries)
 
     def wait(self, now: float) -> float:
+        """Seconds until one more request may leave (0 when it may leave now)."""
         self._update(now)
-        return self._bucket.wait(now)
+        wait = self._bucket.wait(now)
+        if self.in_flight + len(self._expiries) >= self.capacity:
+            if self._expiries:
+                excess = self.in_flight + len(self._expiries) - self.capacity
+                expiries = heapq.nsmallest(excess + 1, self._expiries)
+                wait = max(wait, expiries[-1] - now)
+            else:  # every counted request is still in flight: look again soon
+                wait = max(wait, self.window / self.capacity)
+        return wait
 
     def take(self, now: float) -> None:
+        """A request leaves now."""
         self._update(now)
         self._bucket.take(now)
+        self.in_flight += 1
 
-    def refund(self, now: float) -> None:
-        """Give back the token of a request the server refused without counting it."""
+    def finish(self, now: float, *, counted: bool = True) -> None:
+        """Its answer came back; `counted=False` when the server refused it uncounted."""
         self._update(now)
-        bucket = self._bucket
-        bucket.tokens = min(bucket.burst, bucket.tokens + 1.0)
+        self.in_flight = max(0, self.in_flight - 1)
+        if counted:
+            heapq.heappush(self._expiries, now + self.window)
+        else:
+            bucket = self._bucket
+            bucket.tokens = min(bucket.burst, bucket.tokens + 1.0)
 
     def slow_down(self, now: float) -> None:
         self._update(now)
         self.factor = max(self.floor, self.factor * self.decrease)
-        self._bucket.rate = self.rate * self.safety * self.factor
+        self._bucket.rate = self.rate * self.spread * self.factor
 
 
 @dataclass

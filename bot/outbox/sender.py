@@ -30,6 +30,7 @@ from aiogram.exceptions import (
     TelegramNetworkError,
     TelegramNotFound,
     TelegramRetryAfter,
+    TelegramServerError,
 )
 from aiogram.types import InlineKeyboardMarkup, MessageEntity
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -164,7 +165,7 @@ class Sender:
         cfg = self.config
         self.token = uuid.uuid4().hex
         self.scheduler = ChatScheduler(cfg.limits())
-        self.pacer = GlobalPacer(cfg.global_per_sec, safety=cfg.safety)
+        self.pacer = GlobalPacer(cfg.global_per_sec)
         self._ops = asyncio.Queue()
         self._running = True
         await self.recover()
@@ -349,7 +350,7 @@ class Sender:
         now = self.clock.now()
         policy = policy_for(entry.kind)
         try:
-            message_id = await self._send(held)
+            message_id = await self._request(held)
         except TelegramRetryAfter as exc:
             self.stats.retry_after += 1
             self._on_429(time.monotonic())
@@ -403,8 +404,6 @@ class Sender:
             return None, False
         except (TelegramAPIError, ClientDecodeError) as exc:
             code = getattr(exc, "status_code", None) or 500
-            if self.config.refund_refused:  # a 5xx or a gateway's HTML page: not counted
-                self.pacer.refund(time.monotonic())
             await self._transient(entry, now, code, str(exc))
             return None, False
         self.stats.sent += 1
@@ -426,15 +425,26 @@ class Sender:
         return None, False
 
     def _on_429(self, mono: float) -> None:
-        """Give the slot back; slow the global pace only when 429s look like a global flood."""
-        if self.config.refund_refused:
-            self.pacer.refund(mono)
+        """Slow the global pace only when 429s look like a global flood, not one chat's."""
         recent = self._recent_429
         recent.append(mono)
         while recent and recent[0] <= mono - 1.0:
             recent.popleft()
         if len(recent) >= max(3.0, self.config.global_429_share * self.config.global_per_sec):
             self.pacer.slow_down(mono)
+
+    async def _request(self, held: _Held) -> int:
+        """`_send`, telling the global pacer when its answer came and whether it counted."""
+        counted = True
+        try:
+            return await self._send(held)
+        except (TelegramRetryAfter, TelegramServerError):
+            # Refused before the server counted it (a 429 or a 5xx). A gateway's HTML page
+            # (502, 504) may come after the request was counted: it stays counted.
+            counted = not self.config.refund_refused
+            raise
+        finally:
+            self.pacer.finish(time.monotonic(), counted=counted)
 
     async def _send(self, held: _Held) -> int:
         """The Bot API call for the row's content; pins afterwards when asked."""

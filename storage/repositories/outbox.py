@@ -61,40 +61,37 @@ class OutboxRepository:
         due = [OutboxEntry.state == S.PENDING, OutboxEntry.next_attempt_at <= now]
         if exclude_chats:
             due.append(OutboxEntry.chat_id.notin_(list(exclude_chats)))
-        order = (OutboxEntry.priority, OutboxEntry.next_attempt_at, OutboxEntry.id)
-        # Look at a bounded window of the most urgent rows, then cap each chat's share so one
-        # big group backlog cannot fill the sender's memory and starve every other chat.
-        window = (
-            select(
-                OutboxEntry.id,
-                OutboxEntry.priority,
-                OutboxEntry.next_attempt_at,
-                func.row_number()
-                .over(partition_by=OutboxEntry.chat_id, order_by=order)
-                .label("rn"),
-            )
-            .where(*due)
-            .order_by(*order)
-            .limit(limit * 4)
-            .subquery()
-        )
+        # Look at a bounded window of the most urgent rows, then cap each chat's share (in
+        # Python: a window function here sorted every pending row on each claim) so one big
+        # group backlog cannot fill the sender's memory and starve every other chat.
         candidates = (
-            select(window.c.id)
-            .where(window.c.rn <= per_chat)
-            .order_by(window.c.priority, window.c.next_attempt_at, window.c.id)
-            .limit(limit)
+            select(OutboxEntry.id, OutboxEntry.chat_id)
+            .where(*due)
+            .order_by(OutboxEntry.priority, OutboxEntry.next_attempt_at, OutboxEntry.id)
+            .limit(limit * 4)
         )
-        ids = list((await self.session.scalars(candidates)).all())
+        taken: dict[int, int] = {}
+        ids: list[int] = []
+        for entry_id, chat_id in (await self.session.execute(candidates)).all():
+            if taken.get(chat_id, 0) < per_chat:
+                taken[chat_id] = taken.get(chat_id, 0) + 1
+                ids.append(entry_id)
+                if len(ids) >= limit:
+                    break
         if not ids:
             return []
+        # Lock by primary key alone and test the state on the locked rows: with any index on
+        # `state` in reach, PostgreSQL trusts statistics that are stale right after a big
+        # enqueue ("2 pending rows") and scans every pending row once per candidate.
         locked = (
-            select(OutboxEntry.id)
-            .where(OutboxEntry.id.in_(ids), OutboxEntry.state == S.PENDING)
+            select(OutboxEntry.id, OutboxEntry.state)
+            .where(OutboxEntry.id.in_(ids))
             .with_for_update(skip_locked=True)
+            .cte("locked")
         )
         stmt = (
             update(OutboxEntry)
-            .where(OutboxEntry.id.in_(locked), OutboxEntry.state == S.PENDING)
+            .where(OutboxEntry.id == locked.c.id, locked.c.state == S.PENDING)
             .values(state=S.CLAIMED, claim_token=token, lease_until=lease_until)
             .returning(OutboxEntry)
             .execution_options(synchronize_session=False)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
@@ -150,7 +151,26 @@ async def schedule_meeting(
             created_by=actor.telegram_id,
             **fields,
         )
-        session.add(meeting)
+        try:
+            async with session.begin_nested():
+                session.add(meeting)
+                await session.flush()
+        except IntegrityError:
+            if kind != MeetingKind.REGULAR.value:
+                raise
+            # The plan job created this month's row meanwhile: land on it like on any planned one.
+            return await schedule_meeting(
+                session,
+                actor,
+                clock,
+                branch_id,
+                kind=kind,
+                starts_at=starts_at,
+                place=place,
+                title=title,
+                agenda=agenda,
+                tz=tz,
+            )
         created = True
         before: dict[str, object] | None = None
     else:
