@@ -56,8 +56,8 @@ class GlobalPacer:
     A request counts from the moment it leaves until `window` seconds after its answer came
     back: the server counted it somewhere in between, so the limit holds whatever the network
     or event-loop jitter (a plain token bucket needs a safety margin for that, and still trips
-    the server's sliding window when requests bunch up). A token bucket at the full rate with a
-    small burst spreads requests out so they do not arrive in latency-raising bursts.
+    the server's sliding window when requests bunch up). A token bucket a little above the rate,
+    with a small burst, spreads requests out so they do not arrive in latency-raising bursts.
     A request the server refused before counting it (429, 5xx) is refunded.
     After 429s that look global the rate is cut and recovers linearly: AIMD, like TCP.
     """
@@ -88,26 +88,17 @@ class GlobalPacer:
         while self._expiries and self._expiries[0] <= now:
             heapq.heappop(self._expiries)
 
-    @property
-    def capacity(self) -> int:
-        return max(1, int(self.rate * self.factor * self.window))
-
-    def counted(self, now: float) -> int:
-        """Requests the server may still be counting in its current window."""
-        self._update(now)
-        return self.in_flight + len(self._expiries)
-
     def wait(self, now: float) -> float:
         """Seconds until one more request may leave (0 when it may leave now)."""
         self._update(now)
         wait = self._bucket.wait(now)
-        if self.in_flight + len(self._expiries) >= self.capacity:
-            if self._expiries:
-                excess = self.in_flight + len(self._expiries) - self.capacity
-                expiries = heapq.nsmallest(excess + 1, self._expiries)
-                wait = max(wait, expiries[-1] - now)
+        capacity = max(1, int(self.rate * self.factor * self.window))
+        excess = self.in_flight + len(self._expiries) - capacity  # the server may count these
+        if excess >= 0:
+            if self._expiries:  # wait until enough counted requests have left the window
+                wait = max(wait, heapq.nsmallest(excess + 1, self._expiries)[-1] - now)
             else:  # every counted request is still in flight: look again soon
-                wait = max(wait, self.window / self.capacity)
+                wait = max(wait, self.window / capacity)
         return wait
 
     def take(self, now: float) -> None:
