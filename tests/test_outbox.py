@@ -333,3 +333,41 @@ async def test_5xx_until_the_deadline_then_failed(engine: AsyncEngine) -> None:
         row = (await s.scalars(select(OutboxEntry))).one()
     assert row.attempts >= 3 and row.error is not None and row.error.startswith("deadline")
     assert snd.stats.transient == row.attempts
+
+
+async def test_a_short_retry_stays_claimed_and_a_stop_gives_it_back(engine: AsyncEngine) -> None:
+    """A 5xx backoff waits in memory with the row still claimed (nothing else can take it, a
+    crash leaves it to lease recovery); a clean stop releases it with its next attempt time."""
+    sf = create_session_factory(engine)
+    async with run_sandbox() as sb:
+        sb.add_user(9, "A", started=True)
+        sb.add_fault("server_error", status=500, count=1)
+        async with sf() as s, s.begin():
+            await enqueue(s, OutboxMessage(chat_id=9, text="later"))
+        config = fast_config(backoff_base=20.0, backoff_cap=20.0, hold_retries_up_to=30.0)
+        async with running_sender(sb, sf, config) as sender:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 10
+            while True:  # until the 5xx's outcome is written
+                async with sf() as s:
+                    row = (await s.scalars(select(OutboxEntry))).one()
+                if row.error_code is not None:
+                    break
+                assert loop.time() < deadline, "the 5xx never came"
+                await asyncio.sleep(0.01)
+            assert row.state == S.CLAIMED and row.claim_token == sender.token
+            assert row.error_code == 500 and row.attempts == 1
+            assert row.next_attempt_at >= row.not_before + timedelta(seconds=9)
+            assert sender.scheduler.held == 1
+        async with sf() as s:
+            released = (await s.scalars(select(OutboxEntry))).one()
+        assert released.state == S.PENDING and released.claim_token is None
+        assert released.next_attempt_at == row.next_attempt_at
+        assert sb.bot_messages(9) == []
+        async with sf() as s, s.begin():  # as if the backoff had run out
+            released = (await s.scalars(select(OutboxEntry))).one()
+            released.next_attempt_at = released.not_before
+        async with running_sender(sb, sf, fast_config()):
+            c = await wait_all_final(sf, 1, within=20)
+        assert c == {"sent": 1}
+        assert [m["text"] for m in sb.bot_messages(9)] == ["later"]

@@ -4,8 +4,9 @@ Enqueue with `await enqueue(session, OutboxMessage(...))` inside the transaction
 that causes the message: a rollback sends nothing, a commit is never forgotten, and a second
 message with the same `dedupe_key` is ignored. The `Sender` component delivers.
 
-States: pending -> claimed (held in one sender's memory) -> sending (the request may be on the
-wire) -> sent | failed | maybe_sent. Nothing ends without one of the last three.
+States: pending -> claimed (held in one sender's memory, also while a short retry waits) ->
+sending (the request may be on the wire) -> sent | failed | maybe_sent. Nothing ends without one
+of the last three.
 
 "Maybe sent" policy (Telegram has no idempotency key, so a read timeout is ambiguous):
 - interactive, answer, reminder, nudge, roster and unknown kinds: resend (at-least-once; a
@@ -17,17 +18,19 @@ wire) -> sent | failed | maybe_sent. Nothing ends without one of the last three.
 Crash guarantee: a row is marked `sending` (committed) before its request leaves, and its outcome
 is committed after the answer. When a sender dies, its rows' leases expire and any sender takes
 them back: `claimed` rows never reached Telegram and are simply sent, exactly once; `sending`
-rows were in flight at the crash and follow the policy above, so the duplicates a crash can
-cause are at most the requests in flight at that moment (<= `max_in_flight`), only for
-at-least-once kinds, and each is counted as an uncertain attempt.
+rows were in flight at the crash (marked up to `lead` before their turn, or answered but their
+outcome not yet written) and follow the policy above, so the duplicates a crash can cause are at
+most the requests in flight at that moment (<= `max_in_flight`), only for at-least-once kinds,
+and each is counted as an uncertain attempt.
 
-Errors: 429 blocks that chat for `retry_after` (never resent to it earlier) and slows the global
-pace for a while; 5xx, bad gateways and connection errors retry with exponential backoff and
-jitter until the kind's retry window passes (then failed, "deadline"); 403 blocked/kicked and 400
-(chat not found, too long, bad entities...) fail at once with the reason, and the built-in hook
-marks a blocked user unreachable or unbinds a kicked or vanished group; a group upgraded to a
-supergroup moves its binding and the message goes to the new id. Features register their own
-callbacks with `on_failure(kind_or_origin_type, hook)`.
+Errors: 429 blocks that chat for `retry_after` from its answer (never resent to it earlier) and,
+when many chats get one, slows the global pace for a while; 5xx, bad gateways and connection
+errors retry with exponential backoff and jitter until the kind's retry window passes (then
+failed, "deadline"), a retry due within `hold_retries_up_to` waiting in memory, still claimed;
+403 blocked/kicked and 400 (chat not found, too long, bad entities...) fail at once with the
+reason, and the built-in hook marks a blocked user unreachable or unbinds a kicked or vanished
+group; a group upgraded to a supergroup moves its binding and the message goes to the new id.
+Features register their own callbacks with `on_failure(kind_or_origin_type, hook)`.
 """
 
 from bot.outbox.sender import Sender, SenderConfig, SenderStats

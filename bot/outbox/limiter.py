@@ -130,7 +130,9 @@ class LimitConfig:
     group_per_min: float = 20.0
     safety: float = 0.97
     group_window_margin: float = 0.5
-    retry_after_margin: float = 0.05
+    # A retry_after is counted from when its answer came back, which is after the server's
+    # block began: leaving then is already late enough; the margin only absorbs clock steps.
+    retry_after_margin: float = 0.01
     weights: tuple[float, ...] = DEFAULT_WEIGHTS
 
 

@@ -62,16 +62,28 @@ class SenderConfig:
     per_group_per_min: float = 20.0
     safety: float = 0.98
     max_in_flight: int = 64
+    # Requests may wait at the pacer, already marked `sending`, this many seconds of sending
+    # ahead: a slot that opens is then taken at once instead of after the mark's transaction
+    # (each late take lengthens that slot's cycle for the rest of the run). Kept short: an
+    # urgent message claimed later queues behind them, and a crash makes them "maybe sent".
+    lead: float = 0.05
     max_held: int = 2000
     # Hold no more than this many seconds of sending at the global rate, so several
     # processes share a backlog instead of the first one taking all of it.
     claim_horizon: float = 2.0
     per_chat_held: int = 5
+    claim_slice: float = 0.5  # seconds of sending claimed per transaction, at most
     poll_interval: float = 1.0
     lease: timedelta = timedelta(seconds=60)
     request_timeout: float = 20.0
     backoff_base: float = 0.5
     backoff_cap: float = 60.0
+    # A retry due within this many seconds (a 429's retry_after, a 5xx backoff) stays claimed
+    # and held in memory, so it leaves on time without a trip back through the table.
+    hold_retries_up_to: float = 10.0
+    # The writer waits this long after the first mark or outcome before writing: each
+    # transaction costs several round trips whatever its size, so a few more join it.
+    write_linger: float = 0.03
     # A request answered 429 or 5xx was refused before the global limit counted it (so the
     # sandbox models Telegram): give its slot of the global pace to the next request.
     refund_refused: bool = True
@@ -97,6 +109,7 @@ class SenderStats:
     maybe_sent: int = 0
     uncertain: int = 0  # read timeouts of at-least-once kinds, resent
     retry_after: int = 0
+    retry_after_until: float = 0.0  # monotonic time the latest 429's retry_after ends
     transient: int = 0
     migrated: int = 0
     lost_claims: int = 0
@@ -114,11 +127,12 @@ class _Op:
 class _Held:
     """A claimed row in memory, with where it goes now (a group upgrade changes that)."""
 
-    __slots__ = ("entry", "chat_id")
+    __slots__ = ("entry", "chat_id", "answered")
 
     def __init__(self, entry: OutboxEntry) -> None:
         self.entry = entry
         self.chat_id = entry.chat_id
+        self.answered: float | None = None  # monotonic time its last answer came
 
 
 class Sender:
@@ -166,6 +180,8 @@ class Sender:
         self.token = uuid.uuid4().hex
         self.scheduler = ChatScheduler(cfg.limits())
         self.pacer = GlobalPacer(cfg.global_per_sec)
+        self._lead = max(2, int(cfg.global_per_sec * cfg.lead))
+        self._claim_slice = max(10, int(cfg.global_per_sec * cfg.claim_slice))
         self._ops = asyncio.Queue()
         self._running = True
         await self.recover()
@@ -221,6 +237,7 @@ class Sender:
     async def _claimer(self) -> None:
         cfg = self.config
         last_renew = last_recover = time.monotonic()
+        woken = True
         while self._running:
             self._wake.clear()
             got = 0
@@ -235,9 +252,14 @@ class Sender:
                 if mono - last_recover > cfg.recover_every:
                     last_recover = mono
                     await self.recover()
-                room = self._hold_limit() - self.scheduler.held
-                if room > 0:
-                    got = await self._claim(room)
+                limit = self._hold_limit()
+                room = limit - self.scheduler.held
+                # Something was enqueued (or came due): claim it now. Otherwise top up only
+                # when half the hold is gone: each claim costs a transaction, however small.
+                if room > 0 and (woken or room >= limit // 2):
+                    # In slices: a claim of thousands of rows would stall the loop (and the
+                    # first requests) for as long as it takes to load them.
+                    got = await self._claim(min(room, self._claim_slice))
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -249,8 +271,10 @@ class Sender:
             unblock = self.scheduler.next_unblock(time.monotonic())
             if unblock is not None:
                 timeout = min(timeout, unblock + 0.01)
+            woken = False
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
+                woken = True
 
     def _hold_limit(self) -> int:
         cfg = self.config
@@ -301,19 +325,17 @@ class Sender:
             task = asyncio.get_running_loop().create_task(self._deliver(held))
             self._requests.add(task)
             task.add_done_callback(self._requests.discard)
-            # Stay at most a few requests ahead of the global pace, so urgent messages
-            # claimed later are not stuck behind a long line at the pacer.
-            if self._in_flight > 2:
+            # Stay only `lead` ahead of the global pace (see SenderConfig.lead).
+            if self._in_flight > self._lead:
                 await asyncio.sleep(self.pacer.wait(time.monotonic()))
 
     async def _pace(self) -> None:
         """Wait for a global token; FIFO among requests."""
         async with self._pacer_lock:
             while True:
-                now = time.monotonic()
-                wait = self.pacer.wait(now)
+                wait = self.pacer.wait(time.monotonic())
                 if wait <= 0:
-                    self.pacer.take(now)
+                    self.pacer.take(time.monotonic())
                     return
                 await asyncio.sleep(wait)
 
@@ -322,6 +344,7 @@ class Sender:
         chat_id = held.chat_id
         retry_after: float | None = None
         requeue = False
+        held.answered = None
         try:
             owned = await self._submit("sending", entry.id, None)
             if not owned:
@@ -336,9 +359,14 @@ class Sender:
             log.exception("delivering outbox row %s failed unexpectedly", entry.id)
         finally:
             self._in_flight -= 1
+            now = time.monotonic()
+            if retry_after is not None and held.answered is not None:
+                # It runs from the answer, not from when the outcome was written: the
+                # server's block began before the answer left it.
+                retry_after = max(0.0, retry_after - (now - held.answered))
             self.scheduler.done(
                 chat_id,
-                time.monotonic(),
+                now,
                 retry_after=retry_after,
                 requeue=(entry.priority, held) if requeue else None,
             )
@@ -353,11 +381,13 @@ class Sender:
             message_id = await self._request(held)
         except TelegramRetryAfter as exc:
             self.stats.retry_after += 1
-            self._on_429(time.monotonic())
-            await self._reschedule(
+            mono = time.monotonic()
+            self.stats.retry_after_until = max(self.stats.retry_after_until, mono + exc.retry_after)
+            self._on_429(mono)
+            kept = await self._reschedule(
                 entry, now, exc.retry_after, f"429 retry after {exc.retry_after}"
             )
-            return float(exc.retry_after), False
+            return float(exc.retry_after), kept
         except TelegramMigrateToChat as exc:
             self.stats.migrated += 1
             old = held.chat_id
@@ -400,12 +430,10 @@ class Sender:
                     return None, False
                 self.stats.uncertain += 1
                 entry.uncertain_attempts += 1
-            await self._transient(entry, now, None, exc.message)
-            return None, False
+            return await self._transient(entry, now, None, exc.message)
         except (TelegramAPIError, ClientDecodeError) as exc:
             code = getattr(exc, "status_code", None) or 500
-            await self._transient(entry, now, code, str(exc))
-            return None, False
+            return await self._transient(entry, now, code, str(exc))
         self.stats.sent += 1
         done_at = self.clock.now()
         self.stats.delays.append((done_at - entry.not_before).total_seconds())
@@ -444,7 +472,8 @@ class Sender:
             counted = not self.config.refund_refused
             raise
         finally:
-            self.pacer.finish(time.monotonic(), counted=counted)
+            held.answered = time.monotonic()
+            self.pacer.finish(held.answered, counted=counted)
 
     async def _send(self, held: _Held) -> int:
         """The Bot API call for the row's content; pins afterwards when asked."""
@@ -504,9 +533,12 @@ class Sender:
 
     async def _transient(
         self, entry: OutboxEntry, now: datetime, code: int | None, description: str
-    ) -> None:
+    ) -> tuple[float | None, bool]:
+        """Retry after a backoff; returns (how long the chat waits, kept in memory)."""
         self.stats.transient += 1
-        await self._reschedule(entry, now, self._backoff(entry.attempts), description, code)
+        delay = self._backoff(entry.attempts)
+        kept = await self._reschedule(entry, now, delay, description, code)
+        return (delay, True) if kept else (None, False)
 
     async def _reschedule(
         self,
@@ -515,27 +547,28 @@ class Sender:
         delay: float,
         description: str,
         code: int | None = 429,
-    ) -> None:
+    ) -> bool:
+        """Record the next attempt; True when the row stays claimed and held in memory."""
         when = now + timedelta(seconds=delay)
         if when > self._deadline(entry):
             await self._fail(
                 entry, now, code, f"deadline passed; last error: {description}", "deadline"
             )
-            return
-        # Claim it again as soon as it is due, not at the next poll.
-        asyncio.get_running_loop().call_later(delay + 0.01, self.wake)
-        await self._finish(
-            entry,
-            {
-                "state": S.PENDING,
-                "next_attempt_at": when,
-                "uncertain_attempts": entry.uncertain_attempts,
-                "error": description[:512],
-                "error_code": code,
-                "claim_token": None,
-                "lease_until": None,
-            },
-        )
+            return False
+        values: dict[str, Any] = {
+            "next_attempt_at": when,
+            "uncertain_attempts": entry.uncertain_attempts,
+            "error": description[:512],
+            "error_code": code,
+        }
+        keep = self._running and delay <= self.config.hold_retries_up_to
+        if keep:  # still ours (the lease covers it), waiting in the scheduler
+            values["state"] = S.CLAIMED
+        else:
+            values.update(state=S.PENDING, claim_token=None, lease_until=None)
+            # Claim it again as soon as it is due, not at the next poll.
+            asyncio.get_running_loop().call_later(delay + 0.01, self.wake)
+        return await self._finish(entry, values) and keep
 
     async def _fail(
         self, entry: OutboxEntry, now: datetime, code: int | None, description: str, reason: str
@@ -555,10 +588,12 @@ class Sender:
         )
         await self._notify(entry, reason, description)
 
-    async def _finish(self, entry: OutboxEntry, values: dict[str, Any]) -> None:
+    async def _finish(self, entry: OutboxEntry, values: dict[str, Any]) -> bool:
         if not await self._submit("update", entry.id, values):
             self.stats.lost_claims += 1
             log.warning("outbox row %s was taken over before its outcome was written", entry.id)
+            return False
+        return True
 
     async def _notify(
         self, entry: OutboxEntry, reason: str, description: str, new_chat_id: int | None = None
@@ -590,8 +625,11 @@ class Sender:
     async def _writer(self) -> None:
         assert self._ops is not None
         ops = self._ops
+        linger = self.config.write_linger
         while True:
             batch = [await ops.get()]
+            if linger > 0:
+                await asyncio.sleep(linger)
             while not ops.empty() and len(batch) < 500:
                 batch.append(ops.get_nowait())
             try:
