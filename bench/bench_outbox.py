@@ -5,7 +5,9 @@ Runs, each against a fresh sandbox served from its own OS process, as Telegram w
   raw      a bare aiogram send loop paced at the limit, no outbox (the baseline);
   outbox   the durable outbox + sender (SQLite file database by default);
   faults   the same with 5% 5xx and 1% bad gateways injected, and 0.5% of the chats blocked;
-  faults+429  and also 1% 429 with retry_after 1 s.
+  faults+429  and also 1% 429 with retry_after 1 s;
+  redis    the outbox run with the global limit shared through Redis (as several processes
+           would), to show what the shared window costs.
 The theoretical minimum is N / limit seconds. Prints sent/s, the ratio to the limit, p50/p95
 delay from due (every message is made due as the sender starts) to delivered, losses,
 duplicates, 429s and retry_after violations. A 429 at time t for a chat means nobody can finish
@@ -46,6 +48,7 @@ from storage.db import create_engine, create_session_factory
 from storage.migrate import upgrade_to_head
 from storage.models import OutboxEntry
 
+REDIS_URL = "redis://127.0.0.1:6379/15"
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 PG_BASE = "postgresql+asyncpg://postgres@127.0.0.1:5432/"
 FIRST_CHAT = 1_000_000
@@ -218,7 +221,7 @@ async def _drop(name: str | None) -> None:
 
 
 async def bench_outbox(
-    n: int, rate: float, backend: str, faults: str, in_process: bool = False
+    n: int, rate: float, backend: str, faults: str, in_process: bool = False, shared: bool = False
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench_outbox_") as tmp:
         url, pg_name = await _database(backend, Path(tmp))
@@ -241,7 +244,15 @@ async def bench_outbox(
                     backoff_cap=2.0,
                     max_held=2000,
                 )
-                sender = Sender(bot, sf, config=config)
+                window = None
+                if shared:  # the global limit kept in Redis, as several processes would
+                    from redis.asyncio import Redis
+
+                    from bot.outbox.shared import SharedWindow
+
+                    key = f"bench:outbox:window:{uuid.uuid4().hex}"
+                    window = SharedWindow(Redis.from_url(REDIS_URL), key, rate, hold=10.0)
+                sender = Sender(bot, sf, config=config, shared=window)
                 async with sf() as s, s.begin():  # all due at once, as one broadcast would be
                     now = SystemClock().now()
                     await s.execute(update(OutboxEntry).values(not_before=now, next_attempt_at=now))
@@ -331,6 +342,8 @@ def main(argv: list[str] | None = None) -> int:
                 label = f"{faults or 'outbox'} {backend}"
                 result = asyncio.run(bench_outbox(n, rate, backend, faults, local))
                 _report(label, n, rate, result)
+            label = f"redis {backend}"
+            _report(label, n, rate, asyncio.run(bench_outbox(n, rate, backend, "", local, True)))
     return 0
 
 

@@ -177,7 +177,19 @@ def _add_outbox_and_jobs(app: App) -> None:
             per_chat_per_sec=settings.send_per_chat_per_sec,
             per_group_per_min=settings.send_per_group_per_min,
         )
-        sender = Sender(app.bot, app.session_factory, config=config, clock=app.clock)
+        shared = None
+        if settings.redis_url:  # several processes: one global limit for all of them
+            from redis.asyncio import Redis
+
+            from bot.outbox.shared import SharedWindow
+
+            shared = SharedWindow(
+                Redis.from_url(settings.redis_url),
+                f"outbox:window:{app.bot.id}",
+                config.global_per_sec,
+                hold=config.request_timeout + 5,
+            )
+        sender = Sender(app.bot, app.session_factory, config=config, clock=app.clock, shared=shared)
         app.components.append(sender)
         ctx.extra["sender"] = sender
     app.dp["jobs"] = jobs

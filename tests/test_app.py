@@ -58,3 +58,25 @@ def test_token_is_redacted_from_logs() -> None:
     )
     RedactFilter(["123:SECRET"]).filter(record)
     assert record.getMessage() == "url=/bot***/x"
+
+
+async def test_with_redis_the_sender_shares_one_global_limit(tmp_path: object) -> None:
+    from bot.outbox import Sender
+
+    env = {"BOT_TOKEN": TOKEN, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/a.db"}
+    alone = create_app(load_settings(env))
+    shared = create_app(load_settings({**env, "REDIS_URL": "redis://127.0.0.1:6379/15"}))
+    window = None
+    try:
+        senders = [
+            next(c for c in app.components if isinstance(c, Sender)) for app in (alone, shared)
+        ]
+        assert senders[0].shared is None
+        window = senders[1].shared
+        assert window is not None and window.key == "outbox:window:123456"
+        assert window.limit == int(shared.settings.send_global_per_sec)
+    finally:
+        await alone.close()
+        await shared.close()
+        if window is not None:
+            await window.close()

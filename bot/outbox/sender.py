@@ -47,6 +47,7 @@ from bot.outbox.service import (
     policy_for,
     remove_waker,
 )
+from bot.outbox.shared import SharedWindow
 from storage.models.outbox import OutboxEntry, OutboxState
 from storage.repositories.outbox import OutboxRepository
 
@@ -127,12 +128,13 @@ class _Op:
 class _Held:
     """A claimed row in memory, with where it goes now (a group upgrade changes that)."""
 
-    __slots__ = ("entry", "chat_id", "answered")
+    __slots__ = ("entry", "chat_id", "answered", "member")
 
     def __init__(self, entry: OutboxEntry) -> None:
         self.entry = entry
         self.chat_id = entry.chat_id
         self.answered: float | None = None  # monotonic time its last answer came
+        self.member = ""  # its place in the shared window, this attempt
 
 
 class Sender:
@@ -148,8 +150,11 @@ class Sender:
         config: SenderConfig | None = None,
         clock: Clock | None = None,
         hooks: FailureHooks | None = None,
+        shared: SharedWindow | None = None,
     ) -> None:
+        """`shared`: the global limit across processes (the sender closes it when it stops)."""
         self.bot = bot
+        self.shared = shared
         self.session_factory = session_factory
         self.config = config or SenderConfig()
         self.clock = clock or SystemClock()
@@ -218,6 +223,8 @@ class Sender:
             await writer
         async with self._tx() as s:
             released = await OutboxRepository(s).release_claimed(self.token)
+        if self.shared is not None:
+            await self.shared.close()
         log.info("sender stopped; %d held messages released", released)
 
     def wake(self) -> None:
@@ -329,11 +336,13 @@ class Sender:
             if self._in_flight > self._lead:
                 await asyncio.sleep(self.pacer.wait(time.monotonic()))
 
-    async def _pace(self) -> None:
-        """Wait for a global token; FIFO among requests."""
+    async def _pace(self, member: str) -> None:
+        """Wait for a global token (this process's, then the shared one); FIFO among requests."""
         async with self._pacer_lock:
             while True:
                 wait = self.pacer.wait(time.monotonic())
+                if wait <= 0 and self.shared is not None:
+                    wait = await self.shared.take(member)
                 if wait <= 0:
                     self.pacer.take(time.monotonic())
                     return
@@ -351,7 +360,8 @@ class Sender:
                 self.stats.lost_claims += 1
                 return
             entry.attempts += 1
-            await self._pace()
+            held.member = f"{self.token}:{entry.id}:{entry.attempts}"
+            await self._pace(held.member)
             retry_after, requeue = await self._attempt(held)
         except asyncio.CancelledError:
             raise
@@ -474,6 +484,8 @@ class Sender:
         finally:
             held.answered = time.monotonic()
             self.pacer.finish(held.answered, counted=counted)
+            if self.shared is not None:
+                await self.shared.finish(held.member, counted=counted)
 
     async def _send(self, held: _Held) -> int:
         """The Bot API call for the row's content; pins afterwards when asked."""
