@@ -1,4 +1,5 @@
-"""The global send limit shared through Redis by several senders (REDIS_URL set)."""
+"""Several senders at once: the global limit shared through Redis (REDIS_URL set), and each
+chat served by one sender at a time (its per-chat limits and retry_after live there)."""
 
 from __future__ import annotations
 
@@ -100,3 +101,37 @@ async def test_two_senders_share_the_global_limit(pg_url: str, key: str) -> None
     alone, _ = await _two_senders(pg_url, None, list(range(30_000, 30_200)), rate)
     assert alone > 0  # each at the full rate: together twice the limit
     assert await _two_senders(pg_url, key, list(range(31_000, 31_200)), rate) == (0, 0)
+
+
+async def test_a_chat_is_served_by_one_sender_at_a_time(pg_url: str) -> None:  # noqa: F811
+    """Two senders, one busy chat that gets a 429: the other sender never writes to it
+    meanwhile, and the chat's 1/s limit holds across both."""
+    engine = create_engine(pg_url)
+    sf = create_session_factory(engine)
+    busy, others = 40_000, list(range(40_001, 40_041))
+    try:
+        async with run_sandbox() as sb:
+            for u in [busy, *others]:
+                sb.add_user(u, "U", started=True)
+            sb.set_flood(True, global_per_sec=400, per_chat_per_sec=1, per_group_per_min=20)
+            sb.add_fault("retry_after", chat_id=busy, count=1, retry_after=2)
+            items = [(busy, "reminder", f"busy{i}") for i in range(6)]
+            items += [(u, "reminder", f"m{u}") for u in others]
+            await enqueue_many(sf, items)
+            config = fast_config(per_chat_per_sec=1.0, per_chat_burst=1.0, per_chat_held=2)
+            senders = [Sender(sb.bot(), sf, config=config) for _ in range(2)]
+            for sender in senders:
+                await sender.start()
+            try:
+                final = await wait_all_final(sf, len(items), within=60)
+            finally:
+                for sender in senders:
+                    await sender.stop()
+                    await sender.bot.session.close()
+            seen = delivered_texts(sb, [busy, *others])
+            log = sb.rate_limit_log()
+    finally:
+        await engine.dispose()
+    assert final == {"sent": len(items)} and all(seen[text] == 1 for _c, _k, text in items)
+    assert log["violations"] == []  # nobody wrote to the chat during its retry_after
+    assert [i for i in log["issued"] if i["scope"] != "fault"] == []  # nor faster than 1/s

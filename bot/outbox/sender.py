@@ -80,8 +80,9 @@ class SenderConfig:
     backoff_base: float = 0.5
     backoff_cap: float = 60.0
     # A retry due within this many seconds (a 429's retry_after, a 5xx backoff) stays claimed
-    # and held in memory, so it leaves on time without a trip back through the table.
-    hold_retries_up_to: float = 10.0
+    # and held in memory, so it leaves on time without a trip back through the table, and no
+    # other sender takes the chat while it waits (the lease is renewed meanwhile).
+    hold_retries_up_to: float = 60.0
     # The writer waits this long after the first mark or outcome before writing: each
     # transaction costs several round trips whatever its size, so a few more join it.
     write_linger: float = 0.03

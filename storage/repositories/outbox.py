@@ -1,7 +1,8 @@
 """Outbox rows, their claims and leases, and the chat facts a delivery failure changes.
 
-Claims are `UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING`: on PostgreSQL
-several senders never take the same row; on SQLite the engine's `BEGIN IMMEDIATE` serialises
+Claims lock their rows `FOR UPDATE SKIP LOCKED` and update them `RETURNING`: on PostgreSQL
+several senders never take the same row, nor (claims being serialised by an advisory lock) rows
+of a chat another sender holds; on SQLite the engine's `BEGIN IMMEDIATE` serialises
 writers and `FOR UPDATE` renders as nothing, so one process runs the sender there.
 """
 
@@ -21,6 +22,7 @@ from storage.models.users import TelegramUser
 
 S = OutboxState
 OUTBOX: Table = OutboxEntry.__table__  # type: ignore[assignment]
+CLAIM_LOCK_KEY = 0x0B0C_1A1D  # pg_advisory_xact_lock key serialising outbox claims
 
 
 class OutboxRepository:
@@ -58,9 +60,19 @@ class OutboxRepository:
         """Take up to `limit` due rows (at most `per_chat` per chat), most urgent first."""
         if limit <= 0:
             return []
+        if self.session.bind.dialect.name == "postgresql":
+            # Claims one at a time, so two senders never both take a chat neither held yet.
+            await self.session.execute(select(func.pg_advisory_xact_lock(CLAIM_LOCK_KEY)))
+        # A chat is served by one sender at a time: its per-chat limits and a retry_after
+        # live in that sender's memory, so no other sender may take the chat's rows meanwhile.
+        elsewhere = select(OutboxEntry.chat_id).where(
+            OutboxEntry.state.in_([S.CLAIMED, S.SENDING]), OutboxEntry.claim_token != token
+        )
+        skip = set(exclude_chats)
+        skip.update((await self.session.execute(elsewhere.distinct())).scalars())
         due = [OutboxEntry.state == S.PENDING, OutboxEntry.next_attempt_at <= now]
-        if exclude_chats:
-            due.append(OutboxEntry.chat_id.notin_(list(exclude_chats)))
+        if skip:
+            due.append(OutboxEntry.chat_id.notin_(list(skip)))
         # Look at a bounded window of the most urgent rows, then cap each chat's share (in
         # Python: a window function here sorted every pending row on each claim) so one big
         # group backlog cannot fill the sender's memory and starve every other chat.
