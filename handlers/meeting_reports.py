@@ -52,7 +52,7 @@ from handlers.meetings_view import (
     tr_current,
     tr_for,
 )
-from handlers.people import alert_text, refused_text
+from handlers.people import alert_text, refuse, refused_text
 from storage.models import Meeting, MeetingReport
 
 router = Router(name=__name__)
@@ -433,10 +433,7 @@ async def _start(
             if clock.now() > versions[0].submitted_at + window:
                 raise MeetingError("meetings.error.correction_closed", days=window.days)
     except Refused as err:
-        if isinstance(event, CallbackQuery):
-            await event.answer(alert_text(err), show_alert=True)
-        else:
-            await event.answer(refused_text(err))
+        await refuse(event, err)
         return
     mode = "correct" if versions else "new"
     data = _draft_from(draft.meeting, draft.input, mode, len(draft.member_names))

@@ -34,7 +34,7 @@ from bot.services.meetings.common import (
 from bot.services.policy import Actor, Refused, load_actor
 from bot.services.vn_calendar import format_datetime, local_to_utc, to_local
 from bot.settings import Settings
-from handlers.people import alert_text, refused_text
+from handlers.people import alert_text, refuse, refused_text
 from storage.models import Branch, Meeting
 from storage.models.meetings import MeetingKind, MeetingStatus
 from storage.repositories.meetings import MeetingRepository
@@ -201,6 +201,25 @@ async def _tell_result(
     if group is None:
         return _("mtg.told.no_group")
     return _("mtg.told.count").format(n=len({c for _k, c in notifier.sent}))
+
+
+async def _changed_reply(
+    target: Message | CallbackQuery,
+    session: AsyncSession,
+    i18n: CatalogI18n,
+    clock: Clock,
+    settings: Settings,
+    state: FSMContext,
+    change: svc.Change,
+    done: str,
+) -> None:
+    """After a reschedule or a cancel: tell those told before, then show the secretary."""
+    await state.clear()
+    told = await _tell_result(
+        session, i18n, clock, settings, change.meeting, change.to_tell, change.before
+    )
+    summary = await _summary(session, i18n, settings, change.meeting)
+    await _show(target, "\n\n".join([done, summary, told]), None)
 
 
 async def _summary(session: AsyncSession, i18n: CatalogI18n, settings: Settings, m: Meeting) -> str:
@@ -504,10 +523,7 @@ async def _take_time(
     starts_at = local_to_utc(date.fromisoformat(str(data["day"])), at, settings.tz)
     if starts_at <= clock.now():
         err = svc.MeetingError("meetings.error.in_past")
-        if isinstance(target, CallbackQuery):
-            await target.answer(alert_text(err), show_alert=True)
-        else:
-            await target.answer(refused_text(err))
+        await refuse(target, err)
         return
     await state.update_data(starts_at=starts_at.isoformat())
     await state.set_state(Schedule.PLACE)
@@ -755,17 +771,11 @@ async def _apply_reschedule(
             tz=settings.tz,
         )
     except Refused as err:
-        if isinstance(target, CallbackQuery):
-            await target.answer(alert_text(err), show_alert=True)
-        else:
-            await target.answer(refused_text(err))
+        await refuse(target, err)
         return
-    await state.clear()
-    told = await _tell_result(
-        session, i18n, clock, settings, change.meeting, change.to_tell, change.before
+    await _changed_reply(
+        target, session, i18n, clock, settings, state, change, _("mtg.resched.done")
     )
-    summary = await _summary(session, i18n, settings, change.meeting)
-    await _show(target, "\n\n".join([_("mtg.resched.done"), summary, told]), None)
 
 
 @router.message(StateFilter(Schedule.RESCHEDULE), TYPED)
@@ -837,17 +847,11 @@ async def _apply_cancel(
             session, actor, clock, meeting_id, str(data.get("reason") or "")
         )
     except Refused as err:
-        if isinstance(target, CallbackQuery):
-            await target.answer(alert_text(err), show_alert=True)
-        else:
-            await target.answer(refused_text(err))
+        await refuse(target, err)
         return
-    await state.clear()
-    told = await _tell_result(
-        session, i18n, clock, settings, change.meeting, change.to_tell, change.before
+    await _changed_reply(
+        target, session, i18n, clock, settings, state, change, _("mtg.cancel.done")
     )
-    summary = await _summary(session, i18n, settings, change.meeting)
-    await _show(target, "\n\n".join([_("mtg.cancel.done"), summary, told]), None)
 
 
 @router.callback_query(PickCb.filter())

@@ -64,6 +64,14 @@ def alert_text(err: Refused) -> str:
     return text if len(text) <= 200 else text[:199] + "…"
 
 
+async def refuse(target: Message | CallbackQuery, err: Refused) -> None:
+    """Why not: an alert under a pressed button, or a reply to a typed message."""
+    if isinstance(target, CallbackQuery):
+        await target.answer(alert_text(err), show_alert=True)
+    else:
+        await target.answer(refused_text(err))
+
+
 def fmt_when(moment: datetime, settings: Settings) -> str:
     """'Thứ Năm, 03/12/2026 lúc 19:30' in the person's language and the bot's zone."""
     local = moment.astimezone(settings.tz)
