@@ -611,25 +611,24 @@ def _lines(text: str, limit: int) -> list[str]:
 @router.message(Report.TOPICS, F.text, NOT_COMMAND)
 async def on_topics(message: Message, state: FSMContext, session: AsyncSession) -> None:
     """Topics, one per line."""
-    try:
-        items = _lines(message.text or "", TOPIC_MAX)
-    except Refused as err:
-        await message.answer(refused_text(err))
-        return
-    await state.update_data(topics=items)
-    await _advance(state)
-    await _show(message, state, session, edit=False)
+    await _take_lines(message, state, session, "topics", TOPIC_MAX)
 
 
 @router.message(Report.PROPOSALS, F.text, NOT_COMMAND)
 async def on_proposals(message: Message, state: FSMContext, session: AsyncSession) -> None:
     """Proposals raised, one per line (free text for now)."""
+    await _take_lines(message, state, session, "props", PROPOSAL_MAX)
+
+
+async def _take_lines(
+    message: Message, state: FSMContext, session: AsyncSession, field: str, limit: int
+) -> None:
     try:
-        items = _lines(message.text or "", PROPOSAL_MAX)
+        items = _lines(message.text or "", limit)
     except Refused as err:
         await message.answer(refused_text(err))
         return
-    await state.update_data(props=items)
+    await state.update_data({field: items})
     await _advance(state)
     await _show(message, state, session, edit=False)
 
