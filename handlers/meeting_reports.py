@@ -29,7 +29,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.i18n import CatalogI18n
-from bot.outbox import OutboxMessage, enqueue
 from bot.services import meeting_views as views
 from bot.services import meetings as svc
 from bot.services.meetings import AbsentEntry, MeetingError, ReportInput
@@ -712,20 +711,5 @@ async def _post(
         topics=report.topics,
         proposals=report.proposals,
     )
-    key = f"meeting:{meeting.id}:report:{report.version}:{chat_id}"
-    common = {"kind": "answer", "origin_type": "meeting_report", "origin_id": report.id}
-    await enqueue(
-        session, OutboxMessage(chat_id=chat_id, text=text, dedupe_key=key, **common), clock=clock
-    )
-    if report.minutes_file_id is None:
-        return
     caption = t("mrep.report.minutes_caption", branch=html.quote(clip(branch_name, 200)))
-    file_msg = OutboxMessage(
-        chat_id=chat_id,
-        caption=caption,
-        dedupe_key=f"{key}:minutes",
-        document=report.minutes_file_id if report.minutes_file_kind != "photo" else None,
-        photo=report.minutes_file_id if report.minutes_file_kind == "photo" else None,
-        **common,
-    )
-    await enqueue(session, file_msg, clock=clock)
+    await svc.post_report(session, clock, chat_id, report, text, caption)

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
+from bot.outbox import OutboxMessage, enqueue
 from bot.services import audit
 from bot.services.meetings.common import (
     DEFAULT_CONFIG,
@@ -235,3 +236,31 @@ async def correct_report(
 
 async def report_versions(session: AsyncSession, meeting_id: int) -> list[MeetingReport]:
     return await MeetingRepository(session).report_versions(meeting_id)
+
+
+async def post_report(
+    session: AsyncSession,
+    clock: Clock,
+    chat_id: int,
+    report: MeetingReport,
+    text: str,
+    minutes_caption: str,
+) -> None:
+    """Queue a report version (and its minutes file) for the unit's group, once per version."""
+    key = f"meeting:{report.meeting_id}:report:{report.version}:{chat_id}"
+    common = {"kind": "answer", "origin_type": "meeting_report", "origin_id": report.id}
+    await enqueue(
+        session, OutboxMessage(chat_id=chat_id, text=text, dedupe_key=key, **common), clock=clock
+    )
+    if report.minutes_file_id is None:
+        return
+    photo = report.minutes_file_kind == MinutesKind.PHOTO.value
+    file_msg = OutboxMessage(
+        chat_id=chat_id,
+        caption=minutes_caption,
+        dedupe_key=f"{key}:minutes",
+        document=None if photo else report.minutes_file_id,
+        photo=report.minutes_file_id if photo else None,
+        **common,
+    )
+    await enqueue(session, file_msg, clock=clock)
