@@ -17,6 +17,7 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import (
     BufferedInputFile,
     CallbackQuery,
+    Chat,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
@@ -31,11 +32,11 @@ from bot.i18n import CatalogI18n
 from bot.services import meeting_views as views
 from bot.services.meetings import Outcome, branch_ics
 from bot.services.meetings.regularity import BranchMonth
-from bot.services.policy import Refused, load_actor
+from bot.services.policy import Actor, Refused, load_actor
 from bot.services.vn_calendar import add_months, format_datetime
 from bot.settings import Settings
 from handlers.people import alert_text, refused_text
-from storage.models import Branch, Meeting, MeetingReport
+from storage.models import Branch, ChatBinding, Meeting, MeetingReport
 from storage.models.meetings import MeetingStatus
 
 router = Router(name=__name__)
@@ -328,10 +329,7 @@ async def cmd_meetings(
     Arguments: a branch/unit/district code and/or a month `MM/YYYY`, in any order.
     """
     assert message.from_user is not None
-    actor = await load_actor(session, message.from_user.id, settings.admin_ids)
-    binding = None
-    if message.chat.type != "private":
-        binding = await views.chat_scope(session, message.chat.id)
+    actor, binding = await _viewer(session, settings, message.from_user.id, message.chat)
     year, month = views.this_month(clock)
     code: str | None = None
     for word in (command.args or "").split():
@@ -365,6 +363,17 @@ async def cmd_meetings(
     await message.answer(text, reply_markup=markup)
 
 
+async def _viewer(
+    session: AsyncSession, settings: Settings, user_id: int, chat: Chat | None
+) -> tuple[Actor, ChatBinding | None]:
+    """Who asks, and the group they ask in: an answer in a group is scoped to what it is for."""
+    actor = await load_actor(session, user_id, settings.admin_ids)
+    binding = None
+    if chat is not None and chat.type != "private":
+        binding = await views.chat_scope(session, chat.id)
+    return actor, binding
+
+
 @router.callback_query(SummaryCb.filter())
 async def on_summary_page(
     query: CallbackQuery,
@@ -374,10 +383,8 @@ async def on_summary_page(
     clock: Clock,
 ) -> None:
     """Another page or month of a summary; the scope is re-checked (data can be forged)."""
-    actor = await load_actor(session, query.from_user.id, settings.admin_ids)
-    binding = None
-    if query.message is not None and query.message.chat.type != "private":
-        binding = await views.chat_scope(session, query.message.chat.id)
+    chat = query.message.chat if query.message is not None else None
+    actor, binding = await _viewer(session, settings, query.from_user.id, chat)
     try:
         if not 1 <= callback_data.month <= 12 or callback_data.kind not in ("unit", "committee"):
             raise Refused("meetings.error.not_found")
@@ -483,10 +490,7 @@ async def cmd_meeting(
     if not arg.isdigit() or len(arg) > 9:
         await message.answer(_("mrep.detail.usage"))
         return
-    actor = await load_actor(session, message.from_user.id, settings.admin_ids)
-    binding = None
-    if message.chat.type != "private":
-        binding = await views.chat_scope(session, message.chat.id)
+    actor, binding = await _viewer(session, settings, message.from_user.id, message.chat)
     try:
         detail = await views.meeting_detail(session, actor, clock, int(arg), chat_binding=binding)
     except Refused as err:
@@ -520,10 +524,7 @@ async def cmd_ics(
 ) -> None:
     """A calendar file of the branch's meetings that phones import."""
     assert message.from_user is not None
-    actor = await load_actor(session, message.from_user.id, settings.admin_ids)
-    binding = None
-    if message.chat.type != "private":
-        binding = await views.chat_scope(session, message.chat.id)
+    actor, binding = await _viewer(session, settings, message.from_user.id, message.chat)
     try:
         code = (command.args or "").strip()
         if code:
@@ -552,10 +553,8 @@ async def on_ics(
     i18n: CatalogI18n,
 ) -> None:
     """The .ics button under /meetings; the branch is re-checked (data can be forged)."""
-    actor = await load_actor(session, query.from_user.id, settings.admin_ids)
-    binding = None
-    if query.message is not None and query.message.chat.type != "private":
-        binding = await views.chat_scope(session, query.message.chat.id)
+    chat = query.message.chat if query.message is not None else None
+    actor, binding = await _viewer(session, settings, query.from_user.id, chat)
     try:
         branch = await views.ics_branch(session, actor, callback_data.branch_id, binding)
     except Refused as err:
