@@ -184,7 +184,8 @@ def _add_outbox_and_jobs(app: App) -> None:
             from bot.outbox.shared import SharedWindow
 
             shared = SharedWindow(
-                Redis.from_url(settings.redis_url),
+                # Short timeouts: a hung Redis must fall back to local pacing, not stall it.
+                Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2),
                 f"outbox:window:{app.bot.id}",
                 config.global_per_sec,
                 hold=config.request_timeout + 5,

@@ -50,10 +50,14 @@ async def test_places_are_shared_and_refused_requests_give_theirs_back(key: str)
 
 
 async def test_without_redis_each_sender_paces_alone() -> None:
-    shared = SharedWindow(Redis.from_url("redis://127.0.0.1:1/0"), "k", 10)
+    shared = SharedWindow(Redis.from_url("redis://127.0.0.1:1/0"), "k", 10, retry_in=60)
     try:
         assert await shared.take("a") == 0
         await shared.finish("a", counted=True)
+        assert await shared.take("b") == 0
+        assert shared.failures == 1  # one failed call, then Redis is left alone for a while
+        shared._down_until = 0.0  # the while has passed
+        assert await shared.take("c") == 0
         assert shared.failures == 2
     finally:
         await shared.close()

@@ -9,8 +9,9 @@ answer; a request refused uncounted (429, 5xx) gives its place back; a process t
 mid-request leaves a member that lapses after the request timeout. Each check is one Lua
 script, atomic on the server.
 
-If Redis fails, the sender goes on with its own pacing (logged once a minute): an outage of the
-shared state must not stop reminders.
+If Redis fails, the sender goes on with its own pacing (logged once a minute) and does not ask
+Redis again for `retry_in` seconds, so a dead or hung Redis costs one timeout, not one per
+request: an outage of the shared state must not stop reminders.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ class SharedWindow:
         *,
         window: float = 1.0,
         hold: float = 30.0,
+        retry_in: float = 5.0,
     ) -> None:
         self.redis = redis
         self.key = key
@@ -67,11 +69,15 @@ class SharedWindow:
         self.hold_ms = int(hold * 1000)
         self._take = redis.register_script(_TAKE)
         self._finish = redis.register_script(_FINISH)
+        self.retry_in = retry_in
         self._warned_at = -1e9
+        self._down_until = -1e9
         self.failures = 0
 
     async def take(self, member: str) -> float:
         """Seconds to wait before asking again (0: the request has its place and may leave)."""
+        if time.monotonic() < self._down_until:
+            return 0.0
         try:
             wait_ms = await self._take(
                 keys=[self.key], args=[self.limit, self.window_ms, self.hold_ms, member]
@@ -83,6 +89,8 @@ class SharedWindow:
 
     async def finish(self, member: str, *, counted: bool) -> None:
         """The answer came: keep the place a window longer, or give it back if uncounted."""
+        if time.monotonic() < self._down_until:
+            return
         try:
             await self._finish(
                 keys=[self.key], args=[self.window_ms, member, "1" if counted else "0"]
@@ -96,6 +104,7 @@ class SharedWindow:
     def _failed(self, exc: Exception) -> None:
         self.failures += 1
         now = time.monotonic()
+        self._down_until = now + self.retry_in
         if now - self._warned_at > 60:
             self._warned_at = now
             log.warning("shared send limit unavailable, pacing this process alone: %s", exc)
