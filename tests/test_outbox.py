@@ -371,3 +371,42 @@ async def test_a_short_retry_stays_claimed_and_a_stop_gives_it_back(engine: Asyn
             c = await wait_all_final(sf, 1, within=20)
         assert c == {"sent": 1}
         assert [m["text"] for m in sb.bot_messages(9)] == ["later"]
+
+
+@pytest.mark.parametrize(
+    ("text", "chat_id", "reason"),
+    [
+        ("Forbidden: bot was blocked by the user", 5, "blocked"),
+        ("Forbidden: bot can't initiate conversation with a user", 5, "not_started"),
+        ("Forbidden: user is deactivated", 5, "deactivated"),
+        ("Forbidden: bot can't send messages to bots", 5, "forbidden"),
+        ("Forbidden: bot was kicked from the supergroup chat", -100, "kicked"),
+        ("Forbidden: bot is not a member of the group chat", -7, "kicked"),
+    ],
+)
+def test_what_a_403_means(text: str, chat_id: int, reason: str) -> None:
+    from bot.outbox.sender import forbidden_reason
+
+    assert forbidden_reason(text, chat_id) == reason
+
+
+async def test_a_person_who_never_started_the_bot_is_not_written_to_again(
+    engine: AsyncEngine,
+) -> None:
+    """Seen in a group but never opened a private chat: the reminder fails as `not_started`
+    and the person is unreachable (the next reminder job skips them) until they write."""
+    sf = create_session_factory(engine)
+    async with sf() as s, s.begin():
+        s.add(TelegramUser(id=77, first_name="x"))
+    async with run_sandbox() as sb:
+        sb.add_user(77, "Quiet", started=False)
+        await enqueue_many(sf, [(77, "reminder", "r77")])
+        async with running_sender(sb, sf, fast_config()):
+            c = await wait_all_final(sf, 1, within=20)
+    assert c == {"failed": 1}
+    async with sf() as s:
+        row = (await s.scalars(select(OutboxEntry))).one()
+        user = await s.get(TelegramUser, 77)
+    assert row.error is not None and row.error.startswith("not_started:")
+    assert row.error_code == 403 and row.attempts == 1
+    assert user is not None and not user.reachable

@@ -27,9 +27,10 @@ Errors: 429 blocks that chat for `retry_after` from its answer (never resent to 
 when many chats get one, slows the global pace for a while; 5xx, bad gateways and connection
 errors retry with exponential backoff and jitter until the kind's retry window passes (then
 failed, "deadline"), a retry due within `hold_retries_up_to` waiting in memory, still claimed;
-403 blocked/kicked and 400 (chat not found, too long, bad entities...) fail at once with the
-reason, and the built-in hook marks a blocked user unreachable or unbinds a kicked or vanished
-group; a group upgraded to a supergroup moves its binding and the message goes to the new id.
+403 (blocked, never started, kicked...) and 400 (chat not found, too long, bad entities...) fail
+at once with the reason, and the built-in hook marks a person the bot cannot write to
+unreachable or unbinds a kicked or vanished group; a group upgraded to a supergroup moves its
+binding and the message goes to the new id.
 Features register their own callbacks with `on_failure(kind_or_origin_type, hook)`.
 """
 

@@ -414,7 +414,7 @@ class Sender:
             await self._fail(entry, now, 413, exc.message, "rejected")
             return None, False
         except TelegramForbiddenError as exc:
-            reason = "blocked" if "blocked" in exc.message else "kicked"
+            reason = forbidden_reason(exc.message, held.chat_id)
             await self._fail(entry, now, 403, exc.message, reason)
             return None, False
         except (TelegramBadRequest, TelegramNotFound) as exc:
@@ -677,6 +677,21 @@ class Sender:
                 for op in updates:
                     results[id(op)] = op.entry_id in owned
         return results
+
+
+def forbidden_reason(text: str, chat_id: int) -> str:
+    """What a 403 means for the chat: a person who blocked the bot, never started it or is
+    gone, or a group that removed it."""
+    low = text.lower()
+    if chat_id < 0:
+        return "kicked"
+    if "blocked" in low:
+        return "blocked"
+    if "initiate conversation" in low:
+        return "not_started"
+    if "deactivated" in low:
+        return "deactivated"
+    return "forbidden"
 
 
 def _maybe_delivered(exc: TelegramNetworkError) -> bool:

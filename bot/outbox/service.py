@@ -190,11 +190,16 @@ class FailureHooks:
         return [h for k in keys for h in self.hooks.get(k, [])]
 
 
+# 403 reasons for a private chat (see sender.forbidden_reason): nothing more can reach the person.
+PERSON_UNREACHABLE = frozenset({"blocked", "not_started", "deactivated", "forbidden"})
+
+
 async def builtin_chat_fate(session: AsyncSession, ev: FailureEvent) -> None:
-    """Blocked users become unreachable; kicked or vanished groups unbind; upgrades move."""
+    """People the bot cannot write to become unreachable (until they write to it); kicked or
+    vanished groups unbind; upgrades move."""
     repo = OutboxRepository(session)
     now = SystemClock().now()
-    if ev.reason == "blocked" and ev.chat_id > 0:
+    if ev.reason in PERSON_UNREACHABLE and ev.chat_id > 0:
         await repo.mark_user_unreachable(ev.chat_id)
     elif ev.reason in ("kicked", "chat_not_found") and ev.chat_id < 0:
         if await repo.unbind_chat(ev.chat_id, ev.reason, now):
