@@ -274,12 +274,14 @@ class Sender:
                 log.exception("claiming failed; retrying")
             if got and self.scheduler.held < self._hold_limit() // 2:
                 continue
-            # Rows of a chat blocked by a 429 are claimable once it unblocks: look then.
+            # Rows of a chat blocked by a 429 are claimable once it unblocks: claim them then,
+            # however little room there is, like newly enqueued ones.
             timeout = cfg.poll_interval
-            unblock = self.scheduler.next_unblock(time.monotonic())
-            if unblock is not None:
-                timeout = min(timeout, unblock + 0.01)
             woken = False
+            unblock = self.scheduler.next_unblock(time.monotonic())
+            if unblock is not None and unblock + 0.01 < timeout:
+                timeout = unblock + 0.01
+                woken = True
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
                 woken = True
