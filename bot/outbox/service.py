@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -33,19 +34,36 @@ class KindPolicy:
     priority: Priority
 
 
-POLICIES: dict[str, KindPolicy] = {
-    "interactive": KindPolicy(True, timedelta(minutes=15), Priority.INTERACTIVE),
-    "answer": KindPolicy(True, timedelta(days=1), Priority.INTERACTIVE),
-    "reminder": KindPolicy(True, timedelta(hours=6), Priority.REMINDER),
-    "nudge": KindPolicy(True, timedelta(hours=6), Priority.REMINDER),
-    "roster": KindPolicy(True, timedelta(hours=12), Priority.REMINDER),
-    "broadcast": KindPolicy(False, timedelta(days=1), Priority.BROADCAST),
+class OutboxKind(enum.StrEnum):
+    """Every kind of message the bot sends on its own; its delivery policy is declared below.
+
+    A StrEnum so rows keep plain strings; a kind missing here is a programming error, never a
+    silent default policy.
+    """
+
+    INTERACTIVE = "interactive"
+    ANSWER = "answer"
+    REMINDER = "reminder"
+    NUDGE = "nudge"
+    ROSTER = "roster"
+    BROADCAST = "broadcast"
+
+
+POLICIES: dict[OutboxKind, KindPolicy] = {
+    OutboxKind.INTERACTIVE: KindPolicy(True, timedelta(minutes=15), Priority.INTERACTIVE),
+    OutboxKind.ANSWER: KindPolicy(True, timedelta(days=1), Priority.INTERACTIVE),
+    OutboxKind.REMINDER: KindPolicy(True, timedelta(hours=6), Priority.REMINDER),
+    OutboxKind.NUDGE: KindPolicy(True, timedelta(hours=6), Priority.REMINDER),
+    OutboxKind.ROSTER: KindPolicy(True, timedelta(hours=12), Priority.REMINDER),
+    OutboxKind.BROADCAST: KindPolicy(False, timedelta(days=1), Priority.BROADCAST),
 }
-DEFAULT_POLICY = KindPolicy(True, timedelta(hours=6), Priority.REMINDER)
+assert set(POLICIES) == set(OutboxKind), "every kind declares its policy"
 
 
 def policy_for(kind: str) -> KindPolicy:
-    return POLICIES.get(kind, DEFAULT_POLICY)
+    """The policy of a kind; an unknown kind raises (rows written by a newer version included:
+    they are read with the policy of their kind or not at all)."""
+    return POLICIES[OutboxKind(kind)]
 
 
 def no_retry_kinds() -> list[str]:
@@ -61,7 +79,7 @@ class OutboxMessage:
     """
 
     chat_id: int
-    kind: str = "reminder"
+    kind: OutboxKind = OutboxKind.REMINDER
     text: str | None = None
     parse_mode: str | None = "HTML"
     entities: list[dict[str, Any]] | None = None
@@ -80,6 +98,7 @@ class OutboxMessage:
     deadline: datetime | None = None
 
     def validate(self) -> None:
+        self.kind = OutboxKind(self.kind)  # an unknown kind is an error, not a default policy
         contents = [
             self.text is not None,
             self.copy_from is not None,

@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import CatalogI18n, pick_locale
-from bot.outbox.service import OutboxMessage, enqueue
+from bot.outbox.service import OutboxKind, OutboxMessage, enqueue
 from bot.services import audit
 from bot.services.policy import Action, Actor, Refused, Target, can, require
 from storage.models import ChatBinding, LinkCode
@@ -349,7 +349,7 @@ async def notify_unbound(
             session,
             OutboxMessage(
                 chat_id=admin_id,
-                kind="interactive",
+                kind=OutboxKind.INTERACTIVE,
                 text=text,
                 origin_type="chat_binding",
                 origin_id=outcome.binding_id,

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.i18n import CatalogI18n, pick_locale
-from bot.outbox import OutboxMessage, enqueue
+from bot.outbox import OutboxKind, OutboxMessage, enqueue
 from bot.services.meetings import Change, Recipient, due_reminders, record_notice, rsvp_counts
 from bot.services.vn_calendar import VN_TZ, format_date, format_datetime
 from storage.models import Branch, Meeting, MeetingNotice, MeetingRsvp, Member, TelegramUser
@@ -38,7 +38,7 @@ from storage.repositories.meetings import MeetingRepository
 log = logging.getLogger("bot.meetings.notify")
 
 TEXT_LIMIT = 4096
-OUTBOX_KIND = "reminder"
+OUTBOX_KIND = OutboxKind.REMINDER
 ORIGIN = "meeting"
 # Callback data of the RSVP buttons; `handlers.rsvp.RsvpCb` packs to exactly this (tested).
 RSVP_PREFIX = "rsvp"
