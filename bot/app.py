@@ -33,6 +33,7 @@ from bot.middlewares import (
     CommitBeforeReply,
     DbSessionMiddleware,
     HandlerNameMiddleware,
+    InFlight,
     UpdateLogMiddleware,
     UserMiddleware,
 )
@@ -79,8 +80,12 @@ def create_bot(settings: Settings) -> Bot:
         if settings.telegram_api_url
         else BotSession()
     )
+    from handlers.kit import KitRequestMiddleware
+
     # Every call the bot makes while handling an update first commits that update's writes.
     session.middleware(CommitBeforeReply())
+    # Presses answered once (and always), an edit that changes nothing is no error.
+    session.middleware(KitRequestMiddleware())
     return Bot(
         settings.bot_token,
         session=session,
@@ -108,22 +113,35 @@ def create_dispatcher(
 ) -> Dispatcher:
     """The production dispatcher: middlewares, routers in order, long-lived objects as data."""
     from handlers import detached, errors, get_routers
+    from handlers.kit import (
+        ActorInjector,
+        ActorMiddleware,
+        CallbackAnswerGuard,
+        create_refusals_router,
+    )
 
+    in_flight = InFlight()
     dp = Dispatcher(
         storage=fsm_storage or MemoryStorage(),
         settings=settings,
         session_factory=session_factory,
         i18n=i18n,
+        in_flight=in_flight,
         **workflow_data,
     )
+    dp.update.outer_middleware(in_flight)
     dp.update.outer_middleware(UpdateLogMiddleware())
+    # Outside the unit of work: it answers a press after the update's writes are committed.
+    dp.update.outer_middleware(CallbackAnswerGuard(i18n))
     dp.update.outer_middleware(DbSessionMiddleware(session_factory))
     dp.update.outer_middleware(UserMiddleware())
+    dp.update.outer_middleware(ActorMiddleware(settings.admin_ids))
     dp.update.outer_middleware(LocaleMiddleware(i18n))
     for observer in (dp.message, dp.callback_query, dp.my_chat_member, dp.chat_member):
         observer.middleware(HandlerNameMiddleware())
-    routers = [*extra_routers, *get_routers(), errors.router]
-    # Errors last: every router's failure propagates up to it.
+        observer.middleware(ActorInjector())
+    routers = [*extra_routers, *get_routers(), create_refusals_router(), errors.router]
+    # Errors last: every router's failure propagates up to them; refusals before the apology.
     dp.include_routers(*(detached(r) for r in routers))
     return dp
 
@@ -210,12 +228,11 @@ async def _on_startup(bot_app: App, bot: Bot) -> None:
 async def _on_shutdown(bot_app: App, dispatcher: Dispatcher) -> None:
     app = bot_app
     # Updates already taken from Telegram are finished before we close anything they use.
-    pending = [t for t in dispatcher._handle_update_tasks if not t.done()]
-    if pending:
-        log.info("waiting for %d updates in hand", len(pending))
-        _done, still = await asyncio.wait(pending, timeout=SHUTDOWN_GRACE_S)
-        for task in still:
-            task.cancel()
+    in_flight: InFlight = dispatcher["in_flight"]
+    if in_flight.count:
+        log.info("waiting for %d updates in hand", in_flight.count)
+    if not await in_flight.wait_idle(SHUTDOWN_GRACE_S):
+        log.warning("%d updates still in hand after %.0f s", in_flight.count, SHUTDOWN_GRACE_S)
     if app.scheduler.running:
         app.scheduler.shutdown(wait=False)
     for component in reversed(app.components):

@@ -112,8 +112,11 @@ class LocaleMiddleware(I18nMiddleware):
     async def get_locale(self, event: TelegramObject, data: dict[str, Any]) -> str:
         db_user = data.get("db_user")
         tg_user: User | None = data.get("event_from_user")
-        return pick_locale(
+        locale = pick_locale(
             getattr(db_user, "language", None),
             tg_user.language_code if tg_user else None,
             self.i18n.default_locale,
         )
+        # Error handlers run after this middleware's context has closed: they read it here.
+        data["locale"] = locale
+        return locale

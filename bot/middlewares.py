@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -58,6 +59,35 @@ class UpdateLogMiddleware(BaseMiddleware):
                     "handler": trace["handler"],
                 },
             )
+
+
+class InFlight(BaseMiddleware):
+    """Outer update middleware counting the updates in hand, so shutdown (and tests) can wait
+    for them without reaching into the dispatcher's private task set."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        self.count += 1
+        self._idle.clear()
+        try:
+            return await handler(event, data)
+        finally:
+            self.count -= 1
+            if self.count == 0:
+                self._idle.set()
+
+    async def wait_idle(self, limit_s: float | None = None) -> bool:
+        """Wait until no update is in hand; False if `limit_s` passed first."""
+        await asyncio.sleep(0)  # let updates just handed to tasks reach the middleware
+        try:
+            await asyncio.wait_for(self._idle.wait(), limit_s)
+        except TimeoutError:
+            return False
+        return True
 
 
 class HandlerNameMiddleware(BaseMiddleware):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from typing import Any
 
 from aiogram import Bot, Router
 from aiogram.types import ErrorEvent
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.i18n import CatalogI18n, pick_locale
 from bot.services.preferences import preferred_locale
+from handlers.kit import was_answered
 
 router = Router(name=__name__)
 log = logging.getLogger("bot.errors")
@@ -22,6 +24,7 @@ async def on_error(
     bot: Bot,
     i18n: CatalogI18n,
     session_factory: async_sessionmaker[AsyncSession],
+    **data: Any,
 ) -> bool:
     """Log the traceback under a short reference and tell the person that reference."""
     ref = secrets.token_hex(4).upper()
@@ -51,9 +54,9 @@ async def on_error(
             log.warning("could not read the language for ref=%s", ref, exc_info=True)
     text = i18n.t("error.apology", locale, ref=ref)
     try:
-        if update.callback_query is not None:
+        if update.callback_query is not None and not was_answered(data, update):
             await bot.answer_callback_query(update.callback_query.id, text, show_alert=True)
-        elif chat_id is not None:
+        elif chat_id is not None and update.callback_query is None:
             await bot.send_message(chat_id, text)
     except Exception:  # noqa: BLE001 - Telegram may refuse; the log already has it
         log.warning("could not deliver the apology ref=%s", ref, exc_info=True)

@@ -271,3 +271,24 @@ def admin_districts_of(actor: Actor, all_districts: Iterable[int]) -> list[int]:
     if actor.bootstrap_admin:
         return list(all_districts)
     return sorted(actor.admin_districts)
+
+
+class Role(enum.StrEnum):
+    """What a handler may ask of the person before it runs (the role filter asks `has_role`)."""
+
+    KNOWN = "known"  # any member, group member or admin the bot knows
+    LEADER = "leader"  # secretary or deputy of at least one branch
+    ADMIN = "admin"  # committee admin of some district (or bootstrap admin)
+
+
+def has_role(actor: Actor, role: Role) -> Decision:
+    """Whether `actor` holds `role`; a denial carries the catalog key the person reads."""
+    if actor.bootstrap_admin:
+        return ALLOW
+    if not actor.known:
+        return _deny("policy.unknown_person")
+    if role is Role.LEADER and not actor.leads_a_branch:
+        return _deny("policy.needs_secretary")
+    if role is Role.ADMIN and not actor.is_any_admin:
+        return _deny("policy.needs_admin")
+    return ALLOW

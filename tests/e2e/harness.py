@@ -69,6 +69,13 @@ class BotEnv:
         )
         return await self.world.wait_for_callback_answer(qid)
 
+    async def settle(self) -> None:
+        """Every update fetched and fully handled (its transaction committed)."""
+        await self.world.wait_until_idle()
+        in_flight = self.app.dp["in_flight"]
+        if not await in_flight.wait_idle(10):
+            raise AssertionError(f"{in_flight.count} updates still in hand")
+
     async def stop(self) -> None:
         if self._task is None:
             return

@@ -8,7 +8,6 @@ through Telegram updates. Time moves with time-machine.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -103,12 +102,7 @@ async def _report(env: BotEnv, who: int, mid: int, **kw: Any) -> None:
 
 
 async def _settle(env: BotEnv) -> None:
-    await env.world.wait_until_idle()
-    for _ in range(200):
-        if not any(not t.done() for t in env.app.dp._handle_update_tasks):
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("updates still in hand")
+    await env.settle()
 
 
 async def _reports(env: BotEnv, mid: int) -> list[MeetingReport]:

@@ -44,12 +44,7 @@ def _ctx(env: BotEnv) -> JobContext:
 
 
 async def _settle(env: BotEnv) -> None:
-    await env.world.wait_until_idle()
-    for _ in range(200):
-        if not any(not t.done() for t in env.app.dp._handle_update_tasks):
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("updates still in hand")
+    await env.settle()
 
 
 async def _delivered(env: BotEnv) -> None:

@@ -52,13 +52,7 @@ async def _org(env: BotEnv) -> o.Org:
 
 
 async def _settle(env: BotEnv) -> None:
-    """Every update fetched and fully handled (its transaction committed)."""
-    await env.world.wait_until_idle()
-    for _ in range(200):
-        if not any(not t.done() for t in env.app.dp._handle_update_tasks):
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("updates still in hand")
+    await env.settle()
 
 
 async def _db(env: BotEnv) -> dict[str, Any]:

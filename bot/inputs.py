@@ -1,0 +1,55 @@
+"""Bounds for everything a person (or a forged button) can hand the bot as a number or a date.
+
+One parser for every integer from outside (callback data, command arguments, typed digits):
+ASCII digits only (`str.isdigit()` also accepts '²' and '٣', which `int()` then rejects or
+reads differently), and a value that fits a 64-bit database column. Dates a person enters lie
+in a sane window, so nothing downstream (an .ics export, a calendar) meets year 9999.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+
+ID_MAX = 2**63 - 1  # BIGINT: every id column and Telegram id fits
+SMALL_MAX = 10_000  # pages, counts, years, months, days
+DIGITS = re.compile(r"[0-9]{1,19}")
+# How far ahead a person may put a meeting (or any date they type): about two years.
+DATE_AHEAD_DAYS = 2 * 366
+
+
+def parse_int(text: str | int, *, lo: int = 0, hi: int = ID_MAX, signed: bool = False) -> int:
+    """`text` as an int within [lo, hi], or ValueError. Only the digits 0-9 (and a leading '-'
+    when `signed`) are accepted; an int passes through the same bounds."""
+    if isinstance(text, bool):
+        raise ValueError("not a number")
+    if isinstance(text, int):
+        value = text
+    else:
+        raw = text.strip()
+        negative = signed and raw.startswith("-")
+        digits = raw[1:] if negative else raw
+        if not DIGITS.fullmatch(digits):
+            raise ValueError("not a number")
+        value = -int(digits) if negative else int(digits)
+    if not lo <= value <= hi:
+        raise ValueError("out of range")
+    return value
+
+
+def try_int(text: str, *, lo: int = 0, hi: int = ID_MAX) -> int | None:
+    """`parse_int`, or None where it refuses (for optional command arguments)."""
+    try:
+        return parse_int(text, lo=lo, hi=hi)
+    except ValueError:
+        return None
+
+
+def latest_date(today: date) -> date:
+    """The last day a person may choose: about two years ahead."""
+    return today + timedelta(days=DATE_AHEAD_DAYS)
+
+
+def date_in_window(day: date, today: date) -> bool:
+    """Not before today, not beyond `latest_date`."""
+    return today <= day <= latest_date(today)

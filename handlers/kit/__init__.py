@@ -1,0 +1,64 @@
+"""The shared handler kit: what every feature's handlers use instead of writing it again.
+
+- `feature_router(name, Chats.PRIVATE)`: a router whose messages *and* buttons come only from
+  the chats it declares.
+- `actor: Actor` as a handler parameter (loaded once per update, only when asked for) and
+  `RoleFilter(Role.LEADER)` after a command filter: the role is checked, the person told why not.
+- Raise (or let a service raise) `Refused`: the kit answers it, a reply or an alert.
+- `show(target, text, markup)`: edit the pressed message or answer the typed one.
+- `t(key, **params)`: the one way handlers say something.
+- `Id`, `Small`, `ChatId` for `CallbackData` fields: bounded, digits only.
+- `pager`, `month_grid`, `one_column`, `contact_keyboard`.
+"""
+
+from handlers.kit.actor import ActorInjector, ActorMiddleware, ActorSource, RoleFilter
+from handlers.kit.answers import (
+    CallbackAnswerGuard,
+    KitRequestMiddleware,
+    alert_text,
+    create_refusals_router,
+    refusal_text,
+    was_answered,
+)
+from handlers.kit.callbacks import ChatId, Id, Small
+from handlers.kit.chats import GROUP_TYPES, PRIVATE, Chats, feature_router
+from handlers.kit.keyboards import (
+    CalAction,
+    CalCb,
+    contact_keyboard,
+    month_grid,
+    month_in_window,
+    one_column,
+    pager,
+)
+from handlers.kit.replies import locale, show, t
+
+__all__ = [
+    "GROUP_TYPES",
+    "PRIVATE",
+    "ActorInjector",
+    "ActorMiddleware",
+    "ActorSource",
+    "CalAction",
+    "CalCb",
+    "CallbackAnswerGuard",
+    "ChatId",
+    "Chats",
+    "Id",
+    "KitRequestMiddleware",
+    "RoleFilter",
+    "Small",
+    "alert_text",
+    "contact_keyboard",
+    "create_refusals_router",
+    "feature_router",
+    "locale",
+    "month_grid",
+    "month_in_window",
+    "one_column",
+    "pager",
+    "refusal_text",
+    "show",
+    "t",
+    "was_answered",
+]

@@ -1,0 +1,50 @@
+"""Saying things: the one text idiom of handlers, and "answer or edit"."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import I18n
+
+from bot.i18n import CatalogI18n
+
+
+def t(key: str, /, **params: Any) -> str:
+    """The catalog text of `key` in the current person's language, placeholders filled.
+
+    Services render with `i18n.t(key, locale, **params)` (they name the recipient's language);
+    handlers speak to the person in front of them, whose language the middleware has set.
+    """
+    # CatalogI18n registers itself on the base class's context var (see bot.i18n).
+    i18n = I18n.get_current(no_error=False)
+    assert isinstance(i18n, CatalogI18n)
+    return i18n.t(key, None, **params)
+
+
+def locale() -> str:
+    """The current person's language (for services that render for them)."""
+    return I18n.get_current(no_error=False).current_locale
+
+
+async def show(
+    target: Message | CallbackQuery,
+    text: str,
+    markup: InlineKeyboardMarkup | None = None,
+    *,
+    toast: str | None = None,
+) -> None:
+    """A screen: edit the pressed message in place, or answer a typed one.
+
+    A press on a message the bot can no longer edit (too old, deleted) gets the screen as a
+    new message, so a step is never lost. `toast` is shown briefly under a pressed button.
+    """
+    if isinstance(target, CallbackQuery):
+        await target.answer(toast)
+        message = target.message
+        if isinstance(message, Message):
+            await message.edit_text(text, reply_markup=markup)
+        elif target.bot is not None:
+            await target.bot.send_message(target.from_user.id, text, reply_markup=markup)
+        return
+    await target.answer(text, reply_markup=markup)

@@ -1,0 +1,42 @@
+"""Helpers shared by the test modules (one copy of each): clocks, local times, buttons,
+waiting for the bot to finish what it has in hand."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bot.services.vn_calendar import VN_TZ
+
+Msg = dict[str, Any]
+
+
+class FakeClock:
+    """A clock the test moves by hand (services and jobs take a `Clock`)."""
+
+    def __init__(self, now: datetime) -> None:
+        self.t = now
+
+    def now(self) -> datetime:
+        return self.t
+
+    def move(self, **delta: float) -> None:
+        self.t += timedelta(**delta)
+
+
+def local(y: int, mo: int, d: int, h: int = 0, mi: int = 0) -> datetime:
+    """A wall-clock time in Asia/Ho_Chi_Minh, as the UTC instant the database stores."""
+    return datetime(y, mo, d, h, mi, tzinfo=VN_TZ).astimezone(UTC)
+
+
+def buttons(msg: Msg) -> list[dict[str, Any]]:
+    """Every inline button of a sent message, row by row."""
+    return [b for row in msg.get("reply_markup", {}).get("inline_keyboard", []) for b in row]
+
+
+def button(msg: Msg, starts: str) -> str:
+    """The callback data of the button whose text starts with `starts`."""
+    for b in buttons(msg):
+        if b["text"].startswith(starts):
+            return str(b["callback_data"])
+    raise AssertionError(f"no button {starts!r} in {[b['text'] for b in buttons(msg)]}")
