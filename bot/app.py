@@ -36,6 +36,7 @@ from bot.middlewares import (
     InFlight,
     UpdateLogMiddleware,
     UserMiddleware,
+    WriteIntent,
 )
 from bot.settings import Settings
 from bot.telegram import BotSession
@@ -93,13 +94,18 @@ def create_bot(settings: Settings) -> Bot:
     )
 
 
-def create_fsm_storage(settings: Settings) -> BaseStorage:
-    """Redis when configured, so several processes share conversations; memory otherwise."""
+def create_fsm_storage(
+    settings: Settings, session_factory: async_sessionmaker[AsyncSession], clock: Clock
+) -> BaseStorage:
+    """Redis when configured, so several processes share conversations; the database
+    otherwise, so a wizard survives a restart."""
     if settings.redis_url:
         from aiogram.fsm.storage.redis import RedisStorage
 
         return RedisStorage.from_url(settings.redis_url)
-    return MemoryStorage()
+    from bot.fsm import DbStorage
+
+    return DbStorage(session_factory, clock)
 
 
 def create_dispatcher(
@@ -123,6 +129,9 @@ def create_dispatcher(
     in_flight = InFlight()
     dp = Dispatcher(
         storage=fsm_storage or MemoryStorage(),
+        # Registered below, inside the unit of work: the database storage reads and writes
+        # conversation state in the update's own transaction.
+        disable_fsm=True,
         settings=settings,
         session_factory=session_factory,
         i18n=i18n,
@@ -135,11 +144,13 @@ def create_dispatcher(
     dp.update.outer_middleware(CallbackAnswerGuard(i18n))
     dp.update.outer_middleware(DbSessionMiddleware(session_factory))
     dp.update.outer_middleware(UserMiddleware())
+    dp.update.outer_middleware(dp.fsm)
     dp.update.outer_middleware(ActorMiddleware(settings.admin_ids))
     dp.update.outer_middleware(LocaleMiddleware(i18n))
     for observer in (dp.message, dp.callback_query, dp.my_chat_member, dp.chat_member):
         observer.middleware(HandlerNameMiddleware())
         observer.middleware(ActorInjector())
+        observer.middleware(WriteIntent())
     routers = [*extra_routers, *get_routers(), create_refusals_router(), errors.router]
     # Errors last: every router's failure propagates up to them; refusals before the apology.
     dp.include_routers(*(detached(r) for r in routers))
@@ -163,7 +174,7 @@ def create_app(
         settings,
         session_factory=session_factory,
         i18n=i18n,
-        fsm_storage=fsm_storage or create_fsm_storage(settings),
+        fsm_storage=fsm_storage or create_fsm_storage(settings, session_factory, clock),
         extra_routers=extra_routers,
         clock=clock,
         scheduler=scheduler,

@@ -15,11 +15,13 @@ from aiogram.client.session.middlewares.base import (
     NextRequestMiddlewareType,
 )
 from aiogram.dispatcher.event.handler import HandlerObject
+from aiogram.dispatcher.flags import get_flag
 from aiogram.methods import Response, TelegramMethod
 from aiogram.methods.base import TelegramType
 from aiogram.types import TelegramObject, Update, User
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from storage.db import begin_mode, set_begin_mode
 from storage.repositories.users import UserRepository
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
@@ -106,6 +108,40 @@ class HandlerNameMiddleware(BaseMiddleware):
 current_session: ContextVar[AsyncSession | None] = ContextVar("current_session", default=None)
 
 
+class UnitOfWork:
+    """The update's session, and when it may take SQLite's write lock.
+
+    An update starts as a reader (SQLite transactions begin DEFERRED: no lock, any number at
+    once). Before a handler that writes runs, `for_writing` ends the read transaction and makes
+    the next ones begin IMMEDIATE, so a writer never upgrades a read snapshot (which fails with
+    "database is locked" when another writer committed meanwhile). On PostgreSQL both are no-ops.
+    """
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.sqlite = session.bind.dialect.name == "sqlite"
+
+    async def for_writing(self) -> None:
+        if self.sqlite and begin_mode() != "IMMEDIATE":
+            if self.session.in_transaction():
+                await self.session.commit()  # it only read
+            set_begin_mode("IMMEDIATE")
+
+    async def write_now(self, write: Callable[[], Awaitable[Any]]) -> Any:
+        """Run `write` in its own short writing transaction and commit it (SQLite), or in the
+        update's transaction (PostgreSQL); the update stays a reader afterwards."""
+        if not self.sqlite:
+            return await write()
+        mode = begin_mode()
+        await self.for_writing()
+        try:
+            result = await write()
+            await self.session.commit()
+        finally:
+            set_begin_mode(mode)
+        return result
+
+
 class DbSessionMiddleware(BaseMiddleware):
     """The unit of work: one session per update, committed on success, rolled back on error.
 
@@ -120,7 +156,10 @@ class DbSessionMiddleware(BaseMiddleware):
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         async with self.session_factory() as session:
             data["session"] = session
+            data["uow"] = UnitOfWork(session)
             token = current_session.set(session)
+            mode = begin_mode()
+            set_begin_mode("DEFERRED")  # a reader until a writing handler is chosen
             try:
                 result = await handler(event, data)
             except BaseException:
@@ -128,8 +167,25 @@ class DbSessionMiddleware(BaseMiddleware):
                 raise
             finally:
                 current_session.reset(token)
-            await session.commit()
+            try:
+                await session.commit()
+            finally:
+                set_begin_mode(mode)
             return result
+
+
+class WriteIntent(BaseMiddleware):
+    """Inner middleware: the chosen handler writes unless it is flagged `{"db": "read"}`.
+
+    Read-only handlers (views, /start, /help, pagers) then run without SQLite's write lock; a
+    handler that writes must not carry the flag (it would risk "database is locked").
+    """
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        uow: UnitOfWork | None = data.get("uow")
+        if uow is not None and get_flag(data, "db") != "read":
+            await uow.for_writing()
+        return await handler(event, data)
 
 
 class CommitBeforeReply(BaseRequestMiddleware):
@@ -154,17 +210,24 @@ class CommitBeforeReply(BaseRequestMiddleware):
 
 
 class UserMiddleware(BaseMiddleware):
-    """Loads (and records) the Telegram account acting in this update."""
+    """Loads the Telegram account acting in this update; writes it only when something in it
+    changed (first contact, a new name, username or app language, reachable again), so an
+    ordinary update from a returning person is read-only."""
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         tg_user: User | None = data.get("event_from_user")
-        session: AsyncSession | None = data.get("session")
-        if tg_user is not None and not tg_user.is_bot and session is not None:
-            data["db_user"] = await UserRepository(session).upsert_seen(
+        uow: UnitOfWork | None = data.get("uow")
+        if tg_user is not None and not tg_user.is_bot and uow is not None:
+            repo = UserRepository(uow.session)
+            seen = (
                 tg_user.id,
                 tg_user.first_name,
                 tg_user.last_name,
                 tg_user.username,
                 tg_user.language_code,
             )
+            user = await repo.get(tg_user.id)
+            if user is None or repo.differs(user, *seen[1:]):
+                user = await uow.write_now(lambda: repo.upsert_seen(*seen))
+            data["db_user"] = user
         return await handler(event, data)

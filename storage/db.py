@@ -3,12 +3,20 @@
 SQLite is configured for a bot that writes from many concurrent updates: WAL so readers never
 block the writer, a busy timeout, and `BEGIN IMMEDIATE` so a writing transaction takes the write
 lock up front instead of failing with "database is locked" when it upgrades a read lock.
+
+Reads need no lock: code that knows it only reads (an update whose handler is declared
+read-only, the first look at the acting person) runs inside `sqlite_deferred()`, where
+transactions begin DEFERRED, and many of them proceed at once. Everything else, jobs and the
+outbox included, keeps `BEGIN IMMEDIATE`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -20,6 +28,28 @@ from sqlalchemy.ext.asyncio import (
 )
 
 SQLITE_BUSY_TIMEOUT_S = 30
+BeginMode = Literal["IMMEDIATE", "DEFERRED"]
+# How the next SQLite transaction of this task begins (read by the engine's "begin" listener).
+_begin_mode: ContextVar[BeginMode] = ContextVar("sqlite_begin_mode", default="IMMEDIATE")
+
+
+def set_begin_mode(mode: BeginMode) -> None:
+    """From the next transaction on (in this task), begin SQLite transactions this way."""
+    _begin_mode.set(mode)
+
+
+def begin_mode() -> BeginMode:
+    return _begin_mode.get()
+
+
+@contextmanager
+def sqlite_deferred() -> Iterator[None]:
+    """Transactions begun inside take no write lock until they write (readers only!)."""
+    token = _begin_mode.set("DEFERRED")
+    try:
+        yield
+    finally:
+        _begin_mode.reset(token)
 
 
 def create_engine(url: str, *, echo: bool = False, **kwargs: Any) -> AsyncEngine:
@@ -54,7 +84,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql(f"BEGIN {_begin_mode.get()}")
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -3,6 +3,7 @@
 One module per feature (users, org, outbox, ...), so features can grow without colliding.
 """
 
+from storage.models.fsm import FsmState
 from storage.models.meetings import (
     Meeting,
     MeetingNotice,
@@ -31,6 +32,7 @@ __all__ = [
     "Branch",
     "ChatBinding",
     "CommitteeAdmin",
+    "FsmState",
     "Invite",
     "JobLease",
     "LinkCode",

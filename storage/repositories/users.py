@@ -13,7 +13,7 @@ from storage.base import utcnow
 from storage.models import TelegramUser
 
 
-def _insert(session: AsyncSession) -> Any:
+def dialect_insert(session: AsyncSession) -> Any:
     """The dialect's INSERT, which knows ON CONFLICT DO NOTHING on SQLite and PostgreSQL."""
     if session.bind.dialect.name == "postgresql":
         return pg_insert
@@ -41,7 +41,7 @@ class UserRepository:
             # Two first updates of one person can race (a group add brings two at once):
             # insert-if-absent instead of failing on the primary key.
             await self.session.execute(
-                _insert(self.session)(TelegramUser)
+                dialect_insert(self.session)(TelegramUser)
                 .values(
                     id=user_id,
                     first_name=first_name,
@@ -57,14 +57,7 @@ class UserRepository:
             user = await self.session.get(TelegramUser, user_id, populate_existing=True)
             assert user is not None
             return user
-        changed = (
-            user.first_name != first_name
-            or user.last_name != last_name
-            or user.username != username
-            or user.telegram_language != telegram_language
-            or not user.reachable
-        )
-        if changed:
+        if self.differs(user, first_name, last_name, username, telegram_language):
             user.first_name = first_name
             user.last_name = last_name
             user.username = username
@@ -72,6 +65,23 @@ class UserRepository:
             user.reachable = True
             user.updated_at = utcnow()
         return user
+
+    @staticmethod
+    def differs(
+        user: TelegramUser,
+        first_name: str,
+        last_name: str | None,
+        username: str | None,
+        telegram_language: str | None,
+    ) -> bool:
+        """Whether the account as Telegram shows it now differs from the stored one."""
+        return (
+            user.first_name != first_name
+            or user.last_name != last_name
+            or user.username != username
+            or user.telegram_language != telegram_language
+            or not user.reachable
+        )
 
     async def set_language(self, user_id: int, language: str) -> None:
         user = await self.session.get(TelegramUser, user_id)
