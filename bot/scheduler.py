@@ -7,6 +7,9 @@ start-up every job runs once and handles whatever came due while the bot was dow
 
 With several processes, a lease row per job (`job_leases`, compare-and-set, both dialects) lets
 one process run it; the holder keeps renewing it on its ticks, others take over when it lapses.
+A clean stop releases the process's leases, so the next start-up's catch-up runs every job at
+once; a crashed process's leases lapse (at most `LEASE_MAX` after its last run), and a catch-up
+that found a job held retries it the moment the lease lapses.
 Runs are logged with their duration; a failure is logged, recorded on the lease row and the job
 simply runs again on its next tick.
 """
@@ -18,11 +21,12 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -30,6 +34,9 @@ from bot.clock import Clock
 from storage.repositories.outbox import JobLeaseRepository
 
 log = logging.getLogger("bot.scheduler")
+LEASE_MIN = timedelta(seconds=30)
+# A crashed process blocks a job at most this long (a daily job's lease used to be 2 days).
+LEASE_MAX = timedelta(minutes=10)
 
 
 @dataclass
@@ -85,7 +92,7 @@ class JobRegistry:
             misfire_grace_time=misfire_grace_time,
             coalesce=coalesce,
             catch_up=catch_up,
-            lease=lease or max(timedelta(seconds=30), (every or timedelta(minutes=5)) * 2),
+            lease=lease or min(LEASE_MAX, max(LEASE_MIN, (every or timedelta(minutes=5)) * 2)),
         )
         self.specs[name] = spec
         return spec
@@ -111,6 +118,25 @@ class JobRegistry:
             for spec in self.specs.values()
             if spec.catch_up
         }
+
+    def retry_when_free(
+        self, scheduler: AsyncIOScheduler, ctx: JobContext, name: str, at: datetime
+    ) -> None:
+        """Run a job once more at `at` (when another process's lease on it lapses)."""
+        scheduler.add_job(
+            run_job,
+            trigger=DateTrigger(run_date=at),
+            args=[self.specs[name], ctx, self.holder],
+            id=f"{name}.catch-up",
+            name=f"{name}.catch-up",
+            replace_existing=True,
+            misfire_grace_time=None,
+        )
+
+    async def release(self, ctx: JobContext) -> int:
+        """Give up every lease this process holds (a clean stop)."""
+        async with ctx.session_factory() as s, s.begin():
+            return await JobLeaseRepository(s).release_all(self.holder)
 
 
 async def run_job(spec: JobSpec, ctx: JobContext, holder: str) -> bool:
@@ -179,8 +205,27 @@ class SchedulerJobs:
         ran = await self.registry.catch_up(self.ctx)
         log.info("catch-up pass: %s", ran)
         self.registry.install(self.scheduler, self.ctx)
+        for name, done in ran.items():
+            if not done:
+                await self._retry_after_lapse(name)
+
+    async def _retry_after_lapse(self, name: str) -> None:
+        """Another process (perhaps one that crashed) holds the job: run it when that lapses."""
+        async with self.ctx.session_factory() as s:
+            lease = await JobLeaseRepository(s).get(name)
+        until = lease.lease_until if lease is not None else None
+        if until is not None:
+            at = until + timedelta(seconds=1)
+            self.registry.retry_when_free(self.scheduler, self.ctx, name, at)
+            log.info("job %s held by another process until %s; retrying then", name, until)
 
     async def stop(self) -> None:
-        for name in self.registry.specs:
-            if self.scheduler.get_job(name) is not None:
-                self.scheduler.remove_job(name)
+        for job in self.scheduler.get_jobs():
+            if job.id in self.registry.specs or job.id.endswith(".catch-up"):
+                self.scheduler.remove_job(job.id)
+        try:
+            released = await self.registry.release(self.ctx)
+        except Exception:
+            log.exception("could not release the job leases; they lapse on their own")
+        else:
+            log.info("released %d job leases", released)

@@ -147,3 +147,68 @@ async def test_jobs_are_installed_with_explicit_options_and_stable_ids() -> None
     assert set(jobs) == {"outbox.tick", "quarter.start"}
     assert jobs["quarter.start"].misfire_grace_time == 600
     assert jobs["quarter.start"].coalesce is True and jobs["quarter.start"].max_instances == 1
+
+
+def _two_jobs(holder: str, ran: list[str]) -> JobRegistry:
+    """A reminders job (every minute) and a daily plan job, as the meetings feature has."""
+
+    async def reminders(_ctx: JobContext) -> None:
+        ran.append(f"{holder}:reminders")
+
+    async def plan(_ctx: JobContext) -> None:
+        ran.append(f"{holder}:plan")
+
+    registry = JobRegistry(holder=holder)
+    registry.add("meetings.reminders", reminders, every=timedelta(minutes=1))
+    registry.add("meetings.plan", plan, every=timedelta(days=1))
+    return registry
+
+
+async def test_graceful_restart_catch_up_runs_every_job_at_once(engine: AsyncEngine) -> None:
+    sf = create_session_factory(engine)
+    ran: list[str] = []
+    ctx = JobContext(sf, SystemClock())
+    with time_machine.travel(T0, tick=False):
+        for holder in ("before-restart", "after-restart"):
+            scheduler = AsyncIOScheduler(timezone="Asia/Ho_Chi_Minh")
+            jobs = SchedulerJobs(_two_jobs(holder, ran), scheduler, ctx)
+            await jobs.start()
+            await jobs.stop()  # a clean stop gives its leases back
+    assert ran == [
+        "before-restart:reminders",
+        "before-restart:plan",
+        "after-restart:reminders",
+        "after-restart:plan",
+    ]
+    async with sf() as s:
+        leases = (await s.scalars(select(JobLease))).all()
+    assert {(lease.name, lease.holder) for lease in leases} >= {
+        ("meetings.reminders", None),
+        ("meetings.plan", None),
+    }
+
+
+async def test_crashed_process_leases_lapse_and_catch_up_retries_then(engine: AsyncEngine) -> None:
+    sf = create_session_factory(engine)
+    ran: list[str] = []
+    ctx = JobContext(sf, SystemClock())
+    with time_machine.travel(T0, tick=False):
+        crashed = _two_jobs("crashed", ran)
+        await crashed.catch_up(ctx)  # ran, then died without stopping: leases still held
+        scheduler = AsyncIOScheduler(timezone="Asia/Ho_Chi_Minh")
+        scheduler.start(paused=True)
+        jobs = SchedulerJobs(_two_jobs("restarted", ran), scheduler, ctx)
+        await jobs.start()
+        retries = {j.id: j.trigger.run_date for j in scheduler.get_jobs() if "catch-up" in j.id}
+        await jobs.stop()
+        scheduler.shutdown(wait=False)
+    assert ran == ["crashed:reminders", "crashed:plan"]  # held: not run by the new process yet
+    # It is retried the moment each lease lapses: 2 min for reminders, and the daily job's
+    # lease is capped (10 min), not 2 days.
+    assert {k: v.astimezone(UTC) for k, v in retries.items()} == {
+        "meetings.reminders.catch-up": T0 + timedelta(minutes=2, seconds=1),
+        "meetings.plan.catch-up": T0 + timedelta(minutes=10, seconds=1),
+    }
+    with time_machine.travel(T0 + timedelta(minutes=10, seconds=1), tick=False):
+        restarted = _two_jobs("restarted", ran)
+        assert await restarted.catch_up(ctx) == {"meetings.reminders": True, "meetings.plan": True}

@@ -366,5 +366,15 @@ class JobLeaseRepository:
             .execution_options(synchronize_session=False)
         )
 
+    async def release_all(self, holder: str) -> int:
+        """Every lease `holder` has (a clean stop): the next start-up need not wait for them."""
+        result = await self.session.execute(
+            update(JobLease)
+            .where(JobLease.holder == holder)
+            .values(holder=None, lease_until=None)
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
     async def get(self, name: str) -> JobLease | None:
         return await self.session.get(JobLease, name)
