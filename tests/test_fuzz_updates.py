@@ -1,0 +1,275 @@
+"""Fuzzing the production dispatcher with forged buttons and odd commands.
+
+Through `Dispatcher.feed_update` on the dispatcher `create_app` builds (routers, filters,
+middlewares and error handlers as in production; the Bot talks to the sandbox, which checks
+every request against the Bot API spec): random and mutated callback data for every registered
+CallbackData prefix (oversized, negative, non-ASCII, missing and extra fields, real ids), and
+random command arguments, from people with no rights in the district (a stranger, another
+district's secretary) and a plain member, in private chats and in branch groups.
+
+Invariants: no handler raises (nothing reaches the apology), every press gets an answer, and
+the district's data is unchanged except what the person may change (a member: their RSVP).
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+import logging
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any, get_args
+
+import pytest
+from aiogram import Dispatcher, Router
+from aiogram.filters import Command
+from aiogram.filters.callback_data import CallbackData, CallbackQueryFilter
+from aiogram.types import Update
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from bot.app import App, create_app
+from sandbox.testing import run_sandbox
+from storage.models import (
+    AuditLog,
+    ChatBinding,
+    CommitteeAdmin,
+    Invite,
+    LinkCode,
+    Meeting,
+    MeetingReport,
+    MeetingRsvp,
+    Member,
+)
+from tests import orgdata as o
+from tests.e2e.harness import TOKEN, make_settings
+from tests.helpers import local
+
+GROUP_B1, GROUP_B2, GROUP_FREE = -100901, -100902, -100903
+ACTORS = {o.STRANGER: "Lạ", o.SEC_OTHER: "Ngoài", o.MEM1: "Viên"}
+OUTSIDERS = {o.STRANGER, o.SEC_OTHER}
+WRITES = {"sendMessage", "editMessageText", "editMessageReplyMarkup", "sendDocument"}
+MAY_CHANGE = {o.STRANGER: set(), o.SEC_OTHER: set(), o.MEM1: {"rsvps"}}
+
+
+def _routers(router: Router) -> Iterator[Router]:
+    yield router
+    for sub in router.sub_routers:
+        yield from _routers(sub)
+
+
+def callback_classes(dp: Dispatcher) -> list[type[CallbackData]]:
+    """Every CallbackData class some handler of the production dispatcher filters on."""
+    found: dict[str, type[CallbackData]] = {}
+    for router in _routers(dp):
+        for handler in router.callback_query.handlers:
+            for f in handler.filters or ():
+                if isinstance(f.callback, CallbackQueryFilter):
+                    cls = f.callback.callback_data
+                    found[cls.__prefix__] = cls
+    return sorted(found.values(), key=lambda c: c.__prefix__)
+
+
+def commands(dp: Dispatcher) -> list[str]:
+    names: set[str] = set()
+    for router in _routers(dp):
+        for handler in router.message.handlers:
+            for f in handler.filters or ():
+                if isinstance(f.callback, Command):
+                    names.update(c for c in f.callback.commands if isinstance(c, str))
+    return sorted(names)
+
+
+NASTY_NUMBERS = [
+    "0",
+    "-1",
+    "1",
+    "2",
+    "99999999999999999999999",
+    "18446744073709551616",
+    "9223372036854775808",
+    "²",
+    "٣",
+    "1e3",
+    "+5",
+    " 7",
+    "",
+]
+
+
+def field_values(annotation: Any, real_ids: list[int]) -> st.SearchStrategy[str]:
+    """Values for one field: valid-looking ones (so handlers run) and nasty ones."""
+    options: list[st.SearchStrategy[str]] = [
+        st.sampled_from(NASTY_NUMBERS),
+        st.integers(-(2**70), 2**70).map(str),
+        st.text(st.characters(blacklist_characters=":", codec="utf-8"), max_size=8),
+        st.sampled_from([str(i) for i in real_ids]),
+    ]
+    for arg in (annotation, *get_args(annotation)):
+        if isinstance(arg, type) and issubclass(arg, enum.Enum):
+            options.append(st.sampled_from([str(m.value) for m in arg]))
+    return st.one_of(*options)
+
+
+@st.composite
+def callback_data(draw: st.DrawFn, classes: list[type[CallbackData]], ids: list[int]) -> str:
+    cls = draw(st.sampled_from(classes))
+    fields = [field_values(f.annotation, ids) for f in cls.model_fields.values()]
+    values = [draw(s) for s in fields]
+    mutation = draw(st.sampled_from(["as is", "drop", "extra", "garbage"]))
+    if mutation == "drop" and values:
+        values = values[: draw(st.integers(0, len(values) - 1))]
+    elif mutation == "extra":
+        values.append(draw(st.sampled_from(NASTY_NUMBERS)))
+    elif mutation == "garbage":
+        return draw(st.text(max_size=40))
+    data = ":".join([cls.__prefix__, *values])
+    return data.encode()[:64].decode(errors="ignore")
+
+
+ARGS = st.one_of(
+    st.sampled_from(
+        [
+            "",
+            "31/12/9999 23:59 Nhà văn hóa",
+            "03/12 19:30",
+            "29/02/2027 19:30",
+            "99999999999999999999999",
+            "add 99999999999999999999999 T01",
+            "add ² T01",
+            "remove 101 T01",
+            "²",
+            "T01U01B01",
+            "<b>x</b> & <i>",
+            "ABCD-EFGH",
+        ]
+    ),
+    st.text(max_size=30),
+)
+
+
+@dataclass
+class Env:
+    app: App
+    world: Any
+    classes: list[type[CallbackData]]
+    commands: list[str]
+    ids: list[int]
+    anchors: dict[int, int]  # chat id -> a bot message to press buttons on
+
+
+@pytest.fixture
+async def env(database_url: str) -> AsyncIterator[Env]:
+    async with run_sandbox(port=0) as sb:
+        world = sb.world(TOKEN)
+        app = create_app(make_settings(database_url, sb.base_url))
+        org = await o.build_org(app.engine)
+        people = {**ACTORS, o.SEC1: "Bí", o.SEC2: "Giáo"}
+        for uid, name in people.items():
+            world.add_user(uid, name, "vi", started=True)
+        members = {uid: "member" for uid in people}
+        for chat_id, title in ((GROUP_B1, "Thôn Một"), (GROUP_B2, "Trường"), (GROUP_FREE, "Tự do")):
+            world.create_group(chat_id, title, members, bot_status="member")
+        async with app.session_factory() as s, s.begin():
+            for chat_id, branch in ((GROUP_B1, org.b1), (GROUP_B2, org.b2)):
+                s.add(
+                    ChatBinding(
+                        chat_id=chat_id,
+                        target_type="branch",
+                        target_id=branch,
+                        district_id=org.district,
+                    )
+                )
+            meeting = Meeting(
+                branch_id=org.b1,
+                district_id=org.district,
+                kind="regular",
+                status="scheduled",
+                period_year=2030,
+                period_month=1,
+                starts_at=local(2030, 1, 5, 19, 30),
+                version=1,
+                created_by=o.SEC1,
+            )
+            s.add(meeting)
+            await s.flush()
+            meeting_id = meeting.id
+        anchors = {}
+        for chat_id in (*ACTORS, GROUP_B1, GROUP_B2, GROUP_FREE):
+            sent = await app.bot.send_message(chat_id, "·")
+            anchors[chat_id] = sent.message_id
+        ids = sorted(
+            {*org.members.values(), org.b1, org.b2, org.other_branch, org.district, meeting_id}
+        )
+        yield Env(app, world, callback_classes(app.dp), commands(app.dp), ids, anchors)
+        await app.close()
+
+
+async def fingerprint(env: Env) -> dict[str, Any]:
+    """The district's data a person without rights must leave as it is."""
+    async with env.app.session_factory() as s:
+
+        async def rows(*columns: Any) -> list[Any]:
+            return [tuple(r) for r in (await s.execute(select(*columns))).all()]
+
+        return {
+            "meetings": await rows(
+                Meeting.id, Meeting.status, Meeting.starts_at, Meeting.place, Meeting.version
+            ),
+            "rsvps": await rows(MeetingRsvp.meeting_id, MeetingRsvp.member_id, MeetingRsvp.answer),
+            "reports": await rows(MeetingReport.id),
+            "bindings": await rows(ChatBinding.chat_id, ChatBinding.target_id, ChatBinding.active),
+            "members": await rows(Member.id, Member.telegram_id, Member.active),
+            "invites": await rows(Invite.id, Invite.used_at),
+            "codes": await rows(LinkCode.id, LinkCode.used_at),
+            "admins": await rows(CommitteeAdmin.district_id, CommitteeAdmin.telegram_id),
+            "audit": await rows(AuditLog.id),
+        }
+
+
+async def feed(env: Env, update: dict[str, Any]) -> None:
+    env.world.pending.clear()  # nobody polls: this test feeds the update itself
+    await env.app.dp.feed_update(env.app.bot, Update.model_validate(update))
+
+
+FUZZ = settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+_press_counter = itertools.count()
+
+
+@FUZZ
+@given(data=st.data())
+async def test_fuzzed_buttons_and_commands_never_crash_and_change_nothing_forbidden(
+    env: Env, data: st.DataObject, caplog: pytest.LogCaptureFixture
+) -> None:
+    actor = data.draw(st.sampled_from(sorted(ACTORS)), label="actor")
+    chat = data.draw(st.sampled_from([actor, GROUP_B1, GROUP_B2, GROUP_FREE]), label="chat")
+    before = await fingerprint(env)
+    caplog.clear()
+    with caplog.at_level(logging.ERROR):
+        if data.draw(st.booleans(), label="press"):
+            payload = data.draw(callback_data(env.classes, env.ids), label="callback_data")
+            query_id = env.world.press_button(actor, env.anchors[chat], chat, payload, strict=False)
+            await feed(env, env.world.pending[-1])
+            answer = env.world.callback_answer(query_id)
+            assert answer is not None, f"press {payload!r} in {chat} was never answered"
+        else:
+            command = data.draw(st.sampled_from(env.commands), label="command")
+            args = data.draw(ARGS, label="args")
+            update = env.world.send_text(actor, f"/{command} {args}".strip(), chat)
+            await feed(env, update)
+    failures = [r.getMessage() for r in caplog.records if r.name == "bot.errors"]
+    assert failures == [], failures
+    after = await fingerprint(env)
+    changed = {k for k in before if before[k] != after[k]}
+    assert changed <= MAY_CHANGE[actor], (actor, chat, changed)
+
+
+def test_the_fuzzer_reaches_every_callback_prefix_and_command(env: Env) -> None:
+    prefixes = {c.__prefix__ for c in env.classes}
+    assert {"lang", "mem", "invm", "rsvp"} <= prefixes, prefixes
+    assert {"start", "help", "schedule", "admins", "link"} <= set(env.commands)
