@@ -254,9 +254,17 @@ async def test_fuzzed_buttons_and_commands_never_crash_and_change_nothing_forbid
         if data.draw(st.booleans(), label="press"):
             payload = data.draw(callback_data(env.classes, env.ids), label="callback_data")
             query_id = env.world.press_button(actor, env.anchors[chat], chat, payload, strict=False)
+            sent_before = len(env.world.sent_log())
             await feed(env, env.world.pending[-1])
             answer = env.world.callback_answer(query_id)
             assert answer is not None, f"press {payload!r} in {chat} was never answered"
+            if actor in OUTSIDERS and chat < 0:
+                written = [
+                    c["method"]
+                    for c in env.world.sent_log()[sent_before:]
+                    if c["method"] in WRITES and str(c.get("chat_id")) == str(chat)
+                ]
+                assert written == [], f"an outsider's press {payload!r} wrote into {chat}"
         else:
             command = data.draw(st.sampled_from(env.commands), label="command")
             args = data.draw(ARGS, label="args")
