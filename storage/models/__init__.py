@@ -3,6 +3,7 @@
 One module per feature (users, org, outbox, ...), so features can grow without colliding.
 """
 
+from storage.models.access import LinkAttempt
 from storage.models.meetings import (
     Meeting,
     MeetingNotice,
@@ -33,6 +34,7 @@ __all__ = [
     "CommitteeAdmin",
     "Invite",
     "JobLease",
+    "LinkAttempt",
     "LinkCode",
     "Meeting",
     "MeetingNotice",

@@ -16,7 +16,7 @@ import time_machine
 from sqlalchemy import func, select, update
 
 from bot.services.org_import import import_org
-from handlers.linking import LinkCodeCb
+from handlers.link_codes import LinkCodeCb
 from handlers.org import MembersPage
 from handlers.people import InvitePick
 from storage.models import AuditLog, ChatBinding, Invite, LinkCode, Member, TelegramUser
