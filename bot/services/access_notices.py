@@ -24,15 +24,15 @@ def local_time(moment: datetime, tz: tzinfo) -> str:
 
 
 async def district_admin_ids(
-    session: AsyncSession, district_id: int | None, fallback_ids: Collection[int] = ()
+    session: AsyncSession, district_ids: Iterable[int], fallback_ids: Collection[int] = ()
 ) -> list[int]:
-    """The district's committee admins, or the bootstrap admins when it has none (or there is
-    no district: an unbound chat)."""
+    """The committee admins of these districts, or the bootstrap admins when they have none
+    (or there is no district at all)."""
+    repo = AccessRepository(session)
     ids: list[int] = []
-    if district_id is not None:
-        admins = await AccessRepository(session).district_admins(district_id)
-        ids = list(dict.fromkeys(a.telegram_id for a in admins))
-    return ids or sorted(fallback_ids)
+    for district_id in district_ids:
+        ids += [a.telegram_id for a in await repo.district_admins(district_id)]
+    return list(dict.fromkeys(ids)) or sorted(fallback_ids)
 
 
 async def tell(

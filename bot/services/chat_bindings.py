@@ -82,7 +82,7 @@ async def bot_removed(
     info = await describe(session, binding.target_type, binding.target_id)
     await unbind(session, binding, "bot_kicked" if kicked else "bot_left", actor_id, now)
     recipients = await access_notices.district_admin_ids(
-        session, binding.district_id, fallback_admin_ids
+        session, [binding.district_id], fallback_admin_ids
     )
     return await access_notices.tell(
         session,

@@ -7,7 +7,8 @@ restart and holds across processes):
 
 * `SLOW_AFTER` wrong codes in `WINDOW`: the next try must wait `SLOW_GAP` after the last one;
 * `MAX_FAILURES` wrong codes in `WINDOW`: refused for `LOCK` (the right code too), and the
-  committee admins of the chat's district (or the bootstrap admins) are told once.
+  committee admins of the chat's district (an unbound chat: of the sender's districts; none:
+  the bootstrap admins) are told once.
 
 The lock is checked before the code is even looked up, and a wrong code never reaches the
 getChatMember call. Malformed text ('xyz') is not a guess and does not count.
@@ -72,13 +73,13 @@ async def record_failure(
     who: Subjects,
     now: datetime,
     *,
-    district_id: int | None,
+    district_ids: Collection[int],
     i18n: CatalogI18n,
     tz: tzinfo,
     fallback_admin_ids: Collection[int] = (),
 ) -> datetime | None:
-    """Count one wrong code; when this locks the chat or the person, tell the admins (once)
-    and return until when."""
+    """Count one wrong code; when this locks the chat or the person, tell the committee admins
+    of `district_ids` (or the bootstrap admins) once, and return until when."""
     repo = AccessRepository(session)
     locked: list[tuple[str, int, datetime]] = []
     for scope, subject_id in who.counted():
@@ -93,7 +94,7 @@ async def record_failure(
             locked.append((scope, subject_id, row.locked_until))
     await session.flush()
     if locked:
-        await _tell_admins(session, who, locked, district_id, i18n, tz, fallback_admin_ids)
+        await _tell_admins(session, who, locked, district_ids, i18n, tz, fallback_admin_ids)
     return max((until for *_, until in locked), default=None)
 
 
@@ -101,12 +102,12 @@ async def _tell_admins(
     session: AsyncSession,
     who: Subjects,
     locked: Sequence[tuple[str, int, datetime]],
-    district_id: int | None,
+    district_ids: Collection[int],
     i18n: CatalogI18n,
     tz: tzinfo,
     fallback_admin_ids: Collection[int],
 ) -> None:
-    recipients = await access_notices.district_admin_ids(session, district_id, fallback_admin_ids)
+    recipients = await access_notices.district_admin_ids(session, district_ids, fallback_admin_ids)
     for scope, subject_id, until in locked:
         await access_notices.tell(
             session,

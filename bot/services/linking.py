@@ -211,11 +211,12 @@ async def link_chat(
     row = await repo.link_code_by_hash(code_hash(normalized))
     if row is None:
         current = await repo.binding_for_chat(chat.id)
+        districts = [current.district_id] if current is not None else sorted(sender.districts)
         until = await link_guard.record_failure(
             session,
             who,
             now,
-            district_id=current.district_id if current is not None else None,
+            district_ids=districts,
             i18n=i18n,
             tz=tz,
             fallback_admin_ids=fallback_admin_ids,
