@@ -42,12 +42,3 @@ async def link_code(env: BotEnv, who: int, args: str = "") -> str:
     assert match, reply["text"]
     await env.settle()
     return match.group(1)
-
-
-async def branch_group(env: BotEnv, chat_id: int = GROUP, title: str = "Chi bộ thôn Một") -> None:
-    """Branch 1's group with the bot in it (SEC1 creates it, MEM1 and SEC3 are members)."""
-    env.world.create_group(
-        chat_id, title, {o.SEC1: "creator", o.MEM1: "member", o.SEC3: "administrator"}
-    )
-    env.world.add_bot_to_group(chat_id, o.SEC1)
-    await env.world.wait_for_bot_message(chat_id)
