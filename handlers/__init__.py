@@ -20,6 +20,7 @@ def get_routers() -> list[Router]:
         admins,
         common,
         language,
+        link_codes,
         linking,
         meeting_reports,
         meetings,
@@ -36,6 +37,7 @@ def get_routers() -> list[Router]:
         detached(people.router),
         detached(org.router),
         detached(linking.router),
+        detached(link_codes.router),
         detached(admins.router),
         # Meeting reports and views (issue 5, part B): /report, /meetings, /meeting, /ics.
         detached(meeting_reports.router),

@@ -2,25 +2,29 @@
 
 `/admins [DISTRICT]`, `/admins add ID [DISTRICT]`, `/admins remove ID [DISTRICT]`; instead of
 an ID, reply to a message forwarded from the person (when their privacy settings show them).
+Only admins get past the role filter, so nobody learns anything from a malformed ID first.
 """
 
 from __future__ import annotations
 
-from aiogram import Bot, F, Router, html
+from aiogram import Bot, html
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message, MessageOriginUser
-from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
+from bot.commands import set_person_menu
 from bot.i18n import CatalogI18n
+from bot.inputs import try_int
 from bot.services import admins
-from bot.services.policy import Refused, load_actor
+from bot.services.admins import AdminOp
+from bot.services.policy import Actor, Role
 from bot.settings import Settings
-from handlers.people import refresh_menu, refused_text
+from handlers.kit import Chats, RoleFilter, feature_router, t
 
-router = Router(name=__name__)
-router.message.filter(F.chat.type == "private")
+router = feature_router(__name__, Chats.PRIVATE)
+OPS = {"add": AdminOp.ADD, "remove": AdminOp.REMOVE}
+DONE_KEYS = {AdminOp.ADD: "admins.added", AdminOp.REMOVE: "admins.removed"}
 
 
 def _forwarded_user_id(message: Message) -> int | None:
@@ -31,52 +35,53 @@ def _forwarded_user_id(message: Message) -> int | None:
     return None
 
 
-@router.message(Command("admins"))
+def _parse(message: Message, args: list[str]) -> tuple[AdminOp, int | None, str | None]:
+    """(operation, target id or None when missing or not a number, district code)."""
+    op = OPS.get(args[0].lower(), AdminOp.LIST) if args else AdminOp.LIST
+    rest = args[1:] if op is not AdminOp.LIST else args
+    target_id: int | None = None
+    if op is not AdminOp.LIST:
+        # A district code has letters; anything else in first place is meant as an ID.
+        if rest and not any(c.isalpha() for c in rest[0]):
+            target_id = try_int(rest.pop(0), lo=1)
+        else:
+            target_id = _forwarded_user_id(message)
+    return op, target_id, rest[0] if rest else None
+
+
+@router.message(Command("admins"), RoleFilter(Role.ADMIN))
 async def cmd_admins(
     message: Message,
     command: CommandObject,
     session: AsyncSession,
+    actor: Actor,
     settings: Settings,
     clock: Clock,
     bot: Bot,
     i18n: CatalogI18n,
 ) -> None:
     """List the district's admins, or add/remove one."""
-    assert message.from_user is not None
-    actor = await load_actor(session, message.from_user.id, settings.admin_ids)
-    args = (command.args or "").split()
-    op = args[0].lower() if args and args[0].lower() in ("add", "remove") else None
-    rest = args[1:] if op else args
-    try:
-        target_id: int | None = None
-        if op is not None:
-            if rest and rest[0].isdigit():
-                target_id = int(rest.pop(0))
-            else:
-                target_id = _forwarded_user_id(message)
-            if target_id is None:
-                await message.answer(_("admins.bad_id"))
-                return
-        district_id = await admins.pick_district(session, actor, rest[0] if rest else None)
-        if op == "add" and target_id is not None:
-            await admins.add_admin(session, actor, district_id, target_id, clock.now())
-        elif op == "remove" and target_id is not None:
-            await admins.remove_admin(session, actor, district_id, target_id, clock.now())
-        listing = await admins.list_admins(session, actor, district_id)
-        if target_id is not None:
-            await refresh_menu(bot, i18n, session, settings, target_id, i18n.default_locale)
-    except Refused as err:
-        await message.answer(refused_text(err))
-        return
+    op, target_id, district = _parse(message, (command.args or "").split())
+    done = await admins.manage(
+        session,
+        actor,
+        op,
+        target_id=target_id,
+        district_code=district,
+        now=clock.now(),
+        bootstrap_admin_ids=settings.admin_ids,
+    )
+    if done.target_id is not None:
+        # The target's menu in the default language: we do not know theirs here.
+        await set_person_menu(bot, i18n, done.target_id, done.target_roles, i18n.default_locale)
+    listing = done.listing
+    name = html.quote(listing.district_name)
     lines: list[str] = []
-    district = html.quote(listing.district_name)
-    if op == "add":
-        lines += [_("admins.added").format(id=target_id, district=district), ""]
-    elif op == "remove":
-        lines += [_("admins.removed").format(id=target_id, district=district), ""]
-    lines.append(_("admins.list").format(district=district, code=html.quote(listing.district_code)))
+    if op in DONE_KEYS:
+        lines += [t(DONE_KEYS[op], id=done.target_id, district=name), ""]
+    lines.append(t("admins.list", district=name, code=html.quote(listing.district_code)))
     lines += [
-        _("admins.line").format(id=a.telegram_id, label=html.quote(a.label)) for a in listing.admins
-    ] or [_("admins.empty")]
-    lines += ["", _("admins.usage")]
+        t("admins.line", id=a.telegram_id, label=html.quote(a.label)) for a in listing.admins
+    ] or [t("admins.empty")]
+    lines += ["", t("admins.usage")]
     await message.answer("\n".join(lines))

@@ -1,17 +1,15 @@
-"""/start and /help: who the bot is and what the person can do."""
+"""/start and /help: who the bot is and what the person can do, in private and in groups."""
 
 from __future__ import annotations
 
-from aiogram import Router, html
+from aiogram import F, html
 from aiogram.filters import Command, CommandStart
 from aiogram.types import Message
-from aiogram.utils.i18n import gettext as _
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services.policy import load_actor, menu_roles
-from bot.settings import Settings
+from bot.services.policy import Actor, menu_roles
+from handlers.kit import PRIVATE, Chats, feature_router, t
 
-router = Router(name=__name__)
+router = feature_router(__name__, Chats.ANY)
 
 # Later features add lines to a role's /help section from their own catalogs.
 HELP_EXTRA: dict[str, tuple[str, ...]] = {
@@ -19,20 +17,28 @@ HELP_EXTRA: dict[str, tuple[str, ...]] = {
     "secretary": ("mtg.help.secretary", "mrep.help.secretary"),
     "admin": ("mrep.help.admin",),
 }
+# ...and to a group's /help: only what works in a group (private commands are ignored there).
+HELP_GROUP_EXTRA: tuple[str, ...] = ()
 
 
 @router.message(CommandStart())
 async def cmd_start(message: Message) -> None:
     """Greet and say what the bot does."""
     name = message.from_user.first_name if message.from_user else ""
-    await message.answer(_("start.greeting").format(name=html.quote(name)))
+    await message.answer(t("start.greeting", name=html.quote(name)))
+
+
+@router.message(Command("help"), F.chat.type == PRIVATE)
+async def cmd_help(message: Message, actor: Actor) -> None:
+    """List what this person can do: the help grows with their roles."""
+    sections = [
+        t(f"help.{role}") + "".join("\n" + t(k) for k in HELP_EXTRA.get(role, ()))
+        for role in menu_roles(actor)
+    ]
+    await message.answer("\n".join([t("help.text"), *sections]))
 
 
 @router.message(Command("help"))
-async def cmd_help(message: Message, session: AsyncSession, settings: Settings) -> None:
-    """List what this person can do: the help grows with their roles."""
-    roles = ["unknown"]
-    if message.from_user is not None:
-        roles = menu_roles(await load_actor(session, message.from_user.id, settings.admin_ids))
-    sections = [_(f"help.{r}") + "".join("\n" + _(k) for k in HELP_EXTRA.get(r, ())) for r in roles]
-    await message.answer("\n".join([_("help.text"), *sections]))
+async def cmd_help_group(message: Message) -> None:
+    """In a group: the commands that work in a group, whoever asks."""
+    await message.answer("\n".join([t("help.group"), *(t(k) for k in HELP_GROUP_EXTRA)]))

@@ -1,20 +1,24 @@
-"""/language: switch between Vietnamese and English."""
+"""/language: switch between Vietnamese and English, in the person's private chat.
+
+Private only: the language is the person's own, and in a group its buttons would sit on the
+bot's group message, where anyone's press used to rewrite it.
+"""
 
 from __future__ import annotations
 
-from aiogram import F, Router
+from aiogram import F
 from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, Message
-from aiogram.utils.i18n import I18n
-from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services.preferences import UnknownLanguage, set_language
+from bot.i18n import CatalogI18n
+from bot.services import preferences
 from bot.settings import LANGUAGES
+from handlers.kit import Chats, feature_router, show, t
 
-router = Router(name=__name__)
+router = feature_router(__name__, Chats.PRIVATE)
 
 
 class LanguageCb(CallbackData, prefix="lang"):
@@ -22,26 +26,27 @@ class LanguageCb(CallbackData, prefix="lang"):
 
 
 @router.message(Command("language"))
-async def cmd_language(message: Message) -> None:
-    """Offer the languages as buttons."""
+async def cmd_language(message: Message, i18n: CatalogI18n) -> None:
+    """Offer the languages as buttons, each named in its own language."""
     kb = InlineKeyboardBuilder()
     for code in LANGUAGES:
-        kb.button(text=_("language.name", locale=code), callback_data=LanguageCb(code=code))
-    await message.answer(_("language.choose"), reply_markup=kb.as_markup())
+        kb.button(text=i18n.t("language.name", code), callback_data=LanguageCb(code=code))
+    await message.answer(t("language.choose"), reply_markup=kb.as_markup())
 
 
-@router.callback_query(LanguageCb.filter(F.code.func(len) > 0))
+@router.callback_query(LanguageCb.filter(F.code.in_(LANGUAGES)))
 async def on_language(
-    query: CallbackQuery, callback_data: LanguageCb, session: AsyncSession, i18n: I18n
+    query: CallbackQuery, callback_data: LanguageCb, session: AsyncSession, i18n: CatalogI18n
 ) -> None:
     """Store the choice and confirm in the new language."""
-    try:
-        code = await set_language(session, query.from_user.id, callback_data.code)
-    except UnknownLanguage:
-        await query.answer(_("language.unknown"), show_alert=True)
-        return
-    i18n.current_locale = code
-    text = _("language.changed", locale=code)
-    await query.answer(text)
-    if query.message is not None and hasattr(query.message, "edit_text"):
-        await query.message.edit_text(text)
+    i18n.current_locale = await preferences.set_language(
+        session, query.from_user.id, callback_data.code
+    )
+    text = t("language.changed")
+    await show(query, text, toast=text)
+
+
+@router.callback_query(LanguageCb.filter())
+async def on_unknown_language(query: CallbackQuery) -> None:
+    """A language we have no catalog for (forged data)."""
+    await query.answer(t("language.unknown"), show_alert=True)

@@ -62,6 +62,7 @@ async def test_invite_link_ties_the_account_once(engine: AsyncEngine) -> None:
 
     joined = await _redeem(engine, issued.token)
     assert (joined.full_name, joined.already) == ("Phạm Thị Mới", False)
+    assert joined.roles == ["member"]  # the new roles come back: the handler sets the menu
     async with create_session_factory(engine)() as s:
         actor = await load_actor(s, NEWBIE)
         audit = (await s.scalars(select(AuditLog).order_by(AuditLog.id.desc()))).first()

@@ -11,15 +11,20 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.i18n import create_i18n
-from bot.services import linking
+from bot.services import link_guard, linking
+from bot.services.access_notices import local_time
 from bot.services.linking import ChatInfo
 from bot.services.policy import Refused, load_actor
+from bot.services.vn_calendar import VN_TZ
 from storage.db import create_session_factory
 from storage.models import AuditLog, ChatBinding, LinkCode, OutboxEntry
 from storage.models.org import TargetType
 from tests import orgdata as o
+from tests.helpers import FakeClock
 
 NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+I18N = create_i18n("vi")
+BOOTSTRAP = 4242
 GROUP = ChatInfo(-1001, "group", "Chi bộ thôn Một")
 
 
@@ -29,21 +34,48 @@ async def _issue(engine: AsyncEngine, who: int, ttype: str, tid: int, now: datet
         return (await linking.issue_code(s, actor, ttype, tid, now)).code
 
 
-async def _link(
+class ChatAdmin:
+    """Stands in for the getChatMember question; counts how often it was asked."""
+
+    def __init__(self, answer: bool = True) -> None:
+        self.answer, self.asked = answer, 0
+
+    async def __call__(self) -> bool:
+        self.asked += 1
+        return self.answer
+
+
+async def _attempt(
     engine: AsyncEngine,
     code: str,
     who: int,
     chat: ChatInfo = GROUP,
     *,
-    admin: bool = True,
+    admin: bool | ChatAdmin = True,
     now: datetime = NOW,
     bootstrap: tuple[int, ...] = (),
-) -> linking.LinkOutcome:
+) -> linking.LinkOutcome | linking.WrongCode:
+    check = admin if isinstance(admin, ChatAdmin) else ChatAdmin(admin)
     async with create_session_factory(engine)() as s, s.begin():
         actor = await load_actor(s, who, bootstrap)
         return await linking.link_chat(
-            s, code=code, chat=chat, sender=actor, sender_is_chat_admin=admin, now=now
+            s,
+            code=code,
+            chat=chat,
+            sender=actor,
+            chat_admin=check,
+            now=now,
+            i18n=I18N,
+            fallback_admin_ids=bootstrap,
         )
+
+
+async def _link(
+    engine: AsyncEngine, code: str, who: int, chat: ChatInfo = GROUP, **kw: object
+) -> linking.LinkOutcome:
+    outcome = await _attempt(engine, code, who, chat, **kw)  # type: ignore[arg-type]
+    assert isinstance(outcome, linking.LinkOutcome), outcome
+    return outcome
 
 
 async def _state(engine: AsyncEngine) -> tuple[list[tuple[int, str, int, bool]], int, int]:
@@ -147,9 +179,13 @@ async def test_bad_link_requests_change_nothing(engine: AsyncEngine, case: str, 
     elif case == "bound_elsewhere":
         kwargs["chat"] = GROUP
     before = await _state(engine)
-    with pytest.raises(Refused) as err:
-        await _link(engine, code, o.SEC1, **kwargs)  # type: ignore[arg-type]
-    assert err.value.key == key
+    if case in ("unknown", "mistyped"):  # counted against the chat and person, not raised
+        wrong = await _attempt(engine, code, o.SEC1, **kwargs)  # type: ignore[arg-type]
+        assert isinstance(wrong, linking.WrongCode) and wrong.key == key
+    else:
+        with pytest.raises(Refused) as err:
+            await _link(engine, code, o.SEC1, **kwargs)
+        assert err.value.key == key
     assert await _state(engine) == before
     if case == "bound_elsewhere":
         assert err.value.params == {"target": "Chi bộ tổ dân phố Ba"}
@@ -189,14 +225,12 @@ async def test_codes_only_for_targets_the_person_may_link(engine: AsyncEngine) -
 async def test_bot_removed_unbinds_and_tells_admins(engine: AsyncEngine) -> None:
     org = await o.build_org(engine)
     await _link(engine, await _issue(engine, o.SEC1, "branch", org.b1), o.SEC1)
-    i18n = create_i18n("vi")
     factory = create_session_factory(engine)
     async with factory() as s, s.begin():
-        outcome = await linking.bot_left(
-            s, chat_id=GROUP.id, reason="bot_kicked", actor_id=o.SEC1, now=NOW
+        told = await linking.bot_removed(
+            s, chat_id=GROUP.id, kicked=True, actor_id=o.SEC1, now=NOW, i18n=I18N
         )
-        assert outcome is not None and outcome.admin_ids == (o.ADMIN,)
-        assert await linking.notify_unbound(s, outcome, i18n) == [o.ADMIN]
+        assert told == [o.ADMIN]
     bindings, _, _ = await _state(engine)
     assert bindings == [(GROUP.id, "branch", org.b1, False)]
     async with factory() as s:
@@ -207,7 +241,12 @@ async def test_bot_removed_unbinds_and_tells_admins(engine: AsyncEngine) -> None
     assert binding.unbound_reason == "bot_kicked"
     # Removing the bot from an unbound chat is a no-op.
     async with factory() as s, s.begin():
-        assert await linking.bot_left(s, chat_id=-5, reason="x", actor_id=None, now=NOW) is None
+        assert (
+            await linking.bot_removed(
+                s, chat_id=-5, kicked=False, actor_id=None, now=NOW, i18n=I18N
+            )
+            == []
+        )
 
 
 async def test_supergroup_migration_keeps_the_binding(engine: AsyncEngine) -> None:
@@ -222,3 +261,81 @@ async def test_supergroup_migration_keeps_the_binding(engine: AsyncEngine) -> No
     async with factory() as s:
         info = await linking.binding_of(s, -100777)
     assert info is not None and info.target.id == org.b1
+
+
+async def test_guessed_link_codes_are_slowed_then_locked_out(engine: AsyncEngine) -> None:
+    """Wrong codes count against the chat and the person before Telegram is asked anything;
+    five lock /link (the right code too) for 30 minutes, and the admins are told once."""
+    org = await o.build_org(engine)
+    code = await _issue(engine, o.SEC1, "branch", org.b1)
+    clock = FakeClock(NOW)
+    admin = ChatAdmin()
+    wrong = ["ABCD-EFG" + c for c in "HJKMNPQ"]
+    outcomes = []
+    for guess in wrong[:3]:
+        outcomes.append(await _attempt(engine, guess, o.SEC1, admin=admin, now=clock.now()))
+    assert {o_.key for o_ in outcomes if isinstance(o_, linking.WrongCode)} == {"link.code_unknown"}
+    # Slowed: the fourth try right away is refused without being counted.
+    with pytest.raises(Refused) as err:
+        await _attempt(engine, wrong[3], o.SEC1, admin=admin, now=clock.now())
+    assert err.value.key == "link.slow_down"
+    clock.move(seconds=link_guard.SLOW_GAP.total_seconds())
+    assert isinstance(await _attempt(engine, wrong[3], o.SEC1, now=clock.now()), linking.WrongCode)
+    clock.move(seconds=link_guard.SLOW_GAP.total_seconds())
+    locked = await _attempt(engine, wrong[4], o.SEC1, admin=admin, now=clock.now())
+    assert isinstance(locked, linking.WrongCode) and locked.key == "link.locked"
+    # Locked: the right code too, from the same chat or from the same person elsewhere.
+    for chat, who in (
+        (GROUP, o.SEC1),
+        (GROUP, o.ADMIN),
+        (ChatInfo(-3000, "group", "Khác"), o.SEC1),
+    ):
+        with pytest.raises(Refused) as err:
+            await _attempt(engine, code, who, chat, admin=admin, now=clock.now())
+        assert err.value.key == "link.locked", (chat, who)
+    assert admin.asked == 0  # Telegram was never asked
+    assert (await _state(engine))[0] == []
+    # After the lock, the right code works again.
+    clock.move(minutes=31)
+    outcome = await _link(engine, code, o.SEC1, admin=admin, now=clock.now())
+    assert outcome.target.target.id == org.b1 and admin.asked == 1
+
+
+async def test_link_lockout_tells_the_district_admins_once(engine: AsyncEngine) -> None:
+    org = await o.build_org(engine)
+    await _link(engine, await _issue(engine, o.SEC3, "branch", org.b3), o.SEC3)  # bound chat
+    clock = FakeClock(NOW)
+    for n in range(link_guard.MAX_FAILURES + 2):
+        try:
+            await _attempt(engine, f"ABCD-EFG{'HJKMNPQ'[n]}", o.STRANGER, now=clock.now())
+        except Refused as refused:
+            assert refused.key == "link.locked"
+        clock.move(seconds=link_guard.SLOW_GAP.total_seconds())
+    async with create_session_factory(engine)() as s:
+        notices = (await s.scalars(select(OutboxEntry).order_by(OutboxEntry.id))).all()
+    # Two locks (the chat and the person), each told once to the district's one admin.
+    locked_at = NOW + (link_guard.MAX_FAILURES - 1) * link_guard.SLOW_GAP
+    params = {
+        "chat": GROUP.title,
+        "chat_id": GROUP.id,
+        "person": o.STRANGER,
+        "until": local_time(locked_at + link_guard.LOCK, VN_TZ),
+    }
+    assert [(n.chat_id, n.text) for n in notices] == [
+        (o.ADMIN, I18N.t("link.admin_locked_chat", "vi", **params)),
+        (o.ADMIN, I18N.t("link.admin_locked_person", "vi", **params)),
+    ]
+
+
+async def test_unbound_chat_lockout_tells_the_bootstrap_admins(engine: AsyncEngine) -> None:
+    await o.build_org(engine)
+    clock = FakeClock(NOW)
+    for n in range(link_guard.MAX_FAILURES):
+        outcome = await _attempt(
+            engine, f"ABCD-EFG{'HJKMNPQ'[n]}", o.STRANGER, now=clock.now(), bootstrap=(BOOTSTRAP,)
+        )
+        clock.move(seconds=link_guard.SLOW_GAP.total_seconds())
+    assert isinstance(outcome, linking.WrongCode) and outcome.key == "link.locked"
+    async with create_session_factory(engine)() as s:
+        notices = (await s.scalars(select(OutboxEntry))).all()
+    assert [n.chat_id for n in notices] == [BOOTSTRAP, BOOTSTRAP]

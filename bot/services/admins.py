@@ -6,13 +6,24 @@ asks (bootstrap admins from `ADMIN_IDS` are not stored and not counted, see poli
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import enum
+from collections.abc import Collection
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import audit
-from bot.services.policy import Action, Actor, Refused, Target, admin_districts_of, require
+from bot.services.policy import (
+    Action,
+    Actor,
+    Refused,
+    Target,
+    admin_districts_of,
+    load_actor,
+    menu_roles,
+    require,
+)
 from storage.models import CommitteeAdmin
 from storage.repositories.access import AccessRepository
 from storage.repositories.users import UserRepository
@@ -30,6 +41,47 @@ class AdminList:
     district_name: str
     district_code: str
     admins: list[AdminRow]
+
+
+class AdminOp(enum.Enum):
+    LIST = "list"
+    ADD = "add"
+    REMOVE = "remove"
+
+
+@dataclass(frozen=True)
+class AdminsResult:
+    """What /admins did: the district's list after the change, and whose roles changed."""
+
+    op: AdminOp
+    listing: AdminList
+    target_id: int | None = None
+    target_roles: list[str] = field(default_factory=list)  # for the target's command menu
+
+
+async def manage(
+    session: AsyncSession,
+    actor: Actor,
+    op: AdminOp,
+    *,
+    target_id: int | None,
+    district_code: str | None,
+    now: datetime,
+    bootstrap_admin_ids: Collection[int] = (),
+) -> AdminsResult:
+    """/admins [add|remove ID] [DISTRICT]: the permission first, then the change, then the list."""
+    district_id = await pick_district(session, actor, district_code)
+    if op is not AdminOp.LIST and target_id is None:
+        raise Refused("admins.bad_id")
+    if op is AdminOp.ADD and target_id is not None:
+        await add_admin(session, actor, district_id, target_id, now)
+    elif op is AdminOp.REMOVE and target_id is not None:
+        await remove_admin(session, actor, district_id, target_id, now)
+    listing = await list_admins(session, actor, district_id)
+    if target_id is None:
+        return AdminsResult(op, listing)
+    roles = menu_roles(await load_actor(session, target_id, bootstrap_admin_ids))
+    return AdminsResult(op, listing, target_id, roles)
 
 
 async def pick_district(session: AsyncSession, actor: Actor, code: str | None) -> int:

@@ -17,14 +17,15 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import audit
 from bot.services.phones import try_normalize_phone
-from bot.services.policy import Action, Actor, Refused, Target, require
+from bot.services.policy import Action, Actor, Refused, Target, load_actor, menu_roles, require
 from storage.models import Invite, Member
 from storage.repositories.access import AccessRepository
 
@@ -65,6 +66,7 @@ class Joined:
     full_name: str
     branch_name: str
     already: bool = False
+    roles: list[str] = field(default_factory=list)  # the person's roles now, for their menu
 
 
 async def create_invite(
@@ -140,10 +142,32 @@ async def _tie(
     )
 
 
+async def _with_roles(
+    session: AsyncSession, joined: Joined, telegram_id: int, bootstrap_admin_ids: Collection[int]
+) -> Joined:
+    actor = await load_actor(session, telegram_id, bootstrap_admin_ids)
+    return Joined(
+        joined.member_id, joined.full_name, joined.branch_name, joined.already, menu_roles(actor)
+    )
+
+
 async def redeem_invite(
+    session: AsyncSession,
+    token: str,
+    telegram_id: int,
+    username: str | None,
+    now: datetime,
+    bootstrap_admin_ids: Collection[int] = (),
+) -> Joined:
+    """Tie the account to the invited member; unknown, used and expired tokens are refused.
+    The result carries the person's new roles (their menu changes with them)."""
+    joined = await _redeem(session, token, telegram_id, username, now)
+    return await _with_roles(session, joined, telegram_id, bootstrap_admin_ids)
+
+
+async def _redeem(
     session: AsyncSession, token: str, telegram_id: int, username: str | None, now: datetime
 ) -> Joined:
-    """Tie the account to the invited member; unknown, used and expired tokens are refused."""
     if not token or not TOKEN_RE.match(token):
         raise Refused("invite.unknown")
     repo = AccessRepository(session)
@@ -178,8 +202,22 @@ async def join_by_contact(
     phone: str,
     username: str | None,
     now: datetime,
+    bootstrap_admin_ids: Collection[int] = (),
 ) -> Joined:
-    """Match a shared contact's phone to one active member and tie the sender's account."""
+    """Match a shared contact's phone to one active member and tie the sender's account; the
+    result carries the person's new roles."""
+    joined = await _join_by_contact(session, sender_id, contact_user_id, phone, username, now)
+    return await _with_roles(session, joined, sender_id, bootstrap_admin_ids)
+
+
+async def _join_by_contact(
+    session: AsyncSession,
+    sender_id: int,
+    contact_user_id: int | None,
+    phone: str,
+    username: str | None,
+    now: datetime,
+) -> Joined:
     if contact_user_id != sender_id:
         raise Refused("contact.not_yours")
     normalized = try_normalize_phone(phone)

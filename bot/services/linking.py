@@ -10,8 +10,9 @@ Decisions:
   may also manage that current target (e.g. a committee admin, or the secretary of both), in
   which case the chat is re-pointed. So a stranger's valid code can never hijack a group.
 * Linking a chat to the target it is already bound to changes nothing and keeps the code.
-* The bot removed or kicked: the binding goes inactive and the district's admins are told.
-* A group upgraded to a supergroup keeps its binding (the chat id is updated).
+* Wrong codes are counted and, repeated, slowed then refused for a while
+  (`bot.services.link_guard`); a wrong code never costs a getChatMember call.
+* The bot's own life in the group (removed, upgraded) is `bot.services.chat_bindings`.
 """
 
 from __future__ import annotations
@@ -19,22 +20,42 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from collections.abc import Collection
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from html import escape
+from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import CatalogI18n, pick_locale
-from bot.outbox.service import OutboxKind, OutboxMessage, enqueue
-from bot.services import audit
-from bot.services.policy import Action, Actor, Refused, Target, can, require
+from bot.i18n import CatalogI18n
+from bot.services import audit, link_guard
+from bot.services.access_notices import local_time
+from bot.services.chat_bindings import binding_of, bot_removed, chat_migrated, snapshot, unbind
+from bot.services.link_targets import TargetInfo, describe, own_targets, resolve_code_spec
+from bot.services.policy import Action, Actor, Refused, can, require
+from bot.services.vn_calendar import VN_TZ
 from storage.models import ChatBinding, LinkCode
-from storage.models.org import TargetType
 from storage.repositories.access import AccessRepository
-from storage.repositories.users import UserRepository
+
+__all__ = [
+    "ChatInfo",
+    "CodeRequest",
+    "IssuedCode",
+    "LinkOutcome",
+    "TargetInfo",
+    "WrongCode",
+    "binding_of",
+    "bot_removed",
+    "chat_migrated",
+    "describe",
+    "issue_code",
+    "link_chat",
+    "new_code",
+    "normalize_code",
+    "own_targets",
+    "request_code",
+    "resolve_code_spec",
+]
 
 CODE_TTL = timedelta(hours=24)
 # No 0/O, 1/I/L: codes are read aloud and typed on phones.
@@ -62,13 +83,6 @@ def code_hash(normalized: str) -> str:
 
 
 @dataclass(frozen=True)
-class TargetInfo:
-    target: Target
-    label: str
-    active: bool = True
-
-
-@dataclass(frozen=True)
 class IssuedCode:
     code: str
     expires_at: datetime
@@ -83,78 +97,33 @@ class ChatInfo:
 
 
 @dataclass(frozen=True)
+class CodeRequest:
+    """The answer to /linkcode: a code, a choice between targets, or how to use it."""
+
+    issued: IssuedCode | None = None
+    choices: list[TargetInfo] = field(default_factory=list)
+    usage: bool = False
+
+
+@dataclass(frozen=True)
+class WrongCode:
+    """A well-formed code that is not ours: counted, not raised, so the count commits with the
+    update. `key`/`params` are the refusal the person reads."""
+
+    key: str
+    params: dict[str, str] = field(default_factory=dict)
+
+
+# Asks Telegram whether the sender administers the chat (only once a code is right).
+ChatAdminCheck = Callable[[], Awaitable[bool]]
+
+
+@dataclass(frozen=True)
 class LinkOutcome:
     target: TargetInfo
     already: bool = False
     moved_from_chat: str | None = None  # the target's previous chat, now unbound
     replaced_target: str | None = None  # the chat's previous target, when re-pointed
-
-
-@dataclass(frozen=True)
-class UnbindOutcome:
-    binding_id: int
-    target_label: str
-    chat_title: str
-    district_id: int
-    admin_ids: tuple[int, ...]
-
-
-async def describe(session: AsyncSession, target_type: str, target_id: int) -> TargetInfo | None:
-    """The target's policy view and display label, or None when it does not exist."""
-    repo = AccessRepository(session)
-    try:
-        kind = TargetType(target_type)
-    except ValueError:  # forged callback data
-        return None
-    if kind is TargetType.BRANCH:
-        branch = await repo.branch(target_id)
-        if branch is None:
-            return None
-        return TargetInfo(Target.branch(branch), branch.name, branch.active)
-    if kind in (TargetType.UNIT, TargetType.COMMITTEE):
-        unit = await repo.unit(target_id)
-        if unit is None or unit.district_id is None:
-            return None
-        target = Target.unit(unit)
-        if target.type is not kind:
-            return None
-        return TargetInfo(target, unit.name, unit.active)
-    group = await repo.working_group(target_id)
-    if group is None:
-        return None
-    return TargetInfo(Target.working_group(group), group.name, group.active)
-
-
-async def resolve_code_spec(session: AsyncSession, spec: str) -> TargetInfo | None:
-    """A branch, unit, working-group or district code as typed after /linkcode."""
-    repo = AccessRepository(session)
-    code = spec.strip().upper()
-    branch = await repo.branch_by_code(code)
-    if branch is not None:
-        return await describe(session, TargetType.BRANCH, branch.id)
-    unit = await repo.unit_by_code(code)
-    if unit is not None:
-        kind = TargetType.COMMITTEE if unit.id == unit.district_id else TargetType.UNIT
-        return await describe(session, kind, unit.id)
-    group = await repo.working_group_by_code(code)
-    if group is not None:
-        return await describe(session, TargetType.WORKING_GROUP, group.id)
-    return None
-
-
-async def own_targets(session: AsyncSession, actor: Actor) -> list[TargetInfo]:
-    """Targets the person may link without typing a code: branches they lead, groups they lead."""
-    out: list[TargetInfo] = []
-    for branch_id in actor.led_branch_ids():
-        info = await describe(session, TargetType.BRANCH, branch_id)
-        if info is not None and info.active:
-            out.append(info)
-    for seat in actor.groups:
-        if seat.leader:
-            info = await describe(session, TargetType.WORKING_GROUP, seat.group_id)
-            if info is not None and info.active:
-                out.append(info)
-    return out
 
 
 async def issue_code(
@@ -190,35 +159,26 @@ async def issue_code(
     return IssuedCode(code=code, expires_at=row.expires_at, target=info)
 
 
-def _binding_snapshot(binding: ChatBinding) -> dict[str, Any]:
-    return {
-        "chat_id": binding.chat_id,
-        "chat_title": binding.chat_title,
-        "target_type": binding.target_type,
-        "target_id": binding.target_id,
-        "active": binding.active,
-        "unbound_reason": binding.unbound_reason,
-    }
-
-
-async def _unbind(
-    session: AsyncSession, binding: ChatBinding, reason: str, actor_id: int | None, now: datetime
-) -> None:
-    before = _binding_snapshot(binding)
-    binding.active = False
-    binding.unbound_at = now
-    binding.unbound_reason = reason
-    await session.flush()
-    await audit.record(
-        session,
-        action="chat.unlink",
-        entity_type="chat_binding",
-        entity_id=binding.id,
-        before=before,
-        after=_binding_snapshot(binding),
-        actor_id=actor_id,
-        district_id=binding.district_id,
-    )
+async def request_code(
+    session: AsyncSession, actor: Actor, spec: str, now: datetime
+) -> CodeRequest:
+    """/linkcode [CODE]: a code for the named target, or for the person's only own target; a
+    choice when they lead several; the usage for admins with nothing of their own."""
+    if spec:
+        info = await resolve_code_spec(session, spec)
+        if info is None:
+            raise Refused("linkcode.unknown_code", code=spec)
+        targets = [info]
+    else:
+        targets = await own_targets(session, actor)
+    if not targets:
+        if actor.is_any_admin:
+            return CodeRequest(usage=True)
+        raise Refused("policy.needs_secretary" if actor.known else "policy.unknown_person")
+    if len(targets) > 1:
+        return CodeRequest(choices=targets)
+    only = targets[0].target
+    return CodeRequest(issued=await issue_code(session, actor, only.type.value, only.id, now))
 
 
 async def link_chat(
@@ -227,29 +187,59 @@ async def link_chat(
     code: str,
     chat: ChatInfo,
     sender: Actor,
-    sender_is_chat_admin: bool,
+    chat_admin: ChatAdminCheck,
     now: datetime,
-) -> LinkOutcome:
-    """`/link CODE` in a group: every check passes before anything is written."""
+    i18n: CatalogI18n,
+    anonymous: bool = False,
+    tz: tzinfo = VN_TZ,
+    fallback_admin_ids: Collection[int] = (),
+) -> LinkOutcome | WrongCode:
+    """`/link CODE` in a group: every check passes before anything is written.
+
+    The chat's and the person's lock-out is checked first; a wrong code is counted (and the
+    admins told once when it locks someone out) before any question to Telegram.
+    `anonymous`: an administrator posting as the group, counted against the chat only.
+    """
     if chat.type not in GROUP_CHAT_TYPES:
         raise Refused("link.not_group")
-    if not sender_is_chat_admin:
-        raise Refused("link.not_chat_admin")
+    who = link_guard.Subjects(chat.id, chat.title, None if anonymous else sender.telegram_id)
+    await link_guard.check(session, who, now, tz)
     normalized = normalize_code(code)
     if normalized is None:
-        raise Refused("link.code_unknown")
+        raise Refused("link.code_unknown")  # not a guess: nothing we issue looks like it
     repo = AccessRepository(session)
     row = await repo.link_code_by_hash(code_hash(normalized))
     if row is None:
-        raise Refused("link.code_unknown")
+        current = await repo.binding_for_chat(chat.id)
+        districts = [current.district_id] if current is not None else sorted(sender.districts)
+        until = await link_guard.record_failure(
+            session,
+            who,
+            now,
+            district_ids=districts,
+            i18n=i18n,
+            tz=tz,
+            fallback_admin_ids=fallback_admin_ids,
+        )
+        if until is not None:
+            return WrongCode("link.locked", {"until": local_time(until, tz)})
+        return WrongCode("link.code_unknown")
     if row.used_at is not None:
         raise Refused("link.code_used")
     if row.expires_at <= now:
         raise Refused("link.code_expired")
+    if not await chat_admin():
+        raise Refused("link.not_chat_admin")
+    return await _bind(session, row, chat, sender, now)
+
+
+async def _bind(
+    session: AsyncSession, row: LinkCode, chat: ChatInfo, sender: Actor, now: datetime
+) -> LinkOutcome:
+    repo = AccessRepository(session)
     info = await describe(session, row.target_type, row.target_id)
     if info is None or not info.active:
         raise Refused("link.target_gone")
-
     current = await repo.binding_for_chat(chat.id)
     if current is not None and (current.target_type, current.target_id) == (
         info.target.type.value,
@@ -267,11 +257,11 @@ async def link_chat(
 
     # All checks passed: write.
     if current is not None:
-        await _unbind(session, current, "retargeted", sender.telegram_id, now)
+        await unbind(session, current, "retargeted", sender.telegram_id, now)
     moved_from: str | None = None
     if existing is not None and existing.chat_id != chat.id:
         moved_from = existing.chat_title or str(existing.chat_id)
-        await _unbind(session, existing, "moved", sender.telegram_id, now)
+        await unbind(session, existing, "moved", sender.telegram_id, now)
     binding = ChatBinding(
         chat_id=chat.id,
         chat_title=chat.title[:256],
@@ -286,107 +276,15 @@ async def link_chat(
     row.used_at = now
     row.used_in_chat = chat.id
     await session.flush()
+    after: dict[str, Any] = snapshot(binding) | {"moved_from_chat": moved_from}
     await audit.record(
         session,
         action="chat.link",
         entity_type="chat_binding",
         entity_id=binding.id,
         before=None,
-        after=_binding_snapshot(binding) | {"moved_from_chat": moved_from},
+        after=after,
         actor_id=sender.telegram_id,
         district_id=binding.district_id,
     )
     return LinkOutcome(target=info, moved_from_chat=moved_from, replaced_target=replaced)
-
-
-async def bot_left(
-    session: AsyncSession, *, chat_id: int, reason: str, actor_id: int | None, now: datetime
-) -> UnbindOutcome | None:
-    """The bot was removed or kicked: the binding goes inactive; who to tell is returned."""
-    repo = AccessRepository(session)
-    binding = await repo.binding_for_chat(chat_id)
-    if binding is None:
-        return None
-    info = await describe(session, binding.target_type, binding.target_id)
-    await _unbind(session, binding, reason, actor_id, now)
-    admins = await repo.district_admins(binding.district_id)
-    return UnbindOutcome(
-        binding_id=binding.id,
-        target_label=info.label if info is not None else binding.target_type,
-        chat_title=binding.chat_title,
-        district_id=binding.district_id,
-        admin_ids=tuple(dict.fromkeys(a.telegram_id for a in admins)),
-    )
-
-
-async def notify_unbound(
-    session: AsyncSession,
-    outcome: UnbindOutcome,
-    i18n: CatalogI18n,
-    *,
-    fallback_ids: Collection[int] = (),
-) -> list[int]:
-    """Tell the district's admins (or the bootstrap admins if it has none) via the outbox.
-
-    Enqueued in the caller's transaction: the notice goes out only if the unbinding commits.
-    """
-    recipients = list(outcome.admin_ids) or sorted(fallback_ids)
-    users = UserRepository(session)
-    for admin_id in recipients:
-        user = await users.get(admin_id)
-        locale = pick_locale(
-            user.language if user else None,
-            user.telegram_language if user else None,
-            i18n.default_locale,
-        )
-        text = i18n.t(
-            "link.admin_bot_removed",
-            locale,
-            chat=escape(outcome.chat_title),
-            target=escape(outcome.target_label),
-        )
-        await enqueue(
-            session,
-            OutboxMessage(
-                chat_id=admin_id,
-                kind=OutboxKind.INTERACTIVE,
-                text=text,
-                origin_type="chat_binding",
-                origin_id=outcome.binding_id,
-                dedupe_key=f"unbound:{outcome.binding_id}:{admin_id}",
-            ),
-        )
-    return recipients
-
-
-async def chat_migrated(
-    session: AsyncSession, *, old_chat_id: int, new_chat_id: int, now: datetime
-) -> bool:
-    """A group became a supergroup: its binding follows the new chat id (idempotent)."""
-    repo = AccessRepository(session)
-    binding = await repo.binding_for_chat(old_chat_id)
-    if binding is None or old_chat_id == new_chat_id:
-        return False
-    if await repo.binding_for_chat(new_chat_id) is not None:
-        return False
-    before = _binding_snapshot(binding)
-    binding.chat_id = new_chat_id
-    await session.flush()
-    await audit.record(
-        session,
-        action="chat.migrate",
-        entity_type="chat_binding",
-        entity_id=binding.id,
-        before=before,
-        after=_binding_snapshot(binding),
-        district_id=binding.district_id,
-    )
-    return True
-
-
-async def binding_of(session: AsyncSession, chat_id: int) -> TargetInfo | None:
-    """What a chat is bound to, for the group's own greeting and status."""
-    binding = await AccessRepository(session).binding_for_chat(chat_id)
-    if binding is None:
-        return None
-    return await describe(session, binding.target_type, binding.target_id)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import time
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services.policy import Action, Actor, Refused, Target, require
+from bot.services.policy import Action, Actor, Refused, Target, menu_roles, require
 from storage.models.org import TargetType
 from storage.repositories.access import AccessRepository
 
@@ -31,6 +31,7 @@ class WhoAmI:
     groups: list[tuple[str, bool]]  # (name, is leader)
     admin_of: list[str]  # district names
     bootstrap_admin: bool
+    roles: list[str] = field(default_factory=list)  # what the person's menu shows
 
     @property
     def known(self) -> bool:
@@ -100,6 +101,7 @@ async def whoami(session: AsyncSession, actor: Actor) -> WhoAmI:
         groups=[(g.name, g.leader) for g in actor.groups],
         admin_of=admin_of,
         bootstrap_admin=actor.bootstrap_admin,
+        roles=menu_roles(actor),
     )
 
 

@@ -6,7 +6,7 @@
   `RoleFilter(Role.LEADER)` after a command filter: the role is checked, the person told why not.
 - Raise (or let a service raise) `Refused`: the kit answers it, a reply or an alert.
 - `show(target, text, markup)`: edit the pressed message or answer the typed one.
-- `t(key, **params)`: the one way handlers say something.
+- `t(key, **params)`: the one way handlers say something; `when(moment, tz)` a date and time.
 - `Id`, `Small`, `ChatId` for `CallbackData` fields: bounded, digits only.
 - `pager`, `month_grid`, `one_column`, `contact_keyboard`.
 """
@@ -31,7 +31,7 @@ from handlers.kit.keyboards import (
     one_column,
     pager,
 )
-from handlers.kit.replies import locale, show, t
+from handlers.kit.replies import locale, show, t, when
 
 __all__ = [
     "GROUP_TYPES",
@@ -61,4 +61,5 @@ __all__ = [
     "show",
     "t",
     "was_answered",
+    "when",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, tzinfo
 from typing import Any
 
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
@@ -20,6 +21,17 @@ def t(key: str, /, **params: Any) -> str:
     i18n = I18n.get_current(no_error=False)
     assert isinstance(i18n, CatalogI18n)
     return i18n.t(key, None, **params)
+
+
+def when(moment: datetime, tz: tzinfo) -> str:
+    """'Thứ Năm, 03/12/2026 lúc 19:30' in the person's language and the bot's zone."""
+    local = moment.astimezone(tz)
+    return t(
+        "people.when",
+        weekday=t(f"people.weekday.{local.weekday()}"),
+        date=local.strftime("%d/%m/%Y"),
+        time=local.strftime("%H:%M"),
+    )
 
 
 def locale() -> str:

@@ -3,6 +3,7 @@
 One module per feature (users, org, outbox, ...), so features can grow without colliding.
 """
 
+from storage.models.access import LinkAttempt
 from storage.models.fsm import FsmState
 from storage.models.meetings import (
     Meeting,
@@ -35,6 +36,7 @@ __all__ = [
     "FsmState",
     "Invite",
     "JobLease",
+    "LinkAttempt",
     "LinkCode",
     "Meeting",
     "MeetingNotice",

@@ -1,4 +1,5 @@
-"""Queries for people, roles, chat bindings, link codes and invites (the access features)."""
+"""Queries for people, roles, chat bindings, link codes, wrong-code counters and invites (the
+access features)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import case, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
@@ -13,6 +16,7 @@ from storage.models import (
     ChatBinding,
     CommitteeAdmin,
     Invite,
+    LinkAttempt,
     LinkCode,
     Member,
     Unit,
@@ -231,3 +235,45 @@ class AccessRepository:
             )
         )
         return rows.all()
+
+    # --- wrong /link codes ----------------------------------------------------------------
+
+    async def link_attempts(self, keys: Sequence[tuple[str, int]]) -> list[LinkAttempt]:
+        """The counters of these (scope, subject) pairs that exist."""
+        out = []
+        for scope, subject_id in keys:
+            row = await self.session.scalar(
+                select(LinkAttempt).where(
+                    LinkAttempt.scope == scope, LinkAttempt.subject_id == subject_id
+                )
+            )
+            if row is not None:
+                out.append(row)
+        return out
+
+    async def link_attempt_for_update(
+        self, scope: str, subject_id: int, now: datetime
+    ) -> LinkAttempt:
+        """The counter of (scope, subject), created if missing, locked for this transaction
+        (two wrong codes at once both count)."""
+        dialect = self.session.bind.dialect.name if self.session.bind is not None else ""
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        await self.session.execute(
+            insert(LinkAttempt)
+            .values(
+                scope=scope,
+                subject_id=subject_id,
+                failures=0,
+                window_started_at=now,
+                last_failure_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["scope", "subject_id"])
+        )
+        row = await self.session.scalar(
+            select(LinkAttempt)
+            .where(LinkAttempt.scope == scope, LinkAttempt.subject_id == subject_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        assert row is not None
+        return row

@@ -16,48 +16,22 @@ import time_machine
 from sqlalchemy import func, select, update
 
 from bot.services.org_import import import_org
-from handlers.linking import LinkCodeCb
+from handlers.link_codes import LinkCodeCb
 from handlers.org import MembersPage
 from handlers.people import InvitePick
-from storage.models import AuditLog, ChatBinding, Invite, LinkCode, Member, TelegramUser
+from storage.models import AuditLog, ChatBinding, Invite, LinkCode, Member
 from tests import orgdata as o
+from tests.e2e.access import GROUP, link_code, org_world
 from tests.e2e.harness import BotEnv
+from tests.helpers import buttons
 
 DATASET = Path("/work/shared/datasets/dan-phuong")
-GROUP = -100100
-CODE_RE = re.compile(r"\b([A-HJ-NP-Z2-9]{4}-[A-HJ-NP-Z2-9]{4})\b")
 LINK_RE = re.compile(r"https://t\.me/\S+\?start=(i_[A-Za-z0-9_-]+)")
-
-
-async def _org(env: BotEnv) -> o.Org:
-    org = await o.build_org(env.app.engine)
-    names = {
-        o.SEC1: "Bí",
-        o.DEP1: "Phó",
-        o.MEM1: "Viên",
-        o.SEC2: "Giáo",
-        o.SEC3: "Ba",
-        o.WG_LEADER: "Tổ",
-        o.ADMIN: "Quản",
-        o.STRANGER: "Lạ",
-    }
-    for uid, name in names.items():
-        env.user(uid, name, "vi", started=True)
-    # Seen before: two simultaneous first updates from one person (the bot added to a group
-    # sends my_chat_member and a service message at once) race in UserMiddleware's insert on
-    # PostgreSQL (reported to the lead); these tests are about access, not that race.
-    async with env.app.session_factory() as s, s.begin():
-        s.add_all(TelegramUser(id=uid, first_name=name) for uid, name in names.items())
-    return org
-
-
-async def _settle(env: BotEnv) -> None:
-    await env.settle()
 
 
 async def _db(env: BotEnv) -> dict[str, Any]:
     """A fingerprint of everything a refused request must leave untouched (once settled)."""
-    await _settle(env)
+    await env.settle()
     async with env.app.session_factory() as s:
         bindings = [
             (b.chat_id, b.target_type, b.target_id, b.active)
@@ -92,18 +66,6 @@ async def _telegram_id(env: BotEnv, member_id: int, expected: int) -> int | None
     return value
 
 
-async def _code(env: BotEnv, who: int, args: str = "") -> str:
-    reply = await env.ask(who, f"/linkcode {args}".strip())
-    match = CODE_RE.search(reply["text"])
-    assert match, reply["text"]
-    await _settle(env)
-    return match.group(1)
-
-
-def _buttons(msg: dict[str, Any]) -> list[dict[str, Any]]:
-    return [b for row in msg.get("reply_markup", {}).get("inline_keyboard", []) for b in row]
-
-
 async def test_import_dan_phuong_then_whoami_and_members(bot_env: BotEnv) -> None:
     async with bot_env.app.session_factory() as s, s.begin():
         outcome = await import_org(s, DATASET)
@@ -115,7 +77,7 @@ async def test_import_dan_phuong_then_whoami_and_members(bot_env: BotEnv) -> Non
     assert "bí thư" in me["text"] and "Chi bộ Văn phòng Huyện ủy" in me["text"]
     members = await bot_env.ask(uid, "/members")
     assert "trang 1/" in members["text"] and "Phạm Quang Trung" in members["text"]
-    nxt = [b for b in _buttons(members) if b["text"].startswith("Sau")]
+    nxt = [b for b in buttons(members) if b["text"].startswith("Sau")]
     assert nxt, members["text"]
     answer = await bot_env.press(uid, members, nxt[0]["callback_data"])
     assert answer.get("show_alert") is not True
@@ -127,7 +89,7 @@ async def test_import_dan_phuong_then_whoami_and_members(bot_env: BotEnv) -> Non
 
 async def test_group_linking_story(bot_env: BotEnv) -> None:
     env = bot_env
-    org = await _org(env)
+    org = await org_world(env)
     env.world.create_group(
         GROUP, "Chi bộ thôn Một", {o.SEC1: "creator", o.MEM1: "member", o.SEC3: "administrator"}
     )
@@ -136,7 +98,7 @@ async def test_group_linking_story(bot_env: BotEnv) -> None:
     assert "/linkcode" in hello["text"] and "/link" in hello["text"]
 
     # A secretary gets a code in private and links the group.
-    code = await _code(env, o.SEC1)
+    code = await link_code(env, o.SEC1)
     before = await _db(env)
     refused = await env.ask(o.MEM1, f"/link {code}", GROUP)  # not a group administrator
     assert "quản trị viên của nhóm" in refused["text"]
@@ -147,14 +109,14 @@ async def test_group_linking_story(bot_env: BotEnv) -> None:
     done = await env.ask(o.SEC1, f"/link {code}", GROUP)
     assert "Đã liên kết nhóm này với <b>" not in done["text"]  # HTML was rendered
     assert "Đã liên kết nhóm này với Chi bộ thôn Một" in done["text"]
-    await _settle(env)
+    await env.settle()
     card = await env.ask(o.MEM1, "/branch")
     assert "Nhóm Telegram: Chi bộ thôn Một" in card["text"]
     used = await env.ask(o.SEC1, f"/link {code}", GROUP)
     assert "đã được dùng" in used["text"]
 
     # A group already bound to another branch: another secretary's code is refused.
-    other = await _code(env, o.SEC3)
+    other = await link_code(env, o.SEC3)
     before = await _db(env)
     refused = await env.ask(o.SEC3, f"/link {other}", GROUP)
     assert "đang được liên kết với Chi bộ thôn Một" in refused["text"]
@@ -165,10 +127,10 @@ async def test_group_linking_story(bot_env: BotEnv) -> None:
     env.user(o.DEP1, "Phó", started=True)
     env.world.add_bot_to_group(-100200, o.DEP1)
     await env.world.wait_for_bot_message(-100200)
-    moved = await env.ask(o.DEP1, f"/link {await _code(env, o.DEP1)}", -100200)
+    moved = await env.ask(o.DEP1, f"/link {await link_code(env, o.DEP1)}", -100200)
     assert "đã được chuyển sang nhóm này" in moved["text"] and "Chi bộ thôn Một" in moved["text"]
 
-    await _settle(env)
+    await env.settle()
     # The bot kicked from the new group: the binding goes inactive and the admin is told.
     after = env.last_bot_id(o.ADMIN)
     env.world.remove_bot_from_group(-100200, o.DEP1)
@@ -184,40 +146,40 @@ async def test_group_linking_story(bot_env: BotEnv) -> None:
 
 async def test_supergroup_migration_keeps_the_binding(bot_env: BotEnv) -> None:
     env = bot_env
-    org = await _org(env)
+    org = await org_world(env)
     env.world.create_group(GROUP, "Chi bộ thôn Một", {o.SEC1: "creator", o.MEM1: "member"})
     env.world.add_bot_to_group(GROUP, o.SEC1)
     await env.world.wait_for_bot_message(GROUP)
-    await env.ask(o.SEC1, f"/link {await _code(env, o.SEC1)}", GROUP)
+    await env.ask(o.SEC1, f"/link {await link_code(env, o.SEC1)}", GROUP)
     env.world.migrate_to_supergroup(GROUP, -1009999)
-    await _settle(env)
+    await env.settle()
     async with env.app.session_factory() as s:
         card = await s.scalar(select(ChatBinding).where(ChatBinding.active))
     assert card is not None and (card.chat_id, card.target_id) == (-1009999, org.b1)
     # Still linked: linking again in the supergroup says nothing changed.
-    code = await _code(env, o.SEC1)
-    await _settle(env)
+    code = await link_code(env, o.SEC1)
+    await env.settle()
     again = await env.ask(o.SEC1, f"/link {code}", -1009999)
     assert "đã được liên kết với Chi bộ thôn Một rồi" in again["text"]
 
 
 async def test_invite_link_story(bot_env: BotEnv) -> None:
     env = bot_env
-    org = await _org(env)
+    org = await org_world(env)
     picker = await env.ask(o.SEC1, "/invite")
     assert "Chi bộ thôn Một" in picker["text"]
-    pick = next(b for b in _buttons(picker) if b["text"].startswith("Phạm Thị Mới"))
+    pick = next(b for b in buttons(picker) if b["text"].startswith("Phạm Thị Mới"))
     await env.press(o.SEC1, picker, pick["callback_data"])
     issued = await env.world.wait_for_bot_message(o.SEC1, lambda m: "t.me/" in m["text"])
     payload = LINK_RE.search(issued["text"])
-    await _settle(env)
+    await env.settle()
     assert payload, issued["text"]
     assert "lúc" in issued["text"] and "Thứ" in issued["text"]  # "Thứ Năm, 10/12/2026 lúc …"
 
     newbie = env.user(8001, "Mới", "vi")
     welcome = await env.ask(newbie, f"/start {payload.group(1)}")
     assert "Chào mừng đồng chí Phạm Thị Mới" in welcome["text"]
-    await _settle(env)
+    await env.settle()
     me = await env.ask(newbie, "/whoami")
     assert "Phạm Thị Mới" in me["text"] and "Chi bộ thôn Một" in me["text"]
     # The member's own menu and /help now show member commands, not the secretary's.
@@ -249,12 +211,12 @@ async def test_invite_link_story(bot_env: BotEnv) -> None:
 
 async def test_expired_invite_is_refused(bot_env: BotEnv) -> None:
     env = bot_env
-    org = await _org(env)
+    org = await org_world(env)
     picker = await env.ask(o.SEC1, "/invite")
     await env.press(o.SEC1, picker, InvitePick(member_id=org.members["M5"]).pack())
     issued = await env.world.wait_for_bot_message(o.SEC1, lambda m: "t.me/" in m["text"])
     payload = LINK_RE.search(issued["text"])
-    await _settle(env)
+    await env.settle()
     assert payload
     before = await _db(env)
     with time_machine.travel(datetime.now(UTC) + timedelta(days=7, minutes=1), tick=True):
@@ -265,7 +227,7 @@ async def test_expired_invite_is_refused(bot_env: BotEnv) -> None:
 
 async def test_contact_sharing_story(bot_env: BotEnv) -> None:
     env = bot_env
-    org = await _org(env)
+    org = await org_world(env)
     newbie = env.user(8010, "Chưa", "vi")
     after = env.last_bot_id(newbie)
     env.world.send_text(newbie, "/start")
@@ -289,7 +251,7 @@ async def test_contact_sharing_story(bot_env: BotEnv) -> None:
     welcome = await env.world.wait_for_bot_message(newbie, after=after)
     assert "Chào mừng đồng chí Ngô Văn Chưa" in welcome["text"]
     assert await _telegram_id(env, org.members["M10"], newbie) == newbie
-    await _settle(env)
+    await env.settle()
     members = await env.ask(newbie, "/members")
     assert (
         "Chi bộ tổ dân phố Ba" in members["text"] and "Ngô Văn Chưa — đảng viên" in members["text"]
@@ -298,7 +260,7 @@ async def test_contact_sharing_story(bot_env: BotEnv) -> None:
 
 async def test_forged_and_stale_buttons_are_refused(bot_env: BotEnv) -> None:
     env = bot_env
-    org = await _org(env)
+    org = await org_world(env)
     picker = await env.ask(o.SEC1, "/invite")
     before = await _db(env)
     forged = [
@@ -316,7 +278,7 @@ async def test_forged_and_stale_buttons_are_refused(bot_env: BotEnv) -> None:
     assert await _db(env) == before
 
     # The member left the branch (a new import deactivated them) and then the old button...
-    pick = next(b for b in _buttons(picker) if b["text"].startswith("Hoàng Văn Năm"))
+    pick = next(b for b in buttons(picker) if b["text"].startswith("Hoàng Văn Năm"))
     async with env.app.session_factory() as s, s.begin():
         await s.execute(update(Member).where(Member.code == "M5").values(active=False))
     answer = await env.press(o.SEC1, picker, pick["callback_data"])
@@ -324,7 +286,7 @@ async def test_forged_and_stale_buttons_are_refused(bot_env: BotEnv) -> None:
     # ...and the secretary who left the branch cannot use their old buttons either.
     async with env.app.session_factory() as s, s.begin():
         await s.execute(update(Member).where(Member.code == "M1").values(active=False))
-    pick = next(b for b in _buttons(picker) if b["text"].startswith("Phạm Thị Mới"))
+    pick = next(b for b in buttons(picker) if b["text"].startswith("Phạm Thị Mới"))
     answer = await env.press(o.SEC1, picker, pick["callback_data"])
     assert answer["show_alert"] is True and answer["text"].startswith("⛔")
     assert (await _db(env))["invites"] == 0
@@ -334,7 +296,7 @@ async def test_forged_and_stale_buttons_are_refused(bot_env: BotEnv) -> None:
 
 async def test_admins_command(bot_env: BotEnv) -> None:
     env = bot_env
-    await _org(env)
+    await org_world(env)
     listing = await env.ask(o.ADMIN, "/admins")
     assert "Huyện ủy Thử Nghiệm" in listing["text"] and str(o.ADMIN) in listing["text"]
     last = await env.ask(o.ADMIN, f"/admins remove {o.ADMIN}")
@@ -343,7 +305,7 @@ async def test_admins_command(bot_env: BotEnv) -> None:
     assert "Đã thêm 9001" in added["text"]
     refused = await env.ask(o.SEC1, "/admins add 9002")
     assert "Chỉ cán bộ quản trị" in refused["text"]
-    code = await _code(env, o.ADMIN, "T01")
+    code = await link_code(env, o.ADMIN, "T01")
     assert code
     unknown = await env.ask(o.ADMIN, "/linkcode NOPE")
     assert "NOPE" in unknown["text"]

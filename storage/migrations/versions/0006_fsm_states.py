@@ -1,6 +1,6 @@
 """fsm states: conversation state in the database
 
-Revision ID: 0005_fsm
+Revision ID: 0006_fsm
 Revises: 0001_users
 Create Date: 2026-11-28 08:00:00
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision: str = '0005_fsm'
+revision: str = '0006_fsm'
 down_revision: str | None = '0001_users'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
