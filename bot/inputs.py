@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 
-ID_MAX = 2**63 - 1  # BIGINT: every id column and Telegram id fits
+ID_MAX = 2**63 - 1  # BIGINT: Telegram user and chat ids
+ROW_ID_MAX = 2**31 - 1  # INTEGER primary keys (meetings, branches, members, ...)
 SMALL_MAX = 10_000  # pages, counts, years, months, days
 DIGITS = re.compile(r"[0-9]{1,19}")
 # How far ahead a person may put a meeting (or any date they type): about two years.

@@ -20,7 +20,7 @@ from handlers.kit.answers import (
     refusal_text,
     was_answered,
 )
-from handlers.kit.callbacks import ChatId, Id, Small
+from handlers.kit.callbacks import ChatId, Id, Small, TgId
 from handlers.kit.chats import GROUP_TYPES, PRIVATE, Chats, feature_router
 from handlers.kit.keyboards import (
     CalAction,
@@ -48,6 +48,7 @@ __all__ = [
     "KitRequestMiddleware",
     "RoleFilter",
     "Small",
+    "TgId",
     "alert_text",
     "contact_keyboard",
     "create_refusals_router",

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator
 
-from bot.inputs import ID_MAX, SMALL_MAX, parse_int
+from bot.inputs import ID_MAX, ROW_ID_MAX, SMALL_MAX, parse_int
 
 
 def _bounded(lo: int, hi: int, *, signed: bool = False) -> Any:
@@ -24,8 +24,10 @@ def _bounded(lo: int, hi: int, *, signed: bool = False) -> Any:
     return BeforeValidator(check)
 
 
-# A database id: 1 .. 2^63-1.
-Id = Annotated[int, _bounded(1, ID_MAX)]
+# A database row id (INTEGER primary keys): 1 .. 2^31-1.
+Id = Annotated[int, _bounded(1, ROW_ID_MAX)]
+# A Telegram user id: 1 .. 2^63-1.
+TgId = Annotated[int, _bounded(1, ID_MAX)]
 # A Telegram chat id (groups are negative).
 ChatId = Annotated[int, _bounded(-ID_MAX, ID_MAX, signed=True)]
 # Pages, years, months, days, counts: 0 .. 10,000.
