@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.services.meetings import AbsentEntry, ReportInput
-from bot.services.meetings.report_draft import (
+from bot.services.meetings.report_steps import (
     Act,
     Draft,
     Edit,

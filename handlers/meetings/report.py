@@ -6,7 +6,7 @@ answers, toggled: excused → not excused → present, paginated) → minutes (u
 DOCX, or say kept / not kept) → conclusion → topics → proposals → summary → send. Every step is
 prefilled, so the common case is a row of "Next" taps. From the summary any part can be edited.
 
-The draft is a pydantic model in the conversation state (`report_draft.Draft`); its rules live
+The draft is a pydantic model in the conversation state (`report_steps.Draft`); its rules live
 in the service, which also decides everything again on submission (permission, the meeting has
 started, no second first report, the 7-day correction window), so a stale or forged button can
 never change another branch's meeting. The service queues the post to the unit's group.
@@ -24,7 +24,7 @@ from bot.clock import Clock
 from bot.i18n import CatalogI18n
 from bot.inputs import try_int
 from bot.services.meetings import correct_report, submit_report
-from bot.services.meetings.report_draft import (
+from bot.services.meetings.report_steps import (
     Act,
     Draft,
     Edit,

@@ -16,7 +16,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.i18n import CatalogI18n
 from bot.services.meetings.common import LIST_ITEMS_MAX, RESOLUTION_MAX
-from bot.services.meetings.report_draft import Act, Mode, Step
+from bot.services.meetings.report_steps import Act, Mode, Step
 from bot.services.meetings.report_text import clip, kind_label, report_text
 from bot.services.meetings.report_wizard import Reportable, WizardScreen
 from bot.services.vn_calendar import format_datetime

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiogram.fsm.state import State, StatesGroup
 
-from bot.services.meetings.report_draft import Step
+from bot.services.meetings.report_steps import Step
 
 
 class Report(StatesGroup):

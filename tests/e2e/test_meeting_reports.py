@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from bot.clock import SystemClock
 from bot.services import meetings as svc
 from bot.services.meetings import ReportInput
-from bot.services.meetings.report_draft import Act
+from bot.services.meetings.report_steps import Act
 from bot.services.policy import load_actor
 from handlers.meetings.report_keyboards import RepCb, RepMember, RepPick
 from handlers.meetings.views import IcsCb, ScopeKind, SummaryCb

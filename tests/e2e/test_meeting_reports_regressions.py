@@ -95,7 +95,10 @@ async def test_chat_types_report_buttons_only_work_in_private(bot_env: BotEnv) -
         answer = await env.press(o.SEC1, in_group, RepPick(mid=mid).pack(), strict=False)
         assert answer["text"] == env.app.i18n.t("kit.expired", "vi")
         await env.settle()
-        assert env.world.bot_messages(o.SEC1) == []  # no wizard opened anywhere
+        storage, bot_id = env.app.dp.storage, env.app.bot.id
+        for chat in (BRANCH_GROUP, o.SEC1):  # no wizard opened anywhere
+            key = StorageKey(bot_id, chat, o.SEC1)
+            assert await FSMContext(storage, key).get_state() is None
 
 
 async def test_report_step_after_a_restart_is_expired_not_silently_dropped(

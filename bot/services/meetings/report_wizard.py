@@ -1,6 +1,6 @@
 """The /report wizard's use cases: open a draft, apply a person's move, with what to show.
 
-The draft itself and its rules are pure (`report_draft`); these functions add what needs the
+The draft itself and its rules are pure (`report_steps`); these functions add what needs the
 database: the permission and timing checks when a draft is opened, the branch's members a
 toggle is checked against, and the meeting and names every screen shows. Nothing is written
 here; `reports.submit_report` / `correct_report` write (and check everything again).
@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.services.meetings.common import DEFAULT_CONFIG, MeetingConfig, load_meeting
-from bot.services.meetings.report_draft import Draft, Move, apply, new_draft
+from bot.services.meetings.report_steps import Draft, Move, apply, new_draft
 from bot.services.meetings.report_text import ReportView
 from bot.services.meetings.reports import check_correctable, report_draft, report_versions
 from bot.services.policy import Actor, Refused

@@ -85,9 +85,7 @@ async def report_draft(
 ) -> ReportDraft:
     """The common case in a few taps: the latest report if any, else present = the "Có mặt"
     answers and absent = the "Vắng mặt" answers (excused when they gave a reason)."""
-    meeting, _branch = await managed_meeting(
-        session, actor, row_id(meeting_id), for_update=False
-    )
+    meeting, _branch = await managed_meeting(session, actor, row_id(meeting_id), for_update=False)
     _check_reportable(meeting, clock)
     repo = MeetingRepository(session)
     members = await repo.active_members(meeting.branch_id)
