@@ -25,6 +25,7 @@ from storage.repositories.meetings import MeetingRepository
 from tests.orgdata import DEP1, MEM1, SEC1, SEC2, STRANGER, Org, build_org
 
 GROUP = -100123
+I18N = create_i18n()
 
 
 class FakeClock:
@@ -370,7 +371,9 @@ async def test_report_rules_versions_and_outcomes(world: World) -> None:
         await svc.record_rsvp(s, world.clock, mid, MEM1, "yes")
         await svc.record_rsvp(s, world.clock, mid, DEP1, "no", reason_code="work")
         with pytest.raises(MeetingError) as info:
-            await svc.submit_report(s, await world.actor(s, SEC1), world.clock, mid, ReportInput())
+            await svc.submit_report(
+                s, await world.actor(s, SEC1), world.clock, mid, ReportInput(), i18n=I18N
+            )
         assert info.value.key == "meetings.error.report_too_early"
     world.clock.t = local(2026, 12, 3, 21, 0)
     async with world.factory() as s, s.begin():
@@ -402,24 +405,31 @@ async def test_report_rules_versions_and_outcomes(world: World) -> None:
             (ReportInput(resolution="r" * 3001), "meetings.error.resolution_too_long"),
         ):
             with pytest.raises(MeetingError) as info:
-                await svc.submit_report(s, actor, world.clock, mid, bad)
+                await svc.submit_report(s, actor, world.clock, mid, bad, i18n=I18N)
             assert info.value.key == key
-        first = await svc.submit_report(s, actor, world.clock, mid, data)
+        first = (await svc.submit_report(s, actor, world.clock, mid, data, i18n=I18N)).report
         assert first.version == 1 and first.minutes_kept
         with pytest.raises(MeetingError) as info:
-            await svc.submit_report(s, actor, world.clock, mid, data)
+            await svc.submit_report(s, actor, world.clock, mid, data, i18n=I18N)
         assert info.value.key == "meetings.error.report_exists"
     world.clock.move(days=6)
     async with world.factory() as s, s.begin():
         actor = await world.actor(s, SEC1)
         second = await svc.correct_report(
-            s, actor, world.clock, mid, ReportInput(present_count=3, resolution="Sửa lại")
+            s,
+            actor,
+            world.clock,
+            mid,
+            ReportInput(present_count=3, resolution="Sửa lại"),
+            i18n=I18N,
         )
-        assert second.version == 2
+        assert second.report.version == 2
     world.clock.move(days=2)
     async with world.factory() as s, s.begin():
         with pytest.raises(MeetingError) as info:
-            await svc.correct_report(s, await world.actor(s, SEC1), world.clock, mid, ReportInput())
+            await svc.correct_report(
+                s, await world.actor(s, SEC1), world.clock, mid, ReportInput(), i18n=I18N
+            )
         assert info.value.key == "meetings.error.correction_closed"
         versions = await svc.report_versions(s, mid)
         assert [(v.version, v.present_count) for v in versions] == [(1, 4), (2, 3)]

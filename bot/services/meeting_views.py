@@ -1,4 +1,4 @@
-"""View models for /meetings, /meeting ID, /ics and the /report wizard: plain data, no aiogram.
+"""View models for /meetings, /meeting ID and /ics: plain data, no aiogram.
 
 Every function takes the acting person's `Actor` and asks the policy before reading anything a
 callback id or a typed code points at (both can be forged). A group chat linked to a branch,
@@ -7,14 +7,18 @@ unit or the committee is itself an audience: `/meetings` there shows what that c
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
+from bot.i18n import CatalogI18n
+from bot.inputs import try_int
 from bot.services.meetings.common import DEFAULT_CONFIG, MeetingConfig, MeetingError
+from bot.services.meetings.ics import branch_ics
 from bot.services.meetings.regularity import BranchMonth, Outcome, meeting_outcomes, month_figures
+from bot.services.meetings.reports import row_id
 from bot.services.policy import Action, Actor, Refused, Target, require
 from bot.services.vn_calendar import VN_TZ, month_of
 from storage.models import Branch, ChatBinding, Meeting, MeetingReport, Unit
@@ -27,9 +31,8 @@ from storage.repositories.org import OrgRepository
 UPCOMING_MAX = 5
 RECENT_MAX = 3
 SUMMARY_PAGE = 15
-# How far back /report looks for meetings still waiting for their report.
-REPORT_LOOKBACK = timedelta(days=92)
-REPORTABLE_MAX = 8
+# Months a summary may show.
+YEAR_MIN, YEAR_MAX = 2000, 2100
 
 
 @dataclass(frozen=True)
@@ -70,12 +73,9 @@ class MeetingDetail:
     versions: int
     absent_names: dict[int, str]
 
-
-@dataclass(frozen=True)
-class Reportable:
-    meeting: Meeting
-    branch_name: str
-    reported: bool
+    @property
+    def cancelled(self) -> bool:
+        return self.meeting.status == MeetingStatus.CANCELLED.value
 
 
 # Branch lists -------------------------------------------------------------------------------
@@ -86,7 +86,7 @@ async def _viewable_branch(
 ) -> Branch:
     """The branch if the person may view it, or the question comes from the branch's own
     linked group (whoever sits in it is its audience)."""
-    branch = await MeetingRepository(session).branch(branch_id)
+    branch = await MeetingRepository(session).branch(row_id(branch_id))
     if branch is None or not branch.active:
         raise MeetingError("meetings.error.not_found")
     if not _is_chat_of(chat_binding, TargetType.BRANCH.value, branch.id):
@@ -177,7 +177,7 @@ async def default_scope(session: AsyncSession, actor: Actor) -> Scope:
 async def _scope_unit(
     session: AsyncSession, actor: Actor, scope: Scope, chat_binding: ChatBinding | None
 ) -> Unit:
-    unit = await AccessRepository(session).unit(scope.id)
+    unit = await AccessRepository(session).unit(row_id(scope.id))
     if unit is None or unit.district_id is None or not unit.active:
         raise MeetingError("meetings.error.not_found")
     target = Target.unit(unit)
@@ -238,7 +238,7 @@ async def meeting_detail(
     config: MeetingConfig = DEFAULT_CONFIG,
 ) -> MeetingDetail:
     repo = MeetingRepository(session)
-    meeting = await repo.get(meeting_id)
+    meeting = await repo.get(row_id(meeting_id))
     if meeting is None:
         raise MeetingError("meetings.error.not_found")
     branch = await _viewable_branch(session, actor, meeting.branch_id, chat_binding)
@@ -259,66 +259,118 @@ async def ics_branch(
     return await _viewable_branch(session, actor, branch_id, chat_binding)
 
 
-# The report wizard's lookups ----------------------------------------------------------------
+# What the handlers ask, from the chat they are asked in ----------------------------------
 
 
-async def reportable(
+@dataclass(frozen=True)
+class Where:
+    """The chat a question is asked in: a group linked to a branch, a unit or the committee is
+    an audience of its own, and a group linked to nothing is refused."""
+
+    chat_id: int
+    private: bool
+
+
+async def _binding(session: AsyncSession, where: Where) -> ChatBinding | None:
+    return None if where.private else await chat_scope(session, where.chat_id)
+
+
+def parse_month(word: str) -> tuple[int, int] | None:
+    """(year, month) of `MM/YYYY` in ASCII digits, or None (then the word is a code)."""
+    month_text, sep, year_text = word.strip().partition("/")
+    if not sep or len(month_text) > 2 or len(year_text) != 4:
+        return None
+    year, month = try_int(year_text, lo=YEAR_MIN, hi=YEAR_MAX), try_int(month_text, lo=1, hi=12)
+    return None if year is None or month is None else (year, month)
+
+
+async def overview(
+    session: AsyncSession, actor: Actor, clock: Clock, where: Where, args: str
+) -> BranchMeetings | Summary:
+    """/meetings [code] [MM/YYYY]: a branch's meetings, or a unit's or the committee's
+    summary; without a code, what the group is for, or the person's own scope in private."""
+    binding = await _binding(session, where)
+    year, month = this_month(clock)
+    code: str | None = None
+    for word in args.split():
+        parsed = parse_month(word)
+        if parsed is not None:
+            year, month = parsed
+        else:
+            code = word
+    if code is not None:
+        scope = await resolve_code(session, code)
+    elif binding is not None:
+        scope = Scope(binding.target_type, binding.target_id)
+        if scope.kind not in ("branch", "unit", "committee"):
+            raise Refused("mrep.view.chat_not_org")
+    elif not where.private:
+        raise Refused("mrep.view.chat_unlinked")
+    else:
+        scope = await default_scope(session, actor)
+    if scope.kind == "branch":
+        return await branch_meetings(session, actor, clock, scope.id, chat_binding=binding)
+    return await summary(session, actor, clock, scope, year, month, chat_binding=binding)
+
+
+async def summary_page(
     session: AsyncSession,
     actor: Actor,
     clock: Clock,
+    where: Where,
+    scope: Scope,
+    year: int,
+    month: int,
+    page: int,
+) -> Summary:
+    """Another page or month of a summary; everything in it came from a button (forgeable)."""
+    if scope.kind not in ("unit", "committee") or not (
+        1 <= month <= 12 and YEAR_MIN <= year <= YEAR_MAX
+    ):
+        raise MeetingError("meetings.error.not_found")
+    binding = await _binding(session, where)
+    return await summary(session, actor, clock, scope, year, month, page, chat_binding=binding)
+
+
+async def detail(
+    session: AsyncSession, actor: Actor, clock: Clock, where: Where, meeting_id: int
+) -> MeetingDetail:
+    """/meeting ID, for those who may view its branch (or in the branch's own group)."""
+    binding = await _binding(session, where)
+    return await meeting_detail(session, actor, clock, meeting_id, chat_binding=binding)
+
+
+@dataclass(frozen=True)
+class IcsFile:
+    data: bytes
+    filename: str
+
+
+async def ics_file(
+    session: AsyncSession,
+    actor: Actor,
+    clock: Clock,
+    i18n: CatalogI18n,
+    locale: str,
+    where: Where,
     *,
-    config: MeetingConfig = DEFAULT_CONFIG,
-) -> tuple[list[Reportable], Meeting | None]:
-    """Meetings of the branches the person leads that have started and await a report or may
-    still be corrected, newest first; and the next meeting not started yet (for "too early")."""
-    repo = MeetingRepository(session)
-    now = clock.now()
-    out: list[Reportable] = []
-    upcoming: Meeting | None = None
-    for branch_id in actor.led_branch_ids():
-        branch = await repo.branch(branch_id)
-        if branch is None or not branch.active:
-            continue
-        started = await repo.of_branch(
-            branch.id,
-            since=now - REPORT_LOOKBACK,
-            until=now,
-            statuses=OPEN_STATUSES,
-            newest_first=True,
-        )
-        firsts = {m.id: await repo.report_versions(m.id) for m in started}
-        for m in started:
-            versions = firsts[m.id]
-            if versions and now > versions[0].submitted_at + config.correction_window:
-                continue
-            out.append(Reportable(m, branch.name, bool(versions)))
-        nxt = await repo.of_branch(branch.id, since=now, statuses=OPEN_STATUSES, limit=1)
-        if nxt and (upcoming is None or nxt[0].starts_at < upcoming.starts_at):
-            upcoming = nxt[0]
-    out.sort(key=lambda r: r.meeting.starts_at, reverse=True)
-    return out[:REPORTABLE_MAX], upcoming
-
-
-async def has_report(session: AsyncSession, meeting_id: int) -> bool:
-    return bool(await MeetingRepository(session).report_versions(meeting_id))
-
-
-async def report_target(session: AsyncSession, branch: Branch) -> int | None:
-    """The chat a branch's reports go to: its unit's linked group (or the committee's, for a
-    branch directly under the district committee)."""
-    repo = AccessRepository(session)
-    unit = await repo.unit(branch.unit_id)
-    if unit is None:
-        return None
-    kind = TargetType.COMMITTEE if unit.id == unit.district_id else TargetType.UNIT
-    binding = await repo.binding_for_target(kind.value, unit.id)
-    return binding.chat_id if binding is not None else None
-
-
-async def member_names(session: AsyncSession, branch_id: int) -> dict[int, str]:
-    """Active members of a branch by id, ordered by name (callers checked the permission)."""
-    return {m.id: m.full_name for m in await MeetingRepository(session).active_members(branch_id)}
-
-
-def is_open(meeting: Meeting) -> bool:
-    return meeting.status != MeetingStatus.CANCELLED.value
+    code: str = "",
+    branch_id: int | None = None,
+) -> IcsFile:
+    """A branch's calendar: the one a button or a code names, else the group's, else the
+    person's own; policy-checked whichever it is."""
+    binding = await _binding(session, where)
+    if branch_id is None:
+        if code:
+            scope = await resolve_code(session, code)
+            if scope.kind != "branch":
+                raise Refused("mrep.ics.branch_only")
+            branch_id = scope.id
+        elif binding is not None and binding.target_type == TargetType.BRANCH.value:
+            branch_id = binding.target_id
+        else:
+            branch_id = own_branch_id(actor)
+    branch = await _viewable_branch(session, actor, branch_id, binding)
+    data = await branch_ics(session, branch.id, i18n, locale, clock.now())
+    safe = re.sub(r"[^A-Za-z0-9_-]", "", branch.code)
+    return IcsFile(data, f"lich-sinh-hoat-{safe or branch.id}.ics")

@@ -8,7 +8,6 @@ through Telegram updates. Time moves with time-machine.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import icalendar
@@ -18,21 +17,18 @@ from sqlalchemy import func, select
 from bot.clock import SystemClock
 from bot.services import meetings as svc
 from bot.services.meetings import ReportInput
+from bot.services.meetings.report_steps import Act
 from bot.services.policy import load_actor
-from bot.services.vn_calendar import VN_TZ
-from handlers.meeting_reports import RepCb, RepPick
-from handlers.meetings_view import IcsCb, SummaryCb
+from handlers.meetings.report_keyboards import RepCb, RepMember, RepPick
+from handlers.meetings.views import IcsCb, ScopeKind, SummaryCb
 from storage.models import ChatBinding, Meeting, MeetingReport, TelegramUser
 from tests import orgdata as o
 from tests.e2e.harness import BotEnv
+from tests.helpers import button, buttons, local
 
 BRANCH_GROUP = -100100
 UNIT_GROUP = -100500
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-
-
-def local(y: int, mo: int, d: int, h: int = 0, mi: int = 0) -> datetime:
-    return datetime(y, mo, d, h, mi, tzinfo=VN_TZ).astimezone(UTC)
 
 
 async def _setup(env: BotEnv) -> o.Org:
@@ -80,7 +76,7 @@ async def _setup(env: BotEnv) -> o.Org:
 
 
 async def _schedule(
-    env: BotEnv, who: int, branch_id: int, when: datetime, kind: str = "regular", **kw: str
+    env: BotEnv, who: int, branch_id: int, when: Any, kind: str = "regular", **kw: str
 ) -> int:
     async with env.app.session_factory() as s, s.begin():
         actor = await load_actor(s, who)
@@ -98,15 +94,11 @@ async def _rsvp(env: BotEnv, mid: int, who: int, answer: str, reason: str | None
 async def _report(env: BotEnv, who: int, mid: int, **kw: Any) -> None:
     async with env.app.session_factory() as s, s.begin():
         actor = await load_actor(s, who)
-        await svc.submit_report(s, actor, SystemClock(), mid, ReportInput(**kw))
-
-
-async def _settle(env: BotEnv) -> None:
-    await env.settle()
+        await svc.submit_report(s, actor, SystemClock(), mid, ReportInput(**kw), i18n=env.app.i18n)
 
 
 async def _reports(env: BotEnv, mid: int) -> list[MeetingReport]:
-    await _settle(env)
+    await env.settle()
     async with env.app.session_factory() as s:
         rows = await s.scalars(
             select(MeetingReport)
@@ -117,7 +109,7 @@ async def _reports(env: BotEnv, mid: int) -> list[MeetingReport]:
 
 
 async def _count_reports(env: BotEnv) -> int:
-    await _settle(env)
+    await env.settle()
     async with env.app.session_factory() as s:
         return int(await s.scalar(select(func.count()).select_from(MeetingReport)) or 0)
 
@@ -130,21 +122,10 @@ async def _say(
     return await env.ask(who, text, chat, predicate=lambda m: contains in (m.get("text") or ""))
 
 
-def _buttons(msg: dict[str, Any]) -> list[dict[str, Any]]:
-    return [b for row in msg.get("reply_markup", {}).get("inline_keyboard", []) for b in row]
-
-
-def _button(msg: dict[str, Any], starts: str) -> str:
-    for b in _buttons(msg):
-        if b["text"].startswith(starts):
-            return str(b["callback_data"])
-    raise AssertionError(f"no button {starts!r} in {[b['text'] for b in _buttons(msg)]}")
-
-
 async def _tap(env: BotEnv, who: int, msg: dict[str, Any], starts: str) -> dict[str, Any]:
     """Tap a button and return the same message once the bot edited it."""
     before = msg.get("edit_date"), msg["text"], msg.get("reply_markup")
-    answer = await env.press(who, msg, _button(msg, starts))
+    answer = await env.press(who, msg, button(msg, starts))
     assert answer.get("show_alert") is not True, answer
 
     def edited(m: dict[str, Any]) -> bool:
@@ -191,10 +172,10 @@ async def test_report_story_with_minutes_correction_and_refusals(bot_env: BotEnv
         assert "2/5" in wizard["text"]
         wizard = await _tap(env, o.SEC1, wizard, "Tiếp")
         assert "Vắng mặt: 1" in wizard["text"]
-        assert any(b["text"] == "🟡 Lê Văn Viên" for b in _buttons(wizard))  # excused (sick)
+        assert any(b["text"] == "🟡 Lê Văn Viên" for b in buttons(wizard))  # excused (sick)
         wizard = await _tap(env, o.SEC1, wizard, "🟢 Hoàng Văn Năm")  # -> excused
         wizard = await _tap(env, o.SEC1, wizard, "🟡 Hoàng Văn Năm")  # -> not excused
-        assert any(b["text"] == "🔴 Hoàng Văn Năm" for b in _buttons(wizard))
+        assert any(b["text"] == "🔴 Hoàng Văn Năm" for b in buttons(wizard))
         wizard = await _tap(env, o.SEC1, wizard, "Tiếp")
         assert "Biên bản" in wizard["text"]
 
@@ -232,7 +213,7 @@ async def test_report_story_with_minutes_correction_and_refusals(bot_env: BotEnv
         for label in ("Tiếp", "Tiếp", "Tiếp", "Bỏ qua", "Bỏ qua", "Bỏ qua"):
             deputy = await _tap(env, o.DEP1, deputy, label)
         assert "Kiểm tra lại" in deputy["text"]
-        answer = await env.press(o.DEP1, deputy, _button(deputy, "✅ Gửi"))
+        answer = await env.press(o.DEP1, deputy, button(deputy, "✅ Gửi"))
         assert answer["show_alert"] is True and "đã có báo cáo" in answer["text"]
         reports = await _reports(env, mid)
         assert len(reports) == 1
@@ -283,7 +264,7 @@ async def test_report_story_with_minutes_correction_and_refusals(bot_env: BotEnv
         assert len(await _reports(env, mid)) == 2
 
 
-async def test_forged_and_stale_report_buttons(bot_env: BotEnv) -> None:
+async def test_forged_and_stale_reportbuttons(bot_env: BotEnv) -> None:
     env = bot_env
     org = await _setup(env)
     with time_machine.travel(local(2026, 12, 1, 10), tick=True) as tm:
@@ -303,12 +284,15 @@ async def test_forged_and_stale_report_buttons(bot_env: BotEnv) -> None:
         # A wizard button for another meeting than the open draft, and a forged toggle of a
         # member of another branch: refused as stale, the draft untouched.
         for data in (
-            RepCb(mid=other, a="send").pack(),
-            RepCb(mid=mine, a="tog", v=org.members["M7"]).pack(),
-            RepCb(mid=mine, a="bogus").pack(),
+            RepCb(mid=other, act=Act.SEND).pack(),
+            RepMember(mid=mine, member=org.members["M7"]).pack(),
         ):
             answer = await env.press(o.SEC1, wizard, data, strict=False)
             assert answer["show_alert"] is True and "/report" in answer["text"], data
+        # An action no button has: the kit answers it as expired.
+        answer = await env.press(o.SEC1, wizard, f"mrw:{mine}:bogus:0", strict=False)
+        assert answer["show_alert"] is True
+        assert answer["text"] == env.app.i18n.t("kit.expired", "vi"), answer
         # A secretary's /report ID for another branch's meeting.
         refused = await _say(env, o.SEC1, f"/report {other}", "⛔")
         assert "⛔" in refused["text"]
@@ -324,7 +308,7 @@ async def test_forged_and_stale_report_buttons(bot_env: BotEnv) -> None:
         reports = await _reports(env, mine)
         assert [(r.held, r.present_count, r.minutes_kept) for r in reports] == [(False, 0, False)]
         # The old summary's button after submission: stale, nothing added.
-        answer = await env.press(o.SEC1, wizard, RepCb(mid=mine, a="send").pack(), strict=False)
+        answer = await env.press(o.SEC1, wizard, RepCb(mid=mine, act=Act.SEND).pack(), strict=False)
         assert answer["show_alert"] is True
         assert await _count_reports(env) == 1
 
@@ -416,7 +400,7 @@ async def test_meetings_views_ics_and_regularity(bot_env: BotEnv) -> None:
         refused = await _say(env, o.SEC1, "/meetings T01", "⛔")
         assert "⛔" in refused["text"]
         forged = SummaryCb(
-            kind="committee", scope_id=org.other_district, year=2026, month=12, page=0
+            kind=ScopeKind.COMMITTEE, scope_id=org.other_district, year=2026, month=12, page=0
         )
         answer = await env.press(o.ADMIN, summary, forged.pack(), strict=False)
         assert answer["show_alert"] is True and "⛔" in answer["text"]
@@ -432,13 +416,12 @@ def test_a_maximal_report_fits_in_one_telegram_message() -> None:
     """Every field at its limit (3000-character conclusion, 20 topics of 256, 20 proposals of
     1000, 60 absent names) still renders within 4096 characters, cut with "… and N more"."""
     from bot.i18n import create_i18n
-    from handlers.meetings_view import report_text, tr_for
+    from bot.services.meetings.report_text import ReportView, report_text
 
     meeting = Meeting(kind="regular", title="", starts_at=local(2026, 12, 3, 19, 30))
+    i18n = create_i18n()
     for lang in ("vi", "en"):
-        text = report_text(
-            tr_for(create_i18n(), lang),
-            lang,
+        view = ReportView(
             branch_name="Chi bộ " + "x" * 250,
             meeting=meeting,
             version=2,
@@ -452,6 +435,7 @@ def test_a_maximal_report_fits_in_one_telegram_message() -> None:
             topics=["t" * 256] * 20,
             proposals=["p" * 1000] * 20,
         )
+        text = report_text(i18n, lang, view)
         assert len(text) <= 4096, len(text)
         assert "Thứ Năm, 03/12/2026 lúc 19:30" in text or "Thursday, 03/12/2026 at 19:30" in text
         assert "&lt;b&gt;" in text and "<b>Đảng" not in text

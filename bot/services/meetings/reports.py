@@ -3,6 +3,8 @@
 Every submission is a new `meeting_reports` row; the highest version is the current one and
 the older ones stay for the record. The first version is refused before the meeting starts or
 when one exists already; a correction is refused once the window since the first version closed.
+A submission and a correction are one call each: policy, write, and the post to the unit's
+group (the report, then its minutes file) queued through the outbox in the same transaction.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
-from bot.outbox import OutboxMessage, enqueue
+from bot.i18n import CatalogI18n
+from bot.outbox import OutboxKind, OutboxMessage, enqueue
 from bot.services import audit
 from bot.services.meetings.common import (
     DEFAULT_CONFIG,
@@ -27,11 +30,26 @@ from bot.services.meetings.common import (
     check_length,
     managed_meeting,
 )
+from bot.services.meetings.report_text import minutes_caption, report_text, stored_view
 from bot.services.meetings.rsvp import ABSENCE_CODES
 from bot.services.policy import Actor
 from storage.models import Branch, Meeting, MeetingReport
 from storage.models.meetings import MeetingStatus, MinutesKind, RsvpAnswer
+from storage.models.org import TargetType
+from storage.repositories.access import AccessRepository
 from storage.repositories.meetings import MeetingRepository
+
+ORIGIN = "meeting_report"
+# Meetings, branches and units have INTEGER keys: a larger id (a forged button, a typed number)
+# is "not found" here, never a query the database driver rejects.
+ROW_ID_MAX = 2**31 - 1
+
+
+def row_id(value: int) -> int:
+    """`value` if it can be a meeting's, branch's or unit's id, else not found."""
+    if not 0 < value <= ROW_ID_MAX:
+        raise MeetingError("meetings.error.not_found")
+    return value
 
 
 @dataclass(frozen=True)
@@ -67,7 +85,7 @@ async def report_draft(
 ) -> ReportDraft:
     """The common case in a few taps: the latest report if any, else present = the "Có mặt"
     answers and absent = the "Vắng mặt" answers (excused when they gave a reason)."""
-    meeting, _branch = await managed_meeting(session, actor, meeting_id, for_update=False)
+    meeting, _branch = await managed_meeting(session, actor, row_id(meeting_id), for_update=False)
     _check_reportable(meeting, clock)
     repo = MeetingRepository(session)
     members = await repo.active_members(meeting.branch_id)
@@ -200,16 +218,32 @@ async def _add_version(
     return report
 
 
+@dataclass(frozen=True)
+class ReportSent:
+    """A stored version, and the group its post was queued for (None: the unit has none)."""
+
+    report: MeetingReport
+    group_chat_id: int | None
+
+
 async def submit_report(
-    session: AsyncSession, actor: Actor, clock: Clock, meeting_id: int, data: ReportInput
-) -> MeetingReport:
-    """The first report of a meeting that has started; a second "new" report is refused."""
+    session: AsyncSession,
+    actor: Actor,
+    clock: Clock,
+    meeting_id: int,
+    data: ReportInput,
+    *,
+    i18n: CatalogI18n,
+) -> ReportSent:
+    """The first report of a meeting that has started, posted to the unit's group; a second
+    "new" report is refused."""
     meeting, branch = await managed_meeting(session, actor, meeting_id)
     _check_reportable(meeting, clock)
     if await MeetingRepository(session).report_versions(meeting.id):
         raise MeetingError("meetings.error.report_exists")
     values = await _validated(session, branch, data)
-    return await _add_version(session, actor, clock, meeting, branch, 1, values)
+    report = await _add_version(session, actor, clock, meeting, branch, 1, values)
+    return ReportSent(report, await _post(session, clock, i18n, meeting, branch, report))
 
 
 async def correct_report(
@@ -219,23 +253,79 @@ async def correct_report(
     meeting_id: int,
     data: ReportInput,
     *,
+    i18n: CatalogI18n,
     config: MeetingConfig = DEFAULT_CONFIG,
-) -> MeetingReport:
-    """A corrected version, within the window after the first submission; all versions kept."""
+) -> ReportSent:
+    """A corrected version, within the window after the first submission, posted to the unit's
+    group like the first; all versions kept."""
     meeting, branch = await managed_meeting(session, actor, meeting_id)
     versions = await MeetingRepository(session).report_versions(meeting.id)
     if not versions:
         raise MeetingError("meetings.error.no_report")
-    if clock.now() > versions[0].submitted_at + config.correction_window:
-        raise MeetingError("meetings.error.correction_closed", days=config.correction_window.days)
+    check_correctable(versions[0], clock, config)
     values = await _validated(session, branch, data)
-    return await _add_version(
+    report = await _add_version(
         session, actor, clock, meeting, branch, versions[-1].version + 1, values
     )
+    return ReportSent(report, await _post(session, clock, i18n, meeting, branch, report))
+
+
+def check_correctable(
+    first: MeetingReport, clock: Clock, config: MeetingConfig = DEFAULT_CONFIG
+) -> None:
+    """Refused once the correction window since the first version has closed."""
+    if clock.now() > first.submitted_at + config.correction_window:
+        raise MeetingError("meetings.error.correction_closed", days=config.correction_window.days)
 
 
 async def report_versions(session: AsyncSession, meeting_id: int) -> list[MeetingReport]:
     return await MeetingRepository(session).report_versions(meeting_id)
+
+
+async def report_target(session: AsyncSession, branch: Branch) -> int | None:
+    """The chat a branch's reports go to: its unit's linked group (or the committee's, for a
+    branch directly under the district committee)."""
+    repo = AccessRepository(session)
+    unit = await repo.unit(branch.unit_id)
+    if unit is None:
+        return None
+    kind = TargetType.COMMITTEE if unit.id == unit.district_id else TargetType.UNIT
+    binding = await repo.binding_for_target(kind.value, unit.id)
+    return binding.chat_id if binding is not None else None
+
+
+async def _post(
+    session: AsyncSession,
+    clock: Clock,
+    i18n: CatalogI18n,
+    meeting: Meeting,
+    branch: Branch,
+    report: MeetingReport,
+) -> int | None:
+    """The report (and its minutes file) to the unit's group, in the bot's default language."""
+    chat_id = await report_target(session, branch)
+    if chat_id is None:
+        return None
+    locale = i18n.default_locale
+    members = await MeetingRepository(session).active_members(branch.id)
+    view = stored_view(
+        i18n,
+        locale,
+        report,
+        branch_name=branch.name,
+        meeting=meeting,
+        members=len(members),
+        names={m.id: m.full_name for m in members},
+    )
+    await post_report(
+        session,
+        clock,
+        chat_id,
+        report,
+        report_text(i18n, locale, view),
+        minutes_caption(i18n, locale, branch.name),
+    )
+    return chat_id
 
 
 async def post_report(
@@ -244,23 +334,33 @@ async def post_report(
     chat_id: int,
     report: MeetingReport,
     text: str,
-    minutes_caption: str,
+    caption: str,
 ) -> None:
-    """Queue a report version (and its minutes file) for the unit's group, once per version."""
+    """Queue a report version (and its minutes file) for a group, once per version."""
     key = f"meeting:{report.meeting_id}:report:{report.version}:{chat_id}"
-    common = {"kind": "answer", "origin_type": "meeting_report", "origin_id": report.id}
     await enqueue(
-        session, OutboxMessage(chat_id=chat_id, text=text, dedupe_key=key, **common), clock=clock
+        session,
+        OutboxMessage(
+            chat_id=chat_id,
+            kind=OutboxKind.ANSWER,
+            text=text,
+            dedupe_key=key,
+            origin_type=ORIGIN,
+            origin_id=report.id,
+        ),
+        clock=clock,
     )
     if report.minutes_file_id is None:
         return
     photo = report.minutes_file_kind == MinutesKind.PHOTO.value
     file_msg = OutboxMessage(
         chat_id=chat_id,
-        caption=minutes_caption,
+        kind=OutboxKind.ANSWER,
+        caption=caption,
         dedupe_key=f"{key}:minutes",
         document=None if photo else report.minutes_file_id,
         photo=report.minutes_file_id if photo else None,
-        **common,
+        origin_type=ORIGIN,
+        origin_id=report.id,
     )
     await enqueue(session, file_msg, clock=clock)

@@ -1,0 +1,285 @@
+"""/report: the secretary's (or deputy's) meeting report, in a few taps, in private.
+
+The walk: pick the meeting (when several are reportable) → held? → present count (prefilled
+from the "Có mặt" answers, −/+ or typed) → absent members (prefilled from the "Vắng mặt"
+answers, toggled: excused → not excused → present, paginated) → minutes (upload a photo, PDF or
+DOCX, or say kept / not kept) → conclusion → topics → proposals → summary → send. Every step is
+prefilled, so the common case is a row of "Next" taps. From the summary any part can be edited.
+
+The draft is a pydantic model in the conversation state (`report_steps.Draft`); its rules live
+in the service, which also decides everything again on submission (permission, the meeting has
+started, no second first report, the 7-day correction window), so a stale or forged button can
+never change another branch's meeting. The service queues the post to the unit's group.
+"""
+
+from __future__ import annotations
+
+from aiogram import F
+from aiogram.filters import Command, CommandObject, StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import Clock
+from bot.i18n import CatalogI18n
+from bot.inputs import try_int
+from bot.services.meetings import correct_report, submit_report
+from bot.services.meetings.report_steps import (
+    Act,
+    Draft,
+    Edit,
+    MinutesKind,
+    Mode,
+    Move,
+    Press,
+    Toggle,
+    Typed,
+    Upload,
+    load_draft,
+    ready,
+)
+from bot.services.meetings.report_wizard import (
+    WizardScreen,
+    report_choices,
+    report_move,
+    start_report,
+)
+from bot.services.meetings.reports import ROW_ID_MAX
+from bot.services.policy import Actor
+from bot.services.vn_calendar import format_datetime
+from handlers.kit import Chats, feature_router, locale, show, t
+from handlers.meetings.report_keyboards import (
+    RepCb,
+    RepEdit,
+    RepMember,
+    RepPick,
+    pick_keyboard,
+    screen,
+)
+from handlers.meetings.report_states import STATE_OF, Report
+
+router = feature_router(__name__, Chats.PRIVATE)
+
+DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+NOT_COMMAND = ~F.text.startswith("/")
+
+
+async def _draft(state: FSMContext, meeting_id: int | None = None) -> Draft:
+    """The open draft (`Refused` "expired" when there is none, "stale" for another meeting)."""
+    return load_draft(await state.get_data(), meeting_id)
+
+
+async def _show(
+    target: Message | CallbackQuery, state: FSMContext, i18n: CatalogI18n, s: WizardScreen
+) -> None:
+    """Keep the draft, then edit the pressed message or answer the typed one."""
+    await state.set_data(s.draft.dump())
+    await state.set_state(STATE_OF[s.draft.step])
+    text, markup = screen(i18n, s)
+    await show(target, text, markup)
+
+
+async def _open(
+    target: Message | CallbackQuery, state: FSMContext, i18n: CatalogI18n, s: WizardScreen
+) -> None:
+    """A new draft; a correction says which version it corrects first."""
+    d = s.draft
+    if d.mode is Mode.CORRECT:
+        message = target.message if isinstance(target, CallbackQuery) else target
+        if isinstance(message, Message):
+            days = s.correction_days
+            await message.answer(t("mrep.correct_intro", version=d.last_version, days=days))
+            target = message  # the summary comes as a new message, below the intro
+    await _show(target, state, i18n, s)
+
+
+# --- /report ----------------------------------------------------------------------------------
+
+
+@router.message(Command("report", magic=F.args))
+async def cmd_report_id(
+    message: Message,
+    command: CommandObject,
+    state: FSMContext,
+    session: AsyncSession,
+    clock: Clock,
+    actor: Actor,
+    i18n: CatalogI18n,
+) -> None:
+    """`/report ID`: the report of one meeting (permission and timing checked by the service)."""
+    meeting_id = try_int((command.args or "").strip().lstrip("#"), lo=1, hi=ROW_ID_MAX)
+    if meeting_id is None:
+        await message.answer(t("mrep.usage"))
+        return
+    await _open(message, state, i18n, await start_report(session, actor, clock, meeting_id))
+
+
+@router.message(Command("report"))
+async def cmd_report(
+    message: Message,
+    state: FSMContext,
+    session: AsyncSession,
+    clock: Clock,
+    actor: Actor,
+    i18n: CatalogI18n,
+) -> None:
+    """`/report`: the meeting awaiting a report, or a choice when there are several."""
+    choices = await report_choices(session, actor, clock)
+    if choices.only is not None:
+        await _open(message, state, i18n, choices.only)
+    elif choices.items:
+        await message.answer(t("mrep.pick"), reply_markup=pick_keyboard(choices.items))
+    elif choices.upcoming is not None:
+        when = format_datetime(choices.upcoming.starts_at, locale())
+        error = t("meetings.error.report_too_early")
+        await message.answer(t("mrep.too_early_next", when=when, error=error))
+    else:
+        await message.answer(t("mrep.nothing"))
+
+
+@router.callback_query(RepPick.filter())
+async def on_pick(
+    query: CallbackQuery,
+    callback_data: RepPick,
+    state: FSMContext,
+    session: AsyncSession,
+    clock: Clock,
+    actor: Actor,
+    i18n: CatalogI18n,
+) -> None:
+    """The picked meeting's draft; a refused pick leaves any open draft as it was."""
+    await _open(query, state, i18n, await start_report(session, actor, clock, callback_data.mid))
+
+
+# --- wizard buttons --------------------------------------------------------------------------
+
+
+async def _move(
+    target: Message | CallbackQuery,
+    state: FSMContext,
+    session: AsyncSession,
+    i18n: CatalogI18n,
+    move: Move,
+    meeting_id: int | None = None,
+) -> None:
+    draft = await _draft(state, meeting_id)
+    await _show(target, state, i18n, await report_move(session, draft, move))
+
+
+@router.callback_query(RepCb.filter(F.act == Act.QUIT))
+async def on_quit(query: CallbackQuery, callback_data: RepCb, state: FSMContext) -> None:
+    """Drop the draft; nothing was sent."""
+    await _draft(state, callback_data.mid)
+    await state.clear()
+    await show(query, t("mrep.cancelled"))
+
+
+@router.callback_query(RepCb.filter(F.act == Act.SEND))
+async def on_send(
+    query: CallbackQuery,
+    callback_data: RepCb,
+    state: FSMContext,
+    session: AsyncSession,
+    clock: Clock,
+    actor: Actor,
+    i18n: CatalogI18n,
+) -> None:
+    """Submit (or correct): one service call stores it and queues the unit group's post."""
+    draft = await _draft(state, callback_data.mid)
+    send = correct_report if draft.mode is Mode.CORRECT else submit_report
+    sent = await send(session, actor, clock, draft.meeting_id, ready(draft), i18n=i18n)
+    await state.clear()
+    key = "mrep.sent_correction" if sent.report.version > 1 else "mrep.sent"
+    where = t("mrep.sent_to_unit" if sent.group_chat_id is not None else "mrep.no_unit_group")
+    await show(query, t(key, id=draft.meeting_id, version=sent.report.version, where=where))
+
+
+@router.callback_query(RepCb.filter())
+async def on_step(
+    query: CallbackQuery,
+    callback_data: RepCb,
+    state: FSMContext,
+    session: AsyncSession,
+    i18n: CatalogI18n,
+) -> None:
+    """Every other wizard button: change the draft, move on, re-render in place."""
+    move = Press(callback_data.act, callback_data.v)
+    await _move(query, state, session, i18n, move, callback_data.mid)
+
+
+@router.callback_query(RepMember.filter())
+async def on_toggle(
+    query: CallbackQuery,
+    callback_data: RepMember,
+    state: FSMContext,
+    session: AsyncSession,
+    i18n: CatalogI18n,
+) -> None:
+    """A member's mark on the absent list (a member of another branch is stale)."""
+    move = Toggle(callback_data.member)
+    await _move(query, state, session, i18n, move, callback_data.mid)
+
+
+@router.callback_query(RepEdit.filter())
+async def on_edit(
+    query: CallbackQuery,
+    callback_data: RepEdit,
+    state: FSMContext,
+    session: AsyncSession,
+    i18n: CatalogI18n,
+) -> None:
+    """From the summary, back to one part."""
+    await _move(query, state, session, i18n, Edit(callback_data.step), callback_data.mid)
+
+
+# --- typed input -----------------------------------------------------------------------------
+
+
+@router.message(
+    StateFilter(Report.PRESENT, Report.RESOLUTION, Report.TOPICS, Report.PROPOSALS),
+    F.text,
+    NOT_COMMAND,
+)
+async def on_typed(
+    message: Message, state: FSMContext, session: AsyncSession, i18n: CatalogI18n
+) -> None:
+    """A typed present count, conclusion, topics or proposals (one per line)."""
+    await _move(message, state, session, i18n, Typed(message.text or ""))
+
+
+def _upload(message: Message) -> Upload | None:
+    """A photo, PDF or DOCX as the minutes (kind None for another file)."""
+    if message.photo:
+        return Upload(message.photo[-1].file_id, MinutesKind.PHOTO)
+    doc = message.document
+    if doc is None:
+        return None
+    name, mime = (doc.file_name or "").lower(), (doc.mime_type or "").lower()
+    if mime == "application/pdf" or name.endswith(".pdf"):
+        return Upload(doc.file_id, MinutesKind.PDF)
+    if mime == DOCX_MIME or name.endswith(".docx"):
+        return Upload(doc.file_id, MinutesKind.DOCX)
+    return Upload(doc.file_id, None)
+
+
+@router.message(Report.MINUTES, F.photo | F.document)
+async def on_minutes_file(
+    message: Message, state: FSMContext, session: AsyncSession, i18n: CatalogI18n
+) -> None:
+    """The minutes as a file, kept by its Telegram file id."""
+    upload = _upload(message)
+    assert upload is not None  # the filter lets only photos and documents through
+    s = await report_move(session, await _draft(state), upload)
+    if s.draft.file_kind is not None:
+        await message.answer(
+            t("mrep.w.minutes_saved", kind=t(f"mrep.minutes.{s.draft.file_kind.value}"))
+        )
+    await _show(message, state, i18n, s)
+
+
+@router.message(
+    StateFilter(Report.HELD, Report.ABSENT, Report.CONFIRM, Report.MINUTES), NOT_COMMAND
+)
+async def on_unexpected(message: Message) -> None:
+    """Something typed where a button (or a file) is expected."""
+    await message.answer(t("mrep.w.use_buttons"))
