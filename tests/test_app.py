@@ -5,23 +5,29 @@ from __future__ import annotations
 import uuid
 
 from aiogram.fsm.storage.base import StorageKey
-from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.fsm.storage.redis import RedisStorage
 
 from bot.app import create_app, create_fsm_storage
+from bot.clock import SystemClock
+from bot.fsm import DbStorage
 from bot.logs import RedactFilter
 from bot.settings import load_settings
 
 TOKEN = "123456:TEST"
 
 
-def test_memory_storage_without_redis() -> None:
-    assert isinstance(create_fsm_storage(load_settings({"BOT_TOKEN": TOKEN})), MemoryStorage)
+def test_database_storage_without_redis() -> None:
+    settings = load_settings({"BOT_TOKEN": TOKEN})
+    storage = create_fsm_storage(settings, None, SystemClock())  # type: ignore[arg-type]
+    assert isinstance(storage, DbStorage)
 
 
 async def test_redis_storage_is_shared_between_processes() -> None:
     settings = load_settings({"BOT_TOKEN": TOKEN, "REDIS_URL": "redis://127.0.0.1:6379/15"})
-    first, second = create_fsm_storage(settings), create_fsm_storage(settings)
+    first, second = (
+        create_fsm_storage(settings, None, SystemClock()),  # type: ignore[arg-type]
+        create_fsm_storage(settings, None, SystemClock()),  # type: ignore[arg-type]
+    )
     assert isinstance(first, RedisStorage)
     key = StorageKey(bot_id=123456, chat_id=int(uuid.uuid4().int % 10**9), user_id=1)
     try:

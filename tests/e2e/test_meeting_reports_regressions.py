@@ -54,14 +54,20 @@ async def test_oversize_ints_in_callback_data_are_answered_without_a_traceback(
     org = await _setup(env)
     expired = env.app.i18n.t("kit.expired", "vi")
     shown = await env.ask(o.SEC1, "/meetings")
-    for data in (f"mrp:{HUGE}", f"msum:committee:{HUGE}:2026:12:0", f"mics:{HUGE}", "mics:-5"):
+    # Past the 32-bit row ids (and oversized, negative): the buttons' filters refuse them.
+    for data in (
+        f"mrp:{HUGE}",
+        f"msum:committee:{HUGE}:2026:12:0",
+        f"mics:{HUGE}",
+        "mics:-5",
+        f"mrp:{BIG}",
+        f"mics:{BIG}",
+        f"msum:committee:{BIG}:2026:12:0",
+    ):
         answer = await env.press(o.SEC1, shown, data, strict=False)
         assert (answer["show_alert"], answer["text"]) == (True, expired), data
     not_found = _refusal(env, "meetings.error.not_found")
     for data in (
-        f"mrp:{BIG}",
-        f"mics:{BIG}",
-        f"msum:committee:{BIG}:2026:12:0",
         f"msum:committee:{org.district}:0:1:0",  # year 0: no such month
     ):
         answer = await env.press(o.SEC1, shown, data, strict=False)
