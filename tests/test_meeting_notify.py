@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,59 +9,34 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.i18n import create_i18n
 from bot.services import meetings as svc
-from bot.services.meetings import LiveCounts, MeetingContext, Notices, RsvpCb, RsvpChoice
+from bot.services.meetings import LiveCounts, RsvpCb, RsvpChoice
 from bot.services.meetings.presentation import TEXT_LIMIT, announcement_text, rsvp_markup
 from bot.services.policy import load_actor
 from handlers.meetings import callbacks as handler_callbacks
-from storage.db import create_session_factory
-from storage.models import Branch, ChatBinding, Meeting, MeetingNotice, Member, TelegramUser
+from storage.models import Branch, Meeting, MeetingNotice, Member, TelegramUser
 from storage.models.outbox import OutboxEntry
-from tests.helpers import FakeClock, local
-from tests.orgdata import DEP1, MEM1, SEC1, SEC3, Org, build_org
+from tests.helpers import local
+from tests.orgdata import DEP1, MEM1, SEC1, SEC3, MeetingWorld, meeting_world
 
 GROUP = -100321
 I18N = create_i18n("vi")
 
 
-@dataclass
-class World:
-    org: Org
-    factory: async_sessionmaker[AsyncSession]
-    clock: FakeClock
-
-    @property
-    def ctx(self) -> MeetingContext:
-        return MeetingContext(self.clock, I18N, "vi")
-
-    def notices(self, s: AsyncSession) -> Notices:
-        return Notices(s, self.ctx)
-
-
 @pytest.fixture
-async def world(engine: AsyncEngine) -> AsyncIterator[World]:
-    org = await build_org(engine)
-    factory = create_session_factory(engine)
-    async with factory() as s, s.begin():
-        s.add(
-            ChatBinding(
-                chat_id=GROUP, target_type="branch", target_id=org.b1, district_id=org.district
-            )
-        )
-        s.add_all(
-            [
-                TelegramUser(id=SEC1, first_name="Bí"),
-                TelegramUser(id=DEP1, first_name="Phó", language="en"),
-                TelegramUser(id=MEM1, first_name="Viên", telegram_language="en-US"),
-            ]
-        )
-    yield World(org, factory, FakeClock(local(2026, 11, 23, 11)))
+async def world(engine: AsyncEngine) -> MeetingWorld:
+    users = [
+        TelegramUser(id=SEC1, first_name="Bí"),
+        TelegramUser(id=DEP1, first_name="Phó", language="en"),
+        TelegramUser(id=MEM1, first_name="Viên", telegram_language="en-US"),
+    ]
+    return await meeting_world(engine, GROUP, users)
 
 
-async def _schedule(w: World, when: datetime, **kw: Any) -> int:
+async def _schedule(w: MeetingWorld, when: datetime, **kw: Any) -> int:
     async with w.factory() as s, s.begin():
         actor = await load_actor(s, SEC1)
         res = await svc.schedule_meeting(
@@ -72,7 +45,7 @@ async def _schedule(w: World, when: datetime, **kw: Any) -> int:
         return res.meeting.id
 
 
-async def _outbox(w: World) -> list[OutboxEntry]:
+async def _outbox(w: MeetingWorld) -> list[OutboxEntry]:
     async with w.factory() as s:
         return list((await s.scalars(select(OutboxEntry).order_by(OutboxEntry.id))).all())
 
@@ -84,7 +57,7 @@ def test_rsvp_buttons_pack_like_the_handler_filter() -> None:
     assert [b["callback_data"] for b in row] == ["rsvp:42:y", "rsvp:42:n"]
 
 
-async def test_announce_once_in_the_group_in_vietnamese(world: World) -> None:
+async def test_announce_once_in_the_group_in_vietnamese(world: MeetingWorld) -> None:
     mid = await _schedule(world, local(2026, 12, 3, 19, 30), place="Nhà văn hóa thôn 3")
     rows = await _outbox(world)
     assert [(r.chat_id, r.dedupe_key) for r in rows] == [(GROUP, f"mtg:{mid}:v1:announce:{GROUP}")]
@@ -100,7 +73,7 @@ async def test_announce_once_in_the_group_in_vietnamese(world: World) -> None:
     assert len(await _outbox(world)) == 1
 
 
-async def test_reminders_in_each_language_exactly_once(world: World) -> None:
+async def test_reminders_in_each_language_exactly_once(world: MeetingWorld) -> None:
     mid = await _schedule(world, local(2026, 12, 3, 19, 30))
     world.clock.t = local(2026, 12, 2, 19, 31)
     async with world.factory() as s, s.begin():
@@ -119,7 +92,7 @@ async def test_reminders_in_each_language_exactly_once(world: World) -> None:
     assert {n.dedupe_key for n in notices} == {r.dedupe_key for r in await _outbox(world)}
 
 
-async def test_reschedule_and_cancel_correct_everyone_told_before(world: World) -> None:
+async def test_reschedule_and_cancel_correct_everyone_told_before(world: MeetingWorld) -> None:
     mid = await _schedule(world, local(2026, 12, 3, 19, 30))
     world.clock.t = local(2026, 12, 2, 19, 31)
     async with world.factory() as s, s.begin():
@@ -151,7 +124,7 @@ async def test_reschedule_and_cancel_correct_everyone_told_before(world: World) 
     agenda=st.text(alphabet="<&>ấa \n", min_size=2900, max_size=3000),
     place=st.text(alphabet="<&ư ", min_size=200, max_size=256),
 )
-async def test_every_message_fits_telegram(world: World, agenda: str, place: str) -> None:
+async def test_every_message_fits_telegram(world: MeetingWorld, agenda: str, place: str) -> None:
     async with world.factory() as s:
         branch = await s.get(Branch, world.org.b1)
         assert branch is not None
@@ -171,7 +144,7 @@ async def test_every_message_fits_telegram(world: World, agenda: str, place: str
     assert "&lt;" in text and "<" + "<" not in text  # user text escaped
 
 
-async def test_live_counts_coalesce_a_burst_into_one_edit(world: World) -> None:
+async def test_live_counts_coalesce_a_burst_into_one_edit(world: MeetingWorld) -> None:
     mid = await _schedule(world, local(2026, 12, 3, 19, 30))
     # The sender delivered the announcement as message 555.
     async with world.factory() as s, s.begin():
@@ -220,7 +193,7 @@ async def test_live_counts_coalesce_a_burst_into_one_edit(world: World) -> None:
         assert (meeting.announce_chat_id, meeting.announce_message_id) == (GROUP, 555)
 
 
-async def test_tet_shift_tells_the_secretary_once(world: World) -> None:
+async def test_tet_shift_tells_the_secretary_once(world: MeetingWorld) -> None:
     world.clock.t = local(2027, 1, 20, 9)
     async with world.factory() as s, s.begin():
         branch = await s.get(Branch, world.org.b1)
@@ -236,7 +209,7 @@ async def test_tet_shift_tells_the_secretary_once(world: World) -> None:
     assert "Tết" in (rows[0].text or "") and "11/02/2027" in (rows[0].text or "")
 
 
-async def test_private_chat_hint_once_per_person_and_group(world: World) -> None:
+async def test_private_chat_hint_once_per_person_and_group(world: MeetingWorld) -> None:
     mid = await _schedule(world, local(2026, 12, 3, 19, 30))
     async with world.factory() as s, s.begin():
         meeting = await s.get(Meeting, mid)
@@ -248,7 +221,7 @@ async def test_private_chat_hint_once_per_person_and_group(world: World) -> None
     assert len(hints) == 1 and "Ba &lt;b&gt;" in (hints[0].text or "")
 
 
-async def test_meeting_far_ahead_gets_no_reminder_yet(world: World) -> None:
+async def test_meeting_far_ahead_gets_no_reminder_yet(world: MeetingWorld) -> None:
     await _schedule(world, local(2026, 12, 3, 19, 30))
     world.clock.t = local(2026, 12, 2, 19, 29)  # one minute before the 24 h mark
     async with world.factory() as s, s.begin():

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import icalendar
@@ -11,52 +9,29 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.i18n import create_i18n
 from bot.services import meetings as svc
-from bot.services.meetings import AbsentEntry, MeetingContext, MeetingError, Outcome, ReportInput
-from bot.services.policy import Actor, Refused, load_actor
+from bot.services.meetings import AbsentEntry, MeetingError, Outcome, ReportInput
+from bot.services.policy import Refused
 from bot.services.vn_calendar import VN_TZ
-from storage.db import create_session_factory
-from storage.models import Branch, ChatBinding, Meeting, MeetingReport, TelegramUser
+from storage.models import Branch, Meeting, MeetingReport, TelegramUser
 from storage.models.meetings import MeetingStatus, NoticeKind
 from storage.repositories.meetings import MeetingRepository
 from tests.helpers import FakeClock, local
-from tests.orgdata import DEP1, MEM1, SEC1, SEC2, STRANGER, Org, build_org
+from tests.orgdata import DEP1, MEM1, SEC1, SEC2, STRANGER, MeetingWorld, meeting_world
 
 GROUP = -100123
 
 
-@dataclass
-class World:
-    org: Org
-    factory: async_sessionmaker[AsyncSession]
-    clock: FakeClock
-
-    async def actor(self, s: AsyncSession, telegram_id: int) -> Actor:
-        return await load_actor(s, telegram_id)
-
-    @property
-    def ctx(self) -> MeetingContext:
-        return MeetingContext(self.clock, create_i18n("vi"), "vi")
-
-
 @pytest.fixture
-async def world(engine: AsyncEngine) -> AsyncIterator[World]:
-    org = await build_org(engine)
-    factory = create_session_factory(engine)
-    async with factory() as s, s.begin():
-        s.add(
-            ChatBinding(
-                chat_id=GROUP, target_type="branch", target_id=org.b1, district_id=org.district
-            )
-        )
-        s.add_all([TelegramUser(id=i, first_name="x") for i in (SEC1, DEP1, MEM1)])
-    yield World(org, factory, FakeClock(local(2026, 11, 23, 11)))
+async def world(engine: AsyncEngine) -> MeetingWorld:
+    users = [TelegramUser(id=i, first_name="x") for i in (SEC1, DEP1, MEM1)]
+    return await meeting_world(engine, GROUP, users)
 
 
-async def _schedule(w: World, when: datetime, kind: str = "regular", **kw: str) -> int:
+async def _schedule(w: MeetingWorld, when: datetime, kind: str = "regular", **kw: str) -> int:
     async with w.factory() as s, s.begin():
         res = await svc.schedule_meeting(
             s, await w.actor(s, SEC1), w.ctx, w.org.b1, kind=kind, starts_at=when, **kw
@@ -67,7 +42,7 @@ async def _schedule(w: World, when: datetime, kind: str = "regular", **kw: str) 
 # Plan ----------------------------------------------------------------------------------------
 
 
-async def test_plan_is_idempotent_and_shifts_tet(world: World) -> None:
+async def test_plan_is_idempotent_and_shifts_tet(world: MeetingWorld) -> None:
     world.clock.t = local(2027, 1, 20, 9)
     async with world.factory() as s, s.begin():
         branch = await s.get(Branch, world.org.b1)
@@ -96,7 +71,9 @@ async def test_plan_is_idempotent_and_shifts_tet(world: World) -> None:
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(days=st.lists(st.integers(0, 400), min_size=1, max_size=4), day=st.integers(1, 31))
-async def test_plan_never_duplicates_a_month(world: World, days: list[int], day: int) -> None:
+async def test_plan_never_duplicates_a_month(
+    world: MeetingWorld, days: list[int], day: int
+) -> None:
     async with world.factory() as s, s.begin():
         branch = await s.get(Branch, world.org.b2)
         assert branch is not None
@@ -121,7 +98,7 @@ async def test_plan_never_duplicates_a_month(world: World, days: list[int], day:
 
 
 async def test_schedule_confirms_the_planned_meeting_and_moving_keeps_identity(
-    world: World,
+    world: MeetingWorld,
 ) -> None:
     async with world.factory() as s, s.begin():
         planned = (await svc.generate_plan(s, world.clock, branch_ids=[world.org.b1])).created
@@ -162,7 +139,7 @@ async def test_schedule_confirms_the_planned_meeting_and_moving_keeps_identity(
         assert m.place == "Nhà văn hóa thôn 3"
 
 
-async def test_bad_schedule_input_changes_nothing(world: World) -> None:
+async def test_bad_schedule_input_changes_nothing(world: MeetingWorld) -> None:
     async with world.factory() as s, s.begin():
         actor = await world.actor(s, SEC1)
         cases = [
@@ -192,7 +169,7 @@ async def test_bad_schedule_input_changes_nothing(world: World) -> None:
         assert await s.scalar(select(func.count()).select_from(Meeting)) == 0
 
 
-async def test_forged_meeting_id_cannot_be_cancelled_by_another_branch(world: World) -> None:
+async def test_forged_meeting_id_cannot_be_cancelled_by_another_branch(world: MeetingWorld) -> None:
     mid = await _schedule(world, local(2026, 12, 3, 19, 30))
     async with world.factory() as s, s.begin():
         with pytest.raises(Refused) as info:
@@ -209,7 +186,7 @@ async def test_forged_meeting_id_cannot_be_cancelled_by_another_branch(world: Wo
         assert m is not None and m.status == MeetingStatus.SCHEDULED.value
 
 
-async def test_thematic_meetings_are_counted_per_quarter(world: World) -> None:
+async def test_thematic_meetings_are_counted_per_quarter(world: MeetingWorld) -> None:
     await _schedule(world, local(2026, 12, 10, 19), kind="thematic", title="Nghị quyết")
     async with world.factory() as s, s.begin():
         res = await svc.schedule_meeting(
@@ -228,7 +205,7 @@ async def test_thematic_meetings_are_counted_per_quarter(world: World) -> None:
 # RSVP ----------------------------------------------------------------------------------------
 
 
-async def test_rsvp_counts_and_refusals(world: World) -> None:
+async def test_rsvp_counts_and_refusals(world: MeetingWorld) -> None:
     mid = await _schedule(world, local(2026, 12, 3, 19, 30))
     async with world.factory() as s, s.begin():
         r1 = await svc.record_rsvp(s, world.clock, mid, MEM1, "yes")
@@ -258,7 +235,7 @@ async def test_rsvp_counts_and_refusals(world: World) -> None:
         assert (counts.yes, counts.no) == (1, 1)
 
 
-async def test_rsvp_to_cancelled_or_unconfirmed_meeting_is_refused(world: World) -> None:
+async def test_rsvp_to_cancelled_or_unconfirmed_meeting_is_refused(world: MeetingWorld) -> None:
     async with world.factory() as s, s.begin():
         planned = (await svc.generate_plan(s, world.clock, branch_ids=[world.org.b1])).created[0]
     mid = await _schedule(world, local(2026, 12, 20, 19), kind="extraordinary")
@@ -283,7 +260,7 @@ async def _notified(s: AsyncSession, meeting_id: int, kind: NoticeKind) -> set[i
     return {n.chat_id for n in notices if n.kind == kind.value}
 
 
-async def _send_due(w: World) -> list[svc.DueNotice]:
+async def _send_due(w: MeetingWorld) -> list[svc.DueNotice]:
     """What the reminder job will do: record each due notice (the outbox row is its twin)."""
     async with w.factory() as s, s.begin():
         due = await svc.due_reminders(s, w.clock.now())
@@ -299,7 +276,7 @@ async def _send_due(w: World) -> list[svc.DueNotice]:
         return due
 
 
-async def test_reminders_fire_once_and_changes_produce_corrections(world: World) -> None:
+async def test_reminders_fire_once_and_changes_produce_corrections(world: MeetingWorld) -> None:
     mid = await _schedule(world, local(2026, 12, 3, 19, 30))
     async with world.factory() as s, s.begin():
         await svc.record_rsvp(s, world.clock, mid, MEM1, "yes")
@@ -339,7 +316,7 @@ async def test_reminders_fire_once_and_changes_produce_corrections(world: World)
     assert await _send_due(world) == []
 
 
-async def test_late_start_sends_only_the_latest_stage(world: World) -> None:
+async def test_late_start_sends_only_the_latest_stage(world: MeetingWorld) -> None:
     mid = await _schedule(world, local(2026, 12, 3, 19, 30))
     world.clock.t = local(2026, 12, 3, 18, 0)  # the bot was down at the 24 h mark
     sent = await _send_due(world)
@@ -352,7 +329,7 @@ async def test_late_start_sends_only_the_latest_stage(world: World) -> None:
 # Reports and regularity ----------------------------------------------------------------------
 
 
-async def test_report_rules_versions_and_outcomes(world: World) -> None:
+async def test_report_rules_versions_and_outcomes(world: MeetingWorld) -> None:
     mid = await _schedule(world, local(2026, 12, 3, 19, 30))
     async with world.factory() as s, s.begin():
         await svc.record_rsvp(s, world.clock, mid, MEM1, "yes")
@@ -418,7 +395,7 @@ async def test_report_rules_versions_and_outcomes(world: World) -> None:
         assert figures[1].regular is Outcome.UPCOMING  # December is not over: no verdict yet
 
 
-async def test_outcomes_late_not_held_not_reported(world: World) -> None:
+async def test_outcomes_late_not_held_not_reported(world: MeetingWorld) -> None:
     m = Meeting(
         kind="regular",
         status="scheduled",
@@ -448,7 +425,7 @@ async def test_outcomes_late_not_held_not_reported(world: World) -> None:
 # Calendar file -------------------------------------------------------------------------------
 
 
-async def test_ics_export_parses_with_local_times(world: World) -> None:
+async def test_ics_export_parses_with_local_times(world: MeetingWorld) -> None:
     mid = await _schedule(world, local(2026, 12, 3, 19, 30), place="Nhà văn hóa thôn 3")
     other = await _schedule(world, local(2026, 12, 20, 19), kind="extraordinary")
     async with world.factory() as s, s.begin():
@@ -469,7 +446,7 @@ async def test_ics_export_parses_with_local_times(world: World) -> None:
 
 
 async def test_schedule_racing_the_plan_job_lands_on_the_planned_row(
-    world: World, monkeypatch: pytest.MonkeyPatch
+    world: MeetingWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The plan job may insert the month's row between the secretary's read and insert."""
     async with world.factory() as s, s.begin():
