@@ -36,7 +36,6 @@ from sqlalchemy import func, select
 from bot.app import App, create_app, poll
 from bot.clock import SystemClock
 from bot.services import meetings as svc
-from bot.services.meeting_notify import Notifier
 from bot.services.policy import load_actor
 from bot.settings import load_settings
 from sandbox.testing import run_sandbox
@@ -211,11 +210,10 @@ async def _announce(app: App, branch_id: int, secretary: int) -> int:
     async with app.session_factory() as s, s.begin():
         actor = await load_actor(s, secretary)
         starts = (datetime.now(UTC) + timedelta(days=2)).replace(second=0, microsecond=0)
+        ctx = svc.MeetingContext(clock, app.i18n, app.settings.default_language, app.settings.tz)
         res = await svc.schedule_meeting(
-            s, actor, clock, branch_id, kind="extraordinary", starts_at=starts, title="Đo tải"
-        )
-        notifier = Notifier(s, app.i18n, clock, app.settings.default_language, app.settings.tz)
-        await notifier.announce(res.meeting)
+            s, actor, ctx, branch_id, kind="extraordinary", starts_at=starts, title="Đo tải"
+        )  # queues the announcement itself
         return res.meeting.id
 
 

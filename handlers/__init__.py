@@ -25,7 +25,6 @@ def get_routers() -> list[Router]:
         meetings,
         org,
         people,
-        rsvp,
     )
 
     return [
@@ -40,9 +39,11 @@ def get_routers() -> list[Router]:
         # Meeting reports and views (issue 5, part B): /report, /meetings, /meeting, /ics.
         detached(meetings.report_router),
         detached(meetings.views_router),
-        # Meetings (issue 5): scheduling first, then the RSVP buttons and absence reasons.
-        detached(meetings.router),  # type: ignore[attr-defined]  # transitional, see meetings._legacy
-        detached(rsvp.router),
+        # Meetings (issue 5): scheduling, then /reschedule and /cancel (the wizard's abort button
+        # is the schedule router's), then the RSVP buttons and absence reasons.
+        detached(meetings.schedule_router),
+        detached(meetings.reschedule_router),
+        detached(meetings.rsvp_router),
         # `common` holds /start and /help; later features put their routers before it.
         common.router,
     ]

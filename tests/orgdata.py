@@ -7,21 +7,28 @@ branch and its own admin. Telegram ids are fixed so tests read like the story th
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import time
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.i18n import create_i18n
+from bot.services.meetings import MeetingContext, Notices
+from bot.services.policy import Actor, load_actor
 from storage.db import create_session_factory
 from storage.models import (
     Branch,
+    ChatBinding,
     CommitteeAdmin,
     Member,
+    TelegramUser,
     Unit,
     WorkingGroup,
     WorkingGroupMember,
     WorkingGroupUnit,
 )
+from tests.helpers import FakeClock, local
 
 # Telegram ids
 SEC1, DEP1, MEM1 = 101, 102, 103
@@ -143,3 +150,36 @@ async def build_org(engine: AsyncEngine) -> Org:
             other_branch=eb.id,
             members={code: m.id for code, m in members.items()},
         )
+
+
+@dataclass
+class MeetingWorld:
+    """The org with branch B01's group linked, a fake clock, and what meeting services take."""
+
+    org: Org
+    factory: async_sessionmaker[AsyncSession]
+    clock: FakeClock
+    ctx: MeetingContext
+
+    async def actor(self, s: AsyncSession, telegram_id: int) -> Actor:
+        return await load_actor(s, telegram_id)
+
+    def notices(self, s: AsyncSession) -> Notices:
+        return Notices(s, self.ctx)
+
+
+async def meeting_world(
+    engine: AsyncEngine, group: int, users: Iterable[TelegramUser] = ()
+) -> MeetingWorld:
+    """Monday 23/11/2026 11:00 in Hà Nội; B01 linked to `group`; `users` have accounts."""
+    org = await build_org(engine)
+    factory = create_session_factory(engine)
+    async with factory() as s, s.begin():
+        s.add(
+            ChatBinding(
+                chat_id=group, target_type="branch", target_id=org.b1, district_id=org.district
+            )
+        )
+        s.add_all(users)
+    clock = FakeClock(local(2026, 11, 23, 11))
+    return MeetingWorld(org, factory, clock, MeetingContext(clock, create_i18n("vi"), "vi"))

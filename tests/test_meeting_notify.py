@@ -2,101 +2,62 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.i18n import create_i18n
 from bot.services import meetings as svc
-from bot.services.meeting_notify import (
-    TEXT_LIMIT,
-    LiveCounts,
-    Notifier,
-    announcement_text,
-    rsvp_data,
-)
+from bot.services.meetings import LiveCounts, RsvpCb, RsvpChoice
+from bot.services.meetings.presentation import TEXT_LIMIT, announcement_text, rsvp_markup
 from bot.services.policy import load_actor
-from bot.services.vn_calendar import VN_TZ
-from handlers.rsvp import RsvpCb
-from storage.db import create_session_factory
-from storage.models import Branch, ChatBinding, Meeting, MeetingNotice, Member, TelegramUser
+from handlers.meetings import callbacks as handler_callbacks
+from storage.models import Branch, Meeting, MeetingNotice, Member, TelegramUser
 from storage.models.outbox import OutboxEntry
-from tests.orgdata import DEP1, MEM1, SEC1, SEC3, Org, build_org
+from tests.helpers import local
+from tests.orgdata import DEP1, MEM1, SEC1, SEC3, MeetingWorld, meeting_world
 
 GROUP = -100321
 I18N = create_i18n("vi")
 
 
-class FakeClock:
-    def __init__(self, now: datetime) -> None:
-        self.t = now
-
-    def now(self) -> datetime:
-        return self.t
-
-
-def local(y: int, mo: int, d: int, h: int = 0, mi: int = 0) -> datetime:
-    return datetime(y, mo, d, h, mi, tzinfo=VN_TZ).astimezone(UTC)
-
-
-@dataclass
-class World:
-    org: Org
-    factory: async_sessionmaker[AsyncSession]
-    clock: FakeClock
-
-    def notifier(self, s: AsyncSession) -> Notifier:
-        return Notifier(s, I18N, self.clock, "vi")
-
-
 @pytest.fixture
-async def world(engine: AsyncEngine) -> AsyncIterator[World]:
-    org = await build_org(engine)
-    factory = create_session_factory(engine)
-    async with factory() as s, s.begin():
-        s.add(
-            ChatBinding(
-                chat_id=GROUP, target_type="branch", target_id=org.b1, district_id=org.district
-            )
-        )
-        s.add_all(
-            [
-                TelegramUser(id=SEC1, first_name="Bí"),
-                TelegramUser(id=DEP1, first_name="Phó", language="en"),
-                TelegramUser(id=MEM1, first_name="Viên", telegram_language="en-US"),
-            ]
-        )
-    yield World(org, factory, FakeClock(local(2026, 11, 23, 11)))
+async def world(engine: AsyncEngine) -> MeetingWorld:
+    users = [
+        TelegramUser(id=SEC1, first_name="Bí"),
+        TelegramUser(id=DEP1, first_name="Phó", language="en"),
+        TelegramUser(id=MEM1, first_name="Viên", telegram_language="en-US"),
+    ]
+    return await meeting_world(engine, GROUP, users)
 
 
-async def _schedule(w: World, when: datetime, **kw: Any) -> int:
+async def _schedule(w: MeetingWorld, when: datetime, **kw: Any) -> int:
     async with w.factory() as s, s.begin():
         actor = await load_actor(s, SEC1)
         res = await svc.schedule_meeting(
-            s, actor, w.clock, w.org.b1, kind="regular", starts_at=when, **kw
+            s, actor, w.ctx, w.org.b1, kind="regular", starts_at=when, **kw
         )
-        await w.notifier(s).publish(res.meeting, res.to_tell, {})
         return res.meeting.id
 
 
-async def _outbox(w: World) -> list[OutboxEntry]:
+async def _outbox(w: MeetingWorld) -> list[OutboxEntry]:
     async with w.factory() as s:
         return list((await s.scalars(select(OutboxEntry).order_by(OutboxEntry.id))).all())
 
 
 def test_rsvp_buttons_pack_like_the_handler_filter() -> None:
-    assert rsvp_data(42, "y") == RsvpCb(meeting_id=42, a="y").pack()
-    assert rsvp_data(42, "n") == RsvpCb(meeting_id=42, a="n").pack()
+    assert handler_callbacks.RsvpCb is RsvpCb  # one definition for both sides
+    row = rsvp_markup(I18N, "vi", 42)["inline_keyboard"][0]
+    assert [RsvpCb.unpack(b["callback_data"]).a for b in row] == [RsvpChoice.YES, RsvpChoice.NO]
+    assert [b["callback_data"] for b in row] == ["rsvp:42:y", "rsvp:42:n"]
 
 
-async def test_announce_once_in_the_group_in_vietnamese(world: World) -> None:
+async def test_announce_once_in_the_group_in_vietnamese(world: MeetingWorld) -> None:
     mid = await _schedule(world, local(2026, 12, 3, 19, 30), place="Nhà văn hóa thôn 3")
     rows = await _outbox(world)
     assert [(r.chat_id, r.dedupe_key) for r in rows] == [(GROUP, f"mtg:{mid}:v1:announce:{GROUP}")]
@@ -108,17 +69,17 @@ async def test_announce_once_in_the_group_in_vietnamese(world: World) -> None:
     async with world.factory() as s, s.begin():
         meeting = await s.get(Meeting, mid)
         assert meeting is not None
-        await world.notifier(s).announce(meeting)  # again: same version, nothing new
+        await world.notices(s).announce(meeting)  # again: same version, nothing new
     assert len(await _outbox(world)) == 1
 
 
-async def test_reminders_in_each_language_exactly_once(world: World) -> None:
+async def test_reminders_in_each_language_exactly_once(world: MeetingWorld) -> None:
     mid = await _schedule(world, local(2026, 12, 3, 19, 30))
     world.clock.t = local(2026, 12, 2, 19, 31)
     async with world.factory() as s, s.begin():
-        assert await world.notifier(s).send_due_reminders() == 4
+        assert await world.notices(s).send_due_reminders() == 4
     async with world.factory() as s, s.begin():
-        assert await world.notifier(s).send_due_reminders() == 0  # the database says: done
+        assert await world.notices(s).send_due_reminders() == 0  # the database says: done
     rows = {r.chat_id: r for r in (await _outbox(world))[1:]}
     assert set(rows) == {GROUP, SEC1, DEP1, MEM1}
     assert "còn 24 giờ" in (rows[GROUP].text or "")
@@ -131,16 +92,15 @@ async def test_reminders_in_each_language_exactly_once(world: World) -> None:
     assert {n.dedupe_key for n in notices} == {r.dedupe_key for r in await _outbox(world)}
 
 
-async def test_reschedule_and_cancel_correct_everyone_told_before(world: World) -> None:
+async def test_reschedule_and_cancel_correct_everyone_told_before(world: MeetingWorld) -> None:
     mid = await _schedule(world, local(2026, 12, 3, 19, 30))
     world.clock.t = local(2026, 12, 2, 19, 31)
     async with world.factory() as s, s.begin():
-        await world.notifier(s).send_due_reminders()
+        await world.notices(s).send_due_reminders()
     async with world.factory() as s, s.begin():
-        change = await svc.reschedule_meeting(
-            s, await load_actor(s, SEC1), world.clock, mid, starts_at=local(2026, 12, 4, 20, 0)
+        await svc.reschedule_meeting(
+            s, await load_actor(s, SEC1), world.ctx, mid, starts_at=local(2026, 12, 4, 20, 0)
         )
-        await world.notifier(s).publish(change.meeting, change.to_tell, change.before)
     corrections = [
         r for r in await _outbox(world) if r.dedupe_key and ":correction:" in r.dedupe_key
     ]
@@ -150,8 +110,7 @@ async def test_reschedule_and_cancel_correct_everyone_told_before(world: World) 
     assert "Friday, 04/12/2026 at 20:00" in by_chat[DEP1]
     assert "Chưa trả lời" in by_chat[GROUP]  # the group's correction is the new live message
     async with world.factory() as s, s.begin():
-        change = await svc.cancel_meeting(s, await load_actor(s, SEC1), world.clock, mid, "Bão")
-        await world.notifier(s).publish(change.meeting, change.to_tell, change.before)
+        await svc.cancel_meeting(s, await load_actor(s, SEC1), world.ctx, mid, "Bão")
     cancels = [r for r in await _outbox(world) if r.dedupe_key and ":cancellation:" in r.dedupe_key]
     assert {r.chat_id for r in cancels} == {GROUP, SEC1, DEP1, MEM1}
     assert all(r.reply_markup is None for r in cancels)
@@ -165,7 +124,7 @@ async def test_reschedule_and_cancel_correct_everyone_told_before(world: World) 
     agenda=st.text(alphabet="<&>ấa \n", min_size=2900, max_size=3000),
     place=st.text(alphabet="<&ư ", min_size=200, max_size=256),
 )
-async def test_every_message_fits_telegram(world: World, agenda: str, place: str) -> None:
+async def test_every_message_fits_telegram(world: MeetingWorld, agenda: str, place: str) -> None:
     async with world.factory() as s:
         branch = await s.get(Branch, world.org.b1)
         assert branch is not None
@@ -185,7 +144,7 @@ async def test_every_message_fits_telegram(world: World, agenda: str, place: str
     assert "&lt;" in text and "<" + "<" not in text  # user text escaped
 
 
-async def test_live_counts_coalesce_a_burst_into_one_edit(world: World) -> None:
+async def test_live_counts_coalesce_a_burst_into_one_edit(world: MeetingWorld) -> None:
     mid = await _schedule(world, local(2026, 12, 3, 19, 30))
     # The sender delivered the announcement as message 555.
     async with world.factory() as s, s.begin():
@@ -217,16 +176,16 @@ async def test_live_counts_coalesce_a_burst_into_one_edit(world: World) -> None:
         async with world.factory() as s, s.begin():
             await svc.record_rsvp(s, world.clock, mid, uid, "yes" if n % 3 else "no")
         if n % 10 == 9:  # the job ticks during the burst, well under 3 s apart
-            await live.flush(world.factory, I18N, world.clock, edit)
+            await live.flush(world.factory, world.ctx, edit)
             mono[0] += 1.0
     assert len(edits) == 1  # the first tick edited; the next two were within 3 s
     mono[0] += 3.0
-    await live.flush(world.factory, I18N, world.clock, edit)
+    await live.flush(world.factory, world.ctx, edit)
     assert len(edits) == 2
     assert edits[-1][:2] == (GROUP, 555)
     assert "Có mặt: 20 · ❌ Vắng: 10 · ⏳ Chưa trả lời: 2" in edits[-1][2]
     mono[0] += 10.0
-    await live.flush(world.factory, I18N, world.clock, edit)
+    await live.flush(world.factory, world.ctx, edit)
     assert len(edits) == 2  # nothing changed: no edit
     async with world.factory() as s:
         meeting = await s.get(Meeting, mid)
@@ -234,7 +193,7 @@ async def test_live_counts_coalesce_a_burst_into_one_edit(world: World) -> None:
         assert (meeting.announce_chat_id, meeting.announce_message_id) == (GROUP, 555)
 
 
-async def test_tet_shift_tells_the_secretary_once(world: World) -> None:
+async def test_tet_shift_tells_the_secretary_once(world: MeetingWorld) -> None:
     world.clock.t = local(2027, 1, 20, 9)
     async with world.factory() as s, s.begin():
         branch = await s.get(Branch, world.org.b1)
@@ -242,31 +201,31 @@ async def test_tet_shift_tells_the_secretary_once(world: World) -> None:
         branch.meeting_day = 6  # 06/02/2027 is Tết
     async with world.factory() as s, s.begin():
         await svc.generate_plan(s, world.clock, branch_ids=[world.org.b1])
-        assert await world.notifier(s).shift_notices() == 1
+        assert await world.notices(s).shift_notices() == 1
     async with world.factory() as s, s.begin():
-        assert await world.notifier(s).shift_notices() == 0
+        assert await world.notices(s).shift_notices() == 0
     rows = await _outbox(world)
     assert [r.chat_id for r in rows] == [SEC1]
     assert "Tết" in (rows[0].text or "") and "11/02/2027" in (rows[0].text or "")
 
 
-async def test_private_chat_hint_once_per_person_and_group(world: World) -> None:
+async def test_private_chat_hint_once_per_person_and_group(world: MeetingWorld) -> None:
     mid = await _schedule(world, local(2026, 12, 3, 19, 30))
     async with world.factory() as s, s.begin():
         meeting = await s.get(Meeting, mid)
         assert meeting is not None
-        n = world.notifier(s)
-        assert await n.private_chat_hint(meeting, GROUP, SEC3, "Ba <b>", "https://t.me/b?start=m")
-        assert not await n.private_chat_hint(meeting, GROUP, SEC3, "Ba", "https://t.me/b")
+        n = world.notices(s)
+        assert await n.private_chat_hint(meeting, SEC3, "Ba <b>", "https://t.me/b?start=m")
+        assert not await n.private_chat_hint(meeting, SEC3, "Ba", "https://t.me/b")
     hints = [r for r in await _outbox(world) if r.dedupe_key and "pchat" in r.dedupe_key]
     assert len(hints) == 1 and "Ba &lt;b&gt;" in (hints[0].text or "")
 
 
-async def test_meeting_far_ahead_gets_no_reminder_yet(world: World) -> None:
+async def test_meeting_far_ahead_gets_no_reminder_yet(world: MeetingWorld) -> None:
     await _schedule(world, local(2026, 12, 3, 19, 30))
     world.clock.t = local(2026, 12, 2, 19, 29)  # one minute before the 24 h mark
     async with world.factory() as s, s.begin():
-        assert await world.notifier(s).send_due_reminders() == 0
+        assert await world.notices(s).send_due_reminders() == 0
     world.clock.t += timedelta(minutes=2)
     async with world.factory() as s, s.begin():
-        assert await world.notifier(s).send_due_reminders() > 0
+        assert await world.notices(s).send_due_reminders() > 0

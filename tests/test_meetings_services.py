@@ -2,75 +2,40 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import icalendar
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.i18n import create_i18n
 from bot.services import meetings as svc
 from bot.services.meetings import AbsentEntry, MeetingError, Outcome, ReportInput
-from bot.services.policy import Actor, Refused, load_actor
+from bot.services.policy import Refused
 from bot.services.vn_calendar import VN_TZ
-from storage.db import create_session_factory
-from storage.models import Branch, ChatBinding, Meeting, MeetingReport, TelegramUser
+from storage.models import Branch, Meeting, MeetingReport, TelegramUser
 from storage.models.meetings import MeetingStatus, NoticeKind
 from storage.repositories.meetings import MeetingRepository
-from tests.orgdata import DEP1, MEM1, SEC1, SEC2, STRANGER, Org, build_org
+from tests.helpers import FakeClock, local
+from tests.orgdata import DEP1, MEM1, SEC1, SEC2, STRANGER, MeetingWorld, meeting_world
 
 GROUP = -100123
 I18N = create_i18n()
 
 
-class FakeClock:
-    def __init__(self, now: datetime) -> None:
-        self.t = now
-
-    def now(self) -> datetime:
-        return self.t
-
-    def move(self, **delta: float) -> None:
-        self.t += timedelta(**delta)
-
-
-def local(y: int, mo: int, d: int, h: int = 0, mi: int = 0) -> datetime:
-    return datetime(y, mo, d, h, mi, tzinfo=VN_TZ).astimezone(UTC)
-
-
-@dataclass
-class World:
-    org: Org
-    factory: async_sessionmaker[AsyncSession]
-    clock: FakeClock
-
-    async def actor(self, s: AsyncSession, telegram_id: int) -> Actor:
-        return await load_actor(s, telegram_id)
-
-
 @pytest.fixture
-async def world(engine: AsyncEngine) -> AsyncIterator[World]:
-    org = await build_org(engine)
-    factory = create_session_factory(engine)
-    async with factory() as s, s.begin():
-        s.add(
-            ChatBinding(
-                chat_id=GROUP, target_type="branch", target_id=org.b1, district_id=org.district
-            )
-        )
-        s.add_all([TelegramUser(id=i, first_name="x") for i in (SEC1, DEP1, MEM1)])
-    yield World(org, factory, FakeClock(local(2026, 11, 23, 11)))
+async def world(engine: AsyncEngine) -> MeetingWorld:
+    users = [TelegramUser(id=i, first_name="x") for i in (SEC1, DEP1, MEM1)]
+    return await meeting_world(engine, GROUP, users)
 
 
-async def _schedule(w: World, when: datetime, kind: str = "regular", **kw: str) -> int:
+async def _schedule(w: MeetingWorld, when: datetime, kind: str = "regular", **kw: str) -> int:
     async with w.factory() as s, s.begin():
         res = await svc.schedule_meeting(
-            s, await w.actor(s, SEC1), w.clock, w.org.b1, kind=kind, starts_at=when, **kw
+            s, await w.actor(s, SEC1), w.ctx, w.org.b1, kind=kind, starts_at=when, **kw
         )
         return res.meeting.id
 
@@ -78,7 +43,7 @@ async def _schedule(w: World, when: datetime, kind: str = "regular", **kw: str) 
 # Plan ----------------------------------------------------------------------------------------
 
 
-async def test_plan_is_idempotent_and_shifts_tet(world: World) -> None:
+async def test_plan_is_idempotent_and_shifts_tet(world: MeetingWorld) -> None:
     world.clock.t = local(2027, 1, 20, 9)
     async with world.factory() as s, s.begin():
         branch = await s.get(Branch, world.org.b1)
@@ -107,7 +72,9 @@ async def test_plan_is_idempotent_and_shifts_tet(world: World) -> None:
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(days=st.lists(st.integers(0, 400), min_size=1, max_size=4), day=st.integers(1, 31))
-async def test_plan_never_duplicates_a_month(world: World, days: list[int], day: int) -> None:
+async def test_plan_never_duplicates_a_month(
+    world: MeetingWorld, days: list[int], day: int
+) -> None:
     async with world.factory() as s, s.begin():
         branch = await s.get(Branch, world.org.b2)
         assert branch is not None
@@ -132,7 +99,7 @@ async def test_plan_never_duplicates_a_month(world: World, days: list[int], day:
 
 
 async def test_schedule_confirms_the_planned_meeting_and_moving_keeps_identity(
-    world: World,
+    world: MeetingWorld,
 ) -> None:
     async with world.factory() as s, s.begin():
         planned = (await svc.generate_plan(s, world.clock, branch_ids=[world.org.b1])).created
@@ -144,7 +111,7 @@ async def test_schedule_confirms_the_planned_meeting_and_moving_keeps_identity(
             await svc.schedule_meeting(
                 s,
                 await world.actor(s, SEC1),
-                world.clock,
+                world.ctx,
                 world.org.b1,
                 kind="regular",
                 starts_at=local(2026, 12, 10, 19),
@@ -152,7 +119,7 @@ async def test_schedule_confirms_the_planned_meeting_and_moving_keeps_identity(
         assert info.value.key == "meetings.error.regular_exists"
         actor = await world.actor(s, DEP1)  # the deputy may stand in
         change = await svc.reschedule_meeting(
-            s, actor, world.clock, mid, starts_at=local(2026, 12, 12, 19, 30)
+            s, actor, world.ctx, mid, starts_at=local(2026, 12, 12, 19, 30)
         )
         assert change.meeting.id == mid and change.meeting.version == 2
         for when, key in (
@@ -160,10 +127,10 @@ async def test_schedule_confirms_the_planned_meeting_and_moving_keeps_identity(
             (local(2026, 11, 20, 19), "meetings.error.in_past"),
         ):
             with pytest.raises(MeetingError) as info:
-                await svc.reschedule_meeting(s, actor, world.clock, mid, starts_at=when)
+                await svc.reschedule_meeting(s, actor, world.ctx, mid, starts_at=when)
             assert info.value.key == key
         with pytest.raises(MeetingError) as info:
-            await svc.reschedule_meeting(s, actor, world.clock, mid, place="x" * 257)
+            await svc.reschedule_meeting(s, actor, world.ctx, mid, place="x" * 257)
         assert info.value.key == "meetings.error.place_too_long"
     async with world.factory() as s:
         m = await s.get(Meeting, mid)
@@ -173,7 +140,7 @@ async def test_schedule_confirms_the_planned_meeting_and_moving_keeps_identity(
         assert m.place == "Nhà văn hóa thôn 3"
 
 
-async def test_bad_schedule_input_changes_nothing(world: World) -> None:
+async def test_bad_schedule_input_changes_nothing(world: MeetingWorld) -> None:
     async with world.factory() as s, s.begin():
         actor = await world.actor(s, SEC1)
         cases = [
@@ -187,14 +154,14 @@ async def test_bad_schedule_input_changes_nothing(world: World) -> None:
         for kwargs, key in cases:
             args = {"kind": "extraordinary", **kwargs}
             with pytest.raises(MeetingError) as info:
-                await svc.schedule_meeting(s, actor, world.clock, world.org.b1, **args)  # type: ignore[arg-type]
+                await svc.schedule_meeting(s, actor, world.ctx, world.org.b1, **args)  # type: ignore[arg-type]
             assert info.value.key == key
         # A secretary of another branch reaching this one with a forged id.
         with pytest.raises(Refused) as refused:
             await svc.schedule_meeting(
                 s,
                 await world.actor(s, SEC2),
-                world.clock,
+                world.ctx,
                 world.org.b1,
                 kind="extraordinary",
                 starts_at=local(2026, 12, 3, 19),
@@ -203,30 +170,30 @@ async def test_bad_schedule_input_changes_nothing(world: World) -> None:
         assert await s.scalar(select(func.count()).select_from(Meeting)) == 0
 
 
-async def test_forged_meeting_id_cannot_be_cancelled_by_another_branch(world: World) -> None:
+async def test_forged_meeting_id_cannot_be_cancelled_by_another_branch(world: MeetingWorld) -> None:
     mid = await _schedule(world, local(2026, 12, 3, 19, 30))
     async with world.factory() as s, s.begin():
         with pytest.raises(Refused) as info:
-            await svc.cancel_meeting(s, await world.actor(s, SEC2), world.clock, mid, "no")
+            await svc.cancel_meeting(s, await world.actor(s, SEC2), world.ctx, mid, "no")
         assert info.value.key == "policy.not_your_branch"
         with pytest.raises(MeetingError) as missing:
-            await svc.cancel_meeting(s, await world.actor(s, SEC1), world.clock, 9999, "x")
+            await svc.cancel_meeting(s, await world.actor(s, SEC1), world.ctx, 9999, "x")
         assert missing.value.key == "meetings.error.not_found"
         with pytest.raises(MeetingError) as empty:
-            await svc.cancel_meeting(s, await world.actor(s, SEC1), world.clock, mid, "   ")
+            await svc.cancel_meeting(s, await world.actor(s, SEC1), world.ctx, mid, "   ")
         assert empty.value.key == "meetings.error.reason_required"
     async with world.factory() as s:
         m = await s.get(Meeting, mid)
         assert m is not None and m.status == MeetingStatus.SCHEDULED.value
 
 
-async def test_thematic_meetings_are_counted_per_quarter(world: World) -> None:
+async def test_thematic_meetings_are_counted_per_quarter(world: MeetingWorld) -> None:
     await _schedule(world, local(2026, 12, 10, 19), kind="thematic", title="Nghị quyết")
     async with world.factory() as s, s.begin():
         res = await svc.schedule_meeting(
             s,
             await world.actor(s, SEC1),
-            world.clock,
+            world.ctx,
             world.org.b1,
             kind="thematic",
             starts_at=local(2026, 12, 20, 19),
@@ -239,7 +206,7 @@ async def test_thematic_meetings_are_counted_per_quarter(world: World) -> None:
 # RSVP ----------------------------------------------------------------------------------------
 
 
-async def test_rsvp_counts_and_refusals(world: World) -> None:
+async def test_rsvp_counts_and_refusals(world: MeetingWorld) -> None:
     mid = await _schedule(world, local(2026, 12, 3, 19, 30))
     async with world.factory() as s, s.begin():
         r1 = await svc.record_rsvp(s, world.clock, mid, MEM1, "yes")
@@ -269,12 +236,12 @@ async def test_rsvp_counts_and_refusals(world: World) -> None:
         assert (counts.yes, counts.no) == (1, 1)
 
 
-async def test_rsvp_to_cancelled_or_unconfirmed_meeting_is_refused(world: World) -> None:
+async def test_rsvp_to_cancelled_or_unconfirmed_meeting_is_refused(world: MeetingWorld) -> None:
     async with world.factory() as s, s.begin():
         planned = (await svc.generate_plan(s, world.clock, branch_ids=[world.org.b1])).created[0]
     mid = await _schedule(world, local(2026, 12, 20, 19), kind="extraordinary")
     async with world.factory() as s, s.begin():
-        await svc.cancel_meeting(s, await world.actor(s, SEC1), world.clock, mid, "Mưa bão")
+        await svc.cancel_meeting(s, await world.actor(s, SEC1), world.ctx, mid, "Mưa bão")
     async with world.factory() as s, s.begin():
         for meeting_id, key in (
             (planned.id, "meetings.error.not_scheduled"),
@@ -288,7 +255,13 @@ async def test_rsvp_to_cancelled_or_unconfirmed_meeting_is_refused(world: World)
 # Reminders -----------------------------------------------------------------------------------
 
 
-async def _send_due(w: World) -> list[svc.DueNotice]:
+async def _notified(s: AsyncSession, meeting_id: int, kind: NoticeKind) -> set[int]:
+    """Chats the meeting's notices of `kind` were queued to."""
+    notices = await MeetingRepository(s).notices([meeting_id])
+    return {n.chat_id for n in notices if n.kind == kind.value}
+
+
+async def _send_due(w: MeetingWorld) -> list[svc.DueNotice]:
     """What the reminder job will do: record each due notice (the outbox row is its twin)."""
     async with w.factory() as s, s.begin():
         due = await svc.due_reminders(s, w.clock.now())
@@ -304,7 +277,7 @@ async def _send_due(w: World) -> list[svc.DueNotice]:
         return due
 
 
-async def test_reminders_fire_once_and_changes_produce_corrections(world: World) -> None:
+async def test_reminders_fire_once_and_changes_produce_corrections(world: MeetingWorld) -> None:
     mid = await _schedule(world, local(2026, 12, 3, 19, 30))
     async with world.factory() as s, s.begin():
         await svc.record_rsvp(s, world.clock, mid, MEM1, "yes")
@@ -326,18 +299,10 @@ async def test_reminders_fire_once_and_changes_produce_corrections(world: World)
     # Moved after the reminder: everyone told gets a correction, nobody a stale reminder.
     async with world.factory() as s, s.begin():
         change = await svc.reschedule_meeting(
-            s, await world.actor(s, SEC1), world.clock, mid, starts_at=local(2026, 12, 4, 19, 30)
+            s, await world.actor(s, SEC1), world.ctx, mid, starts_at=local(2026, 12, 4, 19, 30)
         )
-        assert {r.chat_id for r in change.to_tell} == {GROUP, SEC1, DEP1}
-        for r in change.to_tell:
-            await svc.record_notice(
-                s,
-                change.meeting,
-                NoticeKind.CORRECTION,
-                r.chat_id,
-                world.clock.now(),
-                member_id=r.member_id,
-            )
+        told = await _notified(s, mid, NoticeKind.CORRECTION)
+        assert told == {GROUP, SEC1, DEP1} and change.told.chats == 3
     assert await _send_due(world) == []  # corrections were sent before the new 24 h mark
     world.clock.t = local(2026, 12, 3, 19, 30)
     sent = await _send_due(world)
@@ -347,12 +312,12 @@ async def test_reminders_fire_once_and_changes_produce_corrections(world: World)
     sent = await _send_due(world)
     assert [(d.kind, d.chat_id) for d in sent] == [(NoticeKind.GROUP_2H, GROUP)]
     async with world.factory() as s, s.begin():
-        change = await svc.cancel_meeting(s, await world.actor(s, SEC1), world.clock, mid, "Bão")
-        assert {r.chat_id for r in change.to_tell} == {GROUP, SEC1, DEP1}
+        change = await svc.cancel_meeting(s, await world.actor(s, SEC1), world.ctx, mid, "Bão")
+        assert await _notified(s, mid, NoticeKind.CANCELLATION) == {GROUP, SEC1, DEP1}
     assert await _send_due(world) == []
 
 
-async def test_late_start_sends_only_the_latest_stage(world: World) -> None:
+async def test_late_start_sends_only_the_latest_stage(world: MeetingWorld) -> None:
     mid = await _schedule(world, local(2026, 12, 3, 19, 30))
     world.clock.t = local(2026, 12, 3, 18, 0)  # the bot was down at the 24 h mark
     sent = await _send_due(world)
@@ -365,7 +330,7 @@ async def test_late_start_sends_only_the_latest_stage(world: World) -> None:
 # Reports and regularity ----------------------------------------------------------------------
 
 
-async def test_report_rules_versions_and_outcomes(world: World) -> None:
+async def test_report_rules_versions_and_outcomes(world: MeetingWorld) -> None:
     mid = await _schedule(world, local(2026, 12, 3, 19, 30))
     async with world.factory() as s, s.begin():
         await svc.record_rsvp(s, world.clock, mid, MEM1, "yes")
@@ -440,7 +405,7 @@ async def test_report_rules_versions_and_outcomes(world: World) -> None:
         assert figures[1].regular is Outcome.UPCOMING  # December is not over: no verdict yet
 
 
-async def test_outcomes_late_not_held_not_reported(world: World) -> None:
+async def test_outcomes_late_not_held_not_reported(world: MeetingWorld) -> None:
     m = Meeting(
         kind="regular",
         status="scheduled",
@@ -470,11 +435,11 @@ async def test_outcomes_late_not_held_not_reported(world: World) -> None:
 # Calendar file -------------------------------------------------------------------------------
 
 
-async def test_ics_export_parses_with_local_times(world: World) -> None:
+async def test_ics_export_parses_with_local_times(world: MeetingWorld) -> None:
     mid = await _schedule(world, local(2026, 12, 3, 19, 30), place="Nhà văn hóa thôn 3")
     other = await _schedule(world, local(2026, 12, 20, 19), kind="extraordinary")
     async with world.factory() as s, s.begin():
-        await svc.cancel_meeting(s, await world.actor(s, SEC1), world.clock, other, "Bão")
+        await svc.cancel_meeting(s, await world.actor(s, SEC1), world.ctx, other, "Bão")
     async with world.factory() as s:
         data = await svc.branch_ics(s, world.org.b1, create_i18n("vi"), "vi", world.clock.now())
     cal = icalendar.Calendar.from_ical(data)
@@ -491,7 +456,7 @@ async def test_ics_export_parses_with_local_times(world: World) -> None:
 
 
 async def test_schedule_racing_the_plan_job_lands_on_the_planned_row(
-    world: World, monkeypatch: pytest.MonkeyPatch
+    world: MeetingWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The plan job may insert the month's row between the secretary's read and insert."""
     async with world.factory() as s, s.begin():

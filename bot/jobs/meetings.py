@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiogram import Bot
 from aiogram.types import InlineKeyboardMarkup
@@ -16,8 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.i18n import CatalogI18n, create_i18n
 from bot.scheduler import JobContext, JobRegistry
-from bot.services.meeting_notify import LiveCounts, Notifier
-from bot.services.meetings import generate_plan
+from bot.services.meetings import LiveCounts, MeetingContext, Notices, generate_plan
 from bot.services.vn_calendar import VN_TZ
 
 log = logging.getLogger("bot.jobs.meetings")
@@ -40,9 +40,14 @@ def _default_locale(ctx: JobContext) -> str:
     return str(getattr(settings, "default_language", "vi"))
 
 
-def _tz(ctx: JobContext) -> Any:
+def _tz(ctx: JobContext) -> ZoneInfo:
     settings = ctx.extra.get("settings")
-    return getattr(settings, "tz", VN_TZ)
+    tz = getattr(settings, "tz", VN_TZ)
+    return tz if isinstance(tz, ZoneInfo) else VN_TZ
+
+
+def _meeting_ctx(ctx: JobContext) -> MeetingContext:
+    return MeetingContext(ctx.clock, _i18n(ctx), _default_locale(ctx), _tz(ctx))
 
 
 def _bot(ctx: JobContext) -> Bot | None:
@@ -67,8 +72,7 @@ async def plan_job(ctx: JobContext) -> None:
                 raise
             log.info("plan: a month was planned concurrently, retrying")
     async with ctx.session_factory() as s, s.begin():
-        notifier = Notifier(s, _i18n(ctx), ctx.clock, _default_locale(ctx), _tz(ctx))
-        told = await notifier.shift_notices()
+        told = await Notices(s, _meeting_ctx(ctx)).shift_notices()
     log.info("plan: %d meetings planned, %d holiday shifts told", len(result.created), told)
 
 
@@ -76,9 +80,9 @@ async def reminders_job(ctx: JobContext) -> None:
     """Queue the reminders due now (group 24 h / 2 h, members 24 h, visitors once rosters
     exist)."""
     async with ctx.session_factory() as s, s.begin():
-        notifier = Notifier(s, _i18n(ctx), ctx.clock, _default_locale(ctx), _tz(ctx))
-        queued = await notifier.send_due_reminders()
-        queued += await notifier.visiting_reminders()
+        notices = Notices(s, _meeting_ctx(ctx))
+        queued = await notices.send_due_reminders()
+        queued += await notices.visiting_reminders()
     if queued:
         log.info("reminders: %d queued", queued)
 
@@ -110,9 +114,7 @@ async def live_counts_job(ctx: JobContext) -> None:
             reply_markup=InlineKeyboardMarkup.model_validate(markup),
         )
 
-    await live_counts(ctx).flush(
-        ctx.session_factory, _i18n(ctx), ctx.clock, edit, locale=_default_locale(ctx), tz=_tz(ctx)
-    )
+    await live_counts(ctx).flush(ctx.session_factory, _meeting_ctx(ctx), edit)
 
 
 def register(registry: JobRegistry) -> None:

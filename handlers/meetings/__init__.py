@@ -1,15 +1,15 @@
-"""Meetings' handlers: the /report wizard and the views (/meetings, /meeting ID, /ics).
+"""Meeting handlers, one module per flow; `handlers.get_routers` orders their routers."""
 
-Scheduling and RSVP live beside them in this package (another branch); `handlers.get_routers`
-orders all of them.
-"""
-
-from handlers.meetings import _legacy
 from handlers.meetings.report import router as report_router
+from handlers.meetings.reschedule import router as reschedule_router
+from handlers.meetings.rsvp import router as rsvp_router
+from handlers.meetings.schedule import router as schedule_router
 from handlers.meetings.views import router as views_router
 
-__all__ = ["report_router", "views_router"]
-
-# TRANSITIONAL (branch helper-m2 only; drop at merge): until the scheduling handlers move into
-# this package, the old `handlers/meetings.py` module is shadowed by it; re-export its names.
-globals().update(_legacy.names())
+__all__ = [
+    "report_router",
+    "reschedule_router",
+    "rsvp_router",
+    "schedule_router",
+    "views_router",
+]

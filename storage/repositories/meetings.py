@@ -24,8 +24,9 @@ from storage.models import (
     Member,
     TelegramUser,
 )
-from storage.models.meetings import MeetingKind, MeetingStatus
+from storage.models.meetings import MeetingKind, MeetingStatus, NoticeKind
 from storage.models.org import TargetType
+from storage.models.outbox import OutboxEntry, OutboxState
 
 OPEN_STATUSES = (MeetingStatus.PLANNED.value, MeetingStatus.SCHEDULED.value)
 
@@ -171,6 +172,18 @@ class MeetingRepository:
         )
         return (await self.session.scalars(stmt)).first()
 
+    async def languages(
+        self, telegram_ids: Iterable[int]
+    ) -> dict[int, tuple[str | None, str | None]]:
+        """Each account's /language choice and Telegram app language."""
+        ids = list(set(telegram_ids))
+        if not ids:
+            return {}
+        stmt = select(TelegramUser.id, TelegramUser.language, TelegramUser.telegram_language).where(
+            TelegramUser.id.in_(ids)
+        )
+        return {uid: (lang, tg) for uid, lang, tg in (await self.session.execute(stmt)).all()}
+
     async def reachable_telegram_ids(self, telegram_ids: Iterable[int]) -> set[int]:
         """Accounts that have a private chat with the bot (wrote to it) and did not block it."""
         ids = list(set(telegram_ids))
@@ -278,6 +291,42 @@ class MeetingRepository:
             MeetingNotice.version == version,
         )
         return (await self.session.scalar(stmt)) is not None
+
+    async def live_message(
+        self, meeting_id: int, version: int, group_chat_id: int
+    ) -> tuple[str, int, int] | None:
+        """(kind, chat, message id) of the latest delivered announcement or correction of this
+        version in `group_chat_id` (the branch's current group): the message with the count."""
+        stmt = (
+            select(
+                MeetingNotice.kind,
+                OutboxEntry.sent_chat_id,
+                OutboxEntry.chat_id,
+                OutboxEntry.telegram_message_id,
+            )
+            .join(OutboxEntry, OutboxEntry.id == MeetingNotice.outbox_id)
+            .where(
+                MeetingNotice.meeting_id == meeting_id,
+                MeetingNotice.version == version,
+                MeetingNotice.kind.in_([NoticeKind.ANNOUNCE.value, NoticeKind.CORRECTION.value]),
+                MeetingNotice.chat_id == group_chat_id,
+                OutboxEntry.state == OutboxState.SENT.value,
+                OutboxEntry.telegram_message_id.is_not(None),
+            )
+            .order_by(MeetingNotice.id.desc())
+            .limit(1)
+        )
+        row = (await self.session.execute(stmt)).first()
+        if row is None:
+            return None
+        kind, sent_chat, chat, message_id = row
+        assert message_id is not None  # filtered above
+        return str(kind), int(sent_chat or chat), int(message_id)
+
+    async def answered_since(self, since: datetime) -> set[int]:
+        """Meetings with an RSVP recorded at or after `since` (the ones whose count changed)."""
+        stmt = select(MeetingRsvp.meeting_id).where(MeetingRsvp.answered_at >= since).distinct()
+        return set((await self.session.scalars(stmt)).all())
 
     # Settings --------------------------------------------------------------------------------
 

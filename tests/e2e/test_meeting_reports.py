@@ -75,13 +75,18 @@ async def _setup(env: BotEnv) -> o.Org:
     return org
 
 
+def _ctx(env: BotEnv) -> svc.MeetingContext:
+    """The meeting use cases queue their notices themselves: they render with these."""
+    return svc.MeetingContext(SystemClock(), env.app.i18n, env.settings.default_language)
+
+
 async def _schedule(
     env: BotEnv, who: int, branch_id: int, when: Any, kind: str = "regular", **kw: str
 ) -> int:
     async with env.app.session_factory() as s, s.begin():
         actor = await load_actor(s, who)
         res = await svc.schedule_meeting(
-            s, actor, SystemClock(), branch_id, kind=kind, starts_at=when, **kw
+            s, actor, _ctx(env), branch_id, kind=kind, starts_at=when, **kw
         )
         return res.meeting.id
 
@@ -329,7 +334,7 @@ async def test_meetings_views_ics_and_regularity(bot_env: BotEnv) -> None:
         )
         async with env.app.session_factory() as s, s.begin():
             actor = await load_actor(s, o.SEC1)
-            await svc.cancel_meeting(s, actor, SystemClock(), cancelled, "Mưa bão")
+            await svc.cancel_meeting(s, actor, _ctx(env), cancelled, "Mưa bão")
         far = await _schedule(env, o.SEC_OTHER, org.other_branch, local(2026, 12, 5, 19, 30))
 
         tm.move_to(local(2026, 12, 21, 9))

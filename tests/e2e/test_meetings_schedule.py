@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
 import time_machine
@@ -20,31 +19,34 @@ from sqlalchemy import func, select
 
 from bot.jobs.meetings import plan_job, reminders_job
 from bot.scheduler import JobContext
-from bot.services.vn_calendar import VN_TZ
-from handlers.meetings import CalCb, KindCb, PickCb, StepCb, TimeCb
-from handlers.rsvp import ReasonCb, RsvpCb
+from handlers.meetings.callbacks import (
+    CalAction,
+    CalCb,
+    KindCb,
+    PickAct,
+    PickCb,
+    ReasonCb,
+    RsvpCb,
+    RsvpChoice,
+    StepAct,
+    StepCb,
+    TimeCb,
+)
 from sandbox.testing import run_sandbox
 from storage.models import Branch, ChatBinding, Meeting, MeetingRsvp, Member, TelegramUser
 from storage.models.outbox import OutboxEntry
 from tests import orgdata as o
 from tests.e2e.harness import BotEnv, running_bot
+from tests.helpers import buttons, local
 
 GROUP = -100500
 EXTRA = 27  # members beyond SEC1/DEP1/MEM1: 30 people tap the announcement
 FIRST_EXTRA = 20_000
 
 
-def local(y: int, mo: int, d: int, h: int = 0, mi: int = 0) -> datetime:
-    return datetime(y, mo, d, h, mi, tzinfo=VN_TZ).astimezone(UTC)
-
-
 def _ctx(env: BotEnv) -> JobContext:
     jobs = next(c for c in env.app.components if c.name == "scheduler-jobs")
     return jobs.ctx  # type: ignore[attr-defined, no-any-return]
-
-
-async def _settle(env: BotEnv) -> None:
-    await env.settle()
 
 
 async def _delivered(env: BotEnv) -> None:
@@ -70,7 +72,7 @@ async def _delivered(env: BotEnv) -> None:
 
 
 async def _fingerprint(env: BotEnv) -> dict[str, Any]:
-    await _settle(env)
+    await env.settle()
     async with env.app.session_factory() as s:
         meetings = [
             (m.id, m.status, m.starts_at, m.place, m.agenda, m.version)
@@ -82,10 +84,6 @@ async def _fingerprint(env: BotEnv) -> dict[str, Any]:
         ]
         outbox = await s.scalar(select(func.count()).select_from(OutboxEntry))
     return {"meetings": meetings, "rsvps": rsvps, "outbox": outbox}
-
-
-def _buttons(msg: dict[str, Any]) -> list[dict[str, Any]]:
-    return [b for row in msg.get("reply_markup", {}).get("inline_keyboard", []) for b in row]
 
 
 async def _setup(env: BotEnv) -> o.Org:
@@ -181,31 +179,31 @@ async def _story(database_url: str, sb: Any, clock: Any) -> None:
 
         # 4. The wizard: a thematic meeting on the 10th at 19:30, usual place, with an agenda.
         kind = await env.ask(o.SEC1, "/schedule")
-        assert any(b["callback_data"] == KindCb(kind="thematic").pack() for b in _buttons(kind))
+        assert any(b["callback_data"] == KindCb(kind="thematic").pack() for b in buttons(kind))
         await env.press(o.SEC1, kind, KindCb(kind="thematic").pack())
         cal = await env.world.wait_for_bot_message(
             o.SEC1, lambda m: "Chọn ngày" in m["text"], after=kind["message_id"] - 1
         )
-        past = await env.press(o.SEC1, cal, CalCb(act="d", y=2026, m=11, d=20).pack())
+        past = await env.press(o.SEC1, cal, CalCb(act=CalAction.DAY, y=2026, m=11, d=20).pack())
         assert past["show_alert"] is True and "đã qua" in past["text"]
-        nxt = await env.press(o.SEC1, cal, CalCb(act="n", y=2026, m=12, d=0).pack())
+        nxt = await env.press(o.SEC1, cal, CalCb(act=CalAction.MONTH, y=2026, m=12, d=0).pack())
         assert nxt.get("show_alert") is not True
         cal = await env.world.wait_for_bot_message(
             o.SEC1,
             lambda m: (
-                CalCb(act="d", y=2026, m=12, d=10).pack()
-                in [b["callback_data"] for b in _buttons(m)]
+                CalCb(act=CalAction.DAY, y=2026, m=12, d=10).pack()
+                in [b["callback_data"] for b in buttons(m)]
             ),
         )
-        await env.press(o.SEC1, cal, CalCb(act="d", y=2026, m=12, d=10).pack())
+        await env.press(o.SEC1, cal, CalCb(act=CalAction.DAY, y=2026, m=12, d=10).pack())
         times = await env.world.wait_for_bot_message(o.SEC1, lambda m: "10/12/2026" in m["text"])
         bad_time = await env.ask(o.SEC1, "25:00")
         assert "không hợp lệ" in bad_time["text"]
-        await env.press(o.SEC1, times, TimeCb(hm="1930").pack())
+        await env.press(o.SEC1, times, TimeCb(h=19, mi=30).pack())
         place = await env.world.wait_for_bot_message(
             o.SEC1, lambda m: m["message_id"] == times["message_id"] and "địa điểm" in m["text"]
         )
-        await env.press(o.SEC1, place, StepCb(act="place").pack())
+        await env.press(o.SEC1, place, StepCb(act=StepAct.PLACE).pack())
         await env.world.wait_for_bot_message(
             o.SEC1, lambda m: m["message_id"] == times["message_id"] and "nội dung" in m["text"]
         )
@@ -213,18 +211,18 @@ async def _story(database_url: str, sb: Any, clock: Any) -> None:
         assert "Nội dung quá dài" in too_long["text"]
         check = await env.ask(o.SEC1, "Học tập chuyên đề năm 2026 <Nghị quyết>")
         assert "Kiểm tra lại" in check["text"] and "&lt;" not in check["text"]
-        await env.press(o.SEC1, check, StepCb(act="ok").pack())
+        await env.press(o.SEC1, check, StepCb(act=StepAct.OK).pack())
         await env.world.wait_for_bot_message(o.SEC1, lambda m: "Đã lên lịch" in m["text"])
         thematic = await _group_msg(env, "Sinh hoạt chuyên đề")
         assert "Nghị quyết" in thematic["text"]
 
         # 5. 30 members tap within seconds; the announcement is edited, coalesced.
         await _delivered(env)
-        await _settle(env)
+        await env.settle()
         tappers = [o.SEC1, o.DEP1, o.MEM1, *(FIRST_EXTRA + i for i in range(EXTRA))]
         no_taps = {o.MEM1, FIRST_EXTRA + EXTRA - 1, FIRST_EXTRA}
-        yes = RsvpCb(meeting_id=dec.id, a="y").pack()
-        no = RsvpCb(meeting_id=dec.id, a="n").pack()
+        yes = RsvpCb(meeting_id=dec.id, a=RsvpChoice.YES).pack()
+        no = RsvpCb(meeting_id=dec.id, a=RsvpChoice.NO).pack()
         t0 = asyncio.get_running_loop().time()
         queries = [
             env.world.press_button(
@@ -267,7 +265,7 @@ async def _story(database_url: str, sb: Any, clock: Any) -> None:
         picker = await env.ask(o.SEC3, "/cancel Bão")  # branch B03's own planned meetings
         assert "Chọn buổi" in picker["text"]
         forged = await env.press(
-            o.SEC3, picker, PickCb(act="c", meeting_id=dec.id).pack(), strict=False
+            o.SEC3, picker, PickCb(act=PickAct.CANCEL, meeting_id=dec.id).pack(), strict=False
         )
         assert forged["show_alert"] is True and forged["text"].startswith("⛔")
         assert await _fingerprint(env) == before
@@ -286,10 +284,10 @@ async def _story(database_url: str, sb: Any, clock: Any) -> None:
         reminder = await _group_msg(env, "còn 24 giờ")
         assert "03/12/2026 lúc 19:30" in reminder["text"]
         private = [m for m in env.world.bot_messages(o.DEP1) if "chưa cho biết" in m["text"]]
-        assert len(private) == 1 and _buttons(private[0])
+        assert len(private) == 1 and buttons(private[0])
         # The deputy answers from the private reminder.
         await env.press(o.DEP1, private[0], yes)
-        await _settle(env)
+        await env.settle()
 
     # 7. Restart: a new bot on the same database sends nothing twice; 2 h before, once.
     async with running_bot(database_url, sandbox=sb) as env:
@@ -312,7 +310,7 @@ async def _story(database_url: str, sb: Any, clock: Any) -> None:
 
         pick = await env.ask(o.SEC1, "/reschedule 03/12 20:30 Hội trường thôn", predicate=picker)
         assert "Chọn buổi" in pick["text"]  # two open meetings: which one?
-        await env.press(o.SEC1, pick, PickCb(act="r", meeting_id=dec.id).pack())
+        await env.press(o.SEC1, pick, PickCb(act=PickAct.RESCHEDULE, meeting_id=dec.id).pack())
         await env.world.wait_for_bot_message(o.SEC1, lambda m: "Đã đổi lịch" in m["text"])
         await _delivered(env)
         fix = await _group_msg(env, "THAY ĐỔI LỊCH")
@@ -328,10 +326,10 @@ async def _story(database_url: str, sb: Any, clock: Any) -> None:
         pick = await env.ask(o.SEC1, "/cancel Trùng lịch họp thôn", predicate=picker)
         thematic_id = next(
             int(b["callback_data"].split(":")[-1])
-            for b in _buttons(pick)
+            for b in buttons(pick)
             if b["callback_data"].startswith("mpick") and "chuyên đề" in b["text"]
         )
-        await env.press(o.SEC1, pick, PickCb(act="c", meeting_id=thematic_id).pack())
+        await env.press(o.SEC1, pick, PickCb(act=PickAct.CANCEL, meeting_id=thematic_id).pack())
         await env.world.wait_for_bot_message(o.SEC1, lambda m: "Đã hủy" in m["text"])
         await _delivered(env)
         cancel = await _group_msg(env, "HỦY BUỔI SINH HOẠT")

@@ -1,13 +1,27 @@
 """Branch meetings: plan from each branch's rule, schedule, RSVP, remind, report, regularity.
 
-Plain async services over `storage.repositories.meetings`: no aiogram types, no sending. They
-raise `MeetingError` (a catalog key and fields) for anything the person must fix, and return
-"who must be told" so the caller queues messages through the outbox in the same transaction.
+Plain async services over `storage.repositories.meetings`: no aiogram types in signatures, no
+sending. They raise `MeetingError` (a catalog key and fields) for anything the person must fix.
+The use cases that change a meeting queue every notice the change causes through the outbox in
+the caller's transaction (`notices`, rendered by `presentation`) and return what was queued.
 Everything is stored in UTC and read in Asia/Ho_Chi_Minh (`bot.services.vn_calendar`).
+Handlers import the enums they need from here, never from `storage`.
 """
 
-from bot.services.meetings.common import DEFAULT_CONFIG, MeetingConfig, MeetingError
+from bot.services.meetings.callbacks import RsvpCb, RsvpChoice
+from bot.services.meetings.common import (
+    DEFAULT_CONFIG,
+    MeetingConfig,
+    MeetingError,
+    check_length,
+    led_branch,
+    led_branches,
+    managed_meeting,
+)
+from bot.services.meetings.context import MeetingContext
 from bot.services.meetings.ics import branch_ics
+from bot.services.meetings.live_counts import LiveCounts
+from bot.services.meetings.notices import Notices, Recipient, Told, told_before
 from bot.services.meetings.plan import (
     PlanResult,
     RuleSlot,
@@ -17,9 +31,12 @@ from bot.services.meetings.plan import (
     shift_notices,
     update_rule,
 )
+from bot.services.meetings.presentation import meeting_body, meeting_preview
 from bot.services.meetings.quickform import (
     QuickForm,
+    calendar_day,
     format_quick_form,
+    meeting_start,
     parse_date,
     parse_quick_form,
     parse_time,
@@ -38,45 +55,79 @@ from bot.services.meetings.reports import (
 from bot.services.meetings.rsvp import (
     RsvpCounts,
     RsvpResult,
+    RsvpVia,
+    private_chat_hint,
     record_rsvp,
     rsvp_counts,
     set_absence_reason,
 )
 from bot.services.meetings.schedule import (
     Change,
-    Recipient,
     ScheduleResult,
     cancel_meeting,
+    cancel_reason,
+    cancel_reason_problem,
+    confirm_planned,
+    led_open_meetings,
     open_meetings,
     reschedule_meeting,
+    reschedule_to,
+    schedule_from_form,
     schedule_meeting,
-    told_before,
 )
+from storage.models import Branch, Meeting
+from storage.models.meetings import AbsenceReason, MeetingKind, MeetingStatus, RsvpAnswer
 
 __all__ = [
+    "cancel_reason_problem",
+    "managed_meeting",
+    "meeting_start",
+    "schedule_from_form",
+    "Branch",
+    "Meeting",
     "DEFAULT_CONFIG",
+    "AbsenceReason",
     "AbsentEntry",
     "BranchMonth",
     "Change",
     "DueNotice",
+    "LiveCounts",
     "MeetingConfig",
+    "MeetingContext",
     "MeetingError",
+    "MeetingKind",
+    "MeetingStatus",
+    "Notices",
     "Outcome",
     "PlanResult",
     "QuickForm",
     "Recipient",
     "ReportInput",
+    "RsvpAnswer",
+    "RsvpCb",
+    "RsvpChoice",
     "RsvpCounts",
     "RsvpResult",
+    "RsvpVia",
     "RuleSlot",
     "ScheduleResult",
+    "Told",
     "branch_ics",
+    "calendar_day",
     "cancel_meeting",
+    "cancel_reason",
+    "check_length",
+    "confirm_planned",
     "correct_report",
     "due_reminders",
     "format_quick_form",
     "generate_plan",
+    "led_branch",
+    "led_branches",
+    "led_open_meetings",
     "mark_shift_told",
+    "meeting_body",
+    "meeting_preview",
     "month_figures",
     "open_meetings",
     "outcome",
@@ -84,11 +135,13 @@ __all__ = [
     "parse_quick_form",
     "parse_time",
     "post_report",
+    "private_chat_hint",
     "record_notice",
     "record_rsvp",
     "report_draft",
     "report_versions",
     "reschedule_meeting",
+    "reschedule_to",
     "rsvp_counts",
     "rule_slot",
     "schedule_meeting",

@@ -65,6 +65,30 @@ def check_length(value: str, limit: int, key: str) -> str:
     return value
 
 
+async def led_branches(
+    session: AsyncSession, actor: Actor, *, refuse_none: bool = False
+) -> list[Branch]:
+    """The active branches `actor` leads (secretary or deputy), once each; with `refuse_none`,
+    none at all is a refusal (only a secretary schedules)."""
+    repo = MeetingRepository(session)
+    out = []
+    for branch_id in dict.fromkeys(actor.led_branch_ids()):
+        branch = await repo.branch(branch_id)
+        if branch is not None and branch.active:
+            out.append(branch)
+    if refuse_none and not out:
+        raise Refused("policy.needs_secretary")
+    return out
+
+
+async def led_branch(session: AsyncSession, actor: Actor, branch_id: int) -> Branch:
+    """One of those, by an id from callback data (never trusted)."""
+    for branch in await led_branches(session, actor):
+        if branch.id == branch_id:
+            return branch
+    raise Refused("policy.not_your_branch")
+
+
 async def load_meeting(
     session: AsyncSession, meeting_id: int, *, for_update: bool = False
 ) -> tuple[Meeting, Branch]:

@@ -3,10 +3,13 @@
 Times carry TZID=Asia/Ho_Chi_Minh with its VTIMEZONE, so every phone shows the local hour
 whatever its own zone. Cancelled meetings stay in with STATUS:CANCELLED and a higher SEQUENCE,
 so a phone that imported the file before removes them on re-import instead of keeping a ghost.
+A row whose time cannot be written (stored before dates were bounded) is left out, never an
+error: one bad row must not cost every member their calendar.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -19,7 +22,10 @@ from bot.services.vn_calendar import VN_TZ
 from storage.models.meetings import MeetingStatus
 from storage.repositories.meetings import MeetingRepository
 
+log = logging.getLogger("bot.meetings.ics")
 PRODID = "-//chibo-bot//meetings//VI"
+# Years a calendar entry may carry; far beyond anything `bot.inputs.date_in_window` lets in.
+MIN_YEAR, MAX_YEAR = 1900, 9000
 _STATUS = {
     MeetingStatus.PLANNED.value: "TENTATIVE",
     MeetingStatus.SCHEDULED.value: "CONFIRMED",
@@ -50,12 +56,22 @@ async def branch_ics(
     cal.add("x-wr-calname", branch.name)
     cal.add("x-wr-timezone", str(tz))
     for meeting in await repo.of_branch(branch.id, since=since):
+        try:
+            start = meeting.starts_at.astimezone(tz)
+            end = start + config.duration
+        except (OverflowError, ValueError):
+            log.warning(
+                "meeting %s: start %r out of range, left out", meeting.id, meeting.starts_at
+            )
+            continue
+        if not MIN_YEAR <= start.year <= MAX_YEAR or end.year > MAX_YEAR:
+            log.warning("meeting %s: start %s out of range, left out", meeting.id, start)
+            continue
         event = icalendar.Event()
         event.add("uid", f"meeting-{meeting.id}@chibo-bot")
         event.add("dtstamp", now)
-        start = meeting.starts_at.astimezone(tz)
         event.add("dtstart", start)
-        event.add("dtend", start + config.duration)
+        event.add("dtend", end)
         kind = i18n.t(f"meetings.kind.{meeting.kind}", locale)
         summary = f"{kind}: {meeting.title}" if meeting.title else kind
         event.add("summary", f"{summary} — {branch.name}")

@@ -104,7 +104,9 @@ async def due_reminders(session: AsyncSession, now: datetime) -> list[DueNotice]
             )
             if on
         ]
-        chat_id = meeting.announce_chat_id or await repo.branch_chat(meeting.branch_id)
+        # The branch's current group, never the one the announcement went to: a branch that
+        # moved to a new group, or whose group removed the bot, is reminded there or not at all.
+        chat_id = await repo.branch_chat(meeting.branch_id)
         latest = _latest_stage(meeting, group_stages, now)
         if chat_id is not None and latest is not None:
             stage, moment, later = latest

@@ -2,21 +2,31 @@
 
 Only active members of the meeting's branch answer, only before the meeting starts, and the
 latest answer counts. Every call returns the live counts for the announcement.
-Kept to five small queries: this runs for every tap of a burst.
+Kept to five small queries: this runs for every tap of a burst. A member the bot cannot write
+to privately (asked for the reason of an absence) is told in the branch's group to open a
+private chat with the bot (`private_chat_hint`).
 """
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.services.meetings.common import ABSENCE_TEXT_MAX, MeetingError, check_length
+from bot.services.meetings.context import MeetingContext
+from bot.services.meetings.notices import Notices
 from storage.models.meetings import AbsenceReason, MeetingStatus, RsvpAnswer
 from storage.repositories.meetings import MeetingRepository
 
 ABSENCE_CODES = tuple(r.value for r in AbsenceReason)
+
+
+class RsvpVia(enum.StrEnum):
+    GROUP = "group"  # the announcement's buttons
+    PRIVATE = "private"  # a private reminder's buttons, or the reason asked in private
 
 
 @dataclass(frozen=True)
@@ -34,7 +44,7 @@ class RsvpCounts:
 class RsvpResult:
     meeting_id: int
     member_id: int
-    answer: str
+    answer: RsvpAnswer
     changed: bool  # False when the same answer (and reason) was already recorded
     counts: RsvpCounts
 
@@ -49,11 +59,11 @@ async def record_rsvp(
     clock: Clock,
     meeting_id: int,
     telegram_id: int,
-    answer: str,
+    answer: RsvpAnswer | str,
     *,
-    reason_code: str | None = None,
+    reason_code: AbsenceReason | str | None = None,
     reason_text: str | None = None,
-    via: str = "group",
+    via: RsvpVia = RsvpVia.GROUP,
 ) -> RsvpResult:
     """Record one member's answer and return the new counts."""
     if answer not in (RsvpAnswer.YES.value, RsvpAnswer.NO.value):
@@ -64,6 +74,8 @@ async def record_rsvp(
         reason_text = check_length(reason_text, ABSENCE_TEXT_MAX, "meetings.error.reason_too_long")
     if answer == RsvpAnswer.YES.value:
         reason_code = reason_text = None
+    answer = RsvpAnswer(answer)
+    reason_code = None if reason_code is None else AbsenceReason(reason_code)
     repo = MeetingRepository(session)
     meeting = await repo.get(meeting_id)
     if meeting is None:
@@ -85,8 +97,9 @@ async def record_rsvp(
         previous.reason_text,
     ) != (answer, reason_code, reason_text)
     if changed:
+        code = None if reason_code is None else reason_code.value
         await repo.upsert_rsvp(
-            meeting.id, member.id, answer, reason_code, reason_text or None, via, now
+            meeting.id, member.id, answer.value, code, reason_text or None, RsvpVia(via).value, now
         )
     yes, no, members = await repo.rsvp_counts(meeting.id, meeting.branch_id)
     return RsvpResult(meeting.id, member.id, answer, changed, RsvpCounts(yes, no, members))
@@ -97,7 +110,7 @@ async def set_absence_reason(
     clock: Clock,
     meeting_id: int,
     telegram_id: int,
-    reason_code: str,
+    reason_code: AbsenceReason | str,
     reason_text: str | None = None,
 ) -> RsvpResult:
     """The reason for an absence (one tap from the short list, or text), asked in private."""
@@ -109,7 +122,7 @@ async def set_absence_reason(
         RsvpAnswer.NO.value,
         reason_code=reason_code,
         reason_text=reason_text,
-        via="private",
+        via=RsvpVia.PRIVATE,
     )
 
 
@@ -119,3 +132,19 @@ async def rsvp_counts(session: AsyncSession, meeting_id: int) -> RsvpCounts:
     if meeting is None:
         raise MeetingError("meetings.error.not_found")
     return RsvpCounts(*await repo.rsvp_counts(meeting.id, meeting.branch_id))
+
+
+async def private_chat_hint(
+    session: AsyncSession,
+    ctx: MeetingContext,
+    meeting_id: int,
+    telegram_id: int,
+    name: str,
+    url: str,
+) -> bool:
+    """The bot could not ask this member in private (no chat with it yet): say so in the
+    branch's current group, once per person and group. False when nothing was queued."""
+    meeting = await MeetingRepository(session).get(meeting_id)
+    if meeting is None:
+        return False
+    return await Notices(session, ctx).private_chat_hint(meeting, telegram_id, name, url)

@@ -1,15 +1,14 @@
-"""Scheduling, moving and cancelling meetings.
+"""Scheduling, confirming, moving and cancelling meetings: the use cases.
 
-These functions change the database only. They return who was told about the meeting before
-(announcement, reminders, corrections of older versions), so the caller queues corrections to
-exactly those chats through the outbox in the same transaction.
+Each checks the policy and the dates, writes, and queues every notice the change causes (the
+announcement, corrections to those told before) through `notices` in the caller's transaction,
+so a caller cannot forget to tell anybody. The result says what was queued for the secretary.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,37 +22,37 @@ from bot.services.meetings.common import (
     TITLE_MAX,
     MeetingError,
     check_length,
+    led_branches,
     managed_meeting,
 )
+from bot.services.meetings.context import MeetingContext
+from bot.services.meetings.notices import Notices, Told
 from bot.services.meetings.plan import period_of, regular_rule_date
+from bot.services.meetings.quickform import check_start, parse_quick_form
 from bot.services.policy import Action, Actor, Target, require
-from bot.services.vn_calendar import VN_TZ, quarter_bounds, quarter_of
-from storage.models import Meeting
-from storage.models.meetings import MeetingKind, MeetingOrigin, MeetingStatus, NoticeKind
+from bot.services.vn_calendar import quarter_bounds, quarter_of
+from storage.models import Branch, Meeting
+from storage.models.meetings import MeetingKind, MeetingOrigin, MeetingStatus
 from storage.repositories.meetings import OPEN_STATUSES, MeetingRepository
-
-
-@dataclass(frozen=True)
-class Recipient:
-    chat_id: int
-    member_id: int | None = None
 
 
 @dataclass(frozen=True)
 class ScheduleResult:
     meeting: Meeting
+    branch: Branch
     created: bool
     reinstated: bool = False
     # Thematic meetings already in the same quarter (one per quarter is expected).
     thematic_in_quarter: int = 0
-    to_tell: list[Recipient] = field(default_factory=list)
+    told: Told = field(default_factory=Told)
 
 
 @dataclass(frozen=True)
 class Change:
     meeting: Meeting
+    branch: Branch
     before: dict[str, object]
-    to_tell: list[Recipient]
+    told: Told
 
 
 def _snapshot(m: Meeting) -> dict[str, object]:
@@ -65,16 +64,6 @@ def _snapshot(m: Meeting) -> dict[str, object]:
         "agenda": m.agenda,
         "version": m.version,
     }
-
-
-async def told_before(session: AsyncSession, meeting: Meeting) -> list[Recipient]:
-    """Chats that received something about an older version of the meeting, once each."""
-    seen: dict[int, Recipient] = {}
-    for notice in await MeetingRepository(session).notices([meeting.id]):
-        if notice.kind == NoticeKind.PRIVATE_CHAT_HINT.value or notice.version >= meeting.version:
-            continue
-        seen.setdefault(notice.chat_id, Recipient(notice.chat_id, notice.member_id))
-    return list(seen.values())
 
 
 def _validate_texts(place: str, title: str, agenda: str) -> tuple[str, str, str]:
@@ -92,21 +81,29 @@ async def open_meetings(session: AsyncSession, branch_id: int, clock: Clock) -> 
     )
 
 
+async def led_open_meetings(session: AsyncSession, actor: Actor, clock: Clock) -> list[Meeting]:
+    """Open meetings of every branch `actor` leads (/reschedule and /cancel offer these)."""
+    out: list[Meeting] = []
+    for branch in await led_branches(session, actor):
+        out += await open_meetings(session, branch.id, clock)
+    return out
+
+
 async def schedule_meeting(
     session: AsyncSession,
     actor: Actor,
-    clock: Clock,
+    ctx: MeetingContext,
     branch_id: int,
     *,
-    kind: str,
+    kind: MeetingKind | str,
     starts_at: datetime,
     place: str | None = None,
     title: str = "",
     agenda: str = "",
-    tz: ZoneInfo = VN_TZ,
 ) -> ScheduleResult:
-    """Confirm (or create) a meeting. A regular one lands on its month's row: the planned one is
-    confirmed, a cancelled one reinstated; a month's second regular meeting is refused."""
+    """Confirm (or create) a meeting and announce it. A regular one lands on its month's row:
+    the planned one is confirmed, a cancelled one reinstated (those told before are told so); a
+    month's second regular meeting is refused."""
     repo = MeetingRepository(session)
     branch = await repo.branch(branch_id)
     if branch is None or not branch.active:
@@ -114,9 +111,9 @@ async def schedule_meeting(
     require(actor, Action.MANAGE_BRANCH, Target.branch(branch))
     if kind not in MeetingKind.__members__.values():
         raise MeetingError("meetings.error.bad_kind")
-    now = clock.now()
-    if starts_at <= now:
-        raise MeetingError("meetings.error.in_past")
+    kind = MeetingKind(kind)
+    tz = ctx.tz
+    check_start(starts_at, ctx.now(), tz)
     place, title, agenda = _validate_texts(
         branch.location if place is None else place, title, agenda
     )
@@ -131,7 +128,6 @@ async def schedule_meeting(
     }
     meeting: Meeting | None = None
     created = reinstated = False
-    to_tell: list[Recipient] = []
     if kind == MeetingKind.REGULAR.value:
         meeting = await repo.regular_for_month(branch.id, year, month)
         if meeting is not None and meeting.status == MeetingStatus.SCHEDULED.value:
@@ -162,14 +158,13 @@ async def schedule_meeting(
             return await schedule_meeting(
                 session,
                 actor,
-                clock,
+                ctx,
                 branch_id,
                 kind=kind,
                 starts_at=starts_at,
                 place=place,
                 title=title,
                 agenda=agenda,
-                tz=tz,
             )
         created = True
         before: dict[str, object] | None = None
@@ -182,8 +177,6 @@ async def schedule_meeting(
         for name, value in fields.items():
             setattr(meeting, name, value)
     await session.flush()
-    if reinstated:
-        to_tell = await told_before(session, meeting)
     thematic = 0
     if kind == MeetingKind.THEMATIC.value:
         start, end = quarter_bounds(year, quarter_of(month), tz)
@@ -201,32 +194,69 @@ async def schedule_meeting(
         actor_id=actor.telegram_id,
         district_id=branch.district_id,
     )
-    return ScheduleResult(meeting, created, reinstated, thematic, to_tell)
+    told = await Notices(session, ctx).publish(meeting, before or {})
+    return ScheduleResult(meeting, branch, created, reinstated, thematic, told)
+
+
+async def schedule_from_form(
+    session: AsyncSession, actor: Actor, ctx: MeetingContext, branch_id: int, form: str
+) -> ScheduleResult:
+    """`/schedule 03/12 19:30 [place]`: the month's regular meeting (the planned one confirmed)."""
+    parsed = parse_quick_form(form, ctx.now(), ctx.tz)
+    return await schedule_meeting(
+        session,
+        actor,
+        ctx,
+        branch_id,
+        kind=MeetingKind.REGULAR,
+        starts_at=parsed.starts_at,
+        place=parsed.place,
+    )
+
+
+async def confirm_planned(
+    session: AsyncSession, actor: Actor, ctx: MeetingContext, meeting_id: int
+) -> ScheduleResult:
+    """One tap: confirm the meeting the rule planned, as planned."""
+    meeting, _branch = await managed_meeting(session, actor, meeting_id)
+    if meeting.status != MeetingStatus.PLANNED.value:
+        raise MeetingError("mtg.error.not_planned")
+    return await schedule_meeting(
+        session,
+        actor,
+        ctx,
+        meeting.branch_id,
+        kind=meeting.kind,
+        starts_at=meeting.starts_at,
+        place=meeting.place,
+        title=meeting.title,
+        agenda=meeting.agenda,
+    )
 
 
 async def reschedule_meeting(
     session: AsyncSession,
     actor: Actor,
-    clock: Clock,
+    ctx: MeetingContext,
     meeting_id: int,
     *,
     starts_at: datetime | None = None,
     place: str | None = None,
     title: str | None = None,
     agenda: str | None = None,
-    tz: ZoneInfo = VN_TZ,
 ) -> Change:
-    """Move a meeting or change its place/agenda; a regular one stays in its month (it is still
-    "the December meeting"). The version grows so later reminders carry the new details."""
+    """Move a meeting or change its place/agenda, and correct everyone told before; a regular
+    one stays in its month (it is still "the December meeting"). The version grows so later
+    reminders carry the new details."""
     meeting, branch = await managed_meeting(session, actor, meeting_id)
-    now = clock.now()
+    now, tz = ctx.now(), ctx.tz
     if meeting.status == MeetingStatus.CANCELLED.value:
         raise MeetingError("meetings.error.cancelled")
     if meeting.starts_at <= now:
         raise MeetingError("meetings.error.already_started")
     new_start = starts_at or meeting.starts_at
-    if new_start <= now:
-        raise MeetingError("meetings.error.in_past")
+    if starts_at is not None:
+        check_start(new_start, now, tz)
     if meeting.kind == MeetingKind.REGULAR.value and period_of(new_start, tz) != (
         meeting.period_year,
         meeting.period_month,
@@ -264,23 +294,48 @@ async def reschedule_meeting(
         actor_id=actor.telegram_id,
         district_id=branch.district_id,
     )
-    return Change(meeting, before, await told_before(session, meeting))
+    return Change(meeting, branch, before, await Notices(session, ctx).publish(meeting, before))
+
+
+async def reschedule_to(
+    session: AsyncSession, actor: Actor, ctx: MeetingContext, meeting_id: int, form: str
+) -> Change:
+    """`/reschedule 04/12 20:00 [place]` (or the same typed after picking the meeting)."""
+    parsed = parse_quick_form(form, ctx.now(), ctx.tz)
+    return await reschedule_meeting(
+        session, actor, ctx, meeting_id, starts_at=parsed.starts_at, place=parsed.place
+    )
+
+
+def cancel_reason(reason: str) -> str:
+    """The reason a cancellation needs (checked before the secretary picks the meeting)."""
+    reason = check_length(reason, CANCEL_REASON_MAX, "meetings.error.reason_too_long")
+    if not reason:
+        raise MeetingError("meetings.error.reason_required")
+    return reason
+
+
+def cancel_reason_problem(reason: str) -> MeetingError | None:
+    """Why `reason` cannot cancel a meeting, if it cannot (the handler adds the usage line)."""
+    try:
+        cancel_reason(reason)
+    except MeetingError as err:
+        return err
+    return None
 
 
 async def cancel_meeting(
-    session: AsyncSession, actor: Actor, clock: Clock, meeting_id: int, reason: str
+    session: AsyncSession, actor: Actor, ctx: MeetingContext, meeting_id: int, reason: str
 ) -> Change:
     """Cancel with a reason everyone told before will read; a cancelled regular meeting counts
     as not held for its month (unless reinstated by scheduling it again)."""
     meeting, branch = await managed_meeting(session, actor, meeting_id)
     if meeting.status == MeetingStatus.CANCELLED.value:
         raise MeetingError("meetings.error.cancelled")
-    now = clock.now()
+    now = ctx.now()
     if meeting.starts_at <= now:
         raise MeetingError("meetings.error.already_started")
-    reason = check_length(reason, CANCEL_REASON_MAX, "meetings.error.reason_too_long")
-    if not reason:
-        raise MeetingError("meetings.error.reason_required")
+    reason = cancel_reason(reason)
     before = _snapshot(meeting)
     meeting.status = MeetingStatus.CANCELLED.value
     meeting.cancel_reason, meeting.cancelled_at = reason, now
@@ -297,4 +352,4 @@ async def cancel_meeting(
         actor_id=actor.telegram_id,
         district_id=branch.district_id,
     )
-    return Change(meeting, before, await told_before(session, meeting))
+    return Change(meeting, branch, before, await Notices(session, ctx).publish(meeting, before))

@@ -1,0 +1,368 @@
+"""/schedule: the quick form (`/schedule 03/12 19:30 Nhà văn hóa thôn 3`) or the wizard:
+branch → kind (or confirm a planned meeting in one tap) → date → time → place → agenda → check.
+
+Thin: each step parses, asks `bot.services.meetings` (which checks the policy, the dates and the
+limits, and queues the announcement itself), shows the next screen, and only then moves the
+conversation on, so a failed edit leaves the step to be pressed again.
+"""
+
+from __future__ import annotations
+
+from datetime import date, time
+
+from aiogram import F, html
+from aiogram.filters import Command, CommandObject, StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import Clock
+from bot.i18n import CatalogI18n
+from bot.services import meetings as svc
+from bot.services.meetings.common import AGENDA_MAX, PLACE_MAX
+from bot.services.policy import Actor, Role
+from bot.settings import Settings
+from handlers.kit import (
+    CalAction,
+    CalCb,
+    Chats,
+    RoleFilter,
+    feature_router,
+    locale,
+    month_in_window,
+    show,
+    t,
+)
+from handlers.meetings import keyboards as kb
+from handlers.meetings.callbacks import BranchCb, KindCb, PlannedCb, StepAct, StepCb, TimeCb
+from handlers.meetings.states import Schedule, ScheduleDraft, enter, load
+from handlers.meetings.texts import meeting_ctx, scheduled_text, when
+
+router = feature_router(__name__, Chats.PRIVATE)
+
+# Typed answers to a wizard step; a command typed meanwhile goes to its own handler.
+TYPED = F.text & ~F.text.startswith("/")
+Target = Message | CallbackQuery
+
+
+@router.message(Command("schedule"), RoleFilter(Role.LEADER))
+async def cmd_schedule(
+    message: Message,
+    command: CommandObject,
+    actor: Actor,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+    i18n: CatalogI18n,
+    state: FSMContext,
+) -> None:
+    """Quick form with arguments, else the wizard."""
+    await state.clear()
+    branches = await svc.led_branches(session, actor, refuse_none=True)
+    if command.args and len(branches) > 1:
+        await message.answer(t("mtg.sched.many_branches"))
+    elif command.args:
+        ctx = meeting_ctx(settings, clock, i18n)
+        result = await svc.schedule_from_form(session, actor, ctx, branches[0].id, command.args)
+        await show(message, scheduled_text(ctx, result))
+    elif len(branches) > 1:
+        await message.answer(t("mtg.sched.branch"), reply_markup=kb.branch_keyboard(branches))
+        await state.set_state(Schedule.BRANCH)
+    else:
+        await _ask_kind(message, session, settings, clock, state, branches[0])
+
+
+@router.callback_query(BranchCb.filter(), StateFilter(Schedule.BRANCH))
+async def on_branch(
+    query: CallbackQuery,
+    callback_data: BranchCb,
+    actor: Actor,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+    state: FSMContext,
+) -> None:
+    """The branch picked (re-checked: only branches the person leads)."""
+    branch = await svc.led_branch(session, actor, callback_data.branch_id)
+    await _ask_kind(query, session, settings, clock, state, branch)
+
+
+async def _ask_kind(
+    target: Target,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+    state: FSMContext,
+    branch: svc.Branch,
+) -> None:
+    planned = [
+        m
+        for m in await svc.open_meetings(session, branch.id, clock)
+        if m.status == svc.MeetingStatus.PLANNED
+    ]
+    markup = kb.kind_keyboard(planned, lambda m: when(m.starts_at, settings))
+    await show(target, t("mtg.sched.kind", branch=html.quote(branch.name)), markup)
+    await enter(state, Schedule.KIND, ScheduleDraft(branch_id=branch.id))
+
+
+@router.callback_query(PlannedCb.filter(), StateFilter(Schedule.KIND))
+async def on_confirm_planned(
+    query: CallbackQuery,
+    callback_data: PlannedCb,
+    actor: Actor,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+    i18n: CatalogI18n,
+    state: FSMContext,
+) -> None:
+    """One tap: confirm the meeting the rule planned, as planned."""
+    ctx = meeting_ctx(settings, clock, i18n)
+    result = await svc.confirm_planned(session, actor, ctx, callback_data.meeting_id)
+    await show(query, scheduled_text(ctx, result))
+    await state.clear()
+
+
+@router.callback_query(KindCb.filter(), StateFilter(Schedule.KIND))
+async def on_kind(
+    query: CallbackQuery,
+    callback_data: KindCb,
+    settings: Settings,
+    clock: Clock,
+    i18n: CatalogI18n,
+    state: FSMContext,
+) -> None:
+    """The kind chosen: this month's calendar."""
+    draft = await load(state, ScheduleDraft)
+    today = meeting_ctx(settings, clock, i18n).today()
+    await show(query, t("mtg.sched.date"), kb.calendar(today.year, today.month, today))
+    draft.kind = callback_data.kind
+    await enter(state, Schedule.DATE, draft)
+
+
+@router.callback_query(CalCb.filter(F.act == CalAction.LABEL), StateFilter(Schedule.DATE))
+async def on_label(query: CallbackQuery) -> None:
+    """A weekday name or the month title: nothing to do (the kit acknowledges the press)."""
+
+
+@router.callback_query(CalCb.filter(F.act == CalAction.MONTH), StateFilter(Schedule.DATE))
+async def on_month(
+    query: CallbackQuery,
+    callback_data: CalCb,
+    settings: Settings,
+    clock: Clock,
+    i18n: CatalogI18n,
+) -> None:
+    """Another month, within the window a date may be chosen from."""
+    today = meeting_ctx(settings, clock, i18n).today()
+    if month_in_window(callback_data.y, callback_data.m, today):
+        markup = kb.calendar(callback_data.y, callback_data.m, today)
+        await show(query, t("mtg.sched.date"), markup)
+
+
+@router.callback_query(CalCb.filter(F.act == CalAction.DAY), StateFilter(Schedule.DATE))
+async def on_day(
+    query: CallbackQuery,
+    callback_data: CalCb,
+    actor: Actor,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+    i18n: CatalogI18n,
+    state: FSMContext,
+) -> None:
+    """A tapped day (checked like a typed one: past and too far ahead are refused)."""
+    cb = callback_data
+    day = svc.calendar_day(cb.y, cb.m, cb.d, meeting_ctx(settings, clock, i18n).today())
+    await _take_date(query, actor, session, state, day)
+
+
+@router.message(StateFilter(Schedule.DATE), TYPED)
+async def on_date_text(
+    message: Message,
+    actor: Actor,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+    state: FSMContext,
+) -> None:
+    """A typed date (03/12, 03/12/2026)."""
+    assert message.text is not None
+    day = svc.parse_date(message.text, clock.now(), settings.tz)
+    await _take_date(message, actor, session, state, day)
+
+
+async def _take_date(
+    target: Target, actor: Actor, session: AsyncSession, state: FSMContext, day: date
+) -> None:
+    draft = await load(state, ScheduleDraft)
+    branch = await svc.led_branch(session, actor, draft.branch_id)
+    text = t("mtg.sched.time", date=f"{day:%d/%m/%Y}")
+    await show(target, text, kb.time_keyboard(branch.meeting_time))
+    draft.day = day
+    await enter(state, Schedule.TIME, draft)
+
+
+@router.callback_query(TimeCb.filter(), StateFilter(Schedule.TIME))
+async def on_time(
+    query: CallbackQuery,
+    callback_data: TimeCb,
+    actor: Actor,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+    i18n: CatalogI18n,
+    state: FSMContext,
+) -> None:
+    at = svc.parse_time(f"{callback_data.h:02d}:{callback_data.mi:02d}")
+    await _take_time(query, actor, session, meeting_ctx(settings, clock, i18n), state, at)
+
+
+@router.message(StateFilter(Schedule.TIME), TYPED)
+async def on_time_text(
+    message: Message,
+    actor: Actor,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+    i18n: CatalogI18n,
+    state: FSMContext,
+) -> None:
+    """A typed time (19:30, 19h30)."""
+    assert message.text is not None
+    at = svc.parse_time(message.text)
+    await _take_time(message, actor, session, meeting_ctx(settings, clock, i18n), state, at)
+
+
+async def _take_time(
+    target: Target,
+    actor: Actor,
+    session: AsyncSession,
+    ctx: svc.MeetingContext,
+    state: FSMContext,
+    at: time,
+) -> None:
+    draft = await load(state, ScheduleDraft)
+    starts_at = svc.meeting_start(draft.chosen_day(), at, ctx)
+    branch = await svc.led_branch(session, actor, draft.branch_id)
+    markup = kb.abort_only()
+    if branch.location:
+        label = t("mtg.sched.use_place", place=branch.location[:40])
+        markup = kb.step_keyboard(StepAct.PLACE, label)
+    await show(target, t("mtg.sched.place"), markup)
+    draft.starts_at = starts_at
+    await enter(state, Schedule.PLACE, draft)
+
+
+@router.callback_query(StepCb.filter(F.act == StepAct.PLACE), StateFilter(Schedule.PLACE))
+async def on_usual_place(
+    query: CallbackQuery, actor: Actor, session: AsyncSession, state: FSMContext
+) -> None:
+    draft = await load(state, ScheduleDraft)
+    branch = await svc.led_branch(session, actor, draft.branch_id)
+    await _take_place(query, state, draft, branch.location or "")
+
+
+@router.message(StateFilter(Schedule.PLACE), TYPED)
+async def on_place_text(message: Message, state: FSMContext) -> None:
+    assert message.text is not None
+    place = svc.check_length(message.text, PLACE_MAX, "meetings.error.place_too_long")
+    await _take_place(message, state, await load(state, ScheduleDraft), place)
+
+
+async def _take_place(target: Target, state: FSMContext, draft: ScheduleDraft, place: str) -> None:
+    await show(target, t("mtg.sched.agenda"), kb.step_keyboard(StepAct.SKIP, t("mtg.sched.skip")))
+    draft.place = place
+    await enter(state, Schedule.AGENDA, draft)
+
+
+@router.callback_query(StepCb.filter(F.act == StepAct.SKIP), StateFilter(Schedule.AGENDA))
+async def on_skip_agenda(
+    query: CallbackQuery,
+    actor: Actor,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+    i18n: CatalogI18n,
+    state: FSMContext,
+) -> None:
+    await _take_agenda(query, actor, session, meeting_ctx(settings, clock, i18n), state, "")
+
+
+@router.message(StateFilter(Schedule.AGENDA), TYPED)
+async def on_agenda_text(
+    message: Message,
+    actor: Actor,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+    i18n: CatalogI18n,
+    state: FSMContext,
+) -> None:
+    assert message.text is not None
+    agenda = svc.check_length(message.text, AGENDA_MAX, "meetings.error.agenda_too_long")
+    ctx = meeting_ctx(settings, clock, i18n)
+    await _take_agenda(message, actor, session, ctx, state, agenda)
+
+
+async def _take_agenda(
+    target: Target,
+    actor: Actor,
+    session: AsyncSession,
+    ctx: svc.MeetingContext,
+    state: FSMContext,
+    agenda: str,
+) -> None:
+    draft = await load(state, ScheduleDraft)
+    kind, starts_at = draft.details()
+    branch = await svc.led_branch(session, actor, draft.branch_id)
+    body = svc.meeting_preview(
+        ctx.i18n,
+        locale(),
+        branch,
+        kind=kind,
+        starts_at=starts_at,
+        place=draft.place,
+        agenda=agenda,
+        tz=ctx.tz,
+        room=3500,
+    )
+    markup = kb.step_keyboard(StepAct.OK, t("mtg.sched.ok"))
+    await show(target, t("mtg.sched.check", details=body), markup)
+    draft.agenda = agenda
+    await enter(state, Schedule.CONFIRM, draft)
+
+
+@router.callback_query(StepCb.filter(F.act == StepAct.OK), StateFilter(Schedule.CONFIRM))
+async def on_confirm(
+    query: CallbackQuery,
+    actor: Actor,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+    i18n: CatalogI18n,
+    state: FSMContext,
+) -> None:
+    """Schedule it: the service re-checks the permission, the time and the limits."""
+    draft = await load(state, ScheduleDraft)
+    kind, starts_at = draft.details()
+    ctx = meeting_ctx(settings, clock, i18n)
+    result = await svc.schedule_meeting(
+        session,
+        actor,
+        ctx,
+        draft.branch_id,
+        kind=kind,
+        starts_at=starts_at,
+        place=draft.place,
+        agenda=draft.agenda,
+    )
+    await show(query, scheduled_text(ctx, result))
+    await state.clear()
+
+
+@router.callback_query(StepCb.filter(F.act == StepAct.ABORT))
+async def on_abort(query: CallbackQuery, state: FSMContext) -> None:
+    """ "Huỷ thao tác": leave the wizard (or the /reschedule, /cancel picker), nothing saved."""
+    await state.clear()
+    await show(query, t("mtg.sched.aborted"))
