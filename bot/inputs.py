@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator
 
 ID_MAX = 2**63 - 1  # BIGINT: Telegram user and chat ids
 ROW_ID_MAX = 2**31 - 1  # INTEGER primary keys (meetings, branches, members, ...)
@@ -54,3 +57,20 @@ def latest_date(today: date) -> date:
 def date_in_window(day: date, today: date) -> bool:
     """Not before today, not beyond `latest_date`."""
     return today <= day <= latest_date(today)
+
+
+def _bounded(lo: int, hi: int, *, signed: bool = False) -> Any:
+    def check(value: object) -> int:
+        if not isinstance(value, str | int):
+            raise ValueError("not a number")
+        return parse_int(value, lo=lo, hi=hi, signed=signed)
+
+    return BeforeValidator(check)
+
+
+# Bounded integer types for pydantic models fed from outside (callback data, drafts): a
+# malformed or oversized value fails validation instead of reaching the database.
+RowId = Annotated[int, _bounded(1, ROW_ID_MAX)]  # INTEGER primary keys
+TelegramId = Annotated[int, _bounded(1, ID_MAX)]  # Telegram user ids
+TelegramChatId = Annotated[int, _bounded(-ID_MAX, ID_MAX, signed=True)]  # groups are negative
+SmallInt = Annotated[int, _bounded(0, SMALL_MAX)]  # pages, years, months, days, counts

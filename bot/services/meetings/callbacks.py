@@ -7,7 +7,7 @@ import enum
 
 from aiogram.filters.callback_data import CallbackData
 
-from handlers.kit.callbacks import Id
+from bot.inputs import RowId as Id
 from storage.models.meetings import RsvpAnswer
 
 
