@@ -31,7 +31,7 @@ from handlers.kit.keyboards import (
     one_column,
     pager,
 )
-from handlers.kit.replies import locale, show, t, when
+from handlers.kit.replies import advance, locale, show, t, when
 
 __all__ = [
     "GROUP_TYPES",
@@ -49,6 +49,7 @@ __all__ = [
     "RoleFilter",
     "Small",
     "TgId",
+    "advance",
     "alert_text",
     "contact_keyboard",
     "create_refusals_router",

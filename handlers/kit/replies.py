@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Awaitable, Mapping
 from datetime import datetime, tzinfo
 from typing import Any
 
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
 
 from bot.i18n import CatalogI18n
+from bot.middlewares import current_session
 
 
 def t(key: str, /, **params: Any) -> str:
@@ -60,3 +65,32 @@ async def show(
             await target.bot.send_message(target.from_user.id, text, reply_markup=markup)
         return
     await target.answer(text, reply_markup=markup)
+
+
+async def advance(
+    state: FSMContext, step: State, data: Mapping[str, Any], screen: Awaitable[Any]
+) -> None:
+    """Move the conversation to `step` with `data`, then show its screen.
+
+    The new state is stored first, so it is committed before the screen reaches the person
+    (a fast tap on the new screen finds its step). If the screen cannot be shown (a 5xx, a
+    dropped connection), the conversation goes back to where it was and that is committed too,
+    so the buttons the person still sees keep working.
+    """
+    before_state, before_data = await state.get_state(), await state.get_data()
+    try:
+        await state.set_data(data)
+        await state.set_state(step)
+    except BaseException:
+        if inspect.iscoroutine(screen):
+            screen.close()
+        raise
+    try:
+        await screen
+    except Exception:
+        await state.set_data(before_data)
+        await state.set_state(before_state)
+        session = current_session.get()
+        if session is not None and session.in_transaction():
+            await session.commit()  # the update itself is rolled back on the way out
+        raise

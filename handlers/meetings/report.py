@@ -47,7 +47,7 @@ from bot.services.meetings.report_wizard import (
 from bot.services.meetings.reports import ROW_ID_MAX
 from bot.services.policy import Actor
 from bot.services.vn_calendar import format_datetime
-from handlers.kit import Chats, feature_router, locale, show, t
+from handlers.kit import Chats, advance, feature_router, locale, show, t
 from handlers.meetings.report_keyboards import (
     RepCb,
     RepEdit,
@@ -73,10 +73,8 @@ async def _show(
     target: Message | CallbackQuery, state: FSMContext, i18n: CatalogI18n, s: WizardScreen
 ) -> None:
     """Keep the draft, then edit the pressed message or answer the typed one."""
-    await state.set_data(s.draft.dump())
-    await state.set_state(STATE_OF[s.draft.step])
     text, markup = screen(i18n, s)
-    await show(target, text, markup)
+    await advance(state, STATE_OF[s.draft.step], s.draft.dump(), show(target, text, markup))
 
 
 async def _open(

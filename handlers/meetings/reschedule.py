@@ -93,8 +93,7 @@ async def _offer(
         await _apply(message, actor, session, settings, clock, i18n, state, draft, meetings[0].id)
     else:
         markup = kb.pick_keyboard(meetings, draft.op, lambda m: when(m.starts_at, settings))
-        await message.answer(t("mtg.pick"), reply_markup=markup)
-        await enter(state, Change.PICK, draft)
+        await enter(state, Change.PICK, draft, message.answer(t("mtg.pick"), reply_markup=markup))
 
 
 @router.callback_query(PickCb.filter(), StateFilter(Change.PICK))
@@ -154,9 +153,10 @@ async def _apply(
         change = await svc.reschedule_to(session, actor, ctx, meeting_id, draft.text)
     else:
         await svc.managed_meeting(session, actor, meeting_id, for_update=False)
-        await show(target, t("mtg.resched.ask"), kb.abort_only())
         draft.meeting_id = meeting_id
-        await enter(state, Change.NEW_TIME, draft)
+        await enter(
+            state, Change.NEW_TIME, draft, show(target, t("mtg.resched.ask"), kb.abort_only())
+        )
         return
     await show(target, changed_text(ctx, change, DONE[draft.op]))
     await state.clear()

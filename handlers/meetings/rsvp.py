@@ -83,8 +83,8 @@ async def on_rsvp(
 )
 async def on_other_reason(query: CallbackQuery, callback_data: ReasonCb, state: FSMContext) -> None:
     """ "Other": a few typed words."""
-    await show(query, t("mtg.rsvp.type_reason"))
-    await enter(state, Absence.REASON, AbsenceDraft(meeting_id=callback_data.meeting_id))
+    draft = AbsenceDraft(meeting_id=callback_data.meeting_id)
+    await enter(state, Absence.REASON, draft, show(query, t("mtg.rsvp.type_reason")))
 
 
 @router.callback_query(ReasonCb.filter(), F.message.chat.type == PRIVATE)

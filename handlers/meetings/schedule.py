@@ -27,6 +27,7 @@ from handlers.kit import (
     CalCb,
     Chats,
     RoleFilter,
+    advance,
     feature_router,
     locale,
     month_in_window,
@@ -66,8 +67,8 @@ async def cmd_schedule(
         result = await svc.schedule_from_form(session, actor, ctx, branches[0].id, command.args)
         await show(message, scheduled_text(ctx, result))
     elif len(branches) > 1:
-        await message.answer(t("mtg.sched.branch"), reply_markup=kb.branch_keyboard(branches))
-        await state.set_state(Schedule.BRANCH)
+        screen = message.answer(t("mtg.sched.branch"), reply_markup=kb.branch_keyboard(branches))
+        await advance(state, Schedule.BRANCH, {}, screen)
     else:
         await _ask_kind(message, session, settings, clock, state, branches[0])
 
@@ -101,8 +102,8 @@ async def _ask_kind(
         if m.status == svc.MeetingStatus.PLANNED
     ]
     markup = kb.kind_keyboard(planned, lambda m: when(m.starts_at, settings))
-    await show(target, t("mtg.sched.kind", branch=html.quote(branch.name)), markup)
-    await enter(state, Schedule.KIND, ScheduleDraft(branch_id=branch.id))
+    screen = show(target, t("mtg.sched.kind", branch=html.quote(branch.name)), markup)
+    await enter(state, Schedule.KIND, ScheduleDraft(branch_id=branch.id), screen)
 
 
 @router.callback_query(PlannedCb.filter(), StateFilter(Schedule.KIND))
@@ -135,9 +136,9 @@ async def on_kind(
     """The kind chosen: this month's calendar."""
     draft = await load(state, ScheduleDraft)
     today = meeting_ctx(settings, clock, i18n).today()
-    await show(query, t("mtg.sched.date"), kb.calendar(today.year, today.month, today))
     draft.kind = callback_data.kind
-    await enter(state, Schedule.DATE, draft)
+    screen = show(query, t("mtg.sched.date"), kb.calendar(today.year, today.month, today))
+    await enter(state, Schedule.DATE, draft, screen)
 
 
 @router.callback_query(CalCb.filter(F.act == CalAction.LABEL), StateFilter(Schedule.DATE))
@@ -198,9 +199,10 @@ async def _take_date(
     draft = await load(state, ScheduleDraft)
     branch = await svc.led_branch(session, actor, draft.branch_id)
     text = t("mtg.sched.time", date=f"{day:%d/%m/%Y}")
-    await show(target, text, kb.time_keyboard(branch.meeting_time))
     draft.day = day
-    await enter(state, Schedule.TIME, draft)
+    await enter(
+        state, Schedule.TIME, draft, show(target, text, kb.time_keyboard(branch.meeting_time))
+    )
 
 
 @router.callback_query(TimeCb.filter(), StateFilter(Schedule.TIME))
@@ -249,9 +251,8 @@ async def _take_time(
     if branch.location:
         label = t("mtg.sched.use_place", place=branch.location[:40])
         markup = kb.step_keyboard(StepAct.PLACE, label)
-    await show(target, t("mtg.sched.place"), markup)
     draft.starts_at = starts_at
-    await enter(state, Schedule.PLACE, draft)
+    await enter(state, Schedule.PLACE, draft, show(target, t("mtg.sched.place"), markup))
 
 
 @router.callback_query(StepCb.filter(F.act == StepAct.PLACE), StateFilter(Schedule.PLACE))
@@ -271,9 +272,11 @@ async def on_place_text(message: Message, state: FSMContext) -> None:
 
 
 async def _take_place(target: Target, state: FSMContext, draft: ScheduleDraft, place: str) -> None:
-    await show(target, t("mtg.sched.agenda"), kb.step_keyboard(StepAct.SKIP, t("mtg.sched.skip")))
     draft.place = place
-    await enter(state, Schedule.AGENDA, draft)
+    screen = show(
+        target, t("mtg.sched.agenda"), kb.step_keyboard(StepAct.SKIP, t("mtg.sched.skip"))
+    )
+    await enter(state, Schedule.AGENDA, draft, screen)
 
 
 @router.callback_query(StepCb.filter(F.act == StepAct.SKIP), StateFilter(Schedule.AGENDA))
@@ -328,9 +331,10 @@ async def _take_agenda(
         room=3500,
     )
     markup = kb.step_keyboard(StepAct.OK, t("mtg.sched.ok"))
-    await show(target, t("mtg.sched.check", details=body), markup)
     draft.agenda = agenda
-    await enter(state, Schedule.CONFIRM, draft)
+    await enter(
+        state, Schedule.CONFIRM, draft, show(target, t("mtg.sched.check", details=body), markup)
+    )
 
 
 @router.callback_query(StepCb.filter(F.act == StepAct.OK), StateFilter(Schedule.CONFIRM))

@@ -6,8 +6,9 @@ the conversation stays where it was and the same press works again.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import date, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -15,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from bot.services.meetings import MeetingKind
 from bot.services.policy import Refused
+from handlers.kit import advance
 from handlers.meetings.callbacks import PickAct
 
 
@@ -78,7 +80,7 @@ async def load(state: FSMContext, model: type[Draft]) -> Draft:
         raise Refused("kit.expired") from None
 
 
-async def enter(state: FSMContext, step: State, draft: BaseModel) -> None:
-    """Move to `step` with `draft` (after its screen was shown)."""
-    await state.set_data(draft.model_dump(mode="json"))
-    await state.set_state(step)
+async def enter(state: FSMContext, step: State, draft: BaseModel, screen: Awaitable[Any]) -> None:
+    """Move to `step` with `draft` and show its screen (`kit.advance`: if the screen cannot be
+    shown, the conversation stays at the step the person still sees)."""
+    await advance(state, step, draft.model_dump(mode="json"), screen)
