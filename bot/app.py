@@ -37,6 +37,7 @@ from bot.middlewares import (
     UpdateLogMiddleware,
     UserMiddleware,
     WriteIntent,
+    guard_read_only,
 )
 from bot.settings import Settings
 from bot.telegram import BotSession
@@ -126,6 +127,7 @@ def create_dispatcher(
         create_refusals_router,
     )
 
+    guard_read_only()
     in_flight = InFlight()
     dp = Dispatcher(
         storage=fsm_storage or MemoryStorage(),

@@ -19,7 +19,9 @@ from aiogram.dispatcher.flags import get_flag
 from aiogram.methods import Response, TelegramMethod
 from aiogram.methods.base import TelegramType
 from aiogram.types import TelegramObject, Update, User
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from storage.db import begin_mode, set_begin_mode
 from storage.repositories.users import UserRepository
@@ -174,18 +176,46 @@ class DbSessionMiddleware(BaseMiddleware):
             return result
 
 
+class ReadOnlyViolation(RuntimeError):
+    """A handler flagged `{"db": "read"}` tried to write: drop the flag or the write."""
+
+
 class WriteIntent(BaseMiddleware):
     """Inner middleware: the chosen handler writes unless it is flagged `{"db": "read"}`.
 
-    Read-only handlers (views, /start, /help, pagers) then run without SQLite's write lock; a
-    handler that writes must not carry the flag (it would risk "database is locked").
+    Read-only handlers (views, /start, /help, pagers) then run without SQLite's write lock and
+    without a commit before their reply. A flagged handler that writes anyway fails loudly
+    (`ReadOnlyViolation`, from `guard_read_only`), so the flag cannot silently lie.
     """
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         uow: UnitOfWork | None = data.get("uow")
-        if uow is not None and get_flag(data, "db") != "read":
-            await uow.for_writing()
+        if uow is not None:
+            reads = get_flag(data, "db") == "read"
+            uow.session.info["read_only"] = reads
+            if not reads:
+                await uow.for_writing()
         return await handler(event, data)
+
+
+def guard_read_only() -> None:
+    """Install (once) the check that sessions of read-only handlers write nothing."""
+    if event.contains(Session, "do_orm_execute", _no_write_statements):
+        return
+    event.listen(Session, "do_orm_execute", _no_write_statements)
+    event.listen(Session, "before_flush", _no_flushes)
+
+
+def _no_write_statements(state: ORMExecuteState) -> None:
+    if state.session.info.get("read_only") and (
+        state.is_insert or state.is_update or state.is_delete
+    ):
+        raise ReadOnlyViolation(str(state.statement).split("\n", 1)[0])
+
+
+def _no_flushes(session: Session, _context: Any, _instances: Any) -> None:
+    if session.info.get("read_only") and (session.new or session.dirty or session.deleted):
+        raise ReadOnlyViolation("a flush of changed objects")
 
 
 class CommitBeforeReply(BaseRequestMiddleware):
@@ -202,9 +232,10 @@ class CommitBeforeReply(BaseRequestMiddleware):
         method: TelegramMethod[TelegramType],
     ) -> Response[TelegramType]:
         session = current_session.get()
-        # A read-only transaction's COMMIT is nearly free; checking for writes is not reliable
-        # (flushed rows and Core statements leave no trace in the identity map).
-        if session is not None and session.in_transaction():
+        # A read-only handler has nothing to make durable (`WriteIntent` guards that it wrote
+        # nothing); for the others, checking for writes is not reliable (flushed rows and Core
+        # statements leave no trace in the identity map), and a read-only COMMIT is cheap.
+        if session is not None and session.in_transaction() and not session.info.get("read_only"):
             await session.commit()
         return await make_request(bot, method)
 

@@ -7,7 +7,7 @@ from aiogram.filters import Command, CommandStart
 from aiogram.types import Message
 
 from bot.services.policy import Actor, menu_roles
-from handlers.kit import PRIVATE, Chats, feature_router, t
+from handlers.kit import PRIVATE, READS, Chats, feature_router, t
 
 router = feature_router(__name__, Chats.ANY)
 
@@ -21,14 +21,14 @@ HELP_EXTRA: dict[str, tuple[str, ...]] = {
 HELP_GROUP_EXTRA: tuple[str, ...] = ()
 
 
-@router.message(CommandStart())
+@router.message(CommandStart(), flags=READS)
 async def cmd_start(message: Message) -> None:
     """Greet and say what the bot does."""
     name = message.from_user.first_name if message.from_user else ""
     await message.answer(t("start.greeting", name=html.quote(name)))
 
 
-@router.message(Command("help"), F.chat.type == PRIVATE)
+@router.message(Command("help"), F.chat.type == PRIVATE, flags=READS)
 async def cmd_help(message: Message, actor: Actor) -> None:
     """List what this person can do: the help grows with their roles."""
     sections = [
@@ -38,7 +38,7 @@ async def cmd_help(message: Message, actor: Actor) -> None:
     await message.answer("\n".join([t("help.text"), *sections]))
 
 
-@router.message(Command("help"))
+@router.message(Command("help"), flags=READS)
 async def cmd_help_group(message: Message) -> None:
     """In a group: the commands that work in a group, whoever asks."""
     await message.answer("\n".join([t("help.group"), *(t(k) for k in HELP_GROUP_EXTRA)]))

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.i18n import CatalogI18n
 from bot.services import preferences
 from bot.settings import LANGUAGES
-from handlers.kit import Chats, feature_router, show, t
+from handlers.kit import READS, Chats, feature_router, show, t
 
 router = feature_router(__name__, Chats.PRIVATE)
 
@@ -25,7 +25,7 @@ class LanguageCb(CallbackData, prefix="lang"):
     code: str
 
 
-@router.message(Command("language"))
+@router.message(Command("language"), flags=READS)
 async def cmd_language(message: Message, i18n: CatalogI18n) -> None:
     """Offer the languages as buttons, each named in its own language."""
     kb = InlineKeyboardBuilder()
@@ -46,7 +46,7 @@ async def on_language(
     await show(query, text, toast=text)
 
 
-@router.callback_query(LanguageCb.filter())
+@router.callback_query(LanguageCb.filter(), flags=READS)
 async def on_unknown_language(query: CallbackQuery) -> None:
     """A language we have no catalog for (forged data)."""
     await query.answer(t("language.unknown"), show_alert=True)

@@ -15,6 +15,7 @@ from bot.i18n import CatalogI18n
 from bot.services import people
 from bot.services.policy import Actor, Role
 from handlers.kit import (
+    READS,
     Chats,
     Id,
     RoleFilter,
@@ -35,7 +36,7 @@ class MembersPage(CallbackData, prefix="mem"):
     page: Small
 
 
-@router.message(Command("whoami"), ~RoleFilter(Role.KNOWN, refuse=False))
+@router.message(Command("whoami"), ~RoleFilter(Role.KNOWN, refuse=False), flags=READS)
 async def cmd_whoami_unknown(
     message: Message, session: AsyncSession, actor: Actor, bot: Bot, i18n: CatalogI18n
 ) -> None:
@@ -45,7 +46,7 @@ async def cmd_whoami_unknown(
     await message.answer(t("whoami.unknown", id=me.telegram_id), reply_markup=contact_keyboard())
 
 
-@router.message(Command("whoami"))
+@router.message(Command("whoami"), flags=READS)
 async def cmd_whoami(
     message: Message, session: AsyncSession, actor: Actor, bot: Bot, i18n: CatalogI18n
 ) -> None:
@@ -73,7 +74,7 @@ async def cmd_whoami(
     await message.answer("\n".join(lines))
 
 
-@router.message(Command("branch"))
+@router.message(Command("branch"), flags=READS)
 async def cmd_branch(
     message: Message, command: CommandObject, session: AsyncSession, actor: Actor
 ) -> None:
@@ -138,7 +139,7 @@ async def _members(
     return "\n".join(lines), markup
 
 
-@router.message(Command("members"))
+@router.message(Command("members"), flags=READS)
 async def cmd_members(
     message: Message, command: CommandObject, session: AsyncSession, actor: Actor
 ) -> None:
@@ -147,7 +148,7 @@ async def cmd_members(
     await show(message, *await _members(session, actor, code=code))
 
 
-@router.callback_query(MembersPage.filter())
+@router.callback_query(MembersPage.filter(), flags=READS)
 async def on_members_page(
     query: CallbackQuery, callback_data: MembersPage, session: AsyncSession, actor: Actor
 ) -> None:

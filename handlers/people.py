@@ -22,6 +22,7 @@ from bot.services.invites import Joined
 from bot.services.policy import Action, Actor, Refused, Role
 from bot.settings import Settings
 from handlers.kit import (
+    READS,
     Chats,
     Id,
     RoleFilter,
@@ -111,7 +112,7 @@ async def cmd_start_invite(
     await _welcome(message, joined, bot, i18n)
 
 
-@router.message(CommandStart(), ~RoleFilter(Role.KNOWN, refuse=False))
+@router.message(CommandStart(), ~RoleFilter(Role.KNOWN, refuse=False), flags=READS)
 async def cmd_start(message: Message) -> None:
     """People the bot does not know are told how to join; others fall through to `common`."""
     assert message.from_user is not None

@@ -31,11 +31,12 @@ from handlers.kit.keyboards import (
     one_column,
     pager,
 )
-from handlers.kit.replies import advance, locale, show, t, when
+from handlers.kit.replies import READS, advance, locale, show, t, when
 
 __all__ = [
     "GROUP_TYPES",
     "PRIVATE",
+    "READS",
     "ActorInjector",
     "ActorMiddleware",
     "ActorSource",

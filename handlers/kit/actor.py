@@ -17,7 +17,7 @@ from aiogram.filters import Filter
 from aiogram.types import TelegramObject, User
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services.policy import Actor, Refused, Role, has_role, load_actor
+from bot.services.policy import Actor, Refused, Role, has_role, is_known, load_actor
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
@@ -28,6 +28,15 @@ class ActorSource:
     def __init__(self, session: AsyncSession, user_id: int, admin_ids: Collection[int]) -> None:
         self._session, self._user_id, self._admin_ids = session, user_id, admin_ids
         self._actor: Actor | None = None
+        self._known: bool | None = None
+
+    async def known(self) -> bool:
+        """Whether the bot knows the person, without loading every role when it need not."""
+        if self._actor is not None:
+            return self._actor.known
+        if self._known is None:
+            self._known = await is_known(self._session, self._user_id, self._admin_ids)
+        return self._known
 
     async def get(self) -> Actor:
         if self._actor is None:
@@ -37,6 +46,7 @@ class ActorSource:
     def forget(self) -> None:
         """After a change of roles in this update (a redeemed invite), load afresh."""
         self._actor = None
+        self._known = None
 
 
 class ActorMiddleware(BaseMiddleware):
@@ -85,6 +95,8 @@ class RoleFilter(Filter):
     ) -> bool | dict[str, Any]:
         if actor_source is None:  # no person behind the update (a channel post)
             return False
+        if self.role is Role.KNOWN and not self.refuse:
+            return await actor_source.known()  # routing only: one query, no roles loaded
         actor = await actor_source.get()
         decision = has_role(actor, self.role)
         if decision:

@@ -15,6 +15,10 @@ from aiogram.utils.i18n import I18n
 from bot.i18n import CatalogI18n
 from bot.middlewares import current_session
 
+# Handler flags of a read-only handler: no write lock, no commit before its reply (see
+# `bot.middlewares.WriteIntent`; a flagged handler that writes fails loudly).
+READS: dict[str, Any] = {"db": "read"}
+
 
 def t(key: str, /, **params: Any) -> str:
     """The catalog text of `key` in the current person's language, placeholders filled.

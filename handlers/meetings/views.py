@@ -32,7 +32,7 @@ from bot.services.meetings.report_text import clip, kind_label, report_text, sto
 from bot.services.meetings.reports import ROW_ID_MAX
 from bot.services.policy import Actor
 from bot.services.vn_calendar import add_months, format_datetime
-from handlers.kit import PRIVATE, Chats, Id, Small, feature_router, locale, pager, show, t
+from handlers.kit import PRIVATE, READS, Chats, Id, Small, feature_router, locale, pager, show, t
 
 router = feature_router(__name__, Chats.ANY)
 
@@ -170,7 +170,7 @@ def _overview(
     return branch_view(i18n, data)
 
 
-@router.message(Command("meetings"))
+@router.message(Command("meetings"), flags=READS)
 async def cmd_meetings(
     message: Message,
     command: CommandObject,
@@ -188,7 +188,7 @@ async def cmd_meetings(
     await message.answer(text, reply_markup=markup)
 
 
-@router.callback_query(SummaryCb.filter())
+@router.callback_query(SummaryCb.filter(), flags=READS)
 async def on_summary_page(
     query: CallbackQuery,
     callback_data: SummaryCb,
@@ -265,7 +265,7 @@ def detail_text(i18n: CatalogI18n, d: views.MeetingDetail) -> str:
     return clip(text, TEXT_LIMIT - 10)
 
 
-@router.message(Command("meeting"))
+@router.message(Command("meeting"), flags=READS)
 async def cmd_meeting(
     message: Message,
     command: CommandObject,
@@ -291,7 +291,7 @@ async def _send_ics(message: Message, ics: views.IcsFile) -> None:
     await message.answer_document(document, caption=t("mrep.ics.caption"))
 
 
-@router.message(Command("ics"))
+@router.message(Command("ics"), flags=READS)
 async def cmd_ics(
     message: Message,
     command: CommandObject,
@@ -307,7 +307,7 @@ async def cmd_ics(
     await _send_ics(message, ics)
 
 
-@router.callback_query(IcsCb.filter())
+@router.callback_query(IcsCb.filter(), flags=READS)
 async def on_ics(
     query: CallbackQuery,
     callback_data: IcsCb,
