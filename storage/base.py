@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import ClassVar
 
-from sqlalchemy import DateTime, MetaData, TypeDecorator
+from sqlalchemy import DateTime, MetaData, Table, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase
 
 NAMING_CONVENTION = {
@@ -43,3 +44,7 @@ def utcnow() -> datetime:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    # Every model maps a plain Table, but DeclarativeBase types __table__ as the wider
+    # FromClause, which insert(), delete() and Table annotations reject; this narrowing is
+    # the one SQLAlchemy suggests (sqlalchemy/sqlalchemy#9130).
+    __table__: ClassVar[Table]

@@ -8,6 +8,7 @@ discovering errors one write at a time.
 from __future__ import annotations
 
 import csv
+import io
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -177,7 +178,8 @@ def _read_csv_dir(folder: Path, step: StepFn | None) -> RawTables:
         rows: list[RawRow] = []
         raw.rows[table] = rows
         total = path.stat().st_size
-        with path.open(encoding="utf-8-sig", newline="") as fp:
+        # Opened in binary and wrapped, so progress can read the byte position of the buffer.
+        with path.open("rb") as binary, io.TextIOWrapper(binary, "utf-8-sig", newline="") as fp:
             reader = csv.reader(fp)
             try:
                 header = next(reader)
@@ -202,7 +204,7 @@ def _read_csv_dir(folder: Path, step: StepFn | None) -> RawTables:
                     RawRow(where, line, {name: record[i].strip() for name, i in index.items()})
                 )
                 if step is not None and len(rows) % 20000 == 0:
-                    step(f"reading {label}", fp.buffer.tell(), total)
+                    step(f"reading {label}", binary.tell(), total)
     return raw
 
 
@@ -516,7 +518,7 @@ def _validate_groups(
     pairs: dict[tuple[str, str], int] = {}
     for row in raw.rows.get("working_group_members", []):
         group_code, member_code = row.values["working_group_code"], row.values["member_code"]
-        problems: list[str] = []
+        problems = []
         group = groups.get(group_code)
         if group is None and group_code not in first_line:
             problems.append(f"unknown working group code {group_code!r}")

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, func, or_, select, update
+from sqlalchemy import CursorResult, Executable, Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,8 +21,18 @@ from storage.models.outbox import JobLease, OutboxEntry, OutboxState
 from storage.models.users import TelegramUser
 
 S = OutboxState
-OUTBOX: Table = OutboxEntry.__table__  # type: ignore[assignment]
+OUTBOX: Table = OutboxEntry.__table__
 CLAIM_LOCK_KEY = 0x0B0C_1A1D  # pg_advisory_xact_lock key serialising outbox claims
+
+
+async def _rowcount(session: AsyncSession, stmt: Executable) -> int:
+    """Rows an UPDATE touched.
+
+    Session.execute returns a CursorResult for INSERT/UPDATE/DELETE but is typed as returning
+    the plain Result (sqlalchemy#9185), hence the cast.
+    """
+    result = await session.execute(stmt)
+    return int(cast("CursorResult[Any]", result).rowcount)
 
 
 class OutboxRepository:
@@ -30,7 +40,7 @@ class OutboxRepository:
         self.session = session
 
     def _insert(self) -> Any:
-        if self.session.bind.dialect.name == "postgresql":
+        if self.session.get_bind().dialect.name == "postgresql":
             return postgresql.insert(OutboxEntry)
         return sqlite.insert(OutboxEntry)
 
@@ -60,7 +70,7 @@ class OutboxRepository:
         """Take up to `limit` due rows (at most `per_chat` per chat), most urgent first."""
         if limit <= 0:
             return []
-        if self.session.bind.dialect.name == "postgresql":
+        if self.session.get_bind().dialect.name == "postgresql":
             # Claims one at a time, so two senders never both take a chat neither held yet.
             await self.session.execute(select(func.pg_advisory_xact_lock(CLAIM_LOCK_KEY)))
         # A chat is served by one sender at a time: its per-chat limits and a retry_after
@@ -176,7 +186,7 @@ class OutboxRepository:
             .values(lease_until=lease_until)
             .execution_options(synchronize_session=False)
         )
-        return int((await self.session.execute(stmt)).rowcount)  # type: ignore[attr-defined]
+        return await _rowcount(self.session, stmt)
 
     async def release_claimed(self, token: str) -> int:
         """Give back rows held in memory whose request never left (clean shutdown)."""
@@ -186,7 +196,7 @@ class OutboxRepository:
             .values(state=S.PENDING, claim_token=None, lease_until=None)
             .execution_options(synchronize_session=False)
         )
-        return int((await self.session.execute(stmt)).rowcount)  # type: ignore[attr-defined]
+        return await _rowcount(self.session, stmt)
 
     async def recover_expired(
         self, now: datetime, no_retry_kinds: Collection[str], token: str | None = None
@@ -208,7 +218,7 @@ class OutboxRepository:
             .values(state=S.PENDING, claim_token=None, lease_until=None)
             .execution_options(synchronize_session=False)
         )
-        out["requeued"] = int((await self.session.execute(stmt)).rowcount)
+        out["requeued"] = await _rowcount(self.session, stmt)
         in_flight = and_(lost, OutboxEntry.state == S.SENDING)
         retry = in_flight
         if no_retry_kinds:
@@ -226,7 +236,7 @@ class OutboxRepository:
                 )
                 .execution_options(synchronize_session=False)
             )
-            out["maybe_sent"] = int((await self.session.execute(stmt)).rowcount)
+            out["maybe_sent"] = await _rowcount(self.session, stmt)
         stmt = (
             update(OutboxEntry)
             .where(retry)
@@ -239,7 +249,7 @@ class OutboxRepository:
             )
             .execution_options(synchronize_session=False)
         )
-        out["resent"] = int((await self.session.execute(stmt)).rowcount)
+        out["resent"] = await _rowcount(self.session, stmt)
         return out
 
     async def counts_by_state(self) -> dict[str, int]:
@@ -280,7 +290,7 @@ class OutboxRepository:
             )
             .execution_options(synchronize_session=False)
         )
-        return int((await self.session.execute(stmt)).rowcount)  # type: ignore[attr-defined]
+        return await _rowcount(self.session, stmt)
 
     # ---- what a delivery failure tells the owning features ------------------------------
     async def mark_user_unreachable(self, user_id: int) -> None:
@@ -294,14 +304,15 @@ class OutboxRepository:
             .where(ChatBinding.chat_id == chat_id, ChatBinding.active.is_(True))
             .values(active=False, unbound_at=now, unbound_reason=reason[:64])
         )
-        return int((await self.session.execute(stmt)).rowcount)  # type: ignore[attr-defined]
+        return await _rowcount(self.session, stmt)
 
     async def move_chat(self, old_chat_id: int, new_chat_id: int) -> int:
         """A group became a supergroup: its binding and its waiting messages follow it."""
-        n = await self.session.execute(
+        n = await _rowcount(
+            self.session,
             update(ChatBinding)
             .where(ChatBinding.chat_id == old_chat_id, ChatBinding.active.is_(True))
-            .values(chat_id=new_chat_id)
+            .values(chat_id=new_chat_id),
         )
         await self.session.execute(
             update(OutboxEntry)
@@ -312,7 +323,7 @@ class OutboxRepository:
             .values(chat_id=new_chat_id)
             .execution_options(synchronize_session=False)
         )
-        return int(n.rowcount)  # type: ignore[attr-defined]
+        return n
 
 
 class JobLeaseRepository:
@@ -322,7 +333,7 @@ class JobLeaseRepository:
         self.session = session
 
     async def try_acquire(self, name: str, holder: str, now: datetime, until: datetime) -> bool:
-        dialect = self.session.bind.dialect.name
+        dialect = self.session.get_bind().dialect.name
         ins: Any = (postgresql if dialect == "postgresql" else sqlite).insert(JobLease)
         await self.session.execute(
             ins.values(name=name, runs=0).on_conflict_do_nothing(index_elements=["name"])
@@ -341,7 +352,7 @@ class JobLeaseRepository:
             .values(holder=holder, lease_until=until, last_started_at=now)
             .execution_options(synchronize_session=False)
         )
-        return bool((await self.session.execute(stmt)).rowcount)  # type: ignore[attr-defined]
+        return bool(await _rowcount(self.session, stmt))
 
     async def finish(self, name: str, holder: str, now: datetime, error: str | None) -> None:
         values: dict[str, Any] = {

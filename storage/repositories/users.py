@@ -15,7 +15,7 @@ from storage.models import TelegramUser
 
 def dialect_insert(session: AsyncSession) -> Any:
     """The dialect's INSERT, which knows ON CONFLICT DO NOTHING on SQLite and PostgreSQL."""
-    if session.bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         return pg_insert
     return sqlite_insert
 

@@ -18,7 +18,7 @@ from sandbox.testing import SandboxHandle
 async def test_long_poll_returns_as_soon_as_user_writes(bot: Bot, sb: SandboxHandle) -> None:
     sb.add_user(1, "An")
     poll = asyncio.create_task(bot.get_updates(timeout=30))
-    await sb.wait_for(lambda: sb.state._poll_generation)  # the poll reached the server
+    await sb.wait_for(lambda: sb.state.updates.poll_generation)  # the poll reached the server
     assert not poll.done()
     started = time.monotonic()
     sb.send_text(1, "/start abc")
@@ -79,7 +79,7 @@ async def test_chat_member_updates_are_opt_in(bot: Bot, sb: SandboxHandle) -> No
 
 async def test_second_poller_terminates_first(bot: Bot, sb: SandboxHandle) -> None:
     first = asyncio.create_task(bot.get_updates(timeout=30))
-    await sb.wait_for(lambda: sb.state._poll_generation == 1)
+    await sb.wait_for(lambda: sb.state.updates.poll_generation == 1)
     second = asyncio.create_task(bot.get_updates(timeout=30))
     with pytest.raises(TelegramConflictError, match="terminated by other getUpdates"):
         await asyncio.wait_for(first, 5)
