@@ -145,7 +145,7 @@ def create_dispatcher(
     # Outside the unit of work: it answers a press after the update's writes are committed.
     dp.update.outer_middleware(CallbackAnswerGuard(i18n))
     dp.update.outer_middleware(DbSessionMiddleware(session_factory))
-    dp.update.outer_middleware(UserMiddleware())
+    dp.update.outer_middleware(UserMiddleware(dp.fsm))
     dp.update.outer_middleware(dp.fsm)
     dp.update.outer_middleware(ActorMiddleware(settings.admin_ids))
     dp.update.outer_middleware(LocaleMiddleware(i18n))

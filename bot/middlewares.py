@@ -16,6 +16,7 @@ from aiogram.client.session.middlewares.base import (
 )
 from aiogram.dispatcher.event.handler import HandlerObject
 from aiogram.dispatcher.flags import get_flag
+from aiogram.fsm.middleware import FSMContextMiddleware
 from aiogram.methods import Response, TelegramMethod
 from aiogram.methods.base import TelegramType
 from aiogram.types import TelegramObject, Update, User
@@ -24,6 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from storage.db import begin_mode, set_begin_mode
+from storage.models import TelegramUser
+from storage.repositories.update_context import SeenUser, load_update_context
 from storage.repositories.users import UserRepository
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
@@ -243,12 +246,34 @@ class CommitBeforeReply(BaseRequestMiddleware):
 class UserMiddleware(BaseMiddleware):
     """Loads the Telegram account acting in this update; writes it only when something in it
     changed (first contact, a new name, username or app language, reachable again), so an
-    ordinary update from a returning person is read-only."""
+    ordinary update from a returning person is read-only.
+
+    The same query reads the person's conversation state (when it lives in the database) and
+    whether the bot knows them (`known_hint`, for /start): one round trip per update.
+    """
+
+    def __init__(self, fsm: FSMContextMiddleware | None = None) -> None:
+        self.fsm = fsm
+
+    def _fsm_key(self, data: dict[str, Any]) -> str | None:
+        from bot.fsm import DbStorage
+
+        if self.fsm is None or not isinstance(self.fsm.storage, DbStorage):
+            return None
+        context = self.fsm.resolve_event_context(data["bot"], data)
+        return self.fsm.storage.key_of(context.key) if context is not None else None
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         tg_user: User | None = data.get("event_from_user")
         uow: UnitOfWork | None = data.get("uow")
-        if tg_user is not None and not tg_user.is_bot and uow is not None:
+        if tg_user is None or tg_user.is_bot or uow is None:
+            return await handler(event, data)
+        from bot.fsm import prefetched
+
+        key = self._fsm_key(data)
+        context = await load_update_context(uow.session, tg_user.id, key)
+        with prefetched(key, context.fsm):
+            data["known_hint"] = context.known
             repo = UserRepository(uow.session)
             seen = (
                 tg_user.id,
@@ -257,8 +282,8 @@ class UserMiddleware(BaseMiddleware):
                 tg_user.username,
                 tg_user.language_code,
             )
-            user = await repo.get(tg_user.id)
+            user: SeenUser | TelegramUser | None = context.user
             if user is None or repo.differs(user, *seen[1:]):
                 user = await uow.write_now(lambda: repo.upsert_seen(*seen))
             data["db_user"] = user
-        return await handler(event, data)
+            return await handler(event, data)

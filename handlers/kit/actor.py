@@ -25,10 +25,17 @@ Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 class ActorSource:
     """Loads the actor at most once per update."""
 
-    def __init__(self, session: AsyncSession, user_id: int, admin_ids: Collection[int]) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        user_id: int,
+        admin_ids: Collection[int],
+        known_hint: bool | None = None,
+    ) -> None:
         self._session, self._user_id, self._admin_ids = session, user_id, admin_ids
         self._actor: Actor | None = None
-        self._known: bool | None = None
+        # Read with the account at the start of the update (one query for both).
+        self._known = True if user_id in admin_ids else known_hint
 
     async def known(self) -> bool:
         """Whether the bot knows the person, without loading every role when it need not."""
@@ -59,7 +66,9 @@ class ActorMiddleware(BaseMiddleware):
         user: User | None = data.get("event_from_user")
         session: AsyncSession | None = data.get("session")
         if user is not None and session is not None:
-            data["actor_source"] = ActorSource(session, user.id, self.admin_ids)
+            data["actor_source"] = ActorSource(
+                session, user.id, self.admin_ids, data.get("known_hint")
+            )
         return await handler(event, data)
 
 

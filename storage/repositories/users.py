@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.base import utcnow
 from storage.models import TelegramUser
+from storage.repositories.update_context import SeenUser
 
 
 def dialect_insert(session: AsyncSession) -> Any:
@@ -68,7 +69,7 @@ class UserRepository:
 
     @staticmethod
     def differs(
-        user: TelegramUser,
+        user: TelegramUser | SeenUser,
         first_name: str,
         last_name: str | None,
         username: str | None,
