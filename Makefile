@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench sandbox migrate clean
+.PHONY: run test lint typecheck format bench sandbox migrate clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,11 +26,14 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+typecheck: $(STAMP)  ## mypy, disallow_untyped_defs on bot/, handlers/, storage/
+	$(VENV)/bin/mypy
+
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-test: lint  ## lint, then the whole suite on SQLite and PostgreSQL
+test: lint typecheck  ## lint and types, then the whole suite on SQLite and PostgreSQL
 	$(VENV)/bin/pytest
 
 bench: $(STAMP)

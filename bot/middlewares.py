@@ -124,7 +124,7 @@ class UnitOfWork:
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-        self.sqlite = session.bind.dialect.name == "sqlite"
+        self.sqlite = session.get_bind().dialect.name == "sqlite"
 
     async def for_writing(self) -> None:
         if self.sqlite and begin_mode() != "IMMEDIATE":

@@ -35,7 +35,12 @@ async def test_submit_and_correct_queue_the_unit_group_post(engine: AsyncEngine)
         )
         actor = await load_actor(s, SEC1)
         res = await svc.schedule_meeting(
-            s, actor, clock, org.b1, kind="regular", starts_at=local(2026, 12, 5, 19, 30)
+            s,
+            actor,
+            svc.MeetingContext(clock, I18N),
+            org.b1,
+            kind="regular",
+            starts_at=local(2026, 12, 5, 19, 30),
         )
         mid = res.meeting.id
     clock.t = local(2026, 12, 5, 22)
@@ -75,7 +80,12 @@ async def test_a_refused_report_queues_nothing(engine: AsyncEngine) -> None:
     async with factory() as s, s.begin():
         actor = await load_actor(s, SEC1)
         res = await svc.schedule_meeting(
-            s, actor, clock, org.b1, kind="regular", starts_at=local(2026, 12, 5, 19, 30)
+            s,
+            actor,
+            svc.MeetingContext(clock, I18N),
+            org.b1,
+            kind="regular",
+            starts_at=local(2026, 12, 5, 19, 30),
         )
     async with factory() as s:
         actor = await load_actor(s, SEC1)

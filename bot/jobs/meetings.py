@@ -32,7 +32,7 @@ def _i18n(ctx: JobContext) -> CatalogI18n:
     i18n = ctx.extra.get("i18n")
     if i18n is None:
         i18n = ctx.extra["i18n"] = create_i18n(_default_locale(ctx))
-    return i18n  # type: ignore[no-any-return]
+    return i18n
 
 
 def _default_locale(ctx: JobContext) -> str:
@@ -54,7 +54,7 @@ def _bot(ctx: JobContext) -> Bot | None:
     bot = ctx.extra.get("bot")
     if bot is None and ctx.extra.get("sender") is not None:
         bot = ctx.extra["sender"].bot
-    return bot  # type: ignore[no-any-return]
+    return bot
 
 
 async def plan_job(ctx: JobContext) -> None:
@@ -93,7 +93,7 @@ def live_counts(ctx: JobContext) -> LiveCounts:
         editor = ctx.extra["meeting_live_counts"] = LiveCounts(
             every=LIVE_EDIT_EVERY.total_seconds()
         )
-    return editor  # type: ignore[no-any-return]
+    return editor
 
 
 async def live_counts_job(ctx: JobContext) -> None:

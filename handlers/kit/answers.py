@@ -154,11 +154,11 @@ class KitRequestMiddleware(BaseRequestMiddleware):
             if answered is not None:
                 if method.callback_query_id in answered:
                     # One answer per press: a second (a handler and the guard) would fail.
-                    return Response[TelegramType](ok=True, result=True)  # type: ignore[arg-type]
+                    return Response[TelegramType](ok=True, result=True)
                 answered.add(method.callback_query_id)
         try:
             return await make_request(bot, method)
         except TelegramBadRequest as err:
             if isinstance(method, EDITS) and NOT_MODIFIED in err.message:
-                return Response[TelegramType](ok=True, result=True)  # type: ignore[arg-type]
+                return Response[TelegramType](ok=True, result=True)
             raise

@@ -61,10 +61,12 @@ async def on_rsvp(
     if not result.needs_reason:
         return
     # Ask the reason in private; the tap itself is already answered and recorded.
+    pstate = _private_state(state, bot, user.id)
+    question = bot.send_message(
+        user.id, t("mtg.rsvp.ask_reason"), reply_markup=reason_keyboard(result.meeting_id)
+    )
     try:
-        await bot.send_message(
-            user.id, t("mtg.rsvp.ask_reason"), reply_markup=reason_keyboard(result.meeting_id)
-        )
+        await enter(pstate, Absence.REASON, AbsenceDraft(meeting_id=result.meeting_id), question)
     except (TelegramForbiddenError, TelegramBadRequest):
         if not private:
             me = await bot.me()
@@ -74,8 +76,6 @@ async def on_rsvp(
                 session, ctx, result.meeting_id, user.id, user.full_name, url
             )
         return
-    pstate = _private_state(state, bot, user.id)
-    await enter(pstate, Absence.REASON, AbsenceDraft(meeting_id=result.meeting_id))
 
 
 @router.callback_query(

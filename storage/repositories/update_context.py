@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Select, bindparam, exists, literal, or_, select
+from sqlalchemy import BindParameter, Select, bindparam, exists, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Branch, CommitteeAdmin, FsmState, Member, TelegramUser
@@ -44,8 +45,9 @@ class UpdateContext:
     known: bool  # an active member of an active branch, or an active committee admin
 
 
-def _statement() -> Select[tuple[object, ...]]:
-    uid, key = bindparam("uid"), bindparam("fsm_key")
+def _statement() -> Select[*tuple[Any, ...]]:
+    uid: BindParameter[int] = bindparam("uid")
+    key: BindParameter[str] = bindparam("fsm_key")
     base = select(literal(1).label("one")).subquery("base")
     member = (
         select(Member.id)
@@ -81,9 +83,10 @@ _STATEMENT = _statement()
 async def load_update_context(
     session: AsyncSession, user_id: int, fsm_key: str | None
 ) -> UpdateContext:
-    row = (await session.execute(_STATEMENT, {"uid": user_id, "fsm_key": fsm_key or ""})).one()
+    result = await session.execute(_STATEMENT, {"uid": user_id, "fsm_key": fsm_key or ""})
+    row: tuple[Any, ...] = tuple(result.one())
     user = None
     if row[0] is not None:
-        user = SeenUser(*row[:6], reachable=bool(row[6]))
+        user = SeenUser(row[0], row[1], row[2], row[3], row[4], row[5], reachable=bool(row[6]))
     fsm = FsmRow(row[7], row[8], row[9]) if row[9] is not None else None
     return UpdateContext(user, fsm, bool(row[10]))
