@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from aiogram import F, html
+from aiogram import html
 from aiogram.filters import Command, CommandStart
 from aiogram.types import Message
 
 from bot.services.policy import Actor, menu_roles
-from handlers.kit import PRIVATE, READS, Chats, feature_router, t
+from handlers.kit import PRIVATE, READS, ChatIs, Chats, feature_router, t
 
 router = feature_router(__name__, Chats.ANY)
 
@@ -28,7 +28,7 @@ async def cmd_start(message: Message) -> None:
     await message.answer(t("start.greeting", name=html.quote(name)))
 
 
-@router.message(Command("help"), F.chat.type == PRIVATE, flags=READS)
+@router.message(Command("help"), ChatIs(PRIVATE), flags=READS)
 async def cmd_help(message: Message, actor: Actor) -> None:
     """List what this person can do: the help grows with their roles."""
     sections = [

@@ -20,11 +20,11 @@ from bot.services import linking
 from bot.services.linking import ChatInfo, WrongCode
 from bot.services.policy import Actor
 from bot.settings import Settings
-from handlers.kit import GROUP_TYPES, Chats, feature_router, t
+from handlers.kit import GROUP_TYPES, ChatIs, Chats, Magic, feature_router, t
 
 router = feature_router(__name__, Chats.GROUPS)
 log = logging.getLogger("bot.linking")
-IN_GROUPS = F.chat.type.in_(GROUP_TYPES)
+IN_GROUPS = ChatIs(*GROUP_TYPES)
 CHAT_ADMINS = frozenset({ChatMemberStatus.CREATOR, ChatMemberStatus.ADMINISTRATOR})
 
 
@@ -61,7 +61,7 @@ async def on_bot_removed(
         log.info("chat %s unbound (bot removed); told %d admins", event.chat.id, len(told))
 
 
-@router.message(F.migrate_to_chat_id)
+@router.message(Magic(F.migrate_to_chat_id))
 async def on_migrated_to(message: Message, session: AsyncSession, clock: Clock) -> None:
     """The old group's last word: its binding follows to the supergroup."""
     assert message.migrate_to_chat_id is not None
@@ -73,7 +73,7 @@ async def on_migrated_to(message: Message, session: AsyncSession, clock: Clock) 
     )
 
 
-@router.message(F.migrate_from_chat_id)
+@router.message(Magic(F.migrate_from_chat_id))
 async def on_migrated_from(message: Message, session: AsyncSession, clock: Clock) -> None:
     """The supergroup's first word (may arrive first): same move, idempotent."""
     assert message.migrate_from_chat_id is not None

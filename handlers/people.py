@@ -25,6 +25,7 @@ from handlers.kit import (
     READS,
     Chats,
     Id,
+    Magic,
     RoleFilter,
     Small,
     contact_keyboard,
@@ -122,7 +123,7 @@ async def cmd_start(message: Message) -> None:
     )
 
 
-@router.message(F.contact)
+@router.message(Magic(F.contact))
 async def on_contact(
     message: Message,
     session: AsyncSession,

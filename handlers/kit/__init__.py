@@ -22,6 +22,7 @@ from handlers.kit.answers import (
 )
 from handlers.kit.callbacks import ChatId, Id, Small, TgId
 from handlers.kit.chats import GROUP_TYPES, PRIVATE, Chats, feature_router
+from handlers.kit.filters import ChatIs, Magic
 from handlers.kit.keyboards import (
     CalAction,
     CalCb,
@@ -44,9 +45,11 @@ __all__ = [
     "CalCb",
     "CallbackAnswerGuard",
     "ChatId",
+    "ChatIs",
     "Chats",
     "Id",
     "KitRequestMiddleware",
+    "Magic",
     "RoleFilter",
     "Small",
     "TgId",

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import enum
 
-from aiogram import F, Router
+from aiogram import Router
+
+from handlers.kit.filters import ChatIs
 
 PRIVATE = "private"
 GROUP_TYPES = frozenset({"group", "supergroup"})
@@ -25,12 +27,12 @@ def feature_router(name: str, chats: Chats) -> Router:
     """A router whose messages and callbacks come only from `chats`."""
     router = Router(name=name)
     if chats is Chats.PRIVATE:
-        router.message.filter(F.chat.type == PRIVATE)
-        router.callback_query.filter(F.message.chat.type == PRIVATE)
+        router.message.filter(ChatIs(PRIVATE))
+        router.callback_query.filter(ChatIs(PRIVATE))
     elif chats is Chats.GROUPS:
-        router.message.filter(F.chat.type.in_(GROUP_TYPES))
-        router.callback_query.filter(F.message.chat.type.in_(GROUP_TYPES))
+        router.message.filter(ChatIs(*GROUP_TYPES))
+        router.callback_query.filter(ChatIs(*GROUP_TYPES))
     else:
         # Inline-mode buttons (no message) are not ours anywhere.
-        router.callback_query.filter(F.message.chat.type.in_(GROUP_TYPES | {PRIVATE}))
+        router.callback_query.filter(ChatIs(PRIVATE, *GROUP_TYPES))
     return router

@@ -47,7 +47,7 @@ from bot.services.meetings.report_wizard import (
 from bot.services.meetings.reports import ROW_ID_MAX
 from bot.services.policy import Actor
 from bot.services.vn_calendar import format_datetime
-from handlers.kit import Chats, advance, feature_router, locale, show, t
+from handlers.kit import Chats, Magic, advance, feature_router, locale, show, t
 from handlers.meetings.report_keyboards import (
     RepCb,
     RepEdit,
@@ -61,7 +61,7 @@ from handlers.meetings.report_states import STATE_OF, Report
 router = feature_router(__name__, Chats.PRIVATE)
 
 DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-NOT_COMMAND = ~F.text.startswith("/")
+NOT_COMMAND = Magic(~F.text.startswith("/"))
 
 
 async def _draft(state: FSMContext, meeting_id: int | None = None) -> Draft:
@@ -235,7 +235,7 @@ async def on_edit(
 
 @router.message(
     StateFilter(Report.PRESENT, Report.RESOLUTION, Report.TOPICS, Report.PROPOSALS),
-    F.text,
+    Magic(F.text),
     NOT_COMMAND,
 )
 async def on_typed(
@@ -260,7 +260,7 @@ def _upload(message: Message) -> Upload | None:
     return Upload(doc.file_id, None)
 
 
-@router.message(Report.MINUTES, F.photo | F.document)
+@router.message(StateFilter(Report.MINUTES), Magic(F.photo | F.document))
 async def on_minutes_file(
     message: Message, state: FSMContext, session: AsyncSession, i18n: CatalogI18n
 ) -> None:

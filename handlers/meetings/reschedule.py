@@ -20,7 +20,7 @@ from bot.i18n import CatalogI18n
 from bot.services import meetings as svc
 from bot.services.policy import Actor, Refused, Role
 from bot.settings import Settings
-from handlers.kit import Chats, RoleFilter, feature_router, refusal_text, show, t
+from handlers.kit import Chats, Magic, RoleFilter, feature_router, refusal_text, show, t
 from handlers.meetings import keyboards as kb
 from handlers.meetings.callbacks import PickAct, PickCb
 from handlers.meetings.states import Change, ChangeDraft, enter, load
@@ -28,7 +28,7 @@ from handlers.meetings.texts import changed_text, meeting_ctx, when
 
 router = feature_router(__name__, Chats.PRIVATE)
 
-TYPED = F.text & ~F.text.startswith("/")
+TYPED = Magic(F.text & ~F.text.startswith("/"))
 Target = Message | CallbackQuery
 DONE = {PickAct.RESCHEDULE: "mtg.resched.done", PickAct.CANCEL: "mtg.cancel.done"}
 

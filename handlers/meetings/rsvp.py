@@ -21,7 +21,7 @@ from bot.i18n import CatalogI18n
 from bot.services import meetings as svc
 from bot.services.meetings.common import ABSENCE_TEXT_MAX
 from bot.settings import Settings
-from handlers.kit import PRIVATE, Chats, feature_router, show, t
+from handlers.kit import PRIVATE, ChatIs, Chats, Magic, feature_router, show, t
 from handlers.meetings.callbacks import ReasonCb, RsvpCb, RsvpChoice
 from handlers.meetings.keyboards import reason_keyboard
 from handlers.meetings.states import Absence, AbsenceDraft, enter, load
@@ -78,16 +78,14 @@ async def on_rsvp(
         return
 
 
-@router.callback_query(
-    ReasonCb.filter(F.code == svc.AbsenceReason.OTHER), F.message.chat.type == PRIVATE
-)
+@router.callback_query(ReasonCb.filter(F.code == svc.AbsenceReason.OTHER), ChatIs(PRIVATE))
 async def on_other_reason(query: CallbackQuery, callback_data: ReasonCb, state: FSMContext) -> None:
     """ "Other": a few typed words."""
     draft = AbsenceDraft(meeting_id=callback_data.meeting_id)
     await enter(state, Absence.REASON, draft, show(query, t("mtg.rsvp.type_reason")))
 
 
-@router.callback_query(ReasonCb.filter(), F.message.chat.type == PRIVATE)
+@router.callback_query(ReasonCb.filter(), ChatIs(PRIVATE))
 async def on_reason(
     query: CallbackQuery,
     callback_data: ReasonCb,
@@ -103,7 +101,7 @@ async def on_reason(
 
 
 @router.message(
-    StateFilter(Absence.REASON), F.chat.type == PRIVATE, F.text, ~F.text.startswith("/")
+    StateFilter(Absence.REASON), ChatIs(PRIVATE), Magic(F.text & ~F.text.startswith("/"))
 )
 async def on_reason_text(
     message: Message, session: AsyncSession, clock: Clock, state: FSMContext

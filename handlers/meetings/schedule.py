@@ -26,6 +26,7 @@ from handlers.kit import (
     CalAction,
     CalCb,
     Chats,
+    Magic,
     RoleFilter,
     advance,
     feature_router,
@@ -42,7 +43,7 @@ from handlers.meetings.texts import meeting_ctx, scheduled_text, when
 router = feature_router(__name__, Chats.PRIVATE)
 
 # Typed answers to a wizard step; a command typed meanwhile goes to its own handler.
-TYPED = F.text & ~F.text.startswith("/")
+TYPED = Magic(F.text & ~F.text.startswith("/"))
 Target = Message | CallbackQuery
 
 
