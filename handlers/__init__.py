@@ -29,9 +29,13 @@ def get_routers() -> list[Router]:
 
     return [
         language.router,
-        # Access features (issue 3); `people` answers invite /start links and unknown people's
-        # /start, so it must come before `common`.
+        # `people` answers invite /start links and unknown people's /start, so it comes before
+        # `common` (/start, /help). Both go first: they are the commands people send most, and
+        # every router an update passes costs its filters' checks. No later router handles
+        # /start or /help (tests/test_routing.py checks that).
         detached(people.router),
+        common.router,
+        # Access features (issue 3).
         detached(org.router),
         detached(linking.router),
         detached(link_codes.router),
@@ -44,6 +48,4 @@ def get_routers() -> list[Router]:
         detached(meetings.schedule_router),
         detached(meetings.reschedule_router),
         detached(meetings.rsvp_router),
-        # `common` holds /start and /help; later features put their routers before it.
-        common.router,
     ]

@@ -41,8 +41,23 @@ def test_no_filter_or_handler_runs_in_a_thread() -> None:
     assert threaded == []
 
 
-def test_routers_come_in_priority_order_with_the_catch_alls_last() -> None:
+def test_routers_come_in_priority_order_with_the_error_handlers_last() -> None:
     names = [r.name for r in _app_dp().sub_routers]
-    assert names.index("handlers.people") < names.index("handlers.common")
+    assert names[:3] == ["handlers.language", "handlers.people", "handlers.common"]
     assert names[-2:] == ["handlers.kit.refusals", "handlers.errors"]
-    assert names.index("handlers.common") == len(names) - 3
+
+
+def test_only_the_entry_routers_handle_start_and_help() -> None:
+    """`common` sits near the top for speed; that is only safe while no later router answers
+    /start or /help."""
+    from aiogram.filters import Command
+
+    owners = set()
+    for router in _app_dp().sub_routers:
+        for handler in router.message.handlers:
+            for f in handler.filters or ():
+                if isinstance(f.callback, Command) and {"start", "help"} & {
+                    c for c in f.callback.commands if isinstance(c, str)
+                }:
+                    owners.add(router.name)
+    assert owners == {"handlers.people", "handlers.common"}
