@@ -5,7 +5,7 @@ and i18n cost on top of aiogram itself. The bot's people are imported members (t
 case): "first contact" is each one's very first update (their account row must be written),
 "returning" the same people again (nothing about them changed: nothing to write).
 
-    python -m bench updates [--updates N] [--backend sqlite|postgresql|both]
+    python -m bench updates [--updates N] [--backend sqlite|postgresql|both] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import statistics
 import tempfile
 import time
 import uuid
@@ -61,7 +62,7 @@ async def _with_polling(dp: Dispatcher, bot: Bot, body: Callable[[], Awaitable[f
             await task
 
 
-async def bench_echo(n: int) -> float:
+async def bench_echo(n: int, repeats: int = 1) -> list[float]:
     """aiogram alone: one router, one handler, the same reply the bot gives (its greeting, as
     HTML), so the sandbox's share of the work is the same on both sides."""
     from aiogram.client.default import DefaultBotProperties
@@ -84,7 +85,15 @@ async def bench_echo(n: int) -> float:
             name = message.from_user.first_name if message.from_user else ""
             await message.answer(i18n.t("start.greeting", "vi", name=name))
 
-        return await _with_polling(dp, bot, lambda: _drive(world, n, 10_000, "/start"))
+        times: list[float] = []
+
+        async def body() -> float:
+            for _ in range(repeats):
+                times.append(await _drive(world, n, 10_000, "/start"))
+            return 0.0
+
+        await _with_polling(dp, bot, body)
+        return times
 
 
 async def _members(app: App, n: int, first_uid: int) -> None:
@@ -117,8 +126,9 @@ async def _members(app: App, n: int, first_uid: int) -> None:
         )
 
 
-async def bench_bot(n: int, database_url: str) -> tuple[float, float]:
-    """Seconds for n first-contact updates, then for the same n people again."""
+async def bench_bot(n: int, database_url: str, repeats: int = 1) -> tuple[float, list[float]]:
+    """Seconds for n first-contact updates, then for the same n people again (`repeats`
+    times)."""
     async with run_sandbox(port=0) as sb:
         world = sb.world("123456:TEST")
         settings = load_settings(
@@ -133,12 +143,12 @@ async def bench_bot(n: int, database_url: str) -> tuple[float, float]:
         await upgrade_to_head(app.engine)
         await _members(app, n, 20_000)
 
-        async def both() -> tuple[float, float]:
+        async def both() -> tuple[float, list[float]]:
             first = await _drive(world, n, 20_000, "/start")
-            again = await _drive(world, n, 20_000, "/start")
+            again = [await _drive(world, n, 20_000, "/start") for _ in range(repeats)]
             return first, again
 
-        result: tuple[float, float] = (0.0, 0.0)
+        result: tuple[float, list[float]] = (0.0, [])
 
         async def body() -> float:
             nonlocal result
@@ -166,15 +176,20 @@ async def _pg_database() -> tuple[str, Callable[[], Awaitable[None]]]:
     return PG_BASE + name, drop
 
 
-async def run(n: int, backends: list[str]) -> None:
+def _row(label: str, times: list[float], n: int, baseline: float) -> str:
+    """Median seconds and rate (the spread of the runs beside it): this machine is noisy."""
+    secs = statistics.median(times)
+    rate = n / secs
+    spread = f"{n / max(times):.0f}-{n / min(times):.0f}" if len(times) > 1 else ""
+    return f"{label:<28}{secs:>10.2f}{rate:>12.1f}{spread:>12}{rate / baseline:>10.2f}"
+
+
+async def run(n: int, backends: list[str], repeats: int = 3) -> None:
     import logging
 
     logging.basicConfig(level=logging.WARNING)
-    echo_s = await bench_echo(n)
-    echo_rate = n / echo_s
-    print(f"\n== updates/s: {n} /start updates from {n} users, polled from the sandbox ==")
-    print(f"{'run':<28}{'seconds':>10}{'updates/s':>12}{'vs echo':>10}")
-    print(f"{'bare aiogram echo (baseline)':<28}{echo_s:>10.2f}{echo_rate:>12.1f}{1.0:>10.2f}")
+    echo = await bench_echo(n, repeats)
+    rows: list[tuple[str, list[float]]] = []
     for backend in backends:
         if backend == "sqlite":
             tmp = tempfile.mkdtemp(prefix="bench_updates_")
@@ -182,25 +197,29 @@ async def run(n: int, backends: list[str]) -> None:
         else:
             url, cleanup = await _pg_database()
         try:
-            first_s, again_s = await bench_bot(n, url)
+            first_s, again = await bench_bot(n, url, repeats)
         finally:
             if cleanup is not None:
                 await cleanup()
-        for label, secs in (
-            (f"first contact ({backend})", first_s),
-            (f"returning ({backend})", again_s),
-        ):
-            rate = n / secs
-            print(f"{label:<28}{secs:>10.2f}{rate:>12.1f}{rate / echo_rate:>10.2f}")
+        rows += [(f"first contact ({backend})", [first_s]), (f"returning ({backend})", again)]
+    echo += await bench_echo(n, repeats)  # before and after: the machine drifts
+    echo_rate = n / statistics.median(echo)
+    print(f"\n== updates/s: {n} /start updates from {n} members, polled from the sandbox ==")
+    print(f"(medians of {repeats} runs; echo {2 * repeats} runs, before and after the bot)")
+    print(f"{'run':<28}{'seconds':>10}{'updates/s':>12}{'spread':>12}{'vs echo':>10}")
+    print(_row("bare aiogram echo (baseline)", echo, n, echo_rate))
+    for label, times in rows:
+        print(_row(label, times, n, echo_rate))
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench updates")
     parser.add_argument("--updates", type=int, default=2000)
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each (medians shown)")
     args = parser.parse_args(argv)
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
-    asyncio.run(run(args.updates, backends))
+    asyncio.run(run(args.updates, backends, max(1, args.repeat)))
 
 
 if __name__ == "__main__":

@@ -126,6 +126,7 @@ def create_dispatcher(
         CallbackAnswerGuard,
         create_refusals_router,
     )
+    from handlers.kit.gates import gate_routers
 
     guard_read_only()
     in_flight = InFlight()
@@ -153,7 +154,9 @@ def create_dispatcher(
         observer.middleware(HandlerNameMiddleware())
         observer.middleware(ActorInjector())
         observer.middleware(WriteIntent())
-    routers = [*extra_routers, *get_routers(), create_refusals_router(), errors.router]
+    features = get_routers()
+    gate_routers(features)  # one cheap check in front of each router that allows it
+    routers = [*extra_routers, *features, create_refusals_router(), errors.router]
     # Errors last: every router's failure propagates up to them; refusals before the apology.
     dp.include_routers(*(detached(r) for r in routers))
     return dp
