@@ -25,8 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from storage.db import begin_mode, set_begin_mode
-from storage.models import TelegramUser
-from storage.repositories.update_context import SeenUser, load_update_context
+from storage.repositories.update_context import load_update_context
 from storage.repositories.users import UserRepository
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
@@ -282,8 +281,9 @@ class UserMiddleware(BaseMiddleware):
                 tg_user.username,
                 tg_user.language_code,
             )
-            user: SeenUser | TelegramUser | None = context.user
+            user = context.user
             if user is None or repo.differs(user, *seen[1:]):
-                user = await uow.write_now(lambda: repo.upsert_seen(*seen))
+                stored = user
+                user = await uow.write_now(lambda: repo.record_seen(stored, *seen))
             data["db_user"] = user
             return await handler(event, data)

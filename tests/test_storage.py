@@ -73,3 +73,27 @@ async def test_first_updates_of_a_person_racing_do_not_conflict(database_url: st
     finally:
         await engine.dispose()
     assert ids == [99]
+
+
+async def test_update_path_records_a_first_contact_once_and_keeps_a_chosen_language(
+    database_url: str,
+) -> None:
+    engine = create_engine(database_url)
+    factory = create_session_factory(engine)
+
+    async def first_contact() -> str | None:
+        async with factory() as s, s.begin():
+            seen = await UserRepository(s).record_seen(None, 98, "Race", None, None, "vi")
+            return seen.language
+
+    try:
+        assert await asyncio.gather(*(first_contact() for _ in range(8))) == [None] * 8
+        async with factory() as s, s.begin():
+            await UserRepository(s).set_language(98, "en")
+        assert await first_contact() == "en"  # a stale "first contact" keeps the choice
+        async with factory() as s:
+            ids = await UserRepository(s).list_ids()
+            user = await UserRepository(s).get(98)
+    finally:
+        await engine.dispose()
+    assert ids == [98] and user is not None and user.language == "en"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -66,6 +66,44 @@ class UserRepository:
             user.reachable = True
             user.updated_at = utcnow()
         return user
+
+    async def record_seen(
+        self,
+        stored: SeenUser | None,
+        user_id: int,
+        first_name: str,
+        last_name: str | None,
+        username: str | None,
+        telegram_language: str | None,
+    ) -> SeenUser:
+        """Write the account as Telegram shows it now, in one statement, given what the update
+        path already read (`stored`): an upsert for a first contact (two first updates of one
+        person may race), an UPDATE when something changed. Nothing is read back."""
+        now = utcnow()
+        shown = {
+            "first_name": first_name,
+            "last_name": last_name,
+            "username": username,
+            "telegram_language": telegram_language,
+            "reachable": True,
+            "updated_at": now,
+        }
+        if stored is None:
+            insert = dialect_insert(self.session)(TelegramUser).values(
+                id=user_id, created_at=now, **shown
+            )
+            upsert = insert.on_conflict_do_update(index_elements=["id"], set_=shown).returning(
+                TelegramUser.language
+            )
+            language = (await self.session.execute(upsert)).scalar_one()
+        else:
+            await self.session.execute(
+                update(TelegramUser).where(TelegramUser.id == user_id).values(**shown)
+            )
+            language = stored.language
+        return SeenUser(
+            user_id, first_name, last_name, username, telegram_language, language, reachable=True
+        )
 
     @staticmethod
     def differs(
