@@ -115,10 +115,12 @@ current_session: ContextVar[AsyncSession | None] = ContextVar("current_session",
 class UnitOfWork:
     """The update's session, and when it may take SQLite's write lock.
 
-    An update starts as a reader (SQLite transactions begin DEFERRED: no lock, any number at
-    once). Before a handler that writes runs, `for_writing` ends the read transaction and makes
-    the next ones begin IMMEDIATE, so a writer never upgrades a read snapshot (which fails with
-    "database is locked" when another writer committed meanwhile). On PostgreSQL both are no-ops.
+    An update starts as a reader: on SQLite its statements run without BEGIN (each its own
+    transaction: no lock, no extra trips to SQLite's thread; a read-only handler's several
+    SELECTs may see commits made in between, which views can live with). Before a handler that
+    writes runs, `for_writing` makes the next transactions begin IMMEDIATE, so a writer never
+    upgrades a read snapshot (which fails with "database is locked" when another writer
+    committed meanwhile). On PostgreSQL both are no-ops.
     """
 
     def __init__(self, session: AsyncSession) -> None:
@@ -163,7 +165,7 @@ class DbSessionMiddleware(BaseMiddleware):
             data["uow"] = UnitOfWork(session)
             token = current_session.set(session)
             mode = begin_mode()
-            set_begin_mode("DEFERRED")  # a reader until a writing handler is chosen
+            set_begin_mode("NONE")  # a reader until a writing handler is chosen
             try:
                 result = await handler(event, data)
             except BaseException:

@@ -4,10 +4,10 @@ SQLite is configured for a bot that writes from many concurrent updates: WAL so 
 block the writer, a busy timeout, and `BEGIN IMMEDIATE` so a writing transaction takes the write
 lock up front instead of failing with "database is locked" when it upgrades a read lock.
 
-Reads need no lock: code that knows it only reads (an update whose handler is declared
-read-only, the first look at the acting person) runs inside `sqlite_deferred()`, where
-transactions begin DEFERRED, and many of them proceed at once. Everything else, jobs and the
-outbox included, keeps `BEGIN IMMEDIATE`.
+Reads need no lock: code that knows it only reads (an update until a writing handler is
+chosen, a read-only handler) runs with `set_begin_mode("NONE")` or inside `sqlite_deferred()`,
+and many of them proceed at once. Everything else, jobs and the outbox included, keeps
+`BEGIN IMMEDIATE`.
 """
 
 from __future__ import annotations
@@ -28,7 +28,11 @@ from sqlalchemy.ext.asyncio import (
 )
 
 SQLITE_BUSY_TIMEOUT_S = 30
-BeginMode = Literal["IMMEDIATE", "DEFERRED"]
+# IMMEDIATE: writers (the lock up front). DEFERRED: a consistent read snapshot, no lock.
+# NONE: no BEGIN at all, each statement its own transaction (an update's reads before a
+# handler that writes is chosen: usually a single SELECT, for which BEGIN/COMMIT would cost
+# two more trips to SQLite's thread than the query itself).
+BeginMode = Literal["IMMEDIATE", "DEFERRED", "NONE"]
 # How the next SQLite transaction of this task begins (read by the engine's "begin" listener).
 _begin_mode: ContextVar[BeginMode] = ContextVar("sqlite_begin_mode", default="IMMEDIATE")
 
@@ -84,7 +88,9 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql(f"BEGIN {_begin_mode.get()}")
+        mode = _begin_mode.get()
+        if mode != "NONE":
+            conn.exec_driver_sql(f"BEGIN {mode}")
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
