@@ -236,10 +236,11 @@ class CommitBeforeReply(BaseRequestMiddleware):
         method: TelegramMethod[TelegramType],
     ) -> Response[TelegramType]:
         session = current_session.get()
-        # A read-only handler has nothing to make durable (`WriteIntent` guards that it wrote
-        # nothing); for the others, checking for writes is not reliable (flushed rows and Core
-        # statements leave no trace in the identity map), and a read-only COMMIT is cheap.
-        if session is not None and session.in_transaction() and not session.info.get("read_only"):
+        # Checking for writes is not reliable (flushed rows and Core statements leave no trace
+        # in the identity map), and a read-only COMMIT is cheap. It also gives the connection
+        # back to the pool before the request waits on the network: held across a reply, the
+        # pool's few connections would cap how many updates are handled at once.
+        if session is not None and session.in_transaction():
             await session.commit()
         return await make_request(bot, method)
 
