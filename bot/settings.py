@@ -17,6 +17,8 @@ from dotenv import dotenv_values
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from bot.inputs import try_int
+
 TOKEN_RE = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{1,100}$")
 LANGUAGES = ("vi", "en")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -191,11 +193,12 @@ def load_settings(
         part = part.strip()
         if not part:
             continue
-        if not part.isdigit():
+        admin_id = try_int(part, lo=1)
+        if admin_id is None:
             raise SettingsError(
                 "ADMIN_IDS", f"must be comma-separated Telegram user ids (numbers), got {part!r}"
             )
-        admin_ids.add(int(part))
+        admin_ids.add(admin_id)
 
     mode = (_env(env, "MODE", "polling") or "polling").lower()
     if mode not in ("polling", "webhook"):

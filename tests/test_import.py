@@ -423,3 +423,25 @@ async def test_audit_record_helper_stores_json_safe_snapshots(engine: AsyncEngin
     assert (row.action, row.entity_id, row.actor_id) == ("member.linked", "42", 900)
     assert row.after == {"telegram_id": 7, "at": "19:30:00"}
     assert row.before == {"telegram_id": None}
+
+
+def test_isdigit_class_unicode_digits_in_an_import_are_reported_not_raised(
+    tmp_path: Path,
+) -> None:
+    folder = copy_dataset(tmp_path)
+    branch = read_rows(folder, "branches")[0]["code"]
+
+    def odd_day(rows: Rows) -> Rows:
+        rows[0]["meeting_day"] = "²"
+        return rows
+
+    def odd_telegram_id(rows: Rows) -> Rows:
+        rows[0]["telegram_id"] = "٣٣٣"
+        return rows
+
+    edit(folder, "branches", odd_day)
+    edit(folder, "members", odd_telegram_id)
+    _, errors = load_and_validate(folder)
+    assert any("bad meeting day '²'" in e for e in errors), errors
+    assert any("telegram_id" in e and "٣٣٣" in e for e in errors), errors
+    assert branch

@@ -68,3 +68,9 @@ def test_bad_setting_names_itself(env: dict[str, str], name: str) -> None:
     assert info.value.name == name
     assert str(info.value).startswith(f"{name}: ")
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("ids", ["²", "١٢٣", "99999999999999999999999", "-5"])
+def test_isdigit_class_admin_ids_beyond_ascii_digits_are_a_settings_error(ids: str) -> None:
+    with pytest.raises(SettingsError, match="ADMIN_IDS"):
+        load_settings({"BOT_TOKEN": "123456:TEST", "ADMIN_IDS": ids})

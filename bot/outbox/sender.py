@@ -1,5 +1,8 @@
 """The sender: claims due outbox rows, paces them through the limiter, records each outcome.
 
+(Over 400 lines: its tasks share one in-memory state of claimed rows, waiting retries and chat
+holds; split across modules, that state would be passed around or made global.)
+
 Tasks: a claimer (claims due rows, renews leases, recovers rows of dead senders), a dispatcher
 (asks the ChatScheduler what may leave now), one task per request, and a group-commit writer
 that batches the `sending` marks and outcomes of many requests into one transaction.

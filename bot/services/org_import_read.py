@@ -1,5 +1,8 @@
 """Reading and validating an organisation import (CSV folder or one .xlsx workbook).
 
+(Over 400 lines: one validator per file, each needing the others' codes; split, they would
+share most of their state through arguments.)
+
 Everything here is pure Python with no database: every row is checked first and every bad row
 is reported as `file:line: reason`, so an operator fixes the whole file in one round instead of
 discovering errors one write at a time.
@@ -16,6 +19,7 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
+from bot.inputs import try_int
 from bot.services.phones import InvalidPhone, normalize_phone
 from storage.models.org import BranchKind, MemberRole, MemberStatus, UnitKind
 
@@ -372,7 +376,7 @@ def validate(raw: RawTables, step: StepFn | None = None) -> tuple[OrgData, list[
         if kind not in branch_kinds:
             problems.append(f"unknown branch kind {kind!r} (one of {_choices(branch_kinds)})")
         day_text = v["meeting_day"]
-        day = int(day_text) if day_text.isdigit() else 0
+        day = try_int(day_text, hi=31) or 0
         if not 1 <= day <= 31:
             problems.append(f"bad meeting day {day_text!r} (a day of the month, 1-31)")
         meeting_time = _parse_time(v["meeting_time"])
@@ -428,8 +432,9 @@ def validate(raw: RawTables, step: StepFn | None = None) -> tuple[OrgData, list[
         telegram_id: int | None = None
         tg_text = v.get("telegram_id", "")
         if tg_text:
-            if tg_text.isdigit() and 0 < int(tg_text) < MAX_TELEGRAM_ID:
-                telegram_id = int(tg_text)
+            parsed = try_int(tg_text, lo=1, hi=MAX_TELEGRAM_ID - 1)
+            if parsed is not None:
+                telegram_id = parsed
                 if telegram_id in telegram_owner:
                     other, line = telegram_owner[telegram_id]
                     problems.append(

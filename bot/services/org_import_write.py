@@ -1,5 +1,7 @@
 """Writing an organisation import: one upsert by code, driven by the table specs.
 
+(Just over 400 lines: the one loop and its few table rules read best in one place.)
+
 Existing rows are loaded once per table as plain dicts, the differences are computed in Python
 by code, and only the differences are written with executemany in chunks: that is what keeps
 a 200,000-member import fast. Nothing is ever deleted: a row missing from the import is

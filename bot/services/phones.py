@@ -34,7 +34,7 @@ def normalize_phone(raw: str) -> str:
         return "+84" + fast[1]
     if text.startswith("00"):
         text = "+" + text[2:]
-    elif text.startswith("84") and text.isdigit() and len(text) in (11, 12):
+    elif re.fullmatch(r"84[0-9]{9,10}", text):
         # 84 + a 9- or 10-digit national number; a national number never has 11+ digits.
         text = "+" + text
     if not re.fullmatch(r"\+?\d{8,15}", text):
