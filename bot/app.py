@@ -204,7 +204,7 @@ def _add_outbox_and_jobs(app: App) -> None:
     register_all(jobs)  # feature jobs (meetings, ...)
     ctx = JobContext(app.session_factory, app.clock)
     # Jobs that render or edit messages themselves (the live RSVP count) need these.
-    ctx.extra.update(bot=app.bot, i18n=app.i18n, settings=settings)
+    ctx.bot, ctx.i18n, ctx.settings = app.bot, app.i18n, settings
     if settings.run_sender:
         config = SenderConfig(
             global_per_sec=settings.send_global_per_sec,
@@ -226,7 +226,7 @@ def _add_outbox_and_jobs(app: App) -> None:
             )
         sender = Sender(app.bot, app.session_factory, config=config, clock=app.clock, shared=shared)
         app.components.append(sender)
-        ctx.extra["sender"] = sender
+        ctx.sender = sender
     app.dp["jobs"] = jobs
     app.components.append(SchedulerJobs(jobs, app.scheduler, ctx))
 

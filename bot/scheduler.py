@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
@@ -33,6 +33,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.clock import Clock
 from storage.repositories.outbox import JobLeaseRepository
 
+if TYPE_CHECKING:
+    from aiogram import Bot
+
+    from bot.i18n import CatalogI18n
+    from bot.outbox import Sender
+    from bot.settings import Settings
+
+T = TypeVar("T")
+
 log = logging.getLogger("bot.scheduler")
 LEASE_MIN = timedelta(seconds=30)
 # A crashed process blocks a job at most this long (a daily job's lease used to be 2 days).
@@ -41,11 +50,25 @@ LEASE_MAX = timedelta(minutes=10)
 
 @dataclass
 class JobContext:
-    """What jobs receive: long-lived objects only, never a session (jobs open their own)."""
+    """What jobs receive: long-lived objects only, never a session (jobs open their own).
+
+    Typed fields, not a bag of names: a job that needs the bot or the catalogs says so in its
+    types, and a job's own long-lived helper (the live-count editor) is kept with `keep`.
+    """
 
     session_factory: async_sessionmaker[AsyncSession]
     clock: Clock
-    extra: dict[str, Any] = field(default_factory=dict)
+    bot: Bot | None = None
+    i18n: CatalogI18n | None = None
+    settings: Settings | None = None
+    sender: Sender | None = None
+    _kept: dict[str, object] = field(default_factory=dict, repr=False)
+
+    def keep(self, key: str, make: Callable[[], T]) -> T:
+        """The job-owned object under `key`, made once per process."""
+        if key not in self._kept:
+            self._kept[key] = make()
+        return cast(T, self._kept[key])
 
 
 JobFunc = Callable[[JobContext], Awaitable[None]]
@@ -175,7 +198,7 @@ async def run_job(spec: JobSpec, ctx: JobContext, holder: str) -> bool:
 # ---- built-in jobs ----------------------------------------------------------------------
 async def outbox_tick(ctx: JobContext) -> None:
     """Wake the local sender and take back rows of senders that died (expired leases)."""
-    sender = ctx.extra.get("sender")
+    sender = ctx.sender
     if sender is not None:
         sender.wake()
         await sender.recover()

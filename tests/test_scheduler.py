@@ -53,7 +53,7 @@ async def test_reminder_due_while_down_is_sent_once_after_startup(engine: AsyncE
             registry.add("meeting.reminders", remind_due_meetings, every=timedelta(minutes=1))
             scheduler = AsyncIOScheduler(timezone="Asia/Ho_Chi_Minh")
             async with running_sender(sb, sf, fast_config()) as sender:
-                ctx.extra["sender"] = sender
+                ctx.sender = sender
                 jobs = SchedulerJobs(registry, scheduler, ctx)
                 await jobs.start()
                 assert scheduler.get_job("meeting.reminders") is not None

@@ -29,21 +29,17 @@ LIVE_EDIT_EVERY = timedelta(seconds=3)
 
 
 def _i18n(ctx: JobContext) -> CatalogI18n:
-    i18n = ctx.extra.get("i18n")
-    if i18n is None:
-        i18n = ctx.extra["i18n"] = create_i18n(_default_locale(ctx))
-    return i18n
+    if ctx.i18n is None:
+        ctx.i18n = create_i18n(_default_locale(ctx))
+    return ctx.i18n
 
 
 def _default_locale(ctx: JobContext) -> str:
-    settings = ctx.extra.get("settings")
-    return str(getattr(settings, "default_language", "vi"))
+    return ctx.settings.default_language if ctx.settings is not None else "vi"
 
 
 def _tz(ctx: JobContext) -> ZoneInfo:
-    settings = ctx.extra.get("settings")
-    tz = getattr(settings, "tz", VN_TZ)
-    return tz if isinstance(tz, ZoneInfo) else VN_TZ
+    return ctx.settings.tz if ctx.settings is not None else VN_TZ
 
 
 def _meeting_ctx(ctx: JobContext) -> MeetingContext:
@@ -51,10 +47,9 @@ def _meeting_ctx(ctx: JobContext) -> MeetingContext:
 
 
 def _bot(ctx: JobContext) -> Bot | None:
-    bot = ctx.extra.get("bot")
-    if bot is None and ctx.extra.get("sender") is not None:
-        bot = ctx.extra["sender"].bot
-    return bot
+    if ctx.bot is None and ctx.sender is not None:
+        return ctx.sender.bot
+    return ctx.bot
 
 
 async def plan_job(ctx: JobContext) -> None:
@@ -88,12 +83,9 @@ async def reminders_job(ctx: JobContext) -> None:
 
 
 def live_counts(ctx: JobContext) -> LiveCounts:
-    editor = ctx.extra.get("meeting_live_counts")
-    if editor is None:
-        editor = ctx.extra["meeting_live_counts"] = LiveCounts(
-            every=LIVE_EDIT_EVERY.total_seconds()
-        )
-    return editor
+    return ctx.keep(
+        "meeting_live_counts", lambda: LiveCounts(every=LIVE_EDIT_EVERY.total_seconds())
+    )
 
 
 async def live_counts_job(ctx: JobContext) -> None:
