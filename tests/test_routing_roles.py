@@ -1,0 +1,48 @@
+"""Role filters on the production dispatcher, through `Dispatcher.feed_update`: who gets the
+command and who is told why not (the texts rendered from the catalog)."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+
+from tests import orgdata as o
+from tests.test_fuzz_updates import Env, env, feed
+
+__all__ = ["env"]  # the fixture, shared with the fuzz test
+
+
+def _refusal(e: Env, key: str) -> str:
+    return e.app.i18n.t("people.refused", "vi", reason=e.app.i18n.t(key, "vi"))
+
+
+def _plain(text: str) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", "", text))
+
+
+async def _reply(e: Env, who: int, text: str) -> str:
+    await feed(e, e.world.send_text(who, text))
+    return _plain(e.world.bot_messages(who)[-1]["text"])
+
+
+@pytest.mark.parametrize(
+    ("who", "command", "key"),
+    [
+        (o.MEM1, "/schedule", "policy.needs_secretary"),
+        (o.MEM1, "/reschedule", "policy.needs_secretary"),
+        (o.MEM1, "/admins", "policy.needs_admin"),
+        (o.STRANGER, "/admins add 5 T01", "policy.unknown_person"),
+        (o.STRANGER, "/schedule", "policy.unknown_person"),
+    ],
+)
+async def test_role_filters_refuse_with_the_policy_reason(
+    env: Env, who: int, command: str, key: str
+) -> None:
+    assert await _reply(env, who, command) == _refusal(env, key)
+
+
+async def test_a_secretary_gets_the_schedule_wizard(env: Env) -> None:
+    shown = await _reply(env, o.SEC1, "/schedule")
+    assert shown == _plain(env.app.i18n.t("mtg.sched.kind", "vi", branch="Chi bộ thôn Một"))
