@@ -39,14 +39,19 @@ async def _drive(world: object, n: int, first_uid: int, text: str) -> float:
     for i in range(n):
         if first_uid + i not in world.users:  # type: ignore[attr-defined]
             world.add_user(first_uid + i, f"U{i}", "vi")  # type: ignore[attr-defined]
-    before = sum(1 for s in world.sent_log() if s["method"] == "sendMessage")  # type: ignore[attr-defined]
+    log = world.dispatcher.sent  # type: ignore[attr-defined]  # the live list: read what is new
+    seen, replies = len(log), 0
     started = time.perf_counter()
     for i in range(n):
         world.send_text(first_uid + i, text)  # type: ignore[attr-defined]
 
     def done() -> bool | None:
-        sent = sum(1 for s in world.sent_log() if s["method"] == "sendMessage")  # type: ignore[attr-defined]
-        return True if sent - before >= n else None
+        # Counted as they come (re-counting the whole log on every change made this check
+        # quadratic, and it ran in the bot's own process).
+        nonlocal seen, replies
+        replies += sum(1 for s in log[seen:] if s["method"] == "sendMessage")
+        seen = len(log)
+        return True if replies >= n else None
 
     await world.wait_for(done, timeout=600)  # type: ignore[attr-defined]
     return time.perf_counter() - started
