@@ -154,6 +154,27 @@ def _plain(text: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", text))
 
 
+def _t(env: BotEnv, key: str, /, **params: Any) -> str:
+    """The Vietnamese catalog text of `key`, as read in the chat."""
+    return _plain(env.app.i18n.t(key, "vi", **params))
+
+
+def _like(env: BotEnv, key: str, /, **params: Any) -> re.Pattern[str]:
+    """The catalog text of `key` up to a line's end, the placeholders not given matching
+    anything on the line (each captured under its name)."""
+    template = env.app.i18n.t(key, "vi")
+    parts = []
+    for literal, name, _spec, _conv in string.Formatter().parse(template):
+        parts.append(re.escape(_plain(literal)))
+        if name is None:
+            continue
+        if name in params:
+            parts.append(re.escape(_plain(str(params[name]))))
+        else:
+            parts.append(f"(?P<{name}>[^\\n]+?)")
+    return re.compile("".join(parts) + r"(?=\n|\Z)")
+
+
 @dataclass
 class Month:
     """One branch's month: the running bot, its sandbox and database, the moved clock."""
@@ -176,23 +197,10 @@ class Month:
         return next(m for m in self.planned if m.period_month == 12)
 
     def t(self, key: str, /, **params: Any) -> str:
-        """The Vietnamese catalog text of `key`, as read in the chat."""
-        return _plain(self.env.app.i18n.t(key, "vi", **params))
+        return _t(self.env, key, **params)
 
     def like(self, key: str, /, **params: Any) -> re.Pattern[str]:
-        """The catalog text of `key` up to a line's end, the placeholders not given matching
-        anything on the line (each captured under its name)."""
-        template = self.env.app.i18n.t(key, "vi")
-        parts = []
-        for literal, name, _spec, _conv in string.Formatter().parse(template):
-            parts.append(re.escape(_plain(literal)))
-            if name is None:
-                continue
-            if name in params:
-                parts.append(re.escape(_plain(str(params[name]))))
-            else:
-                parts.append(f"(?P<{name}>[^\\n]+?)")
-        return re.compile("".join(parts) + r"(?=\n|\Z)")
+        return _like(self.env, key, **params)
 
     def when(self, y: int, mo: int, d: int, h: int, mi: int) -> str:
         """'Thứ Năm, 03/12/2026 lúc 19:30' from the catalogs."""
@@ -200,10 +208,6 @@ class Month:
         return self.t(
             "people.when", weekday=weekday, date=f"{d:02d}/{mo:02d}/{y}", time=f"{h:02d}:{mi:02d}"
         )
-
-    def refused(self, key: str, /, **params: Any) -> str:
-        """A refusal's text: '⛔ ' and the reason."""
-        return self.t("people.refused", reason=self.env.app.i18n.t(key, "vi", **params))
 
     async def restart(self) -> None:
         """Stop the bot and start a new one on the same database and sandbox."""
@@ -298,18 +302,19 @@ TAPPERS = [o.SEC1, o.DEP1, o.MEM1, *(FIRST_EXTRA + i for i in range(EXTRA))]
 NO_TAPS = {o.MEM1, LAST, FIRST_EXTRA}
 
 
-async def _everyone_taps(m: Month, announce: dict[str, Any]) -> list[dict[str, Any]]:
-    """The 30 members on Telegram tap the announcement at once (3 of them "absent"): the
-    callback answers."""
+async def _everyone_taps(m: Month, announce: dict[str, Any]) -> tuple[float, list[dict[str, Any]]]:
+    """Once all is sent and handled, the 30 members on Telegram tap the announcement at once
+    (3 of them "absent"): when the taps began (loop time) and the callback answers."""
     env = m.env
     await _delivered(env)
     await env.settle()
     yes, no = _rsvp(m, RsvpChoice.YES), _rsvp(m, RsvpChoice.NO)
+    t0 = asyncio.get_running_loop().time()
     queries = [
         env.world.press_button(uid, announce["message_id"], GROUP, no if uid in NO_TAPS else yes)
         for uid in TAPPERS
     ]
-    return [await env.world.wait_for_callback_answer(q, timeout=10) for q in queries]
+    return t0, [await env.world.wait_for_callback_answer(q, timeout=10) for q in queries]
 
 
 async def _remind_24h(m: Month) -> None:
@@ -432,8 +437,7 @@ async def test_wizard_schedules_a_thematic_meeting_refusing_bad_steps(month: Mon
 async def test_thirty_taps_edit_the_announcement_coalesced(month: Month) -> None:
     env = month.env
     _done, announce = await _schedule_december(month)
-    t0 = asyncio.get_running_loop().time()
-    answers = await _everyone_taps(month, announce)
+    t0, answers = await _everyone_taps(month, announce)
     assert all(a.get("show_alert") is not True for a in answers)
     final = await _group_msg(env, month.t("mtg.counts", yes=27, no=3, pending=2), wait=15)
     elapsed = asyncio.get_running_loop().time() - t0
@@ -594,12 +598,17 @@ async def test_tet_shift_tells_the_secretary(database_url: str) -> None:
             branch = await s.get(Branch, org.b1)
             assert branch is not None
             branch.meeting_day = 6  # 06/02/2027 is Tết
+        head = _t(env, "mtg.shift.head", branch="Chi bộ thôn Một", month="02/2027")
         with time_machine.travel(local(2027, 1, 20, 9), tick=True):
             await plan_job(_ctx(env))
             await plan_job(_ctx(env))
             msg = await env.world.wait_for_bot_message(
-                o.SEC1, lambda m: "Tết" in m["text"], timeout=10
+                o.SEC1, lambda m: head in m["text"], timeout=10
             )
             await _delivered(env)
-        assert "11/02/2027" in msg["text"] and "06/02/2027" in msg["text"]
-        assert len([m for m in env.world.bot_messages(o.SEC1) if "Tết" in m["text"]]) == 1
+        shift = _like(env, "meetings.holiday_shift").search(msg["text"])
+        assert shift is not None, msg["text"]
+        assert "Tết" in shift["holiday"]
+        assert "11/02/2027" in shift["date"] and "06/02/2027" in shift["rule_date"]
+        assert _t(env, "mtg.shift.hint") in msg["text"]
+        assert len([m for m in env.world.bot_messages(o.SEC1) if head in m["text"]]) == 1
