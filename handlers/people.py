@@ -10,7 +10,6 @@ from aiogram import Bot, F, html
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, ReplyKeyboardRemove
-from aiogram.utils.i18n import I18n
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,7 +18,7 @@ from bot.commands import set_person_menu
 from bot.i18n import CatalogI18n
 from bot.services import invites, people
 from bot.services.invites import Joined
-from bot.services.policy import Action, Actor, Refused, Role
+from bot.services.policy import Action, Actor, Role
 from bot.settings import Settings
 from handlers.kit import (
     READS,
@@ -36,8 +35,6 @@ from handlers.kit import (
     t,
     when,
 )
-from handlers.kit import alert_text as kit_alert_text
-from handlers.kit import refusal_text as kit_refusal_text
 
 router = feature_router(__name__, Chats.PRIVATE)
 
@@ -49,33 +46,6 @@ class InvitePage(CallbackData, prefix="invp"):
 
 class InvitePick(CallbackData, prefix="invm"):
     member_id: Id
-
-
-# --- for the meeting handlers until their rewrite lands (the kit answers refusals now) ----
-
-
-def _i18n() -> CatalogI18n:
-    i18n = I18n.get_current(no_error=False)
-    assert isinstance(i18n, CatalogI18n)
-    return i18n
-
-
-def refused_text(err: Refused) -> str:
-    """Deprecated: raise `Refused` and let the kit answer."""
-    return kit_refusal_text(_i18n(), err, locale())
-
-
-def alert_text(err: Refused) -> str:
-    """Deprecated: raise `Refused` and let the kit answer."""
-    return kit_alert_text(_i18n(), err, locale())
-
-
-async def refuse(target: Message | CallbackQuery, err: Refused) -> None:
-    """Deprecated: raise `Refused` and let the kit answer."""
-    if isinstance(target, CallbackQuery):
-        await target.answer(alert_text(err), show_alert=True)
-    else:
-        await target.answer(refused_text(err))
 
 
 # --- joining --------------------------------------------------------------------------------
