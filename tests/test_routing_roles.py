@@ -46,3 +46,16 @@ async def test_role_filters_refuse_with_the_policy_reason(
 async def test_a_secretary_gets_the_schedule_wizard(env: Env) -> None:
     shown = await _reply(env, o.SEC1, "/schedule")
     assert shown == _plain(env.app.i18n.t("mtg.sched.kind", "vi", branch="Chi bộ thôn Một"))
+
+
+async def test_nul_bytes_in_forged_input_are_refused_not_sent_to_the_database(env: Env) -> None:
+    """Found by the fuzz test: a NUL byte reached PostgreSQL ("invalid byte sequence")."""
+    before = len(env.world.bot_messages(o.MEM1))
+    await feed(env, env.world.send_text(o.MEM1, "/branch T01U01B01\x00"))
+    assert len(env.world.bot_messages(o.MEM1)) == before  # not handled, nothing sent
+    query_id = env.world.press_button(
+        o.MEM1, env.anchors[o.MEM1], o.MEM1, "mem:1\x00:0", strict=False
+    )
+    await feed(env, env.world.pending[-1])
+    answer = env.world.callback_answer(query_id)
+    assert answer is not None and answer["text"] == env.app.i18n.t("kit.expired", "vi")

@@ -103,6 +103,14 @@ def was_answered(data: dict[str, Any], update: Update) -> bool:
     return update.callback_query is not None and update.callback_query.id in answered
 
 
+def _has_nul(update: Update) -> bool:
+    message = update.message
+    texts = [update.callback_query.data if update.callback_query is not None else None]
+    if message is not None:
+        texts += [message.text, message.caption]
+    return any(text is not None and "\x00" in text for text in texts)
+
+
 class CallbackAnswerGuard(BaseMiddleware):
     """Outer update middleware: a pressed button always gets an answer.
 
@@ -115,7 +123,19 @@ class CallbackAnswerGuard(BaseMiddleware):
         self.i18n = i18n
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
-        if not isinstance(event, Update) or event.callback_query is None:
+        if not isinstance(event, Update):
+            return await handler(event, data)
+        if _has_nul(event):
+            # No client sends a NUL byte; PostgreSQL refuses it in text. A forged one is
+            # malformed input: a press is answered as expired, a message is not handled.
+            if event.callback_query is not None:
+                locale = data.get("locale") or self.i18n.default_locale
+                text = self.i18n.t("kit.expired", locale)
+                await data["bot"].answer_callback_query(
+                    event.callback_query.id, text, show_alert=True
+                )
+            return UNHANDLED
+        if event.callback_query is None:
             return await handler(event, data)
         answered: set[str] = set()
         data["answered_callbacks"] = answered  # the error handlers see it (same dict)
