@@ -255,15 +255,18 @@ class UserMiddleware(BaseMiddleware):
     """
 
     def __init__(self, fsm: FSMContextMiddleware | None = None) -> None:
+        from bot.fsm import DbStorage  # bot.fsm imports this module
+
         self.fsm = fsm
+        # Only conversations kept in the database are read with the account.
+        storage = fsm.storage if fsm is not None else None
+        self.db_storage = storage if isinstance(storage, DbStorage) else None
 
     def _fsm_key(self, data: dict[str, Any]) -> str | None:
-        from bot.fsm import DbStorage
-
-        if self.fsm is None or not isinstance(self.fsm.storage, DbStorage):
+        if self.fsm is None or self.db_storage is None:
             return None
         context = self.fsm.resolve_event_context(data["bot"], data)
-        return self.fsm.storage.key_of(context.key) if context is not None else None
+        return self.db_storage.key_of(context.key) if context is not None else None
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         tg_user: User | None = data.get("event_from_user")

@@ -3,8 +3,11 @@ waiting for the bot to finish what it has in hand."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from aiogram import Router
 
 from bot.services.vn_calendar import VN_TZ
 
@@ -40,3 +43,10 @@ def button(msg: Msg, starts: str) -> str:
         if b["text"].startswith(starts):
             return str(b["callback_data"])
     raise AssertionError(f"no button {starts!r} in {[b['text'] for b in buttons(msg)]}")
+
+
+def walk_routers(router: Router) -> Iterator[Router]:
+    """A router and every router below it, in the order updates meet them."""
+    yield router
+    for sub in router.sub_routers:
+        yield from walk_routers(sub)

@@ -16,12 +16,12 @@ from __future__ import annotations
 import enum
 import itertools
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, get_args
 
 import pytest
-from aiogram import Dispatcher, Router
+from aiogram import Dispatcher
 from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData, CallbackQueryFilter
 from aiogram.types import Update
@@ -44,7 +44,7 @@ from storage.models import (
 )
 from tests import orgdata as o
 from tests.e2e.harness import TOKEN, make_settings
-from tests.helpers import local
+from tests.helpers import local, walk_routers
 
 GROUP_B1, GROUP_B2, GROUP_FREE = -100901, -100902, -100903
 ACTORS = {o.STRANGER: "Lạ", o.SEC_OTHER: "Ngoài", o.MEM1: "Viên"}
@@ -53,16 +53,10 @@ WRITES = {"sendMessage", "editMessageText", "editMessageReplyMarkup", "sendDocum
 MAY_CHANGE = {o.STRANGER: set(), o.SEC_OTHER: set(), o.MEM1: {"rsvps"}}
 
 
-def _routers(router: Router) -> Iterator[Router]:
-    yield router
-    for sub in router.sub_routers:
-        yield from _routers(sub)
-
-
 def callback_classes(dp: Dispatcher) -> list[type[CallbackData]]:
     """Every CallbackData class some handler of the production dispatcher filters on."""
     found: dict[str, type[CallbackData]] = {}
-    for router in _routers(dp):
+    for router in walk_routers(dp):
         for handler in router.callback_query.handlers:
             for f in handler.filters or ():
                 if isinstance(f.callback, CallbackQueryFilter):
@@ -73,7 +67,7 @@ def callback_classes(dp: Dispatcher) -> list[type[CallbackData]]:
 
 def commands(dp: Dispatcher) -> list[str]:
     names: set[str] = set()
-    for router in _routers(dp):
+    for router in walk_routers(dp):
         for handler in router.message.handlers:
             for f in handler.filters or ():
                 if isinstance(f.callback, Command):

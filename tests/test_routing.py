@@ -3,20 +3,11 @@ no filter that aiogram would run in a thread."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-from aiogram import Router
-
 from bot.app import create_app
 from bot.settings import load_settings
+from tests.helpers import walk_routers
 
 TOKEN = "123456:TEST"
-
-
-def _routers(router: Router) -> Iterator[Router]:
-    yield router
-    for sub in router.sub_routers:
-        yield from _routers(sub)
 
 
 def _app_dp():  # type: ignore[no-untyped-def]
@@ -28,7 +19,7 @@ def test_no_filter_or_handler_runs_in_a_thread() -> None:
     per check per update. Every filter and handler of ours must be async (`kit.Magic`)."""
     dp = _app_dp()
     threaded = []
-    for router in _routers(dp):
+    for router in walk_routers(dp):
         for name, observer in router.observers.items():
             # Router-level filters live on the observer's own handler object.
             own = observer._handler  # noqa: SLF001 - reading aiogram's structure in a test

@@ -252,15 +252,6 @@ async def load_actor(
     )
 
 
-async def is_known(
-    session: AsyncSession, telegram_id: int, bootstrap_admin_ids: Collection[int] = ()
-) -> bool:
-    """`load_actor(...).known` in one query (a /start only needs to know that)."""
-    if telegram_id in bootstrap_admin_ids:
-        return True
-    return await AccessRepository(session).is_known(telegram_id)
-
-
 def menu_roles(actor: Actor) -> list[str]:
     """The roles that shape the person's command menu and /help, broadest last."""
     if not actor.known:

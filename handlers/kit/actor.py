@@ -17,7 +17,7 @@ from aiogram.filters import Filter
 from aiogram.types import TelegramObject, User
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services.policy import Actor, Refused, Role, has_role, is_known, load_actor
+from bot.services.policy import Actor, Refused, Role, has_role, load_actor
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
@@ -41,8 +41,8 @@ class ActorSource:
         """Whether the bot knows the person, without loading every role when it need not."""
         if self._actor is not None:
             return self._actor.known
-        if self._known is None:
-            self._known = await is_known(self._session, self._user_id, self._admin_ids)
+        if self._known is None:  # no hint read with the account: the roles tell
+            self._known = (await self.get()).known
         return self._known
 
     async def get(self) -> Actor:

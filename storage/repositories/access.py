@@ -82,19 +82,6 @@ class AccessRepository:
             out.setdefault(gid, set()).add(uid)
         return out
 
-    async def is_known(self, telegram_id: int) -> bool:
-        """Whether the account is an active member (of an active branch) or an active admin:
-        one query, for the routing that only needs to know that."""
-        member = (
-            select(Member.id)
-            .join(Branch, Branch.id == Member.branch_id)
-            .where(Member.telegram_id == telegram_id, Member.active, Branch.active)
-        )
-        admin = select(CommitteeAdmin.id).where(
-            CommitteeAdmin.telegram_id == telegram_id, CommitteeAdmin.active
-        )
-        return bool(await self.session.scalar(select(member.exists() | admin.exists())))
-
     async def admin_rows(self, telegram_id: int) -> Sequence[CommitteeAdmin]:
         return (
             await self.session.scalars(
