@@ -35,7 +35,7 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
-from aiogram.types import InlineKeyboardMarkup, MessageEntity
+from aiogram.types import BufferedInputFile, InlineKeyboardMarkup, MessageEntity
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock, SystemClock
@@ -522,6 +522,12 @@ class Sender:
         elif e.document_file_id is not None:
             msg = await bot.send_document(
                 document=e.document_file_id, caption=e.caption, parse_mode=e.parse_mode, **common
+            )
+            message_id = msg.message_id
+        elif e.document_data is not None:
+            upload = BufferedInputFile(e.document_data, filename=e.document_name or "file")
+            msg = await bot.send_document(
+                document=upload, caption=e.caption, parse_mode=e.parse_mode, **common
             )
             message_id = msg.message_id
         elif e.photo_file_id is not None:

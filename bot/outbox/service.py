@@ -72,7 +72,7 @@ def no_retry_kinds() -> list[str]:
 
 @dataclass
 class OutboxMessage:
-    """What to send. Exactly one content: `text`, `copy_from`, `document` or `photo`.
+    """What to send. Exactly one content: `text`, `copy_from`, `document`, `upload` or `photo`.
 
     `reply_markup` is the JSON dict of an InlineKeyboardMarkup (`markup.model_dump(
     exclude_none=True)`), so the row stays plain data.
@@ -85,6 +85,8 @@ class OutboxMessage:
     entities: list[dict[str, Any]] | None = None
     copy_from: tuple[int, int] | None = None
     document: str | None = None
+    # A file made by the bot, uploaded: (file name, bytes).
+    upload: tuple[str, bytes] | None = None
     photo: str | None = None
     caption: str | None = None
     reply_markup: dict[str, Any] | None = None
@@ -103,10 +105,13 @@ class OutboxMessage:
             self.text is not None,
             self.copy_from is not None,
             self.document is not None,
+            self.upload is not None,
             self.photo is not None,
         ]
         if sum(contents) != 1:
-            raise ValueError("an outbox message needs exactly one of text/copy_from/document/photo")
+            raise ValueError(
+                "an outbox message needs exactly one of text/copy_from/document/upload/photo"
+            )
         if self.entities is not None and self.parse_mode is not None and self.text is not None:
             raise ValueError("give either entities or parse_mode, not both")
 
@@ -150,6 +155,8 @@ async def enqueue(
         "copy_from_chat_id": message.copy_from[0] if message.copy_from else None,
         "copy_from_message_id": message.copy_from[1] if message.copy_from else None,
         "document_file_id": message.document,
+        "document_name": message.upload[0] if message.upload else None,
+        "document_data": message.upload[1] if message.upload else None,
         "photo_file_id": message.photo,
         "caption": message.caption,
         "reply_markup": message.reply_markup,

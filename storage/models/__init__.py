@@ -26,11 +26,27 @@ from storage.models.org import (
     WorkingGroupUnit,
 )
 from storage.models.outbox import JobLease, OutboxEntry
+from storage.models.rosters import (
+    BusyDay,
+    HeardProposal,
+    MoveRequest,
+    Roster,
+    RosterVisit,
+    VisitProgram,
+    VisitReport,
+)
 from storage.models.users import TelegramUser
 
 __all__ = [
     "AuditLog",
     "Branch",
+    "BusyDay",
+    "HeardProposal",
+    "MoveRequest",
+    "Roster",
+    "RosterVisit",
+    "VisitProgram",
+    "VisitReport",
     "ChatBinding",
     "CommitteeAdmin",
     "FsmState",

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Boolean,
     Index,
     Integer,
+    LargeBinary,
     SmallInteger,
     String,
     Text,
@@ -61,13 +62,16 @@ class OutboxEntry(Base):
     thread_id: Mapped[int | None] = mapped_column(BigInteger)
     kind: Mapped[str] = mapped_column(String(32))
     priority: Mapped[int] = mapped_column(SmallInteger, default=Priority.REMINDER)
-    # Content: exactly one of text / copy_from / document / photo.
+    # Content: exactly one of text / copy_from / document (file id or bytes) / photo.
     text: Mapped[str | None] = mapped_column(Text)
     parse_mode: Mapped[str | None] = mapped_column(String(16))
     entities: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     copy_from_chat_id: Mapped[int | None] = mapped_column(BigInteger)
     copy_from_message_id: Mapped[int | None] = mapped_column(BigInteger)
     document_file_id: Mapped[str | None] = mapped_column(String(256))
+    # A file the bot makes (a roster's .xlsx, a visitor's .ics), uploaded with its name.
+    document_data: Mapped[bytes | None] = mapped_column(LargeBinary)
+    document_name: Mapped[str | None] = mapped_column(String(128))
     photo_file_id: Mapped[str | None] = mapped_column(String(256))
     caption: Mapped[str | None] = mapped_column(Text)
     reply_markup: Mapped[dict[str, Any] | None] = mapped_column(JSON)
