@@ -1,0 +1,265 @@
+"""The quarterly visiting roster as files people open outside the bot: a spreadsheet and an .ics.
+
+The spreadsheet is what the district office prints and files, so dates and times are real
+date/time cells (they sort and filter in Excel/LibreOffice) and every text stays the Vietnamese it
+was typed in. Names and places are typed by members, so a text that a spreadsheet would take for a
+formula ("=HYPERLINK(...)") is stored as a plain string with Excel's own quote prefix: it shows
+exactly as typed, and editing the cell later does not turn it into a formula either.
+
+The .ics follows `bot.services.meetings.ics`: local times with TZID=Asia/Ho_Chi_Minh and its
+VTIMEZONE, so a phone in any zone shows the meeting's local hour. A visit's UID depends only on
+its id, so importing a revised roster updates the entries instead of duplicating them, and the
+output depends only on the input (DTSTAMP comes from the visit) so the same roster always gives
+the same bytes.
+
+Both take plain rows and caller-translated texts: no database, no catalogs here.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from io import BytesIO
+from zoneinfo import ZoneInfo
+
+import icalendar
+from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
+from openpyxl.styles import Alignment, Font
+from openpyxl.utils import get_column_letter
+
+from bot.services.vn_calendar import VN_TZ, to_local, weekday_name
+
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+PRODID = "-//chibo-bot//rosters//VI"
+
+DATE_FORMAT = "DD/MM/YYYY"
+TIME_FORMAT = "HH:MM"
+TITLE_ROW, HEADER_ROW, FIRST_DATA_ROW = 1, 2, 3
+MIN_WIDTH, MAX_WIDTH = 6, 60
+# Widths of cells whose displayed text is not their Python value's str().
+_DATE_WIDTH, _TIME_WIDTH = len("31/12/2027"), len("19:30")
+# Characters that make a spreadsheet read a text as a formula (OWASP's CSV-injection list).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Excel refuses these in a sheet name; a leading or trailing apostrophe is refused too.
+_SHEET_INVALID = re.compile(r"[\[\]:*?/\\]")
+SHEET_TITLE_MAX = 31
+_SHEET_FALLBACK = "Lich"
+_RESERVED_SHEET = "history"  # Excel keeps "History" for itself
+
+
+@dataclass(frozen=True)
+class VisitRow:
+    visit_id: int
+    branch_code: str
+    branch_name: str
+    start: datetime  # timezone-aware
+    place: str
+    visitor_code: str
+    visitor_name: str
+    agenda: str = ""
+
+
+@dataclass(frozen=True)
+class SheetLabels:
+    """Translated texts, given by the caller from its catalogs."""
+
+    title: str  # e.g. "Lịch dự sinh hoạt chi bộ quý I/2027 — Tổ công tác số 1"
+    number: str  # "STT"
+    branch: str  # "Chi bộ"
+    weekday: str  # "Thứ"
+    date: str  # "Ngày"
+    time: str  # "Giờ"
+    place: str  # "Địa điểm"
+    visitor: str  # "Người dự"
+    sheet: str = "Lich"  # worksheet title; sanitised, so any text is safe
+
+
+def _ordered(rows: Sequence[VisitRow]) -> list[VisitRow]:
+    return sorted(rows, key=lambda r: (r.start, r.branch_code))
+
+
+# Spreadsheet --------------------------------------------------------------------------------
+
+
+def sheet_title(text: str) -> str:
+    """A worksheet name Excel accepts: openpyxl raises on []:*?/\\ and Excel refuses over 31
+    characters, a leading/trailing apostrophe or "History"; the label comes from a catalog and a
+    quarter name like "I/2027" must not make the export fail."""
+    cleaned = _SHEET_INVALID.sub("-", ILLEGAL_CHARACTERS_RE.sub("", text))
+    cleaned = cleaned.strip().strip("'").strip()[:SHEET_TITLE_MAX].strip().strip("'")
+    if not cleaned or cleaned.lower() == _RESERVED_SHEET:
+        return _SHEET_FALLBACK
+    return cleaned
+
+
+def _clean(text: str) -> str:
+    # Control characters are not allowed in the XML openpyxl writes (it raises on them); a
+    # forged Telegram name can carry one, and it must not cost the whole roster.
+    return ILLEGAL_CHARACTERS_RE.sub("", text)
+
+
+def _put_text(cell: Cell, text: str) -> None:
+    """Store `text` as a string whatever its first character.
+
+    openpyxl turns a string starting with "=" into a formula; forcing the type to "s" keeps it a
+    string in the file, and quotePrefix is what Excel itself sets when someone types 'text, so
+    the value shows without an apostrophe yet re-editing it in Excel keeps it text.
+    """
+    cell.value = text
+    if text.startswith(_FORMULA_START):
+        cell.data_type = "s"
+        cell.quotePrefix = True
+
+
+def _text_width(text: str) -> int:
+    # Decomposed Vietnamese (NFD, as some keyboards send) counts each accent as a character;
+    # the width should follow what is seen.
+    return len(unicodedata.normalize("NFC", text))
+
+
+def roster_workbook(
+    labels: SheetLabels,
+    rows: Sequence[VisitRow],
+    *,
+    locale: str = "vi",
+    tz: ZoneInfo = VN_TZ,
+) -> bytes:
+    """The roster as an .xlsx: a title row, a frozen header row, one row per visit by time."""
+    headers = [
+        labels.number,
+        labels.branch,
+        labels.weekday,
+        labels.date,
+        labels.time,
+        labels.place,
+        labels.visitor,
+    ]
+    ncols = len(headers)
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None  # a new Workbook always has one sheet
+    ws.title = sheet_title(labels.sheet)
+
+    widths = [_text_width(_clean(h)) for h in headers]
+    bold = Font(bold=True)
+    for col, header in enumerate(headers, start=1):
+        cell = ws.cell(row=HEADER_ROW, column=col)
+        _put_text(cell, _clean(header))
+        cell.font = bold
+        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+
+    for index, row in enumerate(_ordered(rows), start=1):
+        local = to_local(row.start, tz)
+        r = FIRST_DATA_ROW + index - 1
+        ws.cell(row=r, column=1, value=index)
+        texts = {
+            2: _clean(row.branch_name),
+            3: weekday_name(local.date(), locale),
+            6: _clean(row.place),
+            7: _clean(row.visitor_name),
+        }
+        for col, text in texts.items():
+            _put_text(ws.cell(row=r, column=col), text)
+            widths[col - 1] = max(widths[col - 1], _text_width(text))
+        day = ws.cell(row=r, column=4, value=local.date())
+        day.number_format = DATE_FORMAT
+        hour = ws.cell(row=r, column=5, value=local.time().replace(second=0, microsecond=0))
+        hour.number_format = TIME_FORMAT
+        widths[0] = max(widths[0], len(str(index)))
+    widths[3] = max(widths[3], _DATE_WIDTH)
+    widths[4] = max(widths[4], _TIME_WIDTH)
+
+    for col, width in enumerate(widths, start=1):
+        # +2: the cell's padding, so the longest text is not clipped at its edge.
+        ws.column_dimensions[get_column_letter(col)].width = min(
+            max(width + 2, MIN_WIDTH), MAX_WIDTH
+        )
+    # Texts longer than the widest column wrap instead of being cut off on print.
+    for cells in ws.iter_rows(min_row=FIRST_DATA_ROW, min_col=2, max_col=ncols):
+        for cell in cells:
+            cell.alignment = Alignment(vertical="top", wrap_text=True)
+
+    title = _clean(labels.title)
+    last = get_column_letter(ncols)
+    _put_text(ws.cell(row=TITLE_ROW, column=1), title)
+    ws.merge_cells(f"A{TITLE_ROW}:{last}{TITLE_ROW}")
+    head = ws.cell(row=TITLE_ROW, column=1)
+    head.font = Font(bold=True, size=14)
+    head.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+    # A merged cell does not grow with its text; give a long title the lines it needs.
+    total = sum(ws.column_dimensions[get_column_letter(c)].width for c in range(1, ncols + 1))
+    lines = max(1, math.ceil(_text_width(title) * 1.3 / total))
+    ws.row_dimensions[TITLE_ROW].height = 20 * lines
+
+    ws.freeze_panes = f"A{FIRST_DATA_ROW}"
+    last_row = max(HEADER_ROW, FIRST_DATA_ROW + len(rows) - 1)
+    ws.auto_filter.ref = f"A{HEADER_ROW}:{last}{last_row}"
+    # Printed: landscape, one page wide, the header repeated on every page.
+    ws.print_title_rows = f"{HEADER_ROW}:{HEADER_ROW}"
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+
+    out = BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+# Calendar -----------------------------------------------------------------------------------
+
+
+def visits_ics(
+    rows: Sequence[VisitRow],
+    *,
+    calendar_name: str,
+    summary: Callable[[VisitRow], str],
+    duration: timedelta = timedelta(hours=2),
+    tz: ZoneInfo = VN_TZ,
+    uid_domain: str = "chibo-bot",
+) -> bytes:
+    """The visits as an iCalendar file, one event per visit with a reminder the day before."""
+    cal = icalendar.Calendar()
+    cal.add("prodid", PRODID)
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("x-wr-calname", calendar_name)
+    cal.add("x-wr-timezone", str(tz))
+    first: date | None = None
+    last: date | None = None
+    for row in _ordered(rows):
+        start = to_local(row.start, tz)
+        end = start + duration
+        title = summary(row)
+        event = icalendar.Event()
+        event.add("uid", f"visit-{row.visit_id}@{uid_domain}")
+        # DTSTAMP is required and must be UTC; the visit's own start keeps the file a pure
+        # function of the roster (a render time would change every download).
+        event.add("dtstamp", row.start.astimezone(UTC))
+        event.add("dtstart", start)
+        event.add("dtend", end)
+        event.add("summary", title)
+        if row.place:
+            event.add("location", row.place)
+        if row.agenda:
+            event.add("description", row.agenda)
+        alarm = icalendar.Alarm()
+        alarm.add("action", "DISPLAY")
+        alarm.add("description", title)  # DISPLAY alarms must carry one (RFC 5545 3.6.6)
+        alarm.add("trigger", timedelta(days=-1))
+        event.add_component(alarm)
+        cal.add_component(event)
+        first = start.date() if first is None else min(first, start.date())
+        last = end.date() if last is None else max(last, end.date())
+    if first is not None and last is not None:
+        # The VTIMEZONE covers the years of the visits: derived from the rows, not from today,
+        # so the output stays deterministic.
+        cal.add_missing_timezones(
+            first_date=date(first.year, 1, 1), last_date=date(last.year, 12, 31)
+        )
+    return cal.to_ical()
