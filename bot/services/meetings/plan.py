@@ -69,7 +69,7 @@ class PlanResult:
         return [m for m in self.created if m.shifted_from is not None]
 
 
-def _new_regular(branch: Branch, slot: RuleSlot, tz: ZoneInfo) -> Meeting:
+def new_regular(branch: Branch, slot: RuleSlot, tz: ZoneInfo) -> Meeting:
     return Meeting(
         branch_id=branch.id,
         district_id=branch.district_id,
@@ -113,7 +113,7 @@ async def generate_plan(
         for year, month in periods:
             if (branch.id, year, month) in existing:
                 continue
-            meeting = _new_regular(branch, rule_slot(branch.meeting_day, year, month), tz)
+            meeting = new_regular(branch, rule_slot(branch.meeting_day, year, month), tz)
             if meeting.starts_at <= now:
                 continue
             session.add(meeting)
@@ -173,7 +173,7 @@ async def update_rule(
     ):
         if meeting.origin != MeetingOrigin.RULE.value:
             continue
-        fresh = _new_regular(
+        fresh = new_regular(
             branch, rule_slot(meeting_day, meeting.period_year, meeting.period_month), tz
         )
         if fresh.starts_at <= now:

@@ -1,0 +1,284 @@
+"""The leader's review: which roster the person sees, the review text, regenerate, publish.
+
+Drafts are visible only to the group's leader and the district's committee admins; a published
+roster to every member of the group as well. Every button press names the roster's version, so
+a press on a screen older than the last regeneration or change is refused, never applied.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.services import audit
+from bot.services.meetings.context import MeetingContext
+from bot.services.policy import Actor
+from bot.services.rosters import presentation as p
+from bot.services.rosters.common import (
+    DEFAULT_CONFIG,
+    Quarter,
+    RosterConfig,
+    RosterError,
+    leads_group,
+    require_leader,
+    sits_in_group,
+)
+from bot.services.rosters.notices import RosterNotices
+from bot.services.rosters.planning import ensure_meetings, ensure_programs, make_draft
+from storage.models import Branch, Member, Roster, RosterVisit, WorkingGroup
+from storage.models.rosters import RosterStatus, VisitStatus
+from storage.repositories.rosters import RosterRepository
+
+
+@dataclass
+class RosterView:
+    roster: Roster
+    group: WorkingGroup
+    visits: list[RosterVisit]
+    branches: dict[int, Branch]
+    members: dict[int, Member]
+    due: int
+
+    @property
+    def quarter(self) -> Quarter:
+        return Quarter(self.roster.year, self.roster.quarter)
+
+    @property
+    def published(self) -> bool:
+        return self.roster.status == RosterStatus.PUBLISHED.value
+
+
+async def load_view(session: AsyncSession, roster: Roster) -> RosterView:
+    repo = RosterRepository(session)
+    program = await repo.program(roster.program_id)
+    assert program is not None
+    group = await repo.group(program.working_group_id)
+    assert group is not None
+    visits = await repo.visits(roster.id)
+    branch_ids = {v.branch_id for v in visits} | {u["branch_id"] for u in roster.uncovered}
+    branch_ids |= {m["branch_id"] for m in roster.suggestions.get("moves", [])}
+    member_ids = {v.visitor_member_id for v in visits}
+    for helper in roster.suggestions.get("helpers", []):
+        member_ids |= set(helper["member_ids"][:3])
+    covered_slots = {(v.branch_id, v.period_year, v.period_month) for v in visits}
+    return RosterView(
+        roster=roster,
+        group=group,
+        visits=visits,
+        branches=await repo.branches(branch_ids),
+        members=await repo.members(member_ids),
+        due=len(covered_slots) + len(roster.uncovered),
+    )
+
+
+def review_text(ctx: MeetingContext, locale: str, view: RosterView) -> str:
+    """Title, coverage figures, the table, then why some branches stay uncovered."""
+    i18n, tz = ctx.i18n, ctx.tz
+    roster = view.roster
+    head = i18n.t(
+        "roster.review.published" if view.published else "roster.review.draft",
+        locale,
+        group=p.escape(view.group.name),
+        quarter=p.quarter_label(i18n, locale, view.quarter),
+    )
+    loads: dict[int, int] = {}
+    for v in view.visits:
+        loads[v.visitor_member_id] = loads.get(v.visitor_member_id, 0) + 1
+    figures = i18n.t(
+        "roster.figures",
+        locale,
+        covered=view.due - len(roster.uncovered),
+        due=view.due,
+        visits=len(view.visits),
+        people=len(loads),
+        most=max(loads.values(), default=0),
+    )
+    status = i18n.t(f"roster.status.{roster.solver_status or 'optimal'}", locale)
+    if roster.solver_status == "feasible":
+        status += " " + i18n.t("roster.gap", locale, gap=round(roster.solver_gap * 100, 1))
+    short = p.shortfall_lines(
+        i18n, locale, view.group, roster, view.branches, view.members, tz=tz
+    )
+    tail = ("\n\n" + i18n.t("roster.shortfall", locale) + "\n" + "\n".join(short)) if short else ""
+    rows = p.visit_rows(view.visits, view.branches, view.members)
+    room = p.TEXT_LIMIT - len(head) - len(figures) - len(status) - len(tail) - 10
+    body = p.table(i18n, locale, rows, tz=tz, room=max(room, 400))
+    return f"{head}\n{figures}\n{status}\n\n{body}{tail}"[: p.TEXT_LIMIT]
+
+
+async def rosters_for(
+    session: AsyncSession, actor: Actor, quarter: Quarter
+) -> list[tuple[WorkingGroup, Roster | None, bool]]:
+    """The groups whose roster this person may see for `quarter`: (group, roster, may_edit).
+
+    Drafts only for leaders and admins; an ordinary member sees their group's published one."""
+    repo = RosterRepository(session)
+    out = []
+    districts = sorted(actor.districts) if not actor.bootstrap_admin else None
+    groups = []
+    if districts is None:
+        groups = await repo.groups()
+    else:
+        for d in districts:
+            groups += await repo.groups(d)
+    for group in groups:
+        if not sits_in_group(actor, group):
+            continue
+        program = await repo.program_of_group(group.id)
+        roster = (
+            await repo.roster_for(program.id, quarter.year, quarter.quarter)
+            if program is not None
+            else None
+        )
+        edit = leads_group(actor, group)
+        if roster is not None and roster.status != RosterStatus.PUBLISHED.value and not edit:
+            roster = None
+        out.append((group, roster, edit))
+    return out
+
+
+async def locked(session: AsyncSession, roster_id: int, version: int | None) -> Roster:
+    roster = await RosterRepository(session).roster(roster_id, for_update=True)
+    if roster is None:
+        raise RosterError("roster.not_found")
+    if version is not None and roster.version != version:
+        raise RosterError("roster.stale")
+    return roster
+
+
+async def group_of(session: AsyncSession, roster: Roster) -> WorkingGroup:
+    repo = RosterRepository(session)
+    program = await repo.program(roster.program_id)
+    group = await repo.group(program.working_group_id) if program else None
+    if group is None:
+        raise RosterError("roster.not_found")
+    return group
+
+
+async def regenerate(
+    session: AsyncSession,
+    ctx: MeetingContext,
+    actor: Actor | None,
+    roster_id: int,
+    version: int | None,
+    *,
+    config: RosterConfig = DEFAULT_CONFIG,
+) -> Roster:
+    roster = await locked(session, roster_id, version)
+    group = await group_of(session, roster)
+    if actor is not None:
+        require_leader(actor, group)
+    program = await RosterRepository(session).program(roster.program_id)
+    assert program is not None
+    draft = await make_draft(
+        session, ctx, program, Quarter(roster.year, roster.quarter), actor=actor, config=config
+    )
+    return draft.roster
+
+
+async def draft_for_group(
+    session: AsyncSession,
+    ctx: MeetingContext,
+    actor: Actor | None,
+    group: WorkingGroup,
+    quarter: Quarter,
+    *,
+    config: RosterConfig = DEFAULT_CONFIG,
+) -> Roster:
+    """The group's roster for the quarter: the existing one, or a new draft."""
+    if actor is not None:
+        require_leader(actor, group)
+    await ensure_programs(session, group.district_id)
+    repo = RosterRepository(session)
+    program = await repo.program_of_group(group.id)
+    assert program is not None
+    roster = await repo.roster_for(program.id, quarter.year, quarter.quarter)
+    if roster is not None:
+        return roster
+    return (await make_draft(session, ctx, program, quarter, actor=actor, config=config)).roster
+
+
+async def publish(
+    session: AsyncSession,
+    ctx: MeetingContext,
+    actor: Actor | None,
+    roster_id: int,
+    version: int | None,
+) -> RosterView:
+    """Publish a draft: visits tied to meetings, the group and each visitor told (once)."""
+    roster = await locked(session, roster_id, version)
+    group = await group_of(session, roster)
+    if actor is not None:
+        require_leader(actor, group)
+    if roster.status == RosterStatus.PUBLISHED.value:
+        raise RosterError(
+            "roster.already_published", quarter=str(Quarter(roster.year, roster.quarter)),
+            group=group.name,
+        )
+    _, end = Quarter(roster.year, roster.quarter).bounds(ctx.tz)
+    if end <= ctx.now():
+        raise RosterError("roster.quarter_over")
+    await ensure_meetings(session, ctx, roster)
+    roster.status = RosterStatus.PUBLISHED.value
+    roster.published_at = ctx.now()
+    roster.published_by = actor.telegram_id if actor else None
+    roster.version += 1
+    for req in await RosterRepository(session).pending_moves(roster.id):
+        req.status = "withdrawn"
+        req.decided_at = ctx.now()
+    view = await load_view(session, roster)
+    await RosterNotices(session, ctx).published(
+        roster, group, view.visits, view.branches, view.members
+    )
+    await audit.record(
+        session,
+        action="roster.publish",
+        entity_type="roster",
+        entity_id=str(roster.id),
+        district_id=roster.district_id,
+        actor_id=actor.telegram_id if actor else None,
+        before={"status": RosterStatus.DRAFT.value},
+        after={"status": roster.status, "visits": len(view.visits), "version": roster.version},
+    )
+    return view
+
+
+async def confirm_visits(
+    session: AsyncSession, ctx: MeetingContext, actor: Actor, roster_id: int
+) -> int:
+    """The visitor's Xác nhận: confirms their own live visits of the roster; how many."""
+    roster = await RosterRepository(session).roster(roster_id)
+    if roster is None or roster.status != RosterStatus.PUBLISHED.value:
+        raise RosterError("roster.not_found")
+    mine = {m.member_id for m in actor.memberships}
+    visits = [
+        v for v in await RosterRepository(session).visits(roster.id) if v.visitor_member_id in mine
+    ]
+    if not visits:
+        raise RosterError("roster.not_your_visit")
+    now = ctx.now()
+    changed = 0
+    for v in visits:
+        if v.status == VisitStatus.ASSIGNED.value:
+            v.status = VisitStatus.CONFIRMED.value
+            v.confirmed_at = now
+            changed += 1
+    if changed:
+        await audit.record(
+            session,
+            action="roster.confirm",
+            entity_type="roster",
+            entity_id=str(roster.id),
+            district_id=roster.district_id,
+            actor_id=actor.telegram_id,
+            before=None,
+            after={"visits": [v.id for v in visits]},
+        )
+    return len(visits)
+
+
+def draft_due(quarter: Quarter, today: date, config: RosterConfig = DEFAULT_CONFIG) -> bool:
+    """Whether the quarter's draft should exist by `today` (local date)."""
+    return today >= quarter.first_day - timedelta(days=config.draft_days_before)
