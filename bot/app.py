@@ -128,8 +128,21 @@ def create_dispatcher(
     )
     from handlers.kit.gates import gate_routers
 
+    from bot.clock import SystemClock
+    from bot.services.meetings.context import MeetingContext
+
     guard_read_only()
     in_flight = InFlight()
+    # What use cases render their notices with: one per dispatcher, shared by every handler.
+    workflow_data.setdefault(
+        "meeting_context",
+        MeetingContext(
+            workflow_data.get("clock") or SystemClock(),
+            i18n,
+            settings.default_language,
+            settings.tz,
+        ),
+    )
     dp = Dispatcher(
         storage=fsm_storage or MemoryStorage(),
         # Registered below, inside the unit of work: the database storage reads and writes

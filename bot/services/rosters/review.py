@@ -282,3 +282,41 @@ async def confirm_visits(
 def draft_due(quarter: Quarter, today: date, config: RosterConfig = DEFAULT_CONFIG) -> bool:
     """Whether the quarter's draft should exist by `today` (local date)."""
     return today >= quarter.first_day - timedelta(days=config.draft_days_before)
+
+
+@dataclass(frozen=True)
+class Mate:
+    member_id: int
+    name: str
+
+
+async def own_visit(
+    session: AsyncSession, actor: Actor, visit_id: int
+) -> tuple[RosterVisit, Branch, list[Mate]]:
+    """The actor's live published visit with its branch and the group mates it could be
+    offered to; anyone else's (a forged id) is refused."""
+    repo = RosterRepository(session)
+    visit = await repo.visit(visit_id)
+    mine = {m.member_id for m in actor.memberships}
+    if visit is None or visit.visitor_member_id not in mine:
+        raise RosterError("roster.not_your_visit")
+    if visit.status not in (VisitStatus.ASSIGNED.value, VisitStatus.CONFIRMED.value):
+        raise RosterError("roster.not_your_visit")
+    roster = await repo.roster(visit.roster_id)
+    if roster is None or roster.status != RosterStatus.PUBLISHED.value:
+        raise RosterError("roster.not_your_visit")
+    group = await group_of(session, roster)
+    branch = (await repo.branches([visit.branch_id]))[visit.branch_id]
+    mates = [
+        Mate(m.id, m.full_name)
+        for m in await repo.group_members(group.id)
+        if m.id != visit.visitor_member_id
+    ]
+    return visit, branch, mates
+
+
+def default_quarter(ctx: MeetingContext, config: RosterConfig = DEFAULT_CONFIG) -> Quarter:
+    """The coming quarter once its draft is due, else the current one."""
+    today = ctx.today()
+    coming = Quarter.of(today).shift(1)
+    return coming if draft_due(coming, today, config) else Quarter.of(today)
