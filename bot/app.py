@@ -119,6 +119,8 @@ def create_dispatcher(
     **workflow_data: Any,
 ) -> Dispatcher:
     """The production dispatcher: middlewares, routers in order, long-lived objects as data."""
+    from bot.clock import SystemClock
+    from bot.services.meetings.context import MeetingContext
     from handlers import detached, errors, get_routers
     from handlers.kit import (
         ActorInjector,
@@ -127,9 +129,6 @@ def create_dispatcher(
         create_refusals_router,
     )
     from handlers.kit.gates import gate_routers
-
-    from bot.clock import SystemClock
-    from bot.services.meetings.context import MeetingContext
 
     guard_read_only()
     in_flight = InFlight()

@@ -98,9 +98,7 @@ def review_text(ctx: MeetingContext, locale: str, view: RosterView) -> str:
     status = i18n.t(f"roster.status.{roster.solver_status or 'optimal'}", locale)
     if roster.solver_status == "feasible":
         status += " " + i18n.t("roster.gap", locale, gap=round(roster.solver_gap * 100, 1))
-    short = p.shortfall_lines(
-        i18n, locale, view.group, roster, view.branches, view.members, tz=tz
-    )
+    short = p.shortfall_lines(i18n, locale, view.group, roster, view.branches, view.members, tz=tz)
     tail = ("\n\n" + i18n.t("roster.shortfall", locale) + "\n" + "\n".join(short)) if short else ""
     rows = p.visit_rows(view.visits, view.branches, view.members)
     room = p.TEXT_LIMIT - len(head) - len(figures) - len(status) - len(tail) - 10
@@ -214,7 +212,8 @@ async def publish(
         require_leader(actor, group)
     if roster.status == RosterStatus.PUBLISHED.value:
         raise RosterError(
-            "roster.already_published", quarter=str(Quarter(roster.year, roster.quarter)),
+            "roster.already_published",
+            quarter=str(Quarter(roster.year, roster.quarter)),
             group=group.name,
         )
     _, end = Quarter(roster.year, roster.quarter).bounds(ctx.tz)
