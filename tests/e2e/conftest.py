@@ -2,14 +2,43 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 
+from tests.conftest import _Templates
 from tests.e2e.harness import BotEnv, running_bot
+from tests.e2e.rosters_world import DanPhuong, RosterWorld, roster_world
 
 
 @pytest.fixture
 async def bot_env(database_url: str) -> AsyncIterator[BotEnv]:
     async with running_bot(database_url) as env:
         yield env
+
+
+@pytest.fixture(scope="session")
+def dan_phuong(db_templates: _Templates) -> DanPhuong:
+    return DanPhuong(db_templates)
+
+
+@pytest.fixture
+def dan_phuong_url(db_backend: str, dan_phuong: DanPhuong, tmp_path: Path) -> Iterator[str]:
+    """A fresh database holding dan-phuong, its working groups on Telegram and their chats."""
+    if db_backend == "sqlite":
+        yield dan_phuong.sqlite_url(tmp_path)
+        return
+    from tests.conftest import _pg_url
+
+    name = dan_phuong.pg_database()
+    try:
+        yield _pg_url(name)
+    finally:
+        dan_phuong.templates.drop_pg(name)
+
+
+@pytest.fixture
+async def rosters(dan_phuong_url: str) -> AsyncIterator[RosterWorld]:
+    async with roster_world(dan_phuong_url) as world:
+        yield world
