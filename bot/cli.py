@@ -88,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _register_extra(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Feature commands (import, outbox) add themselves here."""
-    for module_name in ("bot.cli_import", "bot.cli_outbox"):
+    for module_name in ("bot.cli_import", "bot.cli_outbox", "bot.cli_roster"):
         try:
             module = __import__(module_name, fromlist=["register"])
         except ModuleNotFoundError as exc:

@@ -6,6 +6,7 @@ from bot.scheduler import JobRegistry
 
 
 def register_all(registry: JobRegistry) -> None:
-    from bot.jobs import meetings
+    from bot.jobs import meetings, rosters
 
     meetings.register(registry)
+    rosters.register(registry)

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.i18n import CatalogI18n, create_i18n
 from bot.scheduler import JobContext, JobRegistry
 from bot.services.meetings import LiveCounts, MeetingContext, Notices, generate_plan
+from bot.services.rosters.reminders import visitor_reminders
 from bot.services.vn_calendar import VN_TZ
 
 log = logging.getLogger("bot.jobs.meetings")
@@ -72,12 +73,11 @@ async def plan_job(ctx: JobContext) -> None:
 
 
 async def reminders_job(ctx: JobContext) -> None:
-    """Queue the reminders due now (group 24 h / 2 h, members 24 h, visitors once rosters
-    exist)."""
+    """Queue the reminders due now (group 24 h / 2 h, members 24 h, visitors 24 h)."""
     async with ctx.session_factory() as s, s.begin():
         notices = Notices(s, _meeting_ctx(ctx))
         queued = await notices.send_due_reminders()
-        queued += await notices.visiting_reminders()
+        queued += await visitor_reminders(s, notices.ctx)
     if queued:
         log.info("reminders: %d queued", queued)
 

@@ -114,6 +114,10 @@ async def apply_org(
             await writer.plan_links(write=False)
     else:
         await writer.write_all(plans)
+        # Every imported working group gets the default visiting program.
+        from bot.services.rosters.planning import ensure_programs
+
+        await ensure_programs(session)
     names = [t.name for t in ENTITY_TABLES] + [t.name for t in LINK_TABLES]
     report.tables = {n: writer.report_tables[n] for n in names if n in writer.report_tables}
     if not dry_run and report.changed:

@@ -184,12 +184,6 @@ class Notices:
                 queued += 1
         return queued
 
-    async def visiting_reminders(self) -> int:
-        """Hook: the visiting working-group member's 24 h reminder (place and agenda), once
-        visiting rosters exist. `due_reminders` yields `VISITOR_24H` rows then and
-        `send_due_reminders` renders them; until then there is nobody to remind."""
-        return 0
-
     async def private_chat_hint(
         self, meeting: Meeting, telegram_id: int, name: str, url: str
     ) -> bool:

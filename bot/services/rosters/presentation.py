@@ -18,6 +18,7 @@ from bot.services.rosters.files import SheetLabels, VisitRow
 from bot.services.vn_calendar import VN_TZ, format_date, format_time, to_local, weekday_name
 from storage.models import Branch, Member, Roster, RosterVisit, WorkingGroup
 
+
 TEXT_LIMIT = 4000
 ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}
 
@@ -90,21 +91,29 @@ def table(
     return "\n".join(lines) if lines else i18n.t("roster.empty", locale)
 
 
-def coverage_line(i18n: CatalogI18n, locale: str, roster: Roster, visits: int, due: int) -> str:
-    covered = due - len(roster.uncovered)
-    levels = list(roster.levels or [])
+def reason_text(
+    i18n: CatalogI18n,
+    locale: str,
+    group: WorkingGroup,
+    item: Mapping[str, Any],
+    branches: Mapping[int, Branch],
+    *,
+    tz: ZoneInfo = VN_TZ,
+) -> str:
+    """One uncovered meeting's reason ("Tổ 3: ngày 03/01 lúc 19:30 có 7 chi bộ họp cùng lúc
+    nhưng tổ chỉ có 5 người đi được")."""
+    local = to_local(datetime.fromisoformat(item["start"]), tz)
+    branch = branches.get(item["branch_id"])
     return i18n.t(
-        "roster.coverage_line",
+        f"roster.reason.{item['reason']}",
         locale,
-        covered=covered,
-        due=due,
-        visits=visits,
-        status=i18n.t(f"roster.status.{roster.solver_status or 'feasible'}", locale),
-    ) + (
-        ""
-        if roster.solver_status != "feasible"
-        else " " + i18n.t("roster.gap", locale, gap=round(roster.solver_gap * 100, 1))
-    ) * bool(levels)
+        group=escape(group.name),
+        branch=escape(branch.name) if branch else "?",
+        date=local.strftime("%d/%m"),
+        time=format_time(local.time()),
+        meetings=item["meetings"],
+        people=item["people"],
+    )
 
 
 def shortfall_lines(
@@ -117,28 +126,17 @@ def shortfall_lines(
     *,
     tz: ZoneInfo = VN_TZ,
 ) -> list[str]:
-    """Why branches stay uncovered, in words a secretary understands, then what would fix it."""
+    """Why branches stay uncovered, in words a secretary understands, then what would fix it.
+    A crowded evening is said once, not once per branch it leaves out."""
     lines: list[str] = []
     told_clusters: set[tuple[str, int]] = set()
     for item in roster.uncovered:
-        start = datetime.fromisoformat(item["start"])
-        local = to_local(start, tz)
-        branch = branches.get(item["branch_id"])
-        name = escape(branch.name) if branch else "?"
-        params: dict[str, Any] = {
-            "group": escape(group.name),
-            "branch": name,
-            "date": local.strftime("%d/%m"),
-            "time": format_time(local.time()),
-            "meetings": item["meetings"],
-            "people": item["people"],
-        }
         if item["reason"] == "crowded":
             cluster = (item["start"], item["meetings"])
             if cluster in told_clusters:
                 continue
             told_clusters.add(cluster)
-        lines.append("• " + i18n.t(f"roster.reason.{item['reason']}", locale, **params))
+        lines.append("• " + reason_text(i18n, locale, group, item, branches, tz=tz))
     for move in roster.suggestions.get("moves", []):
         branch = branches.get(move["branch_id"])
         lines.append(

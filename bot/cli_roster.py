@@ -1,0 +1,97 @@
+"""`python -m bot roster plan|publish --quarter 2027-Q1 [--district CODE] [--json]`.
+
+For operators and for checking: `plan` makes (or re-makes) the draft of every working group of
+the district and prints it; `publish` publishes the drafts, as the leader's button does. Both
+work on a freshly imported database (programs are created on the way).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from typing import Any
+
+
+def register(sub: argparse._SubParsersAction[Any]) -> None:
+    p = sub.add_parser(
+        "roster",
+        help="draft or publish the quarterly visiting rosters",
+        description="plan: make each working group's draft for the quarter and print it. "
+        "publish: publish the drafts (the group chats and visitors are told).",
+    )
+    verbs = p.add_subparsers(dest="verb", metavar="VERB", required=True)
+    for verb, text in (("plan", "make and print the drafts"), ("publish", "publish the drafts")):
+        v = verbs.add_parser(verb, help=text)
+        v.add_argument("--quarter", required=True, help="e.g. 2027-Q1")
+        v.add_argument("--district", default=None, help="district code (default: every one)")
+        v.add_argument("--json", action="store_true", help="machine-readable output")
+        v.set_defaults(func=cmd_roster)
+
+
+def cmd_roster(args: argparse.Namespace) -> int:
+    from bot.cli import _settings
+    from bot.services.rosters.common import Quarter, RosterError
+
+    settings = _settings(require_token=False)
+    try:
+        quarter = Quarter.parse(args.quarter)
+    except RosterError:
+        print(f"not a quarter: {args.quarter!r} (example: 2027-Q1)", file=sys.stderr)
+        return 2
+    return asyncio.run(_run(settings, args.verb, quarter, args.district, args.json))
+
+
+async def _run(settings: Any, verb: str, quarter: Any, district: str | None, as_json: bool) -> int:
+    from bot.clock import SystemClock
+    from bot.i18n import create_i18n
+    from bot.services.meetings.context import MeetingContext
+    from bot.services.rosters.cli_report import plan_report, text_report
+    from bot.services.rosters.common import RosterError
+    from bot.services.rosters.review import publish
+    from storage.db import create_engine, create_session_factory
+    from storage.migrate import upgrade_to_head
+
+    engine = create_engine(settings.database_url)
+    try:
+        await upgrade_to_head(engine)
+        factory = create_session_factory(engine)
+        ctx = MeetingContext(
+            SystemClock(), create_i18n(settings.default_language), settings.default_language,
+            settings.tz,
+        )
+        try:
+            report = await plan_report(factory, ctx, quarter, district, draft=verb == "plan")
+        except RosterError as exc:
+            print(ctx.i18n.t(exc.key, "en", **exc.params), file=sys.stderr)
+            return 2
+        if verb == "publish":
+            published = 0
+            for group in report["groups"]:
+                if group.get("published"):
+                    continue
+                try:
+                    async with factory() as s, s.begin():
+                        await publish(s, ctx, None, group["roster_id"], None)
+                    published += 1
+                except RosterError as exc:
+                    print(f"{group['code']}: {ctx.i18n.t(exc.key, 'en', **exc.params)}",
+                          file=sys.stderr)
+            if not as_json:
+                print(f"OK published {published} roster(s) for {quarter}")
+        if as_json:
+            public = {
+                "quarter": report["quarter"],
+                "groups": [
+                    {k: g[k] for k in ("code", "status", "assignments", "uncovered")}
+                    for g in report["groups"]
+                ],
+            }
+            print(json.dumps(public, ensure_ascii=False, indent=2))
+        elif verb == "plan":
+            for line in text_report(report):
+                print(line)
+        return 0
+    finally:
+        await engine.dispose()

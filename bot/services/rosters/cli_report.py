@@ -1,0 +1,104 @@
+"""The command line's and the benchmark's view of a quarter: every group's roster as data.
+
+`plan_report` makes the missing drafts (or re-makes them with `draft=True`, published rosters
+are reported as they are) and returns plain dicts in the shape `roster plan --json` prints.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.services.meetings.context import MeetingContext
+from bot.services.rosters import presentation as p
+from bot.services.rosters.common import DEFAULT_CONFIG, Quarter, RosterConfig, RosterError
+from bot.services.rosters.planning import ensure_programs, make_draft
+from bot.services.rosters.review import load_view
+from bot.services.vn_calendar import to_local
+from storage.models.rosters import RosterStatus
+from storage.repositories.rosters import RosterRepository
+
+
+async def plan_report(
+    factory: async_sessionmaker[AsyncSession],
+    ctx: MeetingContext,
+    quarter: Quarter,
+    district_code: str | None,
+    *,
+    draft: bool = True,
+    config: RosterConfig = DEFAULT_CONFIG,
+) -> dict[str, Any]:
+    async with factory() as s, s.begin():
+        repo = RosterRepository(s)
+        district_id = None
+        if district_code is not None:
+            district = await repo.district_by_code(district_code)
+            if district is None:
+                raise RosterError("roster.no_district", code=district_code[:32])
+            district_id = district.id
+        await ensure_programs(s, district_id)
+        programs = [p.id for p in await repo.programs(district_id)]
+    groups: list[dict[str, Any]] = []
+    for program_id in programs:
+        async with factory() as s, s.begin():
+            repo = RosterRepository(s)
+            program = await repo.program(program_id)
+            assert program is not None
+            roster = await repo.roster_for(program.id, quarter.year, quarter.quarter)
+            started = time.perf_counter()
+            if roster is None or (draft and roster.status != RosterStatus.PUBLISHED.value):
+                roster = (await make_draft(s, ctx, program, quarter, config=config)).roster
+            seconds = time.perf_counter() - started
+            view = await load_view(s, roster)
+            loc = ctx.default_locale
+            loads: dict[int, int] = {}
+            for v in view.visits:
+                loads[v.visitor_member_id] = loads.get(v.visitor_member_id, 0) + 1
+            groups.append(
+                {
+                    "code": view.group.code,
+                    "name": view.group.name,
+                    "roster_id": roster.id,
+                    "published": view.published,
+                    "status": roster.solver_status,
+                    "assignments": [
+                        {
+                            "branch": view.branches[v.branch_id].code,
+                            "start": to_local(v.starts_at, ctx.tz).isoformat(),
+                            "visitor": view.members[v.visitor_member_id].code,
+                        }
+                        for v in view.visits
+                    ],
+                    "uncovered": [
+                        {
+                            "branch": view.branches[u["branch_id"]].code,
+                            "reason": p.reason_text(
+                                ctx.i18n, loc, view.group, u, view.branches, tz=ctx.tz
+                            ),
+                        }
+                        for u in roster.uncovered
+                    ],
+                    "covered": view.due - len(roster.uncovered),
+                    "due": view.due,
+                    "max_load": max(loads.values(), default=0),
+                    "seconds": seconds,
+                    "gap": roster.solver_gap,
+                }
+            )
+    return {"quarter": str(quarter), "groups": groups}
+
+
+def text_report(report: dict[str, Any]) -> list[str]:
+    lines = [f"Rosters {report['quarter']}"]
+    for g in report["groups"]:
+        lines.append(
+            f"{g['code']:<12} {g['status']:<10} covered {g['covered']}/{g['due']}  "
+            f"max load {g['max_load']}  {'published' if g['published'] else 'draft'}"
+        )
+        for a in g["assignments"]:
+            lines.append(f"    {a['start'][:16]}  {a['branch']:<12} {a['visitor']}")
+        for u in g["uncovered"]:
+            lines.append(f"    UNCOVERED {u['branch']}: {u['reason']}")
+    return lines
