@@ -116,7 +116,9 @@ def check_period(year: int, quarter: int | None) -> None:
         raise RosterError("roster.bad_period", text=f"{year}-Q{quarter}" if quarter else str(year))
 
 
-def period_bounds(year: int, quarter: int | None, tz: ZoneInfo = VN_TZ) -> tuple[datetime, datetime]:
+def period_bounds(
+    year: int, quarter: int | None, tz: ZoneInfo = VN_TZ
+) -> tuple[datetime, datetime]:
     if quarter is not None:
         return Quarter(year, quarter).bounds(tz)
     return Quarter(year, 1).bounds(tz)[0], Quarter(year, 4).bounds(tz)[1]
@@ -178,9 +180,7 @@ async def _group(
     for branch in sorted(rows.values(), key=lambda b: b.code):
         own = by_branch.get(branch.id, [])
         held = [
-            v
-            for v in own
-            if v.starts_at <= now and (v.id not in reports or reports[v.id].attended)
+            v for v in own if v.starts_at <= now and (v.id not in reports or reports[v.id].attended)
         ]
         branches.append(
             BranchCoverage(

@@ -88,9 +88,7 @@ async def busy_days(
     return quarter, {row.day for row in rows}
 
 
-async def toggle_busy(
-    session: AsyncSession, ctx: MeetingContext, actor: Actor, day: date
-) -> bool:
+async def toggle_busy(session: AsyncSession, ctx: MeetingContext, actor: Actor, day: date) -> bool:
     """Mark or unmark `day` for every rostered member row of the person; True = now busy."""
     members = await _seated_members(session, actor)
     first, last = busy_range(ctx)
@@ -285,7 +283,7 @@ async def submit_visit_report(
             "note_chars": len(note),
         },
     )
-    await _tell_leader(session, ctx, visit, quality if data.attended else "absent", proposals)
+    await _tell_leader(session, ctx, visit, quality or "absent", proposals)
     return report
 
 
