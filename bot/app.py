@@ -119,6 +119,8 @@ def create_dispatcher(
     **workflow_data: Any,
 ) -> Dispatcher:
     """The production dispatcher: middlewares, routers in order, long-lived objects as data."""
+    from bot.clock import SystemClock
+    from bot.services.meetings.context import MeetingContext
     from handlers import detached, errors, get_routers
     from handlers.kit import (
         ActorInjector,
@@ -130,6 +132,16 @@ def create_dispatcher(
 
     guard_read_only()
     in_flight = InFlight()
+    # What use cases render their notices with: one per dispatcher, shared by every handler.
+    workflow_data.setdefault(
+        "meeting_context",
+        MeetingContext(
+            workflow_data.get("clock") or SystemClock(),
+            i18n,
+            settings.default_language,
+            settings.tz,
+        ),
+    )
     dp = Dispatcher(
         storage=fsm_storage or MemoryStorage(),
         # Registered below, inside the unit of work: the database storage reads and writes

@@ -58,7 +58,9 @@ async def _run(settings: Any, verb: str, quarter: Any, district: str | None, as_
         await upgrade_to_head(engine)
         factory = create_session_factory(engine)
         ctx = MeetingContext(
-            SystemClock(), create_i18n(settings.default_language), settings.default_language,
+            SystemClock(),
+            create_i18n(settings.default_language),
+            settings.default_language,
             settings.tz,
         )
         try:
@@ -76,8 +78,10 @@ async def _run(settings: Any, verb: str, quarter: Any, district: str | None, as_
                         await publish(s, ctx, None, group["roster_id"], None)
                     published += 1
                 except RosterError as exc:
-                    print(f"{group['code']}: {ctx.i18n.t(exc.key, 'en', **exc.params)}",
-                          file=sys.stderr)
+                    print(
+                        f"{group['code']}: {ctx.i18n.t(exc.key, 'en', **exc.params)}",
+                        file=sys.stderr,
+                    )
             if not as_json:
                 print(f"OK published {published} roster(s) for {quarter}")
         if as_json:

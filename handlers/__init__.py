@@ -25,6 +25,7 @@ def get_routers() -> list[Router]:
         meetings,
         org,
         people,
+        rosters,
     )
 
     return [
@@ -48,4 +49,6 @@ def get_routers() -> list[Router]:
         detached(meetings.schedule_router),
         detached(meetings.reschedule_router),
         detached(meetings.rsvp_router),
+        # Visiting rosters (issue 12): /roster, /busy, /visit, /coverage and their buttons.
+        *(detached(r) for r in rosters.routers()),
     ]

@@ -284,7 +284,9 @@ class RosterRepository:
 
     # Move requests ---------------------------------------------------------------------------
 
-    async def move_request(self, request_id: int, *, for_update: bool = False) -> MoveRequest | None:
+    async def move_request(
+        self, request_id: int, *, for_update: bool = False
+    ) -> MoveRequest | None:
         if not for_update:
             return await self.session.get(MoveRequest, request_id)
         stmt = select(MoveRequest).where(MoveRequest.id == request_id).with_for_update()

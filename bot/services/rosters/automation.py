@@ -7,7 +7,6 @@ the others, and a draft that exists is never made again (publication is the lead
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -52,13 +51,13 @@ async def make_due_drafts(
                 await RosterNotices(s, ctx).draft_to_leader(
                     draft.roster,
                     view.group,
-                    lambda loc, v=view: review_text(ctx, loc, v)
-                    + "\n\n"
-                    + ctx.i18n.t("roster.draft.auto", loc, quarter=str(quarter)),
+                    lambda loc, v=view: (
+                        review_text(ctx, loc, v)
+                        + "\n\n"
+                        + ctx.i18n.t("roster.draft.auto", loc, quarter=str(quarter))
+                    ),
                 )
                 made += 1
         except Exception:  # one group's failure must not stop the district's other drafts
             log.exception("roster draft for program %s failed", program_id)
     return made
-
-

@@ -146,7 +146,9 @@ class RosterNotices:
                 key=f"{base}:group",
                 origin_id=roster.id,
             )
-            data = roster_workbook(p.sheet_labels(i18n, loc, quarter, group), rows, locale=loc, tz=tz)
+            data = roster_workbook(
+                p.sheet_labels(i18n, loc, quarter, group), rows, locale=loc, tz=tz
+            )
             await self.upload(
                 chat_id,
                 p.file_name(quarter, group, "xlsx"),
@@ -200,8 +202,9 @@ class RosterNotices:
                 ]
             ]
         }
-        await self.send(chat_id, text, key=f"{base}:list:{chat_id}", markup=markup,
-                        origin_id=roster.id)
+        await self.send(
+            chat_id, text, key=f"{base}:list:{chat_id}", markup=markup, origin_id=roster.id
+        )
         data = visits_ics(
             rows,
             calendar_name=i18n.t("roster.ics.name", locale, quarter=str(quarter)),

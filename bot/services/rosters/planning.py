@@ -83,7 +83,9 @@ async def _helpers(
         inp.quarter.year, inp.quarter.quarter, inp.group.district_id
     )
     busy: dict[int, list[Any]] = {}
-    for v in await repo.visits_of_rosters([r.id for r in rosters if r.program_id != inp.program.id]):
+    for v in await repo.visits_of_rosters(
+        [r.id for r in rosters if r.program_id != inp.program.id]
+    ):
         busy.setdefault(v.visitor_member_id, []).append(to_local(v.starts_at, tz))
     out = []
     own = {m.id for m in inp.members.values()}
@@ -91,18 +93,23 @@ async def _helpers(
         if group.id == inp.group.id:
             continue
         others = [m for m in await repo.group_members(group.id) if m.id not in own]
-        days = await repo.busy_days([m.id for m in others], inp.quarter.first_day,
-                                    inp.quarter.last_day)
+        days = await repo.busy_days(
+            [m.id for m in others], inp.quarter.first_day, inp.quarter.last_day
+        )
         off: dict[int, set[Any]] = {}
         for d in days:
             off.setdefault(d.member_id, set()).add(d.day)
-        visitors = [Visitor(key=str(m.id), unavailable=frozenset(off.get(m.id, ()))) for m in others]
+        visitors = [
+            Visitor(key=str(m.id), unavailable=frozenset(off.get(m.id, ()))) for m in others
+        ]
         busy_keys = {str(k): v for k, v in busy.items()}
         for key in uncovered:
             slot = inp.slot(key)
             free = free_at(slot.start, inp.instance.gap, visitors, busy_keys)
             if free:
-                out.append({"slot": key, "group_id": group.id, "member_ids": [int(f) for f in free]})
+                out.append(
+                    {"slot": key, "group_id": group.id, "member_ids": [int(f) for f in free]}
+                )
     return out
 
 

@@ -18,7 +18,6 @@ from bot.services.rosters.files import SheetLabels, VisitRow
 from bot.services.vn_calendar import VN_TZ, format_date, format_time, to_local, weekday_name
 from storage.models import Branch, Member, Roster, RosterVisit, WorkingGroup
 
-
 TEXT_LIMIT = 4000
 ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}
 
@@ -173,7 +172,10 @@ def sheet_labels(
 ) -> SheetLabels:
     return SheetLabels(
         title=i18n.t(
-            "roster.sheet.title", locale, quarter=quarter_label(i18n, locale, quarter), group=group.name
+            "roster.sheet.title",
+            locale,
+            quarter=quarter_label(i18n, locale, quarter),
+            group=group.name,
         ),
         number=i18n.t("roster.sheet.number", locale),
         branch=i18n.t("roster.sheet.branch", locale),

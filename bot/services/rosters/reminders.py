@@ -50,7 +50,12 @@ async def visitor_reminders(session: AsyncSession, ctx: MeetingContext) -> int:
         if branch is None:
             continue
         notice = await record_notice(
-            session, meeting, NoticeKind.VISITOR_24H, chat_id, now, member_id=visit.visitor_member_id
+            session,
+            meeting,
+            NoticeKind.VISITOR_24H,
+            chat_id,
+            now,
+            member_id=visit.visitor_member_id,
         )
         if notice is None:
             continue

@@ -98,9 +98,7 @@ def review_text(ctx: MeetingContext, locale: str, view: RosterView) -> str:
     status = i18n.t(f"roster.status.{roster.solver_status or 'optimal'}", locale)
     if roster.solver_status == "feasible":
         status += " " + i18n.t("roster.gap", locale, gap=round(roster.solver_gap * 100, 1))
-    short = p.shortfall_lines(
-        i18n, locale, view.group, roster, view.branches, view.members, tz=tz
-    )
+    short = p.shortfall_lines(i18n, locale, view.group, roster, view.branches, view.members, tz=tz)
     tail = ("\n\n" + i18n.t("roster.shortfall", locale) + "\n" + "\n".join(short)) if short else ""
     rows = p.visit_rows(view.visits, view.branches, view.members)
     room = p.TEXT_LIMIT - len(head) - len(figures) - len(status) - len(tail) - 10
@@ -214,7 +212,8 @@ async def publish(
         require_leader(actor, group)
     if roster.status == RosterStatus.PUBLISHED.value:
         raise RosterError(
-            "roster.already_published", quarter=str(Quarter(roster.year, roster.quarter)),
+            "roster.already_published",
+            quarter=str(Quarter(roster.year, roster.quarter)),
             group=group.name,
         )
     _, end = Quarter(roster.year, roster.quarter).bounds(ctx.tz)
@@ -282,3 +281,41 @@ async def confirm_visits(
 def draft_due(quarter: Quarter, today: date, config: RosterConfig = DEFAULT_CONFIG) -> bool:
     """Whether the quarter's draft should exist by `today` (local date)."""
     return today >= quarter.first_day - timedelta(days=config.draft_days_before)
+
+
+@dataclass(frozen=True)
+class Mate:
+    member_id: int
+    name: str
+
+
+async def own_visit(
+    session: AsyncSession, actor: Actor, visit_id: int
+) -> tuple[RosterVisit, Branch, list[Mate]]:
+    """The actor's live published visit with its branch and the group mates it could be
+    offered to; anyone else's (a forged id) is refused."""
+    repo = RosterRepository(session)
+    visit = await repo.visit(visit_id)
+    mine = {m.member_id for m in actor.memberships}
+    if visit is None or visit.visitor_member_id not in mine:
+        raise RosterError("roster.not_your_visit")
+    if visit.status not in (VisitStatus.ASSIGNED.value, VisitStatus.CONFIRMED.value):
+        raise RosterError("roster.not_your_visit")
+    roster = await repo.roster(visit.roster_id)
+    if roster is None or roster.status != RosterStatus.PUBLISHED.value:
+        raise RosterError("roster.not_your_visit")
+    group = await group_of(session, roster)
+    branch = (await repo.branches([visit.branch_id]))[visit.branch_id]
+    mates = [
+        Mate(m.id, m.full_name)
+        for m in await repo.group_members(group.id)
+        if m.id != visit.visitor_member_id
+    ]
+    return visit, branch, mates
+
+
+def default_quarter(ctx: MeetingContext, config: RosterConfig = DEFAULT_CONFIG) -> Quarter:
+    """The coming quarter once its draft is due, else the current one."""
+    today = ctx.today()
+    coming = Quarter.of(today).shift(1)
+    return coming if draft_due(coming, today, config) else Quarter.of(today)

@@ -1,0 +1,114 @@
+"""Roster solving speed: a `dan-phuong` quarter and a generated 30-district city quarter,
+solved from the database (imported into a fresh SQLite file), every group's draft made the way
+the draft job makes it.
+
+Per group: the solver status, covered/due, the largest load and the solve time (the whole
+use case: reading the database, solving every level, writing the draft). Targets: a district
+quarter proven optimal in under 1 s, the city in under 30 s. Baseline in the same run: the
+same groups' time to read their instance from the database alone, so the ratio says what the
+solver adds on top of just loading the data.
+
+    python -m bench roster [--quick] [--districts N] [--quarter 2027-Q1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from datetime import time as dtime
+from pathlib import Path
+
+from bot.i18n import create_i18n
+from bot.services.meetings.context import MeetingContext
+from bot.services.org_import import apply_org, load_and_validate
+from bot.services.rosters.cli_report import plan_report
+from bot.services.rosters.common import Quarter
+from bot.services.rosters.inputs import load_input
+from bot.services.vn_calendar import local_to_utc
+from storage.db import create_engine, create_session_factory
+from storage.migrate import upgrade_to_head
+from storage.repositories.rosters import RosterRepository
+
+DATASETS = Path(os.environ.get("DATASETS_DIR", "/work/shared/datasets"))
+LIMITS = {"dan-phuong": 1.0, "city": 30.0}
+
+
+@dataclass
+class FixedClock:
+    at: datetime
+
+    def now(self) -> datetime:
+        return self.at
+
+
+async def _one(name: str, folder: Path, quarter: Quarter, verbose: bool) -> bool:
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = create_engine(f"sqlite+aiosqlite:///{tmp}/bench.db")
+        try:
+            await upgrade_to_head(engine)
+            factory = create_session_factory(engine)
+            data, errors = load_and_validate(folder)
+            assert not errors, errors[:3]
+            async with factory() as s, s.begin():
+                await apply_org(s, data)
+            # Ten days before the quarter, as the draft job runs.
+            clock = FixedClock(local_to_utc(quarter.first_day, dtime(9, 0)) - timedelta(days=10))
+            ctx = MeetingContext(clock, create_i18n("vi"), "vi")
+            # Baseline: reading every group's instance only.
+            started = time.perf_counter()
+            async with factory() as s:
+                for program in await RosterRepository(s).programs():
+                    await load_input(s, program, quarter)
+            baseline = time.perf_counter() - started
+            started = time.perf_counter()
+            report = await plan_report(factory, ctx, quarter, None)
+            total = time.perf_counter() - started
+        finally:
+            await engine.dispose()
+    groups = report["groups"]
+    optimal = sum(g["status"] == "optimal" for g in groups)
+    covered = sum(g["covered"] for g in groups)
+    due = sum(g["due"] for g in groups)
+    if verbose:
+        print(f"{'group':<12}{'status':<11}{'covered':>10}{'max load':>10}{'seconds':>10}")
+        for g in groups:
+            print(
+                f"{g['code']:<12}{g['status']:<11}{g['covered']:>5}/{g['due']:<4}"
+                f"{g['max_load']:>10}{g['seconds']:>10.3f}"
+            )
+    slowest = max((g["seconds"] for g in groups), default=0.0)
+    limit = LIMITS[name]
+    ok = total < limit and optimal == len(groups)
+    print(
+        f"{name}: {len(groups)} groups, {optimal} optimal, covered {covered}/{due}, "
+        f"total {total:.2f}s (limit {limit:.0f}s; slowest group {slowest:.3f}s; "
+        f"baseline read-only {baseline:.2f}s, ratio {total / max(baseline, 1e-9):.1f}x) "
+        f"{'OK' if ok else 'OVER'}",
+        flush=True,
+    )
+    return ok
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench roster")
+    parser.add_argument("--quick", action="store_true", help="the district only")
+    parser.add_argument("--districts", type=int, default=30)
+    parser.add_argument("--quarter", default="2027-Q1")
+    args = parser.parse_args(argv)
+    quarter = Quarter.parse(args.quarter)
+    ok = asyncio.run(_one("dan-phuong", DATASETS / "dan-phuong", quarter, True))
+    if not args.quick:
+        with tempfile.TemporaryDirectory() as tmp:
+            city = Path(tmp) / "city"
+            generate = [sys.executable, str(DATASETS / "generate.py"), str(city)]
+            generate += ["--districts", str(args.districts)]
+            subprocess.run(generate, check=True, stdout=subprocess.DEVNULL)
+            ok &= asyncio.run(_one("city", city, quarter, False))
+    return 0 if ok else 1

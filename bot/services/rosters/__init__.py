@@ -1,0 +1,1 @@
+"""Visiting rosters: who of a district working group attends which branch meeting."""

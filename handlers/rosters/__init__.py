@@ -1,0 +1,12 @@
+"""Visiting rosters: /roster (review, publish, confirm, pass on, hand back), /busy, /visit,
+/coverage, and the buttons the roster's messages carry."""
+
+from __future__ import annotations
+
+from aiogram import Router
+
+
+def routers() -> list[Router]:
+    from handlers.rosters import roster
+
+    return [roster.router, roster.any_chat]

@@ -1,0 +1,221 @@
+"""/roster: the leader reviews, re-arranges and publishes; a visitor confirms, passes a visit on
+or hands it back; the offered member and the secretary asked to move a meeting answer by button.
+
+Every press names ids only: the service checks, each time, that the person pressing is the
+leader, the visitor, the offered member or the secretary (callback data can be forged).
+"""
+
+from __future__ import annotations
+
+from aiogram.filters import Command, CommandObject
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.services.meetings.context import MeetingContext
+from bot.services.policy import Actor, Role
+from bot.services.rosters import changes, review
+from bot.services.rosters.common import Quarter
+from bot.services.rosters.notices import RosterNotices
+from handlers.kit import Chats, RoleFilter, feature_router, locale, show, t, when
+from handlers.rosters.callbacks import (
+    ConfirmCb,
+    HandbackCb,
+    MoveAct,
+    MoveCb,
+    OfferAct,
+    OfferCb,
+    OfferToCb,
+    RosterAct,
+    RosterCb,
+    VisitAct,
+    VisitCb,
+)
+
+router = feature_router(__name__, Chats.PRIVATE)
+any_chat = feature_router(__name__ + ".buttons", Chats.ANY)
+
+
+def _own_visits_markup(view: review.RosterView, actor: Actor) -> InlineKeyboardMarkup | None:
+    """One row per own visit: pass on / hand back (published rosters only)."""
+    mine = {m.member_id for m in actor.memberships}
+    kb = InlineKeyboardBuilder()
+    for v in view.visits:
+        if v.visitor_member_id not in mine:
+            continue
+        branch = view.branches[v.branch_id].name[:28]
+        kb.row(
+            InlineKeyboardButton(
+                text=f"{t('roster.button.offer')} · {branch}",
+                callback_data=VisitCb(visit_id=v.id, a=VisitAct.OFFER).pack(),
+            ),
+            InlineKeyboardButton(
+                text=t("roster.button.handback"),
+                callback_data=VisitCb(visit_id=v.id, a=VisitAct.HANDBACK).pack(),
+            ),
+        )
+    markup = kb.as_markup()
+    return markup if markup.inline_keyboard else None
+
+
+async def _screen(
+    session: AsyncSession, ctx: MeetingContext, actor: Actor, view: review.RosterView, edit: bool
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    text = review.review_text(ctx, locale(), view)
+    if edit and not view.published:
+        text += "\n\n" + t("roster.draft_hint")
+        markup = RosterNotices(session, ctx).review_markup(locale(), view.roster)
+        return text, InlineKeyboardMarkup.model_validate(markup)
+    return text, _own_visits_markup(view, actor) if view.published else None
+
+
+@router.message(Command("roster"), RoleFilter(Role.KNOWN))
+async def cmd_roster(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    actor: Actor,
+    meeting_context: MeetingContext,
+) -> None:
+    """Each group the person sits in: the draft (leaders) or the published roster."""
+    ctx = meeting_context
+    arg = (command.args or "").strip()
+    quarter = Quarter.parse(arg) if arg else review.default_quarter(ctx)
+    groups = await review.rosters_for(session, actor, quarter)
+    if not groups:
+        await message.answer(t("roster.none"))
+        return
+    for group, roster, edit in groups:
+        if roster is None and edit:
+            roster = await review.draft_for_group(session, ctx, actor, group, quarter)
+        if roster is None:
+            label = t("roster.quarter_short", quarter=str(quarter))
+            await message.answer(t("roster.none_yet", group=group.name, quarter=label))
+            continue
+        view = await review.load_view(session, roster)
+        text, markup = await _screen(session, ctx, actor, view, edit)
+        await message.answer(text, reply_markup=markup)
+
+
+@router.callback_query(RosterCb.filter())
+async def on_review(
+    query: CallbackQuery,
+    callback_data: RosterCb,
+    session: AsyncSession,
+    actor: Actor,
+    meeting_context: MeetingContext,
+) -> None:
+    ctx = meeting_context
+    cb = callback_data
+    if cb.a is RosterAct.MOVE:
+        await changes.request_move(session, ctx, actor, cb.roster_id, cb.version, cb.i)
+        await query.answer(t("roster.move.asked"), show_alert=True)
+        return
+    toast = None
+    if cb.a is RosterAct.REGENERATE:
+        roster = await review.regenerate(session, ctx, actor, cb.roster_id, cb.version)
+        toast = t("roster.regenerated")
+    elif cb.a is RosterAct.PUBLISH:
+        view = await review.publish(session, ctx, actor, cb.roster_id, cb.version)
+        roster = view.roster
+        toast = t("roster.published.done")
+    else:
+        roster = await review.locked(session, cb.roster_id, None)
+        group = await review.group_of(session, roster)
+        review.require_leader(actor, group)
+    view = await review.load_view(session, roster)
+    text, markup = await _screen(session, ctx, actor, view, True)
+    await show(query, text, markup, toast=toast)
+
+
+@any_chat.callback_query(ConfirmCb.filter())
+async def on_confirm(
+    query: CallbackQuery,
+    callback_data: ConfirmCb,
+    session: AsyncSession,
+    actor: Actor,
+    meeting_context: MeetingContext,
+) -> None:
+    n = await review.confirm_visits(session, meeting_context, actor, callback_data.roster_id)
+    await query.answer(t("roster.confirmed", n=n), show_alert=True)
+
+
+@router.callback_query(VisitCb.filter())
+async def on_visit(
+    query: CallbackQuery,
+    callback_data: VisitCb,
+    session: AsyncSession,
+    actor: Actor,
+    meeting_context: MeetingContext,
+) -> None:
+    ctx = meeting_context
+    if callback_data.a is VisitAct.HANDBACK:
+        proposal = await changes.hand_back(session, ctx, actor, callback_data.visit_id)
+        key = "roster.handback.sent" if proposal.member_id else "roster.handback.nobody"
+        await query.answer(t(key), show_alert=True)
+        return
+    visit, branch, mates = await review.own_visit(session, actor, callback_data.visit_id)
+    kb = InlineKeyboardBuilder()
+    for mate in mates:
+        kb.row(
+            InlineKeyboardButton(
+                text=mate.name,
+                callback_data=OfferToCb(visit_id=visit.id, member_id=mate.member_id).pack(),
+            )
+        )
+    text = t("roster.offer.pick", when=when(visit.starts_at, ctx.tz), branch=branch.name)
+    await show(query, text, kb.as_markup())
+
+
+@router.callback_query(OfferToCb.filter())
+async def on_offer_to(
+    query: CallbackQuery,
+    callback_data: OfferToCb,
+    session: AsyncSession,
+    actor: Actor,
+    meeting_context: MeetingContext,
+) -> None:
+    await changes.offer_visit(
+        session, meeting_context, actor, callback_data.visit_id, callback_data.member_id
+    )
+    await show(query, t("roster.offer.sent"))
+
+
+@router.callback_query(OfferCb.filter())
+async def on_offer_answer(
+    query: CallbackQuery,
+    callback_data: OfferCb,
+    session: AsyncSession,
+    actor: Actor,
+    meeting_context: MeetingContext,
+) -> None:
+    accept = callback_data.a is OfferAct.ACCEPT
+    await changes.answer_offer(session, meeting_context, actor, callback_data.visit_id, accept)
+    await show(query, t("roster.offer.accepted" if accept else "roster.offer.declined"))
+
+
+@router.callback_query(HandbackCb.filter())
+async def on_handback_confirm(
+    query: CallbackQuery,
+    callback_data: HandbackCb,
+    session: AsyncSession,
+    actor: Actor,
+    meeting_context: MeetingContext,
+) -> None:
+    await changes.confirm_handback(
+        session, meeting_context, actor, callback_data.visit_id, callback_data.member_id
+    )
+    await show(query, t("roster.handback.confirmed"))
+
+
+@router.callback_query(MoveCb.filter())
+async def on_move_answer(
+    query: CallbackQuery,
+    callback_data: MoveCb,
+    session: AsyncSession,
+    actor: Actor,
+    meeting_context: MeetingContext,
+) -> None:
+    accept = callback_data.a is MoveAct.ACCEPT
+    await changes.answer_move(session, meeting_context, actor, callback_data.request_id, accept)
+    await show(query, t("roster.move.accepted" if accept else "roster.move.declined"))
