@@ -15,14 +15,17 @@ covers T01U02 -> due T01U02B01, T01U02B02. Published rosters, inserted directly:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.services.rosters.common import RosterError
+from bot.services.rosters.common import Quarter, RosterError
 from bot.services.rosters.coverage import Coverage, coverage, coverage_for, parse_period
+from bot.services.rosters.planning import ensure_programs, make_draft
+from bot.services.rosters.review import publish
+from bot.services.rosters.visits import VisitReportInput, my_visits, submit_visit_report
 from bot.services.vn_calendar import VN_TZ
 from storage.models import (
     AuditLog,
@@ -35,7 +38,8 @@ from storage.models import (
     WorkingGroupMember,
     WorkingGroupUnit,
 )
-from storage.models.rosters import RosterStatus, VisitStatus
+from storage.models.rosters import RosterStatus, VisitQuality, VisitStatus
+from storage.repositories.rosters import RosterRepository
 from tests.helpers import local
 from tests.orgdata import (
     ADMIN,
@@ -294,3 +298,32 @@ def test_parse_period_refuses_anything_else(text: str) -> None:
         parse_period(text, TODAY)
     assert info.value.key == "roster.bad_period"
     assert info.value.params == {"text": text[:20]}
+
+
+async def test_solved_and_published_roster_is_reported_and_counted(engine: AsyncEngine) -> None:
+    """End to end through the solver: draft, publish, the meeting happens, the visitor
+    reports, and the coverage counts the branch as visited."""
+
+    w = await meeting_world(engine, -1001)
+    async with w.factory() as s, s.begin():
+        await ensure_programs(s, w.org.district)
+        (program,) = await RosterRepository(s).programs(w.org.district)
+        draft = await make_draft(s, w.ctx, program, Quarter(2027, 1))
+        await publish(s, w.ctx, None, draft.roster.id, draft.roster.version)
+    async with w.factory() as s:
+        c = await coverage(s, w.org.district, 2027, 1, w.ctx.now())
+        assert figures(c) == [("T01WG1", 1, 0, 0, 0)]
+        (planned,) = c.unvisited
+        start = planned.next_planned
+        assert start is not None and start.astimezone(VN_TZ).month == 1
+    w.clock.t = start + timedelta(hours=3)
+    async with w.factory() as s, s.begin():
+        actor = await w.actor(s, WG_MEMBER)
+        (info,) = await my_visits(s, w.ctx, actor, reportable_only=True)
+        assert info.meeting is not None and info.meeting.starts_at == start
+        data = VisitReportInput(attended=True, quality=VisitQuality.GOOD, proposals=("Đèn",))
+        await submit_visit_report(s, w.ctx, actor, info.visit.id, data)
+    async with w.factory() as s:
+        c = await coverage(s, w.org.district, 2027, 1, w.ctx.now())
+        assert figures(c) == [("T01WG1", 1, 1, 1, 1)]
+        assert c.unvisited == ()
