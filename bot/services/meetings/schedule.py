@@ -294,7 +294,17 @@ async def reschedule_meeting(
         actor_id=actor.telegram_id,
         district_id=branch.district_id,
     )
-    return Change(meeting, branch, before, await Notices(session, ctx).publish(meeting, before))
+    told = await Notices(session, ctx).publish(meeting, before)
+    if before["starts_at"] != meeting.starts_at:
+        await _repair_rosters(session, ctx, meeting.id)
+    return Change(meeting, branch, before, told)
+
+
+async def _repair_rosters(session: AsyncSession, ctx: MeetingContext, meeting_id: int) -> None:
+    """Published rosters visiting the meeting follow it (imported here: rosters import us)."""
+    from bot.services.rosters.changes import repair_after_change
+
+    await repair_after_change(session, ctx, meeting_id)
 
 
 async def reschedule_to(
@@ -352,4 +362,6 @@ async def cancel_meeting(
         actor_id=actor.telegram_id,
         district_id=branch.district_id,
     )
-    return Change(meeting, branch, before, await Notices(session, ctx).publish(meeting, before))
+    told = await Notices(session, ctx).publish(meeting, before)
+    await _repair_rosters(session, ctx, meeting.id)
+    return Change(meeting, branch, before, told)
