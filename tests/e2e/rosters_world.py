@@ -23,16 +23,24 @@ from pathlib import Path
 from typing import Any
 
 import time_machine
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from bot.i18n import create_i18n
 from bot.jobs.meetings import _meeting_ctx
+from bot.jobs.rosters import drafts_job
 from bot.scheduler import JobContext
+from bot.services.meetings import Notices, generate_plan
 from bot.services.meetings.context import MeetingContext
 from bot.services.org_import import import_org
 from bot.services.policy import Actor, load_actor
+from bot.services.rosters.review import publish
+from bot.services.vn_calendar import VN_TZ, to_local
 from storage.db import create_engine
 from storage.models import (
+    Branch,
     ChatBinding,
+    Meeting,
     Member,
     Roster,
     RosterVisit,
@@ -44,7 +52,7 @@ from storage.models.outbox import OutboxEntry
 from storage.models.rosters import LIVE_VISIT_STATUSES
 from tests.conftest import _pg_admin_execute, _Templates
 from tests.e2e.harness import BotEnv, running_bot
-from tests.helpers import local
+from tests.helpers import FakeClock, local
 
 DATASET = Path("/work/shared/datasets/dan-phuong")
 START = local(2026, 12, 22, 9)  # 10 days before 2027-Q1: the drafts are due
@@ -62,11 +70,11 @@ def plain(text: str) -> str:
 
 
 async def _populate(url: str) -> None:
-    """dan-phuong, the working-group members' accounts, each group's chat bound."""
+    """dan-phuong, the working-group members' accounts, each group's chat bound, and the plan
+    job's work as of `START` done (the months to February planned, the secretaries told of the
+    Tết shifts: those notices went out long ago, so the outbox is empty)."""
     engine = create_engine(url)
     try:
-        from sqlalchemy.ext.asyncio import async_sessionmaker
-
         factory = async_sessionmaker(engine, expire_on_commit=False)
         async with factory() as s, s.begin():
             outcome = await import_org(s, DATASET)
@@ -87,6 +95,12 @@ async def _populate(url: str) -> None:
                         district_id=g.district_id,
                     )
                 )
+        clock = FakeClock(START)
+        async with factory() as s, s.begin():
+            await generate_plan(s, clock)
+        async with factory() as s, s.begin():
+            await Notices(s, MeetingContext(clock, create_i18n("vi"))).shift_notices()
+            await s.execute(delete(OutboxEntry))
     finally:
         await engine.dispose()
 
@@ -166,6 +180,19 @@ class RosterWorld:
         """The alert a refused press shows."""
         return plain(self.raw("people.refused", reason=self.raw(key, **params)))
 
+    def when(self, at: datetime) -> str:
+        """'Chủ Nhật, 03/01/2027 19:30': how roster messages give a visit's time."""
+        local_at = to_local(at, VN_TZ)
+        return f"{self.t(f'people.weekday.{local_at.weekday()}')}, {local_at:%d/%m/%Y %H:%M}"
+
+    async def about(self, visit: RosterVisit) -> dict[str, str]:
+        """A visit's branch, time and place, as the messages about a visit give them."""
+        async with self.env.app.session_factory() as s:
+            branch = await s.get(Branch, visit.branch_id)
+            meeting = await s.get(Meeting, visit.meeting_id)
+        assert branch is not None and meeting is not None
+        return {"branch": branch.name, "when": self.when(meeting.starts_at), "place": meeting.place}
+
     def quarter(self, q: int = 1, year: int = 2027) -> str:
         return self.t("roster.quarter", q={1: "I", 2: "II", 3: "III", 4: "IV"}[q], year=year)
 
@@ -230,7 +257,7 @@ class RosterWorld:
                 .join(Roster, Roster.program_id == VisitProgram.id)
                 .where(Roster.year == year, Roster.quarter == q)
             )
-            return {gid: r for gid, r in rows.tuples()}
+            return {gid: r for gid, r in rows}
 
     async def visits(self, roster_id: int, *, live: bool = True) -> list[RosterVisit]:
         async with self.env.app.session_factory() as s:
@@ -255,6 +282,36 @@ class RosterWorld:
 
     def move_to(self, when: datetime) -> None:
         self.clock.move_to(when)
+
+    async def publish(self, groups: Iterable[Group] | None = None) -> dict[int, Roster]:
+        """The drafts job run (if it has not been), the drafts of `groups` (default: all)
+        published as they are, by the system, and everything sent delivered: group id -> its
+        roster."""
+        drafts = await self.rosters()
+        if not drafts:
+            await drafts_job(self.jobs)
+            drafts = await self.rosters()
+        for g in self.groups if groups is None else groups:
+            roster = drafts[g.id]
+            async with self.env.app.session_factory() as s, s.begin():
+                await publish(s, self.ctx, None, roster.id, roster.version)
+        await self.delivered()
+        return await self.rosters()
+
+    async def secretary(self, branch_id: int) -> Actor:
+        """The branch's secretary, with a Telegram account (given one if the data has none)."""
+        async with self.env.app.session_factory() as s, s.begin():
+            sec = await s.scalar(
+                select(Member)
+                .where(Member.branch_id == branch_id, Member.role == "secretary", Member.active)
+                .order_by(Member.code)
+            )
+            assert sec is not None, branch_id
+            if sec.telegram_id is None:
+                sec.telegram_id = TG_BASE + 500_000 + sec.id
+            tg = sec.telegram_id
+        async with self.env.app.session_factory() as s:
+            return await load_actor(s, tg)
 
 
 async def _groups(env: BotEnv) -> tuple[list[Group], dict[int, int], dict[int, str]]:
