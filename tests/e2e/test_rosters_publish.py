@@ -15,6 +15,7 @@ from io import BytesIO
 from typing import Any
 
 import icalendar
+import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
@@ -23,6 +24,7 @@ from bot.services.rosters.callbacks import ConfirmCb, RosterAct, RosterCb
 from bot.services.vn_calendar import VN_TZ, to_local
 from storage.models import Branch, Roster
 from storage.models.rosters import VisitStatus
+from storage.repositories.rosters import RosterRepository
 from tests.e2e.rosters_world import Group, Msg, RosterWorld
 from tests.helpers import button, buttons
 
@@ -87,6 +89,35 @@ async def test_drafts_job_sends_each_leader_the_draft_once(rosters: RosterWorld)
     assert {r.id: r.version for r in (await w.rosters()).values()} == {
         r.id: r.version for r in made.values()
     }
+
+
+async def test_a_draft_the_leader_made_while_the_job_ran_is_left_alone(
+    rosters: RosterWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The job looks for an existing draft, then solves: a draft made in between (the leader's
+    /roster) is kept as the leader saw it, not regenerated and sent again."""
+    w = rosters
+    g = w.groups[0]
+    screen = await w.env.ask(w.leader_tg(g), "/roster")
+    await w.env.settle()
+    made = (await w.rosters())[g.id]
+    assert made.version == 1
+    real = RosterRepository.roster_for
+
+    async def late(self: RosterRepository, *args: Any, for_update: bool = False) -> Any:
+        # The job's first look comes before the leader's transaction commits.
+        return None if not for_update else await real(self, *args, for_update=True)
+
+    counts = w.counts()
+    with monkeypatch.context() as patch:
+        patch.setattr(RosterRepository, "roster_for", late)
+        await drafts_job(w.jobs)
+    await w.delivered()
+    assert (await w.rosters())[g.id].version == 1
+    assert w.counts()[w.leader_tg(g)] == counts[w.leader_tg(g)]
+    assert all(w.counts()[w.leader_tg(o)] == counts[w.leader_tg(o)] + 1 for o in w.groups[1:])
+    answer = await w.env.press(w.leader_tg(g), screen, button(screen, w.t("roster.button.publish")))
+    assert answer.get("text") == w.t("roster.published.done")
 
 
 async def test_leader_roster_shows_the_draft_with_coverage_and_shortfall(

@@ -20,6 +20,10 @@ from storage.repositories.rosters import RosterRepository
 log = logging.getLogger("bot.rosters")
 
 
+class _MadeMeanwhile(Exception):
+    """The draft appeared between the check and the solve: roll this group's work back."""
+
+
 def coming_quarter(ctx: MeetingContext) -> Quarter:
     return Quarter.of(ctx.today()).shift(1)
 
@@ -47,6 +51,10 @@ async def make_due_drafts(
                 if await repo.roster_for(program.id, quarter.year, quarter.quarter) is not None:
                     continue
                 draft = await make_draft(s, ctx, program, quarter, config=config)
+                if draft.roster.version != 1:
+                    # Made meanwhile (a leader's /roster, another run outside the job's lease):
+                    # make_draft found it and regenerated it. Leave it as it was.
+                    raise _MadeMeanwhile
                 view = await load_view(s, draft.roster)
                 await RosterNotices(s, ctx).draft_to_leader(
                     draft.roster,
@@ -58,6 +66,8 @@ async def make_due_drafts(
                     ),
                 )
                 made += 1
+        except _MadeMeanwhile:  # rolled back: the existing draft stays as its author saw it
+            continue
         except Exception:  # one group's failure must not stop the district's other drafts
             log.exception("roster draft for program %s failed", program_id)
     return made
