@@ -22,8 +22,9 @@ BASE_COMMANDS = ("start", "help", "language")
 ROLE_COMMANDS: dict[str, tuple[str, ...]] = {
     "unknown": ("whoami",),
     "member": ("whoami", "branch", "members", "meetings", "ics"),
+    "visitor": ("roster", "busy", "visit"),
     "secretary": ("invite", "linkcode", "schedule", "reschedule", "cancel", "report"),
-    "admin": ("linkcode", "admins", "meetings"),
+    "admin": ("linkcode", "admins", "meetings", "roster", "coverage"),
 }
 log = logging.getLogger("bot.commands")
 

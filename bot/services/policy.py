@@ -259,6 +259,8 @@ def menu_roles(actor: Actor) -> list[str]:
     roles = []
     if actor.memberships or actor.groups:
         roles.append("member")
+    if actor.groups:
+        roles.append("visitor")
     if actor.leads_a_branch:
         roles.append("secretary")
     if actor.is_any_admin:

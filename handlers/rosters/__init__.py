@@ -7,6 +7,6 @@ from aiogram import Router
 
 
 def routers() -> list[Router]:
-    from handlers.rosters import roster
+    from handlers.rosters import roster, visits
 
-    return [roster.router, roster.any_chat]
+    return [roster.router, visits.router, roster.any_chat]

@@ -151,7 +151,7 @@ async def on_visit(
     ctx = meeting_context
     if callback_data.a is VisitAct.HANDBACK:
         proposal = await changes.hand_back(session, ctx, actor, callback_data.visit_id)
-        key = "roster.handback.sent" if proposal.member_id else "roster.handback.nobody"
+        key = "roster.handback.sent" if proposal.member_id else "roster.ui.handback_nobody"
         await query.answer(t(key), show_alert=True)
         return
     visit, branch, mates = await review.own_visit(session, actor, callback_data.visit_id)
@@ -191,7 +191,7 @@ async def on_offer_answer(
 ) -> None:
     accept = callback_data.a is OfferAct.ACCEPT
     await changes.answer_offer(session, meeting_context, actor, callback_data.visit_id, accept)
-    await show(query, t("roster.offer.accepted" if accept else "roster.offer.declined"))
+    await show(query, t("roster.ui.offer_taken" if accept else "roster.ui.offer_refused"))
 
 
 @router.callback_query(HandbackCb.filter())
@@ -218,4 +218,4 @@ async def on_move_answer(
 ) -> None:
     accept = callback_data.a is MoveAct.ACCEPT
     await changes.answer_move(session, meeting_context, actor, callback_data.request_id, accept)
-    await show(query, t("roster.move.accepted" if accept else "roster.move.declined"))
+    await show(query, t("roster.ui.move_accepted" if accept else "roster.ui.move_declined"))

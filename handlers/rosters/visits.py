@@ -1,0 +1,350 @@
+"""/busy (the days a visitor cannot go), /visit (the visit report in a few taps) and /coverage.
+
+The visit report is a short conversation: which visit (when several), attended?, the
+meeting's quality, the members' proposals heard (one per line, or "none"), a note (or skip).
+The draft lives in the conversation state; nothing is written until the last step.
+"""
+
+from __future__ import annotations
+
+import calendar
+import enum
+from datetime import date
+from html import escape
+
+from aiogram import F
+from aiogram.filters import Command, CommandObject, StateFilter
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.services.meetings.context import MeetingContext
+from bot.services.policy import Actor, Refused, Role
+from bot.services.rosters import coverage as cov
+from bot.services.rosters import visits as svc
+from bot.services.rosters.common import NOTE_MAX, Quarter
+from handlers.kit import Chats, Id, Magic, RoleFilter, Small, advance, feature_router, show, t, when
+from storage.models.rosters import VisitQuality
+
+router = feature_router(__name__, Chats.PRIVATE)
+
+
+# /busy ------------------------------------------------------------------------------------
+
+
+class BusyCb(CallbackData, prefix="rbz"):
+    y: Small
+    m: Small
+    d: Small = 0  # 0: show the month; else toggle the day
+
+
+def _busy_grid(
+    quarter: Quarter, month: int, busy: set[date], lo: date, hi: date
+) -> InlineKeyboardMarkup:
+    kb = InlineKeyboardBuilder()
+    nav = []
+    for m in quarter.months:
+        label = f"[{m:02d}/{quarter.year}]" if m == month else f"{m:02d}/{quarter.year}"
+        nav.append(
+            InlineKeyboardButton(text=label, callback_data=BusyCb(y=quarter.year, m=m).pack())
+        )
+    kb.row(*nav)
+    for week in calendar.Calendar(firstweekday=0).monthdayscalendar(quarter.year, month):
+        row = []
+        for day in week:
+            if day == 0:
+                row.append(
+                    InlineKeyboardButton(
+                        text=" ", callback_data=BusyCb(y=quarter.year, m=month).pack()
+                    )
+                )
+                continue
+            d = date(quarter.year, month, day)
+            text = ("✖" + str(day)) if d in busy else (str(day) if lo <= d <= hi else "·")
+            row.append(
+                InlineKeyboardButton(
+                    text=text, callback_data=BusyCb(y=quarter.year, m=month, d=day).pack()
+                )
+            )
+        kb.row(*row)
+    return kb.as_markup()
+
+
+async def _busy_screen(
+    session: AsyncSession, ctx: MeetingContext, actor: Actor, year: int, month: int
+) -> tuple[str, InlineKeyboardMarkup]:
+    quarter, busy = await svc.busy_days(session, ctx, actor, Quarter(year, (month - 1) // 3 + 1))
+    if month not in quarter.months:
+        month = quarter.months[0]
+    lo, hi = svc.busy_range(ctx)
+    text = t("roster.busy.title", quarter=str(quarter), n=len(busy))
+    return text, _busy_grid(quarter, month, busy, lo, hi)
+
+
+@router.message(Command("busy"), RoleFilter(Role.KNOWN))
+async def cmd_busy(
+    message: Message, session: AsyncSession, actor: Actor, meeting_context: MeetingContext
+) -> None:
+    quarter = svc.busy_quarter(meeting_context)
+    text, markup = await _busy_screen(
+        session, meeting_context, actor, quarter.year, quarter.months[0]
+    )
+    await message.answer(text, reply_markup=markup)
+
+
+@router.callback_query(BusyCb.filter())
+async def on_busy(
+    query: CallbackQuery,
+    callback_data: BusyCb,
+    session: AsyncSession,
+    actor: Actor,
+    meeting_context: MeetingContext,
+) -> None:
+    cb = callback_data
+    if not 1 <= cb.m <= 12:
+        raise Refused("kit.expired")
+    toast = None
+    if cb.d:
+        try:
+            day = date(cb.y, cb.m, cb.d)
+        except ValueError:
+            raise Refused("kit.expired") from None
+        now_busy = await svc.toggle_busy(session, meeting_context, actor, day)
+        toast = t("roster.busy.on" if now_busy else "roster.busy.off", day=day.strftime("%d/%m"))
+        if now_busy and await svc.visits_on(session, actor, day, tz=meeting_context.tz):
+            toast = t("roster.busy.has_visit", day=day.strftime("%d/%m"))
+    text, markup = await _busy_screen(session, meeting_context, actor, cb.y, cb.m)
+    await show(query, text, markup, toast=toast)
+
+
+# /visit -----------------------------------------------------------------------------------
+
+
+class VisitReportState(StatesGroup):
+    PROPOSALS = State()
+    NOTE = State()
+
+
+class Step(enum.Enum):
+    PICK = "p"
+    ATTENDED = "a"
+    ABSENT = "x"
+    QUALITY = "q"
+    NO_PROPOSALS = "n"
+    SKIP_NOTE = "s"
+
+
+class VrCb(CallbackData, prefix="rvr"):
+    visit_id: Id
+    s: Step
+    q: VisitQuality | None = None
+
+
+class VisitDraft(BaseModel):
+    visit_id: int
+    attended: bool = True
+    quality: VisitQuality | None = None
+    proposals: tuple[str, ...] = ()
+
+
+def _button(text: str, cb: VrCb) -> list[InlineKeyboardButton]:
+    return [InlineKeyboardButton(text=text, callback_data=cb.pack())]
+
+
+@router.message(Command("visit"), RoleFilter(Role.KNOWN))
+async def cmd_visit(
+    message: Message, session: AsyncSession, actor: Actor, meeting_context: MeetingContext
+) -> None:
+    infos = await svc.my_visits(session, meeting_context, actor, reportable_only=True)
+    if not infos:
+        await message.answer(t("roster.visit.none"))
+        return
+    rows = [
+        _button(
+            f"{when(i.visit.starts_at, meeting_context.tz)} · {i.branch.name}"[:60],
+            VrCb(visit_id=i.visit.id, s=Step.PICK),
+        )
+        for i in infos[:10]
+    ]
+    await message.answer(
+        t("roster.visit.pick"), reply_markup=InlineKeyboardMarkup(inline_keyboard=rows)
+    )
+
+
+@router.callback_query(VrCb.filter(F.s == Step.PICK))
+async def on_pick(query: CallbackQuery, callback_data: VrCb) -> None:
+    vid = callback_data.visit_id
+    markup = InlineKeyboardMarkup(
+        inline_keyboard=[
+            _button(t("roster.visit.yes"), VrCb(visit_id=vid, s=Step.ATTENDED)),
+            _button(t("roster.visit.no"), VrCb(visit_id=vid, s=Step.ABSENT)),
+        ]
+    )
+    await show(query, t("roster.visit.attended"), markup)
+
+
+@router.callback_query(VrCb.filter(F.s == Step.ATTENDED))
+async def on_attended(query: CallbackQuery, callback_data: VrCb) -> None:
+    vid = callback_data.visit_id
+    rows = [
+        _button(t(f"roster.visit.quality.{q.value}"), VrCb(visit_id=vid, s=Step.QUALITY, q=q))
+        for q in VisitQuality
+    ]
+    await show(query, t("roster.visit.quality"), InlineKeyboardMarkup(inline_keyboard=rows))
+
+
+@router.callback_query(VrCb.filter(F.s.in_({Step.QUALITY, Step.ABSENT})))
+async def on_quality(query: CallbackQuery, callback_data: VrCb, state: FSMContext) -> None:
+    cb = callback_data
+    attended = cb.s is Step.QUALITY
+    if attended and cb.q is None:
+        raise Refused("kit.expired")
+    draft = VisitDraft(visit_id=cb.visit_id, attended=attended, quality=cb.q if attended else None)
+    markup = InlineKeyboardMarkup(
+        inline_keyboard=[
+            _button(t("roster.visit.no_proposals"), VrCb(visit_id=cb.visit_id, s=Step.NO_PROPOSALS))
+        ]
+    )
+    await advance(
+        state,
+        VisitReportState.PROPOSALS,
+        draft.model_dump(mode="json"),
+        show(query, t("roster.visit.proposals"), markup),
+    )
+
+
+async def _ask_note(target: Message | CallbackQuery, state: FSMContext, draft: VisitDraft) -> None:
+    markup = InlineKeyboardMarkup(
+        inline_keyboard=[
+            _button(t("roster.visit.skip_note"), VrCb(visit_id=draft.visit_id, s=Step.SKIP_NOTE))
+        ]
+    )
+    await advance(
+        state,
+        VisitReportState.NOTE,
+        draft.model_dump(mode="json"),
+        show(target, t("roster.visit.note"), markup),
+    )
+
+
+async def _draft(state: FSMContext, visit_id: int | None = None) -> VisitDraft:
+    data = await state.get_data()
+    try:
+        draft = VisitDraft.model_validate(data)
+    except ValueError:
+        raise Refused("kit.expired") from None
+    if visit_id is not None and draft.visit_id != visit_id:
+        raise Refused("kit.expired")
+    return draft
+
+
+@router.message(StateFilter(VisitReportState.PROPOSALS), Magic(F.text))
+async def on_proposals(message: Message, state: FSMContext) -> None:
+    draft = await _draft(state)
+    lines = tuple(line.strip() for line in (message.text or "").splitlines() if line.strip())
+    draft = draft.model_copy(update={"proposals": lines})
+    await _ask_note(message, state, draft)
+
+
+@router.callback_query(
+    VrCb.filter(F.s == Step.NO_PROPOSALS), StateFilter(VisitReportState.PROPOSALS)
+)
+async def on_no_proposals(query: CallbackQuery, callback_data: VrCb, state: FSMContext) -> None:
+    await _ask_note(query, state, await _draft(state, callback_data.visit_id))
+
+
+async def _submit(
+    target: Message | CallbackQuery,
+    state: FSMContext,
+    session: AsyncSession,
+    actor: Actor,
+    ctx: MeetingContext,
+    note: str,
+) -> None:
+    draft = await _draft(state)
+    data = svc.VisitReportInput(
+        attended=draft.attended, quality=draft.quality, proposals=draft.proposals, note=note
+    )
+    await svc.submit_visit_report(session, ctx, actor, draft.visit_id, data)
+    await state.clear()
+    await show(target, t("roster.visit.thanks", n=len(draft.proposals)))
+
+
+@router.message(StateFilter(VisitReportState.NOTE), Magic(F.text))
+async def on_note(
+    message: Message,
+    state: FSMContext,
+    session: AsyncSession,
+    actor: Actor,
+    meeting_context: MeetingContext,
+) -> None:
+    await _submit(
+        message, state, session, actor, meeting_context, (message.text or "")[: NOTE_MAX + 1]
+    )
+
+
+@router.callback_query(VrCb.filter(F.s == Step.SKIP_NOTE), StateFilter(VisitReportState.NOTE))
+async def on_skip_note(
+    query: CallbackQuery,
+    callback_data: VrCb,
+    state: FSMContext,
+    session: AsyncSession,
+    actor: Actor,
+    meeting_context: MeetingContext,
+) -> None:
+    await _draft(state, callback_data.visit_id)
+    await _submit(query, state, session, actor, meeting_context, "")
+
+
+# /coverage --------------------------------------------------------------------------------
+
+
+@router.message(Command("coverage"), RoleFilter(Role.KNOWN))
+async def cmd_coverage(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    actor: Actor,
+    meeting_context: MeetingContext,
+) -> None:
+    ctx = meeting_context
+    year, quarter = cov.parse_period(command.args or "", ctx.today())
+    period = str(Quarter(year, quarter)) if quarter else str(year)
+    for report in await cov.coverage_for(session, ctx, actor, year, quarter):
+        lines = [
+            t(
+                "roster.cov.head",
+                period=period,
+                visited=report.visited,
+                due=report.due,
+                visits=report.visits,
+                reports=report.reports,
+            )
+        ]
+        for g in report.groups:
+            lines.append(
+                t(
+                    "roster.cov.group",
+                    group=escape(g.name),
+                    visited=g.visited,
+                    due=g.due,
+                    visits=g.visits,
+                    reports=g.reports,
+                )
+            )
+        unvisited = report.unvisited
+        if unvisited:
+            lines.append("")
+            lines.append(t("roster.cov.unvisited", n=len(unvisited)))
+            for b in unvisited[:30]:
+                planned = (
+                    when(b.next_planned, ctx.tz) if b.next_planned else t("roster.cov.not_planned")
+                )
+                lines.append(t("roster.cov.branch", branch=escape(b.name), planned=planned))
+            if len(unvisited) > 30:
+                lines.append(t("roster.more", n=len(unvisited) - 30))
+        await message.answer("\n".join(lines)[:4000])
