@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from bot.i18n import CatalogI18n
 from bot.services.rosters.common import Quarter
 from bot.services.rosters.files import SheetLabels, VisitRow
-from bot.services.vn_calendar import VN_TZ, format_date, format_time, to_local, weekday_name
+from bot.services.vn_calendar import VN_TZ, format_date, format_time, to_local
 from storage.models import Branch, Member, Roster, RosterVisit, WorkingGroup
 
 TEXT_LIMIT = 4000
@@ -29,9 +29,7 @@ def quarter_label(i18n: CatalogI18n, locale: str, quarter: Quarter) -> str:
 def when(start: datetime, locale: str, tz: ZoneInfo = VN_TZ) -> str:
     """Thứ Năm, 03/12/2026 19:30 (the Vietnamese way) / Thursday, 03/12/2026 19:30."""
     local = to_local(start, tz)
-    return f"{weekday_name(local.date(), locale)}, {format_date(local.date(), locale)} " + (
-        format_time(local.time())
-    )
+    return f"{format_date(local.date(), locale)} {format_time(local.time())}"
 
 
 def visit_rows(
