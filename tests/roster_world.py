@@ -158,9 +158,17 @@ async def sent(rw: RosterWorld, code: str, dedupe_part: str) -> list[OutboxEntry
     """Messages queued to the person's private chat whose dedupe key contains `dedupe_part`."""
     async with rw.w.factory() as s:
         rows = await s.scalars(select(OutboxEntry).where(OutboxEntry.chat_id == rw.tg[code]))
-        return [r for r in rows if dedupe_part in (r.dedupe_key or "")]
+        found = [r for r in rows if dedupe_part in (r.dedupe_key or "")]
+    for r in found:  # rendered from the catalogs, never a bare key
+        assert not (r.text or "").startswith("roster."), r.text
+        assert not any(b["text"].startswith("roster.") for b in buttons(r)), r.reply_markup
+    return found
+
+
+def buttons(entry: OutboxEntry) -> list[dict[str, str]]:
+    markup = entry.reply_markup or {}
+    return [b for row in markup.get("inline_keyboard", []) for b in row]
 
 
 def callbacks(entry: OutboxEntry) -> list[str]:
-    markup = entry.reply_markup or {}
-    return [b["callback_data"] for row in markup.get("inline_keyboard", []) for b in row]
+    return [b["callback_data"] for b in buttons(entry)]

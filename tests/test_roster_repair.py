@@ -15,7 +15,7 @@ from bot.services import meetings as mtg
 from bot.services.rosters import changes
 from bot.services.rosters.callbacks import MoveAct, MoveCb
 from bot.services.rosters.common import RosterError
-from storage.models import Meeting, MoveRequest, Roster, RosterVisit
+from storage.models import Meeting, MoveRequest, Roster, RosterVisit, TelegramUser
 from storage.models.rosters import MoveStatus, VisitStatus
 from tests.helpers import local
 from tests.roster_world import (
@@ -65,6 +65,29 @@ async def test_a_clash_after_a_reschedule_changes_exactly_one_visit(rw: RosterWo
     assert await sent(rw, owner, f"visit:{dropped.id}:dropped")
     assert await sent(rw, rw.code_of(added.visitor_member_id), f"visit:{added.id}:given")
     assert await sent(rw, "M8", f"roster:{rw.roster_id}:repair")
+
+
+async def test_repair_reports_what_it_kept_moved_dropped_and_added(rw: RosterWorld) -> None:
+    """Called directly after a meeting moved onto another visit of the same visitor."""
+    async with rw.w.factory() as s:
+        before = await live_visits(s, rw.roster_id)
+    [owner] = [
+        c for c, n in Counter(rw.code_of(v.visitor_member_id) for v in before).items() if n == 2
+    ]
+    first, second = [v for v in before if v.visitor_member_id == rw.members[owner]]
+    async with rw.w.factory() as s, s.begin():
+        meeting = await s.get(Meeting, first.meeting_id)
+        assert meeting is not None
+        meeting.starts_at = second.starts_at
+        await s.flush()
+        repair = await changes.repair_after_change(s, rw.w.ctx, meeting.id)
+    assert repair is not None and repair.kept == len(before) - 1
+    assert [(v.id, v.status) for v in repair.dropped] in (
+        [(first.id, "dropped")],
+        [(second.id, "dropped")],
+    )
+    assert [v.replaces_visit_id for v in repair.added] == [repair.dropped[0].id]
+    assert [v.id for v in repair.moved] == ([first.id] if repair.dropped[0].id == second.id else [])
 
 
 async def test_a_moved_meeting_takes_its_visit_along(rw: RosterWorld) -> None:
@@ -192,6 +215,17 @@ async def test_bad_move_requests_refused(draft: RosterWorld) -> None:
     await _refused(draft, "roster.needs_leader", "W1", changes.request_move, *args, 0)
     await _ask(draft)
     await _refused(draft, "roster.move_pending", "M8", changes.request_move, *args, 0)
+
+
+async def test_move_request_with_no_secretary_to_ask_refused(draft: RosterWorld) -> None:
+    async with draft.w.factory() as s, s.begin():
+        user = await s.get(TelegramUser, draft.tg["S1"])
+        assert user is not None
+        user.reachable = False
+    version = (await _roster(draft)).version
+    await _refused(
+        draft, "roster.move_no_secretary", "M8", changes.request_move, draft.roster_id, version, 0
+    )
 
 
 async def test_someone_not_of_the_branch_answering_refused(draft: RosterWorld) -> None:

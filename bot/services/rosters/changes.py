@@ -104,7 +104,7 @@ async def offer_visit(
     visit.status = VisitStatus.OFFERED.value
     visit.offer_to_member_id = receiver.id
     visit.offered_at = ctx.now()
-    await _record(session, scope, actor, "roster.visit.offer", before, snapshot(visit))
+    await _record(session, scope, actor, "roster_visit.offer", before, snapshot(visit))
     i18n = ctx.i18n
 
     def buttons(locale: str) -> dict[str, Any]:
@@ -160,14 +160,14 @@ async def answer_offer(
         session.add(standing)
         await session.flush()
         after = {**snapshot(visit), "new_visit": standing.id}
-        action, key = "roster.visit.swap", "roster.offer.accepted"
+        action, key = "roster_visit.swap", "roster.offer.taken"
     else:
         visit.status = (
             VisitStatus.CONFIRMED.value if visit.confirmed_at else VisitStatus.ASSIGNED.value
         )
         visit.offer_to_member_id = visit.offered_at = None
         standing, after = visit, snapshot(visit)
-        action, key = "roster.visit.offer_declined", "roster.offer.declined"
+        action, key = "roster_visit.offer_declined", "roster.offer.refused"
     await _record(session, scope, actor, action, before, after)
     await tell.tell(
         visit.visitor_member_id,
@@ -215,14 +215,14 @@ async def hand_back(
     visit.status = VisitStatus.RETURNED.value
     proposed = await _propose(session, ctx, scope)
     after = {**snapshot(visit), "proposed": proposed.id if proposed else None}
-    await _record(session, scope, actor, "roster.visit.hand_back", before, after)
+    await _record(session, scope, actor, "roster_visit.hand_back", before, after)
     tell = Teller(session, ctx)
     about = await tell.about(visit)
     name = await tell.name(visit.visitor_member_id)
     if proposed is None:
         await tell.tell(
             scope.group.leader_member_id,
-            "roster.handback.nobody",
+            "roster.handback.nobody_can",
             f"visit:{visit.id}:handback",
             params_for=about,
             origin_id=visit.id,
@@ -278,7 +278,7 @@ async def confirm_handback(
         session,
         scope,
         actor,
-        "roster.visit.handed_over",
+        "roster_visit.handed_over",
         before,
         {**snapshot(visit), "new_visit": new.id},
     )

@@ -86,6 +86,9 @@ class RosterConfig:
     draft_days_before: int = 10
     # The solver's time budget per group (a district's group solves in milliseconds).
     time_limit: float = 10.0
+    # The budget for suggesting meeting moves: proving that no moves give full coverage can
+    # take CP-SAT seconds on a crowded district; past this, the draft says none were found.
+    moves_time_limit: float = 1.0
     # Rule window for suggested meeting moves: the regular meeting's allowed days of the month.
     window_days: tuple[int, ...] = (3, 4, 5)
     # A visit report is taken from the meeting's start until this many days after.

@@ -105,7 +105,7 @@ async def request_move(
     await session.flush()
     await audit.record(
         session,
-        action="roster.move.ask",
+        action="roster_move.ask",
         entity_type="roster_move",
         entity_id=req.id,
         before=None,
@@ -186,7 +186,7 @@ async def answer_move(
     await session.flush()
     await audit.record(
         session,
-        action="roster.move.accept" if accept else "roster.move.decline",
+        action="roster_move.accept" if accept else "roster_move.decline",
         entity_type="roster_move",
         entity_id=req.id,
         before=before,
@@ -201,7 +201,7 @@ async def answer_move(
     tell = Teller(session, ctx)
     await tell.tell(
         group.leader_member_id,
-        "roster.move.accepted" if accept else "roster.move.declined",
+        "roster.move.agreed" if accept else "roster.move.kept",
         f"move:{req.id}:answer",
         params_for=lambda locale: {"when": p.when(req.to_start, locale, ctx.tz)},
         origin_id=req.id,

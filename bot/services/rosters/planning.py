@@ -140,7 +140,9 @@ async def make_draft(
     inp.instance = instance
     solution = solve(instance, time_limit=config.time_limit)
     shortfalls = explain(instance, solution)
-    moves = suggest_moves(instance) if solution.uncovered else None
+    moves = (
+        suggest_moves(instance, time_limit=config.moves_time_limit) if solution.uncovered else None
+    )
     now = ctx.now()
     if roster is None:
         roster = Roster(

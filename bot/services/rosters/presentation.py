@@ -29,7 +29,6 @@ def quarter_label(i18n: CatalogI18n, locale: str, quarter: Quarter) -> str:
 def when(start: datetime, locale: str, tz: ZoneInfo = VN_TZ) -> str:
     """Thứ Năm, 03/12/2026 19:30 (the Vietnamese way) / Thursday, 03/12/2026 19:30."""
     local = to_local(start, tz)
-    # format_date already begins with the weekday.
     return f"{format_date(local.date(), locale)} {format_time(local.time())}"
 
 

@@ -100,7 +100,7 @@ async def repair_after_change(
         await session.flush()
         await audit.record(
             session,
-            action="roster.repair",
+            action="roster_visit.repair",
             entity_type="roster",
             entity_id=roster.id,
             before=before,
