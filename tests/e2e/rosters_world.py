@@ -170,7 +170,9 @@ class RosterWorld:
         return _meeting_ctx(self.jobs)
 
     def raw(self, key: str, /, **params: Any) -> str:
-        return self.env.app.i18n.t(key, "vi", **params)
+        text = self.env.app.i18n.t(key, "vi", **params)
+        assert text != key, f"no catalog text for {key}"  # a renamed key fails here, loudly
+        return text
 
     def t(self, key: str, /, **params: Any) -> str:
         """The Vietnamese catalog text of `key`, as read in the chat."""

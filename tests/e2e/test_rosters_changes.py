@@ -137,7 +137,7 @@ async def test_a_visit_passed_to_a_mate_who_accepts_changes_hands(rosters: Roste
     about = await w.about(visit)
     (news,) = w.sent(w.tg[pick.visitor], told)
     assert news["text"] == w.t(
-        "roster.offer.accepted", name=w.names[mate], branch=about["branch"], when=about["when"]
+        "roster.offer.taken", name=w.names[mate], branch=about["branch"], when=about["when"]
     )
     old = await _visit(w, visit.id)
     assert (old.status, old.dropped_reason) == (VisitStatus.DROPPED.value, "swapped")
@@ -171,7 +171,7 @@ async def test_a_declined_offer_leaves_the_visit_with_its_visitor(rosters: Roste
     about = await w.about(visit)
     (news,) = w.sent(w.tg[pick.visitor], told)
     assert news["text"] == w.t(
-        "roster.offer.declined", name=w.names[mate], branch=about["branch"], when=about["when"]
+        "roster.offer.refused", name=w.names[mate], branch=about["branch"], when=about["when"]
     )
     back = await _visit(w, visit.id)
     assert (back.status, back.visitor_member_id, back.offer_to_member_id) == (
