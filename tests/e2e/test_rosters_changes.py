@@ -42,10 +42,6 @@ class Pick:
     mate: int  # a group mate free at `first`'s time
     other: int  # another mate free at `second`'s time
 
-    @property
-    def visits(self) -> tuple[RosterVisit, RosterVisit]:
-        return self.first, self.second
-
 
 def _free(visits: list[RosterVisit], member: int, at: RosterVisit) -> bool:
     return all(
