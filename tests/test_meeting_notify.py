@@ -209,6 +209,27 @@ async def test_tet_shift_tells_the_secretary_once(world: MeetingWorld) -> None:
     assert "Tết" in (rows[0].text or "") and "11/02/2027" in (rows[0].text or "")
 
 
+async def test_tet_shift_waits_for_a_secretary_the_bot_can_write_to(
+    world: MeetingWorld,
+) -> None:
+    """B03's secretary never opened a chat with the bot: nothing is sent (a send would only
+    fail) and the shift stays pending until they do."""
+    world.clock.t = local(2027, 1, 20, 9)
+    async with world.factory() as s, s.begin():
+        branch = await s.get(Branch, world.org.b3)
+        assert branch is not None
+        branch.meeting_day = 6  # 06/02/2027 is Tết
+    async with world.factory() as s, s.begin():
+        await svc.generate_plan(s, world.clock, branch_ids=[world.org.b3])
+        assert await world.notices(s).shift_notices() == 0
+    assert await _outbox(world) == []
+    async with world.factory() as s, s.begin():
+        s.add(TelegramUser(id=SEC3, first_name="Ba"))
+    async with world.factory() as s, s.begin():
+        assert await world.notices(s).shift_notices() == 1
+    assert [r.chat_id for r in await _outbox(world)] == [SEC3]
+
+
 async def test_private_chat_hint_once_per_person_and_group(world: MeetingWorld) -> None:
     mid = await _schedule(world, local(2026, 12, 3, 19, 30))
     async with world.factory() as s, s.begin():

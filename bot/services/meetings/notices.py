@@ -257,10 +257,18 @@ class Notices:
         return told
 
     async def _leaders(self, branch_id: int) -> list[int]:
-        """Telegram ids of the branch's secretary, else its deputies."""
+        """Telegram ids of the branch's secretary, else its deputies, among those the bot can
+        write to: a secretary who never opened a chat with the bot would only cost a failed
+        send (a fresh district import queued ~150 of them), so the shift waits for them."""
         members = await self.repo.active_members(branch_id)
+        linked = [m.telegram_id for m in members if m.telegram_id]
+        reachable = await self.repo.reachable_telegram_ids(i for i in linked if i is not None)
         for role in (MemberRole.SECRETARY, MemberRole.DEPUTY_SECRETARY):
-            ids = [m.telegram_id for m in members if m.role == role.value and m.telegram_id]
+            ids = [
+                m.telegram_id
+                for m in members
+                if m.role == role.value and m.telegram_id in reachable
+            ]
             if ids:
                 return [i for i in ids if i is not None]
         return []
