@@ -18,7 +18,7 @@ from bot.services.rosters.cli_report import plan_report
 from bot.services.rosters.common import Quarter, RosterError
 from bot.services.rosters.planning import ensure_programs, make_draft
 from bot.services.rosters.reminders import visitor_reminders
-from bot.services.rosters.review import confirm_visits, publish, regenerate
+from bot.services.rosters.review import confirm_visits, draft_for_group, publish, regenerate
 from storage.models import (
     Branch,
     ChatBinding,
@@ -28,6 +28,7 @@ from storage.models import (
     RosterVisit,
     TelegramUser,
     VisitProgram,
+    WorkingGroup,
     WorkingGroupMember,
 )
 from storage.models.rosters import RosterStatus, VisitStatus
@@ -277,3 +278,18 @@ async def test_cli_report_has_the_json_shape(world: RosterWorld) -> None:
     assert all(a["start"].endswith("+07:00") for a in group["assignments"])
     with pytest.raises(RosterError):
         await plan_report(world.w.factory, world.w.ctx, Q1, "NOPE")
+
+
+async def test_a_leader_cannot_draft_a_far_or_past_quarter(world: RosterWorld) -> None:
+    async with world.w.factory() as s, s.begin():
+        actor = await load_actor(s, o.WG_LEADER)
+        group = await s.get(WorkingGroup, world.w.org.wg)
+        assert group is not None
+        for quarter in (Quarter(2029, 1), Quarter(2026, 2)):
+            with pytest.raises(RosterError) as err:
+                await draft_for_group(s, world.w.ctx, actor, group, quarter)
+            assert err.value.key == "roster.quarter_not_open"
+        assert await s.scalar(select(func.count()).select_from(Roster)) == 0
+        # The coming quarter is open.
+        roster = await draft_for_group(s, world.w.ctx, actor, group, Q1)
+        assert (roster.year, roster.quarter) == (2027, 1)

@@ -189,12 +189,17 @@ async def draft_for_group(
     if actor is not None:
         require_leader(actor, group)
     await ensure_programs(session, group.district_id)
+    current = Quarter.of(ctx.today())
     repo = RosterRepository(session)
     program = await repo.program_of_group(group.id)
     assert program is not None
     roster = await repo.roster_for(program.id, quarter.year, quarter.quarter)
     if roster is not None:
         return roster
+    if actor is not None and quarter not in (current, current.shift(1)):
+        # People draft the current or the coming quarter only: a past one cannot be visited
+        # any more, and a far one has no meetings planned and nobody's busy days yet.
+        raise RosterError("roster.quarter_not_open", quarter=str(quarter))
     return (await make_draft(session, ctx, program, quarter, actor=actor, config=config)).roster
 
 
