@@ -4,6 +4,14 @@ One module per feature (users, org, outbox, ...), so features can grow without c
 """
 
 from storage.models.access import LinkAttempt
+from storage.models.feedback import (
+    FeedbackCard,
+    FeedbackCounter,
+    FeedbackEvent,
+    FeedbackFile,
+    FeedbackItem,
+    FeedbackOption,
+)
 from storage.models.fsm import FsmState
 from storage.models.meetings import (
     Meeting,
@@ -49,6 +57,12 @@ __all__ = [
     "VisitReport",
     "ChatBinding",
     "CommitteeAdmin",
+    "FeedbackCard",
+    "FeedbackCounter",
+    "FeedbackEvent",
+    "FeedbackFile",
+    "FeedbackItem",
+    "FeedbackOption",
     "FsmState",
     "Invite",
     "JobLease",

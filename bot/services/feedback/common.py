@@ -1,0 +1,74 @@
+"""What every feedback service shares: the typed error, limits, configuration, the readable
+number, the default categories and departments."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from bot.services.policy import Refused
+from storage.models.feedback import LevelType
+
+TEXT_MAX = 3000  # an item's text, an answer, a question
+REASON_MAX = 1000  # close / reject / reopen reasons
+FILES_MAX = 10
+FILE_NAME_MAX = 200
+PAGE_SIZE = 8
+
+# (code, Vietnamese name, English name): the defaults a district starts with; admins may
+# change the list (rows in `feedback_options`).
+DEFAULT_CATEGORIES: tuple[tuple[str, str, str], ...] = (
+    ("land", "Đất đai - xây dựng", "Land and construction"),
+    ("social", "Chính sách xã hội", "Social policy"),
+    ("infra", "Hạ tầng", "Infrastructure"),
+    ("security", "An ninh trật tự", "Public order"),
+    ("party", "Công tác đảng", "Party work"),
+    ("other", "Khác", "Other"),
+)
+DEFAULT_DEPARTMENTS: tuple[tuple[str, str, str], ...] = (
+    ("office", "Văn phòng Huyện ủy", "Committee office"),
+    ("organisation", "Ban Tổ chức", "Organisation board"),
+    ("inspection", "Ủy ban Kiểm tra", "Inspection commission"),
+    ("propaganda", "Ban Tuyên giáo", "Propaganda board"),
+    ("mass", "Ban Dân vận", "Mass mobilisation board"),
+)
+
+
+class FeedbackError(Refused):
+    """A feedback request refused for a reason the person can read (catalog key + fields)."""
+
+    def __init__(self, key: str, **params: Any) -> None:
+        super().__init__(key, **params)
+
+
+@dataclass(frozen=True)
+class FeedbackConfig:
+    """Rules an operator may tune."""
+
+    # Time to answer, counted from when the item reached the level.
+    answer_time: dict[str, timedelta] = field(
+        default_factory=lambda: {
+            LevelType.BRANCH.value: timedelta(days=15),
+            LevelType.UNIT.value: timedelta(days=15),
+            LevelType.DISTRICT.value: timedelta(days=15),
+            LevelType.DEPARTMENT.value: timedelta(days=15),
+        }
+    )
+    # An answer neither accepted nor reopened is closed this long after it was given.
+    auto_close_after: timedelta = timedelta(days=30)
+    # Shown as "near its deadline" in /inbox this long before it.
+    near_deadline: timedelta = timedelta(days=2)
+    # How many times an answer may be reopened.
+    reopen_limit: int = 1
+
+    def deadline_for(self, level_type: str) -> timedelta:
+        return self.answer_time.get(level_type, timedelta(days=15))
+
+
+DEFAULT_CONFIG = FeedbackConfig()
+
+
+def item_number(year: int, number: int) -> str:
+    """KN-2026-0042: per district and year, what people quote on the phone."""
+    return f"KN-{year}-{number:04d}"
