@@ -346,5 +346,5 @@ async def cmd_coverage(
                 )
                 lines.append(t("roster.cov.branch", branch=escape(b.name), planned=planned))
             if len(unvisited) > 30:
-                lines.append(t("roster.more", n=len(unvisited) - 30))
+                lines.append(t("roster.cov.more", n=len(unvisited) - 30))
         await message.answer("\n".join(lines)[:4000])
