@@ -73,6 +73,9 @@ class GlobalPacer:
     recover_per_sec: float = 0.5
     factor: float = 1.0
     in_flight: int = 0
+    # Direct calls (answers to people, live edits: `bot.outbox.direct`) waiting for a place:
+    # the sender leaves them the next free one, so a person never waits behind a broadcast.
+    urgent: int = 0
     _at: float | None = None
     _bucket: TokenBucket = field(init=False)
     _expiries: list[float] = field(default_factory=list)  # heap: answer time + window
@@ -91,15 +94,23 @@ class GlobalPacer:
     def wait(self, now: float) -> float:
         """Seconds until one more request may leave (0 when it may leave now)."""
         self._update(now)
-        wait = self._bucket.wait(now)
+        return max(self._bucket.wait(now), self._window_wait(now, self.urgent))
+
+    def wait_urgent(self, now: float) -> float:
+        """The same for a direct call: only the window counts (no spreading), and no place is
+        kept for anyone else."""
+        self._update(now)
+        return self._window_wait(now, 0)
+
+    def _window_wait(self, now: float, reserved: int) -> float:
         capacity = max(1, int(self.rate * self.factor * self.window))
-        excess = self.in_flight + len(self._expiries) - capacity  # the server may count these
-        if excess >= 0:
-            if self._expiries:  # wait until enough counted requests have left the window
-                wait = max(wait, heapq.nsmallest(excess + 1, self._expiries)[-1] - now)
-            else:  # every counted request is still in flight: look again soon
-                wait = max(wait, self.window / capacity)
-        return wait
+        # The server may count these.
+        excess = self.in_flight + len(self._expiries) + reserved - capacity
+        if excess < 0:
+            return 0.0
+        if self._expiries:  # wait until enough counted requests have left the window
+            return heapq.nsmallest(excess + 1, self._expiries)[-1] - now
+        return self.window / capacity  # every one is still in flight: look again soon
 
     def take(self, now: float) -> None:
         """A request leaves now."""
