@@ -6,7 +6,8 @@ from bot.scheduler import JobRegistry
 
 
 def register_all(registry: JobRegistry) -> None:
-    from bot.jobs import meetings, rosters
+    from bot.jobs import broadcasts, meetings, rosters
 
     meetings.register(registry)
     rosters.register(registry)
+    broadcasts.register(registry)
