@@ -42,7 +42,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -165,7 +164,13 @@ async def _broadcast(app: App, plan: Plan, ctx: MeetingContext, source_id: int) 
         await compose.set_audience(s, ctx, actor, draft.id, everyone)
         deadline = datetime.now(UTC) + timedelta(days=3)
         await compose.set_options(
-            s, ctx, actor, draft.id, ack_required=True, ack_deadline=deadline, pin=False,
+            s,
+            ctx,
+            actor,
+            draft.id,
+            ack_required=True,
+            ack_deadline=deadline,
+            pin=False,
             send_at=None,
         )
         preview = await compose.preview(s, ctx, actor, draft.id)
@@ -197,7 +202,9 @@ async def _states(app: App, broadcast_id: int) -> dict[str, int]:
     return {state: int(n) for state, n in rows}
 
 
-async def run_once(template: Path, plan: Plan, tmp: Path, people: bool, think: float) -> dict[str, Any]:
+async def run_once(
+    template: Path, plan: Plan, tmp: Path, people: bool, think: float
+) -> dict[str, Any]:
     db = tmp / f"run-{'429' if plan.faults else 'clean'}.db"
     shutil.copyfile(template, db)
     async with _sandbox(plan, tmp) as base, ClientSession() as http:
@@ -322,7 +329,9 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(tmp_name)
         city = tmp / "city"
         generate = [sys.executable, str(DATASETS / "generate.py"), str(city)]
-        subprocess.run([*generate, "--districts", str(districts)], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [*generate, "--districts", str(districts)], check=True, stdout=subprocess.DEVNULL
+        )
         template = tmp / "template.db"
         started = time.perf_counter()
         plan = asyncio.run(build_template(city, template, chats, args.people))

@@ -167,8 +167,9 @@ class Bench:
         if kind == "start":
             ref = self.world.send_text(user, "/start")["message"]["message_id"]
         else:
-            ref = self.world.press_button(user, int(body["message_id"]), self.plan.people_chat,
-                                          body["data"])
+            ref = self.world.press_button(
+                user, int(body["message_id"]), self.plan.people_chat, body["data"]
+            )
         self.acts.append({"user": user, "kind": kind, "at": at, "ref": ref})
         return web.json_response({"ok": True})
 
@@ -206,6 +207,7 @@ class Bench:
 
         def is_direct(e: dict[str, Any]) -> bool:  # not the outbox's copies: answers, edits
             return e["chat_id"] in direct and not e["method"].startswith("copyMessage")
+
         return {
             "delivered": len(copies),
             "duplicates": sum(n - 1 for n in copies.values()),

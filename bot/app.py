@@ -250,12 +250,18 @@ def _add_outbox_and_jobs(app: App) -> None:
             clock=app.clock,
             shared=shared,
         )
-        app.bot.session.middleware(SharedPace(lambda: getattr(sender, "pacer", None)))
+        app.bot.session.middleware(SharedPace(lambda: _sender_limits(sender)))
         app.components.append(_SenderBotSession(sender.bot))  # stops after the sender
         app.components.append(sender)
         ctx.sender = sender
     app.dp["jobs"] = jobs
     app.components.append(SchedulerJobs(jobs, app.scheduler, ctx))
+
+
+def _sender_limits(sender: Any) -> Any:
+    """The running sender's global pace and per-chat state (made when it starts)."""
+    pacer, chats = getattr(sender, "pacer", None), getattr(sender, "scheduler", None)
+    return (pacer, chats) if pacer is not None and chats is not None else None
 
 
 @dataclass

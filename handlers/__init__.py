@@ -18,6 +18,7 @@ def detached(router: Router) -> Router:
 def get_routers() -> list[Router]:
     from handlers import (
         admins,
+        broadcasts,
         common,
         language,
         link_codes,
@@ -51,4 +52,6 @@ def get_routers() -> list[Router]:
         detached(meetings.rsvp_router),
         # Visiting rosters (issue 12): /roster, /busy, /visit, /coverage and their buttons.
         *(detached(r) for r in rosters.routers()),
+        # Guidance broadcasts (issue 14): /broadcast, /broadcasts, Đã nhận, the progress buttons.
+        *(detached(r) for r in broadcasts.routers()),
     ]

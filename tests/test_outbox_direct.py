@@ -12,7 +12,7 @@ from aiogram.exceptions import TelegramRetryAfter
 from aiogram.methods import AnswerCallbackQuery, SendChatAction, SendMessage
 
 from bot.outbox.direct import SharedPace, counted
-from bot.outbox.limiter import GlobalPacer
+from bot.outbox.limiter import ChatScheduler, GlobalPacer, LimitConfig
 
 
 def test_an_answer_gets_the_next_place_while_the_sender_fills_the_window() -> None:
@@ -60,8 +60,9 @@ def test_counted_calls() -> None:
 
 async def test_shared_pace_waits_counts_and_refunds() -> None:
     pacer = GlobalPacer(10.0, window=0.1)  # one place in a tenth of a second
-    box: dict[str, Any] = {"pacer": None}
-    middleware = SharedPace(lambda: box["pacer"])
+    chats = ChatScheduler(LimitConfig(private_rate=100.0, safety=1.0))
+    box: dict[str, Any] = {"limits": None}
+    middleware = SharedPace(lambda: box["limits"])
     calls: list[str] = []
 
     async def make_request(bot: Any, method: Any) -> Any:
@@ -73,7 +74,7 @@ async def test_shared_pace_waits_counts_and_refunds() -> None:
     send = SendMessage(chat_id=1, text="hi")
     assert await middleware(make_request, None, send) == "ok"  # type: ignore[arg-type]
     assert pacer.in_flight == 0 and not pacer._expiries  # no sender: nothing counted
-    box["pacer"] = pacer
+    box["limits"] = (pacer, chats)
     assert await middleware(make_request, None, send) == "ok"  # type: ignore[arg-type]
     await middleware(make_request, None, AnswerCallbackQuery(callback_query_id="1"))  # type: ignore[arg-type]
     await middleware(make_request, None, SendChatAction(chat_id=1, action="typing"))  # type: ignore[arg-type]
@@ -83,7 +84,7 @@ async def test_shared_pace_waits_counts_and_refunds() -> None:
     loop = asyncio.get_running_loop()
     started = loop.time()
     with pytest.raises(TelegramRetryAfter):
-        await middleware(make_request, None, SendMessage(chat_id=1, text="429"))  # type: ignore[arg-type]
+        await middleware(make_request, None, SendMessage(chat_id=2, text="429"))  # type: ignore[arg-type]
     assert loop.time() - started > 0.05
     assert not pacer._expiries and pacer.in_flight == 0  # refused: not counted
     started = loop.time()
@@ -92,3 +93,32 @@ async def test_shared_pace_waits_counts_and_refunds() -> None:
     await middleware(make_request, None, send)  # type: ignore[arg-type]
     assert loop.time() - started > 0.05
     assert pacer.urgent == 0 and pacer.in_flight == 0
+
+
+async def test_shared_pace_keeps_each_chats_limit() -> None:
+    """A person tapping fast: after the burst, each edit waits for the chat's next token; a
+    429 for a chat blocks it for its retry_after; other chats are not held up."""
+    pacer = GlobalPacer(1000.0)
+    chats = ChatScheduler(LimitConfig(private_rate=10.0, private_burst=2.0, safety=1.0))
+    middleware = SharedPace(lambda: (pacer, chats))
+    refuse = {"next": False}
+
+    async def make_request(bot: Any, method: Any) -> Any:
+        if refuse["next"]:
+            refuse["next"] = False
+            raise TelegramRetryAfter(method=method, message="Too Many Requests", retry_after=1)
+        return "ok"
+
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    for _ in range(2):  # the burst
+        await middleware(make_request, None, SendMessage(chat_id=5, text="x"))  # type: ignore[arg-type]
+    assert loop.time() - started < 0.05
+    await middleware(make_request, None, SendMessage(chat_id=5, text="x"))  # type: ignore[arg-type]
+    assert loop.time() - started > 0.07  # a token comes every tenth of a second
+    await middleware(make_request, None, SendMessage(chat_id=6, text="x"))  # type: ignore[arg-type]
+    refuse["next"] = True
+    with pytest.raises(TelegramRetryAfter):
+        await middleware(make_request, None, SendMessage(chat_id=6, text="x"))  # type: ignore[arg-type]
+    assert chats.direct_wait(6, loop.time()) > 0.9  # blocked for its retry_after
+    assert chats.direct_wait(5, loop.time()) < 0.2

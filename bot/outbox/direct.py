@@ -7,7 +7,10 @@ the person would get nothing. So each direct call that Telegram counts takes its
 sender's own pace (`GlobalPacer`): it waits for the next free place (about 1/30 s at worst; the
 sender leaves it that place, see `GlobalPacer.urgent`), is counted from when it leaves until a
 second after its answer like the sender's own requests, and a broadcast simply ends a little
-later. Without a sender in this process (`RUN_SENDER=false`) nothing changes.
+later. It also keeps its chat's limits, in the sender's own per-chat state (`ChatScheduler`):
+a person tapping fast through a wizard, or the progress message edited while the outbox
+writes to the same chat, gets no 429 either. Without a sender in this process
+(`RUN_SENDER=false`) nothing changes.
 
 The sender itself uses its own `Bot` (without this middleware), so its requests are counted
 once, by the sender.
@@ -28,7 +31,7 @@ from aiogram.exceptions import TelegramRetryAfter, TelegramServerError
 from aiogram.methods import Response, TelegramMethod
 from aiogram.methods.base import TelegramType
 
-from bot.outbox.limiter import GlobalPacer
+from bot.outbox.limiter import ChatScheduler, GlobalPacer
 
 
 def counted(method_name: str) -> bool:
@@ -41,10 +44,11 @@ def counted(method_name: str) -> bool:
 
 
 class SharedPace(BaseRequestMiddleware):
-    """Bot API request middleware: a counted direct call takes a place in the sender's pace."""
+    """Bot API request middleware: a counted direct call takes a place in the sender's pace,
+    and keeps its chat's limits (1 a second with a short burst, 20 a minute in a group)."""
 
-    def __init__(self, pacer: Callable[[], GlobalPacer | None]) -> None:
-        self.pacer = pacer  # the running sender's pacer (None while none runs)
+    def __init__(self, limits: Callable[[], tuple[GlobalPacer, ChatScheduler] | None]) -> None:
+        self.limits = limits  # the running sender's (None while none runs)
 
     async def __call__(
         self,
@@ -52,12 +56,19 @@ class SharedPace(BaseRequestMiddleware):
         bot: Bot,
         method: TelegramMethod[TelegramType],
     ) -> Response[TelegramType]:
-        pacer = self.pacer()
-        if pacer is None or not counted(method.__api_method__):
+        limits = self.limits()
+        if limits is None or not counted(method.__api_method__):
             return await make_request(bot, method)
+        pacer, chats = limits
+        chat_id = getattr(method, "chat_id", None)
+        chat = chat_id if isinstance(chat_id, int) else None
+        if chat is not None:
+            while (wait := chats.direct_wait(chat, time.monotonic())) > 0:  # noqa: ASYNC110
+                await asyncio.sleep(wait)
+            chats.direct_take(chat, time.monotonic())
         pacer.urgent += 1
         try:
-            while (wait := pacer.wait_urgent(time.monotonic())) > 0:  # noqa: ASYNC110 - a timed wait
+            while (wait := pacer.wait_urgent(time.monotonic())) > 0:  # noqa: ASYNC110
                 await asyncio.sleep(wait)
         finally:
             pacer.urgent -= 1
@@ -65,8 +76,13 @@ class SharedPace(BaseRequestMiddleware):
         refused = False
         try:
             return await make_request(bot, method)
-        except (TelegramRetryAfter, TelegramServerError):
+        except TelegramRetryAfter as err:
             refused = True  # refused before the server counted it, as the sender assumes
+            if chat is not None:
+                chats.direct_refused(chat, time.monotonic(), err.retry_after)
+            raise
+        except TelegramServerError:
+            refused = True
             raise
         finally:
             pacer.finish(time.monotonic(), counted=not refused)

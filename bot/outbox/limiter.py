@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 DEFAULT_WEIGHTS: tuple[float, ...] = (16.0, 4.0, 1.0)
+DIRECT_PRUNE_AT = 5000  # chats remembered before idle ones are forgotten
 
 
 @dataclass
@@ -328,6 +329,42 @@ class ChatScheduler:
         chat.items.clear()
         chat.scheduled = 0
         return items
+
+    # ---- direct calls (`bot.outbox.direct`): the same per-chat limits, shared -------------
+    def direct_wait(self, chat_id: int, now: float) -> float:
+        """Seconds until a direct call (an answer, a live edit) may go to this chat: its
+        bucket, its group window and a 429's block are the ones the sender keeps."""
+        chat = self.chats.get(chat_id)
+        return 0.0 if chat is None else max(0.0, self.ready_at(chat, now) - now)
+
+    def direct_take(self, chat_id: int, now: float) -> None:
+        if len(self.chats) > DIRECT_PRUNE_AT:
+            self._prune(now)
+        chat = self._chat(chat_id)
+        chat.bucket.take(now)
+        if chat.is_group:
+            chat.window.append(now)
+
+    def direct_refused(self, chat_id: int, now: float, retry_after: float) -> None:
+        chat = self._chat(chat_id)
+        chat.blocked_until = max(
+            chat.blocked_until, now + retry_after + self.config.retry_after_margin
+        )
+
+    def _prune(self, now: float) -> None:
+        """Forget idle chats whose limits are back to full (direct calls leave them behind)."""
+        horizon = 60.0 + self.config.group_window_margin
+        for chat_id, chat in list(self.chats.items()):
+            if (
+                not chat.items
+                and not chat.in_flight
+                and not chat.scheduled
+                and chat.blocked_until <= now
+                and chat.bucket.wait(now) == 0.0
+                and chat.bucket.tokens >= chat.bucket.burst
+                and (not chat.window or chat.window[-1] <= now - horizon)
+            ):
+                del self.chats[chat_id]
 
     def saturated_chats(self, per_chat: int) -> list[int]:
         return [c.chat_id for c in self.chats.values() if len(c.items) >= per_chat]
