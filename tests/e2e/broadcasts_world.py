@@ -222,13 +222,14 @@ class BroadcastWorld:
         return {"broadcasts": bcs, "recipients": recs, "outbox": outbox}
 
     def copies(self, chat: int, broadcast_id: int) -> list[Msg]:
-        """The copies of a broadcast in a chat (each carries its Đã nhận button, or follows
-        with one)."""
+        """The copies of a broadcast in a chat: the messages with its Đã nhận button that
+        reply to nothing (its reminder replies to the copy)."""
         marker = f"bca:{broadcast_id}"
         return [
             m
             for m in self.env.world.bot_messages(chat)
-            if any(str(b.get("callback_data", "")) == marker for b in buttons(m))
+            if "reply_to_message" not in m
+            and any(str(b.get("callback_data", "")) == marker for b in buttons(m))
         ]
 
 
