@@ -51,7 +51,8 @@ async def test_a_formatted_pdf_to_every_branch_group(bc: BroadcastWorld) -> None
     bid = draft.id
     deadline = "17:00 03/12/2026"  # three days after Monday, at the end of the office day
     # The preview is the message itself, as recipients will see it, with their button.
-    (source,) = [m for m in env.world.messages(ADMIN) if "document" in m and not m["is_bot_message"]]
+    mine = [m for m in env.world.messages(ADMIN) if not m["is_bot_message"]]
+    (source,) = [m for m in mine if "document" in m]
     assert copy["document"]["file_id"] == source["document"]["file_id"]  # copied, not uploaded
     assert copy["caption"] == CAPTION and copy["caption_entities"] == BOLD
     assert [b["text"] for b in buttons(copy)] == [w.t("bc.button.ack_by", deadline=deadline)]
