@@ -27,8 +27,8 @@ from bot.services.policy import Actor, Refused, Role
 from bot.services.rosters import coverage as cov
 from bot.services.rosters import visits as svc
 from bot.services.rosters.common import NOTE_MAX, Quarter
+from bot.services.rosters.visits import VisitQuality
 from handlers.kit import Chats, Id, Magic, RoleFilter, Small, advance, feature_router, show, t, when
-from storage.models.rosters import VisitQuality
 
 router = feature_router(__name__, Chats.PRIVATE)
 
@@ -346,5 +346,5 @@ async def cmd_coverage(
                 )
                 lines.append(t("roster.cov.branch", branch=escape(b.name), planned=planned))
             if len(unvisited) > 30:
-                lines.append(t("roster.more", n=len(unvisited) - 30))
+                lines.append(t("roster.cov.more", n=len(unvisited) - 30))
         await message.answer("\n".join(lines)[:4000])
