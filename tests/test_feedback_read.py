@@ -47,7 +47,7 @@ from bot.services.feedback.stats import (
     stats,
     stats_for,
 )
-from handlers.feedback.inbox import inbox_router
+from handlers.feedback.inbox import InboxOpenCb, inbox_router
 from handlers.feedback.stats import StatsFileCb, stats_router
 from sandbox.testing import run_sandbox
 from storage.models import Branch, FeedbackEvent, FeedbackItem, FeedbackOption
@@ -112,6 +112,8 @@ async def add_item(
     district: int | None = None,
     events: tuple[tuple[str, datetime], ...] = (),
     answer: str | None = None,
+    raised_as: str = "member",
+    raised_by: int = o.MEM1,
 ) -> int:
     level_type, level_id = level or (LevelType.BRANCH, branch)
     item = FeedbackItem(
@@ -120,8 +122,8 @@ async def add_item(
         number=next(_numbers),
         branch_id=branch,
         unit_id=world.units[branch],
-        raised_as="member",
-        raised_by_tg=o.MEM1,
+        raised_as=raised_as,
+        raised_by_tg=raised_by,
         category=category,
         text=text,
         level_type=level_type.value,
@@ -347,10 +349,14 @@ async def inbox_world(engine: AsyncEngine) -> World:
                 s, world, org.b2, "land", at(6), level=(L.DEPARTMENT, world.dept),
                 deadline=NOW - timedelta(days=3),
             ),
-            # Answered at the unit: waits for B01's acceptance.
+            # Answered at the unit: raised for B01 by its deputy, the secretaries accept it.
             "b1_answered": await add_item(
                 s, world, org.b1, "infra", at(7), level=(L.UNIT, org.u1), status=S.ANSWERED,
-                deadline=NOW - timedelta(days=5),
+                deadline=NOW - timedelta(days=5), raised_as="branch", raised_by=o.DEP1,
+            ),
+            # A member's own, answered at the unit: the member accepts it, not the secretary.
+            "b1_member_answered": await add_item(
+                s, world, org.b1, "land", at(11), level=(L.UNIT, org.u1), status=S.ANSWERED,
             ),
             # Done: in nobody's inbox.
             "closed": await add_item(
@@ -397,14 +403,19 @@ async def test_people_who_lead_nothing_get_the_empty_inbox(engine: AsyncEngine, 
     assert not view.has_levels and view.lines == () and view.total == 0
 
 
-async def test_answered_items_wait_for_the_branch_and_the_answering_level(
+async def test_answered_items_wait_for_who_accepts_them_and_the_answering_level(
     engine: AsyncEngine,
 ) -> None:
     world = await inbox_world(engine)
     answered = ib.InboxFilter(status=ib.InboxStatus.ANSWERED)
-    assert names(world, await page(world, o.SEC1, answered)) == ["b1_answered"]
-    assert names(world, await page(world, o.ADMIN, answered)) == ["b1_answered"]
+    for who in (o.SEC1, o.DEP1):
+        assert names(world, await page(world, who, answered)) == ["b1_answered"]
+    assert names(world, await page(world, o.ADMIN, answered)) == [
+        "b1_member_answered",
+        "b1_answered",
+    ]
     assert names(world, await page(world, o.SEC2, answered)) == []
+    assert not (await page(world, o.MEM1, answered)).has_levels  # they answer from the notice
     line = (await page(world, o.SEC1, answered)).lines[0]
     assert line.marker is ib.Marker.NONE  # past its deadline, but answered: not overdue
 
@@ -672,3 +683,38 @@ def _plain(text: str) -> str:
     import re
 
     return html.unescape(re.sub(r"<[^>]+>", "", text))
+
+
+async def press(env: Env, who: int, message: dict[str, Any], data: str) -> dict[str, Any]:
+    qid = env.world.press_button(who, message["message_id"], who, data, strict=False)
+    await feed(env, env.world.pending[-1])
+    answer = env.world.callback_answer(qid)
+    assert answer is not None
+    return dict(answer)
+
+
+async def test_an_inbox_line_opens_the_items_card(env: Env) -> None:
+    data = env.data
+    (shown,) = await say(env, o.SEC1, "/inbox")
+    before = len(env.world.bot_messages(o.SEC1))
+    await press(env, o.SEC1, shown, InboxOpenCb(item_id=data.items["I"]).pack())
+    card = env.world.bot_messages(o.SEC1)[-1]
+    assert len(env.world.bot_messages(o.SEC1)) == before + 1  # the list stays as it was
+    datas = [b["callback_data"] for row in card["reply_markup"]["inline_keyboard"] for b in row]
+    assert datas and all(d.startswith("fbc:") for d in datas)  # the level's buttons
+    # Answered at the unit, raised for the branch: the secretary accepts or reopens it.
+    async with data.w.factory() as s, s.begin():
+        answered = await add_item(
+            s, data, data.org.b1, "infra", local(2026, 11, 20, 9),
+            level=(LevelType.UNIT, data.org.u1), status=FeedbackStatus.ANSWERED,
+            raised_as="branch", raised_by=o.DEP1, answer="Đã sửa",
+        )  # fmt: skip
+    await press(env, o.SEC1, shown, InboxOpenCb(item_id=answered).pack())
+    card = env.world.bot_messages(o.SEC1)[-1]
+    datas = [b["callback_data"] for row in card["reply_markup"]["inline_keyboard"] for b in row]
+    assert [d.split(":")[0] for d in datas] == ["fbr", "fbr"]  # accept, reopen
+    # Another district's item, by a forged press: refused, nothing sent.
+    sent = len(env.world.bot_messages(o.SEC1))
+    answer = await press(env, o.SEC1, shown, InboxOpenCb(item_id=data.items["H"]).pack())
+    assert answer["text"] == _plain(refusal(env, "fb.not_your_level"))
+    assert len(env.world.bot_messages(o.SEC1)) == sent

@@ -22,7 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.inputs import ROW_ID_MAX, parse_int
 from bot.services.feedback import inbox as svc
+from bot.services.feedback import presentation, workflow
+from bot.services.feedback.callbacks import ReplyAct
 from bot.services.feedback.common import PAGE_SIZE
+from bot.services.feedback.views import ItemView
 from bot.services.meetings.context import MeetingContext
 from bot.services.policy import Actor, Role
 from handlers.kit import (
@@ -250,6 +253,20 @@ async def on_inbox_pick(
     await show(query, text, picker)
 
 
+def item_markup(ctx: MeetingContext, view: ItemView) -> InlineKeyboardMarkup | None:
+    """The level's buttons for someone who acts at its level; accept / reopen for whoever
+    speaks for the submitter of an answered item; none for a reader who may only look."""
+    if view.can_act:
+        raw = presentation.card_markup(ctx.i18n, locale(), view)
+    elif view.speaks_for_submitter and view.item.status == svc.ANSWERED:
+        raw = presentation.reply_markup(
+            ctx.i18n, locale(), view.item, (ReplyAct.ACCEPT, ReplyAct.REOPEN)
+        )
+    else:
+        return None
+    return InlineKeyboardMarkup.model_validate(raw) if raw.get("inline_keyboard") else None
+
+
 @inbox_router.callback_query(InboxOpenCb.filter(), flags=READS)
 async def on_inbox_open(
     query: CallbackQuery,
@@ -260,13 +277,9 @@ async def on_inbox_open(
     bot: Bot,
 ) -> None:
     """The item's card as a new message under the list (the list stays where it was); the
-    workflow decides whether the person may see it."""
-    from bot.services.feedback import presentation, workflow  # the core's (issue 13)
-
+    workflow decides whether the person may see it (`fb.not_your_level`)."""
     ctx = meeting_context
     view = await workflow.item_view(session, actor, callback_data.item_id)
-    text = presentation.card_text(ctx.i18n, locale(), view, ctx.tz)
-    raw = presentation.card_markup(ctx.i18n, locale(), view)
-    markup = InlineKeyboardMarkup.model_validate(raw) if raw else None
+    text = presentation.card_text(ctx.i18n, locale(), view, ctx.tz, now=ctx.now())
     await query.answer()
-    await bot.send_message(query.from_user.id, text, reply_markup=markup)
+    await bot.send_message(query.from_user.id, text, reply_markup=item_markup(ctx, view))

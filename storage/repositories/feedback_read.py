@@ -25,15 +25,18 @@ class InboxScope:
     """Which items a person's inbox may hold, as plain ids (the service decides them).
 
     `branch_ids`: BRANCH levels (the branches they lead); `districts`: every non-branch level
-    (unit, district, department) of these districts, `all_districts` for bootstrap admins;
-    `accept_branch_ids`: answered items of these branches, whoever answered them (the secretary
-    accepts or reopens for the branch).
+    (unit, district, department) of these districts, `all_districts` for bootstrap admins.
+    Answered items, wherever they were answered, also when the person accepts or reopens them:
+    those of `accept_branch_ids` raised as one of `accept_raised_as` (the secretary speaks for
+    the branch), and those `submitter_tg` raised.
     """
 
     branch_ids: frozenset[int] = frozenset()
     districts: frozenset[int] = frozenset()
     all_districts: bool = False
     accept_branch_ids: frozenset[int] = frozenset()
+    accept_raised_as: frozenset[str] = frozenset()
+    submitter_tg: int | None = None
 
     @property
     def empty(self) -> bool:
@@ -94,8 +97,15 @@ class FeedbackReadRepository:
                     item.district_id.in_(sorted(scope.districts)),
                 )
             )
-        if answered and scope.accept_branch_ids:
-            parts.append(item.branch_id.in_(sorted(scope.accept_branch_ids)))
+        if answered and scope.accept_branch_ids and scope.accept_raised_as:
+            parts.append(
+                and_(
+                    item.branch_id.in_(sorted(scope.accept_branch_ids)),
+                    item.raised_as.in_(sorted(scope.accept_raised_as)),
+                )
+            )
+        if answered and scope.submitter_tg is not None:
+            parts.append(item.raised_by_tg == scope.submitter_tg)
         return or_(*parts) if parts else false()
 
     def _inbox_where(self, scope: InboxScope, query: InboxQuery) -> list[ColumnElement[bool]]:

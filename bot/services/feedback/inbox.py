@@ -4,8 +4,8 @@ An inbox holds the levels a person answers for *in private*: the branches they l
 members' items start there), and for committee admins every unit, district and department
 level of their districts. Someone who acts at a unit only through its linked group chat works
 from the cards in that chat, so those items are not theirs here. Answered items waiting for
-acceptance are a status of their own: besides the levels' own answers, a secretary sees every
-answered item of their branch, since they accept or reopen on the branch's behalf.
+acceptance are a status of their own: besides the levels' own answers, a secretary sees the
+answered items they accept or reopen: their own, and those raised on their branch's behalf.
 
 Filters come from buttons (forgeable): each field is bounded, and a category or unit outside
 the person's districts is refused rather than silently ignored.
@@ -33,10 +33,11 @@ from bot.services.feedback.common import (
 )
 from bot.services.meetings.context import MeetingContext
 from bot.services.policy import Actor
-from storage.models.feedback import OPEN_STATUSES, FeedbackStatus, OptionKind
+from storage.models.feedback import OPEN_STATUSES, FeedbackStatus, OptionKind, RaisedAs
 from storage.repositories.feedback_read import FeedbackReadRepository, InboxQuery, InboxScope
 
 _WAITING = frozenset(s.value for s in OPEN_STATUSES)
+ANSWERED = FeedbackStatus.ANSWERED.value  # for handlers, which import no storage module
 
 
 class InboxStatus(enum.Enum):
@@ -117,12 +118,16 @@ class InboxPage:
 
 
 def scope_of(actor: Actor) -> InboxScope:
+    """The person's levels; and, among answered items, those they accept or reopen (as
+    `views.speaks_for_submitter` decides: their own, and their branch's own)."""
     led = frozenset(actor.led_branch_ids())
     return InboxScope(
         branch_ids=led,
         districts=frozenset(actor.admin_districts),
         all_districts=actor.bootstrap_admin,
         accept_branch_ids=led,
+        accept_raised_as=frozenset({RaisedAs.BRANCH.value, RaisedAs.VISITOR.value}),
+        submitter_tg=actor.telegram_id,
     )
 
 
