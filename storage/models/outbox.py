@@ -2,7 +2,8 @@
 
 A row is written in the same transaction as the change that causes it, so a rolled-back change
 sends nothing and a committed one is never forgotten. The sender moves each row through
-`pending -> claimed -> sending -> sent | failed | maybe_sent` (see `bot/outbox/__init__.py`).
+`pending -> claimed -> sending -> sent | failed | maybe_sent`, or `cancelled` before it left
+(see `bot/outbox/__init__.py`).
 """
 
 from __future__ import annotations

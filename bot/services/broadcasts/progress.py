@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.outbox import FailureEvent, FailureHooks
 from bot.outbox.service import default_hooks
 from bot.services.broadcasts.common import DEFAULT_CONFIG, ORIGIN, BroadcastConfig, load_managed
-from bot.services.broadcasts.notices import progress_markup, when
+from bot.services.broadcasts.notices import locales, progress_markup, when
 from bot.services.meetings.context import MeetingContext
 from bot.services.policy import Actor
 from storage.models import Broadcast
@@ -310,7 +310,8 @@ class LiveProgress:
                         self.pending.discard(bid)
                     continue
                 fig = (await figures(s, [bid]))[bid]
-                locale = ctx.default_locale
+                chat = broadcast.progress_chat_id
+                locale = (await locales(s, ctx, [chat]))[chat]
                 text, markup = await render(s, ctx, broadcast, fig, locale)
                 self.pending.discard(bid)
                 if self.last_text.get(bid) == text:
