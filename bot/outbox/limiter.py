@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 DEFAULT_WEIGHTS: tuple[float, ...] = (16.0, 4.0, 1.0)
-DIRECT_PRUNE_AT = 5000  # chats remembered before idle ones are forgotten
+PRUNE_EVERY = 5.0  # seconds between passes forgetting idle chats
 
 
 @dataclass
@@ -178,6 +178,7 @@ class ChatScheduler:
         self.waiting: list[tuple[float, int, int, int]] = []  # (ready_at, seq, chat, gen)
         self._seq = itertools.count(1)
         self.held = 0
+        self._pruned_at = 0.0
 
     # ---- limits -------------------------------------------------------------------------
     def _chat(self, chat_id: int) -> ChatState:
@@ -316,8 +317,10 @@ class ChatScheduler:
             chat.front = True
         if chat.items:
             self._schedule(chat, now)
-        elif chat.blocked_until <= now and not chat.window:
+        elif chat.blocked_until <= now and not chat.window and self._rested(chat, now):
             del self.chats[chat_id]
+        else:
+            self._maybe_prune(now)
 
     def remove_chat_items(self, chat_id: int) -> list[Any]:
         """Take every held item of a chat out (it moved or cannot receive anything)."""
@@ -338,8 +341,7 @@ class ChatScheduler:
         return 0.0 if chat is None else max(0.0, self.ready_at(chat, now) - now)
 
     def direct_take(self, chat_id: int, now: float) -> None:
-        if len(self.chats) > DIRECT_PRUNE_AT:
-            self._prune(now)
+        self._maybe_prune(now)
         chat = self._chat(chat_id)
         chat.bucket.take(now)
         if chat.is_group:
@@ -351,8 +353,17 @@ class ChatScheduler:
             chat.blocked_until, now + retry_after + self.config.retry_after_margin
         )
 
-    def _prune(self, now: float) -> None:
-        """Forget idle chats whose limits are back to full (direct calls leave them behind)."""
+    @staticmethod
+    def _rested(chat: ChatState, now: float) -> bool:
+        """Its bucket is full again: forgetting the chat loses nothing (a chat forgotten with
+        its burst spent came back with a full one, and its fourth quick message got a 429)."""
+        return chat.bucket.wait(now) == 0.0 and chat.bucket.tokens >= chat.bucket.burst
+
+    def _maybe_prune(self, now: float) -> None:
+        """Forget idle chats whose limits are back to full, now and then."""
+        if now - self._pruned_at < PRUNE_EVERY:
+            return
+        self._pruned_at = now
         horizon = 60.0 + self.config.group_window_margin
         for chat_id, chat in list(self.chats.items()):
             if (
@@ -360,8 +371,7 @@ class ChatScheduler:
                 and not chat.in_flight
                 and not chat.scheduled
                 and chat.blocked_until <= now
-                and chat.bucket.wait(now) == 0.0
-                and chat.bucket.tokens >= chat.bucket.burst
+                and self._rested(chat, now)
                 and (not chat.window or chat.window[-1] <= now - horizon)
             ):
                 del self.chats[chat_id]

@@ -197,6 +197,19 @@ class BroadcastWorld:
             )
             return list(await s.scalars(query.order_by(BroadcastRecipient.id)))
 
+    async def mirrored(self, broadcast_id: int, timeout: float = 20.0) -> list[BroadcastRecipient]:  # noqa: ASYNC109
+        """The recipients once every outcome is mirrored from the outbox (the progress job
+        does that every few seconds)."""
+        until = self.env.world.clock() + timeout
+        while True:
+            rows = await self.recipients(broadcast_id)
+            if all(r.state != "pending" for r in rows):
+                return rows
+            if self.env.world.clock() > until:
+                raise AssertionError("outcomes not mirrored")
+            with contextlib.suppress(TimeoutError):
+                await self.env.world.wait_for(lambda: False, timeout=0.2)
+
     async def snapshot(self) -> dict[str, Any]:
         """Every broadcast, recipient and outbox row: what a refused request leaves alone."""
         await self.env.settle()
@@ -221,15 +234,20 @@ class BroadcastWorld:
             outbox = int(await s.scalar(select(func.count()).select_from(OutboxEntry)) or 0)
         return {"broadcasts": bcs, "recipients": recs, "outbox": outbox}
 
-    def copies(self, chat: int, broadcast_id: int) -> list[Msg]:
+    def copies(self, chat: int, broadcast_id: int, text: str | None = None) -> list[Msg]:
         """The copies of a broadcast in a chat: the messages with its Đã nhận button that
-        reply to nothing (its reminder replies to the copy)."""
+        reply to nothing (its reminder replies to the copy); without the button (none asked),
+        the messages reading `text`."""
         marker = f"bca:{broadcast_id}"
         return [
             m
             for m in self.env.world.bot_messages(chat)
             if "reply_to_message" not in m
-            and any(str(b.get("callback_data", "")) == marker for b in buttons(m))
+            and (
+                any(str(b.get("callback_data", "")) == marker for b in buttons(m))
+                if text is None
+                else text in (m.get("text"), m.get("caption"))
+            )
         ]
 
 
