@@ -17,7 +17,7 @@ import html
 import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import time_machine
@@ -169,11 +169,13 @@ class BroadcastWorld:
     # Reading the database -------------------------------------------------------------------
 
     async def outbox_left(self) -> int:
+        """Rows due and not done (a scheduled broadcast's copies wait for their time)."""
         async with self.env.app.session_factory() as s:
-            states = ["pending", "claimed", "sending"]
-            return int(
-                await s.scalar(select(func.count()).where(OutboxEntry.state.in_(states))) or 0
+            query = select(func.count()).where(
+                OutboxEntry.state.in_(["pending", "claimed", "sending"]),
+                OutboxEntry.next_attempt_at <= datetime.now(UTC),
             )
+            return int(await s.scalar(query) or 0)
 
     async def delivered(self, timeout: float = 60.0) -> None:  # noqa: ASYNC109
         """Every update handled and the outbox drained."""
