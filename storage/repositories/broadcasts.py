@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
@@ -345,26 +345,33 @@ class BroadcastRepository:
         ]
 
     async def mirror(self, outcomes: Sequence[Outcome]) -> None:
-        """Write outcomes onto their recipients (one statement per recipient; rows of one
-        pass are few: what ended since the last pass)."""
-        for out in outcomes:
-            values: dict[str, Any] = {
-                "state": out.state,
-                "message_id": out.message_id,
-                "sent_at": out.finished_at,
-                "error": (out.error or "")[:256] or None,
-            }
-            if out.sent_chat_id is not None:
-                values["chat_id"] = out.sent_chat_id
-            await self.session.execute(
-                update(BroadcastRecipient)
-                .where(
-                    BroadcastRecipient.id == out.recipient_id,
-                    BroadcastRecipient.state == R.PENDING,
-                )
-                .values(**values)
-                .execution_options(synchronize_session=False)
+        """Write outcomes onto their recipients, still pending ones only (one executemany)."""
+        if not outcomes:
+            return
+        t = BroadcastRecipient.__table__
+        stmt = (
+            update(t)
+            .where(t.c.id == bindparam("b_id"), t.c.state == R.PENDING)
+            .values(
+                state=bindparam("v_state"),
+                message_id=bindparam("v_message_id"),
+                sent_at=bindparam("v_sent_at", type_=t.c.sent_at.type),
+                error=bindparam("v_error"),
+                chat_id=func.coalesce(bindparam("v_chat_id", type_=t.c.chat_id.type), t.c.chat_id),
             )
+        )
+        params = [
+            {
+                "b_id": out.recipient_id,
+                "v_state": out.state,
+                "v_message_id": out.message_id,
+                "v_sent_at": out.finished_at,
+                "v_error": (out.error or "")[:256] or None,
+                "v_chat_id": out.sent_chat_id,
+            }
+            for out in outcomes
+        ]
+        await self.session.execute(stmt, params)
 
     async def figures(
         self, broadcast_ids: Collection[int]

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.outbox import OutboxState
+from bot.outbox.service import enqueue_many
 from bot.services import audit
 from bot.services.broadcasts.audience import Audience, Recipient, resolve_in
 from bot.services.broadcasts.common import (
@@ -32,7 +34,7 @@ from bot.services.broadcasts.common import (
     scope_for,
     scope_of,
 )
-from bot.services.broadcasts.notices import locales, queue_copy, queue_progress
+from bot.services.broadcasts.notices import copies, copy_key, locales, queue_progress
 from bot.services.broadcasts.progress import figures, render
 from bot.services.meetings.context import MeetingContext
 from bot.services.policy import Actor
@@ -274,11 +276,19 @@ async def send(
         raise BroadcastError("bc.bad_deadline")
     recipients = await _recipients(session, actor, broadcast)
     langs = await locales(session, ctx, [r.chat_id for r in recipients if r.chat_id is not None])
+    buttons: dict[str, dict[str, Any]] = {}
+    messages = [
+        m
+        for r in recipients
+        if r.chat_id is not None
+        for m in copies(ctx, broadcast, r, langs[r.chat_id], buttons)
+    ]
+    added = await enqueue_many(session, messages, clock=ctx.clock)
     rows = []
     for r in recipients:
         outbox_id = None
         if r.chat_id is not None:
-            outbox_id = await queue_copy(session, ctx, broadcast, r, langs[r.chat_id])
+            outbox_id = added.get(copy_key(broadcast.id, r.chat_id))
         rows.append(
             {
                 "broadcast_id": broadcast.id,
