@@ -118,7 +118,7 @@ async def start_draft(
     config: BroadcastConfig = DEFAULT_CONFIG,
 ) -> Broadcast:
     """A new draft for `district_id` (None: the sender's only district)."""
-    district_id = await _district(session, actor, district_id)
+    district_id = await district_for(session, actor, district_id)
     scope = scope_of(actor, district_id)  # refuses non-admins
     ids = tuple(source.message_ids)
     album_ok = source.kind == "album" and 1 <= len(ids) <= config.album_max
@@ -149,7 +149,9 @@ async def start_draft(
     return broadcast
 
 
-async def _district(session: AsyncSession, actor: Actor, district_id: int | None) -> int:
+async def district_for(session: AsyncSession, actor: Actor, district_id: int | None) -> int:
+    """`district_id`, or the sender's only district: refused for someone who administers
+    none (`bc.not_admin`) or several (`bc.which_district`)."""
     if district_id is not None:
         return district_id
     if actor.bootstrap_admin:
@@ -161,6 +163,9 @@ async def _district(session: AsyncSession, actor: Actor, district_id: int | None
     if len(candidates) > 1:
         raise BroadcastError("bc.which_district")
     return candidates[0]
+
+
+_district = district_for  # the name the first UI draft imported
 
 
 async def get(session: AsyncSession, actor: Actor, broadcast_id: int) -> Broadcast:
@@ -351,9 +356,7 @@ async def stop(session: AsyncSession, ctx: MeetingContext, actor: Actor, broadca
         await OutboxRepository(session).cancel_unsent(ORIGIN, str(broadcast.id), now, "stopped")
     )
     repo = BroadcastRepository(session)
-    stopped = [
-        r.id for r in await repo.recipients(broadcast.id, [R.PENDING]) if r.outbox_id in cancelled
-    ]
+    stopped = [r.id for r in await repo.recipients(broadcast.id) if r.outbox_id in cancelled]
     await repo.set_state(stopped, {"state": R.CANCELLED, "error": "stopped", "sent_at": now})
     broadcast.status = S.STOPPED
     broadcast.stopped_at = broadcast.updated_at = now
