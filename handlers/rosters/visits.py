@@ -27,7 +27,9 @@ from bot.services.policy import Actor, Refused, Role
 from bot.services.rosters import coverage as cov
 from bot.services.rosters import visits as svc
 from bot.services.rosters.common import NOTE_MAX, Quarter
+from handlers.feedback.keyboards import convert_markup
 from handlers.kit import Chats, Id, Magic, RoleFilter, Small, advance, feature_router, show, t, when
+from storage.models.feedback import FeedbackSource
 from storage.models.rosters import VisitQuality
 
 router = feature_router(__name__, Chats.PRIVATE)
@@ -271,7 +273,10 @@ async def _submit(
     )
     await svc.submit_visit_report(session, ctx, actor, draft.visit_id, data)
     await state.clear()
-    await show(target, t("roster.visit.thanks", n=len(draft.proposals)))
+    text = t("roster.visit.thanks", n=len(draft.proposals))
+    # The heard proposals, each one tap from becoming a feedback item (issue 13).
+    hint, markup = await convert_markup(session, FeedbackSource.VISIT_REPORT, draft.visit_id)
+    await show(target, f"{text}\n\n{hint}" if hint else text, markup)
 
 
 @router.message(StateFilter(VisitReportState.NOTE), Magic(F.text))
