@@ -6,7 +6,8 @@ from bot.scheduler import JobRegistry
 
 
 def register_all(registry: JobRegistry) -> None:
-    from bot.jobs import meetings, rosters
+    from bot.jobs import feedback, meetings, rosters
 
+    feedback.register(registry)
     meetings.register(registry)
     rosters.register(registry)

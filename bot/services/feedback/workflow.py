@@ -1,0 +1,236 @@
+"""The acts at a level: take, forward, ask, answer, close, reject (and, re-exported from
+`submitter`, the submitter's side: details, accept, reopen, and the automatic close).
+
+Every act is `(session, ctx, actor, item_id, version, *, via_chat=None, ...)`: the item is
+locked, the press checked (`acts.held_item`: not yours / closed / stale), the change made, one
+event appended, the version bumped, and the notices it causes queued, all in the caller's
+transaction. A refusal raises `FeedbackError` before anything changes.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.services.feedback.acts import held_item, record, require_status, snapshot
+from bot.services.feedback.common import DEFAULT_CONFIG, FeedbackConfig, FeedbackError
+from bot.services.feedback.items import checked_reason, checked_text, departments
+from bot.services.feedback.levels import (
+    Level,
+    LevelRef,
+    acts_at,
+    find_level,
+    level_above,
+    level_holding,
+)
+from bot.services.feedback.notices import FeedbackNotices
+from bot.services.feedback.submitter import accept, auto_close, reopen, reply_info
+from bot.services.feedback.views import ItemView, item_view
+from bot.services.meetings.context import MeetingContext
+from bot.services.policy import Actor
+from storage.models import FeedbackItem
+from storage.models.feedback import FeedbackStatus, LevelType
+from storage.models.org import TargetType
+from storage.repositories.feedback import FeedbackRepository
+
+__all__ = [
+    "ItemView",
+    "accept",
+    "answer",
+    "ask",
+    "auto_close",
+    "close",
+    "forward",
+    "forward_targets",
+    "item_view",
+    "reject",
+    "reopen",
+    "reply_info",
+    "take",
+]
+
+_WAITING = (FeedbackStatus.OPEN, FeedbackStatus.TAKEN, FeedbackStatus.ASKED)
+
+
+async def take(
+    session: AsyncSession,
+    ctx: MeetingContext,
+    actor: Actor,
+    item_id: int,
+    version: int,
+    *,
+    via_chat: int | None = None,
+) -> FeedbackItem:
+    """Nhận xử lý: the person pressing handles the item (told of the submitter's details)."""
+    item, _level = await held_item(session, actor, item_id, version, via_chat)
+    require_status(item, FeedbackStatus.OPEN)
+    before = snapshot(item)
+    item.status, item.taken_by = FeedbackStatus.TAKEN.value, actor.telegram_id
+    await record(session, ctx, actor.telegram_id, item, "taken", before)
+    return item
+
+
+async def _targets(session: AsyncSession, item: FeedbackItem, current: Level) -> list[Level]:
+    """Up from a branch: the level above. From a unit, the district or a department: the
+    district, its departments and its units, the current level excepted."""
+    if current.type is LevelType.BRANCH:
+        above = await level_above(session, current.ref)
+        return [above] if above is not None else []
+    repo = FeedbackRepository(session)
+    out: list[Level] = []
+    district = await find_level(session, LevelRef(LevelType.DISTRICT, item.district_id))
+    if district is not None:
+        out.append(district)
+    for dep in await departments(session, item.district_id):
+        out.append(Level(LevelType.DEPARTMENT, dep.id, dep.district_id, dep.name, dep.chat_id))
+    units = await repo.units_of_district(item.district_id)
+    chats = await repo.chats_of(TargetType.UNIT.value, (u.id for u in units))
+    out += [Level(LevelType.UNIT, u.id, item.district_id, u.name, chats.get(u.id)) for u in units]
+    return [lv for lv in out if lv.ref != current.ref]
+
+
+async def forward_targets(
+    session: AsyncSession, actor: Actor, item_id: int, *, via_chat: int | None = None
+) -> list[Level]:
+    """Where the person may send the item now (the buttons after "Chuyển")."""
+    item = await FeedbackRepository(session).item(item_id)
+    if item is None:
+        raise FeedbackError("fb.not_your_level")
+    level = await level_holding(session, item)
+    if not acts_at(actor, level, via_chat):
+        raise FeedbackError("fb.not_your_level")
+    if item.status not in {s.value for s in _WAITING}:
+        raise FeedbackError("fb.item_closed" if item.status != "answered" else "fb.bad_state")
+    return await _targets(session, item, level)
+
+
+async def forward(
+    session: AsyncSession,
+    ctx: MeetingContext,
+    actor: Actor,
+    item_id: int,
+    version: int,
+    *,
+    via_chat: int | None = None,
+    to: LevelRef,
+    config: FeedbackConfig = DEFAULT_CONFIG,
+) -> FeedbackItem:
+    """Chuyển: to the level above, the district, a department or another unit of the same
+    district; the deadline restarts there. `fb.bad_target` for anything else."""
+    item, level = await held_item(session, actor, item_id, version, via_chat)
+    require_status(item, *_WAITING)
+    target = next((lv for lv in await _targets(session, item, level) if lv.ref == to), None)
+    if target is None:
+        raise FeedbackError("fb.bad_target")
+    before = snapshot(item)
+    now = ctx.now()
+    item.level_type, item.level_id = target.type.value, target.id
+    item.reached_level_at = now
+    item.deadline = now + config.deadline_for(target.type.value)
+    item.status, item.taken_by = FeedbackStatus.OPEN.value, None
+    data = {"from": [level.type.value, level.id], "to": [target.type.value, target.id]}
+    event = await record(session, ctx, actor.telegram_id, item, "forwarded", before, data=data)
+    await FeedbackNotices(session, ctx, config).moved(item, target, event, actor)
+    return item
+
+
+async def ask(
+    session: AsyncSession,
+    ctx: MeetingContext,
+    actor: Actor,
+    item_id: int,
+    version: int,
+    *,
+    via_chat: int | None = None,
+    question: str,
+) -> FeedbackItem:
+    """Hỏi thêm: the question goes to the submitter, whose details come back to the asker.
+    Refused (`fb.cannot_ask`) when nobody who speaks for the item can be written to."""
+    item, level = await held_item(session, actor, item_id, version, via_chat)
+    require_status(item, FeedbackStatus.OPEN, FeedbackStatus.TAKEN)
+    text = checked_text(question)
+    notices = FeedbackNotices(session, ctx)
+    if not await notices.submitter_chats(item, with_leaders=True):
+        raise FeedbackError("fb.cannot_ask")
+    before = snapshot(item)
+    item.status, item.question = FeedbackStatus.ASKED.value, text
+    item.taken_by = item.taken_by or actor.telegram_id
+    event = await record(session, ctx, actor.telegram_id, item, "asked", before, text=text)
+    await notices.asked(item, level, event)
+    return item
+
+
+async def answer(
+    session: AsyncSession,
+    ctx: MeetingContext,
+    actor: Actor,
+    item_id: int,
+    version: int,
+    *,
+    via_chat: int | None = None,
+    text: str,
+    config: FeedbackConfig = DEFAULT_CONFIG,
+) -> FeedbackItem:
+    """Trả lời: the answer to the submitter (accept / reopen) and to the branch's group unless
+    the item is private; on time when given by the level's deadline."""
+    item, level = await held_item(session, actor, item_id, version, via_chat)
+    require_status(item, *_WAITING)
+    body = checked_text(text)
+    before = snapshot(item)
+    now = ctx.now()
+    item.status, item.answer = FeedbackStatus.ANSWERED.value, body
+    item.answered_at, item.answered_by = now, actor.telegram_id
+    item.answered_level, item.answered_on_time = level.type.value, now <= item.deadline
+    item.first_answered_at = item.first_answered_at or now
+    event = await record(session, ctx, actor.telegram_id, item, "answered", before, text=body)
+    await FeedbackNotices(session, ctx, config).answered(item, level, event, actor)
+    return item
+
+
+async def _end(
+    session: AsyncSession,
+    ctx: MeetingContext,
+    actor: Actor,
+    item: FeedbackItem,
+    level: Level,
+    status: FeedbackStatus,
+    reason: str,
+    action: str,
+) -> FeedbackItem:
+    text = checked_reason(reason)
+    before = snapshot(item)
+    item.status, item.closed_at, item.close_reason = status.value, ctx.now(), text
+    event = await record(session, ctx, actor.telegram_id, item, action, before, text=text)
+    await FeedbackNotices(session, ctx).ended(item, level, event, actor, f"fb.notice.{action}")
+    return item
+
+
+async def close(
+    session: AsyncSession,
+    ctx: MeetingContext,
+    actor: Actor,
+    item_id: int,
+    version: int,
+    *,
+    via_chat: int | None = None,
+    reason: str,
+) -> FeedbackItem:
+    """Đóng, with a reason (also after an answer nobody accepted)."""
+    item, level = await held_item(session, actor, item_id, version, via_chat)
+    require_status(item, *_WAITING, FeedbackStatus.ANSWERED)
+    return await _end(session, ctx, actor, item, level, FeedbackStatus.CLOSED, reason, "closed")
+
+
+async def reject(
+    session: AsyncSession,
+    ctx: MeetingContext,
+    actor: Actor,
+    item_id: int,
+    version: int,
+    *,
+    via_chat: int | None = None,
+    reason: str,
+) -> FeedbackItem:
+    """Từ chối, with a reason, before any answer."""
+    item, level = await held_item(session, actor, item_id, version, via_chat)
+    require_status(item, *_WAITING)
+    return await _end(session, ctx, actor, item, level, FeedbackStatus.REJECTED, reason, "rejected")
