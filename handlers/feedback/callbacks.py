@@ -8,6 +8,7 @@ from __future__ import annotations
 import enum
 
 from aiogram.filters.callback_data import CallbackData
+
 from bot.services.feedback.callbacks import (
     CardAct,
     CardCb,
@@ -16,7 +17,6 @@ from bot.services.feedback.callbacks import (
     ReplyAct,
     ReplyCb,
 )
-
 from handlers.kit import Small
 
 __all__ = [

@@ -13,20 +13,23 @@ exactly as the press would have.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from html import escape
+from typing import Any
 
 from aiogram import Bot, F
-from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest, TelegramForbiddenError
 from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
-from bot.services.feedback.levels import LevelRef
-from bot.services.feedback.presentation import esc
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.feedback import items, prompts, workflow
 from bot.services.feedback.common import item_number
+from bot.services.feedback.levels import LevelRef
+from bot.services.feedback.presentation import esc
 from bot.services.feedback.prompts import TextAct
 from bot.services.meetings.context import MeetingContext
 from bot.services.policy import Actor, Refused
@@ -41,7 +44,7 @@ from handlers.feedback.callbacks import (
 )
 from handlers.feedback.keyboards import DONE, label
 from handlers.feedback.states import Typing, TypingDraft, load, private_state
-from handlers.kit import PRIVATE, Chats, Magic, advance, feature_router, show, t
+from handlers.kit import PRIVATE, Chats, Magic, advance, feature_router, locale, show, t
 
 router = feature_router(__name__, Chats.PRIVATE)
 any_chat = feature_router(__name__ + ".buttons", Chats.ANY)
@@ -55,8 +58,11 @@ CARD_TEXT: dict[CardAct, TextAct] = {
     CardAct.CLOSE: TextAct.CLOSE,
     CardAct.REJECT: TextAct.REJECT,
 }
+SUBMITTER_ACTS = frozenset({TextAct.REOPEN, TextAct.INFO})
 # Refusals of a typed text that leave the question open: type it again, shorter.
 RETYPE = frozenset({"fb.text_empty", "fb.text_too_long", "fb.reason_empty", "fb.reason_too_long"})
+log = logging.getLogger(__name__)
+Card = tuple[str, dict[str, Any] | None]
 
 
 def _via(query: CallbackQuery) -> int | None:
@@ -67,9 +73,27 @@ def _via(query: CallbackQuery) -> int | None:
     return message.chat.id
 
 
+def _markup(raw: dict[str, Any] | None) -> InlineKeyboardMarkup | None:
+    if raw is None or not raw.get("inline_keyboard"):
+        return None
+    return InlineKeyboardMarkup.model_validate(raw)
+
+
 def _cancel_markup() -> InlineKeyboardMarkup:
     button = InlineKeyboardButton(text=t("fbui.cancel"), callback_data=PromptCb().pack())
     return InlineKeyboardMarkup(inline_keyboard=[[button]])
+
+
+async def _redraw(bot: Bot, chat_id: int, message_id: int, card: Card) -> None:
+    """The card the person pressed, as the item now stands (best effort: an old or deleted
+    message stays as it was; its buttons are then refused as stale)."""
+    text, raw = card
+    try:
+        await bot.edit_message_text(
+            text=text, chat_id=chat_id, message_id=message_id, reply_markup=_markup(raw)
+        )
+    except TelegramAPIError:
+        log.info("feedback card %s/%s not redrawn", chat_id, message_id, exc_info=True)
 
 
 async def _ask_in_private(
@@ -85,7 +109,16 @@ async def _ask_in_private(
     """Check the press as the act will, then ask the presser, in private, for its text."""
     via = _via(query)
     view = await prompts.before_text(session, actor, act, item_id, version, via_chat=via)
-    draft = TypingDraft(act=act, item_id=item_id, version=version, via_chat=via, number=view.number)
+    message = query.message
+    draft = TypingDraft(
+        act=act,
+        item_id=item_id,
+        version=version,
+        via_chat=via,
+        number=view.number,
+        card_chat=message.chat.id if message is not None else None,
+        card_message=message.message_id if message is not None else None,
+    )
     prompt = t(f"fbui.prompt.{act.value}", item=view.number)
     prompt += "\n" + t("fbui.prompt.quote", text=esc(view.item.text, QUOTE))
     user_id = query.from_user.id
@@ -115,18 +148,20 @@ async def on_card(
     state: FSMContext,
     bot: Bot,
 ) -> None:
-    cb, via = callback_data, _via(query)
+    cb, via, ctx = callback_data, _via(query), meeting_context
     if cb.a is CardAct.TAKE:
-        await workflow.take(session, meeting_context, actor, cb.item_id, cb.version, via_chat=via)
-        await query.answer(t("fbui.card.taken"))
+        item = await workflow.take(session, ctx, actor, cb.item_id, cb.version, via_chat=via)
+        lang = ctx.default_locale if via is not None else locale()
+        text, raw = await prompts.card_of(session, ctx, actor, item, lang, via_chat=via)
+        await show(query, text, _markup(raw), toast=t("fbui.card.taken"))
         return
     if cb.a is not CardAct.FORWARD:
         await _ask_in_private(
             query, state, bot, session, actor, CARD_TEXT[cb.a], cb.item_id, cb.version
         )
         return
-    # The targets, under the card, where the card is: a target pressed there is a press of
-    # that chat (a forward from a unit's group is the unit's).
+    # The targets, in reply to the card, where the card is: a target pressed there is a
+    # press of that chat (a forward from a unit's group is the unit's).
     view, targets = await prompts.forward_choices(session, actor, cb.item_id, via_chat=via)
     kb = InlineKeyboardBuilder()
     for level in targets[:TARGETS_MAX]:
@@ -158,15 +193,23 @@ async def on_forward(
     session: AsyncSession,
     actor: Actor,
     meeting_context: MeetingContext,
+    bot: Bot,
 ) -> None:
-    cb = callback_data
+    """Send it there; the list becomes a line saying where, the card loses its buttons."""
+    cb, via = callback_data, _via(query)
     to = LevelRef(cb.level, cb.level_id)
     item = await workflow.forward(
-        session, meeting_context, actor, cb.item_id, cb.version, via_chat=_via(query), to=to
+        session, meeting_context, actor, cb.item_id, cb.version, via_chat=via, to=to
     )
     number = item_number(item.year, item.number)
     text = t("fbui.forward.done", item=number, level=escape(_pressed_text(query)))
     await show(query, text, toast=t("fbui.forward.toast"))
+    message = query.message
+    card = message.reply_to_message if isinstance(message, Message) else None
+    if card is not None and card.from_user is not None and card.from_user.id == bot.id:
+        lang = meeting_context.default_locale if via is not None else locale()
+        drawn = await prompts.card_of(session, meeting_context, actor, item, lang, via_chat=via)
+        await _redraw(bot, card.chat.id, card.message_id, drawn)
 
 
 # --- the answer (or question) the submitter gets -----------------------------------------------
@@ -198,26 +241,6 @@ async def on_reply(
 # --- the typed texts ---------------------------------------------------------------------------
 
 
-async def _act(
-    session: AsyncSession, ctx: MeetingContext, actor: Actor, d: TypingDraft, text: str
-) -> None:
-    """The workflow call the press asked for, with the typed text."""
-    args = (session, ctx, actor, d.item_id, d.version)
-    via = d.via_chat
-    if d.act is TextAct.ASK:
-        await workflow.ask(*args, via_chat=via, question=text)
-    elif d.act is TextAct.ANSWER:
-        await workflow.answer(*args, via_chat=via, text=text)
-    elif d.act is TextAct.CLOSE:
-        await workflow.close(*args, via_chat=via, reason=text)
-    elif d.act is TextAct.REJECT:
-        await workflow.reject(*args, via_chat=via, reason=text)
-    elif d.act is TextAct.REOPEN:
-        await workflow.reopen(*args, text)
-    else:
-        await workflow.reply_info(session, ctx, actor, d.item_id, text)
-
-
 @router.message(StateFilter(Typing.TEXT), Magic(F.text), NOT_COMMAND)
 async def on_typed(
     message: Message,
@@ -225,12 +248,22 @@ async def on_typed(
     session: AsyncSession,
     actor: Actor,
     meeting_context: MeetingContext,
+    bot: Bot,
 ) -> None:
     """The text a press asked for. Empty or too long: refused, type it again. Any other
     refusal (the item moved on, was closed or answered meanwhile) ends the question."""
-    draft = await load(state, TypingDraft)
+    d = await load(state, TypingDraft)
     try:
-        await _act(session, meeting_context, actor, draft, message.text or "")
+        item = await prompts.with_text(
+            session,
+            meeting_context,
+            actor,
+            d.act,
+            d.item_id,
+            d.version,
+            message.text or "",
+            via_chat=d.via_chat,
+        )
     except Refused as err:
         if err.key not in RETYPE:
             # The refusal rolls the update back; the question's end is committed on its own.
@@ -239,7 +272,19 @@ async def on_typed(
             await session.commit()
         raise
     await state.clear()
-    await message.answer(t(f"fbui.done.{draft.act.value}", item=draft.number))
+    await message.answer(t(f"fbui.done.{d.act.value}", item=d.number))
+    if d.card_chat is None or d.card_message is None:
+        return
+    if d.act in SUBMITTER_ACTS:
+        # The answer or question pressed: its buttons are used up.
+        with contextlib.suppress(TelegramAPIError):
+            await bot.edit_message_reply_markup(
+                chat_id=d.card_chat, message_id=d.card_message, reply_markup=None
+            )
+        return
+    lang = meeting_context.default_locale if d.via_chat is not None else locale()
+    drawn = await prompts.card_of(session, meeting_context, actor, item, lang, via_chat=d.via_chat)
+    await _redraw(bot, d.card_chat, d.card_message, drawn)
 
 
 @router.message(StateFilter(Typing.TEXT), NOT_COMMAND)

@@ -81,6 +81,9 @@ class TypingDraft(BaseModel):
     version: int
     via_chat: int | None = None
     number: str = ""  # KN-2026-0042, for the reply once done
+    # The pressed message (a card, or the answer the submitter got), redrawn once done.
+    card_chat: int | None = None
+    card_message: int | None = None
 
 
 Draft = TypeVar("Draft", bound=BaseModel)

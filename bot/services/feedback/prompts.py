@@ -1,27 +1,35 @@
-"""Before the bot asks for a text: the checks the act will make, made at the press.
+"""What a press on a feedback message needs around the workflow: the checks before a text is
+asked for, the act once the text comes, and the item's card to redraw the pressed message.
 
 Ask, answer, close and reject (a level's card) and reopen and details (the submitter's answer
 or question) need a typed text, which the bot asks for in the presser's private chat. A press
 the act would refuse (not theirs, closed, an older card, the wrong moment, the one reopening
 already used) is refused at once, with nothing asked and nothing stored, so nobody types an
 answer only to hear it cannot be given. The act checks everything again when the text comes
-(the item may have moved meanwhile). The view returned lets the prompt quote the item.
+(the item may have moved meanwhile).
+
+Cards are not edited by the notices (a new card is posted where the item arrives): the pressed
+card is redrawn by the handler from `card_of`, so its buttons carry the new version and vanish
+from a level that no longer holds the item.
 """
 
 from __future__ import annotations
 
 import enum
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from storage.repositories.feedback import FeedbackRepository
 
+from bot.services.feedback import presentation, workflow
 from bot.services.feedback.acts import held_item, require_status, submitters_item
 from bot.services.feedback.common import DEFAULT_CONFIG, FeedbackConfig, FeedbackError
 from bot.services.feedback.levels import Level
 from bot.services.feedback.views import ItemView, build_view
-from bot.services.feedback.workflow import forward_targets
+from bot.services.meetings.context import MeetingContext
 from bot.services.policy import Actor
+from storage.models import FeedbackItem
 from storage.models.feedback import FeedbackStatus
+from storage.repositories.feedback import FeedbackRepository
 
 _WAITING = (FeedbackStatus.OPEN, FeedbackStatus.TAKEN, FeedbackStatus.ASKED)
 
@@ -74,11 +82,54 @@ async def before_text(
     return await build_view(session, item, actor, via_chat)
 
 
+async def with_text(
+    session: AsyncSession,
+    ctx: MeetingContext,
+    actor: Actor,
+    act: TextAct,
+    item_id: int,
+    version: int,
+    text: str,
+    *,
+    via_chat: int | None = None,
+) -> FeedbackItem:
+    """The act a press asked a text for, now that the text has come."""
+    args = (session, ctx, actor, item_id, version)
+    if act is TextAct.ASK:
+        return await workflow.ask(*args, via_chat=via_chat, question=text)
+    if act is TextAct.ANSWER:
+        return await workflow.answer(*args, via_chat=via_chat, text=text)
+    if act is TextAct.CLOSE:
+        return await workflow.close(*args, via_chat=via_chat, reason=text)
+    if act is TextAct.REJECT:
+        return await workflow.reject(*args, via_chat=via_chat, reason=text)
+    if act is TextAct.REOPEN:
+        return await workflow.reopen(*args, text)
+    return await workflow.reply_info(session, ctx, actor, item_id, text)
+
+
 async def forward_choices(
     session: AsyncSession, actor: Actor, item_id: int, *, via_chat: int | None = None
 ) -> tuple[ItemView, list[Level]]:
     """The item and where the person may send it now (the buttons after "Chuyển")."""
-    targets = await forward_targets(session, actor, item_id, via_chat=via_chat)
+    targets = await workflow.forward_targets(session, actor, item_id, via_chat=via_chat)
     item = await FeedbackRepository(session).item(item_id)
     assert item is not None  # forward_targets refused a missing one
     return await build_view(session, item, actor, via_chat), targets
+
+
+async def card_of(
+    session: AsyncSession,
+    ctx: MeetingContext,
+    actor: Actor,
+    item: FeedbackItem,
+    locale: str,
+    *,
+    via_chat: int | None = None,
+) -> tuple[str, dict[str, Any] | None]:
+    """The item's card as the person who just acted sees it where they pressed: its buttons
+    only while they may still act on it there."""
+    view = await build_view(session, item, actor, via_chat)
+    text = presentation.card_text(ctx.i18n, locale, view, ctx.tz, now=ctx.now())
+    markup = presentation.card_markup(ctx.i18n, locale, view) if view.can_act else None
+    return text, markup
