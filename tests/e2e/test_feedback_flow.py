@@ -15,7 +15,6 @@ from datetime import timedelta
 import pytest
 
 from bot.services.feedback.callbacks import CardAct, CardCb, ForwardCb, ReplyAct, ReplyCb
-from handlers.feedback.callbacks import RaiseCb, RaiseStep
 from storage.models.feedback import LevelType
 from tests.e2e.feedback_world import BRANCH_CHAT, DISTRICT_CHAT, UNIT_CHAT, FbWorld
 from tests.e2e.rosters_world import START, Msg, plain
