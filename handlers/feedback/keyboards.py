@@ -8,9 +8,9 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.feedback import items
+from bot.services.feedback.callbacks import FeedbackSource
 from handlers.feedback.callbacks import ConvertCb
 from handlers.kit import t
-from storage.models.feedback import FeedbackSource
 
 BUTTON_TEXT = 60  # of a proposal, on its button
 TODO, DONE = "📌", "✅"
@@ -22,7 +22,7 @@ def label(mark: str, text: str) -> str:
     return full if len(full) <= BUTTON_TEXT else full[: BUTTON_TEXT - 1] + "…"
 
 
-async def convert_markup(
+async def _convert_markup(
     session: AsyncSession, source: FeedbackSource, source_id: int
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     """The hint line and one button per proposal (✅ for those already turned into items);
@@ -39,3 +39,17 @@ async def convert_markup(
         mark = DONE if item_id is not None else TODO
         rows.append([InlineKeyboardButton(text=label(mark, text), callback_data=data.pack())])
     return t("fbui.convert.hint"), InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+async def meeting_proposals(
+    session: AsyncSession, meeting_id: int
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """Under the summary of a submitted meeting report."""
+    return await _convert_markup(session, FeedbackSource.MEETING_REPORT, meeting_id)
+
+
+async def visit_proposals(
+    session: AsyncSession, visit_id: int
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """Under the thanks for a visit report."""
+    return await _convert_markup(session, FeedbackSource.VISIT_REPORT, visit_id)

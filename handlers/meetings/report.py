@@ -47,7 +47,7 @@ from bot.services.meetings.report_wizard import (
 from bot.services.meetings.reports import ROW_ID_MAX
 from bot.services.policy import Actor
 from bot.services.vn_calendar import format_datetime
-from handlers.feedback.keyboards import convert_markup
+from handlers.feedback.keyboards import meeting_proposals
 from handlers.kit import Chats, Magic, advance, feature_router, locale, show, t
 from handlers.meetings.report_keyboards import (
     RepCb,
@@ -58,7 +58,6 @@ from handlers.meetings.report_keyboards import (
     screen,
 )
 from handlers.meetings.report_states import STATE_OF, Report
-from storage.models.feedback import FeedbackSource
 
 router = feature_router(__name__, Chats.PRIVATE)
 
@@ -193,7 +192,7 @@ async def on_send(
     where = t("mrep.sent_to_unit" if sent.group_chat_id is not None else "mrep.no_unit_group")
     text = t(key, id=draft.meeting_id, version=sent.report.version, where=where)
     # The report's proposals, each one tap from becoming a feedback item (issue 13).
-    hint, markup = await convert_markup(session, FeedbackSource.MEETING_REPORT, draft.meeting_id)
+    hint, markup = await meeting_proposals(session, draft.meeting_id)
     await show(query, f"{text}\n\n{hint}" if hint else text, markup)
 
 

@@ -120,9 +120,7 @@ async def on_review(
         roster = view.roster
         toast = t("roster.published.done")
     else:
-        roster = await review.locked(session, cb.roster_id, None)
-        group = await review.group_of(session, roster)
-        review.require_leader(actor, group)
+        roster = await review.leader_roster(session, actor, cb.roster_id)
     view = await review.load_view(session, roster)
     text, markup = await _screen(session, ctx, actor, view, True)
     await show(query, text, markup, toast=toast)

@@ -27,10 +27,9 @@ from bot.services.policy import Actor, Refused, Role
 from bot.services.rosters import coverage as cov
 from bot.services.rosters import visits as svc
 from bot.services.rosters.common import NOTE_MAX, Quarter
-from handlers.feedback.keyboards import convert_markup
+from bot.services.rosters.visits import VisitQuality
+from handlers.feedback.keyboards import visit_proposals
 from handlers.kit import Chats, Id, Magic, RoleFilter, Small, advance, feature_router, show, t, when
-from storage.models.feedback import FeedbackSource
-from storage.models.rosters import VisitQuality
 
 router = feature_router(__name__, Chats.PRIVATE)
 
@@ -275,7 +274,7 @@ async def _submit(
     await state.clear()
     text = t("roster.visit.thanks", n=len(draft.proposals))
     # The heard proposals, each one tap from becoming a feedback item (issue 13).
-    hint, markup = await convert_markup(session, FeedbackSource.VISIT_REPORT, draft.visit_id)
+    hint, markup = await visit_proposals(session, draft.visit_id)
     await show(target, f"{text}\n\n{hint}" if hint else text, markup)
 
 
@@ -351,5 +350,5 @@ async def cmd_coverage(
                 )
                 lines.append(t("roster.cov.branch", branch=escape(b.name), planned=planned))
             if len(unvisited) > 30:
-                lines.append(t("roster.more", n=len(unvisited) - 30))
+                lines.append(t("roster.cov.more", n=len(unvisited) - 30))
         await message.answer("\n".join(lines)[:4000])

@@ -146,6 +146,15 @@ async def locked(session: AsyncSession, roster_id: int, version: int | None) -> 
     return roster
 
 
+async def leader_roster(session: AsyncSession, actor: Actor, roster_id: int) -> Roster:
+    """A roster for its review screen: its group's leader and the district's admins only."""
+    roster = await RosterRepository(session).roster(roster_id)
+    if roster is None:
+        raise RosterError("roster.not_found")
+    require_leader(actor, await group_of(session, roster))
+    return roster
+
+
 async def group_of(session: AsyncSession, roster: Roster) -> WorkingGroup:
     repo = RosterRepository(session)
     program = await repo.program(roster.program_id)
