@@ -16,7 +16,10 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bot.services.feedback.callbacks import CardCb, ReplyCb
+from bot.services.feedback.callbacks import CardAct, CardCb, ReplyAct, ReplyCb
+from bot.services.feedback.common import item_number
+from bot.services.feedback.items import NewItem, raise_item
+from bot.services.policy import load_actor
 from storage.models import (
     AuditLog,
     Branch,
@@ -41,6 +44,11 @@ OFFICE = "D01X000"  # the committee office's branch: its secretary sits in the d
 ELSEWHERE = "D01U03B01"  # a branch of another commune
 BRANCH_CHAT, UNIT_CHAT, DISTRICT_CHAT = -1_001_300_001, -1_001_300_002, -1_001_300_003
 ADMIN = 8_950_001
+# The smallest valid PNG (the sandbox checks a photo is an image).
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d4944415478da63f8cfc0f01f0005000201e5273ea40000000049454e44ae426082"
+)
 
 
 @dataclass
@@ -114,6 +122,54 @@ class FbWorld:
     def cards(self, chat: int, item_id: int) -> list[Msg]:
         return [m for m in self.env.world.bot_messages(chat) if _has(m, CardCb, item_id)]
 
+    def targets(self, chat: int) -> Msg:
+        """The newest list of forward targets in `chat`."""
+        return self.last(chat, lambda m: any(_data(b).startswith("fbf:") for b in buttons(m)))
+
+    # Acting ----------------------------------------------------------------------------------
+
+    async def wizard(
+        self, who: int, text: str, *, photo: bool = False, as_branch: bool | None = None
+    ) -> FeedbackItem:
+        """/feedback → "Hạ tầng" → the text → (a photo) → Xong → (whose name) → Gửi."""
+        head = self.t("fbui.raise.category", branch="").split("—")[0]
+        screen = await self.say(who, "/feedback", head)
+        screen = await self.tap(who, screen, "Hạ tầng")
+        files = await self.say(who, text, self.t("fbui.raise.files", max=10))
+        if photo:
+            after = self.env.last_bot_id(who)
+            self.env.world.upload_photo(who, None, PNG)
+            files = await self.env.world.wait_for_bot_message(
+                who, lambda m: "(1/10)" in (m.get("text") or ""), after=after
+            )
+        check = await self.tap(who, files, self.t("fbui.raise.files_done"))
+        if as_branch is not None:
+            assert check["text"] == self.t("fbui.raise.as")
+            key = "fbui.raise.as_branch" if as_branch else "fbui.raise.as_self"
+            check = await self.tap(who, check, self.t(key))
+        assert self.t("fbui.raise.check") in check["text"] and text in check["text"]
+        before = {i.id for i in await self.items()}
+        sent = await self.tap(who, check, self.t("fbui.raise.send"))
+        await self.w.delivered()
+        (new,) = [i for i in await self.items() if i.id not in before]
+        assert sent["text"] == self.t(f"fbui.raise.sent_{new.level_type}", number=number(new))
+        return new
+
+    async def raised(self, who: int, text: str, *, on_behalf: bool = False) -> FeedbackItem:
+        """An item raised through the service (a test's starting point), its card delivered."""
+        async with self.env.app.session_factory() as s, s.begin():
+            actor = await load_actor(s, who)
+            new = NewItem(self.branch_id, "infra", text, on_behalf=on_behalf)
+            item = await raise_item(s, self.w.ctx, actor, new)
+        await self.w.delivered()
+        return await self.item(item.id)
+
+    async def typed(self, who: int, text: str, done_key: str, item: FeedbackItem) -> None:
+        """The prompt is in `who`'s private chat: type the text; the bot says it is done."""
+        assert self.t("fbui.cancel") in [b["text"] for b in buttons(self.last(who))]
+        await self.say(who, text, self.t(done_key, item=number(item)))
+        await self.w.delivered()
+
     # The database ----------------------------------------------------------------------------
 
     async def items(self) -> list[FeedbackItem]:
@@ -167,6 +223,32 @@ class FbWorld:
             return [(k, v) for k, v in rows]
 
 
+def number(item: FeedbackItem) -> str:
+    return item_number(item.year, item.number)
+
+
+def _data(b: dict[str, Any]) -> str:
+    return str(b.get("callback_data") or "")
+
+
+def card_button(msg: Msg, act: CardAct) -> str:
+    """The data of a card's button."""
+    return next(
+        _data(b)
+        for b in buttons(msg)
+        if _data(b).startswith("fbc:") and CardCb.unpack(_data(b)).a is act
+    )
+
+
+def reply_button(msg: Msg, act: ReplyAct) -> str:
+    """The data of a button under the answer or question the submitter got."""
+    return next(
+        _data(b)
+        for b in buttons(msg)
+        if _data(b).startswith("fbr:") and ReplyCb.unpack(_data(b)).a is act
+    )
+
+
 def _has(msg: Msg, cb: Any, item_id: int) -> bool:
     for b in buttons(msg):
         data = b.get("callback_data") or ""
@@ -185,8 +267,9 @@ async def _member(s: Any, branch_id: int, role: str, n: int = 0) -> Member:
     return list(rows)[n]  # type: ignore[no-any-return]
 
 
-async def feedback_world(w: RosterWorld) -> FbWorld:
-    """The people, chats and links above, on the running bot of `w`."""
+async def feedback_world(w: RosterWorld, *, fresh: bool = True) -> FbWorld:
+    """The people, chats and links above, on the running bot of `w`; `fresh=False` finds them
+    again after a restart (the database and the sandbox keep them)."""
     env = w.env
     async with env.app.session_factory() as s, s.begin():
         ids = {
@@ -209,47 +292,38 @@ async def feedback_world(w: RosterWorld) -> FbWorld:
             "outsider": await _member(s, ids[ELSEWHERE].id, "secretary"),
         }
         tg = {k: int(m.telegram_id or 0) for k, m in people.items()}
-        known = set(
-            await s.scalars(select(TelegramUser.id).where(TelegramUser.id.in_(tg.values())))
-        )
-        for k, m in people.items():
-            if tg[k] not in known:
-                s.add(TelegramUser(id=tg[k], first_name=m.full_name.split()[-1]))
-        s.add(TelegramUser(id=ADMIN, first_name="Quản"))
-        s.add(CommitteeAdmin(district_id=district.id, telegram_id=ADMIN))
-        for chat, target, target_id in (
-            (BRANCH_CHAT, "branch", branch.id),
-            (UNIT_CHAT, "unit", unit.id),
-            (DISTRICT_CHAT, "committee", district.id),
-        ):
-            s.add(
-                ChatBinding(
-                    chat_id=chat, target_type=target, target_id=target_id, district_id=district.id
-                )
-            )
+        if fresh:
+            await _link(s, people, tg, branch.id, unit.id, district.id)
+    world = FbWorld(w, branch.id, unit.id, district.id, admin=ADMIN, **tg)  # type: ignore[arg-type]
+    if not fresh:
+        return world
     for k, m in people.items():
         env.user(tg[k], m.full_name.split()[-1], "vi", started=True)
     env.user(ADMIN, "Quản", "vi", started=True)
-    env.world.create_group(
-        BRANCH_CHAT,
-        branch.name,
-        {tg["secretary"]: "creator", tg["deputy"]: "member", tg["member"]: "member"},
-        bot_status="member",
-    )
-    env.world.create_group(
-        UNIT_CHAT, unit.name, {tg["unit_cadre"]: "creator", ADMIN: "member"}, bot_status="member"
-    )
-    env.world.create_group(
-        DISTRICT_CHAT,
-        district.name,
-        {tg["district_cadre"]: "creator", ADMIN: "member"},
-        bot_status="member",
-    )
-    return FbWorld(
-        w,
-        branch.id,
-        unit.id,
-        district.id,
-        admin=ADMIN,
-        **tg,  # type: ignore[arg-type]
-    )
+    in_branch = {tg["secretary"]: "creator", tg["deputy"]: "member", tg["member"]: "member"}
+    env.world.create_group(BRANCH_CHAT, branch.name, in_branch, bot_status="member")
+    in_unit = {tg["unit_cadre"]: "creator", ADMIN: "member"}
+    env.world.create_group(UNIT_CHAT, unit.name, in_unit, bot_status="member")
+    in_district = {tg["district_cadre"]: "creator", ADMIN: "member"}
+    env.world.create_group(DISTRICT_CHAT, district.name, in_district, bot_status="member")
+    return world
+
+
+async def _link(
+    s: Any, people: dict[str, Member], tg: dict[str, int], branch: int, unit: int, district: int
+) -> None:
+    """Accounts for the people, the admin, and the three chats bound."""
+    known = set(await s.scalars(select(TelegramUser.id).where(TelegramUser.id.in_(tg.values()))))
+    for k, m in people.items():
+        if tg[k] not in known:
+            s.add(TelegramUser(id=tg[k], first_name=m.full_name.split()[-1]))
+    s.add(TelegramUser(id=ADMIN, first_name="Quản"))
+    s.add(CommitteeAdmin(district_id=district, telegram_id=ADMIN))
+    for chat, target, target_id in (
+        (BRANCH_CHAT, "branch", branch),
+        (UNIT_CHAT, "unit", unit),
+        (DISTRICT_CHAT, "committee", district),
+    ):
+        s.add(
+            ChatBinding(chat_id=chat, target_type=target, target_id=target_id, district_id=district)
+        )
