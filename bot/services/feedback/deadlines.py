@@ -28,6 +28,7 @@ class DueItem:
     level: LevelRef
     deadline: datetime
     holders: tuple[int, ...]  # private chats (Telegram ids), then the level's chat if linked
+    status: str = ""  # open | taken | asked (asked: waiting for the submitter's details)
 
 
 async def items_due(
@@ -56,6 +57,7 @@ async def items_due(
                 level=LevelRef(LevelType(item.level_type), item.level_id),
                 deadline=item.deadline,
                 holders=tuple(holders),
+                status=item.status,
             )
         )
     return out

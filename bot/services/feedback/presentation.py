@@ -23,7 +23,7 @@ from storage.models import FeedbackItem
 from storage.models.feedback import FeedbackStatus, RaisedAs
 
 TEXT_LIMIT = 4000  # Telegram's 4096, with room for a headline
-PART_LIMIT = 1200  # one typed part of a card (text, question, details, answer)
+PART_LIMIT = 1200  # one typed part of a notice, escaped (text, question, details, answer)
 
 _DEFAULT_EN = {code: (vi, en) for code, vi, en in DEFAULT_CATEGORIES}
 
@@ -58,8 +58,14 @@ def clip(text: str, limit: int = PART_LIMIT) -> str:
 
 
 def esc(text: str | None, limit: int = PART_LIMIT) -> str:
-    """Typed text, clipped then escaped (never cut inside an entity)."""
-    return escape(clip(text or "", limit))
+    """Typed text escaped for HTML, at most `limit` characters once escaped: clipped before
+    escaping, so an entity is never cut (Telegram refuses a message with a broken one)."""
+    raw = text or ""
+    out, n = escape(raw), len(raw)
+    while len(out) > limit:
+        n = max(0, min(n - 1, n * limit // len(out) - 1))
+        out = escape(clip(raw, n)) if n > 1 else "…"
+    return out
 
 
 def number_of(item: FeedbackItem) -> str:
@@ -102,17 +108,33 @@ def card_text(
 ) -> str:
     """The card: number and status, branch, category, who raised it, where it is and until
     when, the text, and the question, details and answer so far. `now` marks an overdue item;
-    `headline` (already rendered) goes on top."""
+    `headline` (already rendered) goes on top. Long typed parts shrink until the card fits one
+    message; the HTML is never cut."""
+    text = ""
+    for share in (1.0, 0.5, 0.25, 0.1):
+        text = _card(i18n, locale, view, tz, now, headline, share)
+        if len(text) <= TEXT_LIMIT:
+            break
+    return text
+
+
+def _card(
+    i18n: CatalogI18n,
+    locale: str,
+    view: ItemView,
+    tz: ZoneInfo,
+    now: datetime | None,
+    headline: str,
+    share: float,
+) -> str:
     item, t = view.item, i18n.t
+
+    def part(value: str | None, budget: int) -> str:
+        return esc(value, max(20, int(budget * share)))
+
     lines = [headline] if headline else []
-    lines.append(
-        t(
-            "fb.card.head",
-            locale,
-            number=view.number,
-            status=status_label(i18n, locale, item.status),
-        )
-    )
+    status = status_label(i18n, locale, item.status)
+    lines.append(t("fb.card.head", locale, number=view.number, status=status))
     lines.append(
         t("fb.card.branch", locale, branch=escape(view.branch.name), unit=escape(view.unit_name))
     )
@@ -127,18 +149,18 @@ def card_text(
     if item.private:
         lines.append(t("fb.card.private", locale))
     lines.append("")
-    lines.append(t("fb.card.text", locale, text=esc(item.text)))
+    lines.append(t("fb.card.text", locale, text=part(item.text, 1500)))
     if view.files:
         lines.append(t("fb.card.files", locale, n=len(view.files)))
     if item.question:
-        lines.append(t("fb.card.question", locale, question=esc(item.question)))
+        lines.append(t("fb.card.question", locale, question=part(item.question, 500)))
         if view.last_info:
-            lines.append(t("fb.card.info", locale, info=esc(view.last_info)))
+            lines.append(t("fb.card.info", locale, info=part(view.last_info, 500)))
     if item.answer:
-        lines.append(t("fb.card.answer", locale, answer=esc(item.answer)))
+        lines.append(t("fb.card.answer", locale, answer=part(item.answer, 1200)))
     if item.close_reason:
-        lines.append(t("fb.card.reason", locale, reason=esc(item.close_reason)))
-    return clip("\n".join(lines), TEXT_LIMIT)
+        lines.append(t("fb.card.reason", locale, reason=part(item.close_reason, 500)))
+    return "\n".join(lines)
 
 
 def _button(i18n: CatalogI18n, locale: str, act: CardAct | ReplyAct, data: str) -> dict[str, str]:

@@ -42,7 +42,7 @@ async def reply_info(
         event,
         ("fb.headline.info", "fb.notice.info"),
         item.taken_by,
-        info=esc(body),
+        info=esc(body, 1500),
     )
     return item
 
@@ -93,7 +93,7 @@ async def reopen(
         event,
         ("fb.headline.reopened", "fb.notice.reopened"),
         item.answered_by,
-        reason=esc(text),
+        reason=esc(text, 500),
     )
     return item
 

@@ -99,7 +99,8 @@ async def forward_targets(
     if not acts_at(actor, level, via_chat):
         raise FeedbackError("fb.not_your_level")
     if item.status not in {s.value for s in _WAITING}:
-        raise FeedbackError("fb.item_closed" if item.status != "answered" else "fb.bad_state")
+        answered = item.status == FeedbackStatus.ANSWERED.value
+        raise FeedbackError("fb.bad_state" if answered else "fb.item_closed")
     return await _targets(session, item, level)
 
 
