@@ -27,6 +27,7 @@ from bot.services.feedback.common import (
     FeedbackError,
     item_number,
 )
+from bot.services.feedback.presentation import category_label
 from bot.services.meetings.context import MeetingContext
 from bot.services.policy import Actor, Refused, Role
 from handlers.feedback.callbacks import RaiseCb, RaiseStep
@@ -39,7 +40,7 @@ from handlers.feedback.states import (
     exclusive,
     load,
 )
-from handlers.kit import Chats, Magic, RoleFilter, advance, feature_router, show, t
+from handlers.kit import Chats, Magic, RoleFilter, advance, feature_router, locale, show, t
 
 router = feature_router(__name__, Chats.PRIVATE)
 
@@ -49,6 +50,7 @@ UNSUPPORTED = Magic(
     F.animation | F.video | F.video_note | F.voice | F.audio | F.sticker | F.location | F.contact
 )
 PREVIEW = 600  # the text as the check screen quotes it
+BRANCHES_MAX = 98
 
 
 def _btn(text: str, step: RaiseStep, v: int = 0) -> list[InlineKeyboardButton]:
@@ -79,9 +81,9 @@ async def _category_step(
     branch = draft.branch
     assert branch is not None
     options = await items.categories(session, branch.district_id)
-    draft = draft.model_copy(
-        update={"categories": [CategoryChoice(code=o.code, name=o.name) for o in options]}
-    )
+    names = [category_label(locale(), o.code, o.name) for o in options]
+    choices = [CategoryChoice(code=o.code, name=n) for o, n in zip(options, names, strict=True)]
+    draft = draft.model_copy(update={"categories": choices})
     rows = [_btn(c.name, RaiseStep.CATEGORY, i) for i, c in enumerate(draft.categories)]
     text = t("fbui.raise.category", branch=escape(branch.name))
     await _to(target, state, Raise.CATEGORY, draft, text, _markup(*rows))
@@ -154,8 +156,12 @@ async def cmd_feedback(
     if len(choices) == 1:
         await _category_step(message, state, session, RaiseDraft(branch=choices[0]))
         return
+    # A visitor may speak for every village of the communes their group covers: two a row,
+    # their own branches first, within Telegram's 100 buttons.
+    choices = choices[:BRANCHES_MAX]
     draft = RaiseDraft(branches=choices)
-    rows = [_btn(c.name[:60], RaiseStep.BRANCH, i) for i, c in enumerate(choices[:40])]
+    buttons = [_btn(c.name[:32], RaiseStep.BRANCH, i)[0] for i, c in enumerate(choices)]
+    rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
     await _to(message, state, Raise.BRANCH, draft, t("fbui.raise.branch"), _markup(*rows))
 
 

@@ -44,6 +44,7 @@ OFFICE = "D01X000"  # the committee office's branch: its secretary sits in the d
 ELSEWHERE = "D01U03B01"  # a branch of another commune
 BRANCH_CHAT, UNIT_CHAT, DISTRICT_CHAT = -1_001_300_001, -1_001_300_002, -1_001_300_003
 ADMIN = 8_950_001
+NEWCOMER = 8_950_002  # in the commune's group, never started the bot
 # The smallest valid PNG (the sandbox checks a photo is an image).
 PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
@@ -305,7 +306,8 @@ async def feedback_world(w: RosterWorld, *, fresh: bool = True) -> FbWorld:
     env.user(ADMIN, "Quản", "vi", started=True)
     in_branch = {tg["secretary"]: "creator", tg["deputy"]: "member", tg["member"]: "member"}
     env.world.create_group(BRANCH_CHAT, branch.name, in_branch, bot_status="member")
-    in_unit = {tg["unit_cadre"]: "creator", ADMIN: "member"}
+    env.user(NEWCOMER, "Mới", "vi", started=False)
+    in_unit = {tg["unit_cadre"]: "creator", ADMIN: "member", NEWCOMER: "member"}
     env.world.create_group(UNIT_CHAT, unit.name, in_unit, bot_status="member")
     in_district = {tg["district_cadre"]: "creator", ADMIN: "member"}
     env.world.create_group(DISTRICT_CHAT, district.name, in_district, bot_status="member")

@@ -140,6 +140,28 @@ async def test_a_members_item_from_the_branch_to_the_district_and_back(fb: FbWor
     ]
 
 
+async def test_a_visitor_raises_for_a_branch_the_group_visits(fb: FbWorld) -> None:
+    """A working-group member picks the branch (theirs or one their group visits); for a
+    visited branch they speak on its behalf, so the item goes straight above the branch."""
+    w = fb.w
+    group = next(g for g in w.groups if g.code == "D01WG1")  # covers the town and the commune
+    visitor = w.tg[w.plain_member(group)]
+    screen = await fb.say(visitor, "/feedback", fb.t("fbui.raise.branch").split("\n")[-1])
+    names = [b["text"] for b in buttons(screen)]
+    assert "Chi bộ Thôn 1 Đan Phượng" in names and len(names) > 10
+    screen = await fb.tap(visitor, screen, "Chi bộ Thôn 1 Đan Phượng")
+    screen = await fb.tap(visitor, screen, "Chính sách")
+    files = await fb.say(visitor, "Hộ bà Lan cần hỗ trợ sửa nhà.", fb.t("fbui.raise.files", max=10))
+    check = await fb.tap(visitor, files, fb.t("fbui.raise.files_done"))
+    assert fb.t("fbui.raise.check_as", who=fb.t("fbui.raise.as_visitor_label")) in check["text"]
+    await fb.tap(visitor, check, fb.t("fbui.raise.send"))
+    await fb.w.delivered()
+    (item,) = await fb.items()
+    assert (item.branch_id, item.raised_as, item.category) == (fb.branch_id, "visitor", "social")
+    assert (item.level_type, item.level_id) == ("unit", fb.unit_id)
+    assert fb.card(UNIT_CHAT, item.id)
+
+
 async def test_a_deadline_passes_and_inbox_shows_the_item_overdue(fb: FbWorld) -> None:
     pytest.importorskip("handlers.feedback.inbox")
     item = await fb.wizard(fb.secretary, "Đề nghị lắp thêm đèn đường ở ngõ 5.", as_branch=True)

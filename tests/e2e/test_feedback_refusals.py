@@ -16,6 +16,7 @@ from handlers.feedback.callbacks import RaiseCb, RaiseStep
 from storage.models.feedback import LevelType
 from tests.e2e.feedback_world import (
     DISTRICT_CHAT,
+    NEWCOMER,
     UNIT_CHAT,
     FbWorld,
     card_button,
@@ -130,6 +131,9 @@ async def test_forged_presses_other_levels_missing_targets_and_closed_items(fb: 
     await fb.press(fb.secretary, targets, button(targets, "Đảng bộ xã Đan Phượng"))
     await _refused(fb, fb.secretary, card, card_button(card, CardAct.ANSWER), "fb.not_your_level")
     unit_card = fb.card(UNIT_CHAT, item.id)
+    # Someone in the commune's group the bot cannot write to: told to start it first.
+    answer_data = card_button(unit_card, CardAct.ANSWER)
+    await _refused(fb, NEWCOMER, unit_card, answer_data, "fbui.open_private")
     await fb.press(fb.unit_cadre, unit_card, card_button(unit_card, CardAct.FORWARD))
     targets = fb.targets(UNIT_CHAT)
     await fb.press(fb.unit_cadre, targets, button(targets, "Huyện ủy Đan Phượng"))
