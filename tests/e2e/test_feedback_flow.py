@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
-
 from bot.services.feedback.callbacks import CardAct, ForwardCb, ReplyAct
 from storage.models.feedback import LevelType
 from tests.e2e.feedback_world import (
@@ -163,10 +161,18 @@ async def test_a_visitor_raises_for_a_branch_the_group_visits(fb: FbWorld) -> No
 
 
 async def test_a_deadline_passes_and_inbox_shows_the_item_overdue(fb: FbWorld) -> None:
-    pytest.importorskip("handlers.feedback.inbox")
     item = await fb.wizard(fb.secretary, "Đề nghị lắp thêm đèn đường ở ngõ 5.", as_branch=True)
     assert (item.level_type, item.raised_as) == ("unit", "branch")
     fb.w.move_to(START + timedelta(days=16))
     screen = await fb.say(fb.admin, "/inbox", number(item))
     line = next(x for x in screen["text"].splitlines() if number(item) in x)
     assert fb.t("fbr.marker.overdue").strip() in line
+    # One tap from its card, whose buttons act on it from the admin's private chat.
+    (open_it,) = [b for b in buttons(screen) if b["callback_data"] == f"fbro:{item.id}"]
+    await fb.press(fb.admin, screen, open_it["callback_data"])
+    card = fb.card(fb.admin, item.id)
+    answer = await fb.press(fb.admin, card, card_button(card, CardAct.TAKE))
+    assert answer.get("text") == fb.t("fbui.card.taken")
+    assert (await fb.item(item.id)).taken_by == fb.admin
+    redrawn = fb.last(fb.admin, lambda m: m["message_id"] == card["message_id"])
+    assert fb.t("fb.status.taken") in redrawn["text"] and fb.t("fb.card.overdue") in redrawn["text"]
