@@ -261,12 +261,13 @@ async def run_once(
                 await asyncio.wait_for(task, 40)
             gc.unfreeze()
     return {
+        **tally,
         "n": n,
         "elapsed": tally["last_copy"] - started,
+        "first": tally["first_copy"] - started,
         "floor": tally["floor"] - started if tally["floor"] else 0.0,
         "enqueued": enqueued,
         "states": states,
-        **tally,
     }
 
 
@@ -281,7 +282,7 @@ def _report(label: str, plan: Plan, r: dict[str, Any], people: int) -> bool:
         f"time/minimum {r['elapsed'] / minimum:.4f}; delivered {r['delivered']:,}, lost {lost}, "
         f"dup {r['duplicates']}, states {r['states']}; 429s {r['429s']} (to direct calls "
         f"{r['429s_direct']}), violations {r['violations']}; direct counted calls "
-        f"{r['direct_counted']}; enqueue {r['enqueued']:.2f} s"
+        f"{r['direct_counted']}; Gửi took {r['enqueued']:.2f} s, first copy at {r['first']:.2f} s"
     )
     ok = lost == 0 and r["duplicates"] == 0 and r["violations"] == 0
     if people:

@@ -20,6 +20,7 @@ def get_routers() -> list[Router]:
         admins,
         broadcasts,
         common,
+        feedback,
         language,
         link_codes,
         linking,
@@ -52,6 +53,8 @@ def get_routers() -> list[Router]:
         detached(meetings.rsvp_router),
         # Visiting rosters (issue 12): /roster, /busy, /visit, /coverage and their buttons.
         *(detached(r) for r in rosters.routers()),
+        # Branch feedback (issue 13): /feedback, the cards' buttons, /inbox, /feedback_stats.
+        *(detached(r) for r in feedback.routers()),
         # Guidance broadcasts (issue 14): /broadcast, /broadcasts, Đã nhận, the progress buttons.
         *(detached(r) for r in broadcasts.routers()),
     ]

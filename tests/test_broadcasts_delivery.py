@@ -194,3 +194,34 @@ def test_outbox_album_content_rules() -> None:
     ):
         with pytest.raises(ValueError):
             bad.validate()
+
+
+async def test_enqueue_many_skips_existing_keys(engine: AsyncEngine) -> None:
+    """The bulk enqueue a broadcast uses: one statement, dedupe keys kept, ids returned."""
+    import pytest
+
+    from bot.outbox import OutboxMessage
+    from bot.outbox.service import enqueue_many
+    from storage.db import create_session_factory
+
+    sf = create_session_factory(engine)
+
+    def msgs(n: int) -> list[OutboxMessage]:
+        return [
+            OutboxMessage(chat_id=-i, kind="broadcast", copy_from=(9, 1), dedupe_key=f"k{i}")
+            for i in range(1, n + 1)
+        ]
+
+    async with sf() as s, s.begin():
+        first = await enqueue_many(s, msgs(1500))
+    async with sf() as s, s.begin():
+        again = await enqueue_many(s, msgs(1600))
+        with pytest.raises(ValueError):
+            await enqueue_many(s, [OutboxMessage(chat_id=1, text="x")])
+    assert len(first) == 1500 and set(again) == {f"k{i}" for i in range(1501, 1601)}
+    async with sf() as s:
+        rows = {
+            r.dedupe_key: (r.id, r.chat_id, r.priority)
+            for r in await s.scalars(select(OutboxEntry))
+        }
+    assert len(rows) == 1600 and rows["k7"] == (first["k7"], -7, 2)

@@ -220,3 +220,30 @@ async def test_the_sender_reads_progress_in_their_language(engine: AsyncEngine) 
     # Groups read the default language.
     copy = next(r for r in await w.outbox() if r.chat_id == G_B1)
     assert copy.reply_markup is None  # no acknowledgement asked
+
+
+async def test_the_outbox_row_is_the_truth_after_a_command_line_retry(engine: AsyncEngine) -> None:
+    """`python -m bot outbox retry-failed` requeues failed copies behind the feature's back:
+    the figures follow the outbox, and the next pass mirrors the new outcome."""
+    from storage.repositories.outbox import OutboxRepository
+
+    w = await bc_world(engine)
+    draft = await w.draft()
+    await w.send(draft)
+    await w.deliver([G_B1], state="failed", error="deadline: deadline passed")
+    await w.deliver([G_B4, o.ADMIN])
+    live, edits, _mono = await _live(w)
+    await live.flush(w.factory, w.ctx, edits)
+    assert {r.chat_id: r.state for r in await w.recipients(draft)}[G_B1] == "failed"
+    assert (await w.broadcast(draft)).status == "done"
+    async with w.factory() as s, s.begin():
+        assert await OutboxRepository(s).requeue_failed(w.clock.now()) == 1
+    async with w.factory() as s:
+        d = await bc.detail(s, await w.actor(o.ADMIN, s), draft)
+    assert (d.summary.sent, d.summary.failed, d.summary.pending) == (1, 0, 1)
+    await w.deliver([G_B1])
+    async with w.factory() as s, s.begin():
+        b = await s.get(bc.compose.Broadcast, draft)
+        assert b is not None
+        await bc.progress.sync(s, b, w.clock.now())
+    assert {r.chat_id: r.state for r in await w.recipients(draft)}[G_B1] == "sent"

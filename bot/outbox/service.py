@@ -154,8 +154,37 @@ async def enqueue(
 
     Nothing is sent until that transaction commits, and a rollback sends nothing.
     """
-    message.validate()
+    values = _row(message, (clock or SystemClock()).now())
+    entry_id = await OutboxRepository(session).insert(values)
+    _wake_after_commit(session)
+    return entry_id
+
+
+async def enqueue_many(
+    session: AsyncSession, messages: list[OutboxMessage], *, clock: Clock | None = None
+) -> dict[str, int]:
+    """`enqueue` for many messages in one statement (a broadcast to thousands of chats: one
+    INSERT per message costs a round trip each). Every message needs a dedupe key; returns
+    dedupe key -> row id for the rows added (a key that already existed is left out)."""
+    if any(m.dedupe_key is None for m in messages):
+        raise ValueError("enqueue_many needs a dedupe key on every message")
     now = (clock or SystemClock()).now()
+    rows = [_row(m, now) for m in messages]
+    if not rows:
+        return {}
+    added = await OutboxRepository(session).insert_many(rows)
+    _wake_after_commit(session)
+    return added
+
+
+def _wake_after_commit(session: AsyncSession) -> None:
+    sync = session.sync_session
+    if not event.contains(sync, "after_commit", _wake_all):
+        event.listen(sync, "after_commit", _wake_all, once=True)
+
+
+def _row(message: OutboxMessage, now: datetime) -> dict[str, Any]:
+    message.validate()
     policy = policy_for(message.kind)
     not_before = message.not_before or now
     copy_from = message.copy_from
@@ -192,11 +221,7 @@ async def enqueue(
         "uncertain_attempts": 0,
         "created_at": now,
     }
-    entry_id = await OutboxRepository(session).insert(values)
-    sync = session.sync_session
-    if not event.contains(sync, "after_commit", _wake_all):
-        event.listen(sync, "after_commit", _wake_all, once=True)
-    return entry_id
+    return values
 
 
 # ---- failure hooks ---------------------------------------------------------------------

@@ -263,9 +263,7 @@ async def load_actor(
         )
     admin_rows = await repo.admin_rows(telegram_id)
     admin_districts = frozenset(a.district_id for a in admin_rows if a.unit_id is None)
-    admin_units = frozenset(
-        (a.district_id, a.unit_id) for a in admin_rows if a.unit_id is not None
-    )
+    admin_units = frozenset((a.district_id, a.unit_id) for a in admin_rows if a.unit_id is not None)
     return Actor(
         telegram_id=telegram_id,
         memberships=memberships,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, case, func, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
@@ -321,7 +321,7 @@ class BroadcastRepository:
             )
 
     async def ended(self, broadcast_id: int) -> list[Outcome]:
-        """Pending recipients whose outbox row has an outcome (to mirror it)."""
+        """Recipients whose outbox row has an outcome they do not show yet (to mirror it)."""
         o = OutboxEntry
         stmt = (
             select(
@@ -335,7 +335,7 @@ class BroadcastRepository:
             .join(o, o.id == BroadcastRecipient.outbox_id)
             .where(
                 BroadcastRecipient.broadcast_id == broadcast_id,
-                BroadcastRecipient.state == R.PENDING,
+                BroadcastRecipient.state != o.state,
                 o.state.in_(list(OUTCOMES)),
             )
         )
@@ -345,38 +345,48 @@ class BroadcastRepository:
         ]
 
     async def mirror(self, outcomes: Sequence[Outcome]) -> None:
-        """Write outcomes onto their recipients (one statement per recipient; rows of one
-        pass are few: what ended since the last pass)."""
-        for out in outcomes:
-            values: dict[str, Any] = {
-                "state": out.state,
-                "message_id": out.message_id,
-                "sent_at": out.finished_at,
-                "error": (out.error or "")[:256] or None,
-            }
-            if out.sent_chat_id is not None:
-                values["chat_id"] = out.sent_chat_id
-            await self.session.execute(
-                update(BroadcastRecipient)
-                .where(
-                    BroadcastRecipient.id == out.recipient_id,
-                    BroadcastRecipient.state == R.PENDING,
-                )
-                .values(**values)
-                .execution_options(synchronize_session=False)
+        """Write outcomes onto their recipients (one executemany)."""
+        if not outcomes:
+            return
+        t = BroadcastRecipient.__table__
+        stmt = (
+            update(t)
+            .where(t.c.id == bindparam("b_id"))
+            .values(
+                state=bindparam("v_state"),
+                message_id=bindparam("v_message_id"),
+                sent_at=bindparam("v_sent_at", type_=t.c.sent_at.type),
+                error=bindparam("v_error"),
+                chat_id=func.coalesce(bindparam("v_chat_id", type_=t.c.chat_id.type), t.c.chat_id),
             )
+        )
+        params = [
+            {
+                "b_id": out.recipient_id,
+                "v_state": out.state,
+                "v_message_id": out.message_id,
+                "v_sent_at": out.finished_at,
+                "v_error": (out.error or "")[:256] or None,
+                "v_chat_id": out.sent_chat_id,
+            }
+            for out in outcomes
+        ]
+        await self.session.execute(stmt, params)
 
     async def figures(
         self, broadcast_ids: Collection[int]
     ) -> list[tuple[int, int | None, str, bool, int]]:
         """(broadcast id, unit id, effective state, acknowledged, count) rows.
 
-        The effective state reads the outbox for recipients not yet mirrored, so figures are
-        exact without writing (a read-only view can show them)."""
+        The effective state is the outbox row's, when the recipient has one (an outcome, or
+        pending while it has none): figures are exact before the progress job mirrored them,
+        without writing (a read-only view can show them), and after an operator requeued
+        failed rows from the command line. Unreachable recipients have no row."""
         o = OutboxEntry
         r = BroadcastRecipient
         state = case(
-            (and_(r.state == R.PENDING, o.state.in_(list(OUTCOMES))), o.state),
+            (o.state.in_(list(OUTCOMES)), o.state),
+            (o.id.is_not(None), literal(R.PENDING.value)),
             else_=r.state,
         ).label("state")
         acked = (r.ack_at.is_not(None)).label("acked")
@@ -402,10 +412,12 @@ class BroadcastRepository:
             .where(r.broadcast_id == broadcast_id)
             .order_by(r.unit_id, r.name, r.id)
         )
-        out = []
+        out: list[tuple[BroadcastRecipient, str, str | None]] = []
         for rec, o_state, o_error in (await self.session.execute(stmt)).all():
-            if rec.state == R.PENDING and o_state in OUTCOMES:
+            if o_state in OUTCOMES:
                 out.append((rec, OUTCOMES[o_state], o_error))
+            elif o_state is not None:
+                out.append((rec, R.PENDING.value, None))
             else:
                 out.append((rec, rec.state, rec.error))
         return out

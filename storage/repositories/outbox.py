@@ -54,6 +54,21 @@ class OutboxRepository:
         )
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
+    async def insert_many(self, rows: Sequence[dict[str, Any]]) -> dict[str, int]:
+        """Insert many messages (each with a dedupe key) as one executemany (SQLAlchemy
+        batches it into multi-row INSERTs under each backend's parameter limit, compiling the
+        statement once); returns dedupe key -> id of the rows added (existing keys skipped)."""
+        if not rows:
+            return {}
+        dialect = postgresql if self.session.get_bind().dialect.name == "postgresql" else sqlite
+        stmt = (
+            dialect.insert(OUTBOX)
+            .on_conflict_do_nothing(index_elements=["dedupe_key"])
+            .returning(OUTBOX.c.dedupe_key, OUTBOX.c.id)
+        )
+        result = await self.session.execute(stmt, list(rows))
+        return {k: i for k, i in result.all()}
+
     async def get(self, entry_id: int) -> OutboxEntry | None:
         return await self.session.get(OutboxEntry, entry_id)
 

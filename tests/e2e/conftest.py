@@ -9,6 +9,7 @@ import pytest
 
 from tests.conftest import _Templates
 from tests.e2e.broadcasts_world import BroadcastWorld, broadcast_world
+from tests.e2e.feedback_world import FbWorld, feedback_world
 from tests.e2e.harness import BotEnv, running_bot
 from tests.e2e.rosters_world import DanPhuong, RosterWorld, roster_world
 
@@ -50,3 +51,9 @@ async def bc(dan_phuong_url: str) -> AsyncIterator[BroadcastWorld]:
     """dan-phuong with its branch groups on Telegram and the flood limits on (broadcasts)."""
     async with broadcast_world(dan_phuong_url) as world:
         yield world
+
+
+@pytest.fixture
+async def fb(rosters: RosterWorld) -> FbWorld:
+    """The roster world with a branch, its commune and the district set up for feedback."""
+    return await feedback_world(rosters)

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.outbox import OutboxState
+from bot.outbox.service import enqueue_many
 from bot.services import audit
 from bot.services.broadcasts.audience import Audience, Recipient, resolve_in
 from bot.services.broadcasts.common import (
@@ -32,7 +34,7 @@ from bot.services.broadcasts.common import (
     scope_for,
     scope_of,
 )
-from bot.services.broadcasts.notices import locales, queue_copy, queue_progress
+from bot.services.broadcasts.notices import copies, copy_key, locales, queue_progress
 from bot.services.broadcasts.progress import figures, render
 from bot.services.meetings.context import MeetingContext
 from bot.services.policy import Actor
@@ -116,7 +118,7 @@ async def start_draft(
     config: BroadcastConfig = DEFAULT_CONFIG,
 ) -> Broadcast:
     """A new draft for `district_id` (None: the sender's only district)."""
-    district_id = await _district(session, actor, district_id)
+    district_id = await district_for(session, actor, district_id)
     scope = scope_of(actor, district_id)  # refuses non-admins
     ids = tuple(source.message_ids)
     album_ok = source.kind == "album" and 1 <= len(ids) <= config.album_max
@@ -147,7 +149,9 @@ async def start_draft(
     return broadcast
 
 
-async def _district(session: AsyncSession, actor: Actor, district_id: int | None) -> int:
+async def district_for(session: AsyncSession, actor: Actor, district_id: int | None) -> int:
+    """`district_id`, or the sender's only district: refused for someone who administers
+    none (`bc.not_admin`) or several (`bc.which_district`)."""
     if district_id is not None:
         return district_id
     if actor.bootstrap_admin:
@@ -159,6 +163,9 @@ async def _district(session: AsyncSession, actor: Actor, district_id: int | None
     if len(candidates) > 1:
         raise BroadcastError("bc.which_district")
     return candidates[0]
+
+
+_district = district_for  # the name the first UI draft imported
 
 
 async def get(session: AsyncSession, actor: Actor, broadcast_id: int) -> Broadcast:
@@ -274,11 +281,19 @@ async def send(
         raise BroadcastError("bc.bad_deadline")
     recipients = await _recipients(session, actor, broadcast)
     langs = await locales(session, ctx, [r.chat_id for r in recipients if r.chat_id is not None])
+    buttons: dict[str, dict[str, Any]] = {}
+    messages = [
+        m
+        for r in recipients
+        if r.chat_id is not None
+        for m in copies(ctx, broadcast, r, langs[r.chat_id], buttons)
+    ]
+    added = await enqueue_many(session, messages, clock=ctx.clock)
     rows = []
     for r in recipients:
         outbox_id = None
         if r.chat_id is not None:
-            outbox_id = await queue_copy(session, ctx, broadcast, r, langs[r.chat_id])
+            outbox_id = added.get(copy_key(broadcast.id, r.chat_id))
         rows.append(
             {
                 "broadcast_id": broadcast.id,
@@ -341,9 +356,7 @@ async def stop(session: AsyncSession, ctx: MeetingContext, actor: Actor, broadca
         await OutboxRepository(session).cancel_unsent(ORIGIN, str(broadcast.id), now, "stopped")
     )
     repo = BroadcastRepository(session)
-    stopped = [
-        r.id for r in await repo.recipients(broadcast.id, [R.PENDING]) if r.outbox_id in cancelled
-    ]
+    stopped = [r.id for r in await repo.recipients(broadcast.id) if r.outbox_id in cancelled]
     await repo.set_state(stopped, {"state": R.CANCELLED, "error": "stopped", "sent_at": now})
     broadcast.status = S.STOPPED
     broadcast.stopped_at = broadcast.updated_at = now

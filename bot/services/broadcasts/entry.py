@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.broadcasts.audience import AudienceChoices, choices
 from bot.services.broadcasts.common import BroadcastError
-from bot.services.broadcasts.compose import _district
+from bot.services.broadcasts.compose import district_for
 from bot.services.policy import Actor
 from storage.repositories.access import AccessRepository
 
@@ -29,7 +29,7 @@ async def begin(session: AsyncSession, actor: Actor, district_code: str | None) 
             raise BroadcastError("admins.unknown_district", code=code)
         district_id = unit.id
     try:
-        district_id = await _district(session, actor, district_id)
+        district_id = await district_for(session, actor, district_id)
     except BroadcastError as err:
         if err.key != "bc.which_district":
             raise

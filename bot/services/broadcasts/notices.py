@@ -85,29 +85,39 @@ def deadline_text(broadcast: Broadcast, ctx: MeetingContext) -> str | None:
     return when(broadcast.ack_deadline, ctx) if broadcast.ack_deadline else None
 
 
-async def queue_copy(
-    session: AsyncSession,
+def copy_key(broadcast_id: int, chat_id: int) -> str:
+    return f"bc:{broadcast_id}:{chat_id}"
+
+
+def copies(
     ctx: MeetingContext,
     broadcast: Broadcast,
     recipient: Recipient,
     locale: str,
-) -> int | None:
-    """The broadcast itself in one chat; an album asking for acknowledgement gets its button
-    on a short message after it (copyMessages takes no buttons). Returns the copy's row id."""
+    buttons: dict[str, dict[str, Any]] | None = None,
+) -> list[OutboxMessage]:
+    """The broadcast itself for one chat (dedupe key `copy_key`); an album asking for
+    acknowledgement gets its button on a short message after it (copyMessages takes no
+    buttons). `buttons` caches the Đã nhận markup per language across many chats."""
     assert recipient.chat_id is not None
     chat_id = recipient.chat_id
     ids = tuple(int(i) for i in broadcast.source_message_ids)
     album = broadcast.kind == "album"
     markup = None
-    if broadcast.ack_required and not album:
-        markup = ack_markup(ctx.i18n, locale, broadcast.id, deadline_text(broadcast, ctx))
+    if broadcast.ack_required:
+        cache = buttons if buttons is not None else {}
+        if locale not in cache:
+            cache[locale] = ack_markup(
+                ctx.i18n, locale, broadcast.id, deadline_text(broadcast, ctx)
+            )
+        markup = cache[locale]
     message = OutboxMessage(
         chat_id=chat_id,
         kind=OutboxKind.BROADCAST,
-        reply_markup=markup,
+        reply_markup=None if album else markup,
         pin=broadcast.pin,
         not_before=broadcast.send_at,
-        dedupe_key=f"bc:{broadcast.id}:{chat_id}",
+        dedupe_key=copy_key(broadcast.id, chat_id),
         origin_type=ORIGIN,
         origin_id=broadcast.id,
     )
@@ -115,26 +125,22 @@ async def queue_copy(
         message.copy_messages = (broadcast.source_chat_id, ids)
     else:
         message.copy_from = (broadcast.source_chat_id, ids[0])
-    entry = await enqueue(session, message, clock=ctx.clock)
-    if broadcast.ack_required and album:
+    out = [message]
+    if markup is not None and album:
         key = "bc.ack.prompt_private" if recipient.target_type == SECRETARY else "bc.ack.prompt"
-        await enqueue(
-            session,
+        out.append(
             OutboxMessage(
                 chat_id=chat_id,
                 kind=OutboxKind.BROADCAST,
                 text=ctx.i18n.t(key, locale),
-                reply_markup=ack_markup(
-                    ctx.i18n, locale, broadcast.id, deadline_text(broadcast, ctx)
-                ),
+                reply_markup=markup,
                 not_before=broadcast.send_at,
-                dedupe_key=f"bc:{broadcast.id}:{chat_id}:ack",
+                dedupe_key=f"{copy_key(broadcast.id, chat_id)}:ack",
                 origin_type=ORIGIN,
                 origin_id=broadcast.id,
-            ),
-            clock=ctx.clock,
+            )
         )
-    return entry
+    return out
 
 
 async def queue_progress(

@@ -101,7 +101,7 @@ async def sync(session: AsyncSession, broadcast: Broadcast, now: datetime) -> No
     if ended:
         await repo.mirror(ended)
     open_ = broadcast.status in (S.SENDING, S.STOPPED) and broadcast.finished_at is None
-    if open_ and not await repo.recipients(broadcast.id, [R.PENDING]):
+    if open_ and not (await figures(session, [broadcast.id]))[broadcast.id].remaining:
         broadcast.finished_at = now
         if broadcast.status == S.SENDING:
             broadcast.status = S.DONE

@@ -254,9 +254,7 @@ class FeedbackNotices:
         """The answer to the submitter, with accept / reopen, and to the branch's group unless
         the item is private."""
         i18n = self.ctx.i18n
-        acts = [ReplyAct.ACCEPT]
-        if item.reopened < self.config.reopen_limit:
-            acts.append(ReplyAct.REOPEN)
+        acts = list(p.answer_acts(item, self.config))
         chats = [c for c in await self.submitter_chats(item) if c != actor.telegram_id]
         await self.to_person(
             chats,
