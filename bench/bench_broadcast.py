@@ -265,6 +265,7 @@ async def run_once(
         "n": n,
         "elapsed": tally["last_copy"] - started,
         "first": tally["first_copy"] - started,
+        "start": started,
         "floor": tally["floor"] - started if tally["floor"] else 0.0,
         "enqueued": enqueued,
         "states": states,
@@ -305,6 +306,9 @@ def _report(label: str, plan: Plan, r: dict[str, Any], people: int) -> bool:
             f"{r['elapsed'] / floor:.4f} -> {'within' if within else 'NOT within'} 2%"
         )
     print(line, flush=True)
+    if os.environ.get("BENCH_VERBOSE"):
+        for a in r["slowest"]:
+            print(f"   slow: {a['kind']} {a['wait']:.0f} ms at +{a['wall'] - r['start']:.1f} s")
     return ok
 
 

@@ -201,6 +201,8 @@ class Bench:
                 answer = world.callback_answer(a["ref"])
                 done = answer["at"] if answer else None
             waits.append(None if done is None else (done - a["at"]) * 1000)
+            a["wait"] = waits[-1]
+            a["wall"] = a["at"] + time.time() - world.clock()
         limits = world.rate_limit_log()
         direct = {plan.admin, plan.people_chat, *plan.people}
         issued = limits["issued"]
@@ -218,6 +220,10 @@ class Bench:
             "floor": max((e["at"] + e["retry_after"] + offset for e in issued), default=0.0),
             "violations": len(limits["violations"]),
             "waits_ms": waits,
+            "slowest": sorted(
+                ({k: a[k] for k in ("kind", "wait", "wall")} for a in self.acts if a["wait"]),
+                key=lambda a: -a["wait"],
+            )[:8],
             "acts": Counter(a["kind"] for a in self.acts),
             "direct_counted": sum(1 for e in sent if is_direct(e)),
         }

@@ -71,6 +71,11 @@ class SenderConfig:
     # (each late take lengthens that slot's cycle for the rest of the run). Kept short: an
     # urgent message claimed later queues behind them, and a crash makes them "maybe sent".
     lead: float = 0.05
+    # At most this many seconds of sending may be ahead of the pace at all: marked `sending`
+    # and waiting, or having the mark written (the writer lingers, then commits; a slow
+    # commit must not leave the pacer idle). What a Dừng cannot stop or a crash leaves
+    # "maybe sent" beyond the requests on the wire.
+    ahead: float = 0.15
     max_held: int = 2000
     # Hold no more than this many seconds of sending at the global rate, so several
     # processes share a backlog instead of the first one taking all of it.
@@ -173,7 +178,7 @@ class Sender:
         self._running = False
         self._in_flight = 0
         # Requests marked (or being marked) `sending` that have not left the pacer yet, and a
-        # signal each time one leaves: the dispatcher keeps only `lead` of them ahead.
+        # signal each time one leaves: the dispatcher keeps only `ahead` seconds of them.
         self._ahead = 0
         self._left = asyncio.Event()
         self._pacer_lock = asyncio.Lock()
@@ -194,9 +199,7 @@ class Sender:
         self.scheduler = ChatScheduler(cfg.limits())
         self.pacer = GlobalPacer(cfg.global_per_sec)
         self._lead = max(2, int(cfg.global_per_sec * cfg.lead))
-        # Ahead of the pace: `lead` marked and waiting, plus those whose mark is being written
-        # (the writer lingers `write_linger`, then commits).
-        self._ahead_max = int(cfg.global_per_sec * (cfg.lead + cfg.write_linger)) + 2
+        self._ahead_max = max(self._lead, int(cfg.global_per_sec * cfg.ahead)) + 2
         self._claim_slice = max(10, int(cfg.global_per_sec * cfg.claim_slice))
         self._ops = asyncio.Queue()
         self._running = True
@@ -346,7 +349,7 @@ class Sender:
             self._requests.add(task)
             task.add_done_callback(self._requests.discard)
             self._ahead += 1
-            # Stay only `lead` ahead of the global pace (see SenderConfig.lead): without this
+            # Stay only `ahead` of the global pace (see SenderConfig.ahead): without this
             # bound the dispatcher ran ahead at the spreading bucket's rate (15% above the
             # pace), and at 30/s up to `max_in_flight` rows, two seconds of sending, sat marked
             # `sending` at the pacer: a stopped broadcast still sent them, a crash made them
