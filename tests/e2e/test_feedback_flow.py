@@ -23,7 +23,7 @@ from tests.e2e.feedback_world import (
     number,
     reply_button,
 )
-from tests.e2e.rosters_world import START
+from tests.e2e.rosters_world import START, plain
 from tests.helpers import button, buttons
 
 TEXT = "Đường liên thôn đoạn qua xóm Chùa xuống cấp, đề nghị sớm sửa chữa."
@@ -136,6 +136,14 @@ async def test_a_members_item_from_the_branch_to_the_district_and_back(fb: FbWor
         "answered",
         "accepted",
     ]
+
+    # The committee's figures for the quarter are this story's events: one item received,
+    # answered once on time (the second answer is not a new one), reopened once, none open.
+    stats = await fb.say(fb.admin, "/feedback_stats", plain(fb.t("fbr.stats.received", n=1)))
+    text = plain(stats.get("html") or stats["text"])
+    assert plain(fb.t("fbr.stats.answered", n=1, on_time=1, late=0)) in text
+    assert plain(fb.t("fbr.stats.reopened", n=1)) in text
+    assert plain(fb.t("fbr.stats.open", n=0, as_of="@")).split("@")[1] in text
 
 
 async def test_a_visitor_raises_for_a_branch_the_group_visits(fb: FbWorld) -> None:
