@@ -18,14 +18,14 @@ from bot.services.meetings.context import MeetingContext
 from bot.services.policy import Refused
 from handlers.broadcasts.callbacks import AckCb
 from handlers.kit import Chats, feature_router, t
+from handlers.kit.answers import clip_alert
 
 router = feature_router(__name__, Chats.ANY)
-ALERT_MAX = 200
 
 
 def _plain(text: str) -> str:
-    text = re.sub(r"<[^>]+>", "", text)
-    return text if len(text) <= ALERT_MAX else text[: ALERT_MAX - 1] + "…"
+    """An alert or a toast is plain text of at most 200 characters."""
+    return clip_alert(re.sub(r"<[^>]+>", "", text))
 
 
 @router.callback_query(AckCb.filter())

@@ -30,7 +30,7 @@ from handlers.broadcasts import album
 from handlers.broadcasts.callbacks import CancelCb, PreviewCb, SendCb
 from handlers.broadcasts.screens import (
     audience_screen,
-    options_screen,
+    options_text,
     preview_markup,
     reach_lines,
 )
@@ -147,9 +147,9 @@ def _summary(preview: svc.Preview, ctx: MeetingContext) -> str:
         reasons = [
             (r.name, t(svc.reason_key(r.reason or "not_linked"))) for r in preview.unreachable
         ]
-        lines += reach_lines(preview, reasons)
-    text, _markup = options_screen(b, ctx.now(), ctx.tz)
-    lines += ["", text.split("\n", 1)[1] if "\n" in text else text, "", t("bcui.preview.confirm")]
+        lines += reach_lines(reasons)
+    options = options_text(b, ctx.tz).split("\n", 1)[-1]  # without its title
+    lines += ["", options, "", t("bcui.preview.confirm")]
     return "\n".join(lines)[:4000]
 
 

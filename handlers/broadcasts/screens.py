@@ -15,7 +15,7 @@ from html import escape
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.services.broadcasts import Audience, AudienceChoices, AudiencePart, Preview, audience_of
+from bot.services.broadcasts import Audience, AudienceChoices, AudiencePart, audience_of
 from bot.services.broadcasts.compose import Broadcast
 from handlers.broadcasts.callbacks import (
     AudAct,
@@ -214,11 +214,8 @@ def deadline_days(broadcast: Broadcast, now: datetime, tz: tzinfo) -> int | None
     return (local_day(broadcast.ack_deadline, tz) - local_day(start, tz)).days
 
 
-def options_screen(
-    broadcast: Broadcast, now: datetime, tz: tzinfo
-) -> tuple[str, InlineKeyboardMarkup]:
-    b = broadcast.id
-    days = deadline_days(broadcast, now, tz)
+def options_text(broadcast: Broadcast, tz: tzinfo) -> str:
+    """The options as chosen: acknowledgement (by when), pin, when it goes."""
     if broadcast.ack_required and broadcast.ack_deadline is not None:
         ack = t("bcui.options.ack_by", deadline=when(broadcast.ack_deadline, tz))
     else:
@@ -229,7 +226,15 @@ def options_screen(
         else t("bcui.options.now")
     )
     pin = t("bcui.options.pin_on" if broadcast.pin else "bcui.options.pin_off")
-    text = t("bcui.options.title", id=b, ack=ack, pin=pin, send=send)
+    return t("bcui.options.title", id=broadcast.id, ack=ack, pin=pin, send=send)
+
+
+def options_screen(
+    broadcast: Broadcast, now: datetime, tz: tzinfo
+) -> tuple[str, InlineKeyboardMarkup]:
+    b = broadcast.id
+    days = deadline_days(broadcast, now, tz)
+    text = options_text(broadcast, tz)
     rows = [
         [
             _button(
@@ -309,7 +314,7 @@ def hours_screen(
 # Preview ----------------------------------------------------------------------------------------
 
 
-def reach_lines(preview: Preview, reason_text: Sequence[tuple[str, str]]) -> list[str]:
+def reach_lines(reason_text: Sequence[tuple[str, str]]) -> list[str]:
     """(name, why) of the unreachable ones, the first `UNREACHABLE_SHOWN`, then how many more."""
     lines = [f"• {escape(name)} — {why}" for name, why in reason_text[:UNREACHABLE_SHOWN]]
     if len(reason_text) > UNREACHABLE_SHOWN:
