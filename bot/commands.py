@@ -24,7 +24,7 @@ ROLE_COMMANDS: dict[str, tuple[str, ...]] = {
     "member": ("whoami", "branch", "members", "meetings", "ics"),
     "visitor": ("roster", "busy", "visit"),
     "secretary": ("invite", "linkcode", "schedule", "reschedule", "cancel", "report"),
-    "admin": ("linkcode", "admins", "meetings", "roster", "coverage"),
+    "admin": ("linkcode", "admins", "meetings", "roster", "coverage", "nudges"),
 }
 log = logging.getLogger("bot.commands")
 

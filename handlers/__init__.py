@@ -23,6 +23,7 @@ def get_routers() -> list[Router]:
         link_codes,
         linking,
         meetings,
+        nudges,
         org,
         people,
         rosters,
@@ -51,4 +52,6 @@ def get_routers() -> list[Router]:
         detached(meetings.rsvp_router),
         # Visiting rosters (issue 12): /roster, /busy, /visit, /coverage and their buttons.
         *(detached(r) for r in rosters.routers()),
+        # Nudges (issue 15): /nudges, "Nhắc lại sau" and the nudges' action buttons.
+        *(detached(r) for r in nudges.routers()),
     ]

@@ -6,8 +6,9 @@ from bot.scheduler import JobRegistry
 
 
 def register_all(registry: JobRegistry) -> None:
-    from bot.jobs import feedback, meetings, rosters
+    from bot.jobs import feedback, meetings, nudges, rosters
 
     feedback.register(registry)
     meetings.register(registry)
+    nudges.register(registry)
     rosters.register(registry)

@@ -2,7 +2,8 @@
 
 A row is written in the same transaction as the change that causes it, so a rolled-back change
 sends nothing and a committed one is never forgotten. The sender moves each row through
-`pending -> claimed -> sending -> sent | failed | maybe_sent` (see `bot/outbox/__init__.py`).
+`pending -> claimed -> sending -> sent | failed | maybe_sent`, or `cancelled` before it left
+(see `bot/outbox/__init__.py`).
 """
 
 from __future__ import annotations
@@ -35,9 +36,13 @@ class OutboxState(enum.StrEnum):
     SENT = "sent"
     FAILED = "failed"  # permanent error or retry deadline passed; `error` says why
     MAYBE_SENT = "maybe_sent"  # timed out / crashed in flight and the kind forbids a retry
+    # Withdrawn by its feature before it left (a stopped broadcast); never sent.
+    CANCELLED = "cancelled"
 
 
-FINAL_STATES = frozenset({OutboxState.SENT, OutboxState.FAILED, OutboxState.MAYBE_SENT})
+FINAL_STATES = frozenset(
+    {OutboxState.SENT, OutboxState.FAILED, OutboxState.MAYBE_SENT, OutboxState.CANCELLED}
+)
 
 
 class Priority(enum.IntEnum):

@@ -1,0 +1,163 @@
+"""Providers of the feedback and broadcast obligations (see `obligations.py`).
+
+- feedback_due: an item open or taken at a level, its deadline near → whoever holds it: the
+  same people `bot.services.feedback.deadlines.items_due` names (whoever took it, the level's
+  people in private: a branch's secretary and deputies, else the district's admins; and the
+  level's group chat), computed here for all items at once (items_due asks per item, and
+  lists overdue items of any age). Trả lời opens the item's card. Past the deadline it is
+  escalated: a branch's item to its unit's committee, any other to the district's admins.
+- broadcast_ack: see `BroadcastAck` (waits for the broadcasts feature).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.services.feedback.common import item_number
+from bot.services.nudges.callbacks import NudgeAct, NudgeCb
+from bot.services.nudges.obligations import (
+    Action,
+    EscalateTo,
+    Obligation,
+    Owner,
+    Status,
+    Window,
+    key_id,
+)
+from bot.services.vn_calendar import to_local
+from storage.models import FeedbackItem
+from storage.models.feedback import LevelType
+from storage.models.nudges import NudgePolicy
+from storage.models.org import TargetType
+from storage.repositories.nudge_sources import WAITING, NudgeSources
+
+P = NudgePolicy
+
+
+class FeedbackDue:
+    policy = P.FEEDBACK_DUE
+    prefix = "fb"
+
+    async def candidates(
+        self, session: AsyncSession, window: Window, district_id: int | None
+    ) -> list[Obligation]:
+        src = NudgeSources(session)
+        items = await src.feedback_waiting(window.start, window.end, district_id)
+        if not items:
+            return []
+
+        def at(level: LevelType) -> list[int]:
+            return [i.level_id for i in items if i.level_type == level.value]
+
+        leaders = await src.branch_leaders(at(LevelType.BRANCH))
+        admins = await src.district_admins({i.district_id for i in items})
+        unit_chats = await src.target_chats(TargetType.UNIT, at(LevelType.UNIT))
+        district_chats = await src.target_chats(TargetType.COMMITTEE, at(LevelType.DISTRICT))
+        departments = await src.departments(at(LevelType.DEPARTMENT))
+        branches = await src.branch_units({i.branch_id for i in items} | set(at(LevelType.BRANCH)))
+        units = await src.unit_names(at(LevelType.UNIT) + at(LevelType.DISTRICT))
+        people = [i.taken_by for i in items if i.taken_by]
+        people += [m.telegram_id for ms in leaders.values() for m in ms if m.telegram_id]
+        people += [t for ts in admins.values() for t in ts]
+        ok = await src.reachable(people)
+        out = []
+        for item in items:
+            level = LevelType(item.level_type)
+            if level is LevelType.BRANCH:
+                name = branches.get(item.level_id, (0, "?"))[1]
+                chat = None  # a branch's group is its members' chat, not where it is decided
+                holders = [m.telegram_id for m in leaders.get(item.level_id, [])]
+                holders = [t for t in holders if t in ok]
+            elif level is LevelType.DEPARTMENT:
+                name, chat = departments.get(item.level_id, ("?", None))
+                holders = []
+            else:
+                name = units.get(item.level_id, "?")
+                level_chats = unit_chats if level is LevelType.UNIT else district_chats
+                chat = level_chats.get(item.level_id)
+                holders = []
+            if not holders:
+                holders = [t for t in admins.get(item.district_id, []) if t in ok]
+            taken = [item.taken_by] if item.taken_by is not None and item.taken_by in ok else []
+            chats = list(dict.fromkeys([*taken, *holders])) + ([chat] if chat else [])
+            out.append(self._obligation(item, name, chats, branches, window))
+        return out
+
+    def _obligation(
+        self,
+        item: FeedbackItem,
+        level_name: str,
+        chats: list[int],
+        branches: dict[int, tuple[int, str]],
+        window: Window,
+    ) -> Obligation:
+        deadline = to_local(item.deadline, window.tz)
+        branch = branches.get(item.branch_id, (0, "?"))[1]
+        at_branch = item.level_type == LevelType.BRANCH.value
+        return Obligation(
+            kind=self.policy,
+            key=f"{self.prefix}:{item.id}:{item.level_type}:{item.level_id}",
+            district_id=item.district_id,
+            unit_id=item.unit_id,
+            branch_id=item.branch_id,
+            owners=tuple(Owner(c, level_name) for c in chats),
+            moment=item.deadline,
+            params={
+                "number": item_number(item.year, item.number),
+                "branch": branch,
+                "level": level_name,
+                "date": f"{deadline:%d/%m/%Y}",
+                "time": f"{deadline:%H:%M}",
+            },
+            action=Action("nudge.btn.answer", NudgeCb(a=NudgeAct.ANSWER, id=item.id).pack()),
+            escalate_to=EscalateTo(unit_id=item.unit_id if at_branch else None),
+        )
+
+    async def status(
+        self, session: AsyncSession, keys: Sequence[str], now: datetime
+    ) -> dict[str, Status]:
+        """Owed while it waits at the key's level (a key without a level: at any); answered,
+        asked back, closed or moved on, it was acted on."""
+        state = await NudgeSources(session).feedback_state(key_id(k) for k in keys)
+        out = {}
+        for key in keys:
+            parts = key.split(":")
+            found = state.get(key_id(key))
+            if found is None:
+                out[key] = Status.LAPSED
+                continue
+            status, level_type, level_id = found
+            same_level = len(parts) < 4 or (parts[2], parts[3]) == (level_type, str(level_id))
+            owed = status in WAITING and same_level
+            out[key] = Status.OWED if owed else Status.MET
+        return out
+
+
+class BroadcastAck:
+    """Guidance not acknowledged by its deadline → the branch secretary in private; 2 days
+    later → escalated.
+
+    TODO(broadcasts): the broadcasts feature (branch helper-bc-core, not on main yet) exposes
+    `bot.services.broadcasts.acks.unacknowledged(session, now) -> list[Pending]` and the
+    `acknowledge` use case. Until it lands this adapter lists nothing, so the policy never
+    fires; wiring it is: one obligation per Pending (key "ack:{broadcast}:{chat}", owners the
+    branch's secretary (deputies) from `branch_leaders`, moment the deadline, action
+    NudgeCb(a=ACK, id=broadcast, c=chat), escalate_to the unit), and `status` reading the
+    recipient's `ack_at`.
+    """
+
+    policy = P.BROADCAST_ACK
+    prefix = "ack"
+
+    async def candidates(
+        self, session: AsyncSession, window: Window, district_id: int | None
+    ) -> list[Obligation]:
+        return []
+
+    async def status(
+        self, session: AsyncSession, keys: Sequence[str], now: datetime
+    ) -> dict[str, Status]:
+        return dict.fromkeys(keys, Status.LAPSED)
