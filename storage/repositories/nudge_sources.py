@@ -83,7 +83,7 @@ class NudgeSources:
             )
             .order_by(Meeting.starts_at, Meeting.id)
         )
-        return list((await self.session.execute(stmt)).tuples().all())
+        return [(m, b) for m, b in (await self.session.execute(stmt)).all()]
 
     async def unreported(
         self, since: datetime, until: datetime, district_id: int | None = None
@@ -103,7 +103,7 @@ class NudgeSources:
             )
             .order_by(Meeting.starts_at, Meeting.id)
         )
-        return list((await self.session.execute(stmt)).tuples().all())
+        return [(m, b) for m, b in (await self.session.execute(stmt)).all()]
 
     async def _visits(
         self, *conditions: ColumnElement[bool]
@@ -119,7 +119,7 @@ class NudgeSources:
             .where(Roster.status == RosterStatus.PUBLISHED.value, *conditions)
             .order_by(RosterVisit.id)
         )
-        rows = (await self.session.execute(stmt)).tuples().all()
+        rows = (await self.session.execute(stmt)).all()
         return [(v, b, p, leader) for v, b, p, leader in rows if p is not None]
 
     async def unconfirmed_visits(
@@ -264,7 +264,7 @@ class NudgeSources:
                 ChatBinding.target_id.in_(batch),
                 ChatBinding.active,
             )
-            out.update(dict((await self.session.execute(stmt)).tuples().all()))
+            out.update({k: v for k, v in (await self.session.execute(stmt)).all()})
         return out
 
     async def district_admins(self, district_ids: Iterable[int]) -> dict[int, list[int]]:
@@ -284,7 +284,7 @@ class NudgeSources:
         out: dict[int, str] = {}
         for batch in chunks(set(ids)):
             stmt = select(Unit.id, Unit.name).where(Unit.id.in_(batch))
-            out.update(dict((await self.session.execute(stmt)).tuples().all()))
+            out.update({k: v for k, v in (await self.session.execute(stmt)).all()})
         return out
 
     async def branch_units(self, ids: Iterable[int]) -> dict[int, tuple[int, str]]:

@@ -69,8 +69,8 @@ class FeedbackDue:
             if level is LevelType.BRANCH:
                 name = branches.get(item.level_id, (0, "?"))[1]
                 chat = None  # a branch's group is its members' chat, not where it is decided
-                holders = [m.telegram_id for m in leaders.get(item.level_id, [])]
-                holders = [t for t in holders if t in ok]
+                tgs = [m.telegram_id for m in leaders.get(item.level_id, [])]
+                holders = [t for t in tgs if t is not None and t in ok]
             elif level is LevelType.DEPARTMENT:
                 name, chat = departments.get(item.level_id, ("?", None))
                 holders = []
