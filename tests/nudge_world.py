@@ -118,7 +118,7 @@ class NudgeWorld:
         async with self.factory() as s, s.begin():
             actor = await self.actor(s, who)
             await submit_report(
-                s, actor, self.clock, meeting_id, ReportInput(present_count=5), i18n=self.ctx.i18n
+                s, actor, self.clock, meeting_id, ReportInput(present_count=1), i18n=self.ctx.i18n
             )
 
     async def nudges(self, chat_id: int | None = None) -> list[OutboxEntry]:
