@@ -77,10 +77,9 @@ class NudgeRepository:
             stmt = stmt.with_for_update()
         return (await self.session.scalars(stmt)).first()
 
-    async def add_track(self, track: NudgeTrack) -> NudgeTrack:
-        self.session.add(track)
+    async def add_tracks(self, tracks: Sequence[NudgeTrack]) -> None:
+        self.session.add_all(tracks)
         await self.session.flush()
-        return track
 
     async def end_tracks(self, ids: Sequence[int], end: str, at: datetime) -> None:
         for batch in chunks(ids):

@@ -201,25 +201,9 @@ class Sweep:
         return None
 
     # Writing ---------------------------------------------------------------------------------
-
-    async def _track(
-        self, ob: Obligation, tracks: dict[str, NudgeTrack], now: datetime
-    ) -> NudgeTrack:
-        track = tracks.get(ob.key)
-        if track is None:
-            track = await self.repo.add_track(
-                NudgeTrack(
-                    key=ob.key,
-                    kind=ob.kind.value,
-                    district_id=ob.district_id,
-                    unit_id=ob.unit_id,
-                    branch_id=ob.branch_id,
-                    since=ob.moment,
-                    started_at=now,
-                )
-            )
-            tracks[ob.key] = track
-        return track
+    # In a few round trips whatever the count (a sweep after a long stop writes hundreds):
+    # the new tracks in one flush, every message's events in one, then the outbox rows, and
+    # the events' message ids in a last flush.
 
     async def _write(
         self,
@@ -229,10 +213,12 @@ class Sweep:
         by_track: dict[int, list[NudgeEvent]],
         now: datetime,
     ) -> None:
+        acted = [i.obligation for items in nudges.values() for i in items]
+        await self._tracks([*acted, *(ob for ob, _ in escalating)], tracks, now)
         targets = await self._targets([ob for ob, _ in escalating])
         esc: dict[int, list[msg.EscalationItem]] = defaultdict(list)
         for ob, reason in escalating:
-            track = await self._track(ob, tracks, now)
+            track = tracks[ob.key]
             track.escalated_at = now
             sent = sum(
                 1
@@ -240,84 +226,89 @@ class Sweep:
                 if e.step in NUDGE_STEPS and not e.withdrawn_at
             )
             owners = ", ".join(dict.fromkeys(o.name for o in ob.owners if o.name))
-            chats = targets.get(ob.key) or [0]
-            for chat in chats:
+            for chat in targets.get(ob.key) or [0]:
                 why = reason if chat else R.NO_TARGET
                 esc[chat].append(msg.EscalationItem(ob, why, sent, owners))
-        locales = await self._locales([*nudges, *esc])
+        messages: list[tuple[int, list[msg.NudgeItem] | list[msg.EscalationItem]]] = []
         for chat, items in sorted(nudges.items()):
             items.sort(key=lambda i: (i.obligation.kind.value, i.obligation.moment))
             for start in range(0, len(items), msg.PER_MESSAGE):
-                part = items[start : start + msg.PER_MESSAGE]
-                await self._send(chat, locales[chat], part, now, tracks)
+                messages.append((chat, items[start : start + msg.PER_MESSAGE]))
         for chat, esc_items in sorted(esc.items()):
             for start in range(0, len(esc_items), msg.PER_MESSAGE):
-                part_e = esc_items[start : start + msg.PER_MESSAGE]
-                await self._send_escalation(chat, locales.get(chat, "vi"), part_e, now, tracks)
+                messages.append((chat, esc_items[start : start + msg.PER_MESSAGE]))
+        events = [
+            [self._event(tracks, item, chat, now) for item in items] for chat, items in messages
+        ]
+        await self.repo.add_events([e for batch in events for e in batch])
+        self.result.events += sum(len(batch) for batch in events)
+        locales = await self._locales([chat for chat, _ in messages])
+        for (chat, part), batch in zip(messages, events, strict=True):
+            for e in batch:
+                e.batch_id = batch[0].id
+            if chat == 0:  # nobody above to tell: recorded, so the committee's figures show it
+                continue
+            await self._enqueue(chat, locales[chat], part, batch)
+        await self.session.flush()
+
+    async def _tracks(
+        self, obligations: list[Obligation], tracks: dict[str, NudgeTrack], now: datetime
+    ) -> None:
+        new = {}
+        for ob in obligations:
+            if ob.key not in tracks and ob.key not in new:
+                new[ob.key] = NudgeTrack(
+                    key=ob.key,
+                    kind=ob.kind.value,
+                    district_id=ob.district_id,
+                    unit_id=ob.unit_id,
+                    branch_id=ob.branch_id,
+                    since=ob.moment,
+                    started_at=now,
+                )
+        if new:
+            await self.repo.add_tracks(list(new.values()))
+            tracks.update(new)
 
     def _event(
-        self, track: NudgeTrack, ob: Obligation, chat: int, step: NudgeStep, now: datetime
+        self,
+        tracks: dict[str, NudgeTrack],
+        item: msg.NudgeItem | msg.EscalationItem,
+        chat: int,
+        now: datetime,
     ) -> NudgeEvent:
+        ob = item.obligation
+        if isinstance(item, msg.EscalationItem):
+            step, reason = NudgeStep.ESCALATION.value, item.reason.value
+        else:
+            step, reason = item.step.value, None
         return NudgeEvent(
-            track_id=track.id,
+            track_id=tracks[ob.key].id,
             key=ob.key,
             kind=ob.kind.value,
             district_id=ob.district_id,
             unit_id=ob.unit_id,
             chat_id=chat,
-            step=step.value,
+            step=step,
+            reason=reason,
             at=now,
         )
 
-    async def _send(
-        self,
-        chat: int,
-        locale: str,
-        items: list[msg.NudgeItem],
-        now: datetime,
-        tracks: dict[str, NudgeTrack],
-    ) -> None:
-        events = []
-        for item in items:
-            track = await self._track(item.obligation, tracks, now)
-            events.append(self._event(track, item.obligation, chat, item.step, now))
-        await self.repo.add_events(events)
-        i18n = self.ctx.i18n
-        outbox_id = await self._enqueue(
-            chat,
-            msg.nudge_text(i18n, locale, items),
-            msg.nudge_markup(i18n, locale, items, events[0].id),
-            events,
-        )
-        self.result.nudges += outbox_id is not None
-
-    async def _send_escalation(
-        self,
-        chat: int,
-        locale: str,
-        items: list[msg.EscalationItem],
-        now: datetime,
-        tracks: dict[str, NudgeTrack],
-    ) -> None:
-        events = []
-        for item in items:
-            track = tracks[item.obligation.key]
-            event = self._event(track, item.obligation, chat, NudgeStep.ESCALATION, now)
-            event.reason = item.reason.value
-            events.append(event)
-        await self.repo.add_events(events)
-        if chat == 0:  # nobody above to tell: recorded, so the committee's figures show it
-            return
-        text = msg.escalation_text(self.ctx.i18n, locale, items, self.ctx.tz)
-        outbox_id = await self._enqueue(chat, text, None, events)
-        self.result.escalations += outbox_id is not None
-
     async def _enqueue(
-        self, chat: int, text: str, markup: dict[str, object] | None, events: list[NudgeEvent]
-    ) -> int | None:
-        for e in events:
-            e.batch_id = events[0].id
-        self.result.events += len(events)
+        self,
+        chat: int,
+        locale: str,
+        items: list[msg.NudgeItem] | list[msg.EscalationItem],
+        events: list[NudgeEvent],
+    ) -> None:
+        i18n = self.ctx.i18n
+        nudges = [i for i in items if isinstance(i, msg.NudgeItem)]
+        if nudges:
+            text = msg.nudge_text(i18n, locale, nudges)
+            markup = msg.nudge_markup(i18n, locale, nudges, events[0].id)
+        else:
+            escalations = [i for i in items if isinstance(i, msg.EscalationItem)]
+            text, markup = msg.escalation_text(i18n, locale, escalations, self.ctx.tz), None
         digest = hashlib.sha1(
             "|".join(sorted(f"{e.key}/{e.step}" for e in events)).encode()
         ).hexdigest()[:20]
@@ -336,15 +327,18 @@ class Sweep:
         )
         for e in events:
             e.outbox_id = outbox_id
-        await self.session.flush()
-        return outbox_id
+        if outbox_id is not None:
+            if nudges:
+                self.result.nudges += 1
+            else:
+                self.result.escalations += 1
 
     # Who hears of an escalation --------------------------------------------------------------
 
     async def _targets(self, obligations: list[Obligation]) -> dict[str, list[int]]:
         """obligation key -> the chats one level up: the group's leader in private (when
         reachable and not the one who owes it), else the unit's committee chat, else the
-        district's admins in private; none: nobody to tell."""
+        district's admins in private (but not to themselves); none: nobody to tell."""
         if not obligations:
             return {}
         leaders = {o.escalate_to.leader.chat_id for o in obligations if o.escalate_to.leader}
@@ -362,8 +356,10 @@ class Sweep:
                 out[ob.key] = [leader.chat_id]
             elif unit is not None and unit in unit_chats:
                 out[ob.key] = [unit_chats[unit]]
-            else:
-                out[ob.key] = [a for a in admins.get(ob.district_id, []) if a in ok]
+            else:  # the admins; those who owe it themselves (a district's item) excluded
+                out[ob.key] = [
+                    a for a in admins.get(ob.district_id, []) if a in ok and a not in owners
+                ]
         return out
 
     async def _locales(self, chats: list[int]) -> dict[int, str]:
