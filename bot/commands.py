@@ -21,10 +21,19 @@ BASE_COMMANDS = ("start", "help", "language")
 # Extra commands a person's private menu shows, by role (see bot.services.policy.menu_roles).
 ROLE_COMMANDS: dict[str, tuple[str, ...]] = {
     "unknown": ("whoami",),
-    "member": ("whoami", "branch", "members", "meetings", "ics"),
+    "member": ("whoami", "branch", "members", "meetings", "ics", "feedback"),
     "visitor": ("roster", "busy", "visit"),
-    "secretary": ("invite", "linkcode", "schedule", "reschedule", "cancel", "report"),
-    "admin": ("linkcode", "admins", "meetings", "roster", "coverage", "nudges"),
+    "secretary": ("invite", "linkcode", "schedule", "reschedule", "cancel", "report", "inbox"),
+    "admin": (
+        "linkcode",
+        "admins",
+        "meetings",
+        "roster",
+        "coverage",
+        "inbox",
+        "feedback_stats",
+        "nudges",
+    ),
 }
 log = logging.getLogger("bot.commands")
 

@@ -19,6 +19,7 @@ def get_routers() -> list[Router]:
     from handlers import (
         admins,
         common,
+        feedback,
         language,
         link_codes,
         linking,
@@ -52,6 +53,8 @@ def get_routers() -> list[Router]:
         detached(meetings.rsvp_router),
         # Visiting rosters (issue 12): /roster, /busy, /visit, /coverage and their buttons.
         *(detached(r) for r in rosters.routers()),
+        # Branch feedback (issue 13): /feedback, the cards' buttons, /inbox, /feedback_stats.
+        *(detached(r) for r in feedback.routers()),
         # Nudges (issue 15): /nudges, "Nhắc lại sau" and the nudges' action buttons.
         *(detached(r) for r in nudges.routers()),
     ]

@@ -13,7 +13,7 @@ router = feature_router(__name__, Chats.ANY)
 
 # Later features add lines to a role's /help section from their own catalogs.
 HELP_EXTRA: dict[str, tuple[str, ...]] = {
-    "member": ("mtg.help.member", "mrep.help.member"),
+    "member": ("mtg.help.member", "mrep.help.member", "fbui.help.member"),
     "secretary": ("mtg.help.secretary", "mrep.help.secretary"),
     "admin": ("mrep.help.admin",),
 }

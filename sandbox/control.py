@@ -137,11 +137,15 @@ class Control:
         content: bytes,
         mime_type: str | None = None,
         caption: str | None = None,
+        media_group_id: str | None = None,
     ) -> dict[str, Any]:
+        """Send a file; messages sharing a ``media_group_id`` form one album."""
         doc = self.world.document_from_bytes(content, filename, mime_type)
         body: dict[str, Any] = {"document": doc}
         if caption:
             body["caption"] = caption
+        if media_group_id:
+            body["media_group_id"] = str(media_group_id)
         return self._user_message(user_id, chat_id, body)
 
     def upload_photo(
@@ -150,10 +154,15 @@ class Control:
         chat_id: int | None,
         content: bytes,
         caption: str | None = None,
+        media_group_id: str | None = None,
     ) -> dict[str, Any]:
+        """Send a photo; photos sharing a ``media_group_id`` form one album (one update each,
+        as Telegram sends them)."""
         body: dict[str, Any] = {"photo": self.world.photo_from_bytes(content)}
         if caption:
             body["caption"] = caption
+        if media_group_id:
+            body["media_group_id"] = str(media_group_id)
         return self._user_message(user_id, chat_id, body)
 
     def create_group(

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from .albums import AlbumMethods
 from .chat_methods import ChatMethods
 from .control import Control
 from .dispatch import Dispatcher, is_sending
@@ -94,7 +95,8 @@ class BotWorld:
         methods = (
             UpdateMethods(self.updates, self.signal),
             WebhookMethods(self.updates, self.signal, allow_http=allow_http_webhook),
-            MessageMethods(self.world_state, self.signal, clock),
+            messages := MessageMethods(self.world_state, self.signal, clock),
+            AlbumMethods(messages),
             ChatMethods(self.world_state, self.updates, self.signal),
         )
         self.dispatcher = Dispatcher(

@@ -12,6 +12,7 @@ and many of them proceed at once. Everything else, jobs and the outbox included,
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -20,6 +21,7 @@ from typing import Any, Literal
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -70,8 +72,46 @@ def create_engine(url: str, *, echo: bool = False, **kwargs: Any) -> AsyncEngine
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_async_engine(url, echo=echo, **kwargs)
+    # Our own pre-ping (below) unless a caller asks for SQLAlchemy's, which pings on every
+    # checkout.
+    engine = create_async_engine(url, echo=echo, **kwargs)
+    if not kwargs.get("pool_pre_ping"):
+        _ping_when_idle(engine)
+    return engine
+
+
+# A pooled connection unused this long is pinged before use; a busier one is trusted.
+PING_IDLE_AFTER_S = 10.0
+
+
+def _ping_when_idle(engine: AsyncEngine) -> None:
+    """Pessimistic disconnect handling, paid only by connections that sat idle.
+
+    SQLAlchemy's `pool_pre_ping` sends a round trip on every checkout, and an update checks
+    out several times (each commit returns the connection): on PostgreSQL that was four pings
+    per /start, more network trips than its queries. A connection that was in use a moment ago
+    cannot have been dropped by an idle timeout or a restart unnoticed for long, so only one
+    idle for `PING_IDLE_AFTER_S` is pinged; a failed ping discards it and the pool connects
+    anew (SQLAlchemy's documented `DisconnectionError` protocol), exactly as pre-ping would.
+    A connection dying while busy fails that statement either way, pre-ping or not.
+    """
+    dialect = engine.sync_engine.dialect
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is not None and time.monotonic() - idle_since < PING_IDLE_AFTER_S:
+            return
+        try:
+            alive = dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            raise DisconnectionError() from exc
+        if not alive:
+            raise DisconnectionError()
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
@@ -91,6 +131,39 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         mode = _begin_mode.get()
         if mode != "NONE":
             conn.exec_driver_sql(f"BEGIN {mode}")
+
+    _skip_idle_commits(engine)
+
+
+def _skip_idle_commits(engine: AsyncEngine) -> None:
+    """No COMMIT or ROLLBACK when SQLite has no transaction open.
+
+    A reader runs without BEGIN (see `bot.middlewares.UnitOfWork`), so the session's commit
+    and the pool's reset-on-return have nothing to end; yet each is a trip to aiosqlite's
+    worker thread, and they were a third of a returning person's update on SQLite. sqlite3's
+    `in_transaction` is a plain flag read (no thread check), so asking costs nothing; when it
+    cannot be read, the call goes through as before.
+    """
+    dialect = engine.sync_engine.dialect
+    commit, rollback = dialect.do_commit, dialect.do_rollback
+
+    def is_open(dbapi_connection: Any) -> bool:
+        driver = getattr(dbapi_connection, "_connection", None)
+        try:
+            return bool(driver.in_transaction)  # type: ignore[union-attr]
+        except Exception:
+            return True
+
+    def do_commit(dbapi_connection: Any) -> None:
+        if is_open(dbapi_connection):
+            commit(dbapi_connection)
+
+    def do_rollback(dbapi_connection: Any) -> None:
+        if is_open(dbapi_connection):
+            rollback(dbapi_connection)
+
+    dialect.do_commit = do_commit  # type: ignore[method-assign]
+    dialect.do_rollback = do_rollback  # type: ignore[method-assign]
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

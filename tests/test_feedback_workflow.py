@@ -24,7 +24,7 @@ from bot.services.feedback.common import TEXT_MAX, FeedbackError
 from bot.services.feedback.deadlines import items_due
 from bot.services.feedback.levels import LevelRef
 from bot.services.feedback.presentation import card_text
-from storage.models import Branch, FeedbackCard, FeedbackOption, TelegramUser
+from storage.models import Branch, CommitteeAdmin, FeedbackCard, FeedbackOption, TelegramUser
 from storage.models.feedback import FeedbackStatus, LevelType, OptionKind
 from tests.feedback_world import (
     BRANCH_CHAT,
@@ -41,6 +41,9 @@ from tests.orgdata import ADMIN, ADMIN_OTHER, DEP1, MEM1, SEC1, SEC2, SEC3, SEC_
 
 UNIT = LevelType.UNIT
 DISTRICT = LevelType.DISTRICT
+
+
+COMMUNE_ADMIN = 960
 
 
 def reply_acts(entry: object) -> list[ReplyAct]:
@@ -440,3 +443,23 @@ async def test_two_answers_pressed_at_once_record_one(engine: AsyncEngine) -> No
     assert (await fw.events(item.id)).count("answered") == 1
     assert len(await fw.outbox(SEC1, ":answer:")) == 1  # the submitter hears one answer
     assert len(await fw.outbox(BRANCH_CHAT, ":group:")) == 1
+
+
+async def test_a_commune_admin_acts_for_their_commune_only(engine: AsyncEngine) -> None:
+    """A commune admin (committee_admins.unit_id set) acts on an item at their unit's level
+    without its chat, and no longer once it went up to the district."""
+    fw = await feedback_world(engine)
+    org = fw.org
+    async with fw.w.factory() as s, s.begin():
+        s.add(CommitteeAdmin(district_id=org.district, unit_id=org.u1, telegram_id=COMMUNE_ADMIN))
+        s.add(TelegramUser(id=COMMUNE_ADMIN, first_name="Xã"))
+    item = await fw.raise_(SEC1, on_behalf=True)  # a secretary's item goes to the commune
+    assert (item.level_type, item.level_id) == ("unit", org.u1)
+    item = await fw.run(COMMUNE_ADMIN, wf.take, item.id, item.version)
+    assert item.taken_by == COMMUNE_ADMIN
+    item = await fw.run(
+        COMMUNE_ADMIN, wf.forward, item.id, item.version, to=LevelRef(DISTRICT, org.district)
+    )
+    assert item.level_type == "district"
+    err = await fw.refused(COMMUNE_ADMIN, wf.take, item.id, item.version)
+    assert err.key == "fb.not_your_level"

@@ -6,7 +6,9 @@ message with the same `dedupe_key` is ignored. The `Sender` component delivers.
 
 States: pending -> claimed (held in one sender's memory, also while a short retry waits) ->
 sending (the request may be on the wire) -> sent | failed | maybe_sent. Nothing ends without one
-of the last three.
+of the last three, except a row its feature withdrew before it left: pending or claimed ->
+cancelled (`OutboxRepository.cancel_unsent`; a claimed row loses its claim, so its sender never
+marks it sending).
 
 "Maybe sent" policy (Telegram has no idempotency key, so a read timeout is ambiguous):
 - interactive, answer, reminder, nudge, roster and unknown kinds: resend (at-least-once; a

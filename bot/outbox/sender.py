@@ -35,7 +35,7 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
-from aiogram.types import BufferedInputFile, InlineKeyboardMarkup, MessageEntity
+from aiogram.types import BufferedInputFile, InlineKeyboardMarkup, MessageEntity, ReplyParameters
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock, SystemClock
@@ -519,12 +519,29 @@ class Sender:
             "reply_markup": markup,
             "request_timeout": timeout,
         }
+        if e.reply_to_message_id is not None:
+            common["reply_parameters"] = ReplyParameters(
+                message_id=int(e.reply_to_message_id), allow_sending_without_reply=True
+            )
         if e.text is not None:
             entities = [MessageEntity.model_validate(x) for x in e.entities] if e.entities else None
             msg = await bot.send_message(
                 text=e.text, parse_mode=e.parse_mode, entities=entities, **common
             )
             message_id = msg.message_id
+        elif e.copy_message_ids and e.copy_from_chat_id is not None:
+            # An album: one request, the grouping kept; no reply_markup or reply (the method
+            # takes neither). The first message stands for the whole (pin, replies).
+            copies = await bot.copy_messages(
+                chat_id=held.chat_id,
+                from_chat_id=e.copy_from_chat_id,
+                message_ids=[int(x) for x in e.copy_message_ids],
+                message_thread_id=e.thread_id,
+                request_timeout=timeout,
+            )
+            if not copies:
+                raise TelegramBadRequest(method=None, message="no message could be copied")  # type: ignore[arg-type]
+            message_id = copies[0].message_id
         elif e.copy_from_chat_id is not None and e.copy_from_message_id is not None:
             copied = await bot.copy_message(
                 from_chat_id=e.copy_from_chat_id,

@@ -72,10 +72,14 @@ def no_retry_kinds() -> list[str]:
 
 @dataclass
 class OutboxMessage:
-    """What to send. Exactly one content: `text`, `copy_from`, `document`, `upload` or `photo`.
+    """What to send. Exactly one content: `text`, `copy_from`, `copy_messages`, `document`,
+    `upload` or `photo`.
 
     `reply_markup` is the JSON dict of an InlineKeyboardMarkup (`markup.model_dump(
-    exclude_none=True)`), so the row stays plain data.
+    exclude_none=True)`), so the row stays plain data. `copy_messages=(chat_id, ids)` copies an
+    album (copyMessages keeps the grouping; it takes no reply_markup, and `pin` pins the first
+    message). `reply_to`: sent as a reply to that message of the same chat, or plainly if it
+    is gone.
     """
 
     chat_id: int
@@ -84,6 +88,7 @@ class OutboxMessage:
     parse_mode: str | None = "HTML"
     entities: list[dict[str, Any]] | None = None
     copy_from: tuple[int, int] | None = None
+    copy_messages: tuple[int, tuple[int, ...]] | None = None
     document: str | None = None
     # A file made by the bot, uploaded: (file name, bytes).
     upload: tuple[str, bytes] | None = None
@@ -91,6 +96,7 @@ class OutboxMessage:
     caption: str | None = None
     reply_markup: dict[str, Any] | None = None
     thread_id: int | None = None
+    reply_to: int | None = None
     pin: bool = False
     dedupe_key: str | None = None
     not_before: datetime | None = None
@@ -104,14 +110,22 @@ class OutboxMessage:
         contents = [
             self.text is not None,
             self.copy_from is not None,
+            self.copy_messages is not None,
             self.document is not None,
             self.upload is not None,
             self.photo is not None,
         ]
         if sum(contents) != 1:
             raise ValueError(
-                "an outbox message needs exactly one of text/copy_from/document/upload/photo"
+                "an outbox message needs exactly one of "
+                "text/copy_from/copy_messages/document/upload/photo"
             )
+        if self.copy_messages is not None:
+            ids = list(self.copy_messages[1])
+            if not 1 <= len(ids) <= 100 or any(b <= a for a, b in zip(ids, ids[1:], strict=False)):
+                raise ValueError("copy_messages takes 1-100 strictly increasing message ids")
+            if self.reply_markup is not None:
+                raise ValueError("copyMessages takes no reply_markup")
         if self.entities is not None and self.parse_mode is not None and self.text is not None:
             raise ValueError("give either entities or parse_mode, not both")
 
@@ -140,20 +154,55 @@ async def enqueue(
 
     Nothing is sent until that transaction commits, and a rollback sends nothing.
     """
-    message.validate()
+    values = _row(message, (clock or SystemClock()).now())
+    entry_id = await OutboxRepository(session).insert(values)
+    _wake_after_commit(session)
+    return entry_id
+
+
+async def enqueue_many(
+    session: AsyncSession, messages: list[OutboxMessage], *, clock: Clock | None = None
+) -> dict[str, int]:
+    """`enqueue` for many messages in one statement (a broadcast to thousands of chats: one
+    INSERT per message costs a round trip each). Every message needs a dedupe key; returns
+    dedupe key -> row id for the rows added (a key that already existed is left out)."""
+    if any(m.dedupe_key is None for m in messages):
+        raise ValueError("enqueue_many needs a dedupe key on every message")
     now = (clock or SystemClock()).now()
+    rows = [_row(m, now) for m in messages]
+    if not rows:
+        return {}
+    added = await OutboxRepository(session).insert_many(rows)
+    _wake_after_commit(session)
+    return added
+
+
+def _wake_after_commit(session: AsyncSession) -> None:
+    sync = session.sync_session
+    if not event.contains(sync, "after_commit", _wake_all):
+        event.listen(sync, "after_commit", _wake_all, once=True)
+
+
+def _row(message: OutboxMessage, now: datetime) -> dict[str, Any]:
+    message.validate()
     policy = policy_for(message.kind)
     not_before = message.not_before or now
+    copy_from = message.copy_from
+    album = message.copy_messages
+    if album is not None:
+        copy_from = (album[0], album[1][0])
     values: dict[str, Any] = {
         "chat_id": message.chat_id,
         "thread_id": message.thread_id,
+        "reply_to_message_id": message.reply_to,
         "kind": message.kind,
         "priority": int(message.priority if message.priority is not None else policy.priority),
         "text": message.text,
         "parse_mode": message.parse_mode if message.entities is None else None,
         "entities": message.entities,
-        "copy_from_chat_id": message.copy_from[0] if message.copy_from else None,
-        "copy_from_message_id": message.copy_from[1] if message.copy_from else None,
+        "copy_from_chat_id": copy_from[0] if copy_from else None,
+        "copy_from_message_id": copy_from[1] if copy_from else None,
+        "copy_message_ids": list(album[1]) if album is not None else None,
         "document_file_id": message.document,
         "document_name": message.upload[0] if message.upload else None,
         "document_data": message.upload[1] if message.upload else None,
@@ -172,11 +221,7 @@ async def enqueue(
         "uncertain_attempts": 0,
         "created_at": now,
     }
-    entry_id = await OutboxRepository(session).insert(values)
-    sync = session.sync_session
-    if not event.contains(sync, "after_commit", _wake_all):
-        event.listen(sync, "after_commit", _wake_all, once=True)
-    return entry_id
+    return values
 
 
 # ---- failure hooks ---------------------------------------------------------------------

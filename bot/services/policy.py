@@ -2,7 +2,9 @@
 
 An `Actor` is everything we know about a Telegram account's roles, loaded once per update:
 its active member rows (branch, role), the working groups those members sit in (and the units
-the groups cover), the districts it administers, and whether it is a bootstrap admin.
+the groups cover), the districts it administers, the communes it administers (a commune admin:
+a `committee_admins` row with a `unit_id`, which only lets them broadcast to that commune), and
+whether it is a bootstrap admin.
 
 `can(actor, action, target)` is a pure function over that snapshot, so it is cheap, easy to
 test exhaustively and the same everywhere. The rules:
@@ -85,10 +87,19 @@ class Actor:
     groups: tuple[GroupSeat, ...] = ()
     admin_districts: frozenset[int] = frozenset()
     bootstrap_admin: bool = False
+    # A commune's admins: (district id, unit id) pairs. They act for that unit only (its
+    # broadcasts); none of the district admin's rights above come with it.
+    admin_units: frozenset[tuple[int, int]] = frozenset()
 
     @property
     def known(self) -> bool:
-        return bool(self.memberships or self.groups or self.admin_districts or self.bootstrap_admin)
+        return bool(
+            self.memberships
+            or self.groups
+            or self.admin_districts
+            or self.admin_units
+            or self.bootstrap_admin
+        )
 
     @property
     def districts(self) -> frozenset[int]:
@@ -96,7 +107,15 @@ class Actor:
             frozenset(m.district_id for m in self.memberships)
             | frozenset(g.district_id for g in self.groups)
             | self.admin_districts
+            | frozenset(d for d, _u in self.admin_units)
         )
+
+    def admin_unit_ids(self, district_id: int) -> frozenset[int]:
+        """The units of `district_id` this person administers as a commune admin."""
+        return frozenset(u for d, u in self.admin_units if d == district_id)
+
+    def is_unit_admin_of(self, unit_id: int) -> bool:
+        return any(u == unit_id for _d, u in self.admin_units)
 
     @property
     def is_any_admin(self) -> bool:
@@ -242,13 +261,16 @@ async def load_actor(
             unit_ids=frozenset(units.get(group.id, ())),
             leader=leader or (prior is not None and prior.leader),
         )
-    admin_districts = frozenset(a.district_id for a in await repo.admin_rows(telegram_id))
+    admin_rows = await repo.admin_rows(telegram_id)
+    admin_districts = frozenset(a.district_id for a in admin_rows if a.unit_id is None)
+    admin_units = frozenset((a.district_id, a.unit_id) for a in admin_rows if a.unit_id is not None)
     return Actor(
         telegram_id=telegram_id,
         memberships=memberships,
         groups=tuple(groups.values()),
         admin_districts=admin_districts,
         bootstrap_admin=telegram_id in bootstrap_admin_ids,
+        admin_units=admin_units,
     )
 
 

@@ -23,7 +23,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.inputs import ROW_ID_MAX, parse_int
 from bot.services.feedback import inbox as svc
 from bot.services.feedback import presentation, workflow
-from bot.services.feedback.callbacks import ReplyAct
 from bot.services.feedback.common import PAGE_SIZE
 from bot.services.feedback.views import ItemView
 from bot.services.meetings.context import MeetingContext
@@ -260,7 +259,7 @@ def item_markup(ctx: MeetingContext, view: ItemView) -> InlineKeyboardMarkup | N
         raw = presentation.card_markup(ctx.i18n, locale(), view)
     elif view.speaks_for_submitter and view.item.status == svc.ANSWERED:
         raw = presentation.reply_markup(
-            ctx.i18n, locale(), view.item, (ReplyAct.ACCEPT, ReplyAct.REOPEN)
+            ctx.i18n, locale(), view.item, presentation.answer_acts(view.item)
         )
     else:
         return None

@@ -47,6 +47,7 @@ from bot.services.meetings.report_wizard import (
 from bot.services.meetings.reports import ROW_ID_MAX
 from bot.services.policy import Actor
 from bot.services.vn_calendar import format_datetime
+from handlers.feedback.keyboards import meeting_proposals
 from handlers.kit import Chats, Magic, advance, feature_router, locale, show, t
 from handlers.meetings.report_keyboards import (
     RepCb,
@@ -189,7 +190,10 @@ async def on_send(
     await state.clear()
     key = "mrep.sent_correction" if sent.report.version > 1 else "mrep.sent"
     where = t("mrep.sent_to_unit" if sent.group_chat_id is not None else "mrep.no_unit_group")
-    await show(query, t(key, id=draft.meeting_id, version=sent.report.version, where=where))
+    text = t(key, id=draft.meeting_id, version=sent.report.version, where=where)
+    # The report's proposals, each one tap from becoming a feedback item (issue 13).
+    hint, markup = await meeting_proposals(session, draft.meeting_id)
+    await show(query, f"{text}\n\n{hint}" if hint else text, markup)
 
 
 @router.callback_query(RepCb.filter())

@@ -28,6 +28,7 @@ from bot.services.rosters import coverage as cov
 from bot.services.rosters import visits as svc
 from bot.services.rosters.common import NOTE_MAX, Quarter
 from bot.services.rosters.visits import VisitQuality
+from handlers.feedback.keyboards import visit_proposals
 from handlers.kit import Chats, Id, Magic, RoleFilter, Small, advance, feature_router, show, t, when
 
 router = feature_router(__name__, Chats.PRIVATE)
@@ -271,7 +272,10 @@ async def _submit(
     )
     await svc.submit_visit_report(session, ctx, actor, draft.visit_id, data)
     await state.clear()
-    await show(target, t("roster.visit.thanks", n=len(draft.proposals)))
+    text = t("roster.visit.thanks", n=len(draft.proposals))
+    # The heard proposals, each one tap from becoming a feedback item (issue 13).
+    hint, markup = await visit_proposals(session, draft.visit_id)
+    await show(target, f"{text}\n\n{hint}" if hint else text, markup)
 
 
 @router.message(StateFilter(VisitReportState.NOTE), Magic(F.text))

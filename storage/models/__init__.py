@@ -4,6 +4,7 @@ One module per feature (users, org, outbox, ...), so features can grow without c
 """
 
 from storage.models.access import LinkAttempt
+from storage.models.broadcasts import Broadcast, BroadcastRecipient
 from storage.models.feedback import (
     FeedbackCard,
     FeedbackCounter,
@@ -49,6 +50,8 @@ from storage.models.users import TelegramUser
 __all__ = [
     "AuditLog",
     "Branch",
+    "Broadcast",
+    "BroadcastRecipient",
     "BusyDay",
     "HeardProposal",
     "MoveRequest",

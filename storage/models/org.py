@@ -178,12 +178,15 @@ class WorkingGroupUnit(Base):
 
 
 class CommitteeAdmin(Base):
-    """A Telegram account allowed to act anywhere in one district."""
+    """A Telegram account allowed to act anywhere in one district, or (with `unit_id`) a
+    commune's admin, who acts for that unit only (its broadcasts)."""
 
     __tablename__ = "committee_admins"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     district_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    # Null: the whole district (every admin before communes had their own).
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
     telegram_id: Mapped[int] = mapped_column(BigInteger, index=True)
     added_by: Mapped[int | None] = mapped_column(BigInteger)
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())

@@ -60,19 +60,24 @@ class OutboxEntry(Base):
     __table_args__ = (
         Index("ix_outbox_due", "state", "next_attempt_at"),
         Index("ix_outbox_claim", "claim_token", "state"),
+        Index("ix_outbox_origin", "origin_type", "origin_id"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     chat_id: Mapped[int] = mapped_column(BigInteger, index=True)
     thread_id: Mapped[int | None] = mapped_column(BigInteger)
+    # Sent as a reply to this message of the same chat (sent anyway if it is gone).
+    reply_to_message_id: Mapped[int | None] = mapped_column(BigInteger)
     kind: Mapped[str] = mapped_column(String(32))
     priority: Mapped[int] = mapped_column(SmallInteger, default=Priority.REMINDER)
-    # Content: exactly one of text / copy_from / document (file id or bytes) / photo.
+    # Content: exactly one of text / copy_from / copy_messages / document (file id or bytes) /
+    # photo. copy_messages (an album) keeps its source chat in copy_from_chat_id.
     text: Mapped[str | None] = mapped_column(Text)
     parse_mode: Mapped[str | None] = mapped_column(String(16))
     entities: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     copy_from_chat_id: Mapped[int | None] = mapped_column(BigInteger)
     copy_from_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    copy_message_ids: Mapped[list[int] | None] = mapped_column(JSON)
     document_file_id: Mapped[str | None] = mapped_column(String(256))
     # A file the bot makes (a roster's .xlsx, a visitor's .ics), uploaded with its name.
     document_data: Mapped[bytes | None] = mapped_column(LargeBinary)

@@ -168,9 +168,14 @@ class AccessRepository:
     # --- admins -------------------------------------------------------------------------
 
     async def district_admins(self, district_id: int) -> Sequence[CommitteeAdmin]:
+        """The whole district's admins (a commune's admins are not among them)."""
         rows = await self.session.scalars(
             select(CommitteeAdmin)
-            .where(CommitteeAdmin.district_id == district_id, CommitteeAdmin.active)
+            .where(
+                CommitteeAdmin.district_id == district_id,
+                CommitteeAdmin.active,
+                CommitteeAdmin.unit_id.is_(None),
+            )
             .order_by(CommitteeAdmin.id)
         )
         return rows.all()
@@ -181,6 +186,7 @@ class AccessRepository:
             .where(
                 CommitteeAdmin.district_id == district_id,
                 CommitteeAdmin.telegram_id == telegram_id,
+                CommitteeAdmin.unit_id.is_(None),
             )
             .order_by(CommitteeAdmin.active.desc(), CommitteeAdmin.id.desc())
             .limit(1)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
@@ -267,11 +267,19 @@ class FeedbackRepository:
         )
         return {t: c for t, c in (await self.session.execute(stmt)).all()}
 
-    async def admin_ids(self, district_id: int) -> list[int]:
+    async def admin_ids(self, district_id: int, unit_id: int | None = None) -> list[int]:
+        """The district's admins, and (for a unit's level) that commune's own admins first."""
+        scope: ColumnElement[bool] = CommitteeAdmin.unit_id.is_(None)
+        if unit_id is not None:
+            scope = or_(scope, CommitteeAdmin.unit_id == unit_id)
         stmt = (
             select(CommitteeAdmin.telegram_id)
-            .where(CommitteeAdmin.district_id == district_id, CommitteeAdmin.active.is_(True))
-            .order_by(CommitteeAdmin.id)
+            .where(
+                CommitteeAdmin.district_id == district_id,
+                CommitteeAdmin.active.is_(True),
+                scope,
+            )
+            .order_by(CommitteeAdmin.unit_id.is_(None), CommitteeAdmin.id)
         )
         return list(dict.fromkeys((await self.session.scalars(stmt)).all()))
 

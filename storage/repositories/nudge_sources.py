@@ -268,16 +268,34 @@ class NudgeSources:
         return out
 
     async def district_admins(self, district_ids: Iterable[int]) -> dict[int, list[int]]:
-        """district -> its active stored admins' Telegram ids."""
+        """district -> its active district-wide admins' Telegram ids (not commune admins)."""
         out: dict[int, list[int]] = {}
         stmt = (
             select(CommitteeAdmin.district_id, CommitteeAdmin.telegram_id)
-            .where(CommitteeAdmin.district_id.in_(list(set(district_ids))), CommitteeAdmin.active)
+            .where(
+                CommitteeAdmin.district_id.in_(list(set(district_ids))),
+                CommitteeAdmin.unit_id.is_(None),
+                CommitteeAdmin.active,
+            )
             .order_by(CommitteeAdmin.id)
         )
         for district_id, tg in (await self.session.execute(stmt)).all():
             if tg not in out.setdefault(district_id, []):
                 out[district_id].append(tg)
+        return out
+
+    async def unit_admins(self, unit_ids: Iterable[int]) -> dict[int, list[int]]:
+        """unit -> its own (commune) admins' Telegram ids."""
+        out: dict[int, list[int]] = {}
+        for batch in chunks(set(unit_ids)):
+            stmt = (
+                select(CommitteeAdmin.unit_id, CommitteeAdmin.telegram_id)
+                .where(CommitteeAdmin.unit_id.in_(batch), CommitteeAdmin.active)
+                .order_by(CommitteeAdmin.id)
+            )
+            for unit_id, tg in (await self.session.execute(stmt)).all():
+                if unit_id is not None and tg not in out.setdefault(unit_id, []):
+                    out[unit_id].append(tg)
         return out
 
     async def unit_names(self, ids: Iterable[int]) -> dict[int, str]:

@@ -254,12 +254,16 @@ class OrgRepository:
     async def admin_district_ids(self, telegram_id: int) -> list[int]:
         """Districts where this account is an active committee admin."""
         stmt = select(CommitteeAdmin.district_id).where(
-            CommitteeAdmin.telegram_id == telegram_id, CommitteeAdmin.active.is_(True)
+            CommitteeAdmin.telegram_id == telegram_id,
+            CommitteeAdmin.active.is_(True),
+            CommitteeAdmin.unit_id.is_(None),
         )
         return sorted(set((await self.session.scalars(stmt)).all()))
 
     async def committee_admins(self, district_id: int) -> Sequence[CommitteeAdmin]:
         stmt = select(CommitteeAdmin).where(
-            CommitteeAdmin.district_id == district_id, CommitteeAdmin.active.is_(True)
+            CommitteeAdmin.district_id == district_id,
+            CommitteeAdmin.active.is_(True),
+            CommitteeAdmin.unit_id.is_(None),
         )
         return list((await self.session.scalars(stmt.order_by(CommitteeAdmin.id))).all())

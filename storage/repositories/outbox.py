@@ -54,6 +54,21 @@ class OutboxRepository:
         )
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
+    async def insert_many(self, rows: Sequence[dict[str, Any]]) -> dict[str, int]:
+        """Insert many messages (each with a dedupe key) as one executemany (SQLAlchemy
+        batches it into multi-row INSERTs under each backend's parameter limit, compiling the
+        statement once); returns dedupe key -> id of the rows added (existing keys skipped)."""
+        if not rows:
+            return {}
+        dialect = postgresql if self.session.get_bind().dialect.name == "postgresql" else sqlite
+        stmt = (
+            dialect.insert(OUTBOX)
+            .on_conflict_do_nothing(index_elements=["dedupe_key"])
+            .returning(OUTBOX.c.dedupe_key, OUTBOX.c.id)
+        )
+        result = await self.session.execute(stmt, list(rows))
+        return {k: i for k, i in result.all()}
+
     async def get(self, entry_id: int) -> OutboxEntry | None:
         return await self.session.get(OutboxEntry, entry_id)
 
@@ -315,6 +330,58 @@ class OutboxRepository:
             .execution_options(synchronize_session=False)
         )
         return await _rowcount(self.session, stmt)
+
+    async def cancel_unsent(
+        self, origin_type: str, origin_id: str, now: datetime, reason: str = "cancelled"
+    ) -> list[int]:
+        """Withdraw an origin's rows that have not left: pending, or claimed (held in a
+        sender's memory: clearing the claim makes its `sending` mark fail, so the request
+        never leaves). Rows already `sending` may be on the wire and keep their course."""
+        t = OUTBOX
+        stmt = (
+            update(t)
+            .where(
+                t.c.origin_type == origin_type,
+                t.c.origin_id == origin_id,
+                t.c.state.in_([S.PENDING, S.CLAIMED]),
+            )
+            .values(
+                state=S.CANCELLED,
+                claim_token=None,
+                lease_until=None,
+                finished_at=now,
+                error=reason[:512],
+            )
+            .returning(t.c.id)
+        )
+        return list((await self.session.execute(stmt)).scalars().all())
+
+    async def requeue(self, ids: Sequence[int], now: datetime) -> list[int]:
+        """These failed rows back to pending, due now with a fresh retry window; returns the
+        ids requeued (a row that is not `failed` is left alone)."""
+        if not ids:
+            return []
+        t = OUTBOX
+        out: list[int] = []
+        for start in range(0, len(ids), 5000):
+            stmt = (
+                update(t)
+                .where(t.c.id.in_(list(ids[start : start + 5000])), t.c.state == S.FAILED)
+                .values(
+                    state=S.PENDING,
+                    not_before=now,
+                    next_attempt_at=now,
+                    deadline=None,
+                    claim_token=None,
+                    lease_until=None,
+                    finished_at=None,
+                    error=None,
+                    error_code=None,
+                )
+                .returning(t.c.id)
+            )
+            out += list((await self.session.execute(stmt)).scalars().all())
+        return out
 
     # ---- what a delivery failure tells the owning features ------------------------------
     async def mark_user_unreachable(self, user_id: int) -> None:

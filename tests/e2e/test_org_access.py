@@ -193,6 +193,7 @@ async def test_invite_link_story(bot_env: BotEnv) -> None:
         "members",
         "meetings",
         "ics",
+        "feedback",
     ]
     helptext = (await env.ask(newbie, "/help"))["text"]
     assert "/members" in helptext and "/invite" not in helptext

@@ -210,7 +210,10 @@ async def test_a_visit_report_in_a_few_taps_is_written_and_the_leader_told(
         w, chat, screen, only["callback_data"], quality="good", proposals=PROPOSALS
     )
     assert not answer.get("show_alert")
-    assert st.shown(w, note)["text"] == w.t("roster.visit.thanks", n=2)
+    thanks = st.shown(w, note)
+    # Each heard proposal one tap from becoming a feedback item (issue 13).
+    assert thanks["text"] == w.t("roster.visit.thanks", n=2) + "\n\n" + w.t("fbui.convert.hint")
+    assert [b["text"] for b in buttons(thanks)] == [f"📌 {p}" for p in PROPOSALS]
 
     (report,), heard = await _written(w)
     assert (report.visit_id, report.attended, report.quality, report.note) == (

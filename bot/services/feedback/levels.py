@@ -124,6 +124,8 @@ def acts_at(actor: Actor, level: Level, via_chat: int | None) -> bool:
         return True
     if level.type is LevelType.BRANCH:
         return leads(actor, level.id)
+    if level.type is LevelType.UNIT and actor.is_unit_admin_of(level.id):
+        return True  # a commune's own admin acts for its committee
     return via_chat is not None and level.chat_id is not None and via_chat == level.chat_id
 
 

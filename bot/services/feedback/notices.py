@@ -43,14 +43,16 @@ async def reachable(session: AsyncSession, telegram_ids: Iterable[int | None]) -
 
 async def level_people(session: AsyncSession, level: Level, item: FeedbackItem) -> list[int]:
     """Who gets a level's card in private when the level has no chat: a branch's secretary and
-    deputies, else (and for every other level) the district's admins."""
+    deputies, else (and for every other level) the district's admins, with a unit's own
+    commune admins for a unit's level."""
     repo = FeedbackRepository(session)
     if level.type is LevelType.BRANCH:
         leaders = await repo.branch_leaders(level.id)
         people = await reachable(session, (m.telegram_id for m in leaders))
         if people:
             return people
-    return await reachable(session, await repo.admin_ids(item.district_id))
+    unit = level.id if level.type is LevelType.UNIT else None
+    return await reachable(session, await repo.admin_ids(item.district_id, unit))
 
 
 class FeedbackNotices:
@@ -254,9 +256,7 @@ class FeedbackNotices:
         """The answer to the submitter, with accept / reopen, and to the branch's group unless
         the item is private."""
         i18n = self.ctx.i18n
-        acts = [ReplyAct.ACCEPT]
-        if item.reopened < self.config.reopen_limit:
-            acts.append(ReplyAct.REOPEN)
+        acts = list(p.answer_acts(item, self.config))
         chats = [c for c in await self.submitter_chats(item) if c != actor.telegram_id]
         await self.to_person(
             chats,

@@ -15,7 +15,12 @@ from zoneinfo import ZoneInfo
 
 from bot.i18n import CatalogI18n
 from bot.services.feedback.callbacks import CardAct, CardCb, ForwardCb, ReplyAct, ReplyCb
-from bot.services.feedback.common import DEFAULT_CATEGORIES, item_number
+from bot.services.feedback.common import (
+    DEFAULT_CATEGORIES,
+    DEFAULT_CONFIG,
+    FeedbackConfig,
+    item_number,
+)
 from bot.services.feedback.levels import Level
 from bot.services.feedback.views import ItemView
 from bot.services.vn_calendar import VN_TZ, format_datetime
@@ -185,6 +190,15 @@ def card_markup(i18n: CatalogI18n, locale: str, view: ItemView) -> dict[str, Any
             for row in rows
         ]
     }
+
+
+def answer_acts(
+    item: FeedbackItem, config: FeedbackConfig = DEFAULT_CONFIG
+) -> tuple[ReplyAct, ...]:
+    """What the submitter may do with an answer: accept, and reopen while reopens are left."""
+    if item.reopened < config.reopen_limit:
+        return (ReplyAct.ACCEPT, ReplyAct.REOPEN)
+    return (ReplyAct.ACCEPT,)
 
 
 def reply_markup(

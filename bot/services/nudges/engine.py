@@ -31,7 +31,8 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import pick_locale
-from bot.outbox import OutboxKind, OutboxMessage, enqueue
+from bot.outbox import OutboxKind, OutboxMessage
+from bot.outbox.service import enqueue_many
 from bot.services.meetings.context import MeetingContext
 from bot.services.nudges import messages as msg
 from bot.services.nudges.common import DEFAULT_CONFIG, NudgeConfig
@@ -202,8 +203,8 @@ class Sweep:
 
     # Writing ---------------------------------------------------------------------------------
     # In a few round trips whatever the count (a sweep after a long stop writes hundreds):
-    # the new tracks in one flush, every message's events in one, then the outbox rows, and
-    # the events' message ids in a last flush.
+    # the new tracks in one flush, every message's events in one, the outbox rows in one
+    # statement, and the events' message ids in a last flush.
 
     async def _write(
         self,
@@ -243,12 +244,21 @@ class Sweep:
         await self.repo.add_events([e for batch in events for e in batch])
         self.result.events += sum(len(batch) for batch in events)
         locales = await self._locales([chat for chat, _ in messages])
+        outgoing: list[tuple[OutboxMessage, list[NudgeEvent], bool]] = []
         for (chat, part), batch in zip(messages, events, strict=True):
             for e in batch:
                 e.batch_id = batch[0].id
             if chat == 0:  # nobody above to tell: recorded, so the committee's figures show it
                 continue
-            await self._enqueue(chat, locales[chat], part, batch)
+            outgoing.append(self._message(chat, locales[chat], part, batch))
+        added = await enqueue_many(self.session, [m for m, _, _ in outgoing], clock=self.ctx.clock)
+        for message, batch, is_nudge in outgoing:
+            outbox_id = added.get(message.dedupe_key or "")
+            for e in batch:
+                e.outbox_id = outbox_id
+            if outbox_id is not None:
+                self.result.nudges += is_nudge
+                self.result.escalations += not is_nudge
         await self.session.flush()
 
     async def _tracks(
@@ -294,13 +304,14 @@ class Sweep:
             at=now,
         )
 
-    async def _enqueue(
+    def _message(
         self,
         chat: int,
         locale: str,
         items: list[msg.NudgeItem] | list[msg.EscalationItem],
         events: list[NudgeEvent],
-    ) -> None:
+    ) -> tuple[OutboxMessage, list[NudgeEvent], bool]:
+        """The message of one batch of events, and whether it is a nudge (else escalation)."""
         i18n = self.ctx.i18n
         nudges = [i for i in items if isinstance(i, msg.NudgeItem)]
         if nudges:
@@ -312,51 +323,48 @@ class Sweep:
         digest = hashlib.sha1(
             "|".join(sorted(f"{e.key}/{e.step}" for e in events)).encode()
         ).hexdigest()[:20]
-        outbox_id = await enqueue(
-            self.session,
-            OutboxMessage(
-                chat_id=chat,
-                kind=OutboxKind.NUDGE,
-                text=text,
-                reply_markup=markup,
-                dedupe_key=f"nudge:{chat}:{digest}",
-                origin_type=ORIGIN,
-                origin_id=events[0].id,
-            ),
-            clock=self.ctx.clock,
+        message = OutboxMessage(
+            chat_id=chat,
+            kind=OutboxKind.NUDGE,
+            text=text,
+            reply_markup=markup,
+            dedupe_key=f"nudge:{chat}:{digest}",
+            origin_type=ORIGIN,
+            origin_id=events[0].id,
         )
-        for e in events:
-            e.outbox_id = outbox_id
-        if outbox_id is not None:
-            if nudges:
-                self.result.nudges += 1
-            else:
-                self.result.escalations += 1
+        return message, events, bool(nudges)
 
     # Who hears of an escalation --------------------------------------------------------------
 
     async def _targets(self, obligations: list[Obligation]) -> dict[str, list[int]]:
         """obligation key -> the chats one level up: the group's leader in private (when
-        reachable and not the one who owes it), else the unit's committee chat, else the
-        district's admins in private (but not to themselves); none: nobody to tell."""
+        reachable and not the one who owes it); else the unit's committee: its chat, else its
+        own admins in private; else the district's admins in private (never those who owe
+        it); none: nobody to tell."""
         if not obligations:
             return {}
         leaders = {o.escalate_to.leader.chat_id for o in obligations if o.escalate_to.leader}
         units = {o.escalate_to.unit_id for o in obligations if o.escalate_to.unit_id}
         unit_chats = await self.src.target_chats(TargetType.UNIT, units)
+        unit_admins = await self.src.unit_admins(units - set(unit_chats))
         admins = await self.src.district_admins({o.district_id for o in obligations})
-        everyone = {c for c in leaders if c} | {a for ts in admins.values() for a in ts}
+        everyone = {c for c in leaders if c} | {
+            a for ts in [*admins.values(), *unit_admins.values()] for a in ts
+        }
         ok = await self.src.reachable(everyone)
         out: dict[str, list[int]] = {}
         for ob in obligations:
             owners = {o.chat_id for o in ob.owners}
             leader = ob.escalate_to.leader
             unit = ob.escalate_to.unit_id
+            own = [a for a in unit_admins.get(unit or 0, []) if a in ok and a not in owners]
             if leader is not None and leader.chat_id in ok and leader.chat_id not in owners:
                 out[ob.key] = [leader.chat_id]
             elif unit is not None and unit in unit_chats:
                 out[ob.key] = [unit_chats[unit]]
-            else:  # the admins; those who owe it themselves (a district's item) excluded
+            elif own:
+                out[ob.key] = own
+            else:
                 out[ob.key] = [
                     a for a in admins.get(ob.district_id, []) if a in ok and a not in owners
                 ]

@@ -2,9 +2,9 @@
 
 - feedback_due: an item open or taken at a level, its deadline near → whoever holds it: the
   same people `bot.services.feedback.deadlines.items_due` names (whoever took it, the level's
-  people in private: a branch's secretary and deputies, else the district's admins; and the
-  level's group chat), computed here for all items at once (items_due asks per item, and
-  lists overdue items of any age). Trả lời opens the item's card. Past the deadline it is
+  people in private: a branch's secretary and deputies, else the admins (a unit's own
+  commune admins first, then the district's); and the level's group chat), computed here for
+  all items at once (items_due asks per item, and lists overdue items of any age). Trả lời opens the item's card. Past the deadline it is
   escalated: a branch's item to its unit's committee, any other to the district's admins.
 - broadcast_ack: see `BroadcastAck` (waits for the broadcasts feature).
 """
@@ -54,6 +54,7 @@ class FeedbackDue:
 
         leaders = await src.branch_leaders(at(LevelType.BRANCH))
         admins = await src.district_admins({i.district_id for i in items})
+        commune_admins = await src.unit_admins(at(LevelType.UNIT))
         unit_chats = await src.target_chats(TargetType.UNIT, at(LevelType.UNIT))
         district_chats = await src.target_chats(TargetType.COMMITTEE, at(LevelType.DISTRICT))
         departments = await src.departments(at(LevelType.DEPARTMENT))
@@ -61,7 +62,7 @@ class FeedbackDue:
         units = await src.unit_names(at(LevelType.UNIT) + at(LevelType.DISTRICT))
         people = [i.taken_by for i in items if i.taken_by]
         people += [m.telegram_id for ms in leaders.values() for m in ms if m.telegram_id]
-        people += [t for ts in admins.values() for t in ts]
+        people += [t for ts in [*admins.values(), *commune_admins.values()] for t in ts]
         ok = await src.reachable(people)
         out = []
         for item in items:
@@ -79,8 +80,10 @@ class FeedbackDue:
                 level_chats = unit_chats if level is LevelType.UNIT else district_chats
                 chat = level_chats.get(item.level_id)
                 holders = []
-            if not holders:
-                holders = [t for t in admins.get(item.district_id, []) if t in ok]
+            if not holders:  # the level's admins: a commune's own first, then the district's
+                own = commune_admins.get(item.level_id, []) if level is LevelType.UNIT else []
+                everyone = dict.fromkeys([*own, *admins.get(item.district_id, [])])
+                holders = [t for t in everyone if t in ok]
             taken = [item.taken_by] if item.taken_by is not None and item.taken_by in ok else []
             chats = list(dict.fromkeys([*taken, *holders])) + ([chat] if chat else [])
             out.append(self._obligation(item, name, chats, branches, window))

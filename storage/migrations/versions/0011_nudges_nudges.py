@@ -1,7 +1,7 @@
 """nudges: settings, opt-outs, tracks and events
 
 Revision ID: 0011_nudges
-Revises: 0008_feedback
+Revises: 0009_broadcasts
 Create Date: 2026-11-28 10:44:16.663026
 """
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ from alembic import op
 
 
 revision: str = '0011_nudges'
-down_revision: str | None = '0008_feedback'
+down_revision: str | None = '0009_broadcasts'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,353 @@
+"""Where a broadcast stands: each recipient's outcome mirrored from the outbox, the figures,
+the sender's live progress message, and the failure hook.
+
+The sender's hot path is left alone: it records each row's outcome in the outbox as for any
+message, and the progress job mirrors them into `broadcast_recipients` a few seconds later
+(`sync`). Figures never wait for the mirror: they read the outbox for recipients not yet
+mirrored (`BroadcastRepository.figures`), so a read-only view is exact too. A permanent
+failure is also written at once by the failure hook, so the report names it without delay.
+
+The live message is edited directly by the job (the outbox has no edit kind, and an edit is
+idempotent: only the latest figures matter), at most once every `progress_every` seconds per
+broadcast, re-rendered from the database each time; a lost edit is redone on the next pass.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.outbox import FailureEvent, FailureHooks
+from bot.outbox.service import default_hooks
+from bot.services.broadcasts.common import DEFAULT_CONFIG, ORIGIN, BroadcastConfig, load_managed
+from bot.services.broadcasts.notices import locales, progress_markup, when
+from bot.services.meetings.context import MeetingContext
+from bot.services.policy import Actor
+from storage.models import Broadcast
+from storage.models.broadcasts import BroadcastStatus, RecipientState
+from storage.repositories.broadcasts import BroadcastRepository
+
+log = logging.getLogger("bot.broadcasts.progress")
+R = RecipientState
+S = BroadcastStatus
+ACK_UNITS_SHOWN = 30
+# async (chat_id, message_id, text, markup as JSON) -> None
+EditFunc = Callable[[int, int, str, dict[str, Any]], Awaitable[None]]
+
+
+@dataclass
+class UnitFigures:
+    total: int = 0  # recipients, unreachable ones included
+    counts: dict[str, int] = field(default_factory=dict)  # effective state -> n
+    acked: int = 0
+
+    def n(self, state: str) -> int:
+        return self.counts.get(state, 0)
+
+    @property
+    def delivered(self) -> int:
+        """Chats the broadcast reached or may have reached: the ones asked to acknowledge."""
+        return self.n(R.SENT) + self.n(R.MAYBE_SENT)
+
+    def add(self, state: str, acked: bool, n: int) -> None:
+        self.total += n
+        self.counts[state] = self.counts.get(state, 0) + n
+        if acked:
+            self.acked += n
+
+
+@dataclass
+class Figures(UnitFigures):
+    by_unit: dict[int | None, UnitFigures] = field(default_factory=dict)
+
+    @property
+    def queued(self) -> int:
+        return self.total - self.n(R.UNREACHABLE)
+
+    @property
+    def remaining(self) -> int:
+        return self.n(R.PENDING)
+
+
+async def figures(session: AsyncSession, broadcast_ids: list[int]) -> dict[int, Figures]:
+    out = {b: Figures() for b in broadcast_ids}
+    if not broadcast_ids:
+        return out
+    for bid, unit, state, acked, n in await BroadcastRepository(session).figures(broadcast_ids):
+        fig = out[bid]
+        fig.add(state, acked, n)
+        fig.by_unit.setdefault(unit, UnitFigures()).add(state, acked, n)
+    return out
+
+
+async def sync(session: AsyncSession, broadcast: Broadcast, now: datetime) -> None:
+    """Mirror ended outbox rows into the recipients; move the status on (a scheduled one that
+    came due is sending; one with nothing left pending is done); learn the progress message."""
+    repo = BroadcastRepository(session)
+    if (
+        broadcast.status == S.SCHEDULED
+        and broadcast.send_at is not None
+        and broadcast.send_at <= now
+    ):
+        broadcast.status = S.SENDING
+    ended = await repo.ended(broadcast.id)
+    if ended:
+        await repo.mirror(ended)
+    open_ = broadcast.status in (S.SENDING, S.STOPPED) and broadcast.finished_at is None
+    if open_ and not (await figures(session, [broadcast.id]))[broadcast.id].remaining:
+        broadcast.finished_at = now
+        if broadcast.status == S.SENDING:
+            broadcast.status = S.DONE
+    if broadcast.progress_message_id is None and broadcast.progress_outbox_id is not None:
+        found = await repo.outbox_message(broadcast.progress_outbox_id)
+        if found is not None:
+            broadcast.progress_chat_id, broadcast.progress_message_id = found
+
+
+def failure_reason(error: str | None) -> str:
+    """The outbox's reason word ("kicked: Forbidden: ..." -> "kicked")."""
+    return (error or "other").split(":", 1)[0].strip() or "other"
+
+
+FAILURE_REASONS = frozenset(
+    {
+        "kicked",
+        "blocked",
+        "not_started",
+        "deactivated",
+        "forbidden",
+        "chat_not_found",
+        "rejected",
+        "deadline",
+    }
+)
+
+
+def failure_key(error: str | None) -> str:
+    reason = failure_reason(error)
+    return f"bc.fail.{reason if reason in FAILURE_REASONS else 'other'}"
+
+
+async def render(
+    session: AsyncSession,
+    ctx: MeetingContext,
+    broadcast: Broadcast,
+    fig: Figures,
+    locale: str,
+    config: BroadcastConfig = DEFAULT_CONFIG,
+) -> tuple[str, dict[str, Any]]:
+    """The progress message: status and figures, the failures by reason once it ended, and
+    the acknowledgements by unit."""
+    t = ctx.i18n.t
+    lines = [t("bc.progress.head", locale, id=broadcast.id, excerpt=html.escape(broadcast.excerpt))]
+    counts = dict(
+        sent=fig.n(R.SENT), queued=fig.queued, failed=fig.n(R.FAILED), remaining=fig.remaining
+    )
+    status = broadcast.status
+    if status == S.SCHEDULED:
+        assert broadcast.send_at is not None
+        lines.append(
+            t("bc.progress.scheduled", locale, when=when(broadcast.send_at, ctx), **counts)
+        )
+    elif status == S.SENDING:
+        lines.append(t("bc.progress.sending", locale, **counts))
+        eta = await _eta(session, ctx, broadcast, fig.remaining, config)
+        if eta is not None:
+            lines.append(t("bc.progress.eta", locale, when=when(eta, ctx)))
+    else:
+        at = broadcast.finished_at or broadcast.stopped_at or ctx.now()
+        key = "bc.progress.stopped" if status == S.STOPPED else "bc.progress.done"
+        lines.append(t(key, locale, when=when(at, ctx), **counts))
+    for state, key in (
+        (R.MAYBE_SENT, "bc.progress.maybe_sent"),
+        (R.CANCELLED, "bc.progress.cancelled"),
+        (R.UNREACHABLE, "bc.progress.unreachable"),
+    ):
+        if fig.n(state):
+            lines.append(t(key, locale, n=fig.n(state)))
+    running = status in (S.SCHEDULED, S.SENDING) or (status == S.STOPPED and fig.remaining > 0)
+    if fig.n(R.FAILED) and not running:
+        lines.append(t("bc.progress.failures", locale))
+        for key, n in await failures_by_reason(session, broadcast.id):
+            lines.append(t("bc.progress.failure_line", locale, reason=t(key, locale), n=n))
+    if broadcast.ack_required and fig.delivered:
+        lines += await _ack_lines(session, ctx, broadcast, fig, locale)
+    markup = progress_markup(
+        ctx.i18n,
+        locale,
+        broadcast.id,
+        running=status in (S.SCHEDULED, S.SENDING),
+        failed=fig.n(R.FAILED),
+    )
+    return "\n".join(lines)[:4096], markup
+
+
+async def failures_by_reason(session: AsyncSession, broadcast_id: int) -> list[tuple[str, int]]:
+    """(catalog key of the reason, count), most frequent first."""
+    counts: dict[str, int] = {}
+    for _rec, state, error in await BroadcastRepository(session).effective(broadcast_id):
+        if state == R.FAILED:
+            key = failure_key(error)
+            counts[key] = counts.get(key, 0) + 1
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+async def _eta(
+    session: AsyncSession,
+    ctx: MeetingContext,
+    broadcast: Broadcast,
+    remaining: int,
+    config: BroadcastConfig,
+) -> datetime | None:
+    """When the rest should be out, at the pace of the last `pace_window`."""
+    if remaining <= 0:
+        return None
+    now = ctx.now()
+    done = await BroadcastRepository(session).finished_since(broadcast.id, now - config.pace_window)
+    if not done:
+        return None
+    pace = done / config.pace_window.total_seconds()
+    return now + timedelta(seconds=remaining / pace)
+
+
+async def _ack_lines(
+    session: AsyncSession, ctx: MeetingContext, broadcast: Broadcast, fig: Figures, locale: str
+) -> list[str]:
+    t = ctx.i18n.t
+    names = {u.id: u.name for u in await BroadcastRepository(session).units(broadcast.district_id)}
+    deadline = when(broadcast.ack_deadline, ctx) if broadcast.ack_deadline else None
+    head = "bc.progress.acks_by" if deadline else "bc.progress.acks"
+    lines = [t(head, locale, acked=fig.acked, total=fig.delivered, deadline=deadline or "")]
+    rows = [
+        (names.get(unit, "") if unit is not None else t("bc.unit.none", locale), u)
+        for unit, u in fig.by_unit.items()
+        if u.delivered
+    ]
+    rows.sort(key=lambda r: (r[0] == t("bc.unit.none", locale), r[0]))
+    for name, u in rows[:ACK_UNITS_SHOWN]:
+        lines.append(
+            t(
+                "bc.progress.ack_line",
+                locale,
+                unit=html.escape(name),
+                acked=u.acked,
+                total=u.delivered,
+            )
+        )
+    if len(rows) > ACK_UNITS_SHOWN:
+        lines.append(t("bc.progress.ack_more", locale, n=len(rows) - ACK_UNITS_SHOWN))
+    return lines
+
+
+@dataclass(frozen=True)
+class ProgressView:
+    text: str
+    markup: dict[str, Any]
+
+
+async def progress_view(
+    session: AsyncSession, ctx: MeetingContext, actor: Actor, broadcast_id: int, locale: str
+) -> ProgressView:
+    """The progress message as it stands now (Làm mới, or the first screen after Gửi)."""
+    broadcast = await load_managed(session, actor, broadcast_id)
+    await sync(session, broadcast, ctx.now())
+    fig = (await figures(session, [broadcast.id]))[broadcast.id]
+    text, markup = await render(session, ctx, broadcast, fig, locale)
+    return ProgressView(text, markup)
+
+
+@dataclass
+class LiveProgress:
+    """Coalesced edits of the sender's progress message: at most one per broadcast every
+    `every` seconds. Broadcasts in progress are looked at on every pass; finished ones only
+    when an acknowledgement came (acks since the last pass, with `slack` for transactions
+    that committed after their press's time). After a restart the first pass looks back
+    `lookback`."""
+
+    every: float = DEFAULT_CONFIG.progress_every
+    slack: timedelta = timedelta(seconds=5)
+    lookback: timedelta = timedelta(minutes=10)
+    watermark: datetime | None = None
+    pending: set[int] = field(default_factory=set)
+    last_edit: dict[int, float] = field(default_factory=dict)
+    last_text: dict[int, str] = field(default_factory=dict)
+    edits: int = 0
+    monotonic: Callable[[], float] = time.monotonic
+
+    async def flush(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        ctx: MeetingContext,
+        edit: EditFunc,
+    ) -> int:
+        """One pass: sync what moved, edit the messages whose text changed; edits made."""
+        now = ctx.now()
+        since = (self.watermark or now - self.lookback) - self.slack
+        self.watermark = now
+        todo: list[tuple[int, int, int, str, dict[str, Any]]] = []
+        async with session_factory() as s, s.begin():
+            repo = BroadcastRepository(s)
+            active = {b.id for b in await repo.in_progress(now)}
+            self.pending |= active | await repo.acknowledged_since(since)
+            mono = self.monotonic()
+            for bid in sorted(self.pending):
+                broadcast = await repo.get(bid)
+                if broadcast is None:
+                    self.pending.discard(bid)
+                    continue
+                await sync(s, broadcast, now)
+                if mono - self.last_edit.get(bid, -1e9) < self.every:
+                    continue  # edited recently: stays pending for the next pass
+                if broadcast.progress_message_id is None or broadcast.progress_chat_id is None:
+                    if bid not in active:
+                        self.pending.discard(bid)
+                    continue
+                fig = (await figures(s, [bid]))[bid]
+                chat = broadcast.progress_chat_id
+                locale = (await locales(s, ctx, [chat]))[chat]
+                text, markup = await render(s, ctx, broadcast, fig, locale)
+                self.pending.discard(bid)
+                if self.last_text.get(bid) == text:
+                    continue
+                todo.append(
+                    (bid, broadcast.progress_chat_id, broadcast.progress_message_id, text, markup)
+                )
+        made = 0
+        for bid, chat_id, message_id, text, markup in todo:
+            try:
+                await edit(chat_id, message_id, text, markup)
+            except Exception as exc:  # noqa: BLE001 - an edit is best effort; log and retry
+                if "not modified" not in str(exc):
+                    log.warning("progress edit of broadcast %s failed: %s", bid, exc)
+                    self.pending.add(bid)
+                    continue
+            self.last_text[bid] = text
+            self.last_edit[bid] = self.monotonic()
+            self.edits += 1
+            made += 1
+        return made
+
+
+async def on_outbox_failure(session: AsyncSession, ev: FailureEvent) -> None:
+    """A copy failed for good (or may have arrived and is not resent): say so at once."""
+    if ev.origin_type != ORIGIN or ev.reason == "migrated":
+        return
+    rec = await BroadcastRepository(session).recipient_by_outbox(ev.entry_id)
+    if rec is None or rec.state != R.PENDING:
+        return  # a button message, or already mirrored
+    rec.state = R.MAYBE_SENT if ev.reason == "maybe_sent" else R.FAILED
+    rec.error = f"{ev.reason}: {ev.description}"[:256]
+
+
+def install_hooks(hooks: FailureHooks | None = None) -> None:
+    """Register the failure hook once (the app and tests may build many registries)."""
+    target = hooks if hooks is not None else default_hooks
+    if on_outbox_failure not in target.hooks.get(ORIGIN, []):
+        target.register(ORIGIN, on_outbox_failure)

@@ -1,0 +1,313 @@
+"""Looking back: the recent broadcasts with their figures, one broadcast's table by unit and
+the chats that have not acknowledged, and the same as an .xlsx.
+
+Read-only (a view flagged READS can call it): figures read the outbox for recipients the
+progress job has not mirrored yet. Who sees what: a district's committee admins every
+broadcast of their district, a commune admin those of their commune, and everyone their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from io import BytesIO
+
+from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.i18n import CatalogI18n
+from bot.services.broadcasts.common import DEFAULT_CONFIG, BroadcastError, load_managed
+from bot.services.broadcasts.progress import Figures, failure_key, figures
+from bot.services.policy import Actor
+from bot.services.rosters.files import XLSX_MIME, sheet_title
+from bot.services.vn_calendar import VN_TZ, to_local
+from storage.models import Broadcast
+from storage.models.broadcasts import RecipientState
+from storage.repositories.broadcasts import BroadcastRepository
+
+R = RecipientState
+__all__ = [
+    "XLSX_MIME",
+    "BroadcastDetail",
+    "BroadcastSummary",
+    "RecipientLine",
+    "UnitLine",
+    "WorkbookLabels",
+    "detail",
+    "detail_workbook",
+    "recent",
+    "workbook_labels",
+]
+
+
+@dataclass(frozen=True)
+class BroadcastSummary:
+    id: int
+    status: str
+    kind: str
+    excerpt: str
+    created_by: int
+    queued_at: datetime | None
+    send_at: datetime | None
+    ack_required: bool
+    ack_deadline: datetime | None
+    total: int  # recipients named, unreachable ones included
+    queued: int
+    sent: int
+    failed: int
+    maybe_sent: int
+    cancelled: int
+    unreachable: int
+    pending: int
+    acknowledged: int
+
+
+@dataclass(frozen=True)
+class UnitLine:
+    unit_id: int | None
+    name: str  # empty for recipients outside any unit (working groups): label it yourself
+    total: int
+    sent: int
+    failed: int
+    acknowledged: int
+    not_yet: int  # delivered (or maybe delivered), not acknowledged
+
+
+@dataclass(frozen=True)
+class RecipientLine:
+    name: str
+    unit: str
+    target_type: str
+    state: str  # a RecipientState value
+    reason_key: str | None  # catalog key: why it failed or could not be reached
+    sent_at: datetime | None
+    ack_at: datetime | None
+
+
+@dataclass(frozen=True)
+class BroadcastDetail:
+    summary: BroadcastSummary
+    units: list[UnitLine]
+    not_acknowledged: list[RecipientLine]
+    failures: list[tuple[str, int]]  # (catalog key of the reason, count)
+    recipients: list[RecipientLine] = field(default_factory=list)  # everyone, for the file
+
+
+def _summary(b: Broadcast, fig: Figures) -> BroadcastSummary:
+    return BroadcastSummary(
+        id=b.id,
+        status=b.status,
+        kind=b.kind,
+        excerpt=b.excerpt,
+        created_by=b.created_by,
+        queued_at=b.queued_at,
+        send_at=b.send_at,
+        ack_required=b.ack_required,
+        ack_deadline=b.ack_deadline,
+        total=fig.total,
+        queued=fig.queued,
+        sent=fig.n(R.SENT),
+        failed=fig.n(R.FAILED),
+        maybe_sent=fig.n(R.MAYBE_SENT),
+        cancelled=fig.n(R.CANCELLED),
+        unreachable=fig.n(R.UNREACHABLE),
+        pending=fig.remaining,
+        acknowledged=fig.acked,
+    )
+
+
+async def recent(
+    session: AsyncSession, actor: Actor, page: int, *, page_size: int = DEFAULT_CONFIG.page_size
+) -> list[BroadcastSummary]:
+    """Queued broadcasts the person may see, newest first, `page_size` per page (page 0 first)."""
+    if not (actor.bootstrap_admin or actor.admin_districts or actor.admin_units):
+        raise BroadcastError("bc.not_admin")
+    districts = None if actor.bootstrap_admin else actor.admin_districts
+    units = {u for _d, u in actor.admin_units}
+    rows = await BroadcastRepository(session).visible(
+        districts, units, actor.telegram_id, max(page, 0) * page_size, page_size
+    )
+    figs = await figures(session, [b.id for b in rows])
+    return [_summary(b, figs[b.id]) for b in rows]
+
+
+async def detail(session: AsyncSession, actor: Actor, broadcast_id: int) -> BroadcastDetail:
+    """The per-unit table and who has not acknowledged (or not been reached)."""
+    broadcast = await load_managed(session, actor, broadcast_id)
+    repo = BroadcastRepository(session)
+    fig = (await figures(session, [broadcast.id]))[broadcast.id]
+    names = {u.id: u.name for u in await repo.units(broadcast.district_id)}
+    units = []
+    for unit_id, u in fig.by_unit.items():
+        units.append(
+            UnitLine(
+                unit_id,
+                names.get(unit_id, "") if unit_id is not None else "",
+                u.total,
+                u.n(R.SENT),
+                u.n(R.FAILED),
+                u.acked,
+                u.delivered - u.acked,
+            )
+        )
+    units.sort(key=lambda u: (u.unit_id is None, u.name))
+    everyone: list[RecipientLine] = []
+    failures: dict[str, int] = {}
+    for rec, state, error in await repo.effective(broadcast.id):
+        reason = None
+        if state == R.FAILED:
+            reason = failure_key(error)
+            failures[reason] = failures.get(reason, 0) + 1
+        elif state == R.UNREACHABLE:
+            reason = f"bc.reason.{rec.error or 'not_linked'}"
+        unit = names.get(rec.unit_id, "") if rec.unit_id is not None else ""
+        everyone.append(
+            RecipientLine(rec.name, unit, rec.target_type, state, reason, rec.sent_at, rec.ack_at)
+        )
+    silent = [
+        line
+        for line in everyone
+        if line.ack_at is None and (broadcast.ack_required or line.state != R.SENT)
+    ]
+    return BroadcastDetail(
+        _summary(broadcast, fig),
+        units,
+        silent,
+        sorted(failures.items(), key=lambda kv: (-kv[1], kv[0])),
+        everyone,
+    )
+
+
+@dataclass(frozen=True)
+class WorkbookLabels:
+    """Translated texts for the file, from the caller's catalogs (`workbook_labels`)."""
+
+    title: str
+    units_sheet: str
+    recipients_sheet: str
+    unit: str
+    total: str
+    sent: str
+    failed: str
+    acknowledged: str
+    not_yet: str
+    recipient: str
+    state: str
+    reason: str
+    sent_at: str
+    ack_at: str
+    no_unit: str
+    states: dict[str, str]  # RecipientState value -> text
+    reasons: dict[str, str]  # catalog key -> text
+
+
+def workbook_labels(i18n: CatalogI18n, locale: str, d: BroadcastDetail) -> WorkbookLabels:
+    t = i18n.t
+    keys = {line.reason_key for line in d.recipients if line.reason_key}
+    return WorkbookLabels(
+        title=t("bc.sheet.title", locale, id=d.summary.id, excerpt=d.summary.excerpt),
+        units_sheet=t("bc.sheet.units", locale),
+        recipients_sheet=t("bc.sheet.recipients", locale),
+        unit=t("bc.sheet.unit", locale),
+        total=t("bc.sheet.total", locale),
+        sent=t("bc.sheet.sent", locale),
+        failed=t("bc.sheet.failed", locale),
+        acknowledged=t("bc.sheet.acked", locale),
+        not_yet=t("bc.sheet.not_yet", locale),
+        recipient=t("bc.sheet.recipient", locale),
+        state=t("bc.sheet.state", locale),
+        reason=t("bc.sheet.reason", locale),
+        sent_at=t("bc.sheet.sent_at", locale),
+        ack_at=t("bc.sheet.ack_at", locale),
+        no_unit=t("bc.unit.none", locale),
+        states={s.value: t(f"bc.state.{s.value}", locale) for s in R},
+        reasons={k: t(k, locale) for k in keys},
+    )
+
+
+def _text(value: str) -> str:
+    # Names come from imports and chats: no control characters (openpyxl refuses them), and
+    # nothing a spreadsheet would run as a formula.
+    value = ILLEGAL_CHARACTERS_RE.sub("", value)
+    return "'" + value if value.startswith(("=", "+", "-", "@")) else value
+
+
+def _sheet(
+    ws: Worksheet, title: str, headers: Sequence[str], rows: Sequence[Sequence[object]]
+) -> None:
+    ws.title = sheet_title(title)
+    ws.append([_text(h) for h in headers])
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+    widths = [len(h) for h in headers]
+    for row in rows:
+        ws.append([_text(v) if isinstance(v, str) else v for v in row])
+        for i, v in enumerate(row):
+            widths[i] = max(widths[i], len(str(v)) if v is not None else 0)
+    for i, width in enumerate(widths, start=1):
+        ws.column_dimensions[get_column_letter(i)].width = min(max(width + 2, 6), 60)
+    ws.freeze_panes = "A2"
+
+
+def detail_workbook(
+    labels: WorkbookLabels, detail: BroadcastDetail, *, tz: object = VN_TZ
+) -> bytes:
+    """Two sheets: the table by unit, and every recipient with its delivery and
+    acknowledgement (times in the bot's zone, as real date-time cells)."""
+    wb = Workbook()
+    units = wb.active
+    assert units is not None
+    unit_rows = [
+        [u.name or labels.no_unit, u.total, u.sent, u.failed, u.acknowledged, u.not_yet]
+        for u in detail.units
+    ]
+    _sheet(
+        units,
+        labels.units_sheet,
+        [
+            labels.unit,
+            labels.total,
+            labels.sent,
+            labels.failed,
+            labels.acknowledged,
+            labels.not_yet,
+        ],
+        unit_rows,
+    )
+    units.insert_rows(1)
+    units["A1"] = _text(labels.title)
+    units["A1"].font = Font(bold=True, size=13)
+    units.freeze_panes = "A3"
+
+    def local(moment: datetime | None) -> datetime | None:
+        return to_local(moment, tz).replace(tzinfo=None) if moment else None  # type: ignore[arg-type]
+
+    people = wb.create_sheet()
+    _sheet(
+        people,
+        labels.recipients_sheet,
+        [labels.unit, labels.recipient, labels.state, labels.reason, labels.sent_at, labels.ack_at],
+        [
+            [
+                line.unit or labels.no_unit,
+                line.name,
+                labels.states.get(line.state, line.state),
+                labels.reasons.get(line.reason_key, "") if line.reason_key else "",
+                local(line.sent_at),
+                local(line.ack_at),
+            ]
+            for line in detail.recipients
+        ],
+    )
+    for col in ("E", "F"):
+        for cell in people[col][1:]:
+            cell.number_format = "DD/MM/YYYY HH:MM"
+        people.column_dimensions[col].width = 18
+    out = BytesIO()
+    wb.save(out)
+    return out.getvalue()
