@@ -5,7 +5,8 @@
   feature's own screen opens below the nudge, as its command would open it (/schedule,
   /report <id>, /visit, the item's card), so the nudge keeps its other buttons. The
   screen checks the person may do the thing, as it always does. Xác nhận is the roster's own
-  button (its handler confirms).
+  button (its handler confirms); Đã nhận acknowledges the guidance for the chat it went to
+  (the broadcasts feature checks the person may).
 - /nudges [MM/YYYY]: a committee admin's figures; /nudges off|on <member code> switches a
   person off from nudges (or on again).
 """
@@ -24,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock
 from bot.i18n import CatalogI18n
 from bot.services import nudges as svc
+from bot.services.broadcasts.acks import acknowledge
 from bot.services.meetings.context import MeetingContext
 from bot.services.nudges.figures import Figures, NudgeFigures
 from bot.services.policy import Actor, Refused, Role
@@ -79,6 +81,10 @@ async def on_action(
 
         await on_inbox_open(query, InboxOpenCb(item_id=cb.id), session, actor, meeting_context, bot)
         return
+    if cb.a is svc.NudgeAct.ACK:  # Đã nhận, for the chat the guidance went to
+        result = await acknowledge(session, meeting_context, actor.telegram_id, cb.id, cb.c)
+        await query.answer(t(result.key, **result.params), show_alert=True)
+        return
     message = query.message
     if not isinstance(message, Message) or message.chat.type != "private":
         raise Refused("nudge.open_in_private")
@@ -93,12 +99,10 @@ async def on_action(
 
         command = CommandObject(prefix="/", command="report", args=str(cb.id))
         await cmd_report_id(message, command, state, session, clock, actor, i18n)
-    elif cb.a is svc.NudgeAct.VISIT_REPORT:
+    else:
         from handlers.rosters.visits import cmd_visit
 
         await cmd_visit(message, session, actor, meeting_context)
-    else:  # Đã nhận: waits for the broadcasts feature (see providers_fb.BroadcastAck)
-        raise Refused("nudge.no_longer_needed")
 
 
 # /nudges --------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
     Branch,
+    BroadcastRecipient,
     ChatBinding,
     CommitteeAdmin,
     FeedbackItem,
@@ -223,6 +224,22 @@ class NudgeSources:
             out.update({i: (s, lt, lid) for i, s, lt, lid in rows})
         return out
 
+    async def broadcast_acks(
+        self, broadcast_ids: Iterable[int]
+    ) -> dict[tuple[int, int], datetime | None]:
+        """(broadcast, recipient chat) -> when it was acknowledged (None: not yet)."""
+        out: dict[tuple[int, int], datetime | None] = {}
+        for batch in chunks(set(broadcast_ids)):
+            stmt = select(
+                BroadcastRecipient.broadcast_id,
+                BroadcastRecipient.chat_id,
+                BroadcastRecipient.ack_at,
+            ).where(BroadcastRecipient.broadcast_id.in_(batch))
+            for b, chat, at in (await self.session.execute(stmt)).all():
+                if chat is not None:
+                    out[(b, chat)] = at
+        return out
+
     # People and chats ------------------------------------------------------------------------
 
     async def branch_leaders(self, branch_ids: Iterable[int]) -> dict[int, list[Member]]:
@@ -236,6 +253,18 @@ class NudgeSources:
             )
             for m in await self.session.scalars(stmt):
                 out.setdefault(m.branch_id, []).append(m)
+        return out
+
+    async def group_leaders(self, group_ids: Iterable[int]) -> dict[int, int]:
+        """working group -> its leader's member id (groups without one left out)."""
+        out: dict[int, int] = {}
+        for batch in chunks(set(group_ids)):
+            stmt = select(WorkingGroup.id, WorkingGroup.leader_member_id).where(
+                WorkingGroup.id.in_(batch)
+            )
+            for gid, leader in (await self.session.execute(stmt)).all():
+                if leader is not None:
+                    out[gid] = leader
         return out
 
     async def members(self, ids: Iterable[int]) -> dict[int, Member]:

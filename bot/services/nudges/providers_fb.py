@@ -4,9 +4,10 @@
   same people `bot.services.feedback.deadlines.items_due` names (whoever took it, the level's
   people in private: a branch's secretary and deputies, else the admins (a unit's own
   commune admins first, then the district's); and the level's group chat), computed here for
-  all items at once (items_due asks per item, and lists overdue items of any age). Trả lời opens the item's card. Past the deadline it is
-  escalated: a branch's item to its unit's committee, any other to the district's admins.
-- broadcast_ack: see `BroadcastAck` (waits for the broadcasts feature).
+  all items at once (items_due asks per item, and lists overdue items of any age). Trả lời
+  opens the item's card. Past the deadline it is escalated: a branch's item to its unit's
+  committee, any other to the district's admins.
+- broadcast_ack: see `BroadcastAck`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.services.broadcasts.acks import unacknowledged
+from bot.services.broadcasts.audience import SECRETARY
 from bot.services.feedback.common import item_number
 from bot.services.nudges.callbacks import NudgeAct, NudgeCb
 from bot.services.nudges.obligations import (
@@ -140,16 +143,15 @@ class FeedbackDue:
 
 
 class BroadcastAck:
-    """Guidance not acknowledged by its deadline → the branch secretary in private; 2 days
-    later → escalated.
-
-    TODO(broadcasts): the broadcasts feature (branch helper-bc-core, not on main yet) exposes
-    `bot.services.broadcasts.acks.unacknowledged(session, now) -> list[Pending]` and the
-    `acknowledge` use case. Until it lands this adapter lists nothing, so the policy never
-    fires; wiring it is: one obligation per Pending (key "ack:{broadcast}:{chat}", owners the
-    branch's secretary (deputies) from `branch_leaders`, moment the deadline, action
-    NudgeCb(a=ACK, id=broadcast, c=chat), escalate_to the unit), and `status` reading the
-    recipient's `ack_at`.
+    """Guidance not acknowledged by its deadline (`bot.services.broadcasts.acks.
+    unacknowledged`: the chats it reached that did not press Đã nhận) → for a branch's group,
+    its secretary (the deputies when it has none) in private; for a secretary reached in
+    private, that secretary; for a working group's chat, its leader; for a unit's chat, the
+    commune's own admins. Đã nhận acknowledges for the chat the broadcast went to (the
+    broadcasts feature checks the person may). 2 days later it is escalated: a branch's to its
+    unit's committee, any other to the district's admins. The broadcasts feature lists a chat only
+    once the deadline has passed (it reminds once before it itself), so a negative `hours`
+    setting has no effect here.
     """
 
     policy = P.BROADCAST_ACK
@@ -158,9 +160,78 @@ class BroadcastAck:
     async def candidates(
         self, session: AsyncSession, window: Window, district_id: int | None
     ) -> list[Obligation]:
-        return []
+        pending = [
+            p
+            for p in await unacknowledged(session, window.now, lookback=window.back)
+            if district_id is None or p.district_id == district_id
+        ]
+        if not pending:
+            return []
+        src = NudgeSources(session)
+        leaders = await src.branch_leaders(
+            p.branch_id for p in pending if p.branch_id and p.target_type == TargetType.BRANCH
+        )
+        groups = await src.group_leaders(
+            p.target_id for p in pending if p.target_type == TargetType.WORKING_GROUP
+        )
+        people = await src.members(
+            [p.target_id for p in pending if p.target_type == SECRETARY] + list(groups.values())
+        )
+        unit_admins = await src.unit_admins(
+            p.target_id for p in pending if p.target_type == TargetType.UNIT
+        )
+        out = []
+        for p in pending:
+            if p.target_type == TargetType.BRANCH and p.branch_id:
+                ms = leaders.get(p.branch_id, [])
+                secretary = [m for m in ms if m.role == "secretary"]
+                owners = [Owner(m.telegram_id, m.full_name) for m in (secretary or ms)]
+            elif p.target_type == SECRETARY:
+                m = people.get(p.target_id)
+                owners = [Owner(m.telegram_id, m.full_name)] if m is not None else []
+            elif p.target_type == TargetType.WORKING_GROUP and p.target_id in groups:
+                m = people.get(groups[p.target_id])
+                owners = [Owner(m.telegram_id, m.full_name)] if m is not None else []
+            elif p.target_type == TargetType.UNIT:  # a unit's committee chat: its admins
+                owners = [Owner(t, p.name) for t in unit_admins.get(p.target_id, [])]
+            else:
+                owners = []
+            deadline = to_local(p.deadline, window.tz)
+            out.append(
+                Obligation(
+                    kind=self.policy,
+                    key=f"{self.prefix}:{p.broadcast_id}:{p.chat_id}",
+                    district_id=p.district_id,
+                    unit_id=p.unit_id,
+                    branch_id=p.branch_id,
+                    owners=tuple(owners),
+                    moment=p.deadline,
+                    params={
+                        "excerpt": p.excerpt[:80],
+                        "branch": p.name,
+                        "date": f"{deadline:%d/%m/%Y}",
+                        "time": f"{deadline:%H:%M}",
+                    },
+                    action=Action(
+                        "nudge.btn.ack",
+                        NudgeCb(a=NudgeAct.ACK, id=p.broadcast_id, c=p.chat_id).pack(),
+                    ),
+                    # A branch's: its unit's committee; any other: the district's admins.
+                    escalate_to=EscalateTo(unit_id=p.unit_id if p.branch_id else None),
+                )
+            )
+        return out
 
     async def status(
         self, session: AsyncSession, keys: Sequence[str], now: datetime
     ) -> dict[str, Status]:
-        return dict.fromkeys(keys, Status.LAPSED)
+        acks = await NudgeSources(session).broadcast_acks(key_id(k) for k in keys)
+        out = {}
+        for key in keys:
+            _, broadcast, chat = key.split(":")
+            pair = (int(broadcast), int(chat))
+            if pair not in acks:
+                out[key] = Status.LAPSED
+            else:
+                out[key] = Status.MET if acks[pair] is not None else Status.OWED
+        return out
