@@ -72,7 +72,9 @@ DATASETS = Path(os.environ.get("DATASETS_DIR", "/work/shared/datasets"))
 NOW = local_to_utc(datetime(2027, 1, 8).date(), datetime(2027, 1, 8, 10).time())
 LIMIT = 2.0
 TG = 9_000_000_000  # accounts given to members who have none: TG + member id
-BIG_TABLES = ("members", "meetings", "roster_visits", "feedback_items", "nudge_events")
+# Sequential scans of these are named in the summary; one of members fails the run (the issue:
+# "no full scan of members per obligation").
+BIG_TABLES = ("members", "meetings", "meeting_reports", "roster_visits", "feedback_items")
 
 
 class Clock:
@@ -319,7 +321,7 @@ async def _plans(engine: AsyncEngine, statements: list[tuple[str, Any]]) -> list
     return warnings
 
 
-async def _one(name: str, folder: Path, url: str, explain: bool) -> bool:
+async def _one(name: str, folder: Path, url: str, explain: bool, profile: bool = False) -> bool:
     engine = create_engine(url)
     try:
         await upgrade_to_head(engine)
@@ -337,7 +339,16 @@ async def _one(name: str, folder: Path, url: str, explain: bool) -> bool:
         setup = time.perf_counter() - started
         clock = Clock(NOW)
         ctx = MeetingContext(clock, create_i18n("vi"), "vi")
+        if profile:
+            import cProfile
+            import pstats
+
+            prof = cProfile.Profile()
+            prof.enable()
         first, result = await _timed_sweep(factory, ctx)
+        if profile:
+            prof.disable()
+            pstats.Stats(prof).sort_stats("cumulative").print_stats(40)
         steady = []
         captured: list[tuple[str, Any]] = []
 
@@ -374,7 +385,7 @@ async def _one(name: str, folder: Path, url: str, explain: bool) -> bool:
         if explain and engine.dialect.name == "postgresql":
             warnings = await _plans(engine, captured)
             print("  sequential scans of large tables: " + ("; ".join(warnings) or "none"))
-        return median < LIMIT and not warnings
+        return median < LIMIT and not [w for w in warnings if w.startswith("members:")]
     finally:
         await engine.dispose()
 
@@ -384,6 +395,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--quick", action="store_true", help="dan-phuong instead of the city")
     parser.add_argument("--districts", type=int, default=30)
     parser.add_argument("--backend", default="postgresql", choices=["postgresql", "sqlite", "both"])
+    parser.add_argument("--profile", action="store_true", help="cProfile the first sweep")
     args = parser.parse_args(argv)
     backends = ["postgresql", "sqlite"] if args.backend == "both" else [args.backend]
     ok = True
@@ -404,7 +416,7 @@ def main(argv: list[str]) -> int:
                 asyncio.run(_pg_admin(f'CREATE DATABASE "{pg_name}"'))
                 url = make_url(_pg_admin_url()).set(database=pg_name).render_as_string(False)
             try:
-                ok &= asyncio.run(_one(name, folder, url, explain=True))
+                ok &= asyncio.run(_one(name, folder, url, explain=True, profile=args.profile))
             finally:
                 if pg_name:
                     asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import load_only
 
 from storage.models import (
     Branch,
@@ -56,6 +57,44 @@ def chunks(values: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
         yield batch
 
 
+# Only what the obligations read: whole rows (agendas, texts) cost more to load than to query.
+MEETING = load_only(
+    Meeting.id,
+    Meeting.branch_id,
+    Meeting.district_id,
+    Meeting.status,
+    Meeting.starts_at,
+    Meeting.period_year,
+    Meeting.period_month,
+)
+BRANCH = load_only(Branch.id, Branch.name, Branch.unit_id, Branch.district_id)
+MEMBER = load_only(Member.id, Member.branch_id, Member.role, Member.telegram_id, Member.full_name)
+VISIT = load_only(
+    RosterVisit.id,
+    RosterVisit.roster_id,
+    RosterVisit.district_id,
+    RosterVisit.branch_id,
+    RosterVisit.starts_at,
+    RosterVisit.period_year,
+    RosterVisit.period_month,
+    RosterVisit.visitor_member_id,
+    RosterVisit.status,
+)
+ITEM = load_only(
+    FeedbackItem.id,
+    FeedbackItem.district_id,
+    FeedbackItem.year,
+    FeedbackItem.number,
+    FeedbackItem.branch_id,
+    FeedbackItem.unit_id,
+    FeedbackItem.level_type,
+    FeedbackItem.level_id,
+    FeedbackItem.deadline,
+    FeedbackItem.status,
+    FeedbackItem.taken_by,
+)
+
+
 def _district(column: Any, district_id: int | None) -> list[ColumnElement[bool]]:
     """The condition "in this district", or none for all districts."""
     return [] if district_id is None else [column == district_id]
@@ -83,6 +122,7 @@ class NudgeSources:
                 *_district(Meeting.district_id, district_id),
             )
             .order_by(Meeting.starts_at, Meeting.id)
+            .options(MEETING, BRANCH)
         )
         return [(m, b) for m, b in (await self.session.execute(stmt)).all()]
 
@@ -103,6 +143,7 @@ class NudgeSources:
                 *_district(Meeting.district_id, district_id),
             )
             .order_by(Meeting.starts_at, Meeting.id)
+            .options(MEETING, BRANCH)
         )
         return [(m, b) for m, b in (await self.session.execute(stmt)).all()]
 
@@ -119,6 +160,7 @@ class NudgeSources:
             .join(Branch, Branch.id == RosterVisit.branch_id)
             .where(Roster.status == RosterStatus.PUBLISHED.value, *conditions)
             .order_by(RosterVisit.id)
+            .options(VISIT, BRANCH)
         )
         rows = (await self.session.execute(stmt)).all()
         return [(v, b, p, leader) for v, b, p, leader in rows if p is not None]
@@ -172,6 +214,7 @@ class NudgeSources:
                 *_district(FeedbackItem.district_id, district_id),
             )
             .order_by(FeedbackItem.deadline, FeedbackItem.id)
+            .options(ITEM)
         )
         return list((await self.session.scalars(stmt)).all())
 
@@ -250,6 +293,7 @@ class NudgeSources:
                 select(Member)
                 .where(Member.branch_id.in_(batch), Member.active, Member.role.in_(LEADERS))
                 .order_by(Member.branch_id, Member.role.desc(), Member.id)
+                .options(MEMBER)
             )
             for m in await self.session.scalars(stmt):
                 out.setdefault(m.branch_id, []).append(m)
@@ -270,7 +314,7 @@ class NudgeSources:
     async def members(self, ids: Iterable[int]) -> dict[int, Member]:
         out: dict[int, Member] = {}
         for batch in chunks(set(ids)):
-            stmt = select(Member).where(Member.id.in_(batch))
+            stmt = select(Member).where(Member.id.in_(batch)).options(MEMBER)
             out.update({m.id: m for m in await self.session.scalars(stmt)})
         return out
 
