@@ -8,7 +8,8 @@
   button (its handler confirms); Đã nhận acknowledges the guidance for the chat it went to
   (the broadcasts feature checks the person may).
 - /nudges [MM/YYYY]: a committee admin's figures; /nudges off|on <member code> switches a
-  person off from nudges (or on again).
+  person off from nudges (or on again); /nudges set <policy> off|on|<hours> [<escalate>|-]
+  and /nudges hours <from> <until> tune the policies and waking hours of their district.
 """
 
 from __future__ import annotations
@@ -24,10 +25,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.i18n import CatalogI18n
+from bot.inputs import parse_int
 from bot.services import nudges as svc
 from bot.services.broadcasts.acks import acknowledge
 from bot.services.meetings.context import MeetingContext
 from bot.services.nudges.figures import Figures, NudgeFigures
+from bot.services.nudges.policies import HOURS_LIMIT
 from bot.services.policy import Actor, Refused, Role
 from bot.settings import Settings
 from handlers.kit import Chats, RoleFilter, feature_router, t, when
@@ -171,6 +174,36 @@ def _period(args: str, ctx: MeetingContext) -> tuple[int, int]:
     return int(year), int(month)
 
 
+def _hours(value: str) -> int:
+    try:
+        return parse_int(value, lo=-HOURS_LIMIT, hi=HOURS_LIMIT, signed=True)
+    except ValueError:
+        raise Refused("nudge.error.bad_hours", max=HOURS_LIMIT) from None
+
+
+async def _settings(session: AsyncSession, clock: Clock, actor: Actor, args: list[str]) -> str:
+    """`set POLICY off|on|HOURS [ESCALATE|-]`, `hours FROM UNTIL`: every district the person
+    administers."""
+    if args[0] == "hours" and len(args) == 3:
+        start, end = _hours(args[1]), _hours(args[2])
+        await svc.tune_waking(session, clock, actor, start, end)
+        return t("nudge.set.hours", start=start, end=end)
+    if args[0] != "set" or len(args) not in (3, 4):
+        return t("nudge.usage")
+    policy = svc.parse_policy(args[1])
+    name = t(f"nudge.kind.{policy.value}")
+    if args[2] in ("off", "on") and len(args) == 3:
+        await svc.tune(session, clock, actor, policy, enabled=args[2] == "on")
+        return t(f"nudge.set.{args[2]}", kind=name)
+    hours = _hours(args[2])
+    escalate = None if len(args) == 3 or args[3] == "-" else _hours(args[3])
+    await svc.tune(
+        session, clock, actor, policy, enabled=True, hours=hours, escalate_hours=escalate
+    )
+    later = t("nudge.set.never") if escalate is None else str(escalate)
+    return t("nudge.set.done", kind=name, hours=hours, escalate=later)
+
+
 @admin.message(Command("nudges"), RoleFilter(Role.ADMIN))
 async def cmd_nudges(
     message: Message,
@@ -178,6 +211,7 @@ async def cmd_nudges(
     session: AsyncSession,
     actor: Actor,
     meeting_context: MeetingContext,
+    clock: Clock,
 ) -> None:
     ctx = meeting_context
     args = (command.args or "").split()
@@ -190,6 +224,9 @@ async def cmd_nudges(
         )
         key = f"nudge.optout.{args[0]}" if changed else f"nudge.optout.already_{args[0]}"
         await message.answer(t(key, name=escape(member.full_name)))
+        return
+    if args and args[0] in ("set", "hours"):
+        await message.answer(await _settings(session, clock, actor, args))
         return
     if len(args) > 1:
         await message.answer(t("nudge.usage"))

@@ -16,7 +16,15 @@ from bot.services.nudges.common import DEFAULT_CONFIG, NudgeConfig, NudgeError
 from bot.services.nudges.engine import SweepResult, open_obligations, sweep
 from bot.services.nudges.figures import NudgeFigures, figures_for, nudge_figures
 from bot.services.nudges.obligations import Obligation, Status, statuses
-from bot.services.nudges.policies import DEFAULTS, load_policies, set_policy, set_waking
+from bot.services.nudges.policies import (
+    DEFAULTS,
+    load_policies,
+    parse_policy,
+    set_policy,
+    set_waking,
+    tune,
+    tune_waking,
+)
 
 __all__ = [
     "DEFAULTS",
@@ -36,10 +44,13 @@ __all__ = [
     "load_policies",
     "nudge_figures",
     "open_obligations",
+    "parse_policy",
     "set_policy",
     "set_waking",
     "snooze",
     "statuses",
     "switch_person",
     "sweep",
+    "tune",
+    "tune_waking",
 ]

@@ -20,11 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.services.nudges.common import DEFAULT_CONFIG, NudgeConfig, NudgeError
-from bot.services.policy import Actor
+from bot.services.policy import Actor, admin_districts_of
 from bot.services.vn_calendar import VN_TZ, is_holiday, to_local
 from storage.models import NudgeSetting
 from storage.models.nudges import WAKING, NudgePolicy
 from storage.repositories.nudges import NudgeRepository
+from storage.repositories.org import OrgRepository
 
 P = NudgePolicy
 HOURS_LIMIT = 24 * 60  # a timing beyond two months either way is a typo
@@ -155,3 +156,60 @@ async def set_waking(
     row.enabled, row.hours, row.escalate_hours = True, start, end
     row.updated_by, row.updated_at = actor.telegram_id, clock.now()
     await session.flush()
+
+
+# For the districts a person administers (/nudges set, /nudges hours) ---------------------------
+
+
+async def _districts(session: AsyncSession, actor: Actor) -> list[int]:
+    mine = admin_districts_of(actor, [d.id for d in await OrgRepository(session).districts()])
+    if not mine:
+        raise NudgeError("policy.needs_admin")
+    return mine
+
+
+def parse_policy(name: str) -> NudgePolicy:
+    try:
+        return NudgePolicy(name.strip().lower())
+    except ValueError:
+        names = ", ".join(p.value for p in NudgePolicy)
+        raise NudgeError("nudge.error.unknown_policy", names=names) from None
+
+
+async def tune(
+    session: AsyncSession,
+    clock: Clock,
+    actor: Actor,
+    policy: NudgePolicy,
+    *,
+    enabled: bool,
+    hours: int | None = None,
+    escalate_hours: int | None = None,
+) -> Timing:
+    """Switch a policy on or off in every district the person administers, with new hours
+    when given (else each district keeps its own)."""
+    policies = await load_policies(session)
+    timing = DEFAULTS[policy]
+    for district_id in await _districts(session, actor):
+        current = policies.timing(district_id, policy)
+        new_hours = current.hours if hours is None else hours
+        new_escalate = current.escalate_hours if hours is None else escalate_hours
+        timing = await set_policy(
+            session,
+            clock,
+            actor,
+            district_id,
+            policy,
+            enabled=enabled,
+            hours=new_hours,
+            escalate_hours=new_escalate,
+        )
+    return timing
+
+
+async def tune_waking(
+    session: AsyncSession, clock: Clock, actor: Actor, start: int, end: int
+) -> None:
+    """The waking hours of every district the person administers."""
+    for district_id in await _districts(session, actor):
+        await set_waking(session, clock, actor, district_id, start, end)
