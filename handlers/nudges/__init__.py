@@ -34,7 +34,6 @@ from bot.services.nudges.policies import HOURS_LIMIT
 from bot.services.policy import Actor, Refused, Role
 from bot.settings import Settings
 from handlers.kit import Chats, RoleFilter, feature_router, t, when
-from storage.models.nudges import NudgePolicy
 
 buttons = feature_router(__name__, Chats.ANY)  # nudges reach private chats and level groups
 admin = feature_router(__name__ + ".admin", Chats.PRIVATE)
@@ -136,7 +135,7 @@ def figures_text(fig: NudgeFigures, month: str) -> str:
     total, o = fig.total, fig.total.outcomes
     lines = [t("nudge.fig.head", district=escape(fig.name), month=month), ""]
     lines.append(t("nudge.fig.open", n=sum(total.open.values())))
-    for policy in NudgePolicy:
+    for policy in svc.NudgePolicy:
         if total.open[policy.value]:
             lines.append(
                 t("nudge.fig.open_kind", kind=t(f"nudge.kind.{policy.value}"), n=total.open[policy])

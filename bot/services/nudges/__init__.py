@@ -25,6 +25,7 @@ from bot.services.nudges.policies import (
     tune,
     tune_waking,
 )
+from storage.models.nudges import NudgePolicy
 
 __all__ = [
     "DEFAULTS",
@@ -34,6 +35,7 @@ __all__ = [
     "NudgeConfig",
     "NudgeError",
     "NudgeFigures",
+    "NudgePolicy",
     "Obligation",
     "SnoozeCb",
     "SnoozeResult",
