@@ -76,18 +76,21 @@ class App:
         await self.engine.dispose()
 
 
-def create_bot(settings: Settings) -> Bot:
+def create_bot(settings: Settings, *, plain: bool = False) -> Bot:
+    """The bot handlers and jobs call; `plain`: without their request middlewares (the outbox
+    sender's own, whose requests it paces and counts itself)."""
     session = (
         BotSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
         if settings.telegram_api_url
         else BotSession()
     )
-    from handlers.kit import KitRequestMiddleware
+    if not plain:
+        from handlers.kit import KitRequestMiddleware
 
-    # Every call the bot makes while handling an update first commits that update's writes.
-    session.middleware(CommitBeforeReply())
-    # Presses answered once (and always), an edit that changes nothing is no error.
-    session.middleware(KitRequestMiddleware())
+        # Every call the bot makes while handling an update first commits that update's writes.
+        session.middleware(CommitBeforeReply())
+        # Presses answered once (and always), an edit that changes nothing is no error.
+        session.middleware(KitRequestMiddleware())
     return Bot(
         settings.bot_token,
         session=session,
@@ -209,6 +212,7 @@ def _add_outbox_and_jobs(app: App) -> None:
     """The outbox sender (when this process runs one) and the scheduler's jobs."""
     from bot.jobs import register_all
     from bot.outbox import Sender, SenderConfig
+    from bot.outbox.direct import SharedPace
     from bot.scheduler import JobContext, SchedulerJobs, create_registry
 
     settings = app.settings
@@ -236,11 +240,43 @@ def _add_outbox_and_jobs(app: App) -> None:
                 config.global_per_sec,
                 hold=config.request_timeout + 5,
             )
-        sender = Sender(app.bot, app.session_factory, config=config, clock=app.clock, shared=shared)
+        # The sender has its own Bot: answers to people and live edits made with `app.bot`
+        # take their place in the sender's pace ahead of it (`bot.outbox.direct`), its own
+        # requests are paced by the sender alone.
+        sender = Sender(
+            create_bot(settings, plain=True),
+            app.session_factory,
+            config=config,
+            clock=app.clock,
+            shared=shared,
+        )
+        app.bot.session.middleware(SharedPace(lambda: _sender_limits(sender)))
+        app.components.append(_SenderBotSession(sender.bot))  # stops after the sender
         app.components.append(sender)
         ctx.sender = sender
     app.dp["jobs"] = jobs
     app.components.append(SchedulerJobs(jobs, app.scheduler, ctx))
+
+
+def _sender_limits(sender: Any) -> Any:
+    """The running sender's global pace and per-chat state (made when it starts)."""
+    pacer, chats = getattr(sender, "pacer", None), getattr(sender, "scheduler", None)
+    return (pacer, chats) if pacer is not None and chats is not None else None
+
+
+@dataclass
+class _SenderBotSession:
+    """Closes the sender's own HTTP session once the sender has stopped (components stop in
+    reverse order, so it is listed before the sender)."""
+
+    bot: Bot
+    name: str = "outbox-sender-session"
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        await self.bot.session.close()
 
 
 async def _on_startup(bot_app: App, bot: Bot) -> None:

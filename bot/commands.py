@@ -33,6 +33,8 @@ ROLE_COMMANDS: dict[str, tuple[str, ...]] = {
         "inbox",
         "feedback_stats",
         "nudges",
+        "broadcast",
+        "broadcasts",
     ),
 }
 log = logging.getLogger("bot.commands")

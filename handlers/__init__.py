@@ -18,6 +18,7 @@ def detached(router: Router) -> Router:
 def get_routers() -> list[Router]:
     from handlers import (
         admins,
+        broadcasts,
         common,
         feedback,
         language,
@@ -57,4 +58,6 @@ def get_routers() -> list[Router]:
         *(detached(r) for r in feedback.routers()),
         # Nudges (issue 15): /nudges, "Nhắc lại sau" and the nudges' action buttons.
         *(detached(r) for r in nudges.routers()),
+        # Guidance broadcasts (issue 14): /broadcast, /broadcasts, Đã nhận, the progress buttons.
+        *(detached(r) for r in broadcasts.routers()),
     ]

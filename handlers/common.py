@@ -15,7 +15,7 @@ router = feature_router(__name__, Chats.ANY)
 HELP_EXTRA: dict[str, tuple[str, ...]] = {
     "member": ("mtg.help.member", "mrep.help.member", "fbui.help.member"),
     "secretary": ("mtg.help.secretary", "mrep.help.secretary"),
-    "admin": ("mrep.help.admin",),
+    "admin": ("mrep.help.admin", "bcui.help.admin"),
 }
 # ...and to a group's /help: only what works in a group (private commands are ignored there).
 HELP_GROUP_EXTRA: tuple[str, ...] = ()

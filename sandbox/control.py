@@ -49,12 +49,16 @@ class Control:
         text: str,
         chat_id: int | None = None,
         reply_to_message_id: int | None = None,
+        entities: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
-        """User writes ``text`` (private chat by default); commands get bot_command."""
+        """User writes ``text`` (private chat by default); commands get bot_command;
+        ``entities``: the formatting the app made (bold, links...), as Telegram sends it."""
         content: dict[str, Any] = {"text": text}
         m = _COMMAND_RE.match(text)
         if m:
             content["entities"] = [{"type": "bot_command", "offset": 0, "length": len(m.group())}]
+        if entities:
+            content["entities"] = [*content.get("entities", []), *entities]
         if reply_to_message_id is not None:
             chat = self.world.private_chat(user_id) if chat_id is None else self.world.chat(chat_id)
             target = self.world.find(chat, int(reply_to_message_id))
@@ -164,6 +168,14 @@ class Control:
         if media_group_id:
             body["media_group_id"] = str(media_group_id)
         return self._user_message(user_id, chat_id, body)
+
+    def send_content(
+        self, user_id: int, content: dict[str, Any], chat_id: int | None = None
+    ) -> dict[str, Any]:
+        """Any other message a person can send or forward (a captioned file with its
+        formatting, a poll, a forwarded post with its ``forward_origin``...): ``content`` is the
+        Message fields beyond id, sender, chat and date."""
+        return self._user_message(user_id, chat_id, dict(content))
 
     def create_group(
         self,

@@ -14,7 +14,8 @@ keyword arguments of the same-named :class:`sandbox.state.BotWorld` method:
 
 * ``POST /sandbox/users`` (add_user), ``POST /sandbox/send_text``,
   ``POST /sandbox/press_button`` -> ``{"query_id", "update"}``,
-  ``POST /sandbox/share_contact``, ``POST /sandbox/upload_document`` and
+  ``POST /sandbox/share_contact``, ``POST /sandbox/send_content`` (any Message fields),
+  ``POST /sandbox/upload_document`` and
   ``POST /sandbox/upload_photo`` (bytes as ``content_b64``), ``POST /sandbox/create_group``,
   ``POST /sandbox/add_bot_to_group``, ``POST /sandbox/remove_bot_from_group``,
   ``POST /sandbox/set_member_status``, ``POST /sandbox/migrate_to_supergroup``,
@@ -50,6 +51,7 @@ _POST_OPS = {
     "send_text": "send_text",
     "press_button": "press_button",
     "share_contact": "share_contact",
+    "send_content": "send_content",
     "upload_document": "upload_document",
     "upload_photo": "upload_photo",
     "create_group": "create_group",

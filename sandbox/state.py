@@ -113,6 +113,7 @@ class BotWorld:
         self.send_text = self.control.send_text
         self.press_button = self.control.press_button
         self.share_contact = self.control.share_contact
+        self.send_content = self.control.send_content
         self.upload_document = self.control.upload_document
         self.upload_photo = self.control.upload_photo
         self.create_group = self.control.create_group

@@ -20,7 +20,7 @@ marks it sending).
 Crash guarantee: a row is marked `sending` (committed) before its request leaves, and its outcome
 is committed after the answer. When a sender dies, its rows' leases expire and any sender takes
 them back: `claimed` rows never reached Telegram and are simply sent, exactly once; `sending`
-rows were in flight at the crash (marked up to `lead` before their turn, or answered but their
+rows were in flight at the crash (marked up to `ahead` before their turn, or answered but their
 outcome not yet written) and follow the policy above, so the duplicates a crash can cause are at
 most the requests in flight at that moment (<= `max_in_flight`), only for at-least-once kinds,
 and each is counted as an uncertain attempt.

@@ -73,6 +73,11 @@ class SenderConfig:
     # (each late take lengthens that slot's cycle for the rest of the run). Kept short: an
     # urgent message claimed later queues behind them, and a crash makes them "maybe sent".
     lead: float = 0.05
+    # At most this many seconds of sending may be ahead of the pace at all: marked `sending`
+    # and waiting, or having the mark written (the writer lingers, then commits; a slow
+    # commit must not leave the pacer idle). What a Dừng cannot stop or a crash leaves
+    # "maybe sent" beyond the requests on the wire.
+    ahead: float = 0.15
     max_held: int = 2000
     # Hold no more than this many seconds of sending at the global rate, so several
     # processes share a backlog instead of the first one taking all of it.
@@ -178,6 +183,10 @@ class Sender:
         self._ops: asyncio.Queue[_Op] | None = None
         self._running = False
         self._in_flight = 0
+        # Requests marked (or being marked) `sending` that have not left the pacer yet, and a
+        # signal each time one leaves: the dispatcher keeps only `ahead` seconds of them.
+        self._ahead = 0
+        self._left = asyncio.Event()
         self._pacer_lock = asyncio.Lock()
         self._recent_429: deque[float] = deque()
         # One sender transaction at a time: on SQLite two of them would make the second wait
@@ -196,6 +205,7 @@ class Sender:
         self.scheduler = ChatScheduler(cfg.limits())
         self.pacer = GlobalPacer(cfg.global_per_sec)
         self._lead = max(2, int(cfg.global_per_sec * cfg.lead))
+        self._ahead_max = max(self._lead, int(cfg.global_per_sec * cfg.ahead)) + 2
         self._claim_slice = max(10, int(cfg.global_per_sec * cfg.claim_slice))
         self._ops = asyncio.Queue()
         self._running = True
@@ -352,9 +362,15 @@ class Sender:
             task = asyncio.get_running_loop().create_task(self._deliver(held))
             self._requests.add(task)
             task.add_done_callback(self._requests.discard)
-            # Stay only `lead` ahead of the global pace (see SenderConfig.lead).
-            if self._in_flight > self._lead:
-                await asyncio.sleep(self.pacer.wait(time.monotonic()))
+            self._ahead += 1
+            # Stay only `ahead` of the global pace (see SenderConfig.ahead): without this
+            # bound the dispatcher ran ahead at the spreading bucket's rate (15% above the
+            # pace), and at 30/s up to `max_in_flight` rows, two seconds of sending, sat marked
+            # `sending` at the pacer: a stopped broadcast still sent them, a crash made them
+            # all "maybe sent".
+            while self._ahead >= self._ahead_max and self._running:
+                self._left.clear()
+                await self._left.wait()
 
     async def _pace(self, member: str) -> None:
         """Wait for a global token (this process's, then the shared one); FIFO among requests."""
@@ -374,6 +390,7 @@ class Sender:
         retry_after: float | None = None
         requeue = False
         held.answered = None
+        ahead = True
         try:
             owned = await self._submit("sending", entry.id, None)
             if not owned:
@@ -382,12 +399,15 @@ class Sender:
             entry.attempts += 1
             held.member = f"{self.token}:{entry.id}:{entry.attempts}"
             await self._pace(held.member)
+            ahead = self._leave_pacer()
             retry_after, requeue = await self._attempt(held)
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("delivering outbox row %s failed unexpectedly", entry.id)
         finally:
+            if ahead:
+                self._leave_pacer()
             self._in_flight -= 1
             now = time.monotonic()
             if retry_after is not None and held.answered is not None:
@@ -401,6 +421,12 @@ class Sender:
                 requeue=(entry.priority, held) if requeue else None,
             )
             self._changed.set()
+
+    def _leave_pacer(self) -> bool:
+        """One request is no longer ahead of the pace (it left, or never will)."""
+        self._ahead -= 1
+        self._left.set()
+        return False
 
     async def _attempt(self, held: _Held) -> tuple[float | None, bool]:
         """One request and its outcome; returns (retry_after for the chat, keep in memory)."""

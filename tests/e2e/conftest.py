@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import _Templates
+from tests.e2e.broadcasts_world import BroadcastWorld, broadcast_world
 from tests.e2e.feedback_world import FbWorld, feedback_world
 from tests.e2e.harness import BotEnv, running_bot
 from tests.e2e.rosters_world import DanPhuong, RosterWorld, roster_world
@@ -42,6 +43,13 @@ def dan_phuong_url(db_backend: str, dan_phuong: DanPhuong, tmp_path: Path) -> It
 @pytest.fixture
 async def rosters(dan_phuong_url: str) -> AsyncIterator[RosterWorld]:
     async with roster_world(dan_phuong_url) as world:
+        yield world
+
+
+@pytest.fixture
+async def bc(dan_phuong_url: str) -> AsyncIterator[BroadcastWorld]:
+    """dan-phuong with its branch groups on Telegram and the flood limits on (broadcasts)."""
+    async with broadcast_world(dan_phuong_url) as world:
         yield world
 
 

@@ -1,0 +1,12 @@
+"""Guidance broadcasts (issue 14): /broadcast (compose, audience, options, preview, Gửi),
+the Đã nhận button, the progress message's buttons, and /broadcasts (the record)."""
+
+from __future__ import annotations
+
+from aiogram import Router
+
+
+def routers() -> list[Router]:
+    from handlers.broadcasts import acks, compose, history, panel, progress
+
+    return [compose.router, panel.router, progress.router, history.router, acks.router]
