@@ -32,6 +32,7 @@ ROLE_COMMANDS: dict[str, tuple[str, ...]] = {
         "coverage",
         "inbox",
         "feedback_stats",
+        "nudges",
         "broadcast",
         "broadcasts",
     ),

@@ -25,6 +25,7 @@ def get_routers() -> list[Router]:
         link_codes,
         linking,
         meetings,
+        nudges,
         org,
         people,
         rosters,
@@ -55,6 +56,8 @@ def get_routers() -> list[Router]:
         *(detached(r) for r in rosters.routers()),
         # Branch feedback (issue 13): /feedback, the cards' buttons, /inbox, /feedback_stats.
         *(detached(r) for r in feedback.routers()),
+        # Nudges (issue 15): /nudges, "Nhắc lại sau" and the nudges' action buttons.
+        *(detached(r) for r in nudges.routers()),
         # Guidance broadcasts (issue 14): /broadcast, /broadcasts, Đã nhận, the progress buttons.
         *(detached(r) for r in broadcasts.routers()),
     ]

@@ -6,9 +6,10 @@ from bot.scheduler import JobRegistry
 
 
 def register_all(registry: JobRegistry) -> None:
-    from bot.jobs import broadcasts, feedback, meetings, rosters
+    from bot.jobs import broadcasts, feedback, meetings, nudges, rosters
 
     feedback.register(registry)
     meetings.register(registry)
+    nudges.register(registry)
     rosters.register(registry)
     broadcasts.register(registry)

@@ -33,7 +33,10 @@ failed, "deadline"), a retry due within `hold_retries_up_to` waiting in memory, 
 at once with the reason, and the built-in hook marks a person the bot cannot write to
 unreachable or unbinds a kicked or vanished group; a group upgraded to a supergroup moves its
 binding and the message goes to the new id.
-Features register their own callbacks with `on_failure(kind_or_origin_type, hook)`.
+Features register their own callbacks with `on_failure(kind_or_origin_type, hook)`, and a
+last-moment check with `before_send(origin_type, check)`: run on the feature's rows right after
+a sender claims them (about 2 s before they leave), it may withdraw rows that must no longer go
+out (a nudge whose obligation was met meanwhile); they end `cancelled` and are never sent.
 """
 
 from bot.outbox.sender import Sender, SenderConfig, SenderStats
@@ -44,6 +47,8 @@ from bot.outbox.service import (
     KindPolicy,
     OutboxKind,
     OutboxMessage,
+    SendChecks,
+    before_send,
     enqueue,
     on_failure,
     policy_for,
@@ -59,9 +64,11 @@ __all__ = [
     "OutboxMessage",
     "OutboxState",
     "Priority",
+    "SendChecks",
     "Sender",
     "SenderConfig",
     "SenderStats",
+    "before_send",
     "enqueue",
     "on_failure",
     "policy_for",

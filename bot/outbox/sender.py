@@ -43,8 +43,10 @@ from bot.outbox.limiter import ChatScheduler, GlobalPacer, LimitConfig
 from bot.outbox.service import (
     FailureEvent,
     FailureHooks,
+    SendChecks,
     add_waker,
     builtin_chat_fate,
+    default_checks,
     default_hooks,
     no_retry_kinds,
     policy_for,
@@ -123,6 +125,7 @@ class SenderStats:
     transient: int = 0
     migrated: int = 0
     lost_claims: int = 0
+    withdrawn: int = 0  # claimed, then withdrawn by their feature's last-moment check
     delays: list[float] = field(default_factory=list)  # due -> delivered, seconds
 
 
@@ -160,14 +163,17 @@ class Sender:
         clock: Clock | None = None,
         hooks: FailureHooks | None = None,
         shared: SharedWindow | None = None,
+        checks: SendChecks | None = None,
     ) -> None:
-        """`shared`: the global limit across processes (the sender closes it when it stops)."""
+        """`shared`: the global limit across processes (the sender closes it when it stops);
+        `checks`: the features' last-moment checks (`bot.outbox.before_send`)."""
         self.bot = bot
         self.shared = shared
         self.session_factory = session_factory
         self.config = config or SenderConfig()
         self.clock = clock or SystemClock()
         self.hooks = hooks if hooks is not None else default_hooks
+        self.checks = checks if checks is not None else default_checks
         self.stats = SenderStats()
         self.token = ""
         self._tasks: list[asyncio.Task[None]] = []
@@ -317,6 +323,14 @@ class Sender:
                 per_chat=cfg.per_chat_held,
                 exclude_chats=exclude,
             )
+            # Features re-check their rows now, just before they leave (a nudge whose
+            # obligation was met meanwhile is withdrawn, never sent).
+            claimed = len(rows)
+            withdrawn = await self.checks.withdrawn(s, rows, now) if rows else {}
+            if withdrawn:
+                await OutboxRepository(s).withdraw_claimed(withdrawn, self.token, now)
+                rows = [r for r in rows if r.id not in withdrawn]
+                self.stats.withdrawn += len(withdrawn)
         mono = time.monotonic()
         for row in rows:
             # A retry was due before the rows claimed with it: it goes first.
@@ -324,7 +338,7 @@ class Sender:
             self.scheduler.push(row.chat_id, row.priority, _Held(row), mono, front=front)
         if rows:
             self._changed.set()
-        return len(rows)
+        return claimed
 
     # ---- dispatching --------------------------------------------------------------------
     async def _dispatcher(self) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -13,7 +13,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock, SystemClock
-from storage.models.outbox import OutboxState, Priority
+from storage.models.outbox import OutboxEntry, OutboxState, Priority
 from storage.repositories.outbox import OutboxRepository
 
 log = logging.getLogger("bot.outbox")
@@ -286,3 +286,47 @@ default_hooks = FailureHooks()
 def on_failure(key: str, hook: FailureHook) -> None:
     """Register a feature's callback for permanent failures of its messages."""
     default_hooks.register(key, hook)
+
+
+# ---- last-moment checks ----------------------------------------------------------------
+SendCheck = Callable[[AsyncSession, Sequence[OutboxEntry], datetime], Awaitable[dict[int, str]]]
+
+
+@dataclass
+class SendChecks:
+    """Checks keyed by origin type, run on a feature's rows just after a sender claimed them
+    (at most `claim_horizon`, ~2 s, before they leave), in the claim's transaction.
+
+    A check returns {row id: reason} for rows that must not go out any more (a nudge whose
+    obligation was met meanwhile); those end `cancelled` with the reason and are never sent.
+    A check that raises withdraws nothing (logged): a stale reminder beats a lost one.
+    """
+
+    checks: dict[str, SendCheck] = field(default_factory=dict)
+
+    def register(self, origin_type: str, check: SendCheck) -> None:
+        self.checks[origin_type] = check
+
+    async def withdrawn(
+        self, session: AsyncSession, rows: Sequence[OutboxEntry], now: datetime
+    ) -> dict[int, str]:
+        by_origin: dict[str, list[OutboxEntry]] = {}
+        for row in rows:
+            if row.origin_type in self.checks:
+                by_origin.setdefault(row.origin_type, []).append(row)
+        out: dict[int, str] = {}
+        for origin, mine in by_origin.items():
+            try:
+                async with session.begin_nested():
+                    out.update(await self.checks[origin](session, mine, now))
+            except Exception:
+                log.exception("send check for %r failed; its rows go out unchecked", origin)
+        return out
+
+
+default_checks = SendChecks()
+
+
+def before_send(origin_type: str, check: SendCheck) -> None:
+    """Register a feature's last-moment check for its rows (see `SendChecks`)."""
+    default_checks.register(origin_type, check)

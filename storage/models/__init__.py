@@ -21,6 +21,7 @@ from storage.models.meetings import (
     MeetingRsvp,
     MeetingSettings,
 )
+from storage.models.nudges import NudgeEvent, NudgeOptout, NudgeSetting, NudgeTrack
 from storage.models.org import (
     AuditLog,
     Branch,
@@ -77,6 +78,10 @@ __all__ = [
     "MeetingRsvp",
     "MeetingSettings",
     "Member",
+    "NudgeEvent",
+    "NudgeOptout",
+    "NudgeSetting",
+    "NudgeTrack",
     "OutboxEntry",
     "TelegramUser",
     "Unit",

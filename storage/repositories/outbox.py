@@ -137,6 +137,30 @@ class OutboxRepository:
         rows.sort(key=lambda r: (r.priority, r.next_attempt_at, r.id))
         return rows
 
+    async def withdraw_claimed(self, reasons: dict[int, str], token: str, now: datetime) -> int:
+        """End rows this claim holds as `cancelled` before they leave (a feature's last-moment
+        check said they must not go out); each keeps its reason in `error`."""
+        done = 0
+        for entry_id, reason in reasons.items():
+            stmt = (
+                update(OutboxEntry)
+                .where(
+                    OutboxEntry.id == entry_id,
+                    OutboxEntry.claim_token == token,
+                    OutboxEntry.state == S.CLAIMED,
+                )
+                .values(
+                    state=S.CANCELLED,
+                    claim_token=None,
+                    lease_until=None,
+                    finished_at=now,
+                    error=reason[:512],
+                )
+                .execution_options(synchronize_session=False)
+            )
+            done += await _rowcount(self.session, stmt)
+        return done
+
     async def mark_sending(self, ids: Sequence[int], token: str, now: datetime) -> set[int]:
         """Record that requests are about to leave; returns the ids this claim still owns."""
         if not ids:

@@ -1,0 +1,40 @@
+"""The nudges sweep: every few minutes, remind whoever owes something now and escalate what
+was ignored (`bot.services.nudges.engine`).
+
+The database decides: every nudge and escalation is an event unique per obligation, person
+and step, written with its outbox row in the sweep's transaction, so a run twice, late, after
+a restart or in a second process sends nothing twice. What came due at night waits for the
+morning's first run after 07:00.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from bot.jobs.meetings import _meeting_ctx
+from bot.scheduler import JobContext, JobRegistry
+from bot.services.nudges import sweep
+
+log = logging.getLogger("bot.jobs.nudges")
+
+SWEEP_EVERY = timedelta(minutes=5)
+
+
+async def sweep_job(ctx: JobContext) -> None:
+    async with ctx.session_factory() as s, s.begin():
+        result = await sweep(s, _meeting_ctx(ctx))
+    if result.nudges or result.escalations or result.met or result.lapsed:
+        log.info(
+            "nudges: %d nudges, %d escalations queued; %d met, %d lapsed (%d owed, %d due)",
+            result.nudges,
+            result.escalations,
+            result.met,
+            result.lapsed,
+            result.obligations,
+            result.due,
+        )
+
+
+def register(registry: JobRegistry) -> None:
+    registry.add("nudges.sweep", sweep_job, every=SWEEP_EVERY, misfire_grace_time=300)

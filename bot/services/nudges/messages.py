@@ -1,0 +1,114 @@
+"""How nudges and escalations read: one message per person (or chat) per sweep, every
+obligation of theirs in it, each with the button that does the thing, and "Nhắc lại sau".
+
+Obligation fields are plain text; they are HTML-escaped here, where the text is built.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from html import escape
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.i18n import CatalogI18n
+from bot.services.nudges.callbacks import SnoozeCb
+from bot.services.nudges.obligations import Obligation
+from bot.services.vn_calendar import to_local
+from storage.models.nudges import EscalationReason, NudgeStep
+
+TEXT_LIMIT = 4096
+BUTTON_TEXT_MAX = 60
+PER_MESSAGE = 10  # obligations in one message; more go in a second one
+
+
+@dataclass(frozen=True)
+class NudgeItem:
+    obligation: Obligation
+    step: NudgeStep
+
+
+@dataclass(frozen=True)
+class EscalationItem:
+    obligation: Obligation
+    reason: EscalationReason
+    reminded: int  # nudges that went out (or were queued) for it, all owners together
+    owners: str  # who owes it, as read
+
+
+def _params(ob: Obligation) -> dict[str, str]:
+    return {k: escape(v) for k, v in ob.params.items()}
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _short(ob: Obligation) -> str:
+    """What the button names: the item's number, or the branch and the day."""
+    if "number" in ob.params:
+        return ob.params["number"]
+    return f"{ob.params.get('branch', '')[:26]} {ob.params.get('date', '')[:5]}".strip()
+
+
+def nudge_text(i18n: CatalogI18n, locale: str, items: list[NudgeItem]) -> str:
+    lines = [
+        i18n.t("nudge.head", locale)
+        if len(items) == 1
+        else i18n.t("nudge.head_many", locale, n=len(items))
+    ]
+    for item in items:
+        ob = item.obligation
+        line = "• " + i18n.t(f"nudge.line.{ob.kind.value}", locale, **_params(ob))
+        if item.step is NudgeStep.NUDGE2:
+            line += " " + i18n.t("nudge.again", locale)
+        lines.append(line)
+    lines.append("")
+    lines.append(i18n.t("nudge.foot", locale))
+    return _clip("\n".join(lines), TEXT_LIMIT)
+
+
+def nudge_markup(
+    i18n: CatalogI18n, locale: str, items: list[NudgeItem], batch_id: int
+) -> dict[str, Any]:
+    rows: list[list[InlineKeyboardButton]] = []
+    seen: set[str] = set()
+    for item in items:
+        action = item.obligation.action
+        if action.callback in seen:  # one Xác nhận confirms all of a roster's visits
+            continue
+        seen.add(action.callback)
+        text = f"{i18n.t(action.label, locale)} · {_short(item.obligation)}"
+        rows.append(
+            [InlineKeyboardButton(text=_clip(text, BUTTON_TEXT_MAX), callback_data=action.callback)]
+        )
+    rows.append(
+        [
+            InlineKeyboardButton(
+                text=i18n.t("nudge.btn.snooze", locale), callback_data=SnoozeCb(b=batch_id).pack()
+            )
+        ]
+    )
+    return InlineKeyboardMarkup(inline_keyboard=rows).model_dump(exclude_none=True)
+
+
+def escalation_text(
+    i18n: CatalogI18n, locale: str, items: list[EscalationItem], tz: ZoneInfo
+) -> str:
+    lines = [i18n.t("nudge.esc.head", locale, n=len(items))]
+    for item in items:
+        ob = item.obligation
+        since = _day(ob.moment, tz)
+        lines.append("")
+        lines.append("• " + i18n.t(f"nudge.esc.{ob.kind.value}", locale, **_params(ob)))
+        who = escape(item.owners) if item.owners else i18n.t("nudge.esc.nobody", locale)
+        lines.append("  " + i18n.t("nudge.esc.who", locale, who=who, since=since, n=item.reminded))
+        lines.append("  " + i18n.t(f"nudge.esc.reason.{item.reason.value}", locale))
+    return _clip("\n".join(lines), TEXT_LIMIT)
+
+
+def _day(moment: datetime, tz: ZoneInfo) -> str:
+    return f"{to_local(moment, tz):%d/%m/%Y}"

@@ -1,0 +1,215 @@
+"""The policies' timings (defaults, and each district's overrides) and the manners: when a
+message may go out at all.
+
+Each policy counts from the obligation's *moment* (the meeting, the roster's publication, the
+deadline): the first nudge `hours` after it (negative: before), the escalation
+`escalate_hours` after it (None: only when nobody can be reminded). A district may switch a
+policy off or change both numbers (`nudge_settings`), and change its waking hours.
+
+Manners: only in waking hours (07:00-21:00 local unless the district says otherwise), never on
+a public holiday or Tết unless the obligation is urgent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import Clock
+from bot.services.nudges.common import DEFAULT_CONFIG, NudgeConfig, NudgeError
+from bot.services.policy import Actor, admin_districts_of
+from bot.services.vn_calendar import VN_TZ, is_holiday, to_local
+from storage.models import NudgeSetting
+from storage.models.nudges import WAKING, NudgePolicy
+from storage.repositories.nudges import NudgeRepository
+from storage.repositories.org import OrgRepository
+
+P = NudgePolicy
+HOURS_LIMIT = 24 * 60  # a timing beyond two months either way is a typo
+
+
+@dataclass(frozen=True)
+class Timing:
+    enabled: bool
+    hours: int
+    escalate_hours: int | None
+
+    def nudge_at(self, moment: datetime) -> datetime:
+        return moment + timedelta(hours=self.hours)
+
+    def escalate_at(self, moment: datetime) -> datetime | None:
+        if self.escalate_hours is None:
+            return None
+        return moment + timedelta(hours=self.escalate_hours)
+
+
+DEFAULTS: dict[NudgePolicy, Timing] = {
+    P.MEETING_UNSCHEDULED: Timing(True, -72, None),  # 3 days before the rule's date
+    P.MEETING_REPORT: Timing(True, 24, 72),
+    P.VISIT_UNCONFIRMED: Timing(True, 72, 144),  # from the roster's publication
+    P.VISIT_REPORT: Timing(True, 48, 120),
+    P.FEEDBACK_DUE: Timing(True, -48, 0),  # 2 days before the deadline; escalated at it
+    P.BROADCAST_ACK: Timing(True, 0, 48),  # at the deadline; escalated 2 days later
+}
+
+
+@dataclass
+class Policies:
+    """Every district's timings and waking hours, read once per sweep."""
+
+    rows: dict[tuple[int, str], NudgeSetting] = field(default_factory=dict)
+    config: NudgeConfig = DEFAULT_CONFIG
+
+    def timing(self, district_id: int, policy: NudgePolicy) -> Timing:
+        row = self.rows.get((district_id, policy.value))
+        if row is None:
+            return DEFAULTS[policy]
+        return Timing(row.enabled, row.hours, row.escalate_hours)
+
+    def waking(self, district_id: int) -> tuple[time, time]:
+        row = self.rows.get((district_id, WAKING))
+        if row is None or row.escalate_hours is None:
+            return self.config.wake_from, self.config.wake_until
+        return time(row.hours), time(row.escalate_hours)
+
+    def window(self, policy: NudgePolicy) -> tuple[timedelta, timedelta]:
+        """(ahead, back): candidates whose moment lies in [now - back, now + ahead] are all
+        the ones any district may nudge or escalate now."""
+        timings = [DEFAULTS[policy]] + [
+            Timing(r.enabled, r.hours, r.escalate_hours)
+            for (_, p), r in self.rows.items()
+            if p == policy.value
+        ]
+        ahead = max(0, *(-t.hours for t in timings))
+        back = max(0, *(max(t.hours, t.escalate_hours or t.hours) for t in timings))
+        return timedelta(hours=ahead), timedelta(hours=back) + self.config.lookback_slack
+
+
+async def load_policies(session: AsyncSession, config: NudgeConfig = DEFAULT_CONFIG) -> Policies:
+    rows = await NudgeRepository(session).settings()
+    return Policies({(r.district_id, r.policy): r for r in rows}, config)
+
+
+def may_send(
+    now: datetime, waking: tuple[time, time], urgent: bool = False, tz: ZoneInfo = VN_TZ
+) -> bool:
+    """Waking hours, and not a public holiday or Tết unless urgent."""
+    local = to_local(now, tz)
+    start, end = waking
+    if not start <= local.time() < end:
+        return False
+    return urgent or not is_holiday(local.date())
+
+
+# Admin settings --------------------------------------------------------------------------------
+
+
+def _require_admin(actor: Actor, district_id: int) -> None:
+    if not actor.is_admin_of(district_id):
+        raise NudgeError("policy.needs_admin")
+
+
+async def set_policy(
+    session: AsyncSession,
+    clock: Clock,
+    actor: Actor,
+    district_id: int,
+    policy: NudgePolicy,
+    *,
+    enabled: bool,
+    hours: int,
+    escalate_hours: int | None,
+) -> Timing:
+    """A district admin tunes (or switches off) one policy."""
+    _require_admin(actor, district_id)
+    for value in (hours, escalate_hours):
+        if value is not None and not -HOURS_LIMIT <= value <= HOURS_LIMIT:
+            raise NudgeError("nudge.error.bad_hours", max=HOURS_LIMIT)
+    if escalate_hours is not None and escalate_hours < hours and policy is not P.FEEDBACK_DUE:
+        raise NudgeError("nudge.error.escalate_before_nudge")
+    repo = NudgeRepository(session)
+    row = await repo.setting(district_id, policy.value)
+    if row is None:
+        row = NudgeSetting(district_id=district_id, policy=policy.value, hours=hours)
+        session.add(row)
+    row.enabled, row.hours, row.escalate_hours = enabled, hours, escalate_hours
+    row.updated_by, row.updated_at = actor.telegram_id, clock.now()
+    await session.flush()
+    return Timing(enabled, hours, escalate_hours)
+
+
+async def set_waking(
+    session: AsyncSession, clock: Clock, actor: Actor, district_id: int, start: int, end: int
+) -> None:
+    """A district's waking hours (local, whole hours: from `start`:00 until `end`:00)."""
+    _require_admin(actor, district_id)
+    if not 0 <= start < end <= 23:
+        raise NudgeError("nudge.error.bad_waking")
+    repo = NudgeRepository(session)
+    row = await repo.setting(district_id, WAKING)
+    if row is None:
+        row = NudgeSetting(district_id=district_id, policy=WAKING, hours=start)
+        session.add(row)
+    row.enabled, row.hours, row.escalate_hours = True, start, end
+    row.updated_by, row.updated_at = actor.telegram_id, clock.now()
+    await session.flush()
+
+
+# For the districts a person administers (/nudges set, /nudges hours) ---------------------------
+
+
+async def _districts(session: AsyncSession, actor: Actor) -> list[int]:
+    mine = admin_districts_of(actor, [d.id for d in await OrgRepository(session).districts()])
+    if not mine:
+        raise NudgeError("policy.needs_admin")
+    return mine
+
+
+def parse_policy(name: str) -> NudgePolicy:
+    try:
+        return NudgePolicy(name.strip().lower())
+    except ValueError:
+        names = ", ".join(p.value for p in NudgePolicy)
+        raise NudgeError("nudge.error.unknown_policy", names=names) from None
+
+
+async def tune(
+    session: AsyncSession,
+    clock: Clock,
+    actor: Actor,
+    policy: NudgePolicy,
+    *,
+    enabled: bool,
+    hours: int | None = None,
+    escalate_hours: int | None = None,
+) -> Timing:
+    """Switch a policy on or off in every district the person administers, with new hours
+    when given (else each district keeps its own)."""
+    policies = await load_policies(session)
+    timing = DEFAULTS[policy]
+    for district_id in await _districts(session, actor):
+        current = policies.timing(district_id, policy)
+        new_hours = current.hours if hours is None else hours
+        new_escalate = current.escalate_hours if hours is None else escalate_hours
+        timing = await set_policy(
+            session,
+            clock,
+            actor,
+            district_id,
+            policy,
+            enabled=enabled,
+            hours=new_hours,
+            escalate_hours=new_escalate,
+        )
+    return timing
+
+
+async def tune_waking(
+    session: AsyncSession, clock: Clock, actor: Actor, start: int, end: int
+) -> None:
+    """The waking hours of every district the person administers."""
+    for district_id in await _districts(session, actor):
+        await set_waking(session, clock, actor, district_id, start, end)

@@ -1,0 +1,235 @@
+"""The nudges' buttons and /nudges.
+
+- "Nhắc lại sau" (SnoozeCb): the service puts the message's obligations off by a day.
+- An action button (NudgeCb): the service checks the obligation is still owed, then the
+  feature's own screen opens below the nudge, as its command would open it (/schedule,
+  /report <id>, /visit, the item's card), so the nudge keeps its other buttons. The
+  screen checks the person may do the thing, as it always does. Xác nhận is the roster's own
+  button (its handler confirms); Đã nhận acknowledges the guidance for the chat it went to
+  (the broadcasts feature checks the person may).
+- /nudges [MM/YYYY]: a committee admin's figures; /nudges off|on <member code> switches a
+  person off from nudges (or on again); /nudges set <policy> off|on|<hours> [<escalate>|-]
+  and /nudges hours <from> <until> tune the policies and waking hours of their district.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from html import escape
+
+from aiogram import Bot, Router
+from aiogram.filters import Command, CommandObject
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import Clock
+from bot.i18n import CatalogI18n
+from bot.inputs import parse_int
+from bot.services import nudges as svc
+from bot.services.broadcasts.acks import acknowledge
+from bot.services.meetings.context import MeetingContext
+from bot.services.nudges.figures import Figures, NudgeFigures
+from bot.services.nudges.policies import HOURS_LIMIT
+from bot.services.policy import Actor, Refused, Role
+from bot.settings import Settings
+from handlers.kit import Chats, RoleFilter, feature_router, t, when
+
+buttons = feature_router(__name__, Chats.ANY)  # nudges reach private chats and level groups
+admin = feature_router(__name__ + ".admin", Chats.PRIVATE)
+TEXT_LIMIT = 4096
+UNITS_MAX = 40
+
+
+def routers() -> list[Router]:
+    return [admin, buttons]
+
+
+@buttons.callback_query(svc.SnoozeCb.filter())
+async def on_snooze(
+    query: CallbackQuery,
+    callback_data: svc.SnoozeCb,
+    session: AsyncSession,
+    meeting_context: MeetingContext,
+) -> None:
+    chat = query.message.chat.id if query.message is not None else query.from_user.id
+    result = await svc.snooze(session, meeting_context, chat, callback_data.b)
+    if result.already:
+        text = t("nudge.snooze_already")
+    else:
+        text = t("nudge.snoozed", until=when(result.until, meeting_context.tz))
+        if result.used_up:
+            text += "\n" + t("nudge.snoozed_some", n=result.used_up)
+    await query.answer(text, show_alert=True)
+
+
+@buttons.callback_query(svc.NudgeCb.filter())
+async def on_action(
+    query: CallbackQuery,
+    callback_data: svc.NudgeCb,
+    session: AsyncSession,
+    actor: Actor,
+    meeting_context: MeetingContext,
+    settings: Settings,
+    clock: Clock,
+    i18n: CatalogI18n,
+    state: FSMContext,
+    bot: Bot,
+) -> None:
+    cb = callback_data
+    await svc.check_press(session, meeting_context, cb.a, cb.id, cb.c)
+    if cb.a is svc.NudgeAct.ANSWER:  # the card comes in private, wherever the press was
+        from handlers.feedback.inbox import InboxOpenCb, on_inbox_open
+
+        await on_inbox_open(query, InboxOpenCb(item_id=cb.id), session, actor, meeting_context, bot)
+        return
+    if cb.a is svc.NudgeAct.ACK:  # Đã nhận, for the chat the guidance went to
+        result = await acknowledge(session, meeting_context, actor.telegram_id, cb.id, cb.c)
+        await query.answer(t(result.key, **result.params), show_alert=True)
+        return
+    message = query.message
+    if not isinstance(message, Message) or message.chat.type != "private":
+        raise Refused("nudge.open_in_private")
+    await query.answer()
+    if cb.a is svc.NudgeAct.SCHEDULE:
+        from handlers.meetings.schedule import cmd_schedule
+
+        command = CommandObject(prefix="/", command="schedule")
+        await cmd_schedule(message, command, actor, session, settings, clock, i18n, state)
+    elif cb.a is svc.NudgeAct.REPORT:
+        from handlers.meetings.report import cmd_report_id
+
+        command = CommandObject(prefix="/", command="report", args=str(cb.id))
+        await cmd_report_id(message, command, state, session, clock, actor, i18n)
+    else:
+        from handlers.rosters.visits import cmd_visit
+
+        await cmd_visit(message, session, actor, meeting_context)
+
+
+# /nudges --------------------------------------------------------------------------------------
+
+
+def _duration(value: timedelta | None) -> str:
+    if value is None:
+        return t("nudge.fig.none")
+    hours = round(value.total_seconds() / 3600)
+    return t("nudge.fig.duration", days=hours // 24, hours=hours % 24)
+
+
+def _unit_line(name: str, f: Figures) -> str:
+    o = f.outcomes
+    return t(
+        "nudge.fig.unit",
+        name=escape(name or t("nudge.fig.no_unit")),
+        open=sum(f.open.values()),
+        nudges=f.nudges,
+        escalations=f.escalations,
+        met=o.after_first + o.after_second + o.after_escalation,
+        total=o.total,
+        never=o.never,
+    )
+
+
+def figures_text(fig: NudgeFigures, month: str) -> str:
+    total, o = fig.total, fig.total.outcomes
+    lines = [t("nudge.fig.head", district=escape(fig.name), month=month), ""]
+    lines.append(t("nudge.fig.open", n=sum(total.open.values())))
+    for policy in svc.NudgePolicy:
+        if total.open[policy.value]:
+            lines.append(
+                t("nudge.fig.open_kind", kind=t(f"nudge.kind.{policy.value}"), n=total.open[policy])
+            )
+    lines.append(t("nudge.fig.sent", nudges=total.nudges, escalations=total.escalations))
+    if total.unreachable or total.no_target:
+        lines.append(t("nudge.fig.why", unreachable=total.unreachable, no_target=total.no_target))
+    if total.withdrawn:
+        lines.append(t("nudge.fig.withdrawn", n=total.withdrawn))
+    lines += ["", t("nudge.fig.outcomes", n=o.total)]
+    for key, n in (
+        ("first", o.after_first),
+        ("second", o.after_second),
+        ("escalation", o.after_escalation),
+        ("never", o.never),
+    ):
+        lines.append(t(f"nudge.fig.after_{key}", n=n, share=o.share(n)))
+    lines.append(t("nudge.fig.median", value=_duration(o.median)))
+    units = [_unit_line(u.name, u.figures) for u in fig.units]
+    if units:
+        lines += ["", t("nudge.fig.by_unit"), *units[:UNITS_MAX]]
+        if len(units) > UNITS_MAX:
+            lines.append(t("nudge.fig.more", n=len(units) - UNITS_MAX))
+    text = "\n".join(lines)
+    return text if len(text) <= TEXT_LIMIT else text[: TEXT_LIMIT - 1] + "…"
+
+
+def _period(args: str, ctx: MeetingContext) -> tuple[int, int]:
+    today = ctx.today()
+    if not args:
+        return today.year, today.month
+    month, _, year = args.partition("/")
+    if not (month.isdecimal() and year.isdecimal() and len(year) == 4 and len(month) <= 2):
+        raise Refused("nudge.figures.bad_period")
+    return int(year), int(month)
+
+
+def _hours(value: str) -> int:
+    try:
+        return parse_int(value, lo=-HOURS_LIMIT, hi=HOURS_LIMIT, signed=True)
+    except ValueError:
+        raise Refused("nudge.error.bad_hours", max=HOURS_LIMIT) from None
+
+
+async def _settings(session: AsyncSession, clock: Clock, actor: Actor, args: list[str]) -> str:
+    """`set POLICY off|on|HOURS [ESCALATE|-]`, `hours FROM UNTIL`: every district the person
+    administers."""
+    if args[0] == "hours" and len(args) == 3:
+        start, end = _hours(args[1]), _hours(args[2])
+        await svc.tune_waking(session, clock, actor, start, end)
+        return t("nudge.set.hours", start=start, end=end)
+    if args[0] != "set" or len(args) not in (3, 4):
+        return t("nudge.usage")
+    policy = svc.parse_policy(args[1])
+    name = t(f"nudge.kind.{policy.value}")
+    if args[2] in ("off", "on") and len(args) == 3:
+        await svc.tune(session, clock, actor, policy, enabled=args[2] == "on")
+        return t(f"nudge.set.{args[2]}", kind=name)
+    hours = _hours(args[2])
+    escalate = None if len(args) == 3 or args[3] == "-" else _hours(args[3])
+    await svc.tune(
+        session, clock, actor, policy, enabled=True, hours=hours, escalate_hours=escalate
+    )
+    later = t("nudge.set.never") if escalate is None else str(escalate)
+    return t("nudge.set.done", kind=name, hours=hours, escalate=later)
+
+
+@admin.message(Command("nudges"), RoleFilter(Role.ADMIN))
+async def cmd_nudges(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    actor: Actor,
+    meeting_context: MeetingContext,
+    clock: Clock,
+) -> None:
+    ctx = meeting_context
+    args = (command.args or "").split()
+    if args and args[0] in ("off", "on"):
+        if len(args) != 2:
+            await message.answer(t("nudge.usage"))
+            return
+        member, changed = await svc.switch_person(
+            session, ctx, actor, args[1], off=args[0] == "off"
+        )
+        key = f"nudge.optout.{args[0]}" if changed else f"nudge.optout.already_{args[0]}"
+        await message.answer(t(key, name=escape(member.full_name)))
+        return
+    if args and args[0] in ("set", "hours"):
+        await message.answer(await _settings(session, clock, actor, args))
+        return
+    if len(args) > 1:
+        await message.answer(t("nudge.usage"))
+        return
+    year, month = _period(args[0] if args else "", ctx)
+    for fig in await svc.figures_for(session, ctx, actor, year, month):
+        await message.answer(figures_text(fig, f"{month:02d}/{year}"))
