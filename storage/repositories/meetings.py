@@ -294,15 +294,17 @@ class MeetingRepository:
 
     async def live_message(
         self, meeting_id: int, version: int, group_chat_id: int
-    ) -> tuple[str, int, int] | None:
-        """(kind, chat, message id) of the latest delivered announcement or correction of this
-        version in `group_chat_id` (the branch's current group): the message with the count."""
+    ) -> tuple[str, int, int, str] | None:
+        """(kind, chat, message id, text as sent) of the latest delivered announcement or
+        correction of this version in `group_chat_id` (the branch's current group): the
+        message with the count."""
         stmt = (
             select(
                 MeetingNotice.kind,
                 OutboxEntry.sent_chat_id,
                 OutboxEntry.chat_id,
                 OutboxEntry.telegram_message_id,
+                OutboxEntry.text,
             )
             .join(OutboxEntry, OutboxEntry.id == MeetingNotice.outbox_id)
             .where(
@@ -319,9 +321,9 @@ class MeetingRepository:
         row = (await self.session.execute(stmt)).first()
         if row is None:
             return None
-        kind, sent_chat, chat, message_id = row
+        kind, sent_chat, chat, message_id, text = row
         assert message_id is not None  # filtered above
-        return str(kind), int(sent_chat or chat), int(message_id)
+        return str(kind), int(sent_chat or chat), int(message_id), text or ""
 
     async def answered_since(self, since: datetime) -> set[int]:
         """Meetings with an RSVP recorded at or after `since` (the ones whose count changed)."""

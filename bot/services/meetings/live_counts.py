@@ -34,6 +34,9 @@ class LiveTarget:
     chat_id: int
     message_id: int
     header: str
+    # A correction's top as sent (its head and what changed, old -> new): kept on every edit,
+    # or the group's "schedule changed" would no longer say what changed after the first tap.
+    top: str | None = None
 
 
 async def live_message(session: AsyncSession, meeting: Meeting) -> LiveTarget | None:
@@ -46,9 +49,10 @@ async def live_message(session: AsyncSession, meeting: Meeting) -> LiveTarget | 
     row = await repo.live_message(meeting.id, meeting.version, group)
     if row is None:
         return None
-    kind, chat_id, message_id = row
-    header = "mtg.announce.head" if kind == NoticeKind.ANNOUNCE.value else "mtg.changed.head"
-    return LiveTarget(chat_id, message_id, header)
+    kind, chat_id, message_id, sent = row
+    if kind == NoticeKind.ANNOUNCE.value:
+        return LiveTarget(chat_id, message_id, "mtg.announce.head")
+    return LiveTarget(chat_id, message_id, "mtg.changed.head", sent.split("\n\n", 1)[0] or None)
 
 
 @dataclass
@@ -147,6 +151,7 @@ class LiveCounts:
             no,
             max(members - yes - no, 0),
             header=target.header,
+            top=target.top,
             tz=ctx.tz,
         )
         return target, text

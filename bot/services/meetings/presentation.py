@@ -131,11 +131,14 @@ def announcement_text(
     pending: int,
     *,
     header: str = "mtg.announce.head",
+    top: str | None = None,
     tz: ZoneInfo = VN_TZ,
 ) -> str:
-    """The live group message: details, the counts and the call to answer."""
+    """The live group message: details, the counts and the call to answer. `top` replaces the
+    header (a correction keeps what changed)."""
     bottom = counts_line(i18n, locale, yes, no, pending) + "\n" + i18n.t("mtg.announce.ask", locale)
-    return _compose(i18n.t(header, locale), _body(i18n, locale, meeting, branch, tz), bottom)
+    head = top or i18n.t(header, locale)
+    return _compose(head, _body(i18n, locale, meeting, branch, tz), bottom)
 
 
 def reminder_text(
