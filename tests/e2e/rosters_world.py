@@ -361,6 +361,12 @@ async def roster_world(database_url: str) -> AsyncIterator[RosterWorld]:
             # The tests run the drafts job themselves: a periodic run the one-day jump makes
             # "due" would draft some groups in the middle of a test that counts rows.
             env.app.scheduler.pause_job("rosters.drafts")
+            # Nudges have their own two-month world (nudges_world.py); here a sweep would add
+            # reminders to the outbox in the middle of tests that count its rows.
+            env.app.scheduler.pause_job("nudges.sweep")
+            # Likewise the daily plan: once the world's secretaries can be written to, its run
+            # would tell them of February's Tết shift in the middle of a test.
+            env.app.scheduler.pause_job("meetings.plan")
             clock.move_to(START)
             groups, tg, names = await _groups(env)
             for mid, uid in tg.items():
