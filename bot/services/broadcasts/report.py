@@ -11,12 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from io import BytesIO
 
 from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,7 +21,8 @@ from bot.i18n import CatalogI18n
 from bot.services.broadcasts.common import DEFAULT_CONFIG, BroadcastError, load_managed
 from bot.services.broadcasts.progress import Figures, failure_key, figures
 from bot.services.policy import Actor
-from bot.services.rosters.files import XLSX_MIME, sheet_title
+from bot.services.rosters.files import sheet_title
+from bot.services.sheets import XLSX_MIME, clean_text, put_text, set_width, to_bytes
 from bot.services.vn_calendar import VN_TZ, to_local
 from storage.models import Broadcast
 from storage.models.broadcasts import RecipientState
@@ -230,27 +228,30 @@ def workbook_labels(i18n: CatalogI18n, locale: str, d: BroadcastDetail) -> Workb
     )
 
 
-def _text(value: str) -> str:
-    # Names come from imports and chats: no control characters (openpyxl refuses them), and
-    # nothing a spreadsheet would run as a formula.
-    value = ILLEGAL_CHARACTERS_RE.sub("", value)
-    return "'" + value if value.startswith(("=", "+", "-", "@")) else value
+def _put(ws: Worksheet, row: int, values: Sequence[object]) -> None:
+    # Names come from imports and chats: cleaned, and kept as text (see `bot.services.sheets`).
+    for col, value in enumerate(values, start=1):
+        cell = ws.cell(row=row, column=col)
+        if isinstance(value, str):
+            put_text(cell, clean_text(value))
+        else:
+            cell.value = value
 
 
 def _sheet(
     ws: Worksheet, title: str, headers: Sequence[str], rows: Sequence[Sequence[object]]
 ) -> None:
     ws.title = sheet_title(title)
-    ws.append([_text(h) for h in headers])
+    _put(ws, 1, headers)
     for cell in ws[1]:
         cell.font = Font(bold=True)
     widths = [len(h) for h in headers]
-    for row in rows:
-        ws.append([_text(v) if isinstance(v, str) else v for v in row])
+    for r, row in enumerate(rows, start=2):
+        _put(ws, r, row)
         for i, v in enumerate(row):
             widths[i] = max(widths[i], len(str(v)) if v is not None else 0)
     for i, width in enumerate(widths, start=1):
-        ws.column_dimensions[get_column_letter(i)].width = min(max(width + 2, 6), 60)
+        set_width(ws, i, width)
     ws.freeze_panes = "A2"
 
 
@@ -280,7 +281,7 @@ def detail_workbook(
         unit_rows,
     )
     units.insert_rows(1)
-    units["A1"] = _text(labels.title)
+    put_text(units["A1"], clean_text(labels.title))
     units["A1"].font = Font(bold=True, size=13)
     units.freeze_panes = "A3"
 
@@ -308,6 +309,4 @@ def detail_workbook(
         for cell in people[col][1:]:
             cell.number_format = "DD/MM/YYYY HH:MM"
         people.column_dimensions[col].width = 18
-    out = BytesIO()
-    wb.save(out)
-    return out.getvalue()
+    return to_bytes(wb)

@@ -12,18 +12,13 @@ string with Excel's own quote prefix, and control characters openpyxl refuses ar
 
 from __future__ import annotations
 
-import math
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from io import BytesIO
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
 from openpyxl.styles import Alignment, Font
-from openpyxl.utils import get_column_letter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.feedback.common import item_number
@@ -31,7 +26,18 @@ from bot.services.feedback.inbox import category_label
 from bot.services.feedback.stats import Period, require_admin_of
 from bot.services.meetings.context import MeetingContext
 from bot.services.policy import Actor
-from bot.services.rosters.files import XLSX_MIME, sheet_title
+from bot.services.rosters.files import sheet_title
+from bot.services.sheets import (
+    FIRST_DATA_ROW,
+    HEADER_ROW,
+    XLSX_MIME,
+    clean_text,
+    finish,
+    put_text,
+    set_width,
+    text_width,
+    to_bytes,
+)
 from bot.services.vn_calendar import VN_TZ, to_local
 from storage.models import Unit
 from storage.models.feedback import FeedbackStatus, LevelType, OptionKind, RaisedAs
@@ -69,9 +75,6 @@ WORDS: tuple[str, ...] = (
 _WIDE = frozenset({"text", "answer", "close_reason"})
 DATETIME_FORMAT = "DD/MM/YYYY HH:MM"
 _DATETIME_WIDTH = len("31/12/2026 19:30")
-TITLE_ROW, HEADER_ROW, FIRST_DATA_ROW = 1, 2, 3
-MIN_WIDTH, MAX_WIDTH = 6, 60
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -109,20 +112,8 @@ class ExportLabels:
     sheet: str = "Kien nghi"
 
 
-def _clean(text: str) -> str:
-    return ILLEGAL_CHARACTERS_RE.sub("", text)
-
-
-def _put_text(cell: Cell, text: str) -> None:
-    """Stored as a string whatever its first character (see the module's docstring)."""
-    cell.value = text
-    if text.startswith(_FORMULA_START):
-        cell.data_type = "s"
-        cell.quotePrefix = True
-
-
 def _width(text: str) -> int:
-    return max((len(unicodedata.normalize("NFC", line)) for line in text.split("\n")), default=0)
+    return max((text_width(line) for line in text.split("\n")), default=0)
 
 
 def _local(moment: datetime | None, tz: ZoneInfo) -> datetime | None:
@@ -166,9 +157,9 @@ def items_workbook(labels: ExportLabels, rows: Sequence[ItemRow], *, tz: ZoneInf
     widths = []
     bold = Font(bold=True)
     for col, column in enumerate(COLUMNS, start=1):
-        header = _clean(labels.headers.get(column, column))
+        header = clean_text(labels.headers.get(column, column))
         cell = ws.cell(row=HEADER_ROW, column=col)
-        _put_text(cell, header)
+        put_text(cell, header)
         cell.font = bold
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
         widths.append(_width(header))
@@ -179,8 +170,8 @@ def items_workbook(labels: ExportLabels, rows: Sequence[ItemRow], *, tz: ZoneInf
             value = values[column]
             cell = ws.cell(row=r, column=col)
             if isinstance(value, str) and value:
-                text = _clean(value)
-                _put_text(cell, text)
+                text = clean_text(value)
+                put_text(cell, text)
                 widths[col - 1] = max(widths[col - 1], _width(text))
             elif isinstance(value, datetime):
                 cell.value = value
@@ -193,32 +184,11 @@ def items_workbook(labels: ExportLabels, rows: Sequence[ItemRow], *, tz: ZoneInf
 
     for col, width in enumerate(widths, start=1):
         # +2: the cell's padding, so the longest text is not clipped at its edge.
-        ws.column_dimensions[get_column_letter(col)].width = min(
-            max(width + 2, MIN_WIDTH), MAX_WIDTH
-        )
+        set_width(ws, col, width)
 
-    title = _clean(labels.title)
-    last = get_column_letter(ncols)
-    _put_text(ws.cell(row=TITLE_ROW, column=1), title)
-    ws.merge_cells(f"A{TITLE_ROW}:{last}{TITLE_ROW}")
-    head = ws.cell(row=TITLE_ROW, column=1)
-    head.font = Font(bold=True, size=14)
-    head.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-    total = sum(ws.column_dimensions[get_column_letter(c)].width for c in range(1, ncols + 1))
-    ws.row_dimensions[TITLE_ROW].height = 20 * max(1, math.ceil(_width(title) * 1.3 / total))
-
-    ws.freeze_panes = f"B{FIRST_DATA_ROW}"  # the number stays in view when scrolling right
-    last_row = max(HEADER_ROW, FIRST_DATA_ROW + len(rows) - 1)
-    ws.auto_filter.ref = f"A{HEADER_ROW}:{last}{last_row}"
-    ws.print_title_rows = f"{HEADER_ROW}:{HEADER_ROW}"
-    ws.page_setup.orientation = "landscape"
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
-
-    out = BytesIO()
-    wb.save(out)
-    return out.getvalue()
+    # The number column stays in view when scrolling right.
+    finish(ws, labels.title, ncols, len(rows), freeze=f"B{FIRST_DATA_ROW}")
+    return to_bytes(wb)
 
 
 async def export_rows(

@@ -18,34 +18,38 @@ Both take plain rows and caller-translated texts: no database, no catalogs here.
 from __future__ import annotations
 
 import functools
-import math
 import re
-import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from io import BytesIO
 from zoneinfo import ZoneInfo
 
 import icalendar
 from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font
-from openpyxl.utils import get_column_letter
 
+from bot.services.sheets import (
+    FIRST_DATA_ROW,
+    HEADER_ROW,
+    XLSX_MIME,
+    clean_text,
+    finish,
+    put_text,
+    set_width,
+    text_width,
+    to_bytes,
+)
 from bot.services.vn_calendar import VN_TZ, to_local, weekday_name
 
-XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+__all__ = ["XLSX_MIME", "SheetLabels", "VisitRow", "roster_workbook", "sheet_title", "visits_ics"]
+
 PRODID = "-//chibo-bot//rosters//VI"
 
 DATE_FORMAT = "DD/MM/YYYY"
 TIME_FORMAT = "HH:MM"
-TITLE_ROW, HEADER_ROW, FIRST_DATA_ROW = 1, 2, 3
-MIN_WIDTH, MAX_WIDTH = 6, 60
 # Widths of cells whose displayed text is not their Python value's str().
 _DATE_WIDTH, _TIME_WIDTH = len("31/12/2027"), len("19:30")
-# Characters that make a spreadsheet read a text as a formula (OWASP's CSV-injection list).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # Excel refuses these in a sheet name; a leading or trailing apostrophe is refused too.
 _SHEET_INVALID = re.compile(r"[\[\]:*?/\\]")
 SHEET_TITLE_MAX = 31
@@ -98,31 +102,6 @@ def sheet_title(text: str) -> str:
     return cleaned
 
 
-def _clean(text: str) -> str:
-    # Control characters are not allowed in the XML openpyxl writes (it raises on them); a
-    # forged Telegram name can carry one, and it must not cost the whole roster.
-    return ILLEGAL_CHARACTERS_RE.sub("", text)
-
-
-def _put_text(cell: Cell, text: str) -> None:
-    """Store `text` as a string whatever its first character.
-
-    openpyxl turns a string starting with "=" into a formula; forcing the type to "s" keeps it a
-    string in the file, and quotePrefix is what Excel itself sets when someone types 'text, so
-    the value shows without an apostrophe yet re-editing it in Excel keeps it text.
-    """
-    cell.value = text
-    if text.startswith(_FORMULA_START):
-        cell.data_type = "s"
-        cell.quotePrefix = True
-
-
-def _text_width(text: str) -> int:
-    # Decomposed Vietnamese (NFD, as some keyboards send) counts each accent as a character;
-    # the width should follow what is seen.
-    return len(unicodedata.normalize("NFC", text))
-
-
 def roster_workbook(
     labels: SheetLabels,
     rows: Sequence[VisitRow],
@@ -146,11 +125,11 @@ def roster_workbook(
     assert ws is not None  # a new Workbook always has one sheet
     ws.title = sheet_title(labels.sheet)
 
-    widths = [_text_width(_clean(h)) for h in headers]
+    widths = [text_width(clean_text(h)) for h in headers]
     bold = Font(bold=True)
     for col, header in enumerate(headers, start=1):
         cell = ws.cell(row=HEADER_ROW, column=col)
-        _put_text(cell, _clean(header))
+        put_text(cell, clean_text(header))
         cell.font = bold
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
 
@@ -159,14 +138,14 @@ def roster_workbook(
         r = FIRST_DATA_ROW + index - 1
         ws.cell(row=r, column=1, value=index)
         texts = {
-            2: _clean(row.branch_name),
+            2: clean_text(row.branch_name),
             3: weekday_name(local.date(), locale),
-            6: _clean(row.place),
-            7: _clean(row.visitor_name),
+            6: clean_text(row.place),
+            7: clean_text(row.visitor_name),
         }
         for col, text in texts.items():
-            _put_text(ws.cell(row=r, column=col), text)
-            widths[col - 1] = max(widths[col - 1], _text_width(text))
+            put_text(ws.cell(row=r, column=col), text)
+            widths[col - 1] = max(widths[col - 1], text_width(text))
         day = ws.cell(row=r, column=4, value=local.date())
         day.number_format = DATE_FORMAT
         hour = ws.cell(row=r, column=5, value=local.time().replace(second=0, microsecond=0))
@@ -177,39 +156,14 @@ def roster_workbook(
 
     for col, width in enumerate(widths, start=1):
         # +2: the cell's padding, so the longest text is not clipped at its edge.
-        ws.column_dimensions[get_column_letter(col)].width = min(
-            max(width + 2, MIN_WIDTH), MAX_WIDTH
-        )
+        set_width(ws, col, width)
     # Texts longer than the widest column wrap instead of being cut off on print.
     for cells in ws.iter_rows(min_row=FIRST_DATA_ROW, min_col=2, max_col=ncols):
         for cell in cells:
             cell.alignment = Alignment(vertical="top", wrap_text=True)
 
-    title = _clean(labels.title)
-    last = get_column_letter(ncols)
-    _put_text(ws.cell(row=TITLE_ROW, column=1), title)
-    ws.merge_cells(f"A{TITLE_ROW}:{last}{TITLE_ROW}")
-    head = ws.cell(row=TITLE_ROW, column=1)
-    head.font = Font(bold=True, size=14)
-    head.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-    # A merged cell does not grow with its text; give a long title the lines it needs.
-    total = sum(ws.column_dimensions[get_column_letter(c)].width for c in range(1, ncols + 1))
-    lines = max(1, math.ceil(_text_width(title) * 1.3 / total))
-    ws.row_dimensions[TITLE_ROW].height = 20 * lines
-
-    ws.freeze_panes = f"A{FIRST_DATA_ROW}"
-    last_row = max(HEADER_ROW, FIRST_DATA_ROW + len(rows) - 1)
-    ws.auto_filter.ref = f"A{HEADER_ROW}:{last}{last_row}"
-    # Printed: landscape, one page wide, the header repeated on every page.
-    ws.print_title_rows = f"{HEADER_ROW}:{HEADER_ROW}"
-    ws.page_setup.orientation = "landscape"
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
-
-    out = BytesIO()
-    wb.save(out)
-    return out.getvalue()
+    finish(ws, labels.title, ncols, len(rows), freeze=f"A{FIRST_DATA_ROW}")
+    return to_bytes(wb)
 
 
 # Calendar -----------------------------------------------------------------------------------
