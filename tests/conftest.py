@@ -147,6 +147,25 @@ async def engine(database_url: str) -> AsyncIterator[object]:
     await eng.dispose()
 
 
+@pytest.fixture
+def pg_database_url(db_templates: _Templates) -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database only, for what SQLite has no counterpart of (a
+    server connection that can be lost)."""
+    _ran["postgresql"] += 1
+    name = db_templates.new_pg_database()
+    try:
+        yield _pg_url(name)
+    finally:
+        db_templates.drop_pg(name)
+
+
+@pytest.fixture
+async def pg_engine(pg_database_url: str) -> AsyncIterator[object]:
+    eng = create_engine(pg_database_url)
+    yield eng
+    await eng.dispose()
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if _ran:
         parts = ", ".join(f"{name}: {count}" for name, count in sorted(_ran.items()))

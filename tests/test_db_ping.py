@@ -1,6 +1,7 @@
 """The pool pings a PostgreSQL connection only after it sat idle, and a dead one is replaced.
 
-(SQLite has no server to lose; its engines do not ping. These run on the PostgreSQL backend.)
+PostgreSQL only (`pg_engine`): SQLite has no server connection to lose, and its engines do not
+ping.
 """
 
 from __future__ import annotations
@@ -18,10 +19,9 @@ async def _pid(engine: AsyncEngine) -> int:
 
 
 async def test_a_busy_connection_is_not_pinged(
-    engine: AsyncEngine, db_backend: str, monkeypatch: pytest.MonkeyPatch
+    pg_engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if db_backend != "postgresql":
-        pytest.skip("SQLite has no server connection to lose")
+    engine = pg_engine
     pings = 0
     dialect = engine.sync_engine.dialect
     real = dialect.do_ping
@@ -39,10 +39,9 @@ async def test_a_busy_connection_is_not_pinged(
 
 
 async def test_a_connection_killed_while_idle_is_replaced_not_failed(
-    engine: AsyncEngine, db_backend: str, monkeypatch: pytest.MonkeyPatch
+    pg_engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if db_backend != "postgresql":
-        pytest.skip("SQLite has no server connection to lose")
+    engine = pg_engine
     victim = await _pid(engine)
     other = db.create_engine(engine.url.render_as_string(hide_password=False))
     try:
