@@ -31,8 +31,6 @@ from storage.models import FeedbackItem
 from storage.models.feedback import FeedbackStatus
 from storage.repositories.feedback import FeedbackRepository
 
-_WAITING = (FeedbackStatus.OPEN, FeedbackStatus.TAKEN, FeedbackStatus.ASKED)
-
 
 class TextAct(enum.Enum):
     """What a typed text is for: the workflow call it ends in."""
@@ -45,12 +43,12 @@ class TextAct(enum.Enum):
     INFO = "info"
 
 
-# The statuses each level act takes (as `bot.services.feedback.workflow` requires them).
+# The statuses each level act takes: the workflow's own, so the press check cannot drift.
 LEVEL_ACTS: dict[TextAct, tuple[FeedbackStatus, ...]] = {
-    TextAct.ASK: (FeedbackStatus.OPEN, FeedbackStatus.TAKEN),
-    TextAct.ANSWER: _WAITING,
-    TextAct.CLOSE: (*_WAITING, FeedbackStatus.ANSWERED),
-    TextAct.REJECT: _WAITING,
+    TextAct.ASK: workflow.ASK_FROM,
+    TextAct.ANSWER: workflow.ANSWER_FROM,
+    TextAct.CLOSE: workflow.CLOSE_FROM,
+    TextAct.REJECT: workflow.REJECT_FROM,
 }
 
 

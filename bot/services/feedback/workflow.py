@@ -49,6 +49,11 @@ __all__ = [
 ]
 
 _WAITING = (FeedbackStatus.OPEN, FeedbackStatus.TAKEN, FeedbackStatus.ASKED)
+# The states each typed act may start from (the press check in `prompts` asks the same).
+ASK_FROM = (FeedbackStatus.OPEN, FeedbackStatus.TAKEN)
+ANSWER_FROM = _WAITING
+CLOSE_FROM = (*_WAITING, FeedbackStatus.ANSWERED)
+REJECT_FROM = _WAITING
 
 
 async def take(
@@ -147,7 +152,7 @@ async def ask(
     """Hỏi thêm: the question goes to the submitter, whose details come back to the asker.
     Refused (`fb.cannot_ask`) when nobody who speaks for the item can be written to."""
     item, level = await held_item(session, actor, item_id, version, via_chat)
-    require_status(item, FeedbackStatus.OPEN, FeedbackStatus.TAKEN)
+    require_status(item, *ASK_FROM)
     text = checked_text(question)
     notices = FeedbackNotices(session, ctx)
     if not await notices.submitter_chats(item, with_leaders=True):
@@ -174,7 +179,7 @@ async def answer(
     """Trả lời: the answer to the submitter (accept / reopen) and to the branch's group unless
     the item is private; on time when given by the level's deadline."""
     item, level = await held_item(session, actor, item_id, version, via_chat)
-    require_status(item, *_WAITING)
+    require_status(item, *ANSWER_FROM)
     body = checked_text(text)
     before = snapshot(item)
     now = ctx.now()
@@ -217,7 +222,7 @@ async def close(
 ) -> FeedbackItem:
     """Đóng, with a reason (also after an answer nobody accepted)."""
     item, level = await held_item(session, actor, item_id, version, via_chat)
-    require_status(item, *_WAITING, FeedbackStatus.ANSWERED)
+    require_status(item, *CLOSE_FROM)
     return await _end(session, ctx, actor, item, level, FeedbackStatus.CLOSED, reason, "closed")
 
 
@@ -233,5 +238,5 @@ async def reject(
 ) -> FeedbackItem:
     """Từ chối, with a reason, before any answer."""
     item, level = await held_item(session, actor, item_id, version, via_chat)
-    require_status(item, *_WAITING)
+    require_status(item, *REJECT_FROM)
     return await _end(session, ctx, actor, item, level, FeedbackStatus.REJECTED, reason, "rejected")
