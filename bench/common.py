@@ -72,6 +72,7 @@ def fixed_clock(at: datetime = BENCH_AT) -> Iterator[datetime]:
     print(f"clock fixed at {shown} (not the day it runs)", flush=True)
     previous = os.environ.get(CLOCK_ENV)
     with time_machine.travel(at, tick=True):
+        time.time()  # time-machine starts the ticking clock at its first reading: now
         os.environ[CLOCK_ENV] = repr(offset)
         try:
             yield at
@@ -91,6 +92,7 @@ def follow_clock() -> Iterator[None]:
         yield
         return
     with time_machine.travel(time.time() + float(offset), tick=True):
+        time.time()  # start ticking now, as the parent did
         yield
 
 
