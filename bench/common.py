@@ -189,7 +189,7 @@ def require_postgresql() -> None:
         ) from None
 
 
-def require_redis(url: str = REDIS_DEFAULT) -> None:
+def require_redis(url: str = REDIS_DEFAULT, hint: str = "") -> None:
     """Raise `CannotRun` unless Redis answers."""
     from redis.asyncio import Redis
     from redis.exceptions import RedisError
@@ -204,4 +204,4 @@ def require_redis(url: str = REDIS_DEFAULT) -> None:
     try:
         asyncio.run(probe())
     except (OSError, RedisError) as exc:
-        raise CannotRun(f"Redis is not reachable at {url} ({exc}); start it") from None
+        raise CannotRun(f"Redis is not reachable at {url} ({exc}); start it{hint}") from None
