@@ -4,13 +4,20 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck format bench sandbox migrate clean
+.PHONY: run test lock lint typecheck format bench sandbox migrate clean
 
-$(STAMP): pyproject.toml
+# Exactly the lock (every version pinned, every file's hash checked), then the project itself
+# without resolving anything again. `make lock` rewrites the lock after pyproject.toml changes.
+$(STAMP): pyproject.toml requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q --require-hashes -r requirements.lock
+	$(PY) -m pip install -q --no-deps -e .
 	touch $(STAMP)
+
+lock: $(STAMP)  ## re-resolve requirements.lock from pyproject.toml (keeps pinned versions unless they no longer fit)
+	$(PY) -m pip install -q uv
+	$(VENV)/bin/uv pip compile pyproject.toml --extra test --extra redis --universal \
+		--python-version 3.11 --generate-hashes -o requirements.lock
 
 run: $(STAMP)  ## set up, migrate and run the bot
 	$(PY) -m bot migrate
