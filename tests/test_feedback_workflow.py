@@ -15,8 +15,8 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.jobs import register_all
-from bot.jobs.feedback import auto_close_job
+from bot.app.jobs import register_all
+from bot.app.jobs.feedback import auto_close_job
 from bot.scheduler import JobContext, create_registry
 from bot.services.feedback import workflow as wf
 from bot.services.feedback.callbacks import CardCb, ReplyAct, ReplyCb

@@ -29,7 +29,7 @@ import pytest
 import time_machine
 from sqlalchemy import func, select
 
-from bot.jobs.meetings import plan_job, reminders_job
+from bot.app.jobs.meetings import plan_job, reminders_job
 from bot.scheduler import JobContext
 from handlers.meetings.callbacks import (
     CalAction,

@@ -206,7 +206,7 @@ async def _withdrawn_between(run: NudgeRun, script: Script) -> int:
 
 
 async def sweep_job_only(run: NudgeRun) -> None:
-    from bot.jobs.nudges import sweep_job
+    from bot.app.jobs.nudges import sweep_job
 
     await sweep_job(run.jobs)
 

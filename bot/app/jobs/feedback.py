@@ -10,11 +10,11 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from bot.jobs.meetings import _meeting_ctx
+from bot.app.jobs.meetings import _meeting_ctx
 from bot.scheduler import JobContext, JobRegistry
 from bot.services.feedback.workflow import auto_close
 
-log = logging.getLogger("bot.jobs.feedback")
+log = logging.getLogger("bot.app.jobs.feedback")
 
 AUTO_CLOSE_EVERY = timedelta(hours=6)
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from bot.jobs.meetings import _meeting_ctx
+from bot.app.jobs.meetings import _meeting_ctx
 from bot.scheduler import JobContext, JobRegistry
 from bot.services.nudges import sweep
 
-log = logging.getLogger("bot.jobs.nudges")
+log = logging.getLogger("bot.app.jobs.nudges")
 
 SWEEP_EVERY = timedelta(minutes=5)
 

@@ -21,7 +21,7 @@ from bot.services.meetings import LiveCounts, MeetingContext, Notices, generate_
 from bot.services.rosters.reminders import visitor_reminders
 from bot.services.vn_calendar import VN_TZ
 
-log = logging.getLogger("bot.jobs.meetings")
+log = logging.getLogger("bot.app.jobs.meetings")
 
 PLAN_EVERY = timedelta(days=1)
 REMIND_EVERY = timedelta(minutes=1)

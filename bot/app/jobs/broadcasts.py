@@ -15,11 +15,11 @@ from typing import Any
 
 from aiogram.types import InlineKeyboardMarkup
 
-from bot.jobs.meetings import _bot, _meeting_ctx
+from bot.app.jobs.meetings import _bot, _meeting_ctx
 from bot.scheduler import JobContext, JobRegistry
 from bot.services.broadcasts import DEFAULT_CONFIG, LiveProgress, install_hooks, reminders_due
 
-log = logging.getLogger("bot.jobs.broadcasts")
+log = logging.getLogger("bot.app.jobs.broadcasts")
 
 PROGRESS_EVERY = timedelta(seconds=2)
 REMIND_EVERY = timedelta(minutes=1)

@@ -10,11 +10,11 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from bot.jobs.meetings import _meeting_ctx
+from bot.app.jobs.meetings import _meeting_ctx
 from bot.scheduler import JobContext, JobRegistry
 from bot.services.rosters.automation import make_due_drafts
 
-log = logging.getLogger("bot.jobs.rosters")
+log = logging.getLogger("bot.app.jobs.rosters")
 
 DRAFT_EVERY = timedelta(hours=6)
 
