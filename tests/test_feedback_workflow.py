@@ -17,9 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app.jobs import register_all
 from bot.app.jobs.feedback import auto_close_job
+from bot.buttons.feedback import CardCb, ReplyAct, ReplyCb
 from bot.scheduler import JobContext, create_registry
 from bot.services.feedback import workflow as wf
-from bot.services.feedback.callbacks import CardCb, ReplyAct, ReplyCb
 from bot.services.feedback.common import TEXT_MAX, FeedbackError
 from bot.services.feedback.deadlines import items_due
 from bot.services.feedback.levels import LevelRef
