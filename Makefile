@@ -29,11 +29,12 @@ migrate: $(STAMP)
 sandbox: $(STAMP)  ## the local Bot API stand-in on 127.0.0.1:8081
 	$(PY) -m sandbox
 
-lint: $(STAMP)
+lint: $(STAMP)  ## ruff, and lint-imports: the house plan's contracts in pyproject.toml
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
-typecheck: $(STAMP)  ## mypy, disallow_untyped_defs on bot/, handlers/, storage/
+typecheck: $(STAMP)  ## mypy at aiogram's strictness on bot/, handlers/, storage/, sandbox/
 	$(VENV)/bin/mypy
 
 format: $(STAMP)

@@ -26,6 +26,7 @@ class UpdateQueue(Protocol):
 
     webhook: dict[str, Any]
     pending: list[dict[str, Any]]
+    worker: WebhookWorker
 
 
 _SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")

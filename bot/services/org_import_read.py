@@ -19,6 +19,8 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
+import openpyxl
+
 from bot.inputs import try_int
 from bot.services.phones import InvalidPhone, normalize_phone
 from storage.models.org import BranchKind, MemberRole, MemberStatus, UnitKind
@@ -230,8 +232,6 @@ def _cell_text(value: Any) -> str:
 
 
 def _read_xlsx(path: Path, step: StepFn | None) -> RawTables:
-    import openpyxl
-
     raw = RawTables(source=str(path))
     try:
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
