@@ -6,7 +6,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from contextvars import ContextVar
 from typing import Any
 
 from aiogram import BaseMiddleware, Bot
@@ -24,6 +23,8 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import ORMExecuteState, Session
 
+from bot.fsm import DbStorage, prefetched
+from bot.session import current_session
 from storage.db import begin_mode, set_begin_mode
 from storage.repositories.update_context import load_update_context
 from storage.repositories.users import UserRepository
@@ -106,10 +107,6 @@ class HandlerNameMiddleware(BaseMiddleware):
             cb = handler_obj.callback
             trace["handler"] = f"{cb.__module__}.{getattr(cb, '__qualname__', cb)}"
         return await handler(event, data)
-
-
-# The session of the update being handled, for the request middleware below.
-current_session: ContextVar[AsyncSession | None] = ContextVar("current_session", default=None)
 
 
 class UnitOfWork:
@@ -255,8 +252,6 @@ class UserMiddleware(BaseMiddleware):
     """
 
     def __init__(self, fsm: FSMContextMiddleware | None = None) -> None:
-        from bot.fsm import DbStorage  # bot.fsm imports this module
-
         self.fsm = fsm
         # Only conversations kept in the database are read with the account.
         storage = fsm.storage if fsm is not None else None
@@ -273,8 +268,6 @@ class UserMiddleware(BaseMiddleware):
         uow: UnitOfWork | None = data.get("uow")
         if tg_user is None or tg_user.is_bot or uow is None:
             return await handler(event, data)
-        from bot.fsm import prefetched
-
         key = self._fsm_key(data)
         context = await load_update_context(uow.session, tg_user.id, key)
         with prefetched(key, context.fsm):

@@ -1,4 +1,4 @@
-"""`python -m bot import-org` through `bot.cli.main`: bad rows, dry run, exit codes, xlsx."""
+"""`python -m bot import-org` through `bot.app.cli.main`: bad rows, dry run, exit codes, xlsx."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import openpyxl
 import pytest
 from sqlalchemy import func, select
 
-from bot.cli import main
+from bot.app.cli import main
 from bot.services.org_import import load_and_validate
 from storage.db import create_engine
 from storage.models import AuditLog, Member

@@ -16,7 +16,7 @@ import time_machine
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.cli import main
+from bot.app.cli import main
 from bot.i18n import create_i18n
 from bot.sample_org import SHAPES, build_sample, write_sample
 from bot.sample_org.names import (

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.services.org_import_read import OrgData, read_source, validate
 from bot.services.org_import_tables import ENTITY_TABLES, LINK_TABLES, TableChanges
 from bot.services.org_import_write import OrgWriter, Progress, QuietProgress
+from bot.services.rosters.planning import ensure_programs
 
 __all__ = [
     "ImportOutcome",
@@ -115,8 +116,6 @@ async def apply_org(
     else:
         await writer.write_all(plans)
         # Every imported working group gets the default visiting program.
-        from bot.services.rosters.planning import ensure_programs
-
         await ensure_programs(session)
     names = [t.name for t in ENTITY_TABLES] + [t.name for t in LINK_TABLES]
     report.tables = {n: writer.report_tables[n] for n in names if n in writer.report_tables}

@@ -19,6 +19,8 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
+import openpyxl
+
 from bot.inputs import try_int
 from bot.services.phones import InvalidPhone, normalize_phone
 from storage.models.org import BranchKind, MemberRole, MemberStatus, UnitKind
@@ -230,8 +232,6 @@ def _cell_text(value: Any) -> str:
 
 
 def _read_xlsx(path: Path, step: StepFn | None) -> RawTables:
-    import openpyxl
-
     raw = RawTables(source=str(path))
     try:
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
@@ -315,15 +315,28 @@ def validate(raw: RawTables, step: StepFn | None = None) -> tuple[OrgData, list[
         absent = "working_group_members" if has_groups else "working_groups"
         raw.error(present, 0, raw.source, f"{present} is given without {absent}; give both")
 
-    unit_kinds = [k.value for k in UnitKind]
-    branch_kinds = [k.value for k in BranchKind]
-    roles = [r.value for r in MemberRole]
-    statuses = [s.value for s in MemberStatus]
+    unit_rows = _validate_units(raw, data)
+    known_branches = _validate_branches(raw, data, unit_rows)
+    known_members = _validate_members(raw, data, known_branches, step)
+    if has_groups:
+        _validate_groups(raw, data, set(unit_rows), known_members, _reporter(raw))
+    return data, [message for _, _, message in sorted(raw.errors)]
+
+
+def _reporter(raw: RawTables) -> Callable[[str, RawRow, str], None]:
+    """`err(table, row, reason)`: one problem of a row, kept with its file and line."""
 
     def err(table: str, row: RawRow, reason: str) -> None:
         raw.error(table, row.line, row.where, reason)
 
-    # Units: first collect, then resolve parents (a parent may come after its child).
+    return err
+
+
+def _validate_units(raw: RawTables, data: OrgData) -> dict[str, tuple[RawRow, str, str, str]]:
+    """Units: first collect, then resolve parents (a parent may come after its child). Every
+    unit code seen (even on a bad row, so its children do not cascade), with its row."""
+    unit_kinds = [k.value for k in UnitKind]
+    err = _reporter(raw)
     unit_rows: dict[str, tuple[RawRow, str, str, str]] = {}
     for row in raw.rows.get("units", []):
         v = row.values
@@ -355,7 +368,15 @@ def validate(raw: RawTables, step: StepFn | None = None) -> tuple[OrgData, list[
         elif district:  # "" = an ancestor is bad and already reported
             data.units[code] = UnitRow(code, name, kind, parent or None, district)
 
-    # Branches.
+    return unit_rows
+
+
+def _validate_branches(
+    raw: RawTables, data: OrgData, unit_rows: dict[str, tuple[RawRow, str, str, str]]
+) -> set[str]:
+    """Branches; every branch code seen (good rows or not)."""
+    branch_kinds = [k.value for k in BranchKind]
+    err = _reporter(raw)
     first_line: dict[str, int] = {}
     for row in raw.rows.get("branches", []):
         v = row.values
@@ -389,10 +410,17 @@ def validate(raw: RawTables, step: StepFn | None = None) -> tuple[OrgData, list[
         data.branches[code] = BranchRow(
             code, name, unit_code, unit.district_code, kind, day, meeting_time, location
         )
-    known_branches = set(first_line)
+    return set(first_line)
 
-    # Members.
-    first_line = {}
+
+def _validate_members(
+    raw: RawTables, data: OrgData, known_branches: set[str], step: StepFn | None
+) -> set[str]:
+    """Members; every member code seen (good rows or not)."""
+    roles = [r.value for r in MemberRole]
+    statuses = [s.value for s in MemberStatus]
+    err = _reporter(raw)
+    first_line: dict[str, int] = {}
     secretary_of: dict[str, tuple[str, int]] = {}
     telegram_owner: dict[int, tuple[str, int]] = {}
     rows = raw.rows.get("members", [])
@@ -462,11 +490,7 @@ def validate(raw: RawTables, step: StepFn | None = None) -> tuple[OrgData, list[
             telegram_id,
             username,
         )
-    known_members = set(first_line)
-
-    if has_groups:
-        _validate_groups(raw, data, set(unit_rows), known_members, err)
-    return data, [message for _, _, message in sorted(raw.errors)]
+    return set(first_line)
 
 
 def _validate_groups(
