@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sandbox.testing import run_sandbox
 from storage.db import create_engine, create_session_factory
 from storage.models import JobLease, Roster, RosterVisit
+from tests.conftest import clock_start
 from tests.e2e.harness import TOKEN
 from tests.orgdata import WG_LEADER
 from tests.roster_world import roster_world
@@ -43,6 +44,7 @@ async def test_make_run_answers_start_within_a_second(tmp_path: Path) -> None:
             TELEGRAM_API_URL=sb.base_url,
             DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/bot.db",
             LOG_LEVEL="INFO",
+            CLOCK_START=clock_start().isoformat(),  # the test's instant, not the day it runs
         )
         proc = await asyncio.create_subprocess_exec(
             "make",
@@ -71,6 +73,7 @@ async def test_make_run_answers_start_within_a_second(tmp_path: Path) -> None:
         # make itself dies of the SIGTERM; the bot below it must have stopped cleanly.
         assert proc.returncode in (0, -signal.SIGTERM), log
         assert "bot.app stopped" in log, log
+        assert "clock shifted: it reads " + clock_start().isoformat() in log, log
         assert "Traceback" not in log, log
         assert TOKEN.split(":")[1] not in log.replace(TOKEN.split(":")[1] + "_bot", "")
 
@@ -164,18 +167,6 @@ async def test_check_command_reports_each_item(tmp_path: Path) -> None:
     assert "FAIL telegram token" in out.decode()
 
 
-# `python -m bot run`, exactly, in a process whose wall clock starts at a fixed instant:
-# 25/12/2026 09:00 in Hà Nội, when the first quarter of 2027's roster draft is due.
-_RUN_ON_CHRISTMAS = """
-import runpy, sys
-from datetime import UTC, datetime
-import time_machine
-with time_machine.travel(datetime(2026, 12, 25, 2, 0, tzinfo=UTC), tick=True):
-    sys.argv = ["bot", "run"]
-    runpy.run_module("bot", run_name="__main__", alter_sys=True)
-"""
-
-
 async def test_ctrl_c_after_a_roster_solve_stops_gracefully(
     engine: AsyncEngine, database_url: str, tmp_path: Path
 ) -> None:
@@ -195,14 +186,18 @@ async def test_ctrl_c_after_a_roster_solve_stops_gracefully(
             TELEGRAM_API_URL=sb.base_url,
             DATABASE_URL=database_url,
             LOG_LEVEL="INFO",
+            # When the first quarter of 2027's draft is due: the start-up's job solves it.
+            CLOCK_START="2026-12-25T09:00:00+07:00",
         )
         with (tmp_path / "bot.log").open("wb") as out:
             proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-c", _RUN_ON_CHRISTMAS, cwd=ROOT, env=env, stdout=out, stderr=out
+                sys.executable, "-m", "bot", "run", cwd=ROOT, env=env, stdout=out, stderr=out
             )
             try:
                 # The draft reaches its leader once the solve is done and its rows committed.
-                await world.wait_for_bot_message(WG_LEADER, timeout=90)
+                await world.wait_for_bot_message(
+                    WG_LEADER, lambda m: "I/2027" in m.get("text", ""), timeout=90
+                )
                 proc.send_signal(signal.SIGINT)
                 await asyncio.wait_for(proc.wait(), 60)
             finally:
