@@ -261,3 +261,26 @@ async def test_answers_keep_their_chats_limit_without_a_sender() -> None:
     start = calls[0]
     assert [round(c - start, 1) for c in calls[:3]] == [0.0, 0.0, 0.0]
     assert calls[3] - start >= 1.0 and calls[4] - calls[3] >= 1.0
+
+
+async def test_answers_to_one_chat_leave_one_after_anothers_reply() -> None:
+    """Under load a request may reach Telegram late and the next one quickly: answers to one
+    chat leave one at a time, each after the last one's reply, and the chat's tokens count
+    from those replies, so the gap Telegram sees is never shorter than the limit."""
+    clock = FakeTime()
+    middleware = SharedPace(lambda: None, clock=clock, sleep=clock.sleep)
+    departures: list[float] = []
+    replies: list[float] = []
+
+    async def slow(bot: Any, method: Any) -> Any:
+        departures.append(clock.now)
+        await clock.sleep(0.5)  # half a second on the way
+        replies.append(clock.now)
+        return "ok"
+
+    with an_update_in_hand():
+        await asyncio.gather(
+            *(middleware(slow, None, SendMessage(chat_id=12, text="x")) for _ in range(4))  # type: ignore[arg-type]
+        )
+    assert all(d >= r for d, r in zip(departures[1:], replies, strict=False))
+    assert departures[3] >= replies[2] + 1.0  # the burst of three spent: one a second after

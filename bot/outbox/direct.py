@@ -84,6 +84,7 @@ class SharedPace(BaseRequestMiddleware):
         self.sleep = sleep
         # Each chat's limits when no sender runs in this process.
         self.own_chats = ChatScheduler()
+        self._busy: dict[int, asyncio.Future[None]] = {}  # chat -> its call in flight
 
     async def __call__(
         self,
@@ -117,23 +118,52 @@ class SharedPace(BaseRequestMiddleware):
         chat: int | None,
         answer: bool,
     ) -> Response[TelegramType]:
+        if chat is None:
+            return await self._paced(make_request, bot, method, None, answer)
+        # One call at a time per chat: the next leaves after the last one's answer, so its
+        # limit holds however late a request reaches the server (`direct_done`).
+        while (busy := self._busy.get(chat)) is not None:
+            await asyncio.shield(busy)
+        mine: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._busy[chat] = mine
+        try:
+            return await self._paced(make_request, bot, method, chat, answer)
+        finally:
+            del self._busy[chat]
+            mine.set_result(None)
+
+    async def _paced(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+        chat: int | None,
+        answer: bool,
+    ) -> Response[TelegramType]:
         limits = self.limits()
         pacer, chats = limits if limits is not None else (None, self.own_chats)
         clock = self.clock
+        while True:
+            if chat is not None:
+                while (wait := chats.direct_wait(chat, clock())) > 0:
+                    await self.sleep(wait)
+            if pacer is not None:
+                wait_for = pacer.answer_wait if answer else pacer.wait_urgent
+                if wait_for(clock()) > 0:
+                    pacer.urgent += 1
+                    try:
+                        while (wait := wait_for(clock())) > 0:
+                            await self.sleep(wait)
+                    finally:
+                        pacer.urgent -= 1
+            # The sender may have written to the chat meanwhile: look again.
+            if chat is None or chats.direct_wait(chat, clock()) <= 0:
+                break
+        departed = clock()
         if chat is not None:
-            while (wait := chats.direct_wait(chat, clock())) > 0:
-                await self.sleep(wait)
-            chats.direct_take(chat, clock())
+            chats.direct_take(chat, departed)
         if pacer is not None:
-            wait_for = pacer.answer_wait if answer else pacer.wait_urgent
-            if wait_for(clock()) > 0:
-                pacer.urgent += 1
-                try:
-                    while (wait := wait_for(clock())) > 0:
-                        await self.sleep(wait)
-                finally:
-                    pacer.urgent -= 1
-            pacer.take(clock(), direct=True)
+            pacer.take(departed, direct=True)
         refused = False
         try:
             return await make_request(bot, method)
@@ -146,5 +176,7 @@ class SharedPace(BaseRequestMiddleware):
             refused = True
             raise
         finally:
+            if chat is not None:
+                chats.direct_done(chat, clock(), departed)
             if pacer is not None:
                 pacer.finish(clock(), counted=not refused, direct=True)

@@ -385,6 +385,21 @@ class ChatScheduler:
         if chat.is_group:
             chat.window.append(now)
 
+    def direct_done(self, chat_id: int, now: float, departed: float) -> None:
+        """A direct call's answer came: count its token (and its place in a group's window)
+        from now, not from when it left. The server counted it somewhere in between, so under
+        load (a request leaving late, the next one quickly) two calls could reach it closer
+        than the limit: one call at a time per chat (`bot.outbox.direct`) and this make the
+        gap the server sees at least the one kept here."""
+        chat = self.chats.get(chat_id)
+        if chat is None:
+            return
+        bucket = chat.bucket
+        bucket.wait(now)  # refill up to now, then take back what refilled while in flight
+        bucket.tokens -= max(0.0, now - departed) * bucket.rate
+        if chat.is_group and departed in chat.window:
+            chat.window[chat.window.index(departed)] = max(departed, now)
+
     def direct_refused(self, chat_id: int, now: float, retry_after: float) -> None:
         chat = self._chat(chat_id)
         chat.blocked_until = max(
