@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from bot.fsm import DbStorage, prefetched
+from bot.outbox.direct import answering
 from bot.session import current_session
 from storage.db import begin_mode, set_begin_mode
 from storage.repositories.update_context import load_update_context
@@ -80,9 +81,13 @@ class InFlight(BaseMiddleware):
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         self.count += 1
         self._idle.clear()
+        # What the bot sends from here on answers this update: it goes at once, not in the
+        # pace of what the bot sends on its own (`bot.outbox.direct`).
+        token = answering.set(True)
         try:
             return await handler(event, data)
         finally:
+            answering.reset(token)
             self.count -= 1
             if self.count == 0:
                 self._idle.set()

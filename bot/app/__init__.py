@@ -224,6 +224,7 @@ def _add_outbox_and_jobs(app: App) -> None:
     ctx = JobContext(app.session_factory, app.clock)
     # Jobs that render or edit messages themselves (the live RSVP count) need these.
     ctx.bot, ctx.i18n, ctx.settings = app.bot, app.i18n, settings
+    sender: Sender | None = None
     if settings.run_sender:
         config = SenderConfig(
             global_per_sec=settings.send_global_per_sec,
@@ -242,9 +243,9 @@ def _add_outbox_and_jobs(app: App) -> None:
                 config.global_per_sec,
                 hold=config.request_timeout + 5,
             )
-        # The sender has its own Bot: answers to people and live edits made with `app.bot`
-        # take their place in the sender's pace ahead of it (`bot.outbox.direct`), its own
-        # requests are paced by the sender alone.
+        # The sender has its own Bot: its requests are paced by the sender alone; answers to
+        # people and live edits made with `app.bot` are counted in its window
+        # (`bot.outbox.direct`).
         sender = Sender(
             create_bot(settings, plain=True),
             app.session_factory,
@@ -252,10 +253,12 @@ def _add_outbox_and_jobs(app: App) -> None:
             clock=app.clock,
             shared=shared,
         )
-        app.bot.session.middleware(SharedPace(lambda: _sender_limits(sender)))
         app.components.append(_SenderBotSession(sender.bot))  # stops after the sender
         app.components.append(sender)
         ctx.sender = sender
+    # Answers go at once and live edits in the sender's pace, each keeping its chat's limits
+    # (the middleware's own without a sender here); a 429 on an answer is waited out.
+    app.bot.session.middleware(SharedPace(lambda: _sender_limits(sender)))
     app.dp["jobs"] = jobs
     app.components.append(SchedulerJobs(jobs, app.scheduler, ctx))
 

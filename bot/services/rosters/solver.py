@@ -25,13 +25,11 @@ from typing import TypeVar
 
 from ortools.sat.python import cp_model
 
+from bot.services.rosters.cpsat import new_solver
+
 # A branch unvisited for this many quarters (or never) is as urgent as a branch can get: beyond
 # that, "longer ago" says nothing more about how much the branch needs a visit.
 _WEIGHT_CAP = 8
-# Solver seed: a fixed seed with one worker makes a re-run give the same roster, so a roster
-# shown to people does not reshuffle when it is merely recomputed.
-_SEED = 7
-
 K = TypeVar("K", bound=Hashable)
 
 
@@ -367,13 +365,9 @@ def solve(instance: Instance, *, time_limit: float = 10.0, workers: int = 1) -> 
             roster.model.maximize(expr)
         else:
             roster.model.minimize(expr)
-        solver = cp_model.CpSolver()
-        solver.parameters.num_workers = max(1, workers)
-        solver.parameters.random_seed = _SEED
         # Measured: without presolve these small models solve about twice as fast, at 20-90
         # slots alike, since each level is a fresh solve and presolve is most of its cost.
-        solver.parameters.cp_model_presolve = False
-        solver.parameters.max_time_in_seconds = max(deadline - time.monotonic(), 0.001)
+        solver = new_solver(time_limit=deadline - time.monotonic(), workers=workers, presolve=False)
         result = solver.solve(roster.model)
         if result in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             values, best = roster.read(solver)
