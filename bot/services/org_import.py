@@ -144,7 +144,7 @@ async def _write_admins_and_programs(session: AsyncSession, data: OrgData) -> No
             assert unit.district_id is not None
             scope = None if unit.id == unit.district_id else unit.id
             for telegram_id in admin_ids:
-                row = await session.scalar(
+                admin = await session.scalar(
                     select(CommitteeAdmin).where(
                         CommitteeAdmin.district_id == unit.district_id,
                         CommitteeAdmin.telegram_id == telegram_id,
@@ -153,14 +153,14 @@ async def _write_admins_and_programs(session: AsyncSession, data: OrgData) -> No
                         else CommitteeAdmin.unit_id == scope,
                     )
                 )
-                if row is None:
+                if admin is None:
                     session.add(
                         CommitteeAdmin(
                             district_id=unit.district_id, unit_id=scope, telegram_id=telegram_id
                         )
                     )
                 else:
-                    row.active = True
+                    admin.active = True
     options = {
         g.code: g
         for g in (data.working_groups or {}).values()

@@ -51,8 +51,11 @@ COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 REQUIRED_TABLES = ("units", "branches", "members")
 BRANCH_KINDS = frozenset(k.value for k in BranchKind)
 # The visiting cadences a working group row may name, and the program value each means.
-CADENCES = {"quarterly": "quarter_first_month", "quarter_first_month": "quarter_first_month",
-            "monthly": "monthly"}
+CADENCES = {
+    "quarterly": "quarter_first_month",
+    "quarter_first_month": "quarter_first_month",
+    "monthly": "monthly",
+}
 TABLE_ORDER = tuple(COLUMNS)
 MAX_CODE = 32
 MAX_TEXT = 256
@@ -550,7 +553,7 @@ def _validate_groups(
             first_line[code] = row.line
         district = data.units.get(committee)
         if district is not None and district.parent_code is not None:
-            problems.append(f"committee code {committee!r} is not a top committee (it has a parent)")
+            problems.append(f"committee code {committee!r} is not a top committee (has a parent)")
         elif district is None and committee not in known_units:
             problems.append(f"unknown committee code {committee!r} (a top committee unit)")
         if leader is not None:

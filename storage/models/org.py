@@ -73,6 +73,7 @@ class BranchKind(enum.StrEnum):
 
 # Working groups visit only these kinds of branch.
 VISITED_BRANCH_KINDS = frozenset({BranchKind.RESIDENTIAL, BranchKind.VILLAGE})
+VISITED_KINDS_DEFAULT = frozenset(k.value for k in VISITED_BRANCH_KINDS)
 
 
 class MemberRole(enum.StrEnum):
@@ -196,7 +197,7 @@ def visited_kinds(visit_kinds: str) -> frozenset[str]:
     """The branch kinds a group's `visit_kinds` names."""
     text = visit_kinds.strip().lower()
     if not text:
-        return frozenset(k.value for k in VISITED_BRANCH_KINDS)
+        return VISITED_KINDS_DEFAULT
     if text == "all":
         return frozenset(k.value for k in BranchKind)
     return frozenset(part.strip() for part in text.split(";") if part.strip())

@@ -194,7 +194,7 @@ class AccessRepository:
 
     async def districts(self) -> Sequence[Unit]:
         rows = await self.session.scalars(
-            select(Unit).where(Unit.kind == "district_committee", Unit.active).order_by(Unit.code)
+            select(Unit).where(Unit.parent_id.is_(None), Unit.active).order_by(Unit.code)
         )
         return rows.all()
 
