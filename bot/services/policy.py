@@ -291,6 +291,8 @@ def menu_roles(actor: Actor) -> list[str]:
         roles.append("secretary")
     if actor.is_any_admin:
         roles.append("admin")
+    elif actor.admin_units:
+        roles.append("unit_admin")
     return roles
 
 
