@@ -551,11 +551,12 @@ def _validate_groups(
             )
         else:
             first_line[code] = row.line
-        district = data.units.get(committee)
-        if district is not None and district.parent_code is not None:
-            problems.append(f"committee code {committee!r} is not a top committee (has a parent)")
-        elif district is None and committee not in known_units:
-            problems.append(f"unknown committee code {committee!r} (a top committee unit)")
+        # Any committee may have working groups (a province's, or a commune committee's
+        # members who attend its branches' meetings); the group belongs to its organisation.
+        owner = data.units.get(committee)
+        district = data.units.get(owner.district_code) if owner is not None else None
+        if district is None and committee not in known_units:
+            problems.append(f"unknown committee code {committee!r} (a unit code)")
         if leader is not None:
             member = data.members.get(leader)
             if member is None and leader not in known_members:
@@ -565,13 +566,13 @@ def _validate_groups(
                 and district is not None
                 and member.district_code != district.code
             ):
-                problems.append(f"leader {leader} belongs to another district")
+                problems.append(f"leader {leader} belongs to another organisation")
         for unit_code in unit_codes:
             unit = data.units.get(unit_code)
             if unit is None and unit_code not in known_units:
                 problems.append(f"unknown unit code {unit_code!r} in unit_codes")
             elif unit is not None and district is not None and unit.district_code != district.code:
-                problems.append(f"unit {unit_code} in unit_codes belongs to another district")
+                problems.append(f"unit {unit_code} in unit_codes belongs to another organisation")
         if problems or district is None:
             for p in problems:
                 err("working_groups", row, p)
@@ -594,7 +595,7 @@ def _validate_groups(
         elif (
             member is not None and group is not None and member.district_code != group.district_code
         ):
-            problems.append(f"member {member_code} belongs to another district")
+            problems.append(f"member {member_code} belongs to another organisation")
         if (group_code, member_code) in pairs:
             line = pairs[(group_code, member_code)]
             problems.append(f"duplicate membership (first on line {line})")

@@ -134,8 +134,12 @@ async def categories(session: AsyncSession, district_id: int) -> list[FeedbackOp
 
 
 async def departments(session: AsyncSession, district_id: int) -> list[FeedbackOption]:
-    """The district committee's active departments (forward targets); defaults on first use."""
-    return await _options(session, district_id, OptionKind.DEPARTMENT, DEFAULT_DEPARTMENTS)
+    """The top committee's active departments (forward targets); defaults on first use, the
+    office named after the committee's own level ("Văn phòng Đảng ủy xã")."""
+    top = await FeedbackRepository(session).unit(district_id)
+    committee = (top.level_name if top is not None else "") or "cấp ủy"
+    defaults = [(c, vi.format(committee=committee), en) for c, vi, en in DEFAULT_DEPARTMENTS]
+    return await _options(session, district_id, OptionKind.DEPARTMENT, defaults)
 
 
 async def raisable_branches(session: AsyncSession, actor: Actor) -> list[Branch]:
