@@ -172,7 +172,7 @@ async def _write_admins_and_programs(session: AsyncSession, data: OrgData) -> No
             .join(VisitProgram, VisitProgram.working_group_id == WorkingGroup.id)
             .where(WorkingGroup.code.in_(options))
         )
-        for code, program in (await session.execute(stmt)).tuples():
+        for code, program in await session.execute(stmt):
             row = options[code]
             if row.cadence is not None:
                 program.cadence = row.cadence
