@@ -15,14 +15,22 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.i18n import LOCALES_DIR, load_catalog
+from bot.i18n import LOCALES_DIR, create_i18n, load_catalog
 from bot.sample_org import write_sample
 from bot.services import admins
 from bot.services.admins import AdminOp
+from bot.services.meetings.presentation import announcement_text
 from bot.services.org_import import import_org, load_and_validate
 from bot.services.policy import Refused, load_actor
 from storage.db import create_session_factory
-from storage.models import CommitteeAdmin, Unit, VisitProgram, WorkingGroup
+from storage.models import (
+    Branch,
+    CommitteeAdmin,
+    Meeting,
+    Unit,
+    VisitProgram,
+    WorkingGroup,
+)
 from tests.helpers import local
 
 FORBIDDEN = re.compile(r"\b(huyện ủy|huyện|thị trấn)\b", re.IGNORECASE)
@@ -155,3 +163,24 @@ async def test_the_top_admin_adds_and_removes_a_lower_committees_admin(
             raise AssertionError("the last top admin was removed")
         except Refused as refused:
             assert refused.key == "admins.last"
+
+
+def test_an_announcement_says_the_invitation_is_also_in_the_app_only_where_the_branch_says_so() -> (
+    None
+):
+    i18n = create_i18n("vi")
+    meeting = Meeting(
+        kind="regular",
+        status="scheduled",
+        starts_at=local(2027, 1, 5, 19, 30),
+        place="Nhà văn hóa thôn Đông",
+        agenda="",
+        title="",
+        period_year=2027,
+        period_month=1,
+    )
+    app_line = i18n.t("mtg.announce.app", "vi")
+    for says, expected in ((True, True), (False, False)):
+        branch = Branch(name="Chi bộ thôn Đông", kind="village", app_invites=says)
+        text = announcement_text(i18n, "vi", meeting, branch, 1, 0, 3)
+        assert (app_line in text) is expected

@@ -185,6 +185,8 @@ def _commune(
         members_of[branch] = org.staff(branch, _size(rng, other.mean_size, 4), prefix)
         if other.kind is BranchKind.AGENCY:
             agency += members_of[branch]
+            # The committee's own offices also send invitations through the e-handbook app.
+            org.tables["branches"][-1]["app_invites"] = "yes"
     grassroots_units = []
     for g, (name, branch_names) in enumerate(GRASSROOTS, start=1):
         unit = f"{code}G{g}"

@@ -34,7 +34,8 @@ COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ),
     "branches": (
         ("code", "name", "unit_code", "kind", "meeting_day", "meeting_time"),
-        ("location",),
+        # app_invites: yes when the branch also sends invitations through the e-handbook app.
+        ("location", "app_invites"),
     ),
     "members": (
         ("code", "full_name", "branch_code", "role"),
@@ -50,6 +51,17 @@ COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 REQUIRED_TABLES = ("units", "branches", "members")
 BRANCH_KINDS = frozenset(k.value for k in BranchKind)
+_YES_NO = {
+    "": False,
+    "no": False,
+    "false": False,
+    "0": False,
+    "không": False,
+    "yes": True,
+    "true": True,
+    "1": True,
+    "có": True,
+}
 # The visiting cadences a working group row may name, and the program value each means.
 CADENCES = {
     "quarterly": "quarter_first_month",
@@ -111,6 +123,7 @@ class BranchRow:
     meeting_day: int
     meeting_time: time
     location: str
+    app_invites: bool = False
 
 
 @dataclass(frozen=True)
@@ -427,12 +440,24 @@ def validate(raw: RawTables, step: StepFn | None = None) -> tuple[OrgData, list[
         meeting_time = _parse_time(v["meeting_time"])
         if meeting_time is None:
             problems.append(f"bad meeting time {v['meeting_time']!r} (HH:MM, 00:00-23:59)")
+        app_text = v.get("app_invites", "").strip().lower()
+        app_invites = _YES_NO.get(app_text)
+        if app_invites is None:
+            problems.append(f"bad app_invites {app_text!r} (yes or no, or empty)")
         if problems or unit is None or meeting_time is None:
             for p in problems:
                 err("branches", row, p)
             continue
         data.branches[code] = BranchRow(
-            code, name, unit_code, unit.district_code, kind, day, meeting_time, location
+            code,
+            name,
+            unit_code,
+            unit.district_code,
+            kind,
+            day,
+            meeting_time,
+            location,
+            bool(app_invites),
         )
     known_branches = set(first_line)
 

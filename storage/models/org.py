@@ -25,6 +25,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Time,
+    false,
     text,
     true,
 )
@@ -134,6 +135,9 @@ class Branch(Base):
     meeting_day: Mapped[int] = mapped_column(SmallInteger)
     meeting_time: Mapped[time] = mapped_column(Time)
     location: Mapped[str] = mapped_column(String(256), default="")
+    # The branch also sends its invitations through Sổ tay đảng viên điện tử (the party's
+    # e-handbook app): the bot's announcement says so instead of standing in for it.
+    app_invites: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -1,4 +1,4 @@
-"""org: the name of each unit's level and the branch kinds a group visits, from the import
+"""org: the name of each unit's level, the branch kinds a group visits, a branch's app invites
 
 Revision ID: 0012_org_levels
 Revises: 0011_nudges
@@ -34,6 +34,10 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column('level_name', sa.String(length=64), server_default='', nullable=False)
         )
+    with op.batch_alter_table('branches', schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column('app_invites', sa.Boolean(), server_default=sa.false(), nullable=False)
+        )
     with op.batch_alter_table('working_groups', schema=None) as batch_op:
         batch_op.add_column(
             sa.Column('visit_kinds', sa.String(length=256), server_default='', nullable=False)
@@ -44,6 +48,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('branches', schema=None) as batch_op:
+        batch_op.drop_column('app_invites')
     with op.batch_alter_table('working_groups', schema=None) as batch_op:
         batch_op.drop_column('visit_kinds')
     with op.batch_alter_table('units', schema=None) as batch_op:
