@@ -1,14 +1,14 @@
-"""Roster solving speed: a 2026 commune committee (the sample `commune` shape: 50 branches, 20
-committee members attending monthly) by month and by quarter, a quarter of the sample district
-(the generator's default) and of a 30-district city of it, solved from the database (imported into a fresh SQLite file), every
-group's draft made the way the draft job makes it, ten days before the quarter (the clock is
-fixed there, as the draft job would see it).
+"""Roster solving speed: a 2026 commune committee (the sample `commune` shape: 50 branches,
+20 committee members attending monthly) by month and by quarter, a quarter of the sample
+district (the generator's default) and of a 30-district city of it, solved from the database
+(imported into a fresh SQLite file), every group's draft made the way the draft job makes it,
+ten days before the quarter (the clock is fixed there, as the draft job would see it).
 
 Per group: the solver status, covered/due, the largest load and the solve time (the whole
 use case: reading the database, solving every level, writing the draft). Targets: a commune
-committee's month proven optimal in under 1 s, a district quarter in under 1 s, the city in under 30 s. Baseline in the same run: the
-same groups' time to read their instance from the database alone, so the ratio says what the
-solver adds on top of just loading the data.
+committee's month proven optimal in under 1 s, a district quarter in under 1 s, the city in
+under 30 s. Baseline in the same run: the same groups' time to read their instance from the
+database alone, so the ratio says what the solver adds on top of just loading the data.
 
     python -m bench roster [--quick] [--districts N] [--quarter 2027-Q1]
 """
