@@ -341,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
     if "postgresql" in backends:
         require_postgresql()
     if not args.skip_redis:
-        require_redis(REDIS_URL)
+        require_redis(REDIS_URL, hint=" or pass --skip-redis")
     with fixed_clock():
         _runs(args, n, rate, local, backends)
     return 0

@@ -64,14 +64,22 @@ def sample_city(folder: Path, districts: int) -> Path:
 # Clock --------------------------------------------------------------------------------------
 
 
+def real_time() -> float:
+    """The real clock's reading, even inside another traveller (a test's)."""
+    if time_machine.escape_hatch.is_travelling():
+        return time_machine.escape_hatch.time.time()
+    return time.time()
+
+
 @contextlib.contextmanager
 def fixed_clock(at: datetime = BENCH_AT) -> Iterator[datetime]:
     """Run at `at` (the clock ticks on from there); child processes started inside follow."""
-    offset = at.timestamp() - time.time()
+    offset = at.timestamp() - real_time()
     shown = at.astimezone(VN_TZ).isoformat(" ", "minutes")
     print(f"clock fixed at {shown} (not the day it runs)", flush=True)
     previous = os.environ.get(CLOCK_ENV)
     with time_machine.travel(at, tick=True):
+        time.time()  # time-machine starts the ticking clock at its first reading: now
         os.environ[CLOCK_ENV] = repr(offset)
         try:
             yield at
@@ -90,7 +98,8 @@ def follow_clock() -> Iterator[None]:
     if offset is None:
         yield
         return
-    with time_machine.travel(time.time() + float(offset), tick=True):
+    with time_machine.travel(real_time() + float(offset), tick=True):
+        time.time()  # start ticking now, as the parent did
         yield
 
 
@@ -187,7 +196,7 @@ def require_postgresql() -> None:
         ) from None
 
 
-def require_redis(url: str = REDIS_DEFAULT) -> None:
+def require_redis(url: str = REDIS_DEFAULT, hint: str = "") -> None:
     """Raise `CannotRun` unless Redis answers."""
     from redis.asyncio import Redis
     from redis.exceptions import RedisError
@@ -202,4 +211,4 @@ def require_redis(url: str = REDIS_DEFAULT) -> None:
     try:
         asyncio.run(probe())
     except (OSError, RedisError) as exc:
-        raise CannotRun(f"Redis is not reachable at {url} ({exc}); start it") from None
+        raise CannotRun(f"Redis is not reachable at {url} ({exc}); start it{hint}") from None

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.cli import main
 from bot.i18n import create_i18n
-from bot.sample_org import build_sample, write_sample
+from bot.sample_org import SHAPES, build_sample, write_sample
 from bot.sample_org.names import (
     FAMILY_NAMES,
     FEMALE_GIVEN,
@@ -162,3 +162,9 @@ def test_cli_refuses_zero_districts_in_the_catalogs_words(
     expected = create_i18n("en").t("sample_org.bad_districts", "en", most=999, value=0)
     assert capsys.readouterr().err.strip() == expected
     assert not (tmp_path / "x").exists()
+
+
+def test_shapes_are_chosen_by_name_from_the_registry() -> None:
+    assert "district" in SHAPES
+    with pytest.raises(ValueError, match="unknown shape 'province'"):
+        build_sample("province")
