@@ -177,7 +177,7 @@ def test_unit_loops_missing_columns_and_blank_lines(tmp_path: Path) -> None:
     (folder / "working_group_members.csv").write_text("working_group_code\nD01WG1\n")
     _, errors = load_and_validate(folder)
     assert errors == [
-        "units.csv:3: not under a district committee (parent chain loops)",
-        "units.csv:4: not under a district committee (parent chain loops)",
+        "units.csv:3: not under a top committee (parent chain loops)",
+        "units.csv:4: not under a top committee (parent chain loops)",
         "working_group_members.csv:1: missing column(s): member_code",
     ]

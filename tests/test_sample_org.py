@@ -165,6 +165,6 @@ def test_cli_refuses_zero_districts_in_the_catalogs_words(
 
 
 def test_shapes_are_chosen_by_name_from_the_registry() -> None:
-    assert "district" in SHAPES
-    with pytest.raises(ValueError, match="unknown shape 'province'"):
-        build_sample("province")
+    assert {"commune", "province", "district"} <= set(SHAPES)
+    with pytest.raises(ValueError, match="unknown shape 'region'"):
+        build_sample("region")

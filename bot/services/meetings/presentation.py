@@ -135,6 +135,8 @@ def announcement_text(
     """The live group message: details, the counts and the call to answer. `top` replaces the
     header (a correction keeps what changed)."""
     bottom = counts_line(i18n, locale, yes, no, pending) + "\n" + i18n.t("mtg.announce.ask", locale)
+    if branch.app_invites:
+        bottom += "\n" + i18n.t("mtg.announce.app", locale)
     head = top or i18n.t(header, locale)
     return _compose(head, _body(i18n, locale, meeting, branch, tz), bottom)
 
