@@ -14,8 +14,8 @@ router = feature_router(__name__, Chats.ANY)
 # Later features add lines to a role's /help section from their own catalogs.
 HELP_EXTRA: dict[str, tuple[str, ...]] = {
     "member": ("mtg.help.member", "mrep.help.member", "fbui.help.member"),
-    "secretary": ("mtg.help.secretary", "mrep.help.secretary"),
-    "admin": ("mrep.help.admin", "bcui.help.admin"),
+    "secretary": ("mtg.help.secretary", "mrep.help.secretary", "convo.help.secretary"),
+    "admin": ("mrep.help.admin", "bcui.help.admin", "convo.help.admin"),
 }
 # ...and to a group's /help: only what works in a group (private commands are ignored there).
 HELP_GROUP_EXTRA: tuple[str, ...] = ()

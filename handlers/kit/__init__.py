@@ -32,12 +32,23 @@ from handlers.kit.keyboards import (
     one_column,
     pager,
 )
-from handlers.kit.replies import READS, advance, locale, show, t, when
+from handlers.kit.replies import (
+    READS,
+    SCREEN_KEY,
+    advance,
+    drop_keyboard,
+    leave,
+    locale,
+    show,
+    t,
+    when,
+)
 
 __all__ = [
     "GROUP_TYPES",
     "PRIVATE",
     "READS",
+    "SCREEN_KEY",
     "ActorInjector",
     "ActorMiddleware",
     "ActorSource",
@@ -57,7 +68,9 @@ __all__ = [
     "alert_text",
     "contact_keyboard",
     "create_refusals_router",
+    "drop_keyboard",
     "feature_router",
+    "leave",
     "locale",
     "month_grid",
     "month_in_window",

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 from collections.abc import Awaitable, Mapping
 from datetime import datetime, tzinfo
 from typing import Any
 
+from aiogram.exceptions import TelegramAPIError
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
@@ -54,8 +56,8 @@ async def show(
     markup: InlineKeyboardMarkup | None = None,
     *,
     toast: str | None = None,
-) -> None:
-    """A screen: edit the pressed message in place, or answer a typed one.
+) -> Message | None:
+    """A screen: edit the pressed message in place, or answer a typed one; the message shown.
 
     A press on a message the bot can no longer edit (too old, deleted) gets the screen as a
     new message, so a step is never lost. `toast` is shown briefly under a pressed button.
@@ -64,11 +66,37 @@ async def show(
         await target.answer(toast)
         message = target.message
         if isinstance(message, Message):
-            await message.edit_text(text, reply_markup=markup)
-        elif target.bot is not None:
-            await target.bot.send_message(target.from_user.id, text, reply_markup=markup)
+            edited = await message.edit_text(text, reply_markup=markup)
+            return edited if isinstance(edited, Message) else message
+        if target.bot is not None:
+            return await target.bot.send_message(target.from_user.id, text, reply_markup=markup)
+        return None
+    return await target.answer(text, reply_markup=markup)
+
+
+# Where a conversation keeps the message id of the screen it showed last (drafts ignore it).
+SCREEN_KEY = "_screen"
+
+
+async def drop_keyboard(message: Message | None, message_id: object) -> None:
+    """Take the buttons off an earlier screen of the conversation, so nobody presses a step
+    that is over (a message too old or already bare is left as it is)."""
+    if message is None or message.bot is None or not isinstance(message_id, int):
         return
-    await target.answer(text, reply_markup=markup)
+    if message_id == message.message_id:
+        return
+    with contextlib.suppress(TelegramAPIError):
+        await message.bot.edit_message_reply_markup(
+            chat_id=message.chat.id, message_id=message_id, reply_markup=None
+        )
+
+
+async def leave(state: FSMContext, message: Message | None) -> None:
+    """End the conversation and take the buttons off its last screen."""
+    screen = (await state.get_data()).get(SCREEN_KEY)
+    await state.clear()
+    if message is not None:
+        await drop_keyboard(message, screen)
 
 
 async def advance(
@@ -90,7 +118,7 @@ async def advance(
             screen.close()
         raise
     try:
-        await screen
+        shown = await screen
     except Exception:
         await state.set_data(before_data)
         await state.set_state(before_state)
@@ -98,3 +126,8 @@ async def advance(
         if session is not None and session.in_transaction():
             await session.commit()  # the update itself is rolled back on the way out
         raise
+    if isinstance(shown, Message):
+        # The step moved on in a new message (an answer typed): the earlier screen's buttons
+        # go, so a press on them never meets "expired" while the conversation is running.
+        await drop_keyboard(shown, before_data.get(SCREEN_KEY))
+        await state.update_data({SCREEN_KEY: shown.message_id})
