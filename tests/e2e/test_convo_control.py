@@ -57,7 +57,7 @@ def _now(m: Month, chat: int, message_id: int) -> dict[str, Any]:
 async def _edited(m: Month, chat: int, message_id: int, needle: str) -> dict[str, Any]:
     """The message once an edit put `needle` in it (a press is answered before its edit)."""
     return await m.env.world.wait_for_bot_message(
-        chat, lambda x: x["message_id"] == message_id and needle in x["text"]
+        chat, lambda x: x["message_id"] == message_id and needle in x["text"], timeout=10
     )
 
 
@@ -217,3 +217,18 @@ async def test_class6_a_private_command_in_a_group_says_where_to_use_it(month: M
     env.world.send_text(o.MEM1, "/start@another_bot", GROUP)
     env.world.send_text(o.MEM1, "Họp lúc mấy giờ?", GROUP)
     await env.silence(GROUP, after=chatter)
+
+
+async def test_class5_a_private_reminder_shows_the_answer_once_given(month: Month) -> None:
+    env, t = month.env, month.t
+    await _schedule_december(month)
+    await base._remind_24h(month)
+    reminder = base._private_24h(month, o.MEM1)[-1]
+    await env.press(o.MEM1, reminder, base._rsvp(month, base.RsvpChoice.YES))
+    said = t("mtg.rsvp.your_answer", answer=t("mtg.rsvp.yes"))
+    edited = await _edited(month, o.MEM1, reminder["message_id"], said)
+    assert buttons(edited)  # still there, to change the answer
+    await env.press(o.MEM1, edited, base._rsvp(month, base.RsvpChoice.NO))
+    changed = t("mtg.rsvp.your_answer", answer=t("mtg.rsvp.no"))
+    edited = await _edited(month, o.MEM1, reminder["message_id"], changed)
+    assert said not in edited["text"]
