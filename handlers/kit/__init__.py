@@ -34,7 +34,6 @@ from handlers.kit.keyboards import (
 )
 from handlers.kit.replies import (
     READS,
-    SCREEN_KEY,
     advance,
     drop_keyboard,
     leave,
@@ -48,7 +47,6 @@ __all__ = [
     "GROUP_TYPES",
     "PRIVATE",
     "READS",
-    "SCREEN_KEY",
     "ActorInjector",
     "ActorMiddleware",
     "ActorSource",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import inspect
 from collections.abc import Awaitable, Mapping
 from datetime import datetime, tzinfo
@@ -74,14 +75,21 @@ async def show(
     return await target.answer(text, reply_markup=markup)
 
 
-# Where a conversation keeps the message id of the screen it showed last (drafts ignore it).
-SCREEN_KEY = "_screen"
+def _screens(state: FSMContext) -> FSMContext:
+    """Where a conversation keeps the id of the screen it showed last: a row of its own, so
+    writing it after the screen never races the conversation's own data (a fast next step)."""
+    return FSMContext(storage=state.storage, key=dataclasses.replace(state.key, destiny="screen"))
 
 
-async def drop_keyboard(message: Message | None, message_id: object) -> None:
+async def last_screen(state: FSMContext) -> int | None:
+    found = (await _screens(state).get_data()).get("id")
+    return found if isinstance(found, int) else None
+
+
+async def drop_keyboard(message: Message | None, message_id: int | None) -> None:
     """Take the buttons off an earlier screen of the conversation, so nobody presses a step
     that is over (a message too old or already bare is left as it is)."""
-    if message is None or message.bot is None or not isinstance(message_id, int):
+    if message is None or message.bot is None or message_id is None:
         return
     if message_id == message.message_id:
         return
@@ -93,10 +101,9 @@ async def drop_keyboard(message: Message | None, message_id: object) -> None:
 
 async def leave(state: FSMContext, message: Message | None) -> None:
     """End the conversation and take the buttons off its last screen."""
-    screen = (await state.get_data()).get(SCREEN_KEY)
+    screen = await last_screen(state)
     await state.clear()
-    if message is not None:
-        await drop_keyboard(message, screen)
+    await drop_keyboard(message, screen)
 
 
 async def advance(
@@ -110,6 +117,8 @@ async def advance(
     so the buttons the person still sees keep working.
     """
     before_state, before_data = await state.get_state(), await state.get_data()
+    # Inside a running conversation, the screen its previous step showed.
+    previous = await last_screen(state) if before_state is not None else None
     try:
         await state.set_data(data)
         await state.set_state(step)
@@ -126,8 +135,8 @@ async def advance(
         if session is not None and session.in_transaction():
             await session.commit()  # the update itself is rolled back on the way out
         raise
-    if isinstance(shown, Message):
+    if isinstance(shown, Message) and shown.message_id != previous:
         # The step moved on in a new message (an answer typed): the earlier screen's buttons
         # go, so a press on them never meets "expired" while the conversation is running.
-        await drop_keyboard(shown, before_data.get(SCREEN_KEY))
-        await state.update_data({SCREEN_KEY: shown.message_id})
+        await drop_keyboard(shown, previous)
+        await _screens(state).set_data({"id": shown.message_id})
