@@ -24,13 +24,16 @@ from handlers.kit.callbacks import ChatId, Id, Small, TgId
 from handlers.kit.chats import GROUP_TYPES, PRIVATE, Chats, feature_router
 from handlers.kit.filters import ChatIs, Magic
 from handlers.kit.keyboards import (
+    LABEL_MAX,
     CalAction,
     CalCb,
+    button_label,
     contact_keyboard,
     month_grid,
     month_in_window,
     one_column,
     pager,
+    short,
 )
 from handlers.kit.replies import (
     READS,
@@ -44,6 +47,9 @@ from handlers.kit.replies import (
 )
 
 __all__ = [
+    "LABEL_MAX",
+    "button_label",
+    "short",
     "GROUP_TYPES",
     "PRIVATE",
     "READS",

@@ -9,7 +9,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.services.meetings import AbsenceReason, Branch, Meeting, MeetingKind
-from handlers.kit import month_grid, one_column, t
+from handlers.kit import button_label, month_grid, one_column, t
 from handlers.meetings.callbacks import (
     BranchCb,
     ChangeCb,
@@ -126,8 +126,8 @@ def pick_keyboard(
     kb = InlineKeyboardBuilder()
     for m in meetings[:PICK_LIMIT]:
         status = t(f"mtg.status.{m.status}")
-        text = f"{when(m)} · {t(f'meetings.kind.{m.kind}')} ({status})"
-        kb.button(text=text[:64], callback_data=PickCb(act=act, meeting_id=m.id))
+        text = button_label(when(m), f"{t(f'meetings.kind.{m.kind}')} ({status})", limit=64)
+        kb.button(text=text, callback_data=PickCb(act=act, meeting_id=m.id))
     kb.adjust(1)
     kb.row(abort_button())
     return kb.as_markup()

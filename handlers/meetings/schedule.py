@@ -35,6 +35,7 @@ from handlers.kit import (
     feature_router,
     locale,
     month_in_window,
+    short,
     show,
     t,
 )
@@ -260,7 +261,7 @@ async def _take_time(
     branch = await svc.led_branch(session, actor, draft.branch_id)
     markup = kb.abort_only()
     if branch.location:
-        label = t("mtg.sched.use_place", place=branch.location[:40])
+        label = t("mtg.sched.use_place", place=short(branch.location, 40))
         markup = kb.step_keyboard(StepAct.PLACE, label)
     draft.starts_at = starts_at
     await enter(state, Schedule.PLACE, draft, show(target, t("mtg.sched.place"), markup))

@@ -29,7 +29,19 @@ from bot.services.rosters import visits as svc
 from bot.services.rosters.common import NOTE_MAX, Quarter
 from bot.services.rosters.visits import VisitQuality
 from handlers.feedback.keyboards import visit_proposals
-from handlers.kit import Chats, Id, Magic, RoleFilter, Small, advance, feature_router, show, t, when
+from handlers.kit import (
+    Chats,
+    Id,
+    Magic,
+    RoleFilter,
+    Small,
+    advance,
+    button_label,
+    feature_router,
+    show,
+    t,
+    when,
+)
 
 router = feature_router(__name__, Chats.PRIVATE)
 
@@ -166,7 +178,7 @@ async def cmd_visit(
         return
     rows = [
         _button(
-            f"{when(i.visit.starts_at, meeting_context.tz)} · {i.branch.name}"[:60],
+            button_label(when(i.visit.starts_at, meeting_context.tz), i.branch.name),
             VrCb(visit_id=i.visit.id, s=Step.PICK),
         )
         for i in infos[:10]
