@@ -12,8 +12,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from aiogram.types import BotCommandScopeChat
 from sqlalchemy import select
 
+from bot.commands import ROLE_COMMANDS
 from handlers.meetings.callbacks import (
     CalAction,
     CalCb,
@@ -232,3 +234,12 @@ async def test_class5_a_private_reminder_shows_the_answer_once_given(month: Mont
     changed = t("mtg.rsvp.your_answer", answer=t("mtg.rsvp.no"))
     edited = await _edited(month, o.MEM1, reminder["message_id"], changed)
     assert said not in edited["text"]
+
+
+async def test_class7_help_gives_the_menu_of_the_roles_the_person_has(month: Month) -> None:
+    env = month.env
+    help_text = await env.ask(o.MEM1, "/help")
+    assert "help.visitor" not in help_text["text"]
+    await env.settle()
+    menu = await env.app.bot.get_my_commands(scope=BotCommandScopeChat(chat_id=o.MEM1))
+    assert set(ROLE_COMMANDS["member"]) <= {c.command for c in menu}
