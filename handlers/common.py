@@ -36,8 +36,7 @@ async def cmd_help(message: Message, actor: Actor, bot: Bot, i18n: CatalogI18n) 
     refreshed to the same roles (a role given by an import or a link shows here at once)."""
     roles = menu_roles(actor)
     sections = [
-        t(f"help.{role}") + "".join("\n" + t(k) for k in HELP_EXTRA.get(role, ()))
-        for role in roles
+        t(f"help.{role}") + "".join("\n" + t(k) for k in HELP_EXTRA.get(role, ())) for role in roles
     ]
     await message.answer("\n".join([t("help.text"), *sections]))
     await set_person_menu(bot, i18n, message.chat.id, roles, locale())

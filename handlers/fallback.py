@@ -20,8 +20,11 @@ router = feature_router(__name__, Chats.ANY)
 KNOWN_COMMANDS = frozenset(
     {*BASE_COMMANDS, *(c for cs in ROLE_COMMANDS.values() for c in cs), "meeting", "link"}
 )
-# Commands that work in a group (answered by their own routers there).
-GROUP_COMMANDS = frozenset({"help", "link", "meetings", "meeting", "ics", "roster", "nudges"})
+# Commands that work in a group (answered by their own routers there), and /start, which a
+# group's members send to every bot at once when one is added.
+GROUP_COMMANDS = frozenset(
+    {"start", "help", "link", "meetings", "meeting", "ics", "roster", "nudges"}
+)
 
 
 def command_of(text: str) -> tuple[str, str] | None:

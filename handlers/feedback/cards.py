@@ -168,7 +168,7 @@ async def on_card(
         data = ForwardCb(
             item_id=cb.item_id, version=cb.version, level=level.type, level_id=level.id
         )
-        kb.row(InlineKeyboardButton(text=short(level.name), callback_data=data.pack()))
+        kb.row(InlineKeyboardButton(text=short(level.name, 60), callback_data=data.pack()))
     kb.row(InlineKeyboardButton(text=t("fbui.cancel"), callback_data=PromptCb().pack()))
     message = query.message
     assert isinstance(message, Message)  # the chat filter lets only presses on messages in

@@ -178,7 +178,7 @@ async def cmd_visit(
         return
     rows = [
         _button(
-            button_label(when(i.visit.starts_at, meeting_context.tz), i.branch.name),
+            button_label(when(i.visit.starts_at, meeting_context.tz), i.branch.name, limit=60),
             VrCb(visit_id=i.visit.id, s=Step.PICK),
         )
         for i in infos[:10]
