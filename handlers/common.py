@@ -38,7 +38,7 @@ async def cmd_help(message: Message, actor: Actor, bot: Bot, i18n: CatalogI18n) 
     sections = [
         t(f"help.{role}") + "".join("\n" + t(k) for k in HELP_EXTRA.get(role, ())) for role in roles
     ]
-    await message.answer("\n".join([t("help.text"), *sections]))
+    await message.answer("\n".join([t("help.text"), *sections, t("help.beside_app")]))
     await set_person_menu(bot, i18n, message.chat.id, roles, locale())
 
 
