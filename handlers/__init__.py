@@ -8,8 +8,10 @@ from handlers import (
     admins,
     broadcasts,
     common,
+    fallback,
     feedback,
     language,
+    leave,
     link_codes,
     linking,
     meetings,
@@ -39,6 +41,8 @@ def get_routers() -> list[Router]:
         # /start or /help (tests/test_routing.py checks that).
         detached(people.router),
         common.router,
+        # A bare /cancel or "Hủy" inside any conversation only leaves it: before the features.
+        detached(leave.router),
         # Access features (issue 3).
         detached(org.router),
         detached(linking.router),
@@ -60,4 +64,7 @@ def get_routers() -> list[Router]:
         *(detached(r) for r in nudges.routers()),
         # Guidance broadcasts (issue 14): /broadcast, /broadcasts, Đã nhận, the progress buttons.
         *(detached(r) for r in broadcasts.routers()),
+        # Last: whatever no feature answered gets an answer that helps (private chats) or, for
+        # our private commands typed in a group, where to use them.
+        detached(fallback.router),
     ]

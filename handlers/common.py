@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from aiogram import html
+from aiogram import Bot, html
 from aiogram.filters import Command, CommandStart
 from aiogram.types import Message
 
+from bot.commands import set_person_menu
+from bot.i18n import CatalogI18n
 from bot.services.policy import Actor, menu_roles
-from handlers.kit import PRIVATE, READS, ChatIs, Chats, feature_router, t
+from handlers.kit import PRIVATE, READS, ChatIs, Chats, feature_router, locale, t
 
 router = feature_router(__name__, Chats.ANY)
 
 # Later features add lines to a role's /help section from their own catalogs.
 HELP_EXTRA: dict[str, tuple[str, ...]] = {
     "member": ("mtg.help.member", "mrep.help.member", "fbui.help.member"),
-    "secretary": ("mtg.help.secretary", "mrep.help.secretary"),
-    "admin": ("mrep.help.admin", "bcui.help.admin"),
+    "secretary": ("mtg.help.secretary", "mrep.help.secretary", "convo.help.secretary"),
+    "admin": ("mrep.help.admin", "bcui.help.admin", "convo.help.admin"),
 }
 # ...and to a group's /help: only what works in a group (private commands are ignored there).
 HELP_GROUP_EXTRA: tuple[str, ...] = ()
@@ -29,13 +31,15 @@ async def cmd_start(message: Message) -> None:
 
 
 @router.message(Command("help"), ChatIs(PRIVATE), flags=READS)
-async def cmd_help(message: Message, actor: Actor) -> None:
-    """List what this person can do: the help grows with their roles."""
+async def cmd_help(message: Message, actor: Actor, bot: Bot, i18n: CatalogI18n) -> None:
+    """List what this person can do: the help grows with their roles, and the command menu is
+    refreshed to the same roles (a role given by an import or a link shows here at once)."""
+    roles = menu_roles(actor)
     sections = [
-        t(f"help.{role}") + "".join("\n" + t(k) for k in HELP_EXTRA.get(role, ()))
-        for role in menu_roles(actor)
+        t(f"help.{role}") + "".join("\n" + t(k) for k in HELP_EXTRA.get(role, ())) for role in roles
     ]
     await message.answer("\n".join([t("help.text"), *sections, t("help.beside_app")]))
+    await set_person_menu(bot, i18n, message.chat.id, roles, locale())
 
 
 @router.message(Command("help"), flags=READS)

@@ -19,7 +19,7 @@ from bot.services import broadcasts as svc
 from bot.services.meetings.context import MeetingContext
 from bot.services.policy import Actor, Refused
 from handlers.broadcasts.callbacks import HistAct, HistCb
-from handlers.kit import READS, Chats, feature_router, locale, pager, show, t, when
+from handlers.kit import READS, Chats, feature_router, locale, pager, short, show, t, when
 
 router = feature_router(__name__, Chats.PRIVATE)
 PAGE = svc.DEFAULT_CONFIG.page_size
@@ -41,12 +41,12 @@ async def _list(
             "bcui.history.row",
             id=s.id,
             date=at.astimezone(ctx.tz).strftime("%d/%m") if at else "",
-            excerpt=(s.excerpt or t(f"bcui.kind.{s.kind}"))[:24],
+            excerpt=short(s.excerpt or t(f"bcui.kind.{s.kind}"), 24),
             sent=s.sent,
             queued=s.queued,
             acked=s.acknowledged,
         )
-        kb.button(text=label[:64], callback_data=HistCb(a=HistAct.OPEN, b=s.id, p=page))
+        kb.button(text=short(label, 64), callback_data=HistCb(a=HistAct.OPEN, b=s.id, p=page))
     pages = page + 2 if len(rows) == PAGE else page + 1  # one more while the page is full
     markup = pager(kb, page, pages, lambda n: HistCb(a=HistAct.PAGE, p=n))
     return t("bcui.history.title", page=page + 1), markup

@@ -25,7 +25,7 @@ from handlers.broadcasts.callbacks import (
     OptCb,
     SendCb,
 )
-from handlers.kit import t, when
+from handlers.kit import short, t, when
 
 P = AudiencePart
 UNIT_PAGE = 8
@@ -158,7 +158,7 @@ def units_screen(
     b = broadcast.id
     kb = InlineKeyboardBuilder()
     for unit_id, name in units[page * UNIT_PAGE : (page + 1) * UNIT_PAGE]:
-        label = f"{_mark(unit_id in audience.unit_ids)} {name}"[:60]
+        label = _mark(unit_id in audience.unit_ids) + " " + short(name, 58)
         kb.row(_button(label, AudCb(b=b, a=AudAct.UNIT, unit=unit_id, p=page).pack()))
     nav = []
     if page > 0:

@@ -43,7 +43,7 @@ from handlers.feedback.callbacks import (
     ReplyCb,
 )
 from handlers.feedback.states import Typing, TypingDraft, load, private_state
-from handlers.kit import PRIVATE, Chats, Magic, advance, feature_router, locale, show, t
+from handlers.kit import PRIVATE, Chats, Magic, advance, feature_router, locale, short, show, t
 from handlers.kit.proposals import DONE, label
 
 router = feature_router(__name__, Chats.PRIVATE)
@@ -168,7 +168,7 @@ async def on_card(
         data = ForwardCb(
             item_id=cb.item_id, version=cb.version, level=level.type, level_id=level.id
         )
-        kb.row(InlineKeyboardButton(text=level.name[:60], callback_data=data.pack()))
+        kb.row(InlineKeyboardButton(text=short(level.name, 60), callback_data=data.pack()))
     kb.row(InlineKeyboardButton(text=t("fbui.cancel"), callback_data=PromptCb().pack()))
     message = query.message
     assert isinstance(message, Message)  # the chat filter lets only presses on messages in

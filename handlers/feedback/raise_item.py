@@ -40,7 +40,7 @@ from handlers.feedback.states import (
     exclusive,
     load,
 )
-from handlers.kit import Chats, Magic, RoleFilter, advance, feature_router, locale, show, t
+from handlers.kit import Chats, Magic, RoleFilter, advance, feature_router, locale, short, show, t
 
 router = feature_router(__name__, Chats.PRIVATE)
 
@@ -160,7 +160,7 @@ async def cmd_feedback(
     # their own branches first, within Telegram's 100 buttons.
     choices = choices[:BRANCHES_MAX]
     draft = RaiseDraft(branches=choices)
-    buttons = [_btn(c.name[:32], RaiseStep.BRANCH, i)[0] for i, c in enumerate(choices)]
+    buttons = [_btn(short(c.name, 32), RaiseStep.BRANCH, i)[0] for i, c in enumerate(choices)]
     rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
     await _to(message, state, Raise.BRANCH, draft, t("fbui.raise.branch"), _markup(*rows))
 

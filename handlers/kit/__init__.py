@@ -24,17 +24,32 @@ from handlers.kit.callbacks import ChatId, Id, Small, TgId
 from handlers.kit.chats import GROUP_TYPES, PRIVATE, Chats, feature_router
 from handlers.kit.filters import ChatIs, Magic
 from handlers.kit.keyboards import (
+    LABEL_MAX,
     CalAction,
     CalCb,
+    button_label,
     contact_keyboard,
     month_grid,
     month_in_window,
     one_column,
     pager,
+    short,
 )
-from handlers.kit.replies import READS, advance, locale, show, t, when
+from handlers.kit.replies import (
+    READS,
+    advance,
+    drop_keyboard,
+    leave,
+    locale,
+    show,
+    t,
+    when,
+)
 
 __all__ = [
+    "LABEL_MAX",
+    "button_label",
+    "short",
     "GROUP_TYPES",
     "PRIVATE",
     "READS",
@@ -57,7 +72,9 @@ __all__ = [
     "alert_text",
     "contact_keyboard",
     "create_refusals_router",
+    "drop_keyboard",
     "feature_router",
+    "leave",
     "locale",
     "month_grid",
     "month_in_window",

@@ -109,3 +109,32 @@ def month_grid(
     if footer:
         kb.row(*footer)
     return kb.as_markup()
+
+
+LABEL_MAX = 48  # what a phone shows of a full-width button before Telegram cuts it itself
+
+
+def short(text: str, limit: int = LABEL_MAX) -> str:
+    """`text` within `limit` characters, cut at a word boundary with "…" (never mid-word:
+    "…thường kỳ (đã lê" becomes "…thường kỳ…")."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    room = text[: limit - 1]
+    cut = room.rsplit(" ", 1)[0] if " " in room else room
+    return cut.rstrip(" ·,;:-–(") + "…"
+
+
+def button_label(*parts: str, limit: int = LABEL_MAX) -> str:
+    """A button's label from its parts, most distinguishing first (a date, then a name): the
+    leading parts are kept whole and the last one is shortened at a word boundary."""
+    kept = [" ".join(p.split()) for p in parts if p and p.strip()]
+    if not kept:
+        return ""
+    head = " · ".join(kept[:-1])
+    if not head:
+        return short(kept[-1], limit)
+    room = limit - len(head) - 3
+    if room < 8:  # no room left for a useful name: shorten the whole line instead
+        return short(" · ".join(kept), limit)
+    return f"{head} · {short(kept[-1], room)}"

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import inspect
 from collections.abc import Awaitable, Mapping
 from datetime import datetime, tzinfo
 from typing import Any
 
+from aiogram.exceptions import TelegramAPIError
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
@@ -54,8 +57,8 @@ async def show(
     markup: InlineKeyboardMarkup | None = None,
     *,
     toast: str | None = None,
-) -> None:
-    """A screen: edit the pressed message in place, or answer a typed one.
+) -> Message | None:
+    """A screen: edit the pressed message in place, or answer a typed one; the message shown.
 
     A press on a message the bot can no longer edit (too old, deleted) gets the screen as a
     new message, so a step is never lost. `toast` is shown briefly under a pressed button.
@@ -64,11 +67,43 @@ async def show(
         await target.answer(toast)
         message = target.message
         if isinstance(message, Message):
-            await message.edit_text(text, reply_markup=markup)
-        elif target.bot is not None:
-            await target.bot.send_message(target.from_user.id, text, reply_markup=markup)
+            edited = await message.edit_text(text, reply_markup=markup)
+            return edited if isinstance(edited, Message) else message
+        if target.bot is not None:
+            return await target.bot.send_message(target.from_user.id, text, reply_markup=markup)
+        return None
+    return await target.answer(text, reply_markup=markup)
+
+
+def _screens(state: FSMContext) -> FSMContext:
+    """Where a conversation keeps the id of the screen it showed last: a row of its own, so
+    writing it after the screen never races the conversation's own data (a fast next step)."""
+    return FSMContext(storage=state.storage, key=dataclasses.replace(state.key, destiny="screen"))
+
+
+async def last_screen(state: FSMContext) -> int | None:
+    found = (await _screens(state).get_data()).get("id")
+    return found if isinstance(found, int) else None
+
+
+async def drop_keyboard(message: Message | None, message_id: int | None) -> None:
+    """Take the buttons off an earlier screen of the conversation, so nobody presses a step
+    that is over (a message too old or already bare is left as it is)."""
+    if message is None or message.bot is None or message_id is None:
         return
-    await target.answer(text, reply_markup=markup)
+    if message_id == message.message_id:
+        return
+    with contextlib.suppress(TelegramAPIError):
+        await message.bot.edit_message_reply_markup(
+            chat_id=message.chat.id, message_id=message_id, reply_markup=None
+        )
+
+
+async def leave(state: FSMContext, message: Message | None) -> None:
+    """End the conversation and take the buttons off its last screen."""
+    screen = await last_screen(state)
+    await state.clear()
+    await drop_keyboard(message, screen)
 
 
 async def advance(
@@ -82,6 +117,8 @@ async def advance(
     so the buttons the person still sees keep working.
     """
     before_state, before_data = await state.get_state(), await state.get_data()
+    # Inside a running conversation, the screen its previous step showed.
+    previous = await last_screen(state) if before_state is not None else None
     try:
         await state.set_data(data)
         await state.set_state(step)
@@ -90,7 +127,7 @@ async def advance(
             screen.close()
         raise
     try:
-        await screen
+        shown = await screen
     except Exception:
         await state.set_data(before_data)
         await state.set_state(before_state)
@@ -98,3 +135,8 @@ async def advance(
         if session is not None and session.in_transaction():
             await session.commit()  # the update itself is rolled back on the way out
         raise
+    if isinstance(shown, Message) and shown.message_id != previous:
+        # The step moved on in a new message (an answer typed): the earlier screen's buttons
+        # go, so a press on them never meets "expired" while the conversation is running.
+        await drop_keyboard(shown, previous)
+        await _screens(state).set_data({"id": shown.message_id})

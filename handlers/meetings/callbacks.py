@@ -15,6 +15,7 @@ from handlers.kit import CalAction, CalCb, Id, Small
 
 __all__ = [
     "BranchCb",
+    "ChangeCb",
     "CalAction",
     "CalCb",
     "KindCb",
@@ -51,7 +52,8 @@ class StepAct(enum.Enum):
     PLACE = "place"  # use the branch's usual place
     SKIP = "skip"  # no agenda
     OK = "ok"  # schedule it
-    ABORT = "abort"  # leave the wizard ("Huỷ thao tác"; /cancel cancels meetings)
+    EDIT = "edit"  # the check screen's "Sửa": choose the date and time again
+    ABORT = "abort"  # leave the wizard ("Hủy", like typing Hủy or a bare /cancel)
 
 
 class StepCb(CallbackData, prefix="mstep"):
@@ -64,6 +66,13 @@ class PickAct(enum.Enum):
 
 
 class PickCb(CallbackData, prefix="mpick"):
+    act: PickAct
+    meeting_id: Id
+
+
+class ChangeCb(CallbackData, prefix="mchg"):
+    """The check screen's confirmation of a reschedule or a cancel (of this very meeting)."""
+
     act: PickAct
     meeting_id: Id
 

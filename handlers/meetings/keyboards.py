@@ -9,9 +9,10 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.services.meetings import AbsenceReason, Branch, Meeting, MeetingKind
-from handlers.kit import month_grid, one_column, t
+from handlers.kit import button_label, month_grid, one_column, t
 from handlers.meetings.callbacks import (
     BranchCb,
+    ChangeCb,
     KindCb,
     PickAct,
     PickCb,
@@ -43,6 +44,36 @@ def step_keyboard(act: StepAct, text: str) -> InlineKeyboardMarkup:
 
 def abort_only() -> InlineKeyboardMarkup:
     return one_column(abort_button())
+
+
+def check_keyboard() -> InlineKeyboardMarkup:
+    """The last look before anybody is told: Xác nhận, Sửa, Hủy."""
+    return one_column(
+        InlineKeyboardButton(text=t("mtg.sched.ok"), callback_data=StepCb(act=StepAct.OK).pack()),
+        InlineKeyboardButton(
+            text=t("mtg.sched.edit"), callback_data=StepCb(act=StepAct.EDIT).pack()
+        ),
+        abort_button(),
+    )
+
+
+def change_keyboard(act: PickAct, meeting_id: int) -> InlineKeyboardMarkup:
+    """Confirm a reschedule or a cancel of this meeting, or leave it as it is. The cancel's
+    way out says "Giữ nguyên" so that no button on that screen reads "Hủy" but the act."""
+    ok = "mtg.change.ok_cancel" if act is PickAct.CANCEL else "mtg.change.ok_resched"
+    back = (
+        InlineKeyboardButton(
+            text=t("mtg.change.keep"), callback_data=StepCb(act=StepAct.ABORT).pack()
+        )
+        if act is PickAct.CANCEL
+        else abort_button()
+    )
+    return one_column(
+        InlineKeyboardButton(
+            text=t(ok), callback_data=ChangeCb(act=act, meeting_id=meeting_id).pack()
+        ),
+        back,
+    )
 
 
 def branch_keyboard(branches: Sequence[Branch]) -> InlineKeyboardMarkup:
@@ -95,8 +126,8 @@ def pick_keyboard(
     kb = InlineKeyboardBuilder()
     for m in meetings[:PICK_LIMIT]:
         status = t(f"mtg.status.{m.status}")
-        text = f"{when(m)} · {t(f'meetings.kind.{m.kind}')} ({status})"
-        kb.button(text=text[:64], callback_data=PickCb(act=act, meeting_id=m.id))
+        text = button_label(when(m), f"{t(f'meetings.kind.{m.kind}')} ({status})", limit=64)
+        kb.button(text=text, callback_data=PickCb(act=act, meeting_id=m.id))
     kb.adjust(1)
     kb.row(abort_button())
     return kb.as_markup()

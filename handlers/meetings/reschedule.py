@@ -2,14 +2,17 @@
 question when there is one), then apply the change. One flow for both; the service checks the
 permission on the picked id, the dates and the reason, and tells everyone told before.
 
-`/reschedule 04/12 20:00 [place]` applies at once; plain /reschedule asks for the new time.
-`/cancel <reason>` needs the reason (members read it). The wizard's own abort button is
-"Huỷ thao tác" (`handlers.meetings.schedule.on_abort`); /cancel cancels meetings.
+`/reschedule 04/12 20:00 [place]` names the new time; plain /reschedule asks for it.
+`/cancel <reason>` needs the reason (members read it). Either ends on a check screen that
+says nobody has been told yet: the change is made and announced only on its confirmation.
+The way out is "Hủy" (`handlers.meetings.schedule.on_abort`); on the cancel's check screen it
+reads "Giữ nguyên", so no button there says "Hủy" but the act itself. A bare /cancel inside
+a conversation only leaves it (`handlers.leave`).
 """
 
 from __future__ import annotations
 
-from aiogram import F
+from aiogram import F, html
 from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
@@ -18,13 +21,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock
 from bot.i18n import CatalogI18n
 from bot.services import meetings as svc
+from bot.services.meetings.quickform import EARLIEST, LATEST, odd_hour
 from bot.services.policy import Actor, Refused, Role
 from bot.settings import Settings
 from handlers.kit import Chats, Magic, RoleFilter, feature_router, refusal_text, show, t
 from handlers.meetings import keyboards as kb
-from handlers.meetings.callbacks import PickAct, PickCb
+from handlers.meetings.callbacks import ChangeCb, PickAct, PickCb
 from handlers.meetings.states import Change, ChangeDraft, enter, load
-from handlers.meetings.texts import changed_text, meeting_ctx, when
+from handlers.meetings.texts import changed_text, meeting_ctx, summary, when
 
 router = feature_router(__name__, Chats.PRIVATE)
 
@@ -145,18 +149,60 @@ async def _apply(
     draft: ChangeDraft,
     meeting_id: int,
 ) -> None:
-    """Reschedule or cancel the chosen meeting; a reschedule without its new time asks first."""
+    """Show the change for a confirmation (nothing told yet); a reschedule without its new time
+    asks for it first."""
     ctx = meeting_ctx(settings, clock, i18n)
+    meeting, branch = await svc.managed_meeting(session, actor, meeting_id, for_update=False)
+    draft.meeting_id = meeting_id
+    details = summary(ctx, meeting, branch)
     if draft.op is PickAct.CANCEL:
-        change = await svc.cancel_meeting(session, actor, ctx, meeting_id, draft.text)
+        text = t("mtg.change.check_cancel", details=details, reason=html.quote(draft.text))
     elif draft.text:
-        change = await svc.reschedule_to(session, actor, ctx, meeting_id, draft.text)
+        parsed = svc.parse_quick_form(draft.text, ctx.now(), ctx.tz)
+        place = t("mtg.change.new_place", place=html.quote(parsed.place)) if parsed.place else ""
+        text = t(
+            "mtg.change.check_resched",
+            details=details,
+            when=when(parsed.starts_at, settings),
+            place=place,
+        )
+        at = parsed.starts_at.astimezone(ctx.tz)
+        if odd_hour(at.time()):
+            text += "\n\n" + t(
+                "mtg.sched.odd_hour",
+                time=f"{at:%H:%M}",
+                earliest=f"{EARLIEST:%H:%M}",
+                latest=f"{LATEST:%H:%M}",
+            )
     else:
-        await svc.managed_meeting(session, actor, meeting_id, for_update=False)
-        draft.meeting_id = meeting_id
         await enter(
             state, Change.NEW_TIME, draft, show(target, t("mtg.resched.ask"), kb.abort_only())
         )
         return
-    await show(target, changed_text(ctx, change, DONE[draft.op]))
+    markup = kb.change_keyboard(draft.op, meeting_id)
+    await enter(state, Change.CONFIRM, draft, show(target, text, markup))
+
+
+@router.callback_query(ChangeCb.filter(), StateFilter(Change.CONFIRM))
+async def on_change_ok(
+    query: CallbackQuery,
+    callback_data: ChangeCb,
+    actor: Actor,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+    i18n: CatalogI18n,
+    state: FSMContext,
+) -> None:
+    """Confirmed: reschedule or cancel the meeting shown, and tell everyone told before."""
+    draft = await load(state, ChangeDraft)
+    if callback_data.act is not draft.op or callback_data.meeting_id != draft.meeting_id:
+        raise Refused("kit.expired")  # a button of an earlier check screen
+    ctx = meeting_ctx(settings, clock, i18n)
+    mid = callback_data.meeting_id
+    if draft.op is PickAct.CANCEL:
+        change = await svc.cancel_meeting(session, actor, ctx, mid, draft.text)
+    else:
+        change = await svc.reschedule_to(session, actor, ctx, mid, draft.text)
+    await show(query, changed_text(ctx, change, DONE[draft.op]))
     await state.clear()

@@ -8,6 +8,8 @@ to open a private chat with it (the service queues that).
 
 from __future__ import annotations
 
+import contextlib
+
 from aiogram import Bot, F, html
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from aiogram.filters import StateFilter
@@ -58,6 +60,8 @@ async def on_rsvp(
         session, clock, callback_data.meeting_id, user.id, choice.answer, via=via
     )
     await query.answer(t(ANSWERED[choice]))
+    if private and isinstance(query.message, Message):
+        await _show_answer(query.message, choice)
     if not result.needs_reason:
         return
     # Ask the reason in private; the tap itself is already answered and recorded.
@@ -76,6 +80,17 @@ async def on_rsvp(
                 session, ctx, result.meeting_id, user.id, user.full_name, url
             )
         return
+
+
+async def _show_answer(message: Message, choice: RsvpChoice) -> None:
+    """A private reminder answered: it says the answer now (its buttons stay, to change it),
+    so it never reads as still unanswered."""
+    mark = t("mtg.rsvp.your_answer", answer="\x00").split("\x00", 1)[0]
+    body = (message.html_text or "").split("\n\n" + mark, 1)[0]
+    text = body + "\n\n" + t("mtg.rsvp.your_answer", answer=t(ANSWERED[choice]))
+    if text != message.html_text:
+        with contextlib.suppress(TelegramBadRequest):
+            await message.edit_text(text, reply_markup=message.reply_markup)
 
 
 @router.callback_query(ReasonCb.filter(F.code == svc.AbsenceReason.OTHER), ChatIs(PRIVATE))

@@ -1,5 +1,7 @@
 """/schedule: the quick form (`/schedule 03/12 19:30 Nhà văn hóa thôn 3`) or the wizard:
 branch → kind (or confirm a planned meeting in one tap) → date → time → place → agenda → check.
+Both end on the same check screen (Xác nhận / Sửa / Hủy): nothing is announced before the
+secretary has seen what was understood, an odd hour questioned and a cancelled month named.
 
 Thin: each step parses, asks `bot.services.meetings` (which checks the policy, the dates and the
 limits, and queues the announcement itself), shows the next screen, and only then moves the
@@ -22,6 +24,7 @@ from bot.i18n import CatalogI18n
 from bot.services import meetings as svc
 from bot.services.meetings.common import AGENDA_MAX, PLACE_MAX
 from bot.services.meetings.context import MeetingContext
+from bot.services.meetings.quickform import EARLIEST, LATEST
 from bot.services.policy import Actor, Role
 from bot.settings import Settings
 from handlers.kit import (
@@ -34,6 +37,7 @@ from handlers.kit import (
     feature_router,
     locale,
     month_in_window,
+    short,
     show,
     t,
 )
@@ -68,8 +72,15 @@ async def cmd_schedule(
         await message.answer(t("mtg.sched.many_branches"))
     elif command.args:
         ctx = meeting_ctx(settings, clock, i18n)
-        result = await svc.schedule_from_form(session, actor, ctx, branches[0].id, command.args)
-        await show(message, scheduled_text(ctx, result))
+        preview = await svc.preview_form(session, actor, ctx, branches[0].id, command.args)
+        draft = ScheduleDraft(
+            branch_id=preview.branch.id,
+            kind=preview.kind,
+            day=preview.starts_at.astimezone(ctx.tz).date(),
+            starts_at=preview.starts_at,
+            place=preview.place,
+        )
+        await _check(message, ctx, state, draft, preview)
     elif len(branches) > 1:
         screen = message.answer(t("mtg.sched.branch"), reply_markup=kb.branch_keyboard(branches))
         await advance(state, Schedule.BRANCH, {}, screen)
@@ -271,7 +282,7 @@ async def _take_time(
     branch = await svc.led_branch(session, actor, draft.branch_id)
     markup = kb.abort_only()
     if branch.location:
-        label = t("mtg.sched.use_place", place=branch.location[:40])
+        label = t("mtg.sched.use_place", place=short(branch.location, 40))
         markup = kb.step_keyboard(StepAct.PLACE, label)
     draft.starts_at = starts_at
     await enter(state, Schedule.PLACE, draft, show(target, t("mtg.sched.place"), markup))
@@ -340,23 +351,73 @@ async def _take_agenda(
 ) -> None:
     draft = await load(state, ScheduleDraft)
     kind, starts_at = draft.details()
-    branch = await svc.led_branch(session, actor, draft.branch_id)
+    draft.agenda = agenda
+    preview = await svc.preview_schedule(
+        session, actor, ctx, draft.branch_id, kind=kind, starts_at=starts_at, place=draft.place
+    )
+    await _check(target, ctx, state, draft, preview)
+
+
+async def _check(
+    target: Target,
+    ctx: svc.MeetingContext,
+    state: FSMContext,
+    draft: ScheduleDraft,
+    preview: svc.SchedulePreview,
+) -> None:
+    """The check screen: the meeting as it would be announced, an odd hour questioned, a
+    cancelled month's meeting named, and Xác nhận / Sửa / Hủy."""
     body = svc.meeting_preview(
         ctx.i18n,
         locale(),
-        branch,
-        kind=kind,
-        starts_at=starts_at,
-        place=draft.place,
-        agenda=agenda,
+        preview.branch,
+        kind=preview.kind,
+        starts_at=preview.starts_at,
+        place=preview.place,
+        agenda=draft.agenda,
         tz=ctx.tz,
-        room=3500,
+        room=3000,
     )
-    markup = kb.step_keyboard(StepAct.OK, t("mtg.sched.ok"))
-    draft.agenda = agenda
-    await enter(
-        state, Schedule.CONFIRM, draft, show(target, t("mtg.sched.check", details=body), markup)
-    )
+    lines = [t("mtg.sched.check", details=body)]
+    if preview.odd_hour:
+        at = preview.starts_at.astimezone(ctx.tz)
+        lines.append(
+            t(
+                "mtg.sched.odd_hour",
+                time=f"{at:%H:%M}",
+                earliest=f"{EARLIEST:%H:%M}",
+                latest=f"{LATEST:%H:%M}",
+            )
+        )
+    if preview.cancelled is not None:
+        gone = preview.cancelled
+        lines.append(
+            t(
+                "mtg.sched.revives",
+                month=f"{gone.period_month:02d}/{gone.period_year}",
+                reason=html.quote(gone.cancel_reason or ""),
+            )
+        )
+    lines.append(t("mtg.sched.check_next"))
+    draft.reinstate = preview.cancelled is not None
+    screen = show(target, "\n\n".join(lines), kb.check_keyboard())
+    await enter(state, Schedule.CONFIRM, draft, screen)
+
+
+@router.callback_query(StepCb.filter(F.act == StepAct.EDIT), StateFilter(Schedule.CONFIRM))
+async def on_edit(
+    query: CallbackQuery,
+    settings: Settings,
+    clock: Clock,
+    i18n: CatalogI18n,
+    state: FSMContext,
+) -> None:
+    """ "Sửa": back to the calendar with the kind kept; date, time, place and agenda again."""
+    draft = await load(state, ScheduleDraft)
+    today = meeting_ctx(settings, clock, i18n).today()
+    draft.reinstate = False
+    screen = show(query, t("mtg.sched.date"), kb.calendar(today.year, today.month, today))
+    await enter(state, Schedule.DATE, draft, screen)
 
 
 @router.callback_query(StepCb.filter(F.act == StepAct.OK), StateFilter(Schedule.CONFIRM))
@@ -382,6 +443,7 @@ async def on_confirm(
         starts_at=starts_at,
         place=draft.place,
         agenda=draft.agenda,
+        reinstate=draft.reinstate,
     )
     await show(query, scheduled_text(ctx, result))
     await state.clear()
@@ -389,6 +451,6 @@ async def on_confirm(
 
 @router.callback_query(StepCb.filter(F.act == StepAct.ABORT))
 async def on_abort(query: CallbackQuery, state: FSMContext) -> None:
-    """ "Huỷ thao tác": leave the wizard (or the /reschedule, /cancel picker), nothing saved."""
+    """ "Hủy": leave the wizard (or the /reschedule, /cancel picker), nothing saved."""
     await state.clear()
     await show(query, t("mtg.sched.aborted"))

@@ -33,6 +33,7 @@ class Schedule(StatesGroup):
 class Change(StatesGroup):
     PICK = State()  # /reschedule or /cancel: which open meeting
     NEW_TIME = State()  # /reschedule without arguments: the new date and time, typed
+    CONFIRM = State()  # the change shown, nothing told yet
 
 
 class Absence(StatesGroup):
@@ -46,6 +47,8 @@ class ScheduleDraft(BaseModel):
     starts_at: datetime | None = None
     place: str = ""
     agenda: str = ""
+    # The check screen said this month's cancelled regular meeting comes back.
+    reinstate: bool = False
 
     def chosen_day(self) -> date:
         if self.day is None:

@@ -17,7 +17,7 @@ from bot.services.policy import Actor, Role
 from bot.services.rosters import changes, review
 from bot.services.rosters.common import Quarter
 from bot.services.rosters.notices import RosterNotices
-from handlers.kit import Chats, RoleFilter, feature_router, locale, show, t, when
+from handlers.kit import Chats, RoleFilter, feature_router, locale, short, show, t, when
 from handlers.rosters.callbacks import (
     ConfirmCb,
     HandbackCb,
@@ -43,7 +43,7 @@ def _own_visits_markup(view: review.RosterView, actor: Actor) -> InlineKeyboardM
     for v in view.visits:
         if v.visitor_member_id not in mine:
             continue
-        branch = view.branches[v.branch_id].name[:28]
+        branch = short(view.branches[v.branch_id].name, 28)
         kb.row(
             InlineKeyboardButton(
                 text=f"{t('roster.button.offer')} · {branch}",

@@ -29,7 +29,19 @@ from bot.services.rosters import coverage as cov
 from bot.services.rosters import visits as svc
 from bot.services.rosters.common import NOTE_MAX, Quarter
 from bot.services.rosters.visits import VisitQuality
-from handlers.kit import Chats, Id, Magic, RoleFilter, Small, advance, feature_router, show, t, when
+from handlers.kit import (
+    Chats,
+    Id,
+    Magic,
+    RoleFilter,
+    Small,
+    advance,
+    button_label,
+    feature_router,
+    show,
+    t,
+    when,
+)
 from handlers.kit.nudged import open_from_nudge
 from handlers.kit.proposals import visit_proposals
 
@@ -168,7 +180,7 @@ async def cmd_visit(
         return
     rows = [
         _button(
-            f"{when(i.visit.starts_at, meeting_context.tz)} · {i.branch.name}"[:60],
+            button_label(when(i.visit.starts_at, meeting_context.tz), i.branch.name, limit=60),
             VrCb(visit_id=i.visit.id, s=Step.PICK),
         )
         for i in infos[:10]

@@ -28,7 +28,7 @@ from storage.models import ChatBinding, OutboxEntry
 from tests import orgdata as o
 from tests.e2e.access import GROUP, link_code, org_world
 from tests.e2e.harness import BotEnv
-from tests.helpers import DAN_PHUONG, button
+from tests.helpers import DAN_PHUONG, button, buttons
 
 DATASET = DAN_PHUONG
 WRONG = [f"ABCD-EF{a}{b}" for a in "GH" for b in "JKMNPQRS"]
@@ -96,11 +96,15 @@ async def test_callbacks_act_in_the_wrong_chat_type(bot_env: BotEnv) -> None:
     for who, data in presses:
         answer = await env.press(who, hello, data, strict=False)
         assert answer["text"] == expired and answer["show_alert"] is True, data
-    # /language belongs to the person's private chat: in a group it offers no buttons.
+    # /language belongs to the person's private chat: in a group it offers no buttons, only
+    # where to use it (issue 21, class 6).
     env.world.send_text(o.STRANGER, "/language", GROUP)
     await env.settle()
     group = env.world.bot_messages(GROUP)
-    assert [(m["message_id"], m["text"]) for m in group] == [(hello["message_id"], hello["text"])]
+    me = await env.app.bot.me()
+    where = env.app.i18n.t("convo.private_only", "vi", command="/language", bot=me.username)
+    assert [m["text"] for m in group] == [hello["text"], where]
+    assert not buttons(group[-1])
 
 
 async def test_oversize_integers_and_unicode_digits_are_refused_not_raised(

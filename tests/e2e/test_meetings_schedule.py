@@ -34,6 +34,7 @@ from bot.scheduler import JobContext
 from handlers.meetings.callbacks import (
     CalAction,
     CalCb,
+    ChangeCb,
     KindCb,
     PickAct,
     PickCb,
@@ -222,6 +223,13 @@ class Month:
 async def month(database_url: str) -> AsyncIterator[Month]:
     """23/11/2026 09:00 (time ticking): the organisation, the branch's group with 32 members
     (30 of them on Telegram), and the plan job run once."""
+    async with month_world(database_url) as m:
+        yield m
+
+
+@contextlib.asynccontextmanager
+async def month_world(database_url: str) -> AsyncIterator[Month]:
+    """The `month` fixture's world, for other modules' fixtures."""
     traveller = time_machine.travel(START, tick=True)
     clock = traveller.start()
     try:
@@ -243,11 +251,29 @@ async def month(database_url: str) -> AsyncIterator[Month]:
 
 
 async def _schedule_december(m: Month) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The secretary confirms December's planned meeting by the quick form, moved to the 3rd:
-    their reply and the group's announcement."""
-    done = await m.env.ask(o.SEC1, "/schedule 03/12 19:30 Nhà văn hóa thôn 3")
+    """The secretary confirms December's planned meeting by the quick form, moved to the 3rd
+    (its check screen confirmed): their reply and the group's announcement."""
+    check = await m.env.ask(o.SEC1, "/schedule 03/12 19:30 Nhà văn hóa thôn 3")
+    await m.env.press(o.SEC1, check, StepCb(act=StepAct.OK).pack())
+    said = m.t("mtg.sched.done", id=m.dec.id)
+    done = await m.env.world.wait_for_bot_message(
+        o.SEC1, lambda x: x["message_id"] == check["message_id"] and said in x["text"]
+    )
     announce = await _group_msg(m.env, m.t("mtg.announce.head"))
     return done, announce
+
+
+async def _confirm_change(m: Month, shown: dict[str, Any], act: PickAct, meeting_id: int) -> None:
+    """Press the check screen's confirmation of a reschedule or cancel (an edit of `shown`)."""
+    data = ChangeCb(act=act, meeting_id=meeting_id).pack()
+    check = await m.env.world.wait_for_bot_message(
+        o.SEC1,
+        lambda x: (
+            x["message_id"] == shown["message_id"]
+            and data in [b["callback_data"] for b in buttons(x)]
+        ),
+    )
+    await m.env.press(o.SEC1, check, data)
 
 
 async def _schedule_thematic(m: Month) -> int:
@@ -547,6 +573,7 @@ async def test_reschedule_after_reminders_corrects_those_told(month: Month) -> N
     )
     assert t("mtg.pick") in pick["text"]  # two open meetings: which one?
     await env.press(o.SEC1, pick, PickCb(act=PickAct.RESCHEDULE, meeting_id=month.dec.id).pack())
+    await _confirm_change(month, pick, PickAct.RESCHEDULE, month.dec.id)
     await env.world.wait_for_bot_message(o.SEC1, lambda x: t("mtg.resched.done") in x["text"])
     await _delivered(env)
     fix = await _group_msg(env, t("mtg.changed.head"))
@@ -575,6 +602,7 @@ async def test_cancel_needs_a_reason_and_tells_the_group(month: Month) -> None:
         if b["callback_data"].startswith("mpick") and t("meetings.kind.thematic") in b["text"]
     )
     await env.press(o.SEC1, pick, PickCb(act=PickAct.CANCEL, meeting_id=thematic_id).pack())
+    await _confirm_change(month, pick, PickAct.CANCEL, thematic_id)
     await env.world.wait_for_bot_message(o.SEC1, lambda x: t("mtg.cancel.done") in x["text"])
     await _delivered(env)
     cancel = await _group_msg(env, t("mtg.cancelled.head", reason="Trùng lịch họp thôn"))

@@ -62,7 +62,8 @@ async def test_wizard_and_absence_reason_go_on_after_a_restart(database_url: str
                             district_id=org.district,
                         )
                     )
-                await env.ask(o.SEC1, "/schedule 03/12 19:30 Nhà văn hóa")
+                check = await env.ask(o.SEC1, "/schedule 03/12 19:30 Nhà văn hóa")
+                await env.press(o.SEC1, check, StepCb(act=StepAct.OK).pack())
                 await env.settle()
                 async with env.app.session_factory() as s:
                     scheduled = select(Meeting.id).where(Meeting.status == "scheduled")

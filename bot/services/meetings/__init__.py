@@ -63,6 +63,7 @@ from bot.services.meetings.rsvp import (
 )
 from bot.services.meetings.schedule import (
     Change,
+    SchedulePreview,
     ScheduleResult,
     cancel_meeting,
     cancel_reason,
@@ -70,9 +71,10 @@ from bot.services.meetings.schedule import (
     confirm_planned,
     led_open_meetings,
     open_meetings,
+    preview_form,
+    preview_schedule,
     reschedule_meeting,
     reschedule_to,
-    schedule_from_form,
     schedule_meeting,
 )
 from storage.models import Branch, Meeting
@@ -82,7 +84,9 @@ __all__ = [
     "cancel_reason_problem",
     "managed_meeting",
     "meeting_start",
-    "schedule_from_form",
+    "SchedulePreview",
+    "preview_form",
+    "preview_schedule",
     "Branch",
     "Meeting",
     "DEFAULT_CONFIG",

@@ -28,9 +28,9 @@ from bot.services.meetings.common import (
 from bot.services.meetings.context import MeetingContext
 from bot.services.meetings.notices import Notices, Told
 from bot.services.meetings.plan import period_of, regular_rule_date
-from bot.services.meetings.quickform import check_start, parse_quick_form
+from bot.services.meetings.quickform import check_start, odd_hour, parse_quick_form
 from bot.services.policy import Action, Actor, Target, require
-from bot.services.vn_calendar import quarter_bounds, quarter_of
+from bot.services.vn_calendar import quarter_bounds, quarter_of, to_local
 from storage.models import Branch, Meeting
 from storage.models.meetings import MeetingKind, MeetingOrigin, MeetingStatus
 from storage.repositories.meetings import OPEN_STATUSES, MeetingRepository
@@ -45,6 +45,20 @@ class ScheduleResult:
     # Thematic meetings already in the same quarter (one per quarter is expected).
     thematic_in_quarter: int = 0
     told: Told = field(default_factory=Told)
+
+
+@dataclass(frozen=True)
+class SchedulePreview:
+    """What a schedule would do, shown for a Xác nhận before anybody is told."""
+
+    branch: Branch
+    kind: MeetingKind
+    starts_at: datetime
+    place: str
+    # Before 06:00 or after 22:00: the check screen asks whether that is right.
+    odd_hour: bool
+    # This month's regular meeting, cancelled: confirming reinstates it (the screen says so).
+    cancelled: Meeting | None = None
 
 
 @dataclass(frozen=True)
@@ -100,10 +114,12 @@ async def schedule_meeting(
     place: str | None = None,
     title: str = "",
     agenda: str = "",
+    reinstate: bool = True,
 ) -> ScheduleResult:
     """Confirm (or create) a meeting and announce it. A regular one lands on its month's row:
-    the planned one is confirmed, a cancelled one reinstated (those told before are told so); a
-    month's second regular meeting is refused."""
+    the planned one is confirmed, a cancelled one reinstated (those told before are told so) when
+    `reinstate` (a conversation passes what its check screen said); a month's second regular
+    meeting is refused."""
     repo = MeetingRepository(session)
     branch = await repo.branch(branch_id)
     if branch is None or not branch.active:
@@ -132,6 +148,9 @@ async def schedule_meeting(
         meeting = await repo.regular_for_month(branch.id, year, month)
         if meeting is not None and meeting.status == MeetingStatus.SCHEDULED.value:
             raise MeetingError("meetings.error.regular_exists", meeting_id=meeting.id)
+        cancelled = meeting is not None and meeting.status == MeetingStatus.CANCELLED.value
+        if cancelled and not reinstate:  # cancelled after the check screen was shown: ask again
+            raise MeetingError("mtg.error.month_cancelled_now")
     if meeting is None:
         meeting = Meeting(
             branch_id=branch.id,
@@ -198,17 +217,50 @@ async def schedule_meeting(
     return ScheduleResult(meeting, branch, created, reinstated, thematic, told)
 
 
-async def schedule_from_form(
+async def preview_schedule(
+    session: AsyncSession,
+    actor: Actor,
+    ctx: MeetingContext,
+    branch_id: int,
+    *,
+    kind: MeetingKind,
+    starts_at: datetime,
+    place: str | None,
+) -> SchedulePreview:
+    """Everything `schedule_meeting` would check, without writing: the check screen shows the
+    result, questions an odd hour and says when a cancelled month's meeting would come back."""
+    repo = MeetingRepository(session)
+    branch = await repo.branch(branch_id)
+    if branch is None or not branch.active:
+        raise MeetingError("meetings.error.not_found")
+    require(actor, Action.MANAGE_BRANCH, Target.branch(branch))
+    check_start(starts_at, ctx.now(), ctx.tz)
+    place, _title, _agenda = _validate_texts(
+        (branch.location or "") if place is None else place, "", ""
+    )
+    cancelled: Meeting | None = None
+    if kind == MeetingKind.REGULAR:
+        year, month = period_of(starts_at, ctx.tz)
+        meeting = await repo.regular_for_month(branch.id, year, month)
+        if meeting is not None and meeting.status == MeetingStatus.SCHEDULED.value:
+            raise MeetingError("meetings.error.regular_exists", meeting_id=meeting.id)
+        if meeting is not None and meeting.status == MeetingStatus.CANCELLED.value:
+            cancelled = meeting
+    at = to_local(starts_at, ctx.tz).time()
+    return SchedulePreview(branch, kind, starts_at, place, odd_hour(at), cancelled)
+
+
+async def preview_form(
     session: AsyncSession, actor: Actor, ctx: MeetingContext, branch_id: int, form: str
-) -> ScheduleResult:
-    """`/schedule 03/12 19:30 [place]`: the month's regular meeting (the planned one confirmed)."""
+) -> SchedulePreview:
+    """`/schedule [chuyên đề] 03/12 19:30 [place]` read and checked, nothing written yet."""
     parsed = parse_quick_form(form, ctx.now(), ctx.tz)
-    return await schedule_meeting(
+    return await preview_schedule(
         session,
         actor,
         ctx,
         branch_id,
-        kind=MeetingKind.REGULAR,
+        kind=parsed.kind,
         starts_at=parsed.starts_at,
         place=parsed.place,
     )
