@@ -4,9 +4,11 @@
 - An action button (NudgeCb): the service checks the obligation is still owed, then the
   feature's own screen opens below the nudge, as its command would open it (/schedule,
   /report <id>, /visit, the item's card), so the nudge keeps its other buttons. The
-  screen checks the person may do the thing, as it always does. Xác nhận is the roster's own
-  button (its handler confirms); Đã nhận acknowledges the guidance for the chat it went to
-  (the broadcasts feature checks the person may).
+  screen checks the person may do the thing, as it always does, with the chat the press came
+  from (a group's only for a checked current member of it). Xác nhận is the roster's own
+  button (its handler confirms); Đã nhận acknowledges the guidance for the chat it went to:
+  the button names that chat, never who may press (the broadcasts feature checks the presser's
+  current rights and where they pressed).
 - /nudges [MM/YYYY]: a committee admin's figures; /nudges off|on <member code> switches a
   person off from nudges (or on again); /nudges set <policy> off|on|<hours> [<escalate>|-]
   and /nudges hours <from> <until> tune the policies and waking hours of their district.
@@ -34,6 +36,7 @@ from bot.services.nudges.policies import HOURS_LIMIT
 from bot.services.policy import Actor, Refused, Role
 from bot.settings import Settings
 from handlers.kit import Chats, RoleFilter, feature_router, t, when
+from handlers.kit.presence import pressed_in
 
 buttons = feature_router(__name__, Chats.ANY)  # nudges reach private chats and level groups
 admin = feature_router(__name__ + ".admin", Chats.PRIVATE)
@@ -78,13 +81,18 @@ async def on_action(
 ) -> None:
     cb = callback_data
     await svc.check_press(session, meeting_context, cb.a, cb.id, cb.c)
+    # The button names what to act on; who may act comes from the presser and the chat the
+    # press came from (a group's only for a checked current member of it).
+    via = await pressed_in(query, actor, bot)
     if cb.a is svc.NudgeAct.ANSWER:  # the card comes in private, wherever the press was
         from handlers.feedback.inbox import InboxOpenCb, on_inbox_open
 
-        await on_inbox_open(query, InboxOpenCb(item_id=cb.id), session, actor, meeting_context, bot)
+        await on_inbox_open(
+            query, InboxOpenCb(item_id=cb.id), session, actor, meeting_context, bot, via_chat=via
+        )
         return
     if cb.a is svc.NudgeAct.ACK:  # Đã nhận, for the chat the guidance went to
-        result = await acknowledge(session, meeting_context, actor.telegram_id, cb.id, cb.c)
+        result = await acknowledge(session, meeting_context, actor, cb.id, cb.c, via_chat=via)
         await query.answer(t(result.key, **result.params), show_alert=True)
         return
     message = query.message
