@@ -129,6 +129,7 @@ def create_dispatcher(
         ActorInjector,
         ActorMiddleware,
         CallbackAnswerGuard,
+        UnusedArgsGuard,
         create_refusals_router,
     )
     from handlers.kit.gates import gate_routers
@@ -169,6 +170,7 @@ def create_dispatcher(
         observer.middleware(HandlerNameMiddleware())
         observer.middleware(ActorInjector())
         observer.middleware(WriteIntent())
+    dp.message.middleware(UnusedArgsGuard())
     features = get_routers()
     gate_routers(features)  # one cheap check in front of each router that allows it
     routers = [*extra_routers, *features, create_refusals_router(), errors.router]

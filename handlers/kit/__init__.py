@@ -15,6 +15,7 @@ from handlers.kit.actor import ActorInjector, ActorMiddleware, ActorSource, Role
 from handlers.kit.answers import (
     CallbackAnswerGuard,
     KitRequestMiddleware,
+    UnusedArgsGuard,
     alert_text,
     create_refusals_router,
     refusal_text,
@@ -35,6 +36,7 @@ from handlers.kit.keyboards import (
 from handlers.kit.replies import READS, advance, locale, show, t, when
 
 __all__ = [
+    "UnusedArgsGuard",
     "GROUP_TYPES",
     "PRIVATE",
     "READS",

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
+from html import escape
 from typing import Any
 
 from aiogram import BaseMiddleware, Bot, Router, html
@@ -23,7 +24,7 @@ from aiogram.client.session.middlewares.base import (
 )
 from aiogram.dispatcher.event.bases import UNHANDLED
 from aiogram.exceptions import TelegramBadRequest
-from aiogram.filters import ExceptionTypeFilter
+from aiogram.filters import CommandObject, ExceptionTypeFilter
 from aiogram.methods import (
     AnswerCallbackQuery,
     EditMessageCaption,
@@ -182,3 +183,32 @@ class KitRequestMiddleware(BaseRequestMiddleware):
             if isinstance(method, EDITS) and NOT_MODIFIED in err.message:
                 return Response[TelegramType](ok=True, result=True)
             raise
+
+
+class UnusedArgsGuard(BaseMiddleware):
+    """Inner message middleware: a command whose handler takes no arguments (it asks for no
+    `command`) refuses anything typed after it, naming it, instead of silently ignoring it
+    (`/help xyz`, `/visit 12`). Derived from the handler chosen, so a new command cannot
+    forget it."""
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        command = data.get("command")
+        chosen = data.get("handler")
+        if (
+            isinstance(command, CommandObject)
+            and command.command != "start"  # its payload is a deep link, read by its own
+            and command.args
+            and command.args.strip()
+            and chosen is not None
+            and "command" not in chosen.params
+            and not chosen.varkw
+        ):
+            raise Refused(
+                "kit.args_unused", command=command.command, args=escape(command.args.strip()[:40])
+            )
+        return await handler(event, data)

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.i18n import CatalogI18n
-from bot.inputs import parse_int
+from bot.inputs import parse_int, typed_month
 from bot.services import nudges as svc
 from bot.services.broadcasts.acks import acknowledge
 from bot.services.meetings.context import MeetingContext
@@ -175,10 +175,10 @@ def _period(args: str, ctx: MeetingContext) -> tuple[int, int]:
     today = ctx.today()
     if not args:
         return today.year, today.month
-    month, _, year = args.partition("/")
-    if not (month.isdecimal() and year.isdecimal() and len(year) == 4 and len(month) <= 2):
+    found = typed_month(args)
+    if found is None:
         raise Refused("nudge.figures.bad_period")
-    return int(year), int(month)
+    return found
 
 
 def _hours(value: str) -> int:

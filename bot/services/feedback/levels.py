@@ -127,12 +127,8 @@ def acts_at(actor: Actor, level: Level, via_chat: int | None) -> bool:
         return leads(actor, level.id)
     if level.type is LevelType.UNIT and actor.is_unit_admin_of(level.id):
         return True  # a commune's own admin acts for its committee
-    return (
-        actor.known
-        and via_chat is not None
-        and level.chat_id is not None
-        and via_chat == level.chat_id
-    )
+    # `via_chat` is a press's chat only for a known current member (handlers.kit.presence).
+    return via_chat is not None and level.chat_id is not None and via_chat == level.chat_id
 
 
 async def may_act(
