@@ -68,6 +68,7 @@ async def _run(settings: Any, verb: str, quarter: Any, district: str | None, as_
         except RosterError as exc:
             print(ctx.i18n.t(exc.key, "en", **exc.params), file=sys.stderr)
             return 2
+        refused = 0
         if verb == "publish":
             published = 0
             for group in report["groups"]:
@@ -78,11 +79,14 @@ async def _run(settings: Any, verb: str, quarter: Any, district: str | None, as_
                         await publish(s, ctx, None, group["roster_id"], None)
                     published += 1
                 except RosterError as exc:
+                    refused += 1
                     print(
                         f"{group['code']}: {ctx.i18n.t(exc.key, 'en', **exc.params)}",
                         file=sys.stderr,
                     )
-            if not as_json:
+            if refused:
+                print(f"FAIL published {published}, refused {refused} roster(s) for {quarter}")
+            elif not as_json:
                 print(f"OK published {published} roster(s) for {quarter}")
         if as_json:
             public = {
@@ -96,6 +100,6 @@ async def _run(settings: Any, verb: str, quarter: Any, district: str | None, as_
         elif verb == "plan":
             for line in text_report(report):
                 print(line)
-        return 0
+        return 1 if refused else 0  # a refusal is never "OK"
     finally:
         await engine.dispose()
