@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
-from html import escape
 from typing import Any
 
 from aiogram import BaseMiddleware, Bot, Router, html
@@ -209,6 +208,6 @@ class UnusedArgsGuard(BaseMiddleware):
             and not chosen.varkw
         ):
             raise Refused(
-                "kit.args_unused", command=command.command, args=escape(command.args.strip()[:40])
+                "kit.args_unused", command=command.command, args=command.args.strip()[:40]
             )
         return await handler(event, data)

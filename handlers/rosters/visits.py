@@ -105,7 +105,7 @@ async def cmd_busy(
     if args:
         day = typed_day(args[0])
         if day is None:
-            raise Refused("roster.busy.bad_date", date=escape(args[0][:20]))
+            raise Refused("roster.busy.bad_date", date=args[0][:20])
         await svc.toggle_busy(session, meeting_context, actor, day, busy=True)
         year, month = day.year, day.month
         note = t("roster.busy.on", day=day.strftime("%d/%m"))
