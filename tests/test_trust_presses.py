@@ -269,3 +269,29 @@ async def test_class7_typed_numbers_and_unused_arguments_are_answered(
 async def test_class7_busy_with_a_day_marks_it(e: Env) -> None:
     shown = await _reply(e, o.WG_MEMBER, "/busy 15/12/2026")
     assert shown.startswith(_plain(e.app.i18n.t("roster.busy.on", "vi", day="15/12")))
+
+
+# class 2, by construction: the audit of every button's fields -----------------------------------
+
+# Fields typed as a Telegram user or chat id, and why each names what to act on, not who acts.
+PEOPLE_OR_CHAT_FIELDS = {
+    ("ndg", "c"): "the recipient chat acknowledged for; the presser's rights are checked",
+    ("ndz", "b"): "a nudge message's first event (a 64-bit row id), checked against the chat",
+}
+
+
+def test_class2_no_button_carries_who_may_act(e: Env) -> None:
+    from typing import get_args
+
+    from bot.inputs import TelegramChatId, TelegramId
+    from tests.test_fuzz_updates import callback_classes
+
+    people = {id(m) for m in (*get_args(TelegramId)[1:], *get_args(TelegramChatId)[1:])}
+    found = {
+        (cls.__prefix__, name)
+        for cls in callback_classes(e.app.dp)
+        for name, f in cls.model_fields.items()
+        if any(id(m) in people for m in f.metadata)
+        or any(w in name for w in ("user", "actor", "presser", "telegram", "as_", "chat"))
+    }
+    assert found == set(PEOPLE_OR_CHAT_FIELDS), found

@@ -170,7 +170,8 @@ async def on_card(
             item_id=cb.item_id, version=cb.version, level=level.type, level_id=level.id
         )
         kb.row(InlineKeyboardButton(text=level.name[:60], callback_data=data.pack()))
-    kb.row(InlineKeyboardButton(text=t("fbui.cancel"), callback_data=PromptCb().pack()))
+    cancel = PromptCb(item=cb.item_id).pack()
+    kb.row(InlineKeyboardButton(text=t("fbui.cancel"), callback_data=cancel))
     message = query.message
     assert isinstance(message, Message)  # the chat filter lets only presses on messages in
     await query.answer()
@@ -297,12 +298,27 @@ async def on_typed_other(message: Message) -> None:
 
 
 @any_chat.callback_query(PromptCb.filter())
-async def on_prompt_cancel(query: CallbackQuery, state: FSMContext) -> None:
-    """Cancel under a prompt (in private) or under the forward targets (where the card is)."""
+async def on_prompt_cancel(
+    query: CallbackQuery,
+    callback_data: PromptCb,
+    state: FSMContext,
+    session: AsyncSession,
+    actor: Actor,
+    bot: Bot,
+) -> None:
+    """Cancel under a prompt (in private) or under the forward targets (where the card is:
+    only for someone who may act on the item there, like the targets themselves)."""
     message = query.message
     in_private = message is not None and message.chat.type == PRIVATE
     if in_private and await state.get_state() == Typing.TEXT.state:
         await state.clear()
+    if not in_private:
+        via = await _via(query, actor, bot)
+        if not callback_data.item:
+            raise Refused("fb.not_your_level")
+        view = await workflow.item_view(session, actor, callback_data.item, via_chat=via)
+        if not view.can_act:
+            raise Refused("fb.not_your_level")
     await show(query, t("fbui.cancelled"))
 
 
