@@ -127,6 +127,7 @@ FAILURE_REASONS = frozenset(
         "chat_not_found",
         "rejected",
         "deadline",
+        "unlinked",  # its target had no group any more when it left (bot.outbox.addresses)
     }
 )
 
