@@ -34,7 +34,7 @@ from aiogram.filters.callback_data import CallbackData, CallbackQueryFilter
 from aiogram.types import Update
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from bot.app import App, create_app
 from bot.services.broadcasts.callbacks import AckCb, ProgressAct, ProgressCb
@@ -291,8 +291,13 @@ async def fingerprint(env: Env) -> dict[str, Any]:
     """The district's data a person without rights must leave as it is."""
     async with env.app.session_factory() as s:
 
-        async def rows(*columns: Any) -> list[Any]:
-            return [tuple(r) for r in (await s.execute(select(*columns))).all()]
+        async def rows(*columns: Any, where: Any = None) -> list[Any]:
+            stmt = select(*columns) if where is None else select(*columns).where(where)
+            return [tuple(r) for r in (await s.execute(stmt)).all()]
+
+        # Another district's secretary may issue link codes for their own branch: only this
+        # district's codes and audit rows must stay as they are.
+        district = env.org.district
 
         return {
             "meetings": await rows(
@@ -303,9 +308,14 @@ async def fingerprint(env: Env) -> dict[str, Any]:
             "bindings": await rows(ChatBinding.chat_id, ChatBinding.target_id, ChatBinding.active),
             "members": await rows(Member.id, Member.telegram_id, Member.active),
             "invites": await rows(Invite.id, Invite.used_at),
-            "codes": await rows(LinkCode.id, LinkCode.used_at),
+            "codes": await rows(
+                LinkCode.id, LinkCode.used_at, where=LinkCode.district_id == district
+            ),
             "admins": await rows(CommitteeAdmin.district_id, CommitteeAdmin.telegram_id),
-            "audit": await rows(AuditLog.id),
+            "audit": await rows(
+                AuditLog.id,
+                where=or_(AuditLog.district_id == district, AuditLog.district_id.is_(None)),
+            ),
             "acks": await rows(
                 BroadcastRecipient.chat_id, BroadcastRecipient.ack_at, BroadcastRecipient.ack_by
             ),
