@@ -10,8 +10,10 @@ claims the row:
 - the target still has that chat: it goes;
 - the target has another chat now: the row goes back to `pending`, addressed there (and its
   feature hears of it, `on_readdress`, e.g. a broadcast's recipient follows);
-- the target has no chat: the row ends `failed` with reason `unlinked` (reported as not
-  delivered, never sent to the former chat).
+- the target has no chat because a person unlinked or moved its group: the row ends `failed`
+  with reason `unlinked` (reported as not delivered, never sent to the former chat);
+- the target has no chat because the bot was removed from the group (kicked, left, the chat
+  gone): the row goes as it is and fails with Telegram's own, more precise, reason.
 
 Rows to a chat that was not bound to anything when they were queued go as they are, and
 private chats are people, not targets.
@@ -32,6 +34,8 @@ from storage.repositories.outbox import OutboxRepository
 
 log = logging.getLogger(__name__)
 UNLINKED = "unlinked"
+# Bindings ended because the bot could no longer write there, not by a person's choice.
+BOT_REMOVED = frozenset({"bot_kicked", "bot_left", "kicked", "chat_not_found"})
 ReaddressHook = Callable[[AsyncSession, dict[int, int]], Awaitable[None]]
 
 
@@ -59,10 +63,13 @@ async def resolve(session: AsyncSession, rows: Sequence[OutboxEntry]) -> Address
     for b in await repo.bindings_of_chats({r.chat_id for r in groups}):
         by_chat.setdefault(b.chat_id, []).append(b)
     meant: dict[int, tuple[str, int]] = {}
+    removed: set[int] = set()
     for row in groups:
         binding = _binding_at(by_chat.get(row.chat_id, []), row.created_at)
         if binding is not None and not binding.active:
             meant[row.id] = (str(binding.target_type), binding.target_id)
+            if binding.unbound_reason in BOT_REMOVED:
+                removed.add(row.id)
     if not meant:
         return Addressing()
     current = await repo.active_chats_of(set(meant.values()))
@@ -73,7 +80,8 @@ async def resolve(session: AsyncSession, rows: Sequence[OutboxEntry]) -> Address
             continue
         chat = current.get(target)
         if chat is None:
-            out.unreachable[row.id] = UNLINKED
+            if row.id not in removed:
+                out.unreachable[row.id] = UNLINKED
         elif chat != row.chat_id:
             out.moved[row.id] = chat
     return out
