@@ -170,12 +170,14 @@ def create_dispatcher(
         observer.middleware(HandlerNameMiddleware())
         observer.middleware(ActorInjector())
         observer.middleware(WriteIntent())
-    dp.message.middleware(UnusedArgsGuard())
+    unused_args = UnusedArgsGuard()
+    dp.message.middleware(unused_args)
     features = get_routers()
     gate_routers(features)  # one cheap check in front of each router that allows it
     routers = [*extra_routers, *features, create_refusals_router(), errors.router]
     # Errors last: every router's failure propagates up to them; refusals before the apology.
     dp.include_routers(*(detached(r) for r in routers))
+    unused_args.learn(dp)
     return dp
 
 

@@ -23,7 +23,7 @@ from aiogram.client.session.middlewares.base import (
 )
 from aiogram.dispatcher.event.bases import UNHANDLED
 from aiogram.exceptions import TelegramBadRequest
-from aiogram.filters import CommandObject, ExceptionTypeFilter
+from aiogram.filters import Command, CommandObject, ExceptionTypeFilter
 from aiogram.methods import (
     AnswerCallbackQuery,
     EditMessageCaption,
@@ -185,10 +185,32 @@ class KitRequestMiddleware(BaseRequestMiddleware):
 
 
 class UnusedArgsGuard(BaseMiddleware):
-    """Inner message middleware: a command whose handler takes no arguments (it asks for no
-    `command`) refuses anything typed after it, naming it, instead of silently ignoring it
-    (`/help xyz`, `/visit 12`). Derived from the handler chosen, so a new command cannot
-    forget it."""
+    """Inner message middleware: a command that takes no arguments refuses anything typed
+    after it, naming it, instead of silently ignoring it (`/help xyz`, `/visit 12`).
+
+    "Takes no arguments" is derived from the production dispatcher (`learn`): no handler of
+    that command anywhere asks for its `command` (so `/link CODE` typed in private, which its
+    group handler reads, still gets its own "send it in the group" answer), and the chosen
+    handler does not either. A new command cannot forget it."""
+
+    def __init__(self) -> None:
+        self.no_args: frozenset[str] = frozenset()
+
+    def learn(self, root: Router) -> None:
+        """Read every message handler's commands below `root`."""
+        reads: dict[str, bool] = {}
+        stack = [root]
+        while stack:
+            router = stack.pop()
+            stack.extend(router.sub_routers)
+            for h in router.message.handlers:
+                for f in h.filters or ():
+                    if isinstance(f.callback, Command):
+                        for name in f.callback.commands:
+                            if isinstance(name, str):
+                                uses = "command" in h.params or h.varkw
+                                reads[name] = reads.get(name, False) or uses
+        self.no_args = frozenset(name for name, uses in reads.items() if not uses)
 
     async def __call__(
         self,
@@ -200,12 +222,11 @@ class UnusedArgsGuard(BaseMiddleware):
         chosen = data.get("handler")
         if (
             isinstance(command, CommandObject)
-            and command.command != "start"  # its payload is a deep link, read by its own
+            and command.command in self.no_args
             and command.args
             and command.args.strip()
             and chosen is not None
             and "command" not in chosen.params
-            and not chosen.varkw
         ):
             raise Refused(
                 "kit.args_unused", command=command.command, args=command.args.strip()[:40]
