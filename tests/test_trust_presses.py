@@ -26,7 +26,6 @@ from bot.app import App, create_app
 from bot.services.broadcasts.callbacks import AckCb, ProgressAct, ProgressCb
 from bot.services.feedback.callbacks import CardAct, CardCb
 from bot.services.nudges.callbacks import NudgeAct, NudgeCb
-from handlers.kit import presence
 from sandbox.testing import run_sandbox
 from storage.models import Broadcast, BroadcastRecipient, CommitteeAdmin, FeedbackItem
 from tests import orgdata as o
@@ -115,7 +114,6 @@ async def e(database_url: str) -> AsyncIterator[Env]:
         for chat_id in (*PEOPLE, o.STRANGER, FORMER_ADMIN, UNIT_CHAT, BRANCH_CHAT):
             anchors[chat_id] = (await app.bot.send_message(chat_id, "·")).message_id
         yield Env(app, world, fw, anchors, item.id, broadcast_id)
-        presence._cache.clear()
         await app.close()
 
 

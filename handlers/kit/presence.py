@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from weakref import WeakKeyDictionary
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
@@ -23,13 +24,17 @@ from handlers.kit.chats import PRIVATE
 PRESENT = frozenset({"creator", "administrator", "member"})
 TTL = 30.0  # seconds a getChatMember answer is trusted
 _CACHE_MAX = 4096
-_cache: OrderedDict[tuple[int, int, int], tuple[float, bool]] = OrderedDict()
+# One cache per Bot (per app): answers never leak between apps in one process.
+_caches: WeakKeyDictionary[Bot, OrderedDict[tuple[int, int], tuple[float, bool]]] = (
+    WeakKeyDictionary()
+)
 
 
 async def is_current_member(bot: Bot, chat_id: int, user_id: int) -> bool:
     """Telegram's word that `user_id` is in `chat_id` now (a restricted member counts while
     still in the chat); an error reads as not a member."""
-    key = (bot.id, chat_id, user_id)
+    _cache = _caches.setdefault(bot, OrderedDict())
+    key = (chat_id, user_id)
     now = time.monotonic()
     hit = _cache.get(key)
     if hit is not None and hit[0] > now:
@@ -47,12 +52,6 @@ async def is_current_member(bot: Bot, chat_id: int, user_id: int) -> bool:
     while len(_cache) > _CACHE_MAX:
         _cache.popitem(last=False)
     return present
-
-
-def forget(chat_id: int, user_id: int) -> None:
-    """Drop what is known of one person in one chat (a chat_member update, a test)."""
-    for key in [k for k in _cache if k[1] == chat_id and k[2] == user_id]:
-        del _cache[key]
 
 
 async def member_chat(
