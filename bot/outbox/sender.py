@@ -328,7 +328,7 @@ class Sender:
             # obligation was met meanwhile is withdrawn, never sent).
             claimed = len(rows)
             # A row for a group goes to the chat its target has now, never a former one.
-            if rows:
+            if any(r.chat_id < 0 for r in rows):  # private chats are people, not targets
                 try:
                     async with s.begin_nested():
                         gone = await addresses.apply(s, rows, self.token, now)
