@@ -189,10 +189,13 @@ async def test_class3_a_press_in_a_levels_chat_counts_only_for_a_known_current_m
     item = await _item(e)
     take = CardCb(item_id=item.id, version=item.version, a=CardAct.TAKE).pack()
     not_member = _refusal(e, "kit.not_chat_member")
-    # One who left the group, one the organisation does not know (in the group), one who was
-    # never in it: refused with the reason, nothing recorded.
-    for who in (LEFT, o.STRANGER, UNIT_OFFICER, o.SEC3):
-        assert await _press(e, who, UNIT_CHAT, take) == not_member, who
+    unknown = _refusal(e, "kit.unknown_in_chat")
+    # One who left the group, one who was never in it, two the organisation does not know
+    # (in the group): refused with the reason, nothing recorded.
+    for who, reason in ((LEFT, not_member), (o.SEC3, not_member)):
+        assert await _press(e, who, UNIT_CHAT, take) == reason, who
+    for who in (o.STRANGER, UNIT_OFFICER):
+        assert await _press(e, who, UNIT_CHAT, take) == unknown, who
     assert (await _item(e)).taken_by is None
     # Đã nhận in the commune's chat: the same rule.
     ack = AckCb(broadcast_id=e.broadcast_id).pack()

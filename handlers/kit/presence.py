@@ -59,10 +59,15 @@ async def member_chat(
 ) -> int | None:
     """`chat_id` when a press (or a typed follow-up of one) from that group counts as a
     member's: a known account and a current member of the chat. None for no group. Anyone
-    else is refused (`kit.not_chat_member`), or gets None with `refuse=False`."""
+    else is refused (`kit.unknown_in_chat`, `kit.not_chat_member`), or gets None with
+    `refuse=False`."""
     if chat_id is None or chat_id > 0:
         return None
-    if actor.known and await is_current_member(bot, chat_id, actor.telegram_id):
+    if not actor.known:
+        if refuse:
+            raise Refused("kit.unknown_in_chat")
+        return None
+    if await is_current_member(bot, chat_id, actor.telegram_id):
         return chat_id
     if refuse:
         raise Refused("kit.not_chat_member")
