@@ -37,13 +37,13 @@ from hypothesis import strategies as st
 from sqlalchemy import or_, select
 
 from bot.app import App, create_app
-from bot.services.broadcasts.callbacks import AckCb, ProgressAct, ProgressCb
-from bot.services.feedback.callbacks import CardAct, CardCb, ForwardCb, ReplyAct, ReplyCb
+from bot.buttons.broadcasts import AckCb, ProgressAct, ProgressCb
+from bot.buttons.feedback import CardAct, CardCb, ForwardCb, ReplyAct, ReplyCb
+from bot.buttons.nudges import NudgeAct, NudgeCb
+from bot.buttons.rosters import RosterAct, RosterCb
 from bot.services.feedback.items import NewItem, categories, raise_item
 from bot.services.meetings.context import MeetingContext
-from bot.services.nudges.callbacks import NudgeAct, NudgeCb
 from bot.services.policy import load_actor
-from bot.services.rosters.callbacks import RosterAct, RosterCb
 from handlers.feedback.callbacks import PromptCb
 from sandbox.testing import run_sandbox
 from storage.models import (

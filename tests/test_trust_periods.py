@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
-from bot.cli_roster import _run
+from bot.app.cli_roster import _run
 from bot.i18n import create_i18n
 from bot.services.meetings.context import MeetingContext
 from bot.services.policy import load_actor

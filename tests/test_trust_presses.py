@@ -23,9 +23,9 @@ from aiogram.types import Update
 from sqlalchemy import select, update
 
 from bot.app import App, create_app
-from bot.services.broadcasts.callbacks import AckCb, ProgressAct, ProgressCb
-from bot.services.feedback.callbacks import CardAct, CardCb
-from bot.services.nudges.callbacks import NudgeAct, NudgeCb
+from bot.buttons.broadcasts import AckCb, ProgressAct, ProgressCb
+from bot.buttons.feedback import CardAct, CardCb
+from bot.buttons.nudges import NudgeAct, NudgeCb
 from sandbox.testing import run_sandbox
 from storage.models import Broadcast, BroadcastRecipient, CommitteeAdmin, FeedbackItem
 from tests import orgdata as o

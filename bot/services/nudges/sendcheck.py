@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.outbox import before_send
 from bot.outbox.addresses import on_readdress
-from bot.services.nudges.obligations import Status, statuses
+from bot.services.nudges.obligations import Status
+from bot.services.nudges.registry import statuses
 from storage.models import OutboxEntry
 from storage.repositories.nudges import NudgeRepository
 
