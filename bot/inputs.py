@@ -49,6 +49,49 @@ def try_int(text: str, *, lo: int = 0, hi: int = ID_MAX) -> int | None:
         return None
 
 
+# Periods typed after a command (/nudges 12/2026, /coverage 2027-Q1, /feedback_stats 2026):
+# ASCII digits only, like every number ('１２' and '١٢' are not 12). Callers bound the year.
+_YEAR = re.compile(r"([0-9]{4})")
+_QUARTER = re.compile(r"([0-9]{4})-?[Qq]([1-4])")
+_MONTH = re.compile(r"([0-9]{4})-([0-9]{1,2})|([0-9]{1,2})/([0-9]{4})")
+
+
+def typed_year(text: str) -> int | None:
+    """`2026` as 2026; anything else None."""
+    m = _YEAR.fullmatch(text.strip())
+    return int(m.group(1)) if m else None
+
+
+def typed_quarter(text: str) -> tuple[int, int] | None:
+    """`2027-Q1` or `2027Q1` (any case) as (2027, 1); anything else None."""
+    m = _QUARTER.fullmatch(text.strip())
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def typed_month(text: str) -> tuple[int, int] | None:
+    """`12/2026` or `2026-12` as (2026, 12), a month 1-12; anything else None."""
+    m = _MONTH.fullmatch(text.strip())
+    if m is None:
+        return None
+    year, month = (m.group(1), m.group(2)) if m.group(1) else (m.group(4), m.group(3))
+    return (int(year), int(month)) if 1 <= int(month) <= 12 else None
+
+
+_DAY = re.compile(r"([0-9]{1,2})[/.\-]([0-9]{1,2})[/.\-]([0-9]{4})")
+
+
+def typed_day(text: str) -> date | None:
+    """`15/01/2027` (or with '.' or '-') as that day; a day that does not exist (31/02) or
+    anything else None."""
+    m = _DAY.fullmatch(text.strip())
+    if m is None:
+        return None
+    try:
+        return date(int(m.group(3)), int(m.group(2)), int(m.group(1)))
+    except ValueError:
+        return None
+
+
 def latest_date(today: date) -> date:
     """The last day a person may choose: about two years ahead."""
     return today + timedelta(days=DATE_AHEAD_DAYS)

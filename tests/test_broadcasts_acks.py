@@ -13,6 +13,7 @@ from bot.services import broadcasts as bc
 from bot.services.broadcasts import Audience
 from bot.services.broadcasts import AudiencePart as P
 from bot.services.broadcasts.acks import reminder_at
+from bot.services.policy import load_actor
 from storage.models import BroadcastRecipient
 from tests import orgdata as o
 from tests.broadcast_world import G_B1, G_B4, G_U1, G_WG, BcWorld, bc_world
@@ -32,7 +33,9 @@ async def _sent(w: BcWorld, *, ack: bool = True, days: int = 3) -> int:
 
 async def _press(w: BcWorld, who: int, broadcast_id: int, chat_id: int) -> bc.AckResult:
     async with w.factory() as s, s.begin():
-        return await bc.acknowledge(s, w.ctx, who, broadcast_id, chat_id)
+        return await bc.acknowledge(
+            s, w.ctx, await load_actor(s, who), broadcast_id, chat_id, via_chat=chat_id
+        )
 
 
 async def _acks(w: BcWorld, broadcast_id: int) -> dict[int | None, int | None]:

@@ -20,6 +20,7 @@ from bot.services import broadcasts as bc
 from bot.services.broadcasts import Audience
 from bot.services.broadcasts import AudiencePart as P
 from bot.services.broadcasts.progress import LiveProgress, install_hooks
+from bot.services.policy import load_actor
 from sandbox.testing import SandboxHandle, run_sandbox
 from storage.models import OutboxEntry
 from tests import orgdata as o
@@ -128,7 +129,11 @@ async def test_text_and_album_through_the_sender(engine: AsyncEngine) -> None:
         # A press in B01's group by its secretary counts; the reminder goes to the rest, as a
         # reply to each chat's copy.
         async with w.factory() as s, s.begin():
-            assert (await bc.acknowledge(s, w.ctx, o.SEC1, text_id, G_B1)).recorded
+            assert (
+                await bc.acknowledge(
+                    s, w.ctx, await load_actor(s, o.SEC1), text_id, G_B1, via_chat=G_B1
+                )
+            ).recorded
         w.clock.t = deadline - timedelta(hours=23)
         async with w.factory() as s, s.begin():
             assert await bc.reminders_due(s, w.ctx) == 6  # 4 for the text, 2 for the album

@@ -17,6 +17,7 @@ from bot.services import broadcasts as bc
 from bot.services.broadcasts import Audience
 from bot.services.broadcasts import AudiencePart as P
 from bot.services.broadcasts.progress import LiveProgress, install_hooks, on_outbox_failure
+from bot.services.policy import load_actor
 from tests import orgdata as o
 from tests.broadcast_world import G_B1, G_B4, G_U1, G_WG, BcWorld, bc_world
 
@@ -98,7 +99,7 @@ async def test_progress_edits_are_coalesced_and_end_in_a_report(engine: AsyncEng
     assert states[G_B4] == ("failed", None) and states[G_WG][0] == "maybe_sent"
     # Acknowledgements by unit, coalesced like the rest.
     async with w.factory() as s, s.begin():
-        await bc.acknowledge(s, w.ctx, o.SEC1, draft, G_B1)
+        await bc.acknowledge(s, w.ctx, await load_actor(s, o.SEC1), draft, G_B1, via_chat=G_B1)
     mono.t += 10
     assert await live.flush(w.factory, w.ctx, edits) == 1
     assert "Đã nhận</b> 1/3 (hạn 11:00 25/11/2026)" in edits.last
@@ -161,7 +162,7 @@ async def test_list_detail_and_workbook(engine: AsyncEngine) -> None:
     await w.deliver([G_B1, G_U1, G_B4, o.SEC1])
     await w.deliver([G_WG], state="failed", error="chat_not_found: Bad Request: chat not found")
     async with w.factory() as s, s.begin():
-        await bc.acknowledge(s, w.ctx, o.SEC1, first, G_B1)
+        await bc.acknowledge(s, w.ctx, await load_actor(s, o.SEC1), first, G_B1, via_chat=G_B1)
     second = await w.draft(Audience(parts=frozenset({P.UNIT_CHATS})), by=o.ADMIN)
     await w.send(second)
     await w.draft()  # a draft is not listed

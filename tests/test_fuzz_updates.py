@@ -9,6 +9,12 @@ district's secretary) and a plain member, in private chats and in branch groups.
 
 Invariants: no handler raises (nothing reaches the apology), every press gets an answer, and
 the district's data is unchanged except what the person may change (a member: their RSVP).
+
+The new features' rows are there to be pressed at with other people's ids and chats: a
+feedback item held at commune T01U01 (whose group none of the actors is in), guidance asking
+for Đã nhận in B01's and the commune's groups and in a secretary's private chat; their ids and
+chats are among the values drawn (`NudgeCb.c` names a chat). No acknowledgement, take,
+forward, answer or stop may be recorded for any of the actors.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import itertools
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, get_args
 
 import pytest
@@ -27,14 +34,25 @@ from aiogram.filters.callback_data import CallbackData, CallbackQueryFilter
 from aiogram.types import Update
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from bot.app import App, create_app
+from bot.buttons.broadcasts import AckCb, ProgressAct, ProgressCb
+from bot.buttons.feedback import CardAct, CardCb, ForwardCb, ReplyAct, ReplyCb
+from bot.buttons.nudges import NudgeAct, NudgeCb
+from bot.buttons.rosters import RosterAct, RosterCb
+from bot.services.feedback.items import NewItem, categories, raise_item
+from bot.services.meetings.context import MeetingContext
+from bot.services.policy import load_actor
+from handlers.feedback.callbacks import PromptCb
 from sandbox.testing import run_sandbox
 from storage.models import (
     AuditLog,
+    Broadcast,
+    BroadcastRecipient,
     ChatBinding,
     CommitteeAdmin,
+    FeedbackItem,
     Invite,
     LinkCode,
     Meeting,
@@ -42,11 +60,12 @@ from storage.models import (
     MeetingRsvp,
     Member,
 )
+from storage.models.feedback import LevelType
 from tests import orgdata as o
 from tests.e2e.harness import TOKEN, make_settings
 from tests.helpers import local, walk_routers
 
-GROUP_B1, GROUP_B2, GROUP_FREE = -100901, -100902, -100903
+GROUP_B1, GROUP_B2, GROUP_FREE, GROUP_U1 = -100901, -100902, -100903, -100904
 ACTORS = {o.STRANGER: "Lạ", o.SEC_OTHER: "Ngoài", o.MEM1: "Viên"}
 OUTSIDERS = {o.STRANGER, o.SEC_OTHER}
 WRITES = {"sendMessage", "editMessageText", "editMessageReplyMarkup", "sendDocument"}
@@ -151,6 +170,9 @@ class Env:
     commands: list[str]
     ids: list[int]
     anchors: dict[int, int]  # chat id -> a bot message to press buttons on
+    item_id: int = 0  # the feedback item held at commune T01U01
+    broadcast_id: int = 0  # the guidance asking for Đã nhận
+    org: Any = None
 
 
 @pytest.fixture
@@ -165,13 +187,20 @@ async def env(database_url: str) -> AsyncIterator[Env]:
         members = {uid: "member" for uid in people}
         for chat_id, title in ((GROUP_B1, "Thôn Một"), (GROUP_B2, "Trường"), (GROUP_FREE, "Tự do")):
             world.create_group(chat_id, title, members, bot_status="member")
+        # The commune's group: none of the actors is in it (anyone may still press its
+        # messages' buttons, as in a public supergroup).
+        world.create_group(GROUP_U1, "Đảng ủy xã", {o.SEC2: "member"}, bot_status="member")
         async with app.session_factory() as s, s.begin():
-            for chat_id, branch in ((GROUP_B1, org.b1), (GROUP_B2, org.b2)):
+            for chat_id, kind, target in (
+                (GROUP_B1, "branch", org.b1),
+                (GROUP_B2, "branch", org.b2),
+                (GROUP_U1, "unit", org.u1),
+            ):
                 s.add(
                     ChatBinding(
                         chat_id=chat_id,
-                        target_type="branch",
-                        target_id=branch,
+                        target_type=kind,
+                        target_id=target,
                         district_id=org.district,
                     )
                 )
@@ -189,23 +218,86 @@ async def env(database_url: str) -> AsyncIterator[Env]:
             s.add(meeting)
             await s.flush()
             meeting_id = meeting.id
+        item_id, broadcast_id = await _feature_rows(app, org)
         anchors = {}
-        for chat_id in (*ACTORS, GROUP_B1, GROUP_B2, GROUP_FREE):
+        for chat_id in (*ACTORS, GROUP_B1, GROUP_B2, GROUP_FREE, GROUP_U1):
             sent = await app.bot.send_message(chat_id, "·")
             anchors[chat_id] = sent.message_id
         ids = sorted(
             {*org.members.values(), org.b1, org.b2, org.other_branch, org.district, meeting_id}
+            | {org.u1, item_id, broadcast_id, GROUP_B1, GROUP_U1, o.SEC1, o.MEM1}
         )
-        yield Env(app, world, callback_classes(app.dp), commands(app.dp), ids, anchors)
+        yield Env(
+            app,
+            world,
+            callback_classes(app.dp),
+            commands(app.dp),
+            ids,
+            anchors,
+            item_id,
+            broadcast_id,
+            org,
+        )
         await app.close()
+
+
+async def _feature_rows(app: App, org: o.Org) -> tuple[int, int]:
+    """A feedback item held at commune T01U01 and guidance asking for Đã nhận (its deadline
+    passed: the nudges' Đã nhận is live too) in B01's group, the commune's group and SEC1's
+    private chat."""
+    ctx = MeetingContext(app.clock, app.i18n, "vi")
+    async with app.session_factory() as s, s.begin():
+        await categories(s, org.district)
+        sec1 = await load_actor(s, o.SEC1)
+        new = NewItem(branch_id=org.b1, category="infra", text="Đường hỏng", on_behalf=True)
+        item = await raise_item(s, ctx, sec1, new)
+        now = app.clock.now()
+        b = Broadcast(
+            district_id=org.district,
+            created_by=o.ADMIN,
+            source_chat_id=o.ADMIN,
+            source_message_ids=[1],
+            kind="text",
+            excerpt="Hướng dẫn",
+            ack_required=True,
+            ack_deadline=now - timedelta(hours=1),
+            status="sending",
+            queued_at=now - timedelta(days=2),
+        )
+        s.add(b)
+        await s.flush()
+        secretary = org.members["M1"]
+        for chat, kind, target, branch in (
+            (GROUP_B1, "branch", org.b1, org.b1),
+            (GROUP_U1, "unit", org.u1, None),
+            (o.SEC1, "secretary", secretary, org.b1),
+        ):
+            s.add(
+                BroadcastRecipient(
+                    broadcast_id=b.id,
+                    chat_id=chat,
+                    target_type=kind,
+                    target_id=target,
+                    branch_id=branch,
+                    unit_id=org.u1,
+                    name=str(chat),
+                    state="sent",
+                )
+            )
+        return item.id, b.id
 
 
 async def fingerprint(env: Env) -> dict[str, Any]:
     """The district's data a person without rights must leave as it is."""
     async with env.app.session_factory() as s:
 
-        async def rows(*columns: Any) -> list[Any]:
-            return [tuple(r) for r in (await s.execute(select(*columns))).all()]
+        async def rows(*columns: Any, where: Any = None) -> list[Any]:
+            stmt = select(*columns) if where is None else select(*columns).where(where)
+            return [tuple(r) for r in (await s.execute(stmt)).all()]
+
+        # Another district's secretary may issue link codes for their own branch: only this
+        # district's codes and audit rows must stay as they are.
+        district = env.org.district
 
         return {
             "meetings": await rows(
@@ -216,9 +308,26 @@ async def fingerprint(env: Env) -> dict[str, Any]:
             "bindings": await rows(ChatBinding.chat_id, ChatBinding.target_id, ChatBinding.active),
             "members": await rows(Member.id, Member.telegram_id, Member.active),
             "invites": await rows(Invite.id, Invite.used_at),
-            "codes": await rows(LinkCode.id, LinkCode.used_at),
+            "codes": await rows(
+                LinkCode.id, LinkCode.used_at, where=LinkCode.district_id == district
+            ),
             "admins": await rows(CommitteeAdmin.district_id, CommitteeAdmin.telegram_id),
-            "audit": await rows(AuditLog.id),
+            "audit": await rows(
+                AuditLog.id,
+                where=or_(AuditLog.district_id == district, AuditLog.district_id.is_(None)),
+            ),
+            "acks": await rows(
+                BroadcastRecipient.chat_id, BroadcastRecipient.ack_at, BroadcastRecipient.ack_by
+            ),
+            "broadcasts": await rows(Broadcast.id, Broadcast.status, Broadcast.stopped_at),
+            "feedback": await rows(
+                FeedbackItem.id,
+                FeedbackItem.status,
+                FeedbackItem.taken_by,
+                FeedbackItem.level_type,
+                FeedbackItem.level_id,
+                FeedbackItem.version,
+            ),
         }
 
 
@@ -241,7 +350,8 @@ async def test_fuzzed_buttons_and_commands_never_crash_and_change_nothing_forbid
     env: Env, data: st.DataObject, caplog: pytest.LogCaptureFixture
 ) -> None:
     actor = data.draw(st.sampled_from(sorted(ACTORS)), label="actor")
-    chat = data.draw(st.sampled_from([actor, GROUP_B1, GROUP_B2, GROUP_FREE]), label="chat")
+    chats = [actor, GROUP_B1, GROUP_B2, GROUP_FREE, GROUP_U1]
+    chat = data.draw(st.sampled_from(chats), label="chat")
     before = await fingerprint(env)
     caplog.clear()
     with caplog.at_level(logging.ERROR):
@@ -262,6 +372,7 @@ async def test_fuzzed_buttons_and_commands_never_crash_and_change_nothing_forbid
         else:
             command = data.draw(st.sampled_from(env.commands), label="command")
             args = data.draw(ARGS, label="args")
+            chat = actor if chat == GROUP_U1 else chat  # none of them can write there
             update = env.world.send_text(actor, f"/{command} {args}".strip(), chat)
             await feed(env, update)
     failures = [r.getMessage() for r in caplog.records if r.name == "bot.errors"]
@@ -274,4 +385,41 @@ async def test_fuzzed_buttons_and_commands_never_crash_and_change_nothing_forbid
 def test_the_fuzzer_reaches_every_callback_prefix_and_command(env: Env) -> None:
     prefixes = {c.__prefix__ for c in env.classes}
     assert {"lang", "mem", "invm", "rsvp"} <= prefixes, prefixes
+    # The new features' buttons: nudges, broadcasts, feedback, rosters.
+    assert {"ndg", "ndz", "bca", "bcp", "fbc", "fbf", "fbr", "ros", "rcf", "rof"} <= prefixes
     assert {"start", "help", "schedule", "admins", "link"} <= set(env.commands)
+
+
+def _others_buttons(env: Env) -> list[str]:
+    """The new features' buttons naming other people's rows and chats: every act a press
+    could record on the item, the guidance, its recipients and the rosters."""
+    org, item, bc = env.org, env.item_id, env.broadcast_id
+    out = [AckCb(broadcast_id=bc).pack()]
+    out += [NudgeCb(a=NudgeAct.ACK, id=bc, c=c).pack() for c in (GROUP_B1, GROUP_U1, o.SEC1)]
+    out += [NudgeCb(a=a, id=item).pack() for a in NudgeAct if a is not NudgeAct.ACK]
+    out += [CardCb(item_id=item, version=v, a=a).pack() for a in CardAct for v in (1, 2)]
+    out += [ReplyCb(item_id=item, version=1, a=a).pack() for a in ReplyAct]
+    out += [
+        ForwardCb(item_id=item, version=1, level=level, level_id=target).pack()
+        for level, target in ((LevelType.DISTRICT, org.district), (LevelType.UNIT, org.u2))
+    ]
+    out += [ProgressCb(broadcast_id=bc, a=a).pack() for a in ProgressAct]
+    out += [RosterCb(roster_id=1, version=1, a=a).pack() for a in RosterAct]
+    out += [PromptCb(item=item).pack()]
+    return out
+
+
+async def test_nobody_without_the_right_records_an_act_on_others_rows(env: Env) -> None:
+    """Every actor, in every chat, presses every button of the new features naming other
+    people's rows and chats: nothing is acknowledged, taken, forwarded, answered or stopped."""
+    before = await fingerprint(env)
+    for actor in sorted(ACTORS):
+        for chat in (actor, GROUP_B1, GROUP_B2, GROUP_FREE, GROUP_U1):
+            for payload in _others_buttons(env):
+                query_id = env.world.press_button(
+                    actor, env.anchors[chat], chat, payload, strict=False
+                )
+                await feed(env, env.world.pending[-1])
+                assert env.world.callback_answer(query_id) is not None, (actor, chat, payload)
+    after = await fingerprint(env)
+    assert {k for k in before if before[k] != after[k]} == set()

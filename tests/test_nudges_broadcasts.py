@@ -15,6 +15,7 @@ from bot.services import broadcasts as bc
 from bot.services.broadcasts import Audience
 from bot.services.broadcasts import AudiencePart as P
 from bot.services.nudges import NudgeCb, NudgeError, check_press, sweep
+from bot.services.policy import load_actor
 from storage.models import NudgeEvent, OutboxEntry
 from storage.models.nudges import EscalationReason
 from tests import orgdata as o
@@ -55,7 +56,9 @@ async def test_unacknowledged_guidance_nudges_the_secretary_then_escalates(
     await w.send(draft)
     await w.deliver()
     async with w.factory() as s, s.begin():
-        await bc.acknowledge(s, w.ctx, o.STRANGER, draft, G_U1)  # anyone in a unit's chat
+        await bc.acknowledge(
+            s, w.ctx, await load_actor(s, o.STRANGER), draft, G_U1, via_chat=G_U1
+        )  # anyone in a unit's chat
     w.clock.t = local(2026, 11, 26, 10, 59)
     await _sweep(w)
     assert await _events(w) == []
@@ -76,7 +79,9 @@ async def test_unacknowledged_guidance_nudges_the_secretary_then_escalates(
     # Đã nhận on the nudge: what the button's handler does.
     async with w.factory() as s, s.begin():
         await check_press(s, w.ctx, NudgeAct.ACK, draft, G_B1)
-        result = await bc.acknowledge(s, w.ctx, o.SEC1, draft, G_B1)
+        result = await bc.acknowledge(
+            s, w.ctx, await load_actor(s, o.SEC1), draft, G_B1, via_chat=G_B1
+        )
     assert result.status == "ok"
     async with w.factory() as s:
         with pytest.raises(NudgeError) as info:

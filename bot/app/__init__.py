@@ -54,6 +54,7 @@ from handlers.kit import (
     ActorMiddleware,
     CallbackAnswerGuard,
     KitRequestMiddleware,
+    UnusedArgsGuard,
     create_refusals_router,
 )
 from handlers.kit.gates import gate_routers
@@ -171,11 +172,14 @@ def create_dispatcher(
         observer.middleware(HandlerNameMiddleware())
         observer.middleware(ActorInjector())
         observer.middleware(WriteIntent())
+    unused_args = UnusedArgsGuard()
+    dp.message.middleware(unused_args)
     features = get_routers()
     gate_routers(features)  # one cheap check in front of each router that allows it
     routers = [*extra_routers, *features, create_refusals_router(), errors.router]
     # Errors last: every router's failure propagates up to them; refusals before the apology.
     dp.include_routers(*(detached(r) for r in routers))
+    unused_args.learn(dp)
     return dp
 
 

@@ -69,6 +69,7 @@ async def _run(
         except RosterError as exc:
             print(ctx.i18n.t(exc.key, "en", **exc.params), file=sys.stderr)
             return 2
+        refused = 0
         if verb == "publish":
             published = 0
             for group in report["groups"]:
@@ -79,11 +80,14 @@ async def _run(
                         await publish(s, ctx, None, group["roster_id"], None)
                     published += 1
                 except RosterError as exc:
+                    refused += 1
                     print(
                         f"{group['code']}: {ctx.i18n.t(exc.key, 'en', **exc.params)}",
                         file=sys.stderr,
                     )
-            if not as_json:
+            if refused:
+                print(f"FAIL published {published}, refused {refused} roster(s) for {quarter}")
+            elif not as_json:
                 print(f"OK published {published} roster(s) for {quarter}")
         if as_json:
             public = {
@@ -97,6 +101,6 @@ async def _run(
         elif verb == "plan":
             for line in text_report(report):
                 print(line)
-        return 0
+        return 1 if refused else 0  # a refusal is never "OK"
     finally:
         await engine.dispose()

@@ -37,6 +37,11 @@ Features register their own callbacks with `on_failure(kind_or_origin_type, hook
 last-moment check with `before_send(origin_type, check)`: run on the feature's rows right after
 a sender claims them (about 2 s before they leave), it may withdraw rows that must no longer go
 out (a nudge whose obligation was met meanwhile); they end `cancelled` and are never sent.
+
+Addresses: a row for a group is addressed to the target the group stood for when it was queued
+(its binding then); right after a claim the sender resolves that target's chat again
+(`bot.outbox.addresses`): relinked, the row goes back to `pending` for the new chat (features
+hear it with `on_readdress`); unlinked, it ends `failed` ("unlinked"); never a former chat.
 """
 
 from bot.outbox.sender import Sender, SenderConfig, SenderStats

@@ -39,6 +39,7 @@ from aiogram.types import BufferedInputFile, InlineKeyboardMarkup, MessageEntity
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock, SystemClock
+from bot.outbox import addresses
 from bot.outbox.limiter import ChatScheduler, GlobalPacer, LimitConfig
 from bot.outbox.service import (
     FailureEvent,
@@ -326,6 +327,16 @@ class Sender:
             # Features re-check their rows now, just before they leave (a nudge whose
             # obligation was met meanwhile is withdrawn, never sent).
             claimed = len(rows)
+            # A row for a group goes to the chat its target has now, never a former one.
+            if any(r.chat_id < 0 for r in rows):  # private chats are people, not targets
+                try:
+                    async with s.begin_nested():
+                        gone = await addresses.apply(s, rows, self.token, now)
+                except Exception:
+                    log.exception("resolving addresses failed; the rows go as queued")
+                    gone = set()
+                if gone:
+                    rows = [r for r in rows if r.id not in gone]
             withdrawn = await self.checks.withdrawn(s, rows, now) if rows else {}
             if withdrawn:
                 await OutboxRepository(s).withdraw_claimed(withdrawn, self.token, now)

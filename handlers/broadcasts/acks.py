@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import re
 
+from aiogram import Bot
 from aiogram.types import CallbackQuery
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import broadcasts as svc
 from bot.services.meetings.context import MeetingContext
-from bot.services.policy import Refused
+from bot.services.policy import Actor, Refused
 from handlers.broadcasts.callbacks import AckCb
 from handlers.kit import Chats, feature_router, t
 from handlers.kit.answers import clip_alert
+from handlers.kit.presence import member_chat
 
 router = feature_router(__name__, Chats.ANY)
 
@@ -34,15 +36,20 @@ async def on_ack(
     callback_data: AckCb,
     session: AsyncSession,
     meeting_context: MeetingContext,
+    actor: Actor,
+    bot: Bot,
 ) -> None:
     if query.message is None:
         raise Refused("bc.not_recipient")
+    # A press in a group counts as that chat's only from a current member of it.
+    via = await member_chat(bot, actor, query.message.chat.id, refuse=False)
     result = await svc.acknowledge(
         session,
         meeting_context,
-        query.from_user.id,
+        actor,
         callback_data.broadcast_id,
         query.message.chat.id,
+        via_chat=via,
     )
     text = _plain(t(result.key, **{k: str(v) for k, v in result.params.items()}))
     await query.answer(text, show_alert=not result.recorded)

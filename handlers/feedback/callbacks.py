@@ -17,7 +17,7 @@ from bot.buttons.feedback import (
     ReplyAct,
     ReplyCb,
 )
-from handlers.kit import Small
+from handlers.kit import Id, Small
 
 __all__ = [
     "CardAct",
@@ -52,6 +52,9 @@ class RaiseCb(CallbackData, prefix="fbw"):
 
 
 class PromptCb(CallbackData, prefix="fbp"):
-    """The "Cancel" under a question the bot asked in private (an answer's text, a reason)."""
+    """The "Cancel" under a question the bot asked in private (an answer's text, a reason),
+    or under the forward targets in a level's chat (`item`: the item they would forward, so
+    only someone who may act on it cancels there)."""
 
     cancel: Small = 1
+    item: Small | Id = 0

@@ -2,8 +2,10 @@
 reject), the forward targets, the answer the submitter gets (accept, reopen, details) and
 "Chuyển thành kiến nghị" on report summaries; and the texts these presses ask for.
 
-A card sits in a level's group chat (or in an admin's or secretary's private chat). Pressing it
-in a group proves membership of that chat, so the press names its chat as `via_chat`; every
+A card sits in a level's group chat (or in an admin's or secretary's private chat). A press in
+a group counts as that chat's only from a known account that is a current member of it (asked of
+Telegram, `handlers.kit.presence`; anyone else is refused), and then names its chat as
+`via_chat`; every
 workflow call checks, each time, that the person may act on the item at its current level and
 that the card is not stale (callback data can be forged, a card pressed twice). What needs a
 text (a question, an answer, a reason, details) is asked in the presser's private chat, after
@@ -44,6 +46,7 @@ from handlers.feedback.callbacks import (
 )
 from handlers.feedback.states import Typing, TypingDraft, load, private_state
 from handlers.kit import PRIVATE, Chats, Magic, advance, feature_router, locale, short, show, t
+from handlers.kit.presence import member_chat, pressed_in
 from handlers.kit.proposals import DONE, label
 
 router = feature_router(__name__, Chats.PRIVATE)
@@ -65,12 +68,10 @@ log = logging.getLogger(__name__)
 Card = tuple[str, dict[str, Any] | None]
 
 
-def _via(query: CallbackQuery) -> int | None:
-    """The group chat a press came from (membership of the level's chat), else None."""
-    message = query.message
-    if message is None or message.chat.type == PRIVATE:
-        return None
-    return message.chat.id
+async def _via(query: CallbackQuery, actor: Actor, bot: Bot) -> int | None:
+    """The group chat a press came from, when it counts as a current member's press (the
+    level's chat is the right to act there); None in private; anyone else is refused."""
+    return await pressed_in(query, actor, bot)
 
 
 def _markup(raw: dict[str, Any] | None) -> InlineKeyboardMarkup | None:
@@ -107,7 +108,7 @@ async def _ask_in_private(
     version: int,
 ) -> None:
     """Check the press as the act will, then ask the presser, in private, for its text."""
-    via = _via(query)
+    via = await _via(query, actor, bot)
     view = await prompts.before_text(session, actor, act, item_id, version, via_chat=via)
     message = query.message
     draft = TypingDraft(
@@ -148,7 +149,7 @@ async def on_card(
     state: FSMContext,
     bot: Bot,
 ) -> None:
-    cb, via, ctx = callback_data, _via(query), meeting_context
+    cb, via, ctx = callback_data, await _via(query, actor, bot), meeting_context
     if cb.a is CardAct.TAKE:
         item = await workflow.take(session, ctx, actor, cb.item_id, cb.version, via_chat=via)
         lang = ctx.default_locale if via is not None else locale()
@@ -169,7 +170,8 @@ async def on_card(
             item_id=cb.item_id, version=cb.version, level=level.type, level_id=level.id
         )
         kb.row(InlineKeyboardButton(text=short(level.name, 60), callback_data=data.pack()))
-    kb.row(InlineKeyboardButton(text=t("fbui.cancel"), callback_data=PromptCb().pack()))
+    cancel = PromptCb(item=cb.item_id).pack()
+    kb.row(InlineKeyboardButton(text=t("fbui.cancel"), callback_data=cancel))
     message = query.message
     assert isinstance(message, Message)  # the chat filter lets only presses on messages in
     await query.answer()
@@ -196,7 +198,7 @@ async def on_forward(
     bot: Bot,
 ) -> None:
     """Send it there; the list becomes a line saying where, the card loses its buttons."""
-    cb, via = callback_data, _via(query)
+    cb, via = callback_data, await _via(query, actor, bot)
     to = LevelRef(cb.level, cb.level_id)
     item = await workflow.forward(
         session, meeting_context, actor, cb.item_id, cb.version, via_chat=via, to=to
@@ -253,6 +255,8 @@ async def on_typed(
     """The text a press asked for. Empty or too long: refused, type it again. Any other
     refusal (the item moved on, was closed or answered meanwhile) ends the question."""
     d = await load(state, TypingDraft)
+    # The press was a member's; the act now must be one too (they may have left meanwhile).
+    await member_chat(bot, actor, d.via_chat)
     try:
         item = await prompts.with_text(
             session,
@@ -294,10 +298,27 @@ async def on_typed_other(message: Message) -> None:
 
 
 @any_chat.callback_query(PromptCb.filter())
-async def on_prompt_cancel(query: CallbackQuery, state: FSMContext) -> None:
-    """Cancel under a prompt (in private) or under the forward targets (where the card is)."""
-    if _via(query) is None and await state.get_state() == Typing.TEXT.state:
+async def on_prompt_cancel(
+    query: CallbackQuery,
+    callback_data: PromptCb,
+    state: FSMContext,
+    session: AsyncSession,
+    actor: Actor,
+    bot: Bot,
+) -> None:
+    """Cancel under a prompt (in private) or under the forward targets (where the card is:
+    only for someone who may act on the item there, like the targets themselves)."""
+    message = query.message
+    in_private = message is not None and message.chat.type == PRIVATE
+    if in_private and await state.get_state() == Typing.TEXT.state:
         await state.clear()
+    if not in_private:
+        via = await _via(query, actor, bot)
+        if not callback_data.item:
+            raise Refused("fb.not_your_level")
+        view = await workflow.item_view(session, actor, callback_data.item, via_chat=via)
+        if not view.can_act:
+            raise Refused("fb.not_your_level")
     await show(query, t("fbui.cancelled"))
 
 

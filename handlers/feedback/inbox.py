@@ -41,6 +41,7 @@ from handlers.kit import (
     show,
     t,
 )
+from handlers.kit.presence import pressed_in
 
 inbox_router = feature_router(__name__, Chats.PRIVATE)
 # A nudge's Trả lời is pressed in private or in a level's group alike.
@@ -279,11 +280,14 @@ async def on_nudge_answer(
     meeting_context: MeetingContext,
     bot: Bot,
 ) -> None:
-    """Trả lời under a nudge: the item's card, in private wherever the nudge was pressed."""
+    """Trả lời under a nudge: the item's card, in private; pressed in the level's group by a
+    checked current member of it, the card comes there, where its members act on it (the
+    group's press is their right to act, as on the card itself)."""
     cb = callback_data
     await check_press(session, meeting_context, cb.a, cb.id, cb.c)
+    via = await pressed_in(query, actor, bot)
     opened = InboxOpenCb(item_id=callback_data.id)
-    await on_inbox_open(query, opened, session, actor, meeting_context, bot)
+    await on_inbox_open(query, opened, session, actor, meeting_context, bot, via_chat=via)
 
 
 @inbox_router.callback_query(InboxOpenCb.filter(), flags=READS)
@@ -294,11 +298,22 @@ async def on_inbox_open(
     actor: Actor,
     meeting_context: MeetingContext,
     bot: Bot,
+    via_chat: int | None = None,
 ) -> None:
     """The item's card as a new message under the list (the list stays where it was); the
-    workflow decides whether the person may see it (`fb.not_your_level`)."""
+    workflow decides whether the person may see it (`fb.not_your_level`). `via_chat`: the
+    level's group a nudge's Trả lời was pressed in, by a checked current member of it."""
     ctx = meeting_context
-    view = await workflow.item_view(session, actor, callback_data.item_id)
+    view = await workflow.item_view(session, actor, callback_data.item_id, via_chat=via_chat)
+    if via_chat is not None:
+        # Opened from the level's group: the card goes there, where its members act on it.
+        lang = ctx.default_locale
+        text = presentation.card_text(ctx.i18n, lang, view, ctx.tz, now=ctx.now())
+        raw = presentation.card_markup(ctx.i18n, lang, view) if view.can_act else {}
+        markup = InlineKeyboardMarkup.model_validate(raw) if raw.get("inline_keyboard") else None
+        await query.answer()
+        await bot.send_message(via_chat, text, reply_markup=markup)
+        return
     text = presentation.card_text(ctx.i18n, locale(), view, ctx.tz, now=ctx.now())
     await query.answer()
     await bot.send_message(query.from_user.id, text, reply_markup=item_markup(ctx, view))

@@ -15,6 +15,7 @@ from handlers.kit.actor import ActorInjector, ActorMiddleware, ActorSource, Role
 from handlers.kit.answers import (
     CallbackAnswerGuard,
     KitRequestMiddleware,
+    UnusedArgsGuard,
     alert_text,
     create_refusals_router,
     refusal_text,
@@ -48,6 +49,7 @@ from handlers.kit.replies import (
 
 __all__ = [
     "LABEL_MAX",
+    "UnusedArgsGuard",
     "button_label",
     "short",
     "GROUP_TYPES",

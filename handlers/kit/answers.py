@@ -23,7 +23,7 @@ from aiogram.client.session.middlewares.base import (
 )
 from aiogram.dispatcher.event.bases import UNHANDLED
 from aiogram.exceptions import TelegramBadRequest
-from aiogram.filters import ExceptionTypeFilter
+from aiogram.filters import Command, CommandObject, ExceptionTypeFilter
 from aiogram.methods import (
     AnswerCallbackQuery,
     EditMessageCaption,
@@ -182,3 +182,53 @@ class KitRequestMiddleware(BaseRequestMiddleware):
             if isinstance(method, EDITS) and NOT_MODIFIED in err.message:
                 return Response[TelegramType](ok=True, result=True)
             raise
+
+
+class UnusedArgsGuard(BaseMiddleware):
+    """Inner message middleware: a command that takes no arguments refuses anything typed
+    after it, naming it, instead of silently ignoring it (`/help xyz`, `/visit 12`).
+
+    "Takes no arguments" is derived from the production dispatcher (`learn`): no handler of
+    that command anywhere asks for its `command` (so `/link CODE` typed in private, which its
+    group handler reads, still gets its own "send it in the group" answer), and the chosen
+    handler does not either. A new command cannot forget it."""
+
+    def __init__(self) -> None:
+        self.no_args: frozenset[str] = frozenset()
+
+    def learn(self, root: Router) -> None:
+        """Read every message handler's commands below `root`."""
+        reads: dict[str, bool] = {}
+        stack = [root]
+        while stack:
+            router = stack.pop()
+            stack.extend(router.sub_routers)
+            for h in router.message.handlers:
+                for f in h.filters or ():
+                    if isinstance(f.callback, Command):
+                        for name in f.callback.commands:
+                            if isinstance(name, str):
+                                uses = "command" in h.params or h.varkw
+                                reads[name] = reads.get(name, False) or uses
+        self.no_args = frozenset(name for name, uses in reads.items() if not uses)
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        command = data.get("command")
+        chosen = data.get("handler")
+        if (
+            isinstance(command, CommandObject)
+            and command.command in self.no_args
+            and command.args
+            and command.args.strip()
+            and chosen is not None
+            and "command" not in chosen.params
+        ):
+            raise Refused(
+                "kit.args_unused", command=command.command, args=command.args.strip()[:40]
+            )
+        return await handler(event, data)

@@ -5,7 +5,9 @@
   and opens its screen below the nudge, as its command would open it (/schedule,
   /report <id>, /visit, the item's card), so the nudge keeps its other buttons; those
   routers come first. Here: Đã nhận, which acknowledges the guidance for the chat it went to
-  (the broadcasts feature checks the person may), and the other acts pressed outside a private
+  (the button names that chat, never who may press: the broadcasts feature checks the
+  presser's current rights and the chat the press came from, a group's only for a checked
+  current member of it), and the other acts pressed outside a private
   chat (the screens open in private). Xác nhận is the roster's own button (its handler
   confirms). The service first checks the obligation is still owed.
 - /nudges [MM/YYYY]: a committee admin's figures; /nudges off|on <member code> switches a
@@ -18,13 +20,13 @@ from __future__ import annotations
 from datetime import timedelta
 from html import escape
 
-from aiogram import Router
+from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
-from bot.inputs import parse_int
+from bot.inputs import parse_int, typed_month
 from bot.services import nudges as svc
 from bot.services.broadcasts.acks import acknowledge
 from bot.services.meetings.context import MeetingContext
@@ -32,6 +34,7 @@ from bot.services.nudges.figures import Figures, NudgeFigures
 from bot.services.nudges.policies import HOURS_LIMIT
 from bot.services.policy import Actor, Refused, Role
 from handlers.kit import Chats, RoleFilter, feature_router, t, when
+from handlers.kit.presence import pressed_in
 
 buttons = feature_router(__name__, Chats.ANY)  # nudges reach private chats and level groups
 admin = feature_router(__name__ + ".admin", Chats.PRIVATE)
@@ -68,11 +71,15 @@ async def on_action(
     session: AsyncSession,
     actor: Actor,
     meeting_context: MeetingContext,
+    bot: Bot,
 ) -> None:
     cb = callback_data
     await svc.check_press(session, meeting_context, cb.a, cb.id, cb.c)
     if cb.a is svc.NudgeAct.ACK:  # Đã nhận, for the chat the guidance went to
-        result = await acknowledge(session, meeting_context, actor.telegram_id, cb.id, cb.c)
+        # The button names what to act on; who may act comes from the presser and the chat
+        # the press came from (a group's only for a checked current member of it).
+        via = await pressed_in(query, actor, bot)
+        result = await acknowledge(session, meeting_context, actor, cb.id, cb.c, via_chat=via)
         await query.answer(t(result.key, **result.params), show_alert=True)
         return
     # A screen's act pressed in a group: the feature's private router did not take it.
@@ -139,10 +146,10 @@ def _period(args: str, ctx: MeetingContext) -> tuple[int, int]:
     today = ctx.today()
     if not args:
         return today.year, today.month
-    month, _, year = args.partition("/")
-    if not (month.isdecimal() and year.isdecimal() and len(year) == 4 and len(month) <= 2):
+    found = typed_month(args)
+    if found is None:
         raise Refused("nudge.figures.bad_period")
-    return int(year), int(month)
+    return found
 
 
 def _hours(value: str) -> int:

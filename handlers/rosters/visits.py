@@ -23,6 +23,7 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.buttons.nudges import NudgeAct, NudgeCb
+from bot.inputs import typed_day
 from bot.services.meetings.context import MeetingContext
 from bot.services.policy import Actor, Refused, Role
 from bot.services.rosters import coverage as cov
@@ -102,13 +103,30 @@ async def _busy_screen(
 
 @router.message(Command("busy"), RoleFilter(Role.KNOWN))
 async def cmd_busy(
-    message: Message, session: AsyncSession, actor: Actor, meeting_context: MeetingContext
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    actor: Actor,
+    meeting_context: MeetingContext,
 ) -> None:
+    """The busy days' calendar; `/busy DD/MM/YYYY` marks that day first. Every argument is
+    answered: a day that does not exist, or anything more, is refused with the usage."""
+    args = (command.args or "").split()
     quarter = svc.busy_quarter(meeting_context)
-    text, markup = await _busy_screen(
-        session, meeting_context, actor, quarter.year, quarter.months[0]
-    )
-    await message.answer(text, reply_markup=markup)
+    year, month, note = quarter.year, quarter.months[0], ""
+    if len(args) > 1:
+        raise Refused("roster.busy.usage")
+    if args:
+        day = typed_day(args[0])
+        if day is None:
+            raise Refused("roster.busy.bad_date", date=args[0][:20])
+        await svc.toggle_busy(session, meeting_context, actor, day, busy=True)
+        year, month = day.year, day.month
+        note = t("roster.busy.on", day=day.strftime("%d/%m"))
+        if await svc.visits_on(session, actor, day, tz=meeting_context.tz):
+            note = t("roster.busy.has_visit", day=day.strftime("%d/%m"))
+    text, markup = await _busy_screen(session, meeting_context, actor, year, month)
+    await message.answer(f"{note}\n\n{text}" if note else text, reply_markup=markup)
 
 
 @router.callback_query(BusyCb.filter())

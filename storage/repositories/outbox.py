@@ -161,6 +161,80 @@ class OutboxRepository:
             done += await _rowcount(self.session, stmt)
         return done
 
+    async def bindings_of_chats(self, chat_ids: Collection[int]) -> list[ChatBinding]:
+        """Every binding, past and present, of these group chats."""
+        if not chat_ids:
+            return []
+        stmt = select(ChatBinding).where(ChatBinding.chat_id.in_(list(chat_ids)))
+        return list((await self.session.scalars(stmt)).all())
+
+    async def active_chats_of(
+        self, targets: Collection[tuple[str, int]]
+    ) -> dict[tuple[str, int], int]:
+        """The current chat of each (target type, target id) that has one."""
+        if not targets:
+            return {}
+        wanted = set(targets)
+        ids = sorted({i for _t, i in wanted})
+        stmt = select(ChatBinding.target_type, ChatBinding.target_id, ChatBinding.chat_id).where(
+            ChatBinding.active.is_(True), ChatBinding.target_id.in_(ids)
+        )
+        out: dict[tuple[str, int], int] = {}
+        for target_type, target_id, chat_id in (await self.session.execute(stmt)).all():
+            if (str(target_type), target_id) in wanted:
+                out[(str(target_type), target_id)] = chat_id
+        return out
+
+    async def readdress_claimed(self, moves: dict[int, int], token: str, now: datetime) -> int:
+        """Rows this claim holds go back to `pending`, addressed to their target's current
+        chat (a reply or a topic of the former chat means nothing in the new one)."""
+        done = 0
+        for entry_id, chat_id in moves.items():
+            stmt = (
+                update(OutboxEntry)
+                .where(
+                    OutboxEntry.id == entry_id,
+                    OutboxEntry.claim_token == token,
+                    OutboxEntry.state == S.CLAIMED,
+                )
+                .values(
+                    state=S.PENDING,
+                    chat_id=chat_id,
+                    reply_to_message_id=None,
+                    thread_id=None,
+                    claim_token=None,
+                    lease_until=None,
+                    next_attempt_at=now,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            done += await _rowcount(self.session, stmt)
+        return done
+
+    async def fail_claimed(self, reasons: dict[int, str], token: str, now: datetime) -> int:
+        """End rows this claim holds as `failed` with a reason, never sent (their target has
+        no chat any more)."""
+        done = 0
+        for entry_id, reason in reasons.items():
+            stmt = (
+                update(OutboxEntry)
+                .where(
+                    OutboxEntry.id == entry_id,
+                    OutboxEntry.claim_token == token,
+                    OutboxEntry.state == S.CLAIMED,
+                )
+                .values(
+                    state=S.FAILED,
+                    claim_token=None,
+                    lease_until=None,
+                    finished_at=now,
+                    error=reason[:512],
+                )
+                .execution_options(synchronize_session=False)
+            )
+            done += await _rowcount(self.session, stmt)
+        return done
+
     async def mark_sending(self, ids: Sequence[int], token: str, now: datetime) -> set[int]:
         """Record that requests are about to leave; returns the ids this claim still owns."""
         if not ids:

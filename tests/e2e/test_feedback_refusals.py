@@ -131,9 +131,10 @@ async def test_forged_presses_other_levels_missing_targets_and_closed_items(fb: 
     await fb.press(fb.secretary, targets, button(targets, "Đảng bộ xã Đan Phượng"))
     await _refused(fb, fb.secretary, card, card_button(card, CardAct.ANSWER), "fb.not_your_level")
     unit_card = fb.card(UNIT_CHAT, item.id)
-    # Someone in the commune's group the bot cannot write to: told to start it first.
+    # Someone in the commune's group the organisation does not know: a press there counts
+    # only for a known current member of it.
     answer_data = card_button(unit_card, CardAct.ANSWER)
-    await _refused(fb, NEWCOMER, unit_card, answer_data, "fbui.open_private")
+    await _refused(fb, NEWCOMER, unit_card, answer_data, "kit.unknown_in_chat")
     await fb.press(fb.unit_cadre, unit_card, card_button(unit_card, CardAct.FORWARD))
     targets = fb.targets(UNIT_CHAT)
     await fb.press(fb.unit_cadre, targets, button(targets, "Huyện ủy Đan Phượng"))

@@ -3,13 +3,16 @@ and the chats still silent after it (for the nudges feature).
 
 Who counts, by chat: a branch group, its secretary or deputy (anyone else is told politely
 who should press, and nothing is recorded); a secretary's private chat, that person; a
-working group's chat, its leader (any member when it has none); a unit's committee chat,
-anyone in it (the bot does not know who sits on a commune committee). The first press is
-kept; the next ones hear it was already acknowledged, and when.
+working group's chat, its leader (any member when it has none); a unit's (or the committee's)
+chat, its admins, and a known current member pressing inside that very chat (`via_chat`,
+checked with Telegram by the handler: the bot does not know who sits on a commune committee).
+The first press is kept; the next ones hear it was already acknowledged, and when.
 
-A press names the broadcast (its button) and the chat (the pressed message): a chat the
-broadcast did not go to, or a broadcast that asked for no acknowledgement, is
-`bc.not_recipient`, whatever the button says.
+A press names the broadcast and the recipient chat (what to act on); who may act comes from
+the pressing person's current rows and the chat the press came from, never from the button
+(the nudge's Đã nhận, pressed in private, names a committee's chat: only that committee's
+admins count there). A chat the broadcast did not go to, or a broadcast that asked for no
+acknowledgement, is `bc.not_recipient`, whatever the button says.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from bot.services.broadcasts.common import DEFAULT_CONFIG, BroadcastConfig, Broa
 from bot.services.broadcasts.notices import locales, queue_reminder, when
 from bot.services.broadcasts.progress import sync
 from bot.services.meetings.context import MeetingContext
-from bot.services.policy import LEADER_ROLES
+from bot.services.policy import LEADER_ROLES, Actor
 from storage.models import Broadcast, BroadcastRecipient
 from storage.models.broadcasts import RecipientState
 from storage.models.org import TargetType
@@ -69,8 +72,16 @@ class Pending:
 
 
 async def acknowledge(
-    session: AsyncSession, ctx: MeetingContext, presser_tg: int, broadcast_id: int, chat_id: int
+    session: AsyncSession,
+    ctx: MeetingContext,
+    presser: Actor,
+    broadcast_id: int,
+    chat_id: int,
+    *,
+    via_chat: int | None = None,
 ) -> AckResult:
+    """`chat_id`: the recipient chat acknowledged for; `via_chat`: the group the press came
+    from when the presser is a checked current member of it (None: a private press)."""
     repo = BroadcastRepository(session)
     broadcast = await repo.get(broadcast_id)
     rec = await repo.recipient_for_chat(broadcast_id, chat_id) if broadcast else None
@@ -83,11 +94,11 @@ async def acknowledge(
         raise BroadcastError("bc.not_recipient")
     if rec.ack_at is not None:
         return _already(ctx, broadcast_id, rec)
-    refusal = await _may_press(repo, rec, presser_tg)
+    refusal = await _may_press(repo, broadcast, rec, presser, via_chat)
     if refusal is not None:
         key, params = refusal
         return AckResult("refused", key, broadcast_id, params)
-    if not await repo.mark_acknowledged(rec.id, ctx.now(), presser_tg):
+    if not await repo.mark_acknowledged(rec.id, ctx.now(), presser.telegram_id):
         await session.refresh(rec)
         return _already(ctx, broadcast_id, rec)
     return AckResult("ok", "bc.ack.thanks", broadcast_id, {"name": rec.name})
@@ -99,9 +110,15 @@ def _already(ctx: MeetingContext, broadcast_id: int, rec: BroadcastRecipient) ->
 
 
 async def _may_press(
-    repo: BroadcastRepository, rec: BroadcastRecipient, presser_tg: int
+    repo: BroadcastRepository,
+    broadcast: Broadcast,
+    rec: BroadcastRecipient,
+    presser: Actor,
+    via_chat: int | None,
 ) -> tuple[str, dict[str, Any]] | None:
-    """None when this person's press counts for the chat; else the polite refusal."""
+    """None when this person's press counts for the chat; else the polite refusal. Every
+    rule reads current rows (roles, leaders, admins) and the checked chat of the press."""
+    presser_tg = presser.telegram_id
     if rec.target_type == SECRETARY:
         member = await repo.member(rec.target_id)
         if member is not None and member.telegram_id == presser_tg:
@@ -128,7 +145,15 @@ async def _may_press(
         if leader.telegram_id == presser_tg:
             return None
         return "bc.ack.group_leader_only", {"name": leader.full_name}
-    return None  # a unit's committee chat: whoever is in it
+    # A unit's (or the committee's) chat: its admins anywhere; others only as checked
+    # current members pressing inside that very chat.
+    if presser.is_admin_of(broadcast.district_id):
+        return None
+    if rec.target_type == TargetType.UNIT.value and presser.is_unit_admin_of(rec.target_id):
+        return None
+    if via_chat is not None and via_chat == rec.chat_id:
+        return None
+    return "bc.ack.chat_members_only", {"name": rec.name}
 
 
 def reminder_at(broadcast: Broadcast, config: BroadcastConfig = DEFAULT_CONFIG) -> datetime | None:

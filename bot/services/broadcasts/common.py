@@ -67,10 +67,17 @@ def scope_of(actor: Actor, district_id: int) -> frozenset[int] | None:
 
 
 def manages(actor: Actor, broadcast: Broadcast) -> bool:
-    """Its author, the district's committee admins, and the admins of its commune."""
-    if actor.telegram_id == broadcast.created_by or actor.is_admin_of(broadcast.district_id):
+    """The district's committee admins, the admins of its commune, and its author while they
+    still administer a commune of the district: authorship never outlives the role, so an
+    admin removed from `committee_admins` can no longer refresh, resend or stop what they
+    sent (the actor's roles are read from the current rows on every update)."""
+    if actor.is_admin_of(broadcast.district_id):
         return True
-    return broadcast.unit_id is not None and actor.is_unit_admin_of(broadcast.unit_id)
+    if broadcast.unit_id is not None:
+        return actor.is_unit_admin_of(broadcast.unit_id)
+    return actor.telegram_id == broadcast.created_by and bool(
+        actor.admin_unit_ids(broadcast.district_id)
+    )
 
 
 async def load_managed(

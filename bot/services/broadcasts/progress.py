@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.outbox import FailureEvent, FailureHooks
+from bot.outbox.addresses import on_readdress
 from bot.outbox.service import default_hooks
 from bot.services.broadcasts.common import DEFAULT_CONFIG, ORIGIN, BroadcastConfig, load_managed
 from bot.services.broadcasts.notices import locales, progress_markup, when
@@ -124,6 +125,7 @@ FAILURE_REASONS = frozenset(
         "chat_not_found",
         "rejected",
         "deadline",
+        "unlinked",  # its target had no group any more when it left (bot.outbox.addresses)
     }
 )
 
@@ -317,8 +319,19 @@ async def on_outbox_failure(session: AsyncSession, ev: FailureEvent) -> None:
     rec.error = f"{ev.reason}: {ev.description}"[:256]
 
 
+async def on_outbox_readdress(session: AsyncSession, moved: dict[int, int]) -> None:
+    """A copy left for its target's new chat (the group relinked after Gửi): the recipient
+    follows, so its progress, its Đã nhận and its reminder are the new chat's."""
+    repo = BroadcastRepository(session)
+    for entry_id, chat_id in moved.items():
+        rec = await repo.recipient_by_outbox(entry_id)
+        if rec is not None:
+            rec.chat_id = chat_id
+
+
 def install_hooks(hooks: FailureHooks | None = None) -> None:
     """Register the failure hook once (the app and tests may build many registries)."""
+    on_readdress(ORIGIN, on_outbox_readdress)
     target = hooks if hooks is not None else default_hooks
     if on_outbox_failure not in target.hooks.get(ORIGIN, []):
         target.register(ORIGIN, on_outbox_failure)

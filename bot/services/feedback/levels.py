@@ -6,10 +6,11 @@ branch -> its unit (a branch directly under the district committee goes to the d
 the district.
 
 Who may act at a level: a committee admin of the district always; at a branch, its secretary
-or deputy; at a unit, the district or a department, anyone pressing the item's card inside the
-level's linked group chat. Telegram only lets a chat's members press its messages' buttons, so
-the chat of the press (`via_chat`) proves membership; the committee never has to list who sits
-in a commune's group.
+or deputy; at a unit, the district or a department, a known person pressing the item's card
+inside the level's linked group chat. Anyone viewing a public supergroup can press its buttons,
+and a person who left may still hold its messages: the handlers pass a press's chat as
+`via_chat` only after Telegram said the presser is a current member of it
+(`handlers.kit.presence`), so the committee never has to list who sits in a commune's group.
 """
 
 from __future__ import annotations
@@ -131,6 +132,7 @@ def acts_at(actor: Actor, level: Level, via_chat: int | None) -> bool:
         return leads(actor, level.id)
     if level.type is LevelType.UNIT and actor.is_unit_admin_of(level.id):
         return True  # a commune's own admin acts for its committee
+    # `via_chat` is a press's chat only for a known current member (handlers.kit.presence).
     return via_chat is not None and level.chat_id is not None and via_chat == level.chat_id
 
 

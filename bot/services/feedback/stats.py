@@ -19,7 +19,6 @@ Each figure also by category and by unit (the branch's unit).
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -28,6 +27,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.inputs import typed_month, typed_quarter, typed_year
 from bot.services.feedback.common import FeedbackError
 from bot.services.meetings.context import MeetingContext
 from bot.services.policy import Actor
@@ -37,9 +37,6 @@ from storage.models.feedback import OptionKind
 from storage.repositories.feedback_read import FeedbackReadRepository, ItemKey
 
 YEAR_MIN, YEAR_MAX = 2000, 2100
-_YEAR = re.compile(r"^(\d{4})$")
-_QUARTER = re.compile(r"^(\d{4})-?q([1-4])$")
-_MONTH = re.compile(r"^(\d{4})-(\d{1,2})$|^(\d{1,2})/(\d{4})$")
 _YEAR_WORDS = frozenset({"năm", "nam", "year"})
 
 
@@ -87,13 +84,12 @@ def parse_period(text: str, today: date) -> Period:
     if raw in _YEAR_WORDS:
         return Period(today.year)
     try:
-        if m := _YEAR.match(raw):
-            return Period(int(m.group(1)))
-        if m := _QUARTER.match(raw):
-            return Period(int(m.group(1)), int(m.group(2)))
-        if m := _MONTH.match(raw):
-            year, month = (m.group(1), m.group(2)) if m.group(1) else (m.group(4), m.group(3))
-            return Period(int(year), month=int(month))
+        if (year := typed_year(raw)) is not None:
+            return Period(year)
+        if (quarter := typed_quarter(raw)) is not None:
+            return Period(*quarter)
+        if (month := typed_month(raw)) is not None:
+            return Period(month[0], month=month[1])
     except FeedbackError:
         raise bad from None
     raise bad

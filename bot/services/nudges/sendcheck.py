@@ -16,6 +16,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.outbox import before_send
+from bot.outbox.addresses import on_readdress
 from bot.services.nudges.obligations import Status
 from bot.services.nudges.registry import statuses
 from storage.models import OutboxEntry
@@ -40,8 +41,17 @@ async def check(
     return dict.fromkeys(gone, WITHDRAWN)
 
 
+async def readdressed(session: AsyncSession, moved: dict[int, int]) -> None:
+    """A nudge left for its group's new chat (the target relinked meanwhile): its events
+    follow, so "Nhắc lại sau" pressed there is the chat's own."""
+    for event in await NudgeRepository(session).events_by_outbox(moved):
+        if event.outbox_id is not None:
+            event.chat_id = moved[event.outbox_id]
+
+
 def register() -> None:
     before_send(ORIGIN, check)
+    on_readdress(ORIGIN, readdressed)
 
 
 register()

@@ -13,7 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.services.meetings.context import MeetingContext
 from bot.services.rosters import presentation as p
-from bot.services.rosters.common import DEFAULT_CONFIG, Quarter, RosterConfig, RosterError
+from bot.services.rosters.common import (
+    DEFAULT_CONFIG,
+    Quarter,
+    RosterConfig,
+    RosterError,
+    ensure_open,
+)
 from bot.services.rosters.planning import ensure_programs, make_draft
 from bot.services.rosters.review import load_view
 from bot.services.vn_calendar import to_local
@@ -30,6 +36,7 @@ async def plan_report(
     draft: bool = True,
     config: RosterConfig = DEFAULT_CONFIG,
 ) -> dict[str, Any]:
+    ensure_open(quarter, ctx.now(), ctx.tz)  # a past quarter: refused, nothing written
     async with factory() as s, s.begin():
         repo = RosterRepository(s)
         district_id = None

@@ -3,12 +3,12 @@ may see or change a group's roster."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.inputs import typed_quarter
 from bot.services.policy import Actor, Refused
 from bot.services.vn_calendar import VN_TZ, quarter_bounds, quarter_months
 from storage.models import WorkingGroup
@@ -18,7 +18,6 @@ YEAR_MIN, YEAR_MAX = 2000, 2100
 NOTE_MAX = 1000
 PROPOSAL_MAX = 1000
 PROPOSALS_MAX = 10
-_QUARTER = re.compile(r"^\s*(\d{4})-?[Qq]([1-4])\s*$")
 
 
 class RosterError(Refused):
@@ -36,10 +35,10 @@ class Quarter:
     @classmethod
     def parse(cls, text: str) -> Quarter:
         """`2027-Q1` (or `2027Q1`); anything else, or a year out of range, is refused."""
-        match = _QUARTER.match(text or "")
-        if match is None:
+        found = typed_quarter(text or "")
+        if found is None:
             raise RosterError("roster.bad_quarter", text=text[:20])
-        year, quarter = int(match.group(1)), int(match.group(2))
+        year, quarter = found
         if not YEAR_MIN <= year <= YEAR_MAX:
             raise RosterError("roster.bad_quarter", text=text[:20])
         return cls(year, quarter)
@@ -112,3 +111,11 @@ def require_leader(actor: Actor, group: WorkingGroup) -> None:
 
 def sits_in_group(actor: Actor, group: WorkingGroup) -> bool:
     return leads_group(actor, group) or any(g.group_id == group.id for g in actor.groups)
+
+
+def ensure_open(quarter: Quarter, now: datetime, tz: ZoneInfo = VN_TZ) -> None:
+    """Nothing is drafted or published for a quarter whose visits are all over: refused
+    (`roster.quarter_over`) before anything is written, through the bot or the CLI."""
+    _, end = quarter.bounds(tz)
+    if end <= now:
+        raise RosterError("roster.quarter_over", quarter=str(quarter))

@@ -15,7 +15,6 @@ periodic reports must count the same way:
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.inputs import typed_year
 from bot.services.meetings.context import MeetingContext
 from bot.services.policy import Actor
 from bot.services.rosters.common import YEAR_MAX, YEAR_MIN, Quarter, RosterError
@@ -33,7 +33,6 @@ from storage.models import Roster, RosterVisit, VisitProgram, WorkingGroup
 from storage.models.rosters import RosterStatus
 from storage.repositories.rosters import RosterRepository
 
-_YEAR = re.compile(r"^\d{4}$")
 _YEAR_WORDS = frozenset({"year", "năm", "nam"})
 
 
@@ -98,8 +97,7 @@ def parse_period(text: str, today: date) -> tuple[int, int | None]:
         return q.year, q.quarter
     if raw in _YEAR_WORDS:
         return today.year, None
-    if _YEAR.match(raw):
-        year = int(raw)
+    if (year := typed_year(raw)) is not None:
         if not YEAR_MIN <= year <= YEAR_MAX:
             raise RosterError("roster.bad_period", text=text[:20])
         return year, None

@@ -24,6 +24,7 @@ from bot.services.rosters.common import (
     Quarter,
     RosterConfig,
     RosterError,
+    ensure_open,
     require_leader,
 )
 from bot.services.rosters.inputs import ProgramInput, load_input
@@ -129,6 +130,7 @@ async def make_draft(
     assert group is not None
     if actor is not None:
         require_leader(actor, group)
+    ensure_open(quarter, ctx.now(), ctx.tz)
     roster = await repo.roster_for(program.id, quarter.year, quarter.quarter, for_update=True)
     if roster is not None and roster.status == RosterStatus.PUBLISHED.value:
         raise RosterError("roster.already_published", quarter=str(quarter), group=group.name)

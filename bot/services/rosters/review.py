@@ -21,12 +21,14 @@ from bot.services.rosters.common import (
     Quarter,
     RosterConfig,
     RosterError,
+    ensure_open,
     leads_group,
     require_leader,
     sits_in_group,
 )
 from bot.services.rosters.notices import RosterNotices
 from bot.services.rosters.planning import ensure_meetings, ensure_programs, make_draft
+from bot.services.vn_calendar import to_local
 from storage.models import Branch, Member, Roster, RosterVisit, WorkingGroup
 from storage.models.rosters import RosterStatus, VisitStatus
 from storage.repositories.rosters import RosterRepository
@@ -230,9 +232,13 @@ async def publish(
             quarter=str(Quarter(roster.year, roster.quarter)),
             group=group.name,
         )
-    _, end = Quarter(roster.year, roster.quarter).bounds(ctx.tz)
-    if end <= ctx.now():
-        raise RosterError("roster.quarter_over")
+    now = ctx.now()
+    ensure_open(Quarter(roster.year, roster.quarter), now, ctx.tz)
+    # Publishing tells visitors to go: a visit whose meeting already began cannot be made.
+    over = [v for v in await RosterRepository(session).visits(roster.id) if v.starts_at <= now]
+    if over:
+        first = to_local(over[0].starts_at, ctx.tz)
+        raise RosterError("roster.visits_over", n=len(over), first=f"{first:%d/%m/%Y}")
     await ensure_meetings(session, ctx, roster)
     roster.status = RosterStatus.PUBLISHED.value
     roster.published_at = ctx.now()
@@ -329,7 +335,12 @@ async def own_visit(
 
 
 def default_quarter(ctx: MeetingContext, config: RosterConfig = DEFAULT_CONFIG) -> Quarter:
-    """The coming quarter once its draft is due, else the current one."""
+    """The coming quarter once its draft is due or once the current quarter's first month is
+    over (its visits are then partly over: nothing is drafted or published for them), else the
+    current one. Another quarter is named explicitly (`/roster 2026-Q4`)."""
     today = ctx.today()
-    coming = Quarter.of(today).shift(1)
-    return coming if draft_due(coming, today, config) else Quarter.of(today)
+    current = Quarter.of(today)
+    coming = current.shift(1)
+    if draft_due(coming, today, config) or today.month != current.months[0]:
+        return coming
+    return current

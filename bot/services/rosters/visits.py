@@ -88,8 +88,11 @@ async def busy_days(
     return quarter, {row.day for row in rows}
 
 
-async def toggle_busy(session: AsyncSession, ctx: MeetingContext, actor: Actor, day: date) -> bool:
-    """Mark or unmark `day` for every rostered member row of the person; True = now busy."""
+async def toggle_busy(
+    session: AsyncSession, ctx: MeetingContext, actor: Actor, day: date, busy: bool | None = None
+) -> bool:
+    """Mark or unmark `day` for every rostered member row of the person (`busy`: set it so,
+    as `/busy DD/MM/YYYY` does; None: the other way round); True = now busy."""
     members = await _seated_members(session, actor)
     first, last = busy_range(ctx)
     if not first <= day <= last:
@@ -98,6 +101,8 @@ async def toggle_busy(session: AsyncSession, ctx: MeetingContext, actor: Actor, 
         )
     repo = RosterRepository(session)
     was = bool(await repo.busy_days(members, day, day))
+    if busy is not None and busy == was:
+        return was
     now = ctx.now()
     for member_id, district_id in sorted(members.items()):
         await repo.set_busy(member_id, day, not was, now)
