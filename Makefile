@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # Test workers: most tests wait on I/O (the sandbox, the databases), so more workers than cores.
 PYTEST_WORKERS ?= 4
 
-.PHONY: run test test-dates lint typecheck format bench sandbox migrate clean
+.PHONY: run demo test test-dates lint typecheck format bench sandbox migrate clean chromium
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,6 +17,9 @@ $(STAMP): pyproject.toml
 run: $(STAMP)  ## set up, migrate and run the bot
 	$(PY) -m bot migrate
 	$(PY) -m bot run
+
+demo: $(STAMP)  ## try the bot in a browser: prints http://127.0.0.1:$(PORT)/demo (default 8080)
+	$(PY) -m bot demo --port $(or $(PORT),8080)
 
 migrate: $(STAMP)
 	$(PY) -m bot migrate
@@ -35,8 +38,13 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-test: lint typecheck  ## lint and types, then the whole suite on SQLite and PostgreSQL
+test: lint typecheck chromium  ## lint and types, then the whole suite on SQLite and PostgreSQL
 	$(VENV)/bin/pytest -n $(PYTEST_WORKERS)
+
+chromium:  ## Debian's chromium for the browser test (Playwright drives it; nothing downloaded)
+	@test -x /usr/bin/chromium || { \
+		test "$$(id -u)" = 0 || { echo "the browser test needs chromium: sudo apt-get install chromium" >&2; exit 1; }; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 test-dates: $(STAMP)  ## the end-to-end suite at hard instants (Tết, quarter end, New Year's Eve, 00:05 on the 1st)
 	scripts/test-dates
