@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # Test workers: most tests wait on I/O (the sandbox, the databases), so more workers than cores.
 PYTEST_WORKERS ?= 4
 
-.PHONY: run demo test test-dates lint typecheck format bench sandbox migrate clean chromium
+.PHONY: run demo guide test test-dates lint typecheck format bench sandbox migrate clean chromium
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,11 @@ run: $(STAMP)  ## set up, migrate and run the bot
 
 demo: $(STAMP)  ## try the bot in a browser: prints http://127.0.0.1:$(PORT)/demo (default 8080)
 	$(PY) -m bot demo --port $(or $(PORT),8080)
+
+guide: $(STAMP) chromium  ## the guide's pictures: screenshots of the demo page (docs/huong-dan/img)
+	@fc-list 2>/dev/null | grep -qi "color emoji" || { test "$$(id -u)" != 0 || \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-color-emoji; }
+	$(PY) scripts/screenshots docs/huong-dan/img
 
 migrate: $(STAMP)
 	$(PY) -m bot migrate
