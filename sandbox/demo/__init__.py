@@ -12,7 +12,7 @@ JSON API on the same aiohttp application as the Bot API:
   caption), ``POST /demo/api/clock`` ``{action: now|hour|day|set, at}``;
 * ``GET /demo/api/file/<file_id>`` - a file to open or download.
 
-The sandbox knows nothing about the bot: the host (``bot.demo``) gives the people's directory
+The sandbox knows nothing about the bot: the host (``bot.app.demo``) gives the people's directory
 and moves the clock through :class:`DemoHost`.
 """
 

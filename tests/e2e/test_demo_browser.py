@@ -3,7 +3,7 @@ it: a secretary schedules a meeting with the quick form, two members answer Có 
 the branch's group, the clock moves past the meeting, the secretary files the report; a member
 raises a kiến nghị with a photo; the clock moves a day and the secretary's nudge appears.
 
-`make demo`'s own machinery runs (`bot.demo.running_demo`: the stand-in, its page and the bot in
+`make demo`'s own machinery runs (`bot.app.demo.running_demo`: the stand-in, its page and the bot in
 one process, on an SQLite file), at the test's fixed instant; the page's clock control moves it.
 Expected texts come from the catalogs.
 """
@@ -18,8 +18,8 @@ from pathlib import Path
 import time_machine
 from sqlalchemy import select
 
-from bot.demo import DemoRun, running_demo
-from bot.demo_browser import CHROMIUM, chromium_page, village_cast
+from bot.app.demo import DemoRun, running_demo
+from bot.app.demo_browser import CHROMIUM, chromium_page, village_cast
 from bot.services.vn_calendar import VN_TZ, is_holiday
 from storage.models import Meeting
 from tests.e2e.feedback_world import PNG

@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import clock as bot_clock
 from bot.app import App, create_app, poll, prepare_database
 from bot.i18n import CatalogI18n
-from bot.scheduler import JobContext, JobRegistry, run_job
+from bot.scheduler import JobContext, JobRegistry, SchedulerJobs, run_job
 from bot.services.vn_calendar import VN_TZ
 from bot.settings import load_settings
 from sandbox import Sandbox, persist
@@ -41,7 +41,7 @@ from sandbox.demo import add_demo
 from sandbox.server import create_app as create_sandbox_app
 from storage.models import Branch, ChatBinding, CommitteeAdmin, Member, TelegramUser, Unit
 
-log = logging.getLogger("bot.demo")
+log = logging.getLogger("bot.app.demo")
 
 TOKEN = "7000000001:DEMO"
 DEFAULT_DIR = Path("data/demo")
@@ -197,7 +197,7 @@ async def link_groups(session: AsyncSession, app: App, org: Org) -> int:
     """Bind each group as `/linkcode` then `/link CODE` would: a code issued to the
     secretary (the administrator for the commune's group), used in the group."""
     from bot.services.linking import ChatInfo, issue_code, link_chat
-    from bot.services.policy import load_actor
+    from bot.services.policy import Target, load_actor
 
     now = app.clock.now()
     targets: list[tuple[int, str, int, str, int]] = []
@@ -205,16 +205,18 @@ async def link_groups(session: AsyncSession, app: App, org: Org) -> int:
         lead = next((p for p in people if p.role == "secretary"), None)
         if lead is not None:
             targets.append((CHAT_BASE - branch.id, branch.name, lead.user_id, "branch", branch.id))
-    targets.append((UNIT_CHAT - org.commune.id, org.commune.name, ADMIN_ID, "unit", org.commune.id))
+    # The commune's own group: a unit under a district, or the committee at the top (2026).
+    kind = Target.unit(org.commune).type.value
+    targets.append((UNIT_CHAT - org.commune.id, org.commune.name, ADMIN_ID, kind, org.commune.id))
 
     async def is_admin() -> bool:
         return True
 
     linked = 0
-    for chat_id, title, who, kind, target_id in targets:
-        # The commune's group is the unit's: linked by an operator (ADMIN_IDS) in the demo.
-        actor = await load_actor(session, who, (ADMIN_ID,) if kind == "unit" else ())
-        issued = await issue_code(session, actor, kind, target_id, now)
+    for chat_id, title, who, target_type, target_id in targets:
+        # The commune's own group is linked by an operator (ADMIN_IDS), as in a real start.
+        actor = await load_actor(session, who, (ADMIN_ID,) if who == ADMIN_ID else ())
+        issued = await issue_code(session, actor, target_type, target_id, now)
         await link_chat(
             session,
             code=issued.code,
@@ -323,8 +325,8 @@ class DemoHost:
 
 
 def _job_context(app: App) -> JobContext:
-    component = next(c for c in app.components if c.name == "scheduler-jobs")
-    return component.ctx  # type: ignore[attr-defined]
+    component = next(c for c in app.components if isinstance(c, SchedulerJobs))
+    return component.ctx
 
 
 # ---- running it ---------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """`python -m bot demo [--port 8080] [--data data/demo]`: the stand-in, its demo page and the
-bot in one process (see `bot.demo`); prints the page's address and runs until interrupted."""
+bot in one process (see `bot.app.demo`); prints the page's address and runs until interrupted."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from bot.demo import serve
+    from bot.app.demo import serve
     from bot.logs import setup_logging
 
     setup_logging("INFO")

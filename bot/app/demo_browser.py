@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
-from bot.demo import DemoRun, Person
+from bot.app.demo import DemoRun, Person
 from bot.services.vn_calendar import VN_TZ
 
 CHROMIUM = "/usr/bin/chromium"
