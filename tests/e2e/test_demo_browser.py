@@ -11,7 +11,6 @@ Expected texts come from the catalogs.
 from __future__ import annotations
 
 import shutil
-import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -58,7 +57,6 @@ async def test_people_try_the_bot_in_the_demo_page(
 ) -> None:
     # Never skipped: `make test` and `.ci/run` install Debian's chromium when it is missing.
     assert shutil.which(CHROMIUM), "the browser test needs Debian's chromium (make chromium)"
-    started = time.monotonic()
     fixed_clock.move_to(START)
     async with running_demo(tmp_path / "demo", port=0) as run, chromium_page(run) as page:
         branch, secretary, present, absent = village_cast(run)
@@ -117,6 +115,3 @@ async def test_people_try_the_bot_in_the_demo_page(
         ).split(")")[-1]
         assert unscheduled.strip() and unscheduled.strip() in await nudge.inner_text()
         assert branch.name in await nudge.inner_text()
-    elapsed = time.monotonic() - started
-    print(f"demo browser test: {elapsed:.1f} s")
-    assert elapsed < 90, elapsed
