@@ -103,14 +103,19 @@ def read(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-async def autosave(world: BotWorld, path: Path, debounce: float = 0.5) -> None:
+async def autosave(
+    world: BotWorld, path: Path, debounce: float = 0.5, saved: asyncio.Event | None = None
+) -> None:
     """Save after every change, at most once per `debounce` seconds; runs until cancelled
-    (and then saves once more, so the last change is never lost)."""
+    (and then saves once more, so the last change is never lost). `saved` is set after each
+    write, for whoever waits on one."""
     try:
         while True:
             await world.signal.changed.wait()
             await asyncio.sleep(debounce)
             save(world, path)
+            if saved is not None:
+                saved.set()
     finally:
         with contextlib.suppress(Exception):
             save(world, path)

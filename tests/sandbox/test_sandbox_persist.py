@@ -80,11 +80,12 @@ def test_a_world_saved_for_another_bot_is_refused(spec: Spec, tmp_path: Path) ->
 async def test_autosave_writes_the_file_shortly_after_a_change(spec: Spec, tmp_path: Path) -> None:
     world = Sandbox(spec, default_token=TOKEN).world(TOKEN)
     path = tmp_path / "world.json"
-    saver = asyncio.create_task(persist.autosave(world, path, debounce=0.01))
-    await asyncio.sleep(0)
+    saved = asyncio.Event()
+    saver = asyncio.create_task(persist.autosave(world, path, debounce=0.01, saved=saved))
+    await asyncio.sleep(0)  # the saver waits for a change
     world.add_user(10, "Lan", "vi", started=True)
     world.send_text(10, "/start")
-    await world.wait_for(lambda: path.exists() or None, timeout=5)
+    await asyncio.wait_for(saved.wait(), 5)
     saver.cancel()
     await asyncio.gather(saver, return_exceptions=True)
     saved = persist.read(path)
