@@ -18,11 +18,10 @@ and moves the clock through :class:`DemoHost`.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import html
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote as _quote
@@ -51,8 +50,6 @@ class Demo:
     sandbox: Sandbox
     host: DemoHost
     token: str | None = None
-    version: int = 0
-    _watch: asyncio.Task[None] | None = field(default=None, repr=False)
 
     @property
     def world(self) -> BotWorld:
