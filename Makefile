@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # Test workers: most tests wait on I/O (the sandbox, the databases), so more workers than cores.
 PYTEST_WORKERS ?= 4
 
-.PHONY: run test test-dates lock lint typecheck format bench sandbox migrate clean
+.PHONY: run demo guide test test-dates lock lint typecheck format bench sandbox migrate clean chromium
 
 # Exactly the lock (every version pinned, every file's hash checked), then the project itself
 # without resolving anything again. `make lock` rewrites the lock after pyproject.toml changes.
@@ -24,6 +24,14 @@ lock: $(STAMP)  ## re-resolve requirements.lock from pyproject.toml (keeps pinne
 run: $(STAMP)  ## set up, migrate and run the bot
 	$(PY) -m bot migrate
 	$(PY) -m bot run
+
+demo: $(STAMP)  ## try the bot in a browser: prints http://127.0.0.1:$(PORT)/demo (default 8080)
+	$(PY) -m bot demo --port $(or $(PORT),8080)
+
+guide: $(STAMP) chromium  ## the guide's pictures: screenshots of the demo page (docs/huong-dan/img)
+	@fc-list 2>/dev/null | grep -qi "color emoji" || { test "$$(id -u)" != 0 || \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-color-emoji; }
+	$(PY) scripts/screenshots docs/huong-dan/img
 
 migrate: $(STAMP)
 	$(PY) -m bot migrate
@@ -43,8 +51,13 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-test: lint typecheck  ## lint and types, then the whole suite on SQLite and PostgreSQL
+test: lint typecheck chromium  ## lint and types, then the whole suite on SQLite and PostgreSQL
 	$(VENV)/bin/pytest -n $(PYTEST_WORKERS)
+
+chromium:  ## Debian's chromium for the browser test (Playwright drives it; nothing downloaded)
+	@test -x /usr/bin/chromium || { \
+		test "$$(id -u)" = 0 || { echo "the browser test needs chromium: sudo apt-get install chromium" >&2; exit 1; }; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 test-dates: $(STAMP)  ## the end-to-end suite at hard instants (Tết, quarter end, New Year's Eve, 00:05 on the 1st)
 	scripts/test-dates

@@ -9,7 +9,6 @@ than 501 so clients never retry them).
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -227,7 +226,7 @@ class MessageMethods:
                 stored.data.pop(key, None)
             else:
                 stored.data[key] = value
-        stored.data["edit_date"] = int(time.time())
+        stored.data["edit_date"] = int(self.world.now())
         self.signal.notify()
         return dict(stored.data)
 
@@ -372,7 +371,7 @@ class MessageMethods:
         return True
 
     def _check_deletable(self, chat: ChatRec, stored: StoredMessage) -> None:
-        if stored.data["date"] < time.time() - 2 * _DAY:
+        if stored.data["date"] < self.world.now() - 2 * _DAY:
             raise bad_request("message can't be deleted for everyone")
         if (
             chat.is_group

@@ -51,7 +51,14 @@ class WorldState:
         self.privacy_mode = privacy_mode
         self.bot_id = int(token.split(":", 1)[0])
         self.bot_username = bot_username or f"test{self.bot_id}_bot"
+        # Seconds added to the wall clock (message dates): the demo's clock control moves the
+        # stand-in's time with the bot's, so a message sent "next week" is dated next week.
+        self.wall_offset = 0.0
         self.clear()
+
+    def now(self) -> float:
+        """The world's wall-clock time (the real one unless the demo shifted it)."""
+        return time.time() + self.wall_offset
 
     def clear(self) -> None:
         self.bot_user: dict[str, Any] = {
@@ -190,7 +197,7 @@ class WorldState:
         return {
             "chat": self.chat_api(chat),
             "from": by,
-            "date": int(time.time()),
+            "date": int(self.now()),
             "old_chat_member": self.member_api(subject, old),
             "new_chat_member": self.member_api(subject, new),
         }
@@ -215,7 +222,7 @@ class WorldState:
             "message_id": chat.next_message_id,
             "from": sender,
             "chat": self.chat_api(chat),
-            "date": int(time.time()),
+            "date": int(self.now()),
             **content,
         }
         chat.next_message_id += 1

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 from collections.abc import Sequence
 
-from bot.app import cli_import, cli_outbox, cli_roster, cli_sample, run
+from bot.app import cli_demo, cli_import, cli_outbox, cli_roster, cli_sample, run
 from bot.app.checks import run_checks
 from bot.app.cli_common import settings_or_exit
 from bot.logs import setup_logging
@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Telegram accepts the token (getMe); prints OK or FAIL for each.",
     )
     p.set_defaults(func=cmd_check)
-    for feature in (cli_import, cli_outbox, cli_roster, cli_sample):
+    for feature in (cli_import, cli_outbox, cli_roster, cli_sample, cli_demo):
         feature.register(sub)
     return parser
 
