@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.clock import Clock, SystemClock
 from bot.commands import register_commands
+from bot.hooks import subscribe_features
 from bot.i18n import CatalogI18n, LocaleMiddleware, create_i18n
 from bot.middlewares import (
     CommitBeforeReply,
@@ -184,6 +185,7 @@ def create_app(
     extra_routers: Iterable[Router] = (),
     fsm_storage: BaseStorage | None = None,
 ) -> App:
+    subscribe_features()
     engine = create_engine(settings.database_url)
     session_factory = create_session_factory(engine)
     i18n = create_i18n(settings.default_language)

@@ -8,6 +8,7 @@ import contextlib
 import sys
 from collections.abc import Sequence
 
+from bot.hooks import subscribe_features
 from bot.settings import Settings, SettingsError, load_settings
 
 
@@ -99,6 +100,7 @@ def _register_extra(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    subscribe_features()
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "func", None) is None:

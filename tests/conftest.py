@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
+from bot.hooks import subscribe_features
 from storage.db import create_engine
 from storage.migrate import upgrade_to_head
 
@@ -110,6 +111,12 @@ class _Templates:
     def cleanup(self) -> None:
         for name in list(self.pg_databases):
             self.drop_pg(name)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _features_subscribed() -> None:
+    """Every use case has its production consequences (the meeting-changed hook)."""
+    subscribe_features()
 
 
 @pytest.fixture(scope="session")

@@ -249,6 +249,11 @@ class NudgeSources:
             out.update({i: (s, at, rs) for i, s, at, rs in rows})
         return out
 
+    async def visits_of_meeting(self, meeting_id: int) -> list[int]:
+        """Every visit ever planned to a meeting (dropped ones too: their tracks end)."""
+        stmt = select(RosterVisit.id).where(RosterVisit.meeting_id == meeting_id)
+        return list((await self.session.scalars(stmt)).all())
+
     async def reported_visits(self, ids: Iterable[int]) -> set[int]:
         out: set[int] = set()
         for batch in chunks(set(ids)):

@@ -22,12 +22,14 @@ from bot.i18n import pick_locale
 from bot.outbox import OutboxKind, OutboxMessage, enqueue
 from bot.services.meetings import presentation as p
 from bot.services.meetings.context import MeetingContext
+from bot.services.meetings.events import MeetingChanged, subscribe
 from bot.services.meetings.plan import mark_shift_told, shift_notices
 from bot.services.meetings.reminders import due_reminders, record_notice
 from storage.models import Meeting
 from storage.models.meetings import MeetingStatus, NoticeKind
 from storage.models.org import MemberRole
 from storage.repositories.meetings import MeetingRepository
+from storage.repositories.outbox import OutboxRepository
 
 OUTBOX_KIND = OutboxKind.REMINDER
 ORIGIN = "meeting"
@@ -272,3 +274,47 @@ class Notices:
             if ids:
                 return [i for i in ids if i is not None]
         return []
+
+
+# ---- the meeting-changed hook ----------------------------------------------------------
+
+
+async def withdraw_stale_reminders(
+    session: AsyncSession, ctx: MeetingContext, meeting: Meeting, ev: MeetingChanged
+) -> int:
+    """A reminder or announcement of an older version still waiting in the outbox (held for
+    the morning, or behind a backlog) would tell the old time: it never leaves."""
+    if ev.old_version is None or ev.old_version == ev.new_version:
+        return 0
+    gone = await OutboxRepository(session).cancel_unsent(
+        ORIGIN,
+        str(meeting.id),
+        ctx.now(),
+        "withdrawn: the meeting changed",
+        key_prefix=f"mtg:{meeting.id}:v{ev.old_version}:",
+    )
+    return len(gone)
+
+
+async def announce_change(
+    session: AsyncSession, ctx: MeetingContext, meeting: Meeting, ev: MeetingChanged
+) -> Told:
+    """The announcement where the group has not heard of the meeting, corrections to everyone
+    told before (the live message with the counts included)."""
+    return await Notices(session, ctx).publish(meeting, ev.before)
+
+
+REMINDERS_HOOK = "meetings.reminders"
+ANNOUNCEMENT_HOOK = "meetings.announcement"
+
+
+def subscribe_meeting_changes() -> None:
+    """Start-up: stale reminders withdrawn first, then the announcement and corrections."""
+    subscribe(REMINDERS_HOOK, withdraw_stale_reminders)
+    subscribe(ANNOUNCEMENT_HOOK, announce_change)
+
+
+def told_of(results: dict[str, object]) -> Told:
+    """What the announcement subscriber queued (nothing when it is not subscribed)."""
+    told = results.get(ANNOUNCEMENT_HOOK)
+    return told if isinstance(told, Told) else Told()

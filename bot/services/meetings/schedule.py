@@ -26,7 +26,8 @@ from bot.services.meetings.common import (
     managed_meeting,
 )
 from bot.services.meetings.context import MeetingContext
-from bot.services.meetings.notices import Notices, Told
+from bot.services.meetings.events import ChangeKind, raise_change
+from bot.services.meetings.notices import Told, told_of
 from bot.services.meetings.plan import period_of, regular_rule_date
 from bot.services.meetings.quickform import check_start, parse_quick_form
 from bot.services.policy import Action, Actor, Target, require
@@ -194,7 +195,8 @@ async def schedule_meeting(
         actor_id=actor.telegram_id,
         district_id=branch.district_id,
     )
-    told = await Notices(session, ctx).publish(meeting, before or {})
+    kind_of_change = ChangeKind.REINSTATED if reinstated else ChangeKind.SCHEDULED
+    told = told_of(await raise_change(session, ctx, meeting, kind_of_change, before or {}))
     return ScheduleResult(meeting, branch, created, reinstated, thematic, told)
 
 
@@ -294,17 +296,8 @@ async def reschedule_meeting(
         actor_id=actor.telegram_id,
         district_id=branch.district_id,
     )
-    told = await Notices(session, ctx).publish(meeting, before)
-    if before["starts_at"] != meeting.starts_at:
-        await _repair_rosters(session, ctx, meeting.id)
+    told = told_of(await raise_change(session, ctx, meeting, ChangeKind.RESCHEDULED, before))
     return Change(meeting, branch, before, told)
-
-
-async def _repair_rosters(session: AsyncSession, ctx: MeetingContext, meeting_id: int) -> None:
-    """Published rosters visiting the meeting follow it (imported here: rosters import us)."""
-    from bot.services.rosters.changes import repair_after_change
-
-    await repair_after_change(session, ctx, meeting_id)
 
 
 async def reschedule_to(
@@ -362,6 +355,5 @@ async def cancel_meeting(
         actor_id=actor.telegram_id,
         district_id=branch.district_id,
     )
-    told = await Notices(session, ctx).publish(meeting, before)
-    await _repair_rosters(session, ctx, meeting.id)
+    told = told_of(await raise_change(session, ctx, meeting, ChangeKind.CANCELLED, before))
     return Change(meeting, branch, before, told)
