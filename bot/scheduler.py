@@ -31,6 +31,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
+from bot.outbox.waking import automatically
 from storage.repositories.outbox import JobLeaseRepository
 
 if TYPE_CHECKING:
@@ -179,7 +180,8 @@ async def run_job(spec: JobSpec, ctx: JobContext, holder: str) -> bool:
     started = time.monotonic()
     error: str | None = None
     try:
-        await spec.func(ctx)
+        with automatically():  # what a job queues keeps waking hours (bot.outbox.waking)
+            await spec.func(ctx)
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"
         log.exception(

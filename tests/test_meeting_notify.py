@@ -82,7 +82,7 @@ async def test_reminders_in_each_language_exactly_once(world: MeetingWorld) -> N
         assert await world.notices(s).send_due_reminders() == 0  # the database says: done
     rows = {r.chat_id: r for r in (await _outbox(world))[1:]}
     assert set(rows) == {GROUP, SEC1, DEP1, MEM1}
-    assert "còn 24 giờ" in (rows[GROUP].text or "")
+    assert "Sinh hoạt: <b>ngày mai lúc 19:30</b>" in (rows[GROUP].text or "")
     assert "chưa cho biết" in (rows[SEC1].text or "")
     assert "you have not said" in (rows[DEP1].text or "")  # chose English
     assert "Thursday, 03/12/2026 at 19:30" in (rows[MEM1].text or "")  # Telegram's language

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import pick_locale
-from bot.outbox import OutboxKind, OutboxMessage, enqueue
+from bot.outbox import OutboxKind, OutboxMessage, enqueue, send_moment
 from bot.services.meetings import presentation as p
 from bot.services.meetings.context import MeetingContext
 from bot.services.meetings.events import MeetingChanged, subscribe
@@ -32,7 +33,14 @@ from storage.repositories.meetings import MeetingRepository
 from storage.repositories.outbox import OutboxRepository
 
 OUTBOX_KIND = OutboxKind.REMINDER
+# A meeting starting within this is told at any hour (waking hours give way).
+URGENT_BEFORE = timedelta(hours=1)
 ORIGIN = "meeting"
+
+
+def reminder_latest(meeting: Meeting) -> datetime:
+    """A reminder held for the morning still leaves an hour before the meeting starts."""
+    return meeting.starts_at - URGENT_BEFORE
 
 
 @dataclass(frozen=True)
@@ -88,6 +96,7 @@ class Notices:
         *,
         member_id: int | None = None,
         markup: dict[str, Any] | None = None,
+        latest: datetime | None = None,
     ) -> bool:
         """Record the notice and queue its message under the same dedupe key; False when this
         chat already got this kind for this version (a retry or a concurrent job)."""
@@ -105,6 +114,7 @@ class Notices:
                 dedupe_key=notice.dedupe_key,
                 origin_type=ORIGIN,
                 origin_id=meeting.id,
+                latest=latest,
             ),
             clock=self.ctx.clock,
         )
@@ -176,12 +186,20 @@ class Notices:
                 continue
             loc = locales[d.chat_id]
             i18n = self.ctx.i18n
-            text = p.reminder_text(i18n, loc, d.kind, meeting, branch, tz=self.ctx.tz)
+            latest = reminder_latest(meeting)
+            at = send_moment(OUTBOX_KIND, self.ctx.now(), latest=latest)
+            text = p.reminder_text(i18n, loc, d.kind, meeting, branch, at=at, tz=self.ctx.tz)
             markup = None
             if d.kind != NoticeKind.VISITOR_24H:
                 markup = p.rsvp_markup(i18n, loc, meeting.id)
             if await self._queue(
-                meeting, d.kind, d.chat_id, text, member_id=d.member_id, markup=markup
+                meeting,
+                d.kind,
+                d.chat_id,
+                text,
+                member_id=d.member_id,
+                markup=markup,
+                latest=latest,
             ):
                 queued += 1
         return queued

@@ -31,7 +31,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import pick_locale
-from bot.outbox import OutboxKind, OutboxMessage
+from bot.outbox import OutboxKind, OutboxMessage, Waking
 from bot.outbox.service import enqueue_many
 from bot.services.meetings.context import MeetingContext
 from bot.services.nudges import messages as msg
@@ -98,10 +98,12 @@ class Sweep:
         self.repo = NudgeRepository(session)
         self.src = NudgeSources(session)
         self.result = SweepResult()
+        self.policies = Policies(config=config)
 
     async def run(self) -> SweepResult:
         now = self.ctx.now()
         policies = await load_policies(self.session, self.config)
+        self.policies = policies
         listed = await open_obligations(self.session, self.ctx, policies)
         self.result.obligations = len(listed)
         await self._close_gone({ob.key for ob, _ in listed}, now)
@@ -323,9 +325,11 @@ class Sweep:
         digest = hashlib.sha1(
             "|".join(sorted(f"{e.key}/{e.step}" for e in events)).encode()
         ).hexdigest()[:20]
+        start, end = self.policies.waking(items[0].obligation.district_id)
         message = OutboxMessage(
             chat_id=chat,
             kind=OutboxKind.NUDGE,
+            waking=Waking(start, end, self.ctx.tz),
             text=text,
             reply_markup=markup,
             dedupe_key=f"nudge:{chat}:{digest}",
