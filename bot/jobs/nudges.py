@@ -23,7 +23,8 @@ SWEEP_EVERY = timedelta(minutes=5)
 
 async def sweep_job(ctx: JobContext) -> None:
     async with ctx.session_factory() as s, s.begin():
-        result = await sweep(s, _meeting_ctx(ctx))
+        fallback = ctx.settings.admin_ids if ctx.settings is not None else ()
+        result = await sweep(s, _meeting_ctx(ctx), fallback_admins=fallback)
     if result.nudges or result.escalations or result.met or result.lapsed:
         log.info(
             "nudges: %d nudges, %d escalations queued; %d met, %d lapsed (%d owed, %d due)",

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -90,9 +91,14 @@ def is_due(ob: Obligation, timing: Timing, now: datetime, config: NudgeConfig) -
 
 class Sweep:
     def __init__(
-        self, session: AsyncSession, ctx: MeetingContext, config: NudgeConfig = DEFAULT_CONFIG
+        self,
+        session: AsyncSession,
+        ctx: MeetingContext,
+        config: NudgeConfig = DEFAULT_CONFIG,
+        fallback_admins: Collection[int] = (),
     ) -> None:
         self.session = session
+        self.fallback_admins = sorted(fallback_admins)
         self.ctx = ctx
         self.config = config
         self.repo = NudgeRepository(session)
@@ -343,8 +349,8 @@ class Sweep:
     async def _targets(self, obligations: list[Obligation]) -> dict[str, list[int]]:
         """obligation key -> the chats one level up: the group's leader in private (when
         reachable and not the one who owes it); else the unit's committee: its chat, else its
-        own admins in private; else the district's admins in private (never those who owe
-        it); none: nobody to tell."""
+        own admins in private; else the district's admins in private, else the bootstrap
+        admins (never those who owe it); none: nobody to tell."""
         if not obligations:
             return {}
         leaders = {o.escalate_to.leader.chat_id for o in obligations if o.escalate_to.leader}
@@ -352,9 +358,11 @@ class Sweep:
         unit_chats = await self.src.target_chats(TargetType.UNIT, units)
         unit_admins = await self.src.unit_admins(units - set(unit_chats))
         admins = await self.src.district_admins({o.district_id for o in obligations})
-        everyone = {c for c in leaders if c} | {
-            a for ts in [*admins.values(), *unit_admins.values()] for a in ts
-        }
+        everyone = (
+            {c for c in leaders if c}
+            | {a for ts in [*admins.values(), *unit_admins.values()] for a in ts}
+            | set(self.fallback_admins)
+        )
         ok = await self.src.reachable(everyone)
         out: dict[str, list[int]] = {}
         for ob in obligations:
@@ -369,8 +377,11 @@ class Sweep:
             elif own:
                 out[ob.key] = own
             else:
+                # No stored committee admin who can be told: the bootstrap admins (ADMIN_IDS),
+                # as every other admin notice does, so an escalation always reaches someone.
+                district = [a for a in admins.get(ob.district_id, []) if a in ok]
                 out[ob.key] = [
-                    a for a in admins.get(ob.district_id, []) if a in ok and a not in owners
+                    a for a in district or self.fallback_admins if a in ok and a not in owners
                 ]
         return out
 
@@ -381,7 +392,12 @@ class Sweep:
 
 
 async def sweep(
-    session: AsyncSession, ctx: MeetingContext, config: NudgeConfig = DEFAULT_CONFIG
+    session: AsyncSession,
+    ctx: MeetingContext,
+    config: NudgeConfig = DEFAULT_CONFIG,
+    *,
+    fallback_admins: Collection[int] = (),
 ) -> SweepResult:
-    """One sweep in the caller's transaction."""
-    return await Sweep(session, ctx, config).run()
+    """One sweep in the caller's transaction; `fallback_admins`: ADMIN_IDS, told of an
+    escalation in a district with no stored committee admin."""
+    return await Sweep(session, ctx, config, fallback_admins).run()

@@ -77,7 +77,9 @@ class Policies:
 
     def window(self, policy: NudgePolicy) -> tuple[timedelta, timedelta]:
         """(ahead, back): candidates whose moment lies in [now - back, now + ahead] are all
-        the ones any district may nudge or escalate now."""
+        the ones any district may nudge or escalate now. `back` reaches as far as anything can
+        still be owed (`give_up_after`): after the bot stopped for days, what came due and was
+        ignored meanwhile is still escalated once, not lost behind the window."""
         timings = [DEFAULTS[policy]] + [
             Timing(r.enabled, r.hours, r.escalate_hours)
             for (_, p), r in self.rows.items()
@@ -85,7 +87,8 @@ class Policies:
         ]
         ahead = max(0, *(-t.hours for t in timings))
         back = max(0, *(max(t.hours, t.escalate_hours or t.hours) for t in timings))
-        return timedelta(hours=ahead), timedelta(hours=back) + self.config.lookback_slack
+        back_by = max(timedelta(hours=back) + self.config.lookback_slack, self.config.give_up_after)
+        return timedelta(hours=ahead), back_by
 
 
 async def load_policies(session: AsyncSession, config: NudgeConfig = DEFAULT_CONFIG) -> Policies:
