@@ -223,7 +223,8 @@ def detail_text(i18n: CatalogI18n, d: views.MeetingDetail) -> str:
         t("mrep.detail.place", place=html.quote(m.place or "—")),
         t(
             "mrep.detail.status",
-            status=t(f"mrep.status.{m.status}"),
+            # A reported meeting reads as reported, whatever its schedule status was.
+            status=t("mrep.status.reported" if d.report else f"mrep.status.{m.status}"),
             outcome=_outcome(d.outcome),
         ),
     ]
