@@ -26,6 +26,7 @@ from storage.models.meetings import MeetingStatus
 from storage.models.org import TargetType
 from storage.repositories.access import AccessRepository
 from storage.repositories.meetings import OPEN_STATUSES, MeetingRepository
+from storage.repositories.onboarding import joined
 from storage.repositories.org import OrgRepository
 
 UPCOMING_MAX = 5
@@ -217,8 +218,9 @@ async def summary(
         branches = await org.branches_of_district(unit.id)
     else:
         branches = await org.branches_of_unit(unit.id)
+    ids = [b.id for b in branches]
     figures = await month_figures(
-        session, [b.id for b in branches], year, month, clock.now(), config=config
+        session, ids, year, month, clock.now(), config=config, joined=await joined(session, ids)
     )
     totals: dict[Outcome, int] = {}
     for fig in figures:
