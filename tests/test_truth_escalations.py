@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.services.nudges import sweep
 from storage.models.nudges import EscalationReason
+from tests.helpers import local
 from tests.nudge_world import NudgeWorld, evening, nudge_world
 from tests.orgdata import ADMIN, ADMIN_OTHER
 
@@ -40,7 +41,8 @@ async def test_escalations_reach_someone_after_days_stopped_still_escalated_once
     nw = await nudge_world(engine)
     mid = await nw.meeting(nw.org.b1, evening(2026, 11, 25))
     nw.at(2026, 12, 3, 9, 0)
-    result = await nw.sweep()
+    async with nw.factory() as s, s.begin():  # the last sweep before the stop: 24/11
+        result = await sweep(s, nw.ctx, last_run=local(2026, 11, 24, 9, 0))
     assert result.escalations == 1
     [esc] = [e for e in await nw.events("escalation") if e.key == f"report:{mid}"]
     assert esc.reason == EscalationReason.IGNORED

@@ -27,7 +27,7 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -74,12 +74,14 @@ async def open_obligations(
     ctx: MeetingContext,
     policies: Policies,
     district_id: int | None = None,
+    stopped: timedelta = timedelta(0),
 ) -> list[tuple[Obligation, Timing]]:
-    """Everything owed now (due or not yet), with its district's timing for it."""
+    """Everything owed now (due or not yet), with its district's timing for it; `stopped`:
+    how long no sweep ran, read back that much further."""
     now = ctx.now()
     out = []
     for policy in PROVIDERS:
-        ahead, back = policies.window(policy)
+        ahead, back = policies.window(policy, stopped)
         for ob in await candidates(session, policy, Window(now, ahead, back, ctx.tz), district_id):
             out.append((ob, policies.timing(ob.district_id, policy)))
     return out
@@ -96,8 +98,10 @@ class Sweep:
         ctx: MeetingContext,
         config: NudgeConfig = DEFAULT_CONFIG,
         fallback_admins: Collection[int] = (),
+        last_run: datetime | None = None,
     ) -> None:
         self.session = session
+        self.last_run = last_run
         self.fallback_admins = sorted(fallback_admins)
         self.ctx = ctx
         self.config = config
@@ -110,7 +114,8 @@ class Sweep:
         now = self.ctx.now()
         policies = await load_policies(self.session, self.config)
         self.policies = policies
-        listed = await open_obligations(self.session, self.ctx, policies)
+        stopped = now - self.last_run if self.last_run is not None else timedelta(0)
+        listed = await open_obligations(self.session, self.ctx, policies, stopped=stopped)
         self.result.obligations = len(listed)
         await self._close_gone({ob.key for ob, _ in listed}, now)
         due = [(ob, t) for ob, t in listed if is_due(ob, t, now, self.config)]
@@ -397,7 +402,9 @@ async def sweep(
     config: NudgeConfig = DEFAULT_CONFIG,
     *,
     fallback_admins: Collection[int] = (),
+    last_run: datetime | None = None,
 ) -> SweepResult:
     """One sweep in the caller's transaction; `fallback_admins`: ADMIN_IDS, told of an
-    escalation in a district with no stored committee admin."""
-    return await Sweep(session, ctx, config, fallback_admins).run()
+    escalation in a district with no stored committee admin; `last_run`: when the previous
+    sweep succeeded (a stop since then widens the window by as much)."""
+    return await Sweep(session, ctx, config, fallback_admins, last_run).run()
