@@ -1,8 +1,9 @@
 """Scheduling, confirming, moving and cancelling meetings: the use cases.
 
-Each checks the policy and the dates, writes, and queues every notice the change causes (the
-announcement, corrections to those told before) through `notices` in the caller's transaction,
-so a caller cannot forget to tell anybody. The result says what was queued for the secretary.
+Each checks the policy and the dates, writes, and raises the one meeting-changed event
+(`events.raise_change`) in the caller's transaction: its subscribers queue the announcement and
+corrections, withdraw stale reminders, repair the rosters and close the nudges, so a caller
+cannot forget a consequence. The result says what was queued for the secretary.
 """
 
 from __future__ import annotations
