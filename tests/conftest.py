@@ -29,8 +29,8 @@ import time_machine
 from sqlalchemy.engine import make_url
 
 from bot import clock as bot_clock
+from bot.app.hooks import subscribe_features
 from bot.clock import SystemClock
-from bot.hooks import subscribe_features
 from storage.db import create_engine
 from storage.migrate import upgrade_to_head
 

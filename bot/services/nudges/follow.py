@@ -14,13 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.meetings.context import MeetingContext
 from bot.services.meetings.events import MeetingChanged, subscribe
-from bot.services.nudges.obligations import Status, statuses
+from bot.services.nudges.obligations import Status
 from bot.services.nudges.providers import (
     MeetingReport,
     MeetingUnscheduled,
     VisitReport,
     VisitUnconfirmed,
 )
+from bot.services.nudges.registry import statuses
 from storage.models import Meeting
 from storage.models.nudges import TrackEnd
 from storage.repositories.nudge_sources import NudgeSources

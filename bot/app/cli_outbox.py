@@ -7,7 +7,11 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.app.cli_common import settings_or_exit
 from bot.clock import SystemClock
+from bot.settings import load_settings
+from storage.db import create_engine, create_session_factory
+from storage.repositories.outbox import OutboxRepository
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -35,23 +39,16 @@ def _iso(value: str) -> datetime:
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an ISO date/time: {value!r}") from None
     if dt.tzinfo is None:
-        from bot.settings import load_settings
-
         dt = dt.replace(tzinfo=load_settings(require_token=False).tz)
     return dt.astimezone(UTC)
 
 
 def cmd_outbox(args: argparse.Namespace) -> int:
-    from bot.cli import _settings
-
-    settings = _settings(require_token=False)
+    settings = settings_or_exit(require_token=False)
     return asyncio.run(_run(settings.database_url, args.verb, getattr(args, "since", None)))
 
 
 async def _run(url: str, verb: str | None, since: datetime | None) -> int:
-    from storage.db import create_engine, create_session_factory
-    from storage.repositories.outbox import OutboxRepository
-
     engine = create_engine(url)
     try:
         sf = create_session_factory(engine)

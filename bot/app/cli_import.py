@@ -15,7 +15,11 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from bot.services.org_import import apply_org, format_report, load_and_validate
+from bot.services.org_import_read import ImportSourceError
 from bot.settings import Settings, SettingsError, load_settings
+from storage.db import create_engine, create_session_factory
+from storage.migrate import upgrade_to_head
 
 EXIT_BAD_ROWS = 1
 EXIT_USAGE = 2
@@ -80,9 +84,6 @@ def _settings(database_url: str | None) -> Settings:
 
 
 def cmd_import_org(args: argparse.Namespace) -> int:
-    from bot.services.org_import import apply_org, format_report, load_and_validate
-    from bot.services.org_import_read import ImportSourceError
-
     try:
         settings = _settings(args.database_url)
     except SettingsError as exc:
@@ -105,9 +106,6 @@ def cmd_import_org(args: argparse.Namespace) -> int:
         return EXIT_BAD_ROWS
 
     async def _go() -> Any:
-        from storage.db import create_engine, create_session_factory
-        from storage.migrate import upgrade_to_head
-
         engine = create_engine(settings.database_url)
         try:
             await upgrade_to_head(engine)

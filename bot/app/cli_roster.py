@@ -13,6 +13,17 @@ import json
 import sys
 from typing import Any
 
+from bot.app.cli_common import settings_or_exit
+from bot.clock import SystemClock
+from bot.i18n import create_i18n
+from bot.services.meetings.context import MeetingContext
+from bot.services.rosters.cli_report import plan_report, text_report
+from bot.services.rosters.common import Quarter, RosterError
+from bot.services.rosters.review import publish
+from bot.settings import Settings
+from storage.db import create_engine, create_session_factory
+from storage.migrate import upgrade_to_head
+
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
     p = sub.add_parser(
@@ -31,10 +42,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 
 def cmd_roster(args: argparse.Namespace) -> int:
-    from bot.cli import _settings
-    from bot.services.rosters.common import Quarter, RosterError
-
-    settings = _settings(require_token=False)
+    settings = settings_or_exit(require_token=False)
     try:
         quarter = Quarter.parse(args.quarter)
     except RosterError:
@@ -43,16 +51,9 @@ def cmd_roster(args: argparse.Namespace) -> int:
     return asyncio.run(_run(settings, args.verb, quarter, args.district, args.json))
 
 
-async def _run(settings: Any, verb: str, quarter: Any, district: str | None, as_json: bool) -> int:
-    from bot.clock import SystemClock
-    from bot.i18n import create_i18n
-    from bot.services.meetings.context import MeetingContext
-    from bot.services.rosters.cli_report import plan_report, text_report
-    from bot.services.rosters.common import RosterError
-    from bot.services.rosters.review import publish
-    from storage.db import create_engine, create_session_factory
-    from storage.migrate import upgrade_to_head
-
+async def _run(
+    settings: Settings, verb: str, quarter: Quarter, district: str | None, as_json: bool
+) -> int:
     engine = create_engine(settings.database_url)
     try:
         await upgrade_to_head(engine)
