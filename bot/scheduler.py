@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.clock import Clock
 from bot.i18n import CatalogI18n
 from bot.outbox import Sender
+from bot.outbox.waking import automatically
 from bot.settings import Settings
 from storage.repositories.outbox import JobLeaseRepository
 
@@ -176,7 +177,8 @@ async def run_job(spec: JobSpec, ctx: JobContext, holder: str) -> bool:
     started = time.monotonic()
     error: str | None = None
     try:
-        await spec.func(ctx)
+        with automatically():  # what a job queues keeps waking hours (bot.outbox.waking)
+            await spec.func(ctx)
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"
         log.exception(

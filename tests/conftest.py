@@ -29,6 +29,7 @@ import time_machine
 from sqlalchemy.engine import make_url
 
 from bot import clock as bot_clock
+from bot.app.hooks import subscribe_features
 from bot.clock import SystemClock
 from storage.db import create_engine
 from storage.migrate import upgrade_to_head
@@ -156,6 +157,12 @@ class _Templates:
     def cleanup(self) -> None:
         for name in list(self.pg_databases):
             self.drop_pg(name)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _features_subscribed() -> None:
+    """Every use case has its production consequences (the meeting-changed hook)."""
+    subscribe_features()
 
 
 @pytest.fixture(scope="session")

@@ -44,6 +44,7 @@ from tests.orgdata import (
 
 BRANCH_CHAT = -100101
 UNIT_CHAT = -100201  # commune T01U01's group
+BRANCH_CHAT_B2, BRANCH_CHAT_B3 = -100102, -100103
 REACHABLE = (SEC1, DEP1, MEM1, ADMIN, WG_LEADER, WG_MEMBER, SEC_OTHER)
 
 
@@ -168,6 +169,14 @@ async def nudge_world(engine: AsyncEngine, *, reachable: tuple[int, ...] = REACH
                 district_id=w.org.district,
             )
         )
+        # B02 and B03 have joined the bot through their groups (a branch that has not
+        # joined owes nothing), though their secretaries never wrote to it.
+        for chat, branch in ((BRANCH_CHAT_B2, w.org.b2), (BRANCH_CHAT_B3, w.org.b3)):
+            s.add(
+                ChatBinding(
+                    chat_id=chat, target_type="branch", target_id=branch, district_id=w.org.district
+                )
+            )
     return NudgeWorld(w)
 
 

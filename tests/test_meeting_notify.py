@@ -82,9 +82,9 @@ async def test_reminders_in_each_language_exactly_once(world: MeetingWorld) -> N
         assert await world.notices(s).send_due_reminders() == 0  # the database says: done
     rows = {r.chat_id: r for r in (await _outbox(world))[1:]}
     assert set(rows) == {GROUP, SEC1, DEP1, MEM1}
-    assert "còn 24 giờ" in (rows[GROUP].text or "")
-    assert "Đồng chí cho biết có tham dự không?" in (rows[SEC1].text or "")
-    assert "Will you attend?" in (rows[DEP1].text or "")  # chose English
+    assert "Sinh hoạt: <b>ngày mai lúc 19:30</b>" in (rows[GROUP].text or "")
+    assert "đồng chí cho biết có tham dự buổi sinh hoạt không?" in (rows[SEC1].text or "")
+    assert "will you attend the meeting?" in (rows[DEP1].text or "")  # chose English
     assert "Thursday, 03/12/2026 at 19:30" in (rows[MEM1].text or "")  # Telegram's language
     assert all(r.dedupe_key and f"mtg:{mid}:v1:" in r.dedupe_key for r in rows.values())
     async with world.factory() as s:

@@ -103,9 +103,12 @@ async def test_unscheduled_meeting_nudges_secretary_and_deputy_and_stops_when_co
     )
     async with nw.factory() as s, s.begin():
         await confirm_planned(s, await nw.actor(s, DEP1), nw.ctx, planned)
+    # Met at the confirmation itself (the meeting-changed hook), not at the next sweep.
+    track = await nw.track(f"sched:{planned}")
+    assert track is not None and track.end == TrackEnd.MET and track.ended_at == nw.clock.now()
     nw.at(2026, 12, 3, 19, 30)
     result = await nw.sweep()
-    assert (result.nudges, result.met) == (0, 1)
+    assert (result.nudges, result.met) == (0, 0)
     # No escalation policy for it: nothing more, ever.
     nw.at(2026, 12, 6, 10, 0)
     assert (await nw.sweep()).escalations == 0

@@ -26,6 +26,7 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.app.hooks import subscribe_features
 from bot.app.jobs import register_all
 from bot.clock import Clock, SystemClock, shift_to
 from bot.commands import register_commands
@@ -190,6 +191,7 @@ def create_app(
     extra_routers: Iterable[Router] = (),
     fsm_storage: BaseStorage | None = None,
 ) -> App:
+    subscribe_features()
     engine = create_engine(settings.database_url)
     session_factory = create_session_factory(engine)
     i18n = create_i18n(settings.default_language)

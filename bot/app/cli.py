@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from bot.app import cli_demo, cli_import, cli_outbox, cli_roster, cli_sample, run
 from bot.app.checks import run_checks
 from bot.app.cli_common import settings_or_exit
+from bot.app.hooks import subscribe_features
 from bot.logs import setup_logging
 from storage.db import create_engine
 from storage.migrate import upgrade_to_head
@@ -75,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    subscribe_features()
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "func", None) is None:

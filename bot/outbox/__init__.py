@@ -58,9 +58,14 @@ from bot.outbox.service import (
     on_failure,
     policy_for,
 )
+from bot.outbox.waking import DEFAULT_WAKING, Waking, automatically, send_moment
 from storage.models.outbox import OutboxState, Priority
 
 __all__ = [
+    "DEFAULT_WAKING",
+    "Waking",
+    "automatically",
+    "send_moment",
     "POLICIES",
     "FailureEvent",
     "FailureHooks",

@@ -13,6 +13,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock, SystemClock
+from bot.outbox.waking import Waking, send_moment
 from storage.models.outbox import OutboxEntry, OutboxState, Priority
 from storage.repositories.outbox import OutboxRepository
 
@@ -104,6 +105,10 @@ class OutboxMessage:
     origin_type: str | None = None
     origin_id: str | int | None = None
     deadline: datetime | None = None
+    # Automatic kinds wait for waking hours (`bot.outbox.waking`): never held past `latest`,
+    # and `waking` for a district's own hours instead of the default.
+    latest: datetime | None = None
+    waking: Waking | None = None
 
     def validate(self) -> None:
         self.kind = OutboxKind(self.kind)  # an unknown kind is an error, not a default policy
@@ -186,7 +191,9 @@ def _wake_after_commit(session: AsyncSession) -> None:
 def _row(message: OutboxMessage, now: datetime) -> dict[str, Any]:
     message.validate()
     policy = policy_for(message.kind)
-    not_before = message.not_before or now
+    not_before = send_moment(
+        message.kind, message.not_before or now, latest=message.latest, waking=message.waking
+    )
     copy_from = message.copy_from
     album = message.copy_messages
     if album is not None:

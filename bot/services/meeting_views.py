@@ -20,12 +20,13 @@ from bot.services.meetings.ics import branch_ics
 from bot.services.meetings.regularity import BranchMonth, Outcome, meeting_outcomes, month_figures
 from bot.services.meetings.reports import row_id
 from bot.services.policy import Action, Actor, Refused, Target, require
-from bot.services.vn_calendar import VN_TZ, month_of
+from bot.services.vn_calendar import VN_TZ, month_bounds, month_of
 from storage.models import Branch, ChatBinding, Meeting, MeetingReport, Unit
 from storage.models.meetings import MeetingStatus
 from storage.models.org import TargetType
 from storage.repositories.access import AccessRepository
 from storage.repositories.meetings import OPEN_STATUSES, MeetingRepository
+from storage.repositories.onboarding import joined
 from storage.repositories.org import OrgRepository
 
 UPCOMING_MAX = 5
@@ -119,15 +120,24 @@ async def branch_meetings(
     *,
     chat_binding: ChatBinding | None = None,
     config: MeetingConfig = DEFAULT_CONFIG,
+    month: tuple[int, int] | None = None,
 ) -> BranchMeetings:
-    """Upcoming meetings and the last three that have started, with their outcomes."""
+    """Upcoming meetings and the last three that have started, with their outcomes; with a
+    `month` typed, that month's meetings (split the same way), never silently the current."""
     branch = await _viewable_branch(session, actor, branch_id, chat_binding)
     repo = MeetingRepository(session)
     now = clock.now()
-    upcoming = await repo.of_branch(
-        branch.id, since=now, statuses=OPEN_STATUSES, limit=UPCOMING_MAX
-    )
-    recent = await repo.of_branch(branch.id, until=now, newest_first=True, limit=RECENT_MAX)
+    if month is not None:
+        start, end = month_bounds(*month)
+        mine = await repo.of_branch(branch.id, since=start, until=end)
+        upcoming = [m for m in mine if m.starts_at > now and m.status in OPEN_STATUSES]
+        recent = sorted((m for m in mine if m.starts_at <= now), key=lambda m: m.starts_at)
+        recent.reverse()
+    else:
+        upcoming = await repo.of_branch(
+            branch.id, since=now, statuses=OPEN_STATUSES, limit=UPCOMING_MAX
+        )
+        recent = await repo.of_branch(branch.id, until=now, newest_first=True, limit=RECENT_MAX)
     outcomes = await meeting_outcomes(session, [*upcoming, *recent], now, config=config)
     return BranchMeetings(
         branch,
@@ -208,8 +218,9 @@ async def summary(
         branches = await org.branches_of_district(unit.id)
     else:
         branches = await org.branches_of_unit(unit.id)
+    ids = [b.id for b in branches]
     figures = await month_figures(
-        session, [b.id for b in branches], year, month, clock.now(), config=config
+        session, ids, year, month, clock.now(), config=config, joined=await joined(session, ids)
     )
     totals: dict[Outcome, int] = {}
     for fig in figures:
@@ -292,10 +303,11 @@ async def overview(
     binding = await _binding(session, where)
     year, month = this_month(clock)
     code: str | None = None
+    typed: tuple[int, int] | None = None
     for word in args.split():
         parsed = parse_month(word)
         if parsed is not None:
-            year, month = parsed
+            year, month = typed = parsed
         else:
             code = word
     if code is not None:
@@ -309,7 +321,9 @@ async def overview(
     else:
         scope = await default_scope(session, actor)
     if scope.kind == "branch":
-        return await branch_meetings(session, actor, clock, scope.id, chat_binding=binding)
+        return await branch_meetings(
+            session, actor, clock, scope.id, chat_binding=binding, month=typed
+        )
     return await summary(session, actor, clock, scope, year, month, chat_binding=binding)
 
 

@@ -22,12 +22,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.clock import SystemClock
+from bot.i18n import create_i18n
+from bot.services.meetings.context import MeetingContext
+from bot.services.meetings.plan import replan_from_rule
 from bot.services.org_import_read import OrgData, read_source, validate
 from bot.services.org_import_tables import ENTITY_TABLES, LINK_TABLES, TableChanges
 from bot.services.org_import_write import OrgWriter, Progress, QuietProgress
 from bot.services.rosters.planning import ensure_programs
+from storage.models import Branch
 
 __all__ = [
     "ImportOutcome",
@@ -100,8 +106,11 @@ async def apply_org(
     *,
     dry_run: bool = False,
     progress: Progress | None = None,
+    ctx: MeetingContext | None = None,
 ) -> ImportReport:
-    """Upsert validated data in the caller's transaction; with `dry_run` only compute."""
+    """Upsert validated data in the caller's transaction; with `dry_run` only compute. A
+    branch whose rule changed has its planned meetings replanned (through the meeting-changed
+    event, so rosters visiting them follow); `ctx` words the notices that causes."""
     started = _time.perf_counter()
     progress = progress or QuietProgress()
     writer = OrgWriter(session, data, progress)
@@ -118,6 +127,9 @@ async def apply_org(
         # Every imported working group gets the default visiting program.
         await ensure_programs(session)
         await _write_admins_and_programs(session, data)
+        await _replan_changed_rules(
+            session, writer.report_tables.get("branches"), ctx or _default_ctx()
+        )
     names = [t.name for t in ENTITY_TABLES] + [t.name for t in LINK_TABLES]
     report.tables = {n: writer.report_tables[n] for n in names if n in writer.report_tables}
     if not dry_run and report.changed:
@@ -178,6 +190,24 @@ async def _write_admins_and_programs(session: AsyncSession, data: OrgData) -> No
             if row.visitors_per_meeting is not None:
                 program.visitors_per_meeting = row.visitors_per_meeting
     await session.flush()
+
+
+def _default_ctx() -> MeetingContext:
+    return MeetingContext(SystemClock(), create_i18n())
+
+
+async def _replan_changed_rules(
+    session: AsyncSession, changes: TableChanges | None, ctx: MeetingContext
+) -> None:
+    """Updated or reactivated branches: their planned meetings follow the imported rule."""
+    codes = [] if changes is None else [*changes.updated, *changes.moved, *changes.reactivated]
+    if not codes:
+        return
+    branches = await session.scalars(
+        select(Branch).where(Branch.code.in_(codes), Branch.active.is_(True))
+    )
+    for branch in branches.all():
+        await replan_from_rule(session, ctx, branch, None)
 
 
 def format_report(report: ImportReport, limit: int = 20) -> list[str]:

@@ -18,9 +18,13 @@ from __future__ import annotations
 import calendar
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import holidays
+
+if TYPE_CHECKING:
+    from bot.i18n import CatalogI18n
 
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -59,6 +63,21 @@ def format_datetime(dt: datetime, locale: str | None = "vi", tz: ZoneInfo = VN_T
     """An aware datetime as the person reads it: 'Thứ Năm, 03/12/2026 lúc 19:30'."""
     loc = to_local(dt, tz)
     return f"{format_date(loc.date(), locale)} {_AT[_locale(locale)]} {format_time(loc.time())}"
+
+
+def relative_datetime(
+    i18n: CatalogI18n, locale: str, moment: datetime, at: datetime, tz: ZoneInfo = VN_TZ
+) -> str:
+    """`moment` as read by someone who gets the message at `at`: "hôm nay lúc 19:30", "ngày
+    mai lúc 19:30", else the full date. The one place that says today or tomorrow: `at` is the
+    moment the message leaves (`bot.outbox.send_moment`), never the one it was queued."""
+    day, then = to_local(at, tz).date(), to_local(moment, tz)
+    clock = format_time(then.time())
+    if then.date() == day:
+        return i18n.t("day.today_at", locale, time=clock)
+    if then.date() == day + timedelta(days=1):
+        return i18n.t("day.tomorrow_at", locale, time=clock)
+    return format_datetime(moment, locale, tz)
 
 
 def local_to_utc(d: date, t: time, tz: ZoneInfo = VN_TZ) -> datetime:

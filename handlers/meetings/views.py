@@ -134,6 +134,8 @@ def summary_view(s: views.Summary) -> tuple[str, InlineKeyboardMarkup]:
         ),
         t("mrep.sum.page", page=s.page + 1, pages=s.pages),
     ]
+    if count(Outcome.NOT_JOINED, 0):
+        lines.insert(2, t("mrep.sum.not_joined", n=count(Outcome.NOT_JOINED, 0)))
     first = s.page * views.SUMMARY_PAGE
     for n, (branch, fig) in enumerate(s.rows, start=first + 1):
         lines.append(_summary_line(n, branch.name, fig))
@@ -223,7 +225,8 @@ def detail_text(i18n: CatalogI18n, d: views.MeetingDetail) -> str:
         t("mrep.detail.place", place=html.quote(m.place or "—")),
         t(
             "mrep.detail.status",
-            status=t(f"mrep.status.{m.status}"),
+            # A reported meeting reads as reported, whatever its schedule status was.
+            status=t("mrep.status.reported" if d.report else f"mrep.status.{m.status}"),
             outcome=_outcome(d.outcome),
         ),
     ]

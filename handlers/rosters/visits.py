@@ -45,6 +45,7 @@ from handlers.kit import (
 )
 from handlers.kit.nudged import open_from_nudge
 from handlers.kit.proposals import visit_proposals
+from handlers.rosters.callbacks import VisitAct, VisitCb
 
 router = feature_router(__name__, Chats.PRIVATE)
 
@@ -141,17 +142,40 @@ async def on_busy(
     if not 1 <= cb.m <= 12:
         raise Refused("kit.expired")
     toast = None
+    clashes: list[svc.VisitInfo] = []
     if cb.d:
         try:
             day = date(cb.y, cb.m, cb.d)
         except ValueError:
             raise Refused("kit.expired") from None
-        now_busy = await svc.toggle_busy(session, meeting_context, actor, day)
-        toast = t("roster.busy.on" if now_busy else "roster.busy.off", day=day.strftime("%d/%m"))
-        if now_busy and await svc.visits_on(session, actor, day, tz=meeting_context.tz):
-            toast = t("roster.busy.has_visit", day=day.strftime("%d/%m"))
+        change = await svc.mark_busy(session, meeting_context, actor, day)
+        key = "roster.busy.on" if change.busy else "roster.busy.off"
+        clashes = change.clashes
+        toast = t("roster.busy.has_visit" if clashes else key, day=day.strftime("%d/%m"))
     text, markup = await _busy_screen(session, meeting_context, actor, cb.y, cb.m)
+    if clashes:
+        markup = _with_handback(markup, clashes, meeting_context)
     await show(query, text, markup, toast=toast)
+
+
+def _with_handback(
+    markup: InlineKeyboardMarkup, clashes: list[svc.VisitInfo], ctx: MeetingContext
+) -> InlineKeyboardMarkup:
+    """The busy calendar with a hand-back button per visit on the day just marked."""
+    rows = [
+        [
+            InlineKeyboardButton(
+                text=t(
+                    "roster.busy.handback_button",
+                    branch=c.branch.name,
+                    day=c.visit.starts_at.astimezone(ctx.tz).strftime("%d/%m"),
+                ),
+                callback_data=VisitCb(visit_id=c.visit.id, a=VisitAct.HANDBACK).pack(),
+            )
+        ]
+        for c in clashes
+    ]
+    return InlineKeyboardMarkup(inline_keyboard=[*rows, *markup.inline_keyboard])
 
 
 # /visit -----------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ from storage.models.feedback import FeedbackStatus
 from storage.models.meetings import MeetingKind, MeetingStatus
 from storage.models.org import MemberRole, TargetType
 from storage.models.rosters import RosterStatus, VisitStatus
+from storage.repositories.onboarding import joined_clause
 
 T = TypeVar("T")
 CHUNK = 5000  # ids per IN list: well under SQLite's variable limit
@@ -119,6 +120,7 @@ class NudgeSources:
                 Meeting.starts_at <= until,
                 Meeting.kind == MeetingKind.REGULAR.value,
                 Branch.active,
+                joined_clause(Branch.id),  # a branch not on the bot yet owes it nothing
                 *_district(Meeting.district_id, district_id),
             )
             .order_by(Meeting.starts_at, Meeting.id)
@@ -139,6 +141,7 @@ class NudgeSources:
                 Meeting.starts_at >= since,
                 Meeting.starts_at <= until,
                 Branch.active,
+                joined_clause(Branch.id),  # a branch not on the bot yet owes it nothing
                 ~reported,
                 *_district(Meeting.district_id, district_id),
             )
@@ -248,6 +251,11 @@ class NudgeSources:
             rows = (await self.session.execute(stmt)).all()
             out.update({i: (s, at, rs) for i, s, at, rs in rows})
         return out
+
+    async def visits_of_meeting(self, meeting_id: int) -> list[int]:
+        """Every visit ever planned to a meeting (dropped ones too: their tracks end)."""
+        stmt = select(RosterVisit.id).where(RosterVisit.meeting_id == meeting_id)
+        return list((await self.session.scalars(stmt)).all())
 
     async def reported_visits(self, ids: Iterable[int]) -> set[int]:
         out: set[int] = set()

@@ -406,19 +406,29 @@ class OutboxRepository:
         return await _rowcount(self.session, stmt)
 
     async def cancel_unsent(
-        self, origin_type: str, origin_id: str, now: datetime, reason: str = "cancelled"
+        self,
+        origin_type: str,
+        origin_id: str,
+        now: datetime,
+        reason: str = "cancelled",
+        *,
+        key_prefix: str | None = None,
     ) -> list[int]:
         """Withdraw an origin's rows that have not left: pending, or claimed (held in a
         sender's memory: clearing the claim makes its `sending` mark fail, so the request
-        never leaves). Rows already `sending` may be on the wire and keep their course."""
+        never leaves). Rows already `sending` may be on the wire and keep their course.
+        `key_prefix`: only the rows whose dedupe key starts with it."""
         t = OUTBOX
+        where = [
+            t.c.origin_type == origin_type,
+            t.c.origin_id == origin_id,
+            t.c.state.in_([S.PENDING, S.CLAIMED]),
+        ]
+        if key_prefix is not None:
+            where.append(t.c.dedupe_key.startswith(key_prefix, autoescape=True))
         stmt = (
             update(t)
-            .where(
-                t.c.origin_type == origin_type,
-                t.c.origin_id == origin_id,
-                t.c.state.in_([S.PENDING, S.CLAIMED]),
-            )
+            .where(*where)
             .values(
                 state=S.CANCELLED,
                 claim_token=None,

@@ -134,7 +134,11 @@ async def test_marking_a_day_of_a_published_visit_warns_and_leaves_the_visit(
     assert answer["text"] == w.t("roster.busy.has_visit", day=f"{day:%d/%m}")
     assert f"✖{day.day}" in st.labels(st.shown(w, screen))
     assert await _busy_rows(w) == {(visit.visitor_member_id, day)}
-    assert await w.snapshot() == before  # the published visit stays: the visitor hands it back
+    # The published visit stays (the visitor hands it back with the button now on the
+    # screen); the one thing queued is the leader's notice of the conflict.
+    assert "↩️" in " ".join(st.labels(st.shown(w, screen)))
+    after = await w.snapshot()
+    assert after == {**before, "outbox": before["outbox"] + 1}
 
 
 async def test_the_next_draft_gives_a_busy_visitor_no_visit_that_day(rosters: RosterWorld) -> None:

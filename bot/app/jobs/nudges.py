@@ -15,15 +15,20 @@ from datetime import timedelta
 from bot.app.jobs.common import meeting_ctx
 from bot.scheduler import JobContext, JobRegistry
 from bot.services.nudges import sweep
+from storage.repositories.outbox import JobLeaseRepository
 
 log = logging.getLogger("bot.app.jobs.nudges")
 
 SWEEP_EVERY = timedelta(minutes=5)
+JOB = "nudges.sweep"
 
 
 async def sweep_job(ctx: JobContext) -> None:
     async with ctx.session_factory() as s, s.begin():
-        result = await sweep(s, meeting_ctx(ctx))
+        fallback = ctx.settings.admin_ids if ctx.settings is not None else ()
+        lease = await JobLeaseRepository(s).get(JOB)
+        last_run = lease.last_ok_at if lease is not None else None
+        result = await sweep(s, meeting_ctx(ctx), fallback_admins=fallback, last_run=last_run)
     if result.nudges or result.escalations or result.met or result.lapsed:
         log.info(
             "nudges: %d nudges, %d escalations queued; %d met, %d lapsed (%d owed, %d due)",
@@ -37,4 +42,4 @@ async def sweep_job(ctx: JobContext) -> None:
 
 
 def register(registry: JobRegistry) -> None:
-    registry.add("nudges.sweep", sweep_job, every=SWEEP_EVERY, misfire_grace_time=300)
+    registry.add(JOB, sweep_job, every=SWEEP_EVERY, misfire_grace_time=300)

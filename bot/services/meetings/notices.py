@@ -14,23 +14,33 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import pick_locale
-from bot.outbox import OutboxKind, OutboxMessage, enqueue
+from bot.outbox import OutboxKind, OutboxMessage, enqueue, send_moment
 from bot.services.meetings import presentation as p
 from bot.services.meetings.context import MeetingContext
+from bot.services.meetings.events import MeetingChanged, subscribe
 from bot.services.meetings.plan import mark_shift_told, shift_notices
 from bot.services.meetings.reminders import due_reminders, record_notice
 from storage.models import Meeting
 from storage.models.meetings import MeetingStatus, NoticeKind
 from storage.models.org import MemberRole
 from storage.repositories.meetings import MeetingRepository
+from storage.repositories.outbox import OutboxRepository
 
 OUTBOX_KIND = OutboxKind.REMINDER
+# A meeting starting within this is told at any hour (waking hours give way).
+URGENT_BEFORE = timedelta(hours=1)
 ORIGIN = "meeting"
+
+
+def reminder_latest(meeting: Meeting) -> datetime:
+    """A reminder held for the morning still leaves an hour before the meeting starts."""
+    return meeting.starts_at - URGENT_BEFORE
 
 
 @dataclass(frozen=True)
@@ -86,6 +96,7 @@ class Notices:
         *,
         member_id: int | None = None,
         markup: dict[str, Any] | None = None,
+        latest: datetime | None = None,
     ) -> bool:
         """Record the notice and queue its message under the same dedupe key; False when this
         chat already got this kind for this version (a retry or a concurrent job)."""
@@ -103,6 +114,7 @@ class Notices:
                 dedupe_key=notice.dedupe_key,
                 origin_type=ORIGIN,
                 origin_id=meeting.id,
+                latest=latest,
             ),
             clock=self.ctx.clock,
         )
@@ -174,12 +186,20 @@ class Notices:
                 continue
             loc = locales[d.chat_id]
             i18n = self.ctx.i18n
-            text = p.reminder_text(i18n, loc, d.kind, meeting, branch, tz=self.ctx.tz)
+            latest = reminder_latest(meeting)
+            at = send_moment(OUTBOX_KIND, self.ctx.now(), latest=latest)
+            text = p.reminder_text(i18n, loc, d.kind, meeting, branch, at=at, tz=self.ctx.tz)
             markup = None
             if d.kind != NoticeKind.VISITOR_24H:
                 markup = p.rsvp_markup(i18n, loc, meeting.id)
             if await self._queue(
-                meeting, d.kind, d.chat_id, text, member_id=d.member_id, markup=markup
+                meeting,
+                d.kind,
+                d.chat_id,
+                text,
+                member_id=d.member_id,
+                markup=markup,
+                latest=latest,
             ):
                 queued += 1
         return queued
@@ -272,3 +292,47 @@ class Notices:
             if ids:
                 return [i for i in ids if i is not None]
         return []
+
+
+# ---- the meeting-changed hook ----------------------------------------------------------
+
+
+async def withdraw_stale_reminders(
+    session: AsyncSession, ctx: MeetingContext, meeting: Meeting, ev: MeetingChanged
+) -> int:
+    """A reminder or announcement of an older version still waiting in the outbox (held for
+    the morning, or behind a backlog) would tell the old time: it never leaves."""
+    if ev.old_version is None or ev.old_version == ev.new_version:
+        return 0
+    gone = await OutboxRepository(session).cancel_unsent(
+        ORIGIN,
+        str(meeting.id),
+        ctx.now(),
+        "withdrawn: the meeting changed",
+        key_prefix=f"mtg:{meeting.id}:v{ev.old_version}:",
+    )
+    return len(gone)
+
+
+async def announce_change(
+    session: AsyncSession, ctx: MeetingContext, meeting: Meeting, ev: MeetingChanged
+) -> Told:
+    """The announcement where the group has not heard of the meeting, corrections to everyone
+    told before (the live message with the counts included)."""
+    return await Notices(session, ctx).publish(meeting, ev.before)
+
+
+REMINDERS_HOOK = "meetings.reminders"
+ANNOUNCEMENT_HOOK = "meetings.announcement"
+
+
+def subscribe_meeting_changes() -> None:
+    """Start-up: stale reminders withdrawn first, then the announcement and corrections."""
+    subscribe(REMINDERS_HOOK, withdraw_stale_reminders)
+    subscribe(ANNOUNCEMENT_HOOK, announce_change)
+
+
+def told_of(results: dict[str, object]) -> Told:
+    """What the announcement subscriber queued (nothing when it is not subscribed)."""
+    told = results.get(ANNOUNCEMENT_HOOK)
+    return told if isinstance(told, Told) else Told()

@@ -23,6 +23,8 @@ from bot.services.meetings.common import (
     MeetingError,
     check_length,
 )
+from bot.services.meetings.context import MeetingContext
+from bot.services.meetings.events import ChangeKind, raise_change
 from bot.services.policy import Action, Actor, Target, require
 from bot.services.vn_calendar import (
     VN_TZ,
@@ -143,13 +145,12 @@ class RuleChange:
 async def update_rule(
     session: AsyncSession,
     actor: Actor,
-    clock: Clock,
+    ctx: MeetingContext,
     branch_id: int,
     *,
     meeting_day: int,
     meeting_time: time,
     location: str,
-    tz: ZoneInfo = VN_TZ,
 ) -> RuleChange:
     """The secretary edits the branch's rule; future meetings still only *planned* from the
     rule follow it (confirmed, moved or cancelled ones are the secretary's and stay)."""
@@ -163,26 +164,7 @@ async def update_rule(
     location = check_length(location, PLACE_MAX, "meetings.error.place_too_long")
     before = {"day": branch.meeting_day, "time": branch.meeting_time, "place": branch.location}
     branch.meeting_day, branch.meeting_time, branch.location = meeting_day, meeting_time, location
-    now = clock.now()
-    replanned: list[Meeting] = []
-    for meeting in await repo.of_branch(
-        branch.id,
-        since=now,
-        statuses=[MeetingStatus.PLANNED.value],
-        kinds=[MeetingKind.REGULAR.value],
-    ):
-        if meeting.origin != MeetingOrigin.RULE.value:
-            continue
-        fresh = new_regular(
-            branch, rule_slot(meeting_day, meeting.period_year, meeting.period_month), tz
-        )
-        if fresh.starts_at <= now:
-            continue
-        meeting.starts_at, meeting.place = fresh.starts_at, fresh.place
-        meeting.rule_date, meeting.shifted_from = fresh.rule_date, fresh.shifted_from
-        meeting.shift_reason, meeting.shift_told_at = fresh.shift_reason, None
-        meeting.updated_by = actor.telegram_id
-        replanned.append(meeting)
+    replanned = await replan_from_rule(session, ctx, branch, actor.telegram_id)
     await audit.record(
         session,
         action="meeting.rule",
@@ -195,6 +177,46 @@ async def update_rule(
     )
     await session.flush()
     return RuleChange(branch, replanned)
+
+
+async def replan_from_rule(
+    session: AsyncSession, ctx: MeetingContext, branch: Branch, actor_id: int | None
+) -> list[Meeting]:
+    """Future meetings still only planned from the branch's rule follow its current rule (a
+    rule edit, an import that changed the day, time or place); each one that moves raises the
+    meeting-changed event, so a roster visiting it follows too."""
+    now = ctx.now()
+    replanned: list[Meeting] = []
+    for meeting in await MeetingRepository(session).of_branch(
+        branch.id,
+        since=now,
+        statuses=[MeetingStatus.PLANNED.value],
+        kinds=[MeetingKind.REGULAR.value],
+    ):
+        if meeting.origin != MeetingOrigin.RULE.value:
+            continue
+        fresh = new_regular(
+            branch, rule_slot(branch.meeting_day, meeting.period_year, meeting.period_month), ctx.tz
+        )
+        if fresh.starts_at <= now:
+            continue
+        if (fresh.starts_at, fresh.place) == (meeting.starts_at, meeting.place):
+            continue
+        before: dict[str, object] = {
+            "status": meeting.status,
+            "starts_at": meeting.starts_at,
+            "place": meeting.place,
+            "title": meeting.title,
+            "agenda": meeting.agenda,
+            "version": meeting.version,
+        }
+        meeting.starts_at, meeting.place = fresh.starts_at, fresh.place
+        meeting.rule_date, meeting.shifted_from = fresh.rule_date, fresh.shifted_from
+        meeting.shift_reason, meeting.shift_told_at = fresh.shift_reason, None
+        meeting.updated_by = actor_id
+        replanned.append(meeting)
+        await raise_change(session, ctx, meeting, ChangeKind.REPLANNED, before)
+    return replanned
 
 
 def regular_rule_date(branch: Branch, year: int, month: int) -> date:

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from bot.buttons.meetings import RsvpCb, RsvpChoice
 from bot.i18n import CatalogI18n, quote
-from bot.services.vn_calendar import VN_TZ, format_date, format_datetime
+from bot.services.vn_calendar import VN_TZ, format_date, format_datetime, relative_datetime
 from storage.models import Branch, Meeting
 from storage.models.meetings import MeetingKind, MeetingStatus, NoticeKind
 
@@ -148,9 +148,16 @@ def reminder_text(
     meeting: Meeting,
     branch: Branch,
     *,
+    at: datetime,
     tz: ZoneInfo = VN_TZ,
 ) -> str:
-    top = i18n.t(f"mtg.remind.{kind.value}", locale)
+    """`at`: when the reminder leaves, so the day it names is true when it is read."""
+    when = relative_datetime(i18n, locale, meeting.starts_at, at, tz)
+    top = (
+        i18n.t(f"mtg.remind.{kind.value}", locale)
+        + "\n"
+        + i18n.t("mtg.remind.when", locale, when=when)
+    )
     bottom = i18n.t("mtg.remind.answer", locale) if kind == NoticeKind.MEMBER_24H else ""
     return _compose(top, _body(i18n, locale, meeting, branch, tz), bottom)
 

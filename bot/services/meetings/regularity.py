@@ -9,6 +9,8 @@ Outcomes, decided from the meeting and its current report:
   the month is over).
 * not_reported: started more than `report_grace` ago with no report.
 * upcoming / awaiting_report: not decided yet.
+* not_joined: the branch has not joined the bot (`storage.repositories.onboarding`): a month
+  summary says so instead of judging it.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class Outcome(enum.StrEnum):
     NOT_REPORTED = "not_reported"
     UPCOMING = "upcoming"
     AWAITING_REPORT = "awaiting_report"
+    NOT_JOINED = "not_joined"  # the branch has not joined the bot: not judged by it
 
 
 FINAL_OUTCOMES = frozenset({Outcome.ON_TIME, Outcome.LATE, Outcome.NOT_HELD, Outcome.NOT_REPORTED})
@@ -100,8 +103,10 @@ async def month_figures(
     *,
     config: MeetingConfig = DEFAULT_CONFIG,
     tz: ZoneInfo = VN_TZ,
+    joined: set[int] | None = None,
 ) -> list[BranchMonth]:
-    """Regularity of each branch for one local month, in two queries whatever the count."""
+    """Regularity of each branch for one local month, in two queries whatever the count;
+    `joined`: the branches that joined the bot (the others read `not_joined`)."""
     start, end = month_bounds(year, month, tz)
     repo = MeetingRepository(session)
     meetings = await repo.of_branches(branch_ids, start, end)
@@ -113,7 +118,9 @@ async def month_figures(
     for branch_id in branch_ids:
         mine = by_branch[branch_id]
         regular = next((m for m in mine if m.kind == MeetingKind.REGULAR.value), None)
-        if regular is not None:
+        if joined is not None and branch_id not in joined:
+            regular_outcome = Outcome.NOT_JOINED
+        elif regular is not None:
             regular_outcome = outcomes[regular.id]
         else:
             regular_outcome = Outcome.NOT_HELD if now >= end else Outcome.UPCOMING

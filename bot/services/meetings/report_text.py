@@ -151,6 +151,11 @@ def _render(
                 excused=len(excused),
             )
         )
+        # The figures add up to the members: whoever is neither counted present nor named
+        # absent is said to be unknown, never silently dropped.
+        unaccounted = v.members - v.present - len(v.absent)
+        if unaccounted > 0:
+            lines.append(t("mrep.report.unaccounted", n=unaccounted))
         if excused:
             lines.append(t("mrep.report.absent_excused", names=names(excused)))
         if unexcused:

@@ -1,8 +1,9 @@
 """Scheduling, confirming, moving and cancelling meetings: the use cases.
 
-Each checks the policy and the dates, writes, and queues every notice the change causes (the
-announcement, corrections to those told before) through `notices` in the caller's transaction,
-so a caller cannot forget to tell anybody. The result says what was queued for the secretary.
+Each checks the policy and the dates, writes, and raises the one meeting-changed event
+(`events.raise_change`) in the caller's transaction: its subscribers queue the announcement and
+corrections, withdraw stale reminders, repair the rosters and close the nudges, so a caller
+cannot forget a consequence. The result says what was queued for the secretary.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from bot.services.meetings.common import (
     managed_meeting,
 )
 from bot.services.meetings.context import MeetingContext
-from bot.services.meetings.notices import Notices, Told
+from bot.services.meetings.events import ChangeKind, raise_change
+from bot.services.meetings.notices import Told, told_of
 from bot.services.meetings.plan import period_of, regular_rule_date
 from bot.services.meetings.quickform import check_start, odd_hour, parse_quick_form
 from bot.services.policy import Action, Actor, Target, require
@@ -213,7 +215,8 @@ async def schedule_meeting(
         actor_id=actor.telegram_id,
         district_id=branch.district_id,
     )
-    told = await Notices(session, ctx).publish(meeting, before or {})
+    kind_of_change = ChangeKind.REINSTATED if reinstated else ChangeKind.SCHEDULED
+    told = told_of(await raise_change(session, ctx, meeting, kind_of_change, before or {}))
     return ScheduleResult(meeting, branch, created, reinstated, thematic, told)
 
 
@@ -346,17 +349,8 @@ async def reschedule_meeting(
         actor_id=actor.telegram_id,
         district_id=branch.district_id,
     )
-    told = await Notices(session, ctx).publish(meeting, before)
-    if before["starts_at"] != meeting.starts_at:
-        await _repair_rosters(session, ctx, meeting.id)
+    told = told_of(await raise_change(session, ctx, meeting, ChangeKind.RESCHEDULED, before))
     return Change(meeting, branch, before, told)
-
-
-async def _repair_rosters(session: AsyncSession, ctx: MeetingContext, meeting_id: int) -> None:
-    """Published rosters visiting the meeting follow it (imported here: rosters import us)."""
-    from bot.services.rosters.changes import repair_after_change
-
-    await repair_after_change(session, ctx, meeting_id)
 
 
 async def reschedule_to(
@@ -414,6 +408,5 @@ async def cancel_meeting(
         actor_id=actor.telegram_id,
         district_id=branch.district_id,
     )
-    told = await Notices(session, ctx).publish(meeting, before)
-    await _repair_rosters(session, ctx, meeting.id)
+    told = told_of(await raise_change(session, ctx, meeting, ChangeKind.CANCELLED, before))
     return Change(meeting, branch, before, told)

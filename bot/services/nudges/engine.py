@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import pick_locale
-from bot.outbox import OutboxKind, OutboxMessage
+from bot.outbox import OutboxKind, OutboxMessage, Waking
 from bot.outbox.service import enqueue_many
 from bot.services.meetings.context import MeetingContext
 from bot.services.nudges import messages as msg
@@ -67,12 +68,14 @@ async def open_obligations(
     ctx: MeetingContext,
     policies: Policies,
     district_id: int | None = None,
+    stopped: timedelta = timedelta(0),
 ) -> list[tuple[Obligation, Timing]]:
-    """Everything owed now (due or not yet), with its district's timing for it."""
+    """Everything owed now (due or not yet), with its district's timing for it; `stopped`:
+    how long no sweep ran, read back that much further."""
     now = ctx.now()
     out = []
     for policy in PROVIDERS:
-        ahead, back = policies.window(policy)
+        ahead, back = policies.window(policy, stopped)
         for ob in await candidates(session, policy, Window(now, ahead, back, ctx.tz), district_id):
             out.append((ob, policies.timing(ob.district_id, policy)))
     return out
@@ -84,19 +87,29 @@ def is_due(ob: Obligation, timing: Timing, now: datetime, config: NudgeConfig) -
 
 class Sweep:
     def __init__(
-        self, session: AsyncSession, ctx: MeetingContext, config: NudgeConfig = DEFAULT_CONFIG
+        self,
+        session: AsyncSession,
+        ctx: MeetingContext,
+        config: NudgeConfig = DEFAULT_CONFIG,
+        fallback_admins: Collection[int] = (),
+        last_run: datetime | None = None,
     ) -> None:
         self.session = session
+        self.last_run = last_run
+        self.fallback_admins = sorted(fallback_admins)
         self.ctx = ctx
         self.config = config
         self.repo = NudgeRepository(session)
         self.src = NudgeSources(session)
         self.result = SweepResult()
+        self.policies = Policies(config=config)
 
     async def run(self) -> SweepResult:
         now = self.ctx.now()
         policies = await load_policies(self.session, self.config)
-        listed = await open_obligations(self.session, self.ctx, policies)
+        self.policies = policies
+        stopped = now - self.last_run if self.last_run is not None else timedelta(0)
+        listed = await open_obligations(self.session, self.ctx, policies, stopped=stopped)
         self.result.obligations = len(listed)
         await self._close_gone({ob.key for ob, _ in listed}, now)
         due = [(ob, t) for ob, t in listed if is_due(ob, t, now, self.config)]
@@ -317,9 +330,11 @@ class Sweep:
         digest = hashlib.sha1(
             "|".join(sorted(f"{e.key}/{e.step}" for e in events)).encode()
         ).hexdigest()[:20]
+        start, end = self.policies.waking(items[0].obligation.district_id)
         message = OutboxMessage(
             chat_id=chat,
             kind=OutboxKind.NUDGE,
+            waking=Waking(start, end, self.ctx.tz),
             text=text,
             reply_markup=markup,
             dedupe_key=f"nudge:{chat}:{digest}",
@@ -333,8 +348,8 @@ class Sweep:
     async def _targets(self, obligations: list[Obligation]) -> dict[str, list[int]]:
         """obligation key -> the chats one level up: the group's leader in private (when
         reachable and not the one who owes it); else the unit's committee: its chat, else its
-        own admins in private; else the district's admins in private (never those who owe
-        it); none: nobody to tell."""
+        own admins in private; else the district's admins in private, else the bootstrap
+        admins (never those who owe it); none: nobody to tell."""
         if not obligations:
             return {}
         leaders = {o.escalate_to.leader.chat_id for o in obligations if o.escalate_to.leader}
@@ -342,9 +357,11 @@ class Sweep:
         unit_chats = await self.src.target_chats(TargetType.UNIT, units)
         unit_admins = await self.src.unit_admins(units - set(unit_chats))
         admins = await self.src.district_admins({o.district_id for o in obligations})
-        everyone = {c for c in leaders if c} | {
-            a for ts in [*admins.values(), *unit_admins.values()] for a in ts
-        }
+        everyone = (
+            {c for c in leaders if c}
+            | {a for ts in [*admins.values(), *unit_admins.values()] for a in ts}
+            | set(self.fallback_admins)
+        )
         ok = await self.src.reachable(everyone)
         out: dict[str, list[int]] = {}
         for ob in obligations:
@@ -359,8 +376,11 @@ class Sweep:
             elif own:
                 out[ob.key] = own
             else:
+                # No stored committee admin who can be told: the bootstrap admins (ADMIN_IDS),
+                # as every other admin notice does, so an escalation always reaches someone.
+                district = [a for a in admins.get(ob.district_id, []) if a in ok]
                 out[ob.key] = [
-                    a for a in admins.get(ob.district_id, []) if a in ok and a not in owners
+                    a for a in district or self.fallback_admins if a in ok and a not in owners
                 ]
         return out
 
@@ -371,7 +391,14 @@ class Sweep:
 
 
 async def sweep(
-    session: AsyncSession, ctx: MeetingContext, config: NudgeConfig = DEFAULT_CONFIG
+    session: AsyncSession,
+    ctx: MeetingContext,
+    config: NudgeConfig = DEFAULT_CONFIG,
+    *,
+    fallback_admins: Collection[int] = (),
+    last_run: datetime | None = None,
 ) -> SweepResult:
-    """One sweep in the caller's transaction."""
-    return await Sweep(session, ctx, config).run()
+    """One sweep in the caller's transaction; `fallback_admins`: ADMIN_IDS, told of an
+    escalation in a district with no stored committee admin; `last_run`: when the previous
+    sweep succeeded (a stop since then widens the window by as much)."""
+    return await Sweep(session, ctx, config, fallback_admins, last_run).run()

@@ -75,9 +75,13 @@ class Policies:
             return self.config.wake_from, self.config.wake_until
         return time(row.hours), time(row.escalate_hours)
 
-    def window(self, policy: NudgePolicy) -> tuple[timedelta, timedelta]:
+    def window(
+        self, policy: NudgePolicy, stopped: timedelta = timedelta(0)
+    ) -> tuple[timedelta, timedelta]:
         """(ahead, back): candidates whose moment lies in [now - back, now + ahead] are all
-        the ones any district may nudge or escalate now."""
+        the ones any district may nudge or escalate now. `stopped`: how long no sweep ran (the
+        bot was down); the window reaches back that much further (never past `give_up_after`),
+        so what came due and was ignored meanwhile is still escalated once, not lost."""
         timings = [DEFAULTS[policy]] + [
             Timing(r.enabled, r.hours, r.escalate_hours)
             for (_, p), r in self.rows.items()
@@ -85,7 +89,9 @@ class Policies:
         ]
         ahead = max(0, *(-t.hours for t in timings))
         back = max(0, *(max(t.hours, t.escalate_hours or t.hours) for t in timings))
-        return timedelta(hours=ahead), timedelta(hours=back) + self.config.lookback_slack
+        back_by = timedelta(hours=back) + self.config.lookback_slack
+        back_by += min(max(stopped, timedelta(0)), self.config.give_up_after)
+        return timedelta(hours=ahead), back_by
 
 
 async def load_policies(session: AsyncSession, config: NudgeConfig = DEFAULT_CONFIG) -> Policies:

@@ -12,9 +12,10 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.outbox import OutboxKind, OutboxMessage, enqueue
+from bot.outbox import OutboxKind, OutboxMessage, enqueue, send_moment
 from bot.services.meetings import presentation as mp
 from bot.services.meetings.context import MeetingContext
+from bot.services.meetings.notices import reminder_latest
 from bot.services.meetings.reminders import OFFSETS, record_notice
 from bot.services.rosters.notices import RosterNotices
 from storage.models.meetings import MeetingStatus, NoticeKind
@@ -60,7 +61,11 @@ async def visitor_reminders(session: AsyncSession, ctx: MeetingContext) -> int:
         if notice is None:
             continue
         loc = locales[chat_id]
-        text = mp.reminder_text(ctx.i18n, loc, NoticeKind.VISITOR_24H, meeting, branch, tz=ctx.tz)
+        latest = reminder_latest(meeting)
+        at = send_moment(OutboxKind.REMINDER, now, latest=latest)
+        text = mp.reminder_text(
+            ctx.i18n, loc, NoticeKind.VISITOR_24H, meeting, branch, at=at, tz=ctx.tz
+        )
         text += "\n\n" + ctx.i18n.t("roster.remind.report", loc)
         notice.outbox_id = await enqueue(
             session,
@@ -71,6 +76,7 @@ async def visitor_reminders(session: AsyncSession, ctx: MeetingContext) -> int:
                 dedupe_key=notice.dedupe_key,
                 origin_type="roster_visit",
                 origin_id=visit.id,
+                latest=latest,
             ),
             clock=ctx.clock,
         )

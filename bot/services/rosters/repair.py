@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import audit
 from bot.services.meetings.context import MeetingContext
+from bot.services.meetings.events import MeetingChanged, subscribe
 from bot.services.rosters.common import DEFAULT_CONFIG, Quarter, RosterConfig
 from bot.services.rosters.handover import Scope, Teller, cannot_go, drop, scope_of
 from bot.services.rosters.inputs import ProgramInput, load_input, slot_key
@@ -116,6 +117,27 @@ async def repair_after_change(
         )
         await _tell(tell, roster, scope, meeting, shifted, here, new)
     return Repair(kept, moved, dropped, added)
+
+
+async def follow_meeting(
+    session: AsyncSession, ctx: MeetingContext, meeting: Meeting, ev: MeetingChanged
+) -> Repair | None:
+    """The meeting-changed hook: whatever path moved or cancelled a meeting (`/schedule` at
+    another time, `/reschedule`, `/cancel`, a move request, a rule change), the published
+    rosters visiting it follow. A change of place or agenda alone keeps every visit."""
+    if ev.created:
+        return None
+    newly_cancelled = ev.cancelled and ev.old_status is not MeetingStatus.CANCELLED
+    if ev.old_starts_at == ev.new_starts_at and not newly_cancelled:
+        return None
+    return await repair_after_change(session, ctx, meeting.id)
+
+
+REPAIR_HOOK = "rosters.repair"
+
+
+def subscribe_meeting_changes() -> None:
+    subscribe(REPAIR_HOOK, follow_meeting)
 
 
 def _slot_of(visit: RosterVisit, inp: ProgramInput) -> str | None:

@@ -32,6 +32,7 @@ from bot.services.rosters.common import (
     RosterConfig,
     RosterError,
 )
+from bot.services.rosters.handover import Teller, scope_of
 from bot.services.rosters.notices import RosterNotices
 from bot.services.vn_calendar import VN_TZ, to_local
 from storage.models import Branch, Meeting, RosterVisit, VisitReport
@@ -117,6 +118,41 @@ async def toggle_busy(
             after={"day": day, "busy": not was},
         )
     return not was
+
+
+@dataclass(frozen=True)
+class BusyChange:
+    """A day toggled on /busy: whether it is now busy, and the person's visits that day (each
+    offered for hand-back on the screen; its group's leader already told)."""
+
+    busy: bool
+    clashes: list[VisitInfo]
+
+
+async def mark_busy(
+    session: AsyncSession, ctx: MeetingContext, actor: Actor, day: date
+) -> BusyChange:
+    """Toggle `day`; a busy day on one's own published visit is a conflict said out loud: the
+    leader hears of it at once (not at the next nudge, which would ask to confirm that very
+    visit), and the person is offered the hand-back."""
+    busy = await toggle_busy(session, ctx, actor, day)
+    if not busy:
+        return BusyChange(False, [])
+    clashes = [
+        i for i in await visits_on(session, actor, day, tz=ctx.tz) if i.visit.starts_at > ctx.now()
+    ]
+    tell = Teller(session, ctx)
+    for info in clashes:
+        scope = await scope_of(session, info.visit)
+        await tell.tell(
+            scope.group.leader_member_id,
+            "roster.busy.leader_told",
+            f"visit:{info.visit.id}:busy:{day:%Y%m%d}",
+            params_for=await tell.about(info.visit),
+            origin_id=info.visit.id,
+            name=await tell.name(info.visit.visitor_member_id),
+        )
+    return BusyChange(True, clashes)
 
 
 # The visitor's visits -------------------------------------------------------------------------
