@@ -31,7 +31,7 @@ def live_progress(ctx: JobContext) -> LiveProgress:
     )
 
 
-async def progress_job(ctx: JobContext) -> None:
+async def progress_job(ctx: JobContext) -> int:
     """Mirror outcomes, move statuses on, edit the progress messages whose figures changed."""
     bot = _bot(ctx)
 
@@ -45,14 +45,15 @@ async def progress_job(ctx: JobContext) -> None:
             reply_markup=InlineKeyboardMarkup.model_validate(markup),
         )
 
-    await live_progress(ctx).flush(ctx.session_factory, _meeting_ctx(ctx), edit)
+    return await live_progress(ctx).flush(ctx.session_factory, _meeting_ctx(ctx), edit)
 
 
-async def reminders_job(ctx: JobContext) -> None:
+async def reminders_job(ctx: JobContext) -> int:
     async with ctx.session_factory() as s, s.begin():
         queued = await reminders_due(s, _meeting_ctx(ctx))
     if queued:
         log.info("broadcast reminders: %d queued", queued)
+    return queued
 
 
 def register(registry: JobRegistry) -> None:

@@ -53,7 +53,7 @@ def _bot(ctx: JobContext) -> Bot | None:
     return ctx.bot
 
 
-async def plan_job(ctx: JobContext) -> None:
+async def plan_job(ctx: JobContext) -> int:
     """Plan the coming months' regular meetings of every branch; tell secretaries about
     holiday shifts."""
     for attempt in range(3):
@@ -69,10 +69,12 @@ async def plan_job(ctx: JobContext) -> None:
             log.info("plan: a month was planned concurrently, retrying")
     async with ctx.session_factory() as s, s.begin():
         told = await Notices(s, _meeting_ctx(ctx)).shift_notices()
-    log.info("plan: %d meetings planned, %d holiday shifts told", len(result.created), told)
+    if result.created or told:
+        log.info("plan: %d meetings planned, %d holiday shifts told", len(result.created), told)
+    return len(result.created) + told
 
 
-async def reminders_job(ctx: JobContext) -> None:
+async def reminders_job(ctx: JobContext) -> int:
     """Queue the reminders due now (group 24 h / 2 h, members 24 h, visitors 24 h)."""
     async with ctx.session_factory() as s, s.begin():
         notices = Notices(s, _meeting_ctx(ctx))
@@ -80,6 +82,7 @@ async def reminders_job(ctx: JobContext) -> None:
         queued += await visitor_reminders(s, notices.ctx)
     if queued:
         log.info("reminders: %d queued", queued)
+    return queued
 
 
 def live_counts(ctx: JobContext) -> LiveCounts:
@@ -88,7 +91,7 @@ def live_counts(ctx: JobContext) -> LiveCounts:
     )
 
 
-async def live_counts_job(ctx: JobContext) -> None:
+async def live_counts_job(ctx: JobContext) -> int:
     """Edit announcements whose RSVP count changed, coalesced (see `LiveCounts`).
 
     Done here rather than through the outbox: the outbox has no edit content type, and an edit
@@ -96,7 +99,7 @@ async def live_counts_job(ctx: JobContext) -> None:
     """
     bot = _bot(ctx)
     if bot is None:
-        return
+        return 0
 
     async def edit(chat_id: int, message_id: int, text: str, markup: dict[str, Any]) -> None:
         await bot.edit_message_text(
@@ -106,7 +109,7 @@ async def live_counts_job(ctx: JobContext) -> None:
             reply_markup=InlineKeyboardMarkup.model_validate(markup),
         )
 
-    await live_counts(ctx).flush(ctx.session_factory, _meeting_ctx(ctx), edit)
+    return await live_counts(ctx).flush(ctx.session_factory, _meeting_ctx(ctx), edit)
 
 
 def register(registry: JobRegistry) -> None:

@@ -21,7 +21,7 @@ log = logging.getLogger("bot.jobs.nudges")
 SWEEP_EVERY = timedelta(minutes=5)
 
 
-async def sweep_job(ctx: JobContext) -> None:
+async def sweep_job(ctx: JobContext) -> int:
     async with ctx.session_factory() as s, s.begin():
         result = await sweep(s, _meeting_ctx(ctx))
     if result.nudges or result.escalations or result.met or result.lapsed:
@@ -34,6 +34,7 @@ async def sweep_job(ctx: JobContext) -> None:
             result.obligations,
             result.due,
         )
+    return result.nudges + result.escalations + result.met + result.lapsed
 
 
 def register(registry: JobRegistry) -> None:
