@@ -30,6 +30,7 @@ from bot.services.broadcasts.common import DEFAULT_CONFIG, ORIGIN, BroadcastConf
 from bot.services.broadcasts.notices import locales, progress_markup, when
 from bot.services.meetings.context import MeetingContext
 from bot.services.policy import Actor
+from bot.services.vn_sort import vn_key
 from storage.models import Broadcast
 from storage.models.broadcasts import BroadcastStatus, RecipientState
 from storage.repositories.broadcasts import BroadcastRepository
@@ -230,7 +231,7 @@ async def _ack_lines(
         for unit, u in fig.by_unit.items()
         if u.delivered
     ]
-    rows.sort(key=lambda r: (r[0] == t("bc.unit.none", locale), r[0]))
+    rows.sort(key=lambda r: (r[0] == t("bc.unit.none", locale), vn_key(r[0])))
     for name, u in rows[:ACK_UNITS_SHOWN]:
         lines.append(
             t(

@@ -35,6 +35,7 @@ from bot.services.feedback.notices import FeedbackNotices
 from bot.services.meetings.context import MeetingContext
 from bot.services.policy import Actor
 from bot.services.vn_calendar import to_local
+from bot.services.vn_sort import vn_sorted
 from storage.models import Branch, FeedbackEvent, FeedbackFile, FeedbackItem, FeedbackOption
 from storage.models.feedback import (
     FeedbackSource,
@@ -145,7 +146,9 @@ async def raisable_branches(session: AsyncSession, actor: Actor) -> list[Branch]
     repo = FeedbackRepository(session)
     own = await repo.branches(m.branch_id for m in actor.memberships)
     units = {u for g in actor.groups for u in g.unit_ids}
-    visited = await repo.visited_branches_of_units(units, VISITED_BRANCH_KINDS)
+    visited = vn_sorted(
+        await repo.visited_branches_of_units(units, VISITED_BRANCH_KINDS), key=lambda b: b.name
+    )
     out = [own[m.branch_id] for m in actor.memberships if m.branch_id in own]
     out = [b for b in dict.fromkeys(out) if b.active]
     seen = {b.id for b in out}
