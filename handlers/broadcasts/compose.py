@@ -118,7 +118,7 @@ async def show_preview(
     ids = [int(i) for i in b.source_message_ids]
     markup = None
     if b.ack_required:
-        shown = svc.ack_markup(ctx.i18n, locale(), b.id, deadline_text(b, ctx))
+        shown = svc.ack_markup(ctx.i18n, locale(), b.id, deadline_text(b, ctx, locale()))
         # The button as recipients see it; pressed here, it only explains itself.
         shown["inline_keyboard"][0][0]["callback_data"] = PreviewCb(b=b.id).pack()
         markup = InlineKeyboardMarkup.model_validate(shown)

@@ -14,6 +14,7 @@ from aiogram.utils.i18n import I18n
 
 from bot.i18n import CatalogI18n
 from bot.middlewares import current_session
+from bot.services.vn_calendar import format_datetime
 
 # Handler flags of a read-only handler: no write lock, no commit before its reply (see
 # `bot.middlewares.WriteIntent`; a flagged handler that writes fails loudly).
@@ -34,13 +35,7 @@ def t(key: str, /, **params: Any) -> str:
 
 def when(moment: datetime, tz: tzinfo) -> str:
     """'Thứ Năm, 03/12/2026 lúc 19:30' in the person's language and the bot's zone."""
-    local = moment.astimezone(tz)
-    return t(
-        "people.when",
-        weekday=t(f"people.weekday.{local.weekday()}"),
-        date=local.strftime("%d/%m/%Y"),
-        time=local.strftime("%H:%M"),
-    )
+    return format_datetime(moment, locale(), tz)
 
 
 def locale() -> str:

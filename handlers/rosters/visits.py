@@ -29,7 +29,19 @@ from bot.services.rosters import visits as svc
 from bot.services.rosters.common import NOTE_MAX, Quarter
 from bot.services.rosters.visits import VisitQuality
 from handlers.feedback.keyboards import visit_proposals
-from handlers.kit import Chats, Id, Magic, RoleFilter, Small, advance, feature_router, show, t, when
+from handlers.kit import (
+    Chats,
+    Id,
+    Magic,
+    RoleFilter,
+    Small,
+    advance,
+    feature_router,
+    locale,
+    show,
+    t,
+    when,
+)
 
 router = feature_router(__name__, Chats.PRIVATE)
 
@@ -82,7 +94,7 @@ async def _busy_screen(
     if month not in quarter.months:
         month = quarter.months[0]
     lo, hi = svc.busy_range(ctx)
-    text = t("roster.busy.title", quarter=str(quarter), n=len(busy))
+    text = t("roster.busy.title", quarter=quarter.label(locale()), n=len(busy))
     return text, _busy_grid(quarter, month, busy, lo, hi)
 
 
@@ -317,7 +329,7 @@ async def cmd_coverage(
 ) -> None:
     ctx = meeting_context
     year, quarter = cov.parse_period(command.args or "", ctx.today())
-    period = str(Quarter(year, quarter)) if quarter else str(year)
+    period = Quarter(year, quarter).label(locale()) if quarter else t("fbr.period.year", year=year)
     for report in await cov.coverage_for(session, ctx, actor, year, quarter):
         lines = [
             t(

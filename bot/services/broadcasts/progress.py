@@ -155,17 +155,17 @@ async def render(
     if status == S.SCHEDULED:
         assert broadcast.send_at is not None
         lines.append(
-            t("bc.progress.scheduled", locale, when=when(broadcast.send_at, ctx), **counts)
+            t("bc.progress.scheduled", locale, when=when(broadcast.send_at, ctx, locale), **counts)
         )
     elif status == S.SENDING:
         lines.append(t("bc.progress.sending", locale, **counts))
         eta = await _eta(session, ctx, broadcast, fig.remaining, config)
         if eta is not None:
-            lines.append(t("bc.progress.eta", locale, when=when(eta, ctx)))
+            lines.append(t("bc.progress.eta", locale, when=when(eta, ctx, locale)))
     else:
         at = broadcast.finished_at or broadcast.stopped_at or ctx.now()
         key = "bc.progress.stopped" if status == S.STOPPED else "bc.progress.done"
-        lines.append(t(key, locale, when=when(at, ctx), **counts))
+        lines.append(t(key, locale, when=when(at, ctx, locale), **counts))
     for state, key in (
         (R.MAYBE_SENT, "bc.progress.maybe_sent"),
         (R.CANCELLED, "bc.progress.cancelled"),
@@ -223,7 +223,7 @@ async def _ack_lines(
 ) -> list[str]:
     t = ctx.i18n.t
     names = {u.id: u.name for u in await BroadcastRepository(session).units(broadcast.district_id)}
-    deadline = when(broadcast.ack_deadline, ctx) if broadcast.ack_deadline else None
+    deadline = when(broadcast.ack_deadline, ctx, locale) if broadcast.ack_deadline else None
     head = "bc.progress.acks_by" if deadline else "bc.progress.acks"
     lines = [t(head, locale, acked=fig.acked, total=fig.delivered, deadline=deadline or "")]
     rows = [
