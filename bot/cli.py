@@ -8,6 +8,7 @@ import contextlib
 import sys
 from collections.abc import Sequence
 
+from bot.cli_text import Say, add_lang_option, cli_locale
 from bot.settings import Settings, SettingsError, load_settings
 
 
@@ -15,8 +16,16 @@ def _settings(require_token: bool = True) -> Settings:
     try:
         return load_settings(require_token=require_token)
     except SettingsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(Say(cli_locale())("op.error", text=exc), file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def say_for(args: argparse.Namespace, settings: Settings | None = None) -> Say:
+    """The operator's language: `--lang`, else DEFAULT_LANGUAGE (settings or environment)."""
+    chosen = getattr(args, "lang", None)
+    if chosen is None and settings is not None:
+        chosen = settings.default_language
+    return Say(cli_locale(chosen))
 
 
 def cmd_run(_args: argparse.Namespace) -> int:
@@ -30,7 +39,7 @@ def cmd_run(_args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_migrate(_args: argparse.Namespace) -> int:
+def cmd_migrate(args: argparse.Namespace) -> int:
     from bot.logs import setup_logging
     from storage.db import create_engine
     from storage.migrate import upgrade_to_head
@@ -46,7 +55,7 @@ def cmd_migrate(_args: argparse.Namespace) -> int:
             await engine.dispose()
 
     asyncio.run(_go())
-    print("OK database migrated to the latest version")
+    print(say_for(args, settings)("op.migrated"))
     return 0
 
 
@@ -83,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_check)
     _register_extra(sub)
+    add_lang_option(parser)
     return parser
 
 
