@@ -26,7 +26,7 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.clock import Clock, SystemClock
+from bot.clock import Clock, SystemClock, shift_to
 from bot.commands import register_commands
 from bot.i18n import CatalogI18n, LocaleMiddleware, create_i18n
 from bot.middlewares import (
@@ -188,6 +188,12 @@ def create_app(
     session_factory = create_session_factory(engine)
     i18n = create_i18n(settings.default_language)
     bot = create_bot(settings)
+    if settings.clock_start is not None:
+        shift_to(settings.clock_start)
+        log.warning(
+            "clock shifted: it reads %s and ticks on (CLOCK_START, local Bot API only)",
+            settings.clock_start.isoformat(),
+        )
     clock = clock or SystemClock()
     scheduler = AsyncIOScheduler(timezone=settings.tz)
     dp = create_dispatcher(

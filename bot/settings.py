@@ -10,7 +10,9 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
@@ -54,6 +56,8 @@ class Settings:
     send_per_chat_per_sec: float = 1.0
     send_per_group_per_min: float = 20.0
     run_sender: bool = True
+    # Trying the bot: its clock starts here (ticking). Only with a Bot API on this machine.
+    clock_start: datetime | None = None
 
     @property
     def tz(self) -> ZoneInfo:
@@ -227,6 +231,8 @@ def load_settings(
             "REDIS_URL", f"must look like redis://127.0.0.1:6379/0, got {redis_url!r}"
         )
 
+    clock_start = _clock_start(env, api_url)
+
     return Settings(
         bot_token=token,
         database_url=_database_url(env),
@@ -246,4 +252,35 @@ def load_settings(
         send_per_chat_per_sec=_float(env, "SEND_PER_CHAT_PER_SEC", 1.0),
         send_per_group_per_min=_float(env, "SEND_PER_GROUP_PER_MIN", 20.0),
         run_sender=_bool(env, "RUN_SENDER", True),
+        clock_start=clock_start,
     )
+
+
+def is_local_api(api_url: str | None) -> bool:
+    """Whether the Bot API is a stand-in on this machine (never Telegram's own servers)."""
+    if api_url is None:
+        return False
+    host = urlsplit(api_url).hostname or ""
+    return host == "localhost" or host == "::1" or host.startswith("127.")
+
+
+def _clock_start(env: Mapping[str, str], api_url: str | None) -> datetime | None:
+    raw = _env(env, "CLOCK_START")
+    if raw is None:
+        return None
+    if not is_local_api(api_url):
+        raise SettingsError(
+            "CLOCK_START",
+            "shifts the bot's clock for trying it and is accepted only with TELEGRAM_API_URL "
+            "on this machine (the local stand-in), never with Telegram",
+        )
+    try:
+        instant = datetime.fromisoformat(raw)
+    except ValueError:
+        instant = None
+    if instant is None or instant.tzinfo is None:
+        raise SettingsError(
+            "CLOCK_START",
+            f"must be a date and time with its zone, e.g. 2026-12-03T09:00+07:00, got {raw!r}",
+        )
+    return instant

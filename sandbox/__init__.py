@@ -1,7 +1,7 @@
 """Local stand-in for Telegram's Bot API server, for tests and manual runs.
 
 A real aiogram ``Bot`` talks to it over HTTP; requests are validated against the
-official spec (``../shared/telegram-bot-api/api.min.json``) and answered with
+official spec (the package data ``sandbox/spec_data/api.min.json``) and answered with
 Telegram's status codes and wordings. See :mod:`sandbox.server` for the routes,
 :mod:`sandbox.state` for the world and the control API, and :mod:`sandbox.testing`
 for ``run_sandbox``.

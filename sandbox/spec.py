@@ -1,9 +1,9 @@
 """Load the official Bot API spec and validate incoming calls against it.
 
-The spec is never copied into the project: it is read from
-``<project>/../shared/telegram-bot-api/api.min.json`` (or ``--spec`` /
-``TELEGRAM_API_SPEC``), so the sandbox tracks whatever API version is checked out.
-A missing spec is a hard error: silently skipping validation would let bugs through.
+The spec ships with the sandbox as package data (``sandbox/spec_data/api.min.json``, with its MIT
+licence and source beside it), so a clone of the project alone runs and tests; ``--spec`` or
+``TELEGRAM_API_SPEC`` point at another copy. A missing spec is a hard error: silently skipping
+validation would let bugs through.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def default_spec_path() -> Path:
     env = os.environ.get(ENV_VAR)
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[2] / "shared/telegram-bot-api/api.min.json"
+    return Path(__file__).resolve().parent / "spec_data" / "api.min.json"
 
 
 class _TypeMismatch(Exception):
@@ -232,12 +232,12 @@ def _loads(value: str, type_name: str) -> Any:
 
 
 def load_spec(path: str | os.PathLike[str] | None = None) -> Spec:
-    """Load the spec from ``path``, ``$TELEGRAM_API_SPEC`` or the shared checkout."""
+    """Load the spec from ``path``, ``$TELEGRAM_API_SPEC`` or the sandbox's own copy."""
     spec_path = Path(path) if path is not None else default_spec_path()
     if not spec_path.is_file():
         raise SpecError(
             f"Bot API spec not found at {spec_path}; set {ENV_VAR} or pass --spec "
-            "(expected the shared telegram-bot-api checkout next to the project)"
+            "(the sandbox's own copy is sandbox/spec_data/api.min.json)"
         )
     try:
         data = json.loads(spec_path.read_text(encoding="utf-8"))

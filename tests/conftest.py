@@ -4,6 +4,12 @@
 database cloned from a template migrated once per run (a file copy for SQLite, `CREATE DATABASE
 ... TEMPLATE` for PostgreSQL), so tests are isolated and still fast. PostgreSQL being unreachable
 is an error, never a skip: CI must not pass with half the suite silently missing.
+
+Time is an input of every test: `fixed_clock` (autouse) runs each test at `DEFAULT_START` (or at
+`TEST_CLOCK_START`, which `make test-dates` sets to hard days), ticking; a test that needs another
+instant travels there itself (`time_machine.travel` nests). `_wall_clock_guard` fails a test in
+which the bot's clock was read while no traveller was active (code outliving its test, an escape
+hatch), so the real date can never decide what a test sees.
 """
 
 from __future__ import annotations
@@ -11,20 +17,60 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import traceback
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
+import time_machine
 from sqlalchemy.engine import make_url
 
+from bot import clock as bot_clock
+from bot.clock import SystemClock
 from storage.db import create_engine
 from storage.migrate import upgrade_to_head
 
 DEFAULT_PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 BACKENDS = ("sqlite", "postgresql")
 _ran: Counter[str] = Counter()
+
+# An ordinary working Tuesday morning in Hanoi, away from Tết, month and quarter ends.
+DEFAULT_START = "2026-11-24T09:30:00+07:00"
+
+
+def clock_start() -> datetime:
+    """The instant every test starts at unless it travels elsewhere (`TEST_CLOCK_START`)."""
+    return datetime.fromisoformat(os.environ.get("TEST_CLOCK_START") or DEFAULT_START)
+
+
+@pytest.fixture(autouse=True)
+def fixed_clock() -> Iterator[time_machine.Traveller]:
+    """Every test at a fixed instant of its choosing, never the day it runs (ticking, so waits
+    and timeouts behave)."""
+    with time_machine.travel(clock_start(), tick=True) as traveller:
+        yield traveller
+    bot_clock.shift_by(
+        -bot_clock.offset()
+    )  # a test that shifted the bot's clock leaves no shift behind
+
+
+@pytest.fixture(autouse=True)
+def _wall_clock_guard(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Fail the test if the bot read the wall clock while no traveller was active."""
+    leaks: list[str] = []
+    original = SystemClock.now
+
+    def guarded(self: SystemClock) -> datetime:
+        if not time_machine.escape_hatch.is_travelling():
+            leaks.append("".join(traceback.format_stack(limit=6)[:-1]))
+        return original(self)
+
+    monkeypatch.setattr(SystemClock, "now", guarded)
+    yield
+    assert not leaks, "the real wall clock reached the bot:\n" + leaks[0]
 
 
 def pg_base_url() -> str:

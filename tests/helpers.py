@@ -5,11 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from aiogram import Router
 
 from bot.services.vn_calendar import VN_TZ
+
+# The sample district the tests import: a copy of the dan-phuong files, kept with the tests so a
+# clone of the project alone runs them.
+DAN_PHUONG = Path(__file__).resolve().parent / "data" / "dan-phuong"
 
 Msg = dict[str, Any]
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -17,8 +16,9 @@ from bot.services.rosters.common import Quarter
 from bot.services.rosters.review import publish
 from bot.services.vn_calendar import local_to_utc
 from storage.db import create_session_factory
+from tests.helpers import DAN_PHUONG
 
-DATASET = Path("/work/shared/datasets/dan-phuong")
+DATASET = DAN_PHUONG
 VISITED_BRANCHES = 129
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from bot.settings import SettingsError, load_settings
@@ -74,3 +76,28 @@ def test_bad_setting_names_itself(env: dict[str, str], name: str) -> None:
 def test_isdigit_class_admin_ids_beyond_ascii_digits_are_a_settings_error(ids: str) -> None:
     with pytest.raises(SettingsError, match="ADMIN_IDS"):
         load_settings({"BOT_TOKEN": "123456:TEST", "ADMIN_IDS": ids})
+
+
+def test_clock_start_shifts_the_clock_only_with_a_local_bot_api() -> None:
+    here = load_settings(
+        {
+            "BOT_TOKEN": "1:A",
+            "TELEGRAM_API_URL": "http://127.0.0.1:8081",
+            "CLOCK_START": "2027-02-08T23:30:00+07:00",
+        }
+    )
+    assert here.clock_start == datetime(2027, 2, 8, 16, 30, tzinfo=UTC)
+    for api in ("https://api.telegram.org", None):
+        env = {"BOT_TOKEN": "1:A", "CLOCK_START": "2027-02-08T23:30:00+07:00"}
+        if api:
+            env["TELEGRAM_API_URL"] = api
+        with pytest.raises(SettingsError, match="CLOCK_START"):
+            load_settings(env)
+    with pytest.raises(SettingsError, match="CLOCK_START"):  # a date without its zone
+        load_settings(
+            {
+                "BOT_TOKEN": "1:A",
+                "TELEGRAM_API_URL": "http://localhost:1",
+                "CLOCK_START": "2027-02-08",
+            }
+        )

@@ -52,9 +52,9 @@ from storage.models.outbox import OutboxEntry
 from storage.models.rosters import LIVE_VISIT_STATUSES
 from tests.conftest import _pg_admin_execute, _Templates
 from tests.e2e.harness import BotEnv, running_bot
-from tests.helpers import FakeClock, local
+from tests.helpers import DAN_PHUONG, FakeClock, local
 
-DATASET = Path("/work/shared/datasets/dan-phuong")
+DATASET = DAN_PHUONG
 START = local(2026, 12, 22, 9)  # 10 days before 2027-Q1: the drafts are due
 TG_BASE = 8_000_000  # a working-group member's Telegram id: TG_BASE + their row id
 CHAT_BASE = -1_001_200_000  # group i's chat: CHAT_BASE - i

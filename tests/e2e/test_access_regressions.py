@@ -7,7 +7,6 @@ import logging
 import re
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,9 +28,9 @@ from storage.models import ChatBinding, OutboxEntry
 from tests import orgdata as o
 from tests.e2e.access import GROUP, link_code, org_world
 from tests.e2e.harness import BotEnv
-from tests.helpers import button
+from tests.helpers import DAN_PHUONG, button
 
-DATASET = Path("/work/shared/datasets/dan-phuong")
+DATASET = DAN_PHUONG
 WRONG = [f"ABCD-EF{a}{b}" for a in "GH" for b in "JKMNPQRS"]
 
 

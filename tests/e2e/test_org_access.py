@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import re
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import time_machine
@@ -23,9 +22,9 @@ from storage.models import AuditLog, ChatBinding, Invite, LinkCode, Member
 from tests import orgdata as o
 from tests.e2e.access import GROUP, link_code, org_world
 from tests.e2e.harness import BotEnv
-from tests.helpers import buttons
+from tests.helpers import DAN_PHUONG, buttons
 
-DATASET = Path("/work/shared/datasets/dan-phuong")
+DATASET = DAN_PHUONG
 LINK_RE = re.compile(r"https://t\.me/\S+\?start=(i_[A-Za-z0-9_-]+)")
 
 

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from sandbox.testing import run_sandbox
+from tests.conftest import clock_start
 from tests.e2e.harness import TOKEN
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,6 +37,7 @@ async def test_make_run_answers_start_within_a_second(tmp_path: Path) -> None:
             TELEGRAM_API_URL=sb.base_url,
             DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/bot.db",
             LOG_LEVEL="INFO",
+            CLOCK_START=clock_start().isoformat(),  # the test's instant, not the day it runs
         )
         proc = await asyncio.create_subprocess_exec(
             "make",
@@ -64,6 +66,7 @@ async def test_make_run_answers_start_within_a_second(tmp_path: Path) -> None:
         # make itself dies of the SIGTERM; the bot below it must have stopped cleanly.
         assert proc.returncode in (0, -signal.SIGTERM), log
         assert "bot.app stopped" in log, log
+        assert "clock shifted: it reads " + clock_start().isoformat() in log, log
         assert "Traceback" not in log, log
         assert TOKEN.split(":")[1] not in log.replace(TOKEN.split(":")[1] + "_bot", "")
 
