@@ -51,7 +51,7 @@ class StepAct(enum.Enum):
     PLACE = "place"  # use the branch's usual place
     SKIP = "skip"  # no agenda
     OK = "ok"  # schedule it
-    ABORT = "abort"  # leave the wizard ("Huỷ thao tác"; /cancel cancels meetings)
+    ABORT = "abort"  # leave the wizard ("Hủy thao tác"; /cancel cancels meetings)
 
 
 class StepCb(CallbackData, prefix="mstep"):

@@ -4,7 +4,7 @@ permission on the picked id, the dates and the reason, and tells everyone told b
 
 `/reschedule 04/12 20:00 [place]` applies at once; plain /reschedule asks for the new time.
 `/cancel <reason>` needs the reason (members read it). The wizard's own abort button is
-"Huỷ thao tác" (`handlers.meetings.schedule.on_abort`); /cancel cancels meetings.
+"Hủy thao tác" (`handlers.meetings.schedule.on_abort`); /cancel cancels meetings.
 """
 
 from __future__ import annotations

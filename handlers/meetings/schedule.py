@@ -368,6 +368,6 @@ async def on_confirm(
 
 @router.callback_query(StepCb.filter(F.act == StepAct.ABORT))
 async def on_abort(query: CallbackQuery, state: FSMContext) -> None:
-    """ "Huỷ thao tác": leave the wizard (or the /reschedule, /cancel picker), nothing saved."""
+    """ "Hủy thao tác": leave the wizard (or the /reschedule, /cancel picker), nothing saved."""
     await state.clear()
     await show(query, t("mtg.sched.aborted"))
