@@ -100,7 +100,7 @@ async def test_progress_edits_are_coalesced_and_end_in_a_report(engine: AsyncEng
         await bc.acknowledge(s, w.ctx, o.SEC1, draft, G_B1)
     mono.t += 10
     assert await live.flush(w.factory, w.ctx, edits) == 1
-    assert "Đã nhận</b> 1/3 (hạn 11:00 25/11/2026)" in edits.last
+    assert "Đã nhận</b> 1/3 (hạn Thứ Tư, 25/11/2026 lúc 11:00)" in edits.last
     assert "• Đảng ủy xã An: 1/2" in edits.last
     assert "• Cấp huyện và tổ công tác: 0/1" in edits.last
     mono.t += 10

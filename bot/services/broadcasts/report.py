@@ -168,6 +168,8 @@ async def detail(session: AsyncSession, actor: Actor, broadcast_id: int) -> Broa
         everyone.append(
             RecipientLine(rec.name, unit, rec.target_type, state, reason, rec.sent_at, rec.ack_at)
         )
+    # By unit, then recipient, both in Vietnamese alphabetical order (the workbook and the list).
+    everyone.sort(key=lambda line: (line.unit == "", vn_key(line.unit), vn_key(line.name)))
     silent = [
         line
         for line in everyone
