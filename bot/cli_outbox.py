@@ -7,6 +7,7 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.cli_text import Say
 from bot.clock import SystemClock
 
 
@@ -42,13 +43,14 @@ def _iso(value: str) -> datetime:
 
 
 def cmd_outbox(args: argparse.Namespace) -> int:
-    from bot.cli import _settings
+    from bot.cli import _settings, say_for
 
     settings = _settings(require_token=False)
-    return asyncio.run(_run(settings.database_url, args.verb, getattr(args, "since", None)))
+    say = say_for(args, settings)
+    return asyncio.run(_run(settings.database_url, say, args.verb, getattr(args, "since", None)))
 
 
-async def _run(url: str, verb: str | None, since: datetime | None) -> int:
+async def _run(url: str, say: Say, verb: str | None, since: datetime | None) -> int:
     from storage.db import create_engine, create_session_factory
     from storage.repositories.outbox import OutboxRepository
 
@@ -59,7 +61,7 @@ async def _run(url: str, verb: str | None, since: datetime | None) -> int:
         if verb == "retry-failed":
             async with sf() as s, s.begin():
                 n = await OutboxRepository(s).requeue_failed(now, since)
-            print(f"OK requeued {n} failed message(s)")
+            print(say("op.outbox.requeued", n=n))
             return 0
         async with sf() as s:
             repo = OutboxRepository(s)
@@ -69,9 +71,9 @@ async def _run(url: str, verb: str | None, since: datetime | None) -> int:
         states = ("pending", "claimed", "sending", "sent", "failed", "maybe_sent")
         for state in (*states, *sorted(set(counts) - set(states))):
             print(f"{state:<12}{counts.get(state, 0):>10}")
-        print(f"{'uncertain':<12}{uncertain:>10}  (attempts that may have been delivered)")
+        print(f"{'uncertain':<12}{uncertain:>10}  {say('op.outbox.uncertain')}")
         age = "-" if oldest is None else f"{(now - oldest).total_seconds():.0f}s"
-        print(f"oldest due not yet sent: {age}")
+        print(say("op.outbox.oldest", age=age))
         return 0
     finally:
         await engine.dispose()
