@@ -76,7 +76,7 @@ async def test_progress_edits_are_coalesced_and_end_in_a_report(engine: AsyncEng
     assert await live.flush(w.factory, w.ctx, edits) == 0  # within 5 s of the last edit
     mono.t += 4
     assert await live.flush(w.factory, w.ctx, edits) == 1
-    assert "đã gửi 2/5" in edits.last and "Dự kiến xong lúc" in edits.last
+    assert "đã gửi 2/5" in edits.last and "Dự kiến xong vào" in edits.last
     mono.t += 10
     assert await live.flush(w.factory, w.ctx, edits) == 0  # nothing changed: no edit
     # The rest ends: two failures, one maybe sent.
@@ -87,8 +87,8 @@ async def test_progress_edits_are_coalesced_and_end_in_a_report(engine: AsyncEng
     assert await live.flush(w.factory, w.ctx, edits) == 1
     text = edits.last
     assert "Đã gửi xong" in text and "đã gửi 2/5" in text and "lỗi 2" in text
-    assert "Lỗi theo lý do" in text and "bot bị xóa khỏi nhóm: 1" in text
-    assert "người nhận đã chặn bot: 1" in text and "Không chắc đã tới" in text
+    assert "Lỗi theo lý do" in text and "Trợ lý bị xóa khỏi nhóm: 1" in text
+    assert "người nhận đã chặn Trợ lý: 1" in text and "Không chắc đã tới" in text
     assert edits.buttons() == [f"bcp:{draft}:r", f"bcp:{draft}:f"]
     b = await w.broadcast(draft)
     assert b.status == "done" and b.finished_at is not None
