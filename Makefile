@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# Test workers: most tests wait on I/O (the sandbox, the databases), so more workers than cores.
+PYTEST_WORKERS ?= 4
 
-.PHONY: run test lint typecheck format bench sandbox migrate clean
+.PHONY: run test test-dates lint typecheck format bench sandbox migrate clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,8 +21,8 @@ run: $(STAMP)  ## set up, migrate and run the bot
 migrate: $(STAMP)
 	$(PY) -m bot migrate
 
-sandbox: $(STAMP)  ## the local Bot API stand-in on 127.0.0.1:8081
-	$(PY) -m sandbox
+sandbox: $(STAMP)  ## the local Bot API stand-in on 127.0.0.1:$(PORT) (default 8081)
+	$(PY) -m sandbox --port $(or $(PORT),8081)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -34,7 +36,10 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 
 test: lint typecheck  ## lint and types, then the whole suite on SQLite and PostgreSQL
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS)
+
+test-dates: $(STAMP)  ## the end-to-end suite at hard instants (Tết, quarter end, New Year's Eve, 00:05 on the 1st)
+	scripts/test-dates
 
 bench: $(STAMP)
 	$(PY) -m bench

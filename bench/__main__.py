@@ -5,17 +5,32 @@ from __future__ import annotations
 
 import importlib
 import sys
+import traceback
 from pathlib import Path
+
+from bench.common import CannotRun
 
 
 def available() -> list[str]:
     return sorted(p.stem.removeprefix("bench_") for p in Path(__file__).parent.glob("bench_*.py"))
 
 
+EXIT_CANNOT_RUN = 3
+
+
 def run(name: str, argv: list[str]) -> int:
+    """One benchmark; a missing prerequisite is said in one line and exits non-zero."""
     module = importlib.import_module(f"bench.bench_{name}")
     print(f"== bench {name}", flush=True)
-    return int(module.main(argv) or 0)
+    try:
+        return int(module.main(argv) or 0)
+    except CannotRun as exc:
+        print(f"bench {name} cannot run: {exc}", flush=True)
+        return EXIT_CANNOT_RUN
+    except Exception:  # one broken benchmark does not hide the others' figures
+        traceback.print_exc()
+        print(f"bench {name} failed (above)", flush=True)
+        return 1
 
 
 def main(argv: list[str]) -> int:

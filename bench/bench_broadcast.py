@@ -1,5 +1,6 @@
 """A broadcast to a 30-district city's ~8,200 branch groups at Telegram's bulk limit, while
-people keep using the bot.
+people keep using the bot. The city is the sample organisation's (`bot.sample_org`, seed 0);
+the clock is fixed (`bench.common.BENCH_AT`, in the sandbox's process too).
 
 The production app (dispatcher, outbox sender, jobs with the live progress edits) runs here on
 an SQLite copy of the imported city (see `bench/broadcast_world.py`); the sandbox serves from
@@ -38,7 +39,6 @@ import os
 import random
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -51,6 +51,7 @@ from aiohttp import ClientSession
 from sqlalchemy import func, select
 
 from bench.broadcast_world import Plan, build_template, serve
+from bench.common import fixed_clock, follow_clock, sample_city, wait_started, watch_startup
 from bot.app import App, create_app, poll
 from bot.clock import SystemClock
 from bot.services.meetings import MeetingContext, schedule_meeting
@@ -58,9 +59,14 @@ from bot.services.policy import load_actor
 from bot.settings import load_settings
 from storage.models import OutboxEntry
 
-DATASETS = Path(os.environ.get("DATASETS_DIR", "/work/shared/datasets"))
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "123456:TEST"
+TITLE = "Họp chi bộ mở rộng"  # the people's meeting: its announcement carries their buttons
+# How long the people's group may wait for that announcement once the bot is up (it leaves
+# through the outbox at once; the cap only turns a hang into a message).
+ANNOUNCE_CAP = 300
+# After the broadcast, how long the last people's actions may wait for their answers.
+ANSWER_CAP = 60.0
 TEXT = "Hướng dẫn học tập, quán triệt Nghị quyết Trung ương: tổ chức trước ngày 15/12."
 BOLD = [{"type": "bold", "offset": 0, "length": 9}]
 FINAL = ("sent", "failed", "maybe_sent", "cancelled")
@@ -83,7 +89,10 @@ async def _sandbox(plan: Plan, tmp: Path) -> AsyncIterator[str]:
     )
     try:
         assert proc.stdout is not None
-        port = int(json.loads(await proc.stdout.readline())["port"])
+        line = await proc.stdout.readline()
+        if not line:
+            raise RuntimeError("the sandbox process ended before serving (its error is above)")
+        port = int(json.loads(line)["port"])
         yield f"http://127.0.0.1:{port}"
     finally:
         assert proc.stdin is not None
@@ -103,21 +112,13 @@ async def _post(http: ClientSession, url: str, body: dict[str, Any]) -> Any:
     return data.get("result", data)
 
 
-async def _started(app: App) -> None:
-    for _ in range(1000):
-        if app.scheduler.running:
-            return
-        await asyncio.sleep(0.02)
-    raise RuntimeError("the bot did not start")
-
-
 async def _announce(app: App, plan: Plan, ctx: MeetingContext) -> None:
     """A meeting of the people's branch, announced in its group (the buttons they tap)."""
     async with app.session_factory() as s, s.begin():
         actor = await load_actor(s, plan.admin)
         starts = (datetime.now(UTC) + timedelta(days=3)).replace(second=0, microsecond=0)
         await schedule_meeting(
-            s, actor, ctx, plan.people_branch, kind="extraordinary", starts_at=starts, title="Họp"
+            s, actor, ctx, plan.people_branch, kind="extraordinary", starts_at=starts, title=TITLE
         )
 
 
@@ -177,6 +178,17 @@ async def _broadcast(app: App, plan: Plan, ctx: MeetingContext, source_id: int) 
     return actor, preview
 
 
+async def _answered(http: ClientSession, base: str) -> None:
+    """Wait until every person's last action has its answer (or ANSWER_CAP passed: the report
+    then counts the unanswered ones)."""
+    deadline = time.monotonic() + ANSWER_CAP
+    while time.monotonic() < deadline:
+        async with http.get(f"{base}/bench/unanswered") as resp:
+            if not (await resp.json())["unanswered"]:
+                return
+        await asyncio.sleep(0.1)
+
+
 async def _pending(app: App, broadcast_id: int) -> int:
     async with app.session_factory() as s:
         count = await s.scalar(
@@ -218,16 +230,23 @@ async def run_once(
             }
         )
         app = create_app(settings)
+        ready = watch_startup(app)
         task = asyncio.create_task(poll(app, handle_signals=False))
         try:
-            await _started(app)
+            await wait_started(ready, task)
             ctx = MeetingContext(SystemClock(), app.i18n, "vi", settings.tz)
             await _announce(app, plan, ctx)
-            announcement = await _post(
-                http,
-                f"{base}/sandbox/wait_for_bot_message",
-                {"chat_id": plan.people_chat, "timeout": 30, "text_contains": ""},
-            )
+            try:
+                announcement = await _post(
+                    http,
+                    f"{base}/sandbox/wait_for_bot_message",
+                    {"chat_id": plan.people_chat, "timeout": ANNOUNCE_CAP, "text_contains": TITLE},
+                )
+            except RuntimeError as exc:
+                raise RuntimeError(
+                    f"the meeting announcement did not reach the people's group within "
+                    f"{ANNOUNCE_CAP} s after start-up ({exc})"
+                ) from None
             sent = await _post(
                 http,
                 f"{base}/sandbox/send_text",
@@ -251,7 +270,7 @@ async def run_once(
                 await asyncio.sleep(0.25)
             stop.set()
             await crowd
-            await asyncio.sleep(1.0)  # the last answers to the people
+            await _answered(http, base)
             async with http.get(f"{base}/bench/report") as resp:
                 tally = await resp.json()
             states = await _states(app, preview.broadcast.id)
@@ -322,21 +341,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", choices=("clean", "429"))
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     args = parser.parse_args(argv or [])
-    if args.serve:  # the sandbox process of a run
-        asyncio.run(serve(Path(args.serve)))
+    if args.serve:  # the sandbox process of a run, on the parent's fixed clock
+        with follow_clock():
+            asyncio.run(serve(Path(args.serve)))
         return 0
     logging.basicConfig(level=logging.WARNING)
     districts, chats = args.districts, args.chats
     if args.quick:
         districts, chats = 3, chats or 600
     ok = True
-    with tempfile.TemporaryDirectory(prefix="bench_broadcast_") as tmp_name:
+    with tempfile.TemporaryDirectory(prefix="bench_broadcast_") as tmp_name, fixed_clock():
         tmp = Path(tmp_name)
-        city = tmp / "city"
-        generate = [sys.executable, str(DATASETS / "generate.py"), str(city)]
-        subprocess.run(
-            [*generate, "--districts", str(districts)], check=True, stdout=subprocess.DEVNULL
-        )
+        city = sample_city(tmp / "city", districts)
         template = tmp / "template.db"
         started = time.perf_counter()
         plan = asyncio.run(build_template(city, template, chats, args.people))

@@ -1,7 +1,9 @@
-"""Nudges sweep speed: a generated 30-district city (~209,000 members, ~8,200 branches) with
-about 10% of every kind of obligation open, swept on PostgreSQL (and SQLite with `--backend`).
+"""Nudges sweep speed: a 30-district city of the sample district (~209,000 members, ~8,200
+branches) with about 10% of every kind of obligation open, swept on PostgreSQL (and SQLite
+with `--backend`).
 
-The city is imported into a fresh database; then, as of Friday 2027-01-08 10:00: every
+The city is imported into a fresh database; then, as of Friday 2027-01-08 10:00 (the clock is
+fixed there for the whole run): every
 secretary, deputy and working-group member has an account, each district an admin, half the
 units a group chat; a year of regular meetings (January 2026 to March 2027, as the plan job
 made them), those held scheduled and 90% reported (the ones of the past days too), the next
@@ -23,10 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -40,6 +39,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bench.bench_import import _pg_admin, _pg_admin_url
+from bench.common import fixed_clock, require_postgresql, sample_city, sample_district
 from bot.i18n import create_i18n
 from bot.services.meetings import generate_plan
 from bot.services.meetings.context import MeetingContext
@@ -68,7 +68,6 @@ from storage.models import (
 )
 from storage.models.org import VISITED_BRANCH_KINDS
 
-DATASETS = Path(os.environ.get("DATASETS_DIR", "/work/shared/datasets"))
 NOW = local_to_utc(datetime(2027, 1, 8).date(), datetime(2027, 1, 8, 10).time())
 LIMIT = 2.0
 TG = 9_000_000_000  # accounts given to members who have none: TG + member id
@@ -392,21 +391,21 @@ async def _one(name: str, folder: Path, url: str, explain: bool, profile: bool =
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench nudges")
-    parser.add_argument("--quick", action="store_true", help="dan-phuong instead of the city")
+    parser.add_argument("--quick", action="store_true", help="one district instead of the city")
     parser.add_argument("--districts", type=int, default=30)
     parser.add_argument("--backend", default="postgresql", choices=["postgresql", "sqlite", "both"])
     parser.add_argument("--profile", action="store_true", help="cProfile the first sweep")
     args = parser.parse_args(argv)
     backends = ["postgresql", "sqlite"] if args.backend == "both" else [args.backend]
+    if "postgresql" in backends:
+        require_postgresql()
     ok = True
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, fixed_clock(NOW):
         if args.quick:
-            folder, name = DATASETS / "dan-phuong", "dan-phuong"
+            folder, name = sample_district(Path(tmp) / "district"), "district"
         else:
-            folder, name = Path(tmp) / "city", f"city ({args.districts} districts)"
-            generate = [sys.executable, str(DATASETS / "generate.py"), str(folder)]
-            generate += ["--districts", str(args.districts)]
-            subprocess.run(generate, check=True, stdout=subprocess.DEVNULL)
+            folder = sample_city(Path(tmp) / "city", args.districts)
+            name = f"city ({args.districts} districts)"
         for backend in backends:
             pg_name = ""
             if backend == "sqlite":

@@ -16,7 +16,10 @@ every run, so `faults+429` also prints that floor (the last 429's answer + its r
 the time over it.
 
     python -m bench outbox [--messages 5000] [--rate 300] [--backend sqlite|postgresql|both]
-                           [--repeat 1] [--same-process] [--skip-raw]
+                           [--repeat 1] [--same-process] [--skip-raw] [--skip-redis]
+
+The clock is fixed (`bench.common.BENCH_AT`, in the sandbox's process too); the `redis` run
+needs Redis on 127.0.0.1:6379 (or `--skip-redis`).
 """
 
 from __future__ import annotations
@@ -33,13 +36,21 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import ClientSession, web
 from sqlalchemy import select, update
 
+from bench.common import (
+    REDIS_DEFAULT,
+    fixed_clock,
+    follow_clock,
+    new_pg_database,
+    require_postgresql,
+    require_redis,
+)
 from bot.clock import SystemClock
 from bot.outbox import OutboxMessage, Sender, SenderConfig, enqueue
 from sandbox.server import create_app
@@ -48,9 +59,7 @@ from storage.db import create_engine, create_session_factory
 from storage.migrate import upgrade_to_head
 from storage.models import OutboxEntry
 
-REDIS_URL = "redis://127.0.0.1:6379/15"
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-PG_BASE = "postgresql+asyncpg://postgres@127.0.0.1:5432/"
+REDIS_URL = REDIS_DEFAULT
 FIRST_CHAT = 1_000_000
 SEED = 11
 ROOT = Path(__file__).resolve().parent.parent
@@ -151,7 +160,10 @@ async def _sandbox(n: int, rate: float, faults: str, in_process: bool) -> AsyncI
     )
     try:
         assert proc.stdout is not None
-        port = int(json.loads(await proc.stdout.readline())["port"])
+        line = await proc.stdout.readline()
+        if not line:
+            raise RuntimeError("the sandbox process ended before serving (its error is above)")
+        port = int(json.loads(line)["port"])
         chats = list(range(FIRST_CHAT, FIRST_CHAT + n))
         yield _Served(f"http://127.0.0.1:{port}", chats, None)
     finally:
@@ -198,33 +210,22 @@ async def bench_raw(n: int, rate: float, in_process: bool) -> dict[str, Any]:
     return {"elapsed": elapsed, "errors": errors, **tally}
 
 
-async def _database(backend: str, tmp: Path) -> tuple[str, str | None]:
+async def _nothing() -> None:
+    return None
+
+
+async def _database(backend: str, tmp: Path) -> tuple[str, Callable[[], Awaitable[None]]]:
+    """The run's database and how to drop it."""
     if backend == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp / f'outbox_{uuid.uuid4().hex[:6]}.db'}", None
-    import asyncpg
-
-    name = f"bench_outbox_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(PG_ADMIN)
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    await conn.close()
-    return PG_BASE + name, name
-
-
-async def _drop(name: str | None) -> None:
-    if name is None:
-        return
-    import asyncpg
-
-    conn = await asyncpg.connect(PG_ADMIN)
-    await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await conn.close()
+        return f"sqlite+aiosqlite:///{tmp / f'outbox_{uuid.uuid4().hex[:6]}.db'}", _nothing
+    return await new_pg_database("bench_outbox")
 
 
 async def bench_outbox(
     n: int, rate: float, backend: str, faults: str, in_process: bool = False, shared: bool = False
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench_outbox_") as tmp:
-        url, pg_name = await _database(backend, Path(tmp))
+        url, drop = await _database(backend, Path(tmp))
         engine = create_engine(url)
         try:
             await upgrade_to_head(engine)
@@ -261,7 +262,13 @@ async def bench_outbox(
                 started = time.perf_counter()
                 mono_started = time.monotonic()
                 await sender.start()
+                cap = started + max(600.0, 20 * n / rate)  # a hang becomes a message
                 while sender.stats.sent + sender.stats.failed + sender.stats.maybe_sent < n:  # noqa: ASYNC110 - a progress poll
+                    if time.perf_counter() > cap:
+                        raise RuntimeError(
+                            f"the sender finished {sender.stats.sent} of {n} messages in "
+                            f"{cap - started:.0f} s"
+                        )
                     await asyncio.sleep(0.02)
                 elapsed = time.perf_counter() - started
                 floor = max(0.0, sender.stats.retry_after_until - mono_started)
@@ -272,7 +279,7 @@ async def bench_outbox(
                 rows = (await s.scalars(select(OutboxEntry))).all()
         finally:
             await engine.dispose()
-            await _drop(pg_name)
+            await drop()
     delays = sorted((r.finished_at - r.not_before).total_seconds() for r in rows if r.finished_at)
     states = Counter(r.state for r in rows)
     return {
@@ -318,17 +325,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="sqlite")
     parser.add_argument("--repeat", type=int, default=1, help="run each case this many times")
     parser.add_argument("--skip-raw", action="store_true")
+    parser.add_argument("--skip-redis", action="store_true", help="no run through Redis")
     parser.add_argument(
         "--same-process", action="store_true", help="serve the sandbox from this event loop"
     )
     parser.add_argument("--serve", nargs=2, metavar=("N", "RATE"), help=argparse.SUPPRESS)
     parser.add_argument("--faults", choices=FAULTS[1:], help=argparse.SUPPRESS)
     args = parser.parse_args(argv or [])
-    if args.serve:  # the sandbox process of a run (see `_sandbox`)
-        asyncio.run(_serve(int(args.serve[0]), float(args.serve[1]), args.faults or ""))
+    if args.serve:  # the sandbox process of a run (see `_sandbox`), on the parent's clock
+        with follow_clock():
+            asyncio.run(_serve(int(args.serve[0]), float(args.serve[1]), args.faults or ""))
         return 0
     n, rate, local = args.messages, args.rate, args.same_process
     backends = ("sqlite", "postgresql") if args.backend == "both" else (args.backend,)
+    if "postgresql" in backends:
+        require_postgresql()
+    if not args.skip_redis:
+        require_redis(REDIS_URL, hint=" or pass --skip-redis")
+    with fixed_clock():
+        _runs(args, n, rate, local, backends)
+    return 0
+
+
+def _runs(
+    args: argparse.Namespace, n: int, rate: float, local: bool, backends: tuple[str, ...]
+) -> None:
     print(
         f"{n} messages to {n} chats, sandbox global limit {rate}/s "
         f"({'same process' if local else 'own process'}), theoretical minimum "
@@ -342,9 +363,10 @@ def main(argv: list[str] | None = None) -> int:
                 label = f"{faults or 'outbox'} {backend}"
                 result = asyncio.run(bench_outbox(n, rate, backend, faults, local))
                 _report(label, n, rate, result)
-            label = f"redis {backend}"
-            _report(label, n, rate, asyncio.run(bench_outbox(n, rate, backend, "", local, True)))
-    return 0
+            if not args.skip_redis:
+                label = f"redis {backend}"
+                result = asyncio.run(bench_outbox(n, rate, backend, "", local, True))
+                _report(label, n, rate, result)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
-"""Roster solving speed: a `dan-phuong` quarter and a generated 30-district city quarter,
-solved from the database (imported into a fresh SQLite file), every group's draft made the way
-the draft job makes it.
+"""Roster solving speed: a quarter of the sample district (the generator's default) and of a
+30-district city of it, solved from the database (imported into a fresh SQLite file), every
+group's draft made the way the draft job makes it, ten days before the quarter (the clock is
+fixed there, as the draft job would see it).
 
 Per group: the solver status, covered/due, the largest load and the solve time (the whole
 use case: reading the database, solving every level, writing the draft). Targets: a district
@@ -15,9 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -25,6 +23,7 @@ from datetime import datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
 
+from bench.common import fixed_clock, sample_city, sample_district
 from bot.i18n import create_i18n
 from bot.services.meetings.context import MeetingContext
 from bot.services.org_import import apply_org, load_and_validate
@@ -36,8 +35,7 @@ from storage.db import create_engine, create_session_factory
 from storage.migrate import upgrade_to_head
 from storage.repositories.rosters import RosterRepository
 
-DATASETS = Path(os.environ.get("DATASETS_DIR", "/work/shared/datasets"))
-LIMITS = {"dan-phuong": 1.0, "city": 30.0}
+LIMITS = {"district": 1.0, "city": 30.0}
 
 
 @dataclass
@@ -46,6 +44,11 @@ class FixedClock:
 
     def now(self) -> datetime:
         return self.at
+
+
+def draft_moment(quarter: Quarter) -> datetime:
+    """Ten days before the quarter, 09:00, when the draft job runs."""
+    return local_to_utc(quarter.first_day, dtime(9, 0)) - timedelta(days=10)
 
 
 async def _one(name: str, folder: Path, quarter: Quarter, verbose: bool) -> bool:
@@ -58,8 +61,7 @@ async def _one(name: str, folder: Path, quarter: Quarter, verbose: bool) -> bool
             assert not errors, errors[:3]
             async with factory() as s, s.begin():
                 await apply_org(s, data)
-            # Ten days before the quarter, as the draft job runs.
-            clock = FixedClock(local_to_utc(quarter.first_day, dtime(9, 0)) - timedelta(days=10))
+            clock = FixedClock(draft_moment(quarter))
             ctx = MeetingContext(clock, create_i18n("vi"), "vi")
             # Baseline: reading every group's instance only.
             started = time.perf_counter()
@@ -103,12 +105,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--quarter", default="2027-Q1")
     args = parser.parse_args(argv)
     quarter = Quarter.parse(args.quarter)
-    ok = asyncio.run(_one("dan-phuong", DATASETS / "dan-phuong", quarter, True))
-    if not args.quick:
-        with tempfile.TemporaryDirectory() as tmp:
-            city = Path(tmp) / "city"
-            generate = [sys.executable, str(DATASETS / "generate.py"), str(city)]
-            generate += ["--districts", str(args.districts)]
-            subprocess.run(generate, check=True, stdout=subprocess.DEVNULL)
+    with tempfile.TemporaryDirectory() as tmp, fixed_clock(draft_moment(quarter)):
+        district = sample_district(Path(tmp) / "district")
+        ok = asyncio.run(_one("district", district, quarter, True))
+        if not args.quick:
+            city = sample_city(Path(tmp) / "city", args.districts)
             ok &= asyncio.run(_one("city", city, quarter, False))
     return 0 if ok else 1

@@ -8,6 +8,9 @@ every answer recorded (database count), latency from the tap to the bot's answer
 count). The baseline in the same run is a bare aiogram bot that only answers the callback.
 
     python -m bench rsvp [--members 200] [--window 10] [--backend sqlite|postgresql|both]
+
+The clock is fixed (`bench.common.BENCH_AT`); each bot starts fully (its start-up observed)
+before the first tap.
 """
 
 from __future__ import annotations
@@ -19,8 +22,6 @@ import logging
 import statistics
 import tempfile
 import time
-import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from datetime import time as dtime
@@ -33,6 +34,13 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup
 from sqlalchemy import func, select
 
+from bench.common import (
+    fixed_clock,
+    new_pg_database,
+    require_postgresql,
+    wait_started,
+    watch_startup,
+)
 from bot.app import App, create_app, poll
 from bot.clock import SystemClock
 from bot.services import meetings as svc
@@ -42,12 +50,14 @@ from sandbox.testing import run_sandbox
 from storage.migrate import upgrade_to_head
 from storage.models import Branch, ChatBinding, MeetingRsvp, Member, TelegramUser, Unit
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-PG_BASE = "postgresql+asyncpg://postgres@127.0.0.1:5432/"
 TOKEN = "123456:TEST"
 GROUP = -100777
 FIRST_UID = 50_000
 NO_EVERY = 10  # every tenth member answers "Vắng mặt" (the bot then asks the reason in private)
+# Caps that only turn a hang into a message: the announcement leaves through the outbox at
+# once, every tap's answer is written before it is answered.
+ANNOUNCE_CAP = 300
+RECORDED_CAP = 120.0
 
 
 class HandlerTimes(logging.Handler):
@@ -137,8 +147,15 @@ async def bench_bare(members: int, window: float) -> Result:
             ]
         )
         msg = await bot.send_message(GROUP, "Meeting", reply_markup=markup)
+        ready = asyncio.Event()
+
+        async def on_startup() -> None:
+            ready.set()
+
+        dp.startup.register(on_startup)
         task = asyncio.create_task(dp.start_polling(bot, handle_signals=False, polling_timeout=30))
         try:
+            await wait_started(ready, task)
             taps = [(uid, "n" if i % NO_EVERY == 0 else "y") for i, uid in enumerate(uids)]
             lat = await _tap_all(world, GROUP, msg.message_id, taps, window)
         finally:
@@ -241,12 +258,19 @@ async def bench_bot(members: int, window: float, database_url: str, backend: str
         world.create_group(
             GROUP, "Chi bộ thôn Đo", dict.fromkeys(uids, "member"), bot_status="member"
         )
+        ready = watch_startup(app)
         task = asyncio.create_task(poll(app, handle_signals=False))
         try:
+            await wait_started(ready, task)
             meeting_id = await _announce(app, branch_id, uids[0])
-            announcement = await world.wait_for_bot_message(
-                GROUP, lambda m: bool(m.get("reply_markup")), timeout=30
-            )
+            try:
+                announcement = await world.wait_for_bot_message(
+                    GROUP, lambda m: bool(m.get("reply_markup")), timeout=ANNOUNCE_CAP
+                )
+            except TimeoutError:
+                raise RuntimeError(
+                    f"the meeting announcement did not reach the group within {ANNOUNCE_CAP} s"
+                ) from None
             buttons = [
                 b["callback_data"] for b in announcement["reply_markup"]["inline_keyboard"][0]
             ]
@@ -280,9 +304,11 @@ async def bench_bot(members: int, window: float, database_url: str, backend: str
 
 
 async def _recorded(app: App, meeting_id: int, expected: int) -> int:
-    """Answers in the database once every tap's transaction has committed."""
+    """Answers in the database once every tap's transaction has committed (or the cap passed:
+    the table then shows how many were recorded)."""
     count = 0
-    for _ in range(100):
+    deadline = time.monotonic() + RECORDED_CAP
+    while time.monotonic() < deadline:
         async with app.session_factory() as s:
             count = int(
                 await s.scalar(
@@ -298,22 +324,6 @@ async def _recorded(app: App, meeting_id: int, expected: int) -> int:
     return count
 
 
-async def _pg_database() -> tuple[str, Callable[[], Awaitable[None]]]:
-    import asyncpg
-
-    name = f"bench_rsvp_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(PG_ADMIN)
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    await conn.close()
-
-    async def drop() -> None:
-        c = await asyncpg.connect(PG_ADMIN)
-        await c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await c.close()
-
-    return PG_BASE + name, drop
-
-
 async def run(members: int, window: float, backends: list[str]) -> list[Result]:
     logging.basicConfig(level=logging.WARNING)
     results = [await bench_bare(members, window)]
@@ -322,7 +332,7 @@ async def run(members: int, window: float, backends: list[str]) -> list[Result]:
             tmp = tempfile.mkdtemp(prefix="bench_rsvp_")
             url, cleanup = f"sqlite+aiosqlite:///{Path(tmp) / 'bot.db'}", None
         else:
-            url, cleanup = await _pg_database()
+            url, cleanup = await new_pg_database("bench_rsvp")
         try:
             results.append(await bench_bot(members, window, url, backend))
         finally:
@@ -348,7 +358,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     args = parser.parse_args(argv)
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
-    results = asyncio.run(run(args.members, args.window, backends))
+    if "postgresql" in backends:
+        require_postgresql()
+    with fixed_clock():
+        results = asyncio.run(run(args.members, args.window, backends))
     failed = [r for r in results[1:] if r.recorded != r.taps]
     return 1 if failed else 0
 

@@ -6,6 +6,9 @@ case): "first contact" is each one's very first update (their account row must b
 "returning" the same people again (nothing about them changed: nothing to write).
 
     python -m bench updates [--updates N] [--backend sqlite|postgresql|both] [--repeat 3]
+
+The clock is fixed (`bench.common.BENCH_AT`); each bot has finished its start-up before the
+first update.
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ import contextlib
 import statistics
 import tempfile
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -25,13 +27,17 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import Message
 
+from bench.common import (
+    fixed_clock,
+    new_pg_database,
+    require_postgresql,
+    wait_started,
+    watch_startup,
+)
 from bot.app import App, create_app
 from bot.settings import load_settings
 from sandbox.testing import run_sandbox
 from storage.migrate import upgrade_to_head
-
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-PG_BASE = "postgresql+asyncpg://postgres@127.0.0.1:5432/"
 
 
 async def _drive(world: object, n: int, first_uid: int, text: str) -> float:
@@ -58,9 +64,11 @@ async def _drive(world: object, n: int, first_uid: int, text: str) -> float:
 
 
 @contextlib.asynccontextmanager
-async def _polling(dp: Dispatcher, bot: Bot) -> AsyncIterator[None]:
+async def _polling(dp: Dispatcher, bot: Bot, ready: asyncio.Event) -> AsyncIterator[None]:
+    """Polling, once the dispatcher's start-up (`ready`) is done."""
     task = asyncio.create_task(dp.start_polling(bot, handle_signals=False, polling_timeout=30))
     try:
+        await wait_started(ready, task)
         yield
     finally:
         await dp.stop_polling()
@@ -95,7 +103,13 @@ async def echo_bot(n: int) -> AsyncIterator[Drive]:
             name = message.from_user.first_name if message.from_user else ""
             await message.answer(i18n.t("start.greeting", "vi", name=name))
 
-        async with _polling(dp, bot):
+        ready = asyncio.Event()
+
+        async def on_startup() -> None:
+            ready.set()
+
+        dp.startup.register(on_startup)
+        async with _polling(dp, bot, ready):
             yield lambda: _drive(world, n, 10_000, "/start")
         await bot.session.close()
 
@@ -147,25 +161,9 @@ async def the_bot(n: int, database_url: str) -> AsyncIterator[Drive]:
         app = create_app(settings)
         await upgrade_to_head(app.engine)
         await _members(app, n, 20_000)
-        async with _polling(app.dp, app.bot):
+        async with _polling(app.dp, app.bot, watch_startup(app)):
             yield lambda: _drive(world, n, 20_000, "/start")
         await app.engine.dispose()
-
-
-async def _pg_database() -> tuple[str, Callable[[], Awaitable[None]]]:
-    import asyncpg
-
-    name = f"bench_updates_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(PG_ADMIN)
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    await conn.close()
-
-    async def drop() -> None:
-        c = await asyncpg.connect(PG_ADMIN)
-        await c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await c.close()
-
-    return PG_BASE + name, drop
 
 
 def _row(label: str, times: list[float], n: int, ratio: float | None) -> str:
@@ -192,7 +190,7 @@ async def run(n: int, backends: list[str], repeats: int = 3) -> None:
                 tmp = tempfile.mkdtemp(prefix="bench_updates_")
                 url, cleanup = f"sqlite+aiosqlite:///{Path(tmp) / 'bot.db'}", None
             else:
-                url, cleanup = await _pg_database()
+                url, cleanup = await new_pg_database("bench_updates")
             try:
                 async with the_bot(n, url) as bot:
                     e0 = await echo()
@@ -223,7 +221,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs of each (medians shown)")
     args = parser.parse_args(argv)
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
-    asyncio.run(run(args.updates, backends, max(1, args.repeat)))
+    if "postgresql" in backends:
+        require_postgresql()
+    with fixed_clock():
+        asyncio.run(run(args.updates, backends, max(1, args.repeat)))
 
 
 if __name__ == "__main__":

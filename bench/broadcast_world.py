@@ -176,6 +176,27 @@ class Bench:
     async def report(self, _request: web.Request) -> web.Response:
         return web.json_response(self.tally())
 
+    async def unanswered(self, _request: web.Request) -> web.Response:
+        """How many of the people's actions still wait for the bot's answer."""
+        by_chat = self._sent_by_chat()
+        waiting = sum(1 for a in self.acts if self._answered_at(a, by_chat) is None)
+        return web.json_response({"unanswered": waiting})
+
+    def _sent_by_chat(self) -> dict[int, list[float]]:
+        by_chat: dict[int, list[float]] = {}
+        for e in self.world.sent_log():
+            by_chat.setdefault(e["chat_id"], []).append(e["at"])
+        return by_chat
+
+    def _answered_at(self, act: dict[str, Any], by_chat: dict[int, list[float]]) -> float | None:
+        """When the bot answered an action, by the sandbox's clock: the first message to the
+        person after their /start, or the answer to their tap."""
+        if act["kind"] == "start":
+            later = [t for t in by_chat.get(act["user"], []) if t >= act["at"]]
+            return min(later) if later else None
+        answer = self.world.callback_answer(act["ref"])
+        return answer["at"] if answer else None
+
     def tally(self) -> dict[str, Any]:
         world, plan = self.world, self.plan
         copies: Counter[int] = Counter()
@@ -189,17 +210,10 @@ class Bench:
         group_copies = [
             e for e in sent if e["method"].startswith("copyMessage") and e["chat_id"] in copies
         ]
-        by_chat: dict[int, list[float]] = {}
-        for e in sent:
-            by_chat.setdefault(e["chat_id"], []).append(e["at"])
+        by_chat = self._sent_by_chat()
         waits = []
         for a in self.acts:
-            if a["kind"] == "start":
-                later = [t for t in by_chat.get(a["user"], []) if t >= a["at"]]
-                done = min(later) if later else None
-            else:
-                answer = world.callback_answer(a["ref"])
-                done = answer["at"] if answer else None
+            done = self._answered_at(a, by_chat)
             waits.append(None if done is None else (done - a["at"]) * 1000)
             a["wait"] = waits[-1]
             a["wall"] = a["at"] + time.time() - world.clock()
@@ -235,6 +249,7 @@ async def serve(plan_path: Path) -> None:
     app = create_app(bench.sandbox)
     app.router.add_post("/bench/act", bench.act)
     app.router.add_get("/bench/report", bench.report)
+    app.router.add_get("/bench/unanswered", bench.unanswered)
     runner = web.AppRunner(app, shutdown_timeout=2.0, handle_signals=False)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()

@@ -97,8 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _register_extra(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Feature commands (import, outbox) add themselves here."""
-    for module_name in ("bot.cli_import", "bot.cli_outbox", "bot.cli_roster"):
+    """Feature commands (import, outbox, roster, sample-org) add themselves here."""
+    for module_name in ("bot.cli_import", "bot.cli_outbox", "bot.cli_roster", "bot.cli_sample"):
         try:
             module = __import__(module_name, fromlist=["register"])
         except ModuleNotFoundError as exc:

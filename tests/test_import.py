@@ -1,14 +1,13 @@
 """Organisation import: counts, idempotence, moves, deactivation, hand-overs, xlsx, districts.
 
 Every test runs on SQLite and on PostgreSQL (`database_url`). Modified variants of the shared
-dataset are written to tmp dirs; /work/shared is never touched.
+dataset are written to tmp dirs; the copy under tests/data is never touched.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
-import importlib.util
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +18,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.sample_org import write_sample
 from bot.services.org_import import ImportReport, apply_org, import_org, load_and_validate
 from storage.db import create_session_factory
 from storage.models import (
@@ -31,9 +31,8 @@ from storage.models import (
     WorkingGroupUnit,
 )
 from storage.repositories.org import OrgRepository
+from tests.helpers import DAN_PHUONG
 
-DATASETS = Path("/work/shared/datasets")
-DAN_PHUONG = DATASETS / "dan-phuong"
 Rows = list[dict[str, str]]
 
 
@@ -88,13 +87,9 @@ async def member(engine: AsyncEngine, code: str) -> Member:
         return found
 
 
-def generate(out: Path, districts: int, members_per_branch: int) -> None:
-    """The shared generator, imported from its file (it is not a package)."""
-    spec = importlib.util.spec_from_file_location("generate", DATASETS / "generate.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.generate(out, districts=districts, seed=7, members_per_branch=members_per_branch)
+def generate(out: Path, districts: int) -> None:
+    """The project's own sample generator (`python -m bot sample-org`)."""
+    write_sample(out, shape="district", districts=districts, seed=7)
 
 
 async def test_dan_phuong_imports_with_the_published_counts_and_reimport_changes_nothing(
@@ -293,7 +288,7 @@ async def test_two_districts_in_one_database_do_not_interfere(
     engine: AsyncEngine, tmp_path: Path
 ) -> None:
     both = tmp_path / "both"
-    generate(both, districts=2, members_per_branch=3)
+    generate(both, districts=2)
     d1, d2 = tmp_path / "d1", tmp_path / "d2"
     for district, folder in (("D01", d1), ("D02", d2)):
         folder.mkdir()
@@ -342,8 +337,9 @@ async def test_two_districts_in_one_database_do_not_interfere(
         dist2 = await repo.unit_by_code("D02")
         assert dist1 is not None and dist2 is not None
         # Scoped look-ups do not cross districts.
-        assert await repo.branch_by_code("D01X000", district_id=dist2.id) is None
-        assert await repo.branch_by_code("D01X000", district_id=dist1.id) is not None
+        first = read_rows(d1, "branches")[0]["code"]
+        assert await repo.branch_by_code(first, district_id=dist2.id) is None
+        assert await repo.branch_by_code(first, district_id=dist1.id) is not None
         in_d2 = select(func.count()).where(Member.district_id == dist2.id)
         assert await session.scalar(in_d2) == d2_members
         summaries = (

@@ -1,0 +1,44 @@
+"""The project's own sample organisation: invented people in a realistic shape, written as the
+CSV files `python -m bot import-org` reads, for demos, tests and benchmarks.
+
+`python -m bot sample-org OUT [--districts N] [--seed S] [--shape district]`; the same seed
+gives byte-identical files. Shapes are registered in `SHAPES` by name: `district` is the older
+shape (a district committee over communes and towns); the 2026 shapes (province and commune,
+no district level) belong in `modern.py` beside it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from bot.sample_org import district
+from bot.sample_org.org import SampleOrg
+
+# name -> builder(seed, scale): `scale` is the number of top-level committees (districts for
+# the district shape).
+Builder = Callable[[int, int], SampleOrg]
+SHAPES: dict[str, Builder] = {
+    "district": lambda seed, scale: district.build(seed=seed, districts=scale),
+}
+DEFAULT_SHAPE = "district"
+
+__all__ = ["DEFAULT_SHAPE", "SHAPES", "SampleOrg", "build_sample", "write_sample"]
+
+
+def build_sample(shape: str = DEFAULT_SHAPE, districts: int = 1, seed: int = 0) -> SampleOrg:
+    """The organisation's rows in memory."""
+    try:
+        builder = SHAPES[shape]
+    except KeyError:
+        raise ValueError(f"unknown shape {shape!r}; known: {', '.join(SHAPES)}") from None
+    return builder(seed, districts)
+
+
+def write_sample(
+    out_dir: Path, shape: str = DEFAULT_SHAPE, districts: int = 1, seed: int = 0
+) -> dict[str, int]:
+    """Write the sample's CSV files into `out_dir` (made if missing); rows per table."""
+    org = build_sample(shape, districts, seed)
+    org.write(Path(out_dir))
+    return org.counts()
