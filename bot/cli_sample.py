@@ -49,7 +49,7 @@ def cmd_sample_org(args: argparse.Namespace) -> int:
     from bot.i18n import create_i18n
     from bot.sample_org import write_sample
 
-    language = _language()
+    language = getattr(args, "lang", None) or _language()  # --lang wins (bot.cli_text)
     i18n = create_i18n(language)
     if not 1 <= args.districts <= MOST_DISTRICTS:
         message = i18n.t(
