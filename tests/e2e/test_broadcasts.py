@@ -82,7 +82,7 @@ async def test_a_formatted_pdf_to_every_branch_group(bc: BroadcastWorld) -> None
             assert env.world.bot_messages(b.chat) == []
     # The progress message was edited as it went, and ends with the final report.
     head = w.t("bc.progress.head", id=bid, excerpt=CAPTION)
-    done = plain(w.raw("bc.progress.done", when="", sent=0, queued=0, failed=0)).split(" lúc")[0]
+    done = plain(w.raw("bc.progress.done", when="", sent=0, queued=0, failed=0)).split(" vào")[0]
     (progress,) = [
         m
         for m in env.world.bot_messages(ADMIN)

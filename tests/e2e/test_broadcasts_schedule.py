@@ -75,7 +75,7 @@ async def test_a_scheduled_broadcast_survives_a_restart(dan_phuong_url: str) -> 
 
                 def final() -> Msg | None:
                     now = w.now(progress)
-                    return now if done.split(" lúc")[0] in now["text"] else None
+                    return now if done.split(" vào")[0] in now["text"] else None
 
                 report = await w.wait(final, timeout=20)
                 assert f"{len(mine)}/{len(mine)}" in report["text"]
