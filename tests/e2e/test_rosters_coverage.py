@@ -103,7 +103,7 @@ async def test_coverage_for_a_committee_admin_counts_the_district_by_quarter_and
 
     reply = await w.env.ask(admin, "/coverage 2027")
     year = await _figures(w, 2027, None)
-    assert reply["text"] == _coverage_text(w, year, "2027")
+    assert reply["text"] == _coverage_text(w, year, w.t("fbr.period.year", year=2027))
     assert year.due >= figures.due and year.reports == 1
 
 
