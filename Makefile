@@ -6,13 +6,20 @@ STAMP := $(VENV)/.installed
 # Test workers: most tests wait on I/O (the sandbox, the databases), so more workers than cores.
 PYTEST_WORKERS ?= 4
 
-.PHONY: run test test-dates lint typecheck format bench sandbox migrate clean
+.PHONY: run test test-dates lock lint typecheck format bench sandbox migrate clean
 
-$(STAMP): pyproject.toml
+# Exactly the lock (every version pinned, every file's hash checked), then the project itself
+# without resolving anything again. `make lock` rewrites the lock after pyproject.toml changes.
+$(STAMP): pyproject.toml requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q --require-hashes -r requirements.lock
+	$(PY) -m pip install -q --no-deps -e .
 	touch $(STAMP)
+
+lock: $(STAMP)  ## re-resolve requirements.lock from pyproject.toml (keeps pinned versions unless they no longer fit)
+	$(PY) -m pip install -q uv
+	$(VENV)/bin/uv pip compile pyproject.toml --extra test --extra redis --universal \
+		--python-version 3.11 --generate-hashes -o requirements.lock
 
 run: $(STAMP)  ## set up, migrate and run the bot
 	$(PY) -m bot migrate
@@ -24,11 +31,12 @@ migrate: $(STAMP)
 sandbox: $(STAMP)  ## the local Bot API stand-in on 127.0.0.1:$(PORT) (default 8081)
 	$(PY) -m sandbox --port $(or $(PORT),8081)
 
-lint: $(STAMP)
+lint: $(STAMP)  ## ruff, and lint-imports: the house plan's contracts in pyproject.toml
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
-typecheck: $(STAMP)  ## mypy, disallow_untyped_defs on bot/, handlers/, storage/
+typecheck: $(STAMP)  ## mypy at aiogram's strictness on bot/, handlers/, storage/, sandbox/
 	$(VENV)/bin/mypy
 
 format: $(STAMP)

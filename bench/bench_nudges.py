@@ -68,7 +68,7 @@ from storage.models import (
 )
 from storage.models.org import VISITED_BRANCH_KINDS
 
-NOW = local_to_utc(datetime(2027, 1, 8).date(), datetime(2027, 1, 8, 10).time())
+NOW = local_to_utc(date(2027, 1, 8), dtime(10))
 LIMIT = 2.0
 TG = 9_000_000_000  # accounts given to members who have none: TG + member id
 # Sequential scans of these are named in the summary; one of members fails the run (the issue:

@@ -80,7 +80,7 @@ async def build_template(folder: Path, db_path: Path, chats: int | None, people:
             await apply_org(s, data)
         async with factory() as s, s.begin():
             district = await s.scalar(
-                select(Unit.id).where(Unit.kind == "district_committee").order_by(Unit.code)
+                select(Unit.id).where(Unit.parent_id.is_(None)).order_by(Unit.code)
             )
             assert district is not None
             await s.execute(update(Branch).values(district_id=district))

@@ -46,6 +46,14 @@ def number(value: int | float, locale: str) -> str:
     return text
 
 
+def say_for(args: argparse.Namespace, settings: object | None = None) -> Say:
+    """The operator's language: `--lang`, else DEFAULT_LANGUAGE (settings or environment)."""
+    chosen = getattr(args, "lang", None)
+    if chosen is None and settings is not None:
+        chosen = getattr(settings, "default_language", None)
+    return Say(cli_locale(chosen))
+
+
 class Say:
     """`say(key, **params)`: a catalog line in the operator's language."""
 

@@ -24,6 +24,7 @@ ROLE_COMMANDS: dict[str, tuple[str, ...]] = {
     "member": ("whoami", "branch", "members", "meetings", "ics", "feedback"),
     "visitor": ("roster", "busy", "visit"),
     "secretary": ("invite", "linkcode", "schedule", "reschedule", "cancel", "report", "inbox"),
+    "unit_admin": ("broadcast", "broadcasts", "inbox"),
     "admin": (
         "linkcode",
         "admins",

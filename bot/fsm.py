@@ -25,7 +25,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock, SystemClock
-from bot.middlewares import current_session
+from bot.session import current_session
 from storage.db import sqlite_deferred
 from storage.models import FsmState
 from storage.repositories.update_context import FsmRow

@@ -10,6 +10,7 @@ in memory at start-up, so there is no stale `.mo` to forget to rebuild. Each fea
 from __future__ import annotations
 
 import gettext
+import html
 import io
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -93,6 +94,11 @@ def load_catalog(folder: Path) -> Catalog | None:
 
 def create_i18n(default_locale: str = "vi") -> CatalogI18n:
     return CatalogI18n(path=LOCALES_DIR, default_locale=default_locale, domain=DOMAIN)
+
+
+def quote(value: str) -> str:
+    """Person-written text made safe inside the HTML parse mode (as `aiogram.html.quote`)."""
+    return html.escape(value, quote=False)
 
 
 def pick_locale(chosen: str | None, telegram_language: str | None, default: str) -> str:

@@ -6,7 +6,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from contextvars import ContextVar
 from typing import Any
 
 from aiogram import BaseMiddleware, Bot
@@ -24,6 +23,9 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import ORMExecuteState, Session
 
+from bot.fsm import DbStorage, prefetched
+from bot.outbox.direct import answering
+from bot.session import current_session
 from storage.db import begin_mode, set_begin_mode
 from storage.repositories.update_context import load_update_context
 from storage.repositories.users import UserRepository
@@ -79,9 +81,13 @@ class InFlight(BaseMiddleware):
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         self.count += 1
         self._idle.clear()
+        # What the bot sends from here on answers this update: it goes at once, not in the
+        # pace of what the bot sends on its own (`bot.outbox.direct`).
+        token = answering.set(True)
         try:
             return await handler(event, data)
         finally:
+            answering.reset(token)
             self.count -= 1
             if self.count == 0:
                 self._idle.set()
@@ -106,10 +112,6 @@ class HandlerNameMiddleware(BaseMiddleware):
             cb = handler_obj.callback
             trace["handler"] = f"{cb.__module__}.{getattr(cb, '__qualname__', cb)}"
         return await handler(event, data)
-
-
-# The session of the update being handled, for the request middleware below.
-current_session: ContextVar[AsyncSession | None] = ContextVar("current_session", default=None)
 
 
 class UnitOfWork:
@@ -255,8 +257,6 @@ class UserMiddleware(BaseMiddleware):
     """
 
     def __init__(self, fsm: FSMContextMiddleware | None = None) -> None:
-        from bot.fsm import DbStorage  # bot.fsm imports this module
-
         self.fsm = fsm
         # Only conversations kept in the database are read with the account.
         storage = fsm.storage if fsm is not None else None
@@ -273,8 +273,6 @@ class UserMiddleware(BaseMiddleware):
         uow: UnitOfWork | None = data.get("uow")
         if tg_user is None or tg_user.is_bot or uow is None:
             return await handler(event, data)
-        from bot.fsm import prefetched
-
         key = self._fsm_key(data)
         context = await load_update_context(uow.session, tg_user.id, key)
         with prefetched(key, context.fsm):

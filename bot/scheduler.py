@@ -24,8 +24,9 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, TypeVar, cast
+from typing import TypeVar, cast
 
+from aiogram import Bot
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.date import DateTrigger
@@ -33,14 +34,10 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
+from bot.i18n import CatalogI18n
+from bot.outbox import Sender
+from bot.settings import Settings
 from storage.repositories.outbox import JobLeaseRepository
-
-if TYPE_CHECKING:
-    from aiogram import Bot
-
-    from bot.i18n import CatalogI18n
-    from bot.outbox import Sender
-    from bot.settings import Settings
 
 T = TypeVar("T")
 

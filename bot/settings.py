@@ -6,6 +6,7 @@ one line and exit 2 instead of a traceback deep inside start-up.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 from collections.abc import Mapping
@@ -230,6 +231,9 @@ def load_settings(
         raise SettingsError(
             "REDIS_URL", f"must look like redis://127.0.0.1:6379/0, got {redis_url!r}"
         )
+    if redis_url is not None and importlib.util.find_spec("redis") is None:
+        # `redis` is an optional extra: say so at start-up rather than at the first update.
+        raise SettingsError("REDIS_URL", "needs the redis extra: pip install 'chibo-bot[redis]'")
 
     clock_start = _clock_start(env, api_url)
 

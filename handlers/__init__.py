@@ -4,6 +4,21 @@ from __future__ import annotations
 
 from aiogram import Router
 
+from handlers import (
+    admins,
+    broadcasts,
+    common,
+    feedback,
+    language,
+    link_codes,
+    linking,
+    meetings,
+    nudges,
+    org,
+    people,
+    rosters,
+)
+
 
 def detached(router: Router) -> Router:
     """Module-level routers can belong to one dispatcher at a time; the factory builds a new
@@ -16,21 +31,6 @@ def detached(router: Router) -> Router:
 
 
 def get_routers() -> list[Router]:
-    from handlers import (
-        admins,
-        broadcasts,
-        common,
-        feedback,
-        language,
-        link_codes,
-        linking,
-        meetings,
-        nudges,
-        org,
-        people,
-        rosters,
-    )
-
     return [
         language.router,
         # `people` answers invite /start links and unknown people's /start, so it comes before

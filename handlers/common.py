@@ -37,7 +37,7 @@ async def cmd_help(message: Message, actor: Actor) -> None:
         t(f"help.{role}") + "".join("\n" + t(k) for k in HELP_EXTRA.get(role, ()))
         for role in menu_roles(actor)
     ]
-    await message.answer("\n".join([t("help.text"), *sections]))
+    await message.answer("\n".join([t("help.text"), *sections, t("help.beside_app")]))
 
 
 @router.message(Command("help"), flags=READS)

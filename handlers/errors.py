@@ -7,6 +7,7 @@ import secrets
 from typing import Any
 
 from aiogram import Bot, Router
+from aiogram.exceptions import TelegramRetryAfter
 from aiogram.types import ErrorEvent
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -27,8 +28,10 @@ async def on_error(
     **data: Any,
 ) -> bool:
     """Log the traceback under a short reference and tell the person that reference."""
-    ref = secrets.token_hex(4).upper()
     update = event.update
+    if isinstance(event.exception, TelegramRetryAfter):
+        return await _flood_limited(event, bot, i18n, data)
+    ref = secrets.token_hex(4).upper()
     log.error(
         "handler failed ref=%s update_id=%s: %r",
         ref,
@@ -60,4 +63,29 @@ async def on_error(
             await bot.send_message(chat_id, text)
     except Exception:  # noqa: BLE001 - Telegram may refuse; the log already has it
         log.warning("could not deliver the apology ref=%s", ref, exc_info=True)
+    return True
+
+
+async def _flood_limited(
+    event: ErrorEvent, bot: Bot, i18n: CatalogI18n, data: dict[str, Any]
+) -> bool:
+    """Telegram held an answer back longer than `bot.outbox.direct` waits: nothing crashed,
+    and a message would meet the same limit, so no apology with an error reference; a press
+    (whose answer Telegram does not limit) is told to try again shortly."""
+    exc = event.exception
+    assert isinstance(exc, TelegramRetryAfter)
+    update = event.update
+    log.warning(
+        "answer to update_id=%s held back by a flood limit (retry after %s s)",
+        update.update_id,
+        exc.retry_after,
+        extra={"update_id": update.update_id},
+    )
+    query = update.callback_query
+    if query is not None and not was_answered(data, update):
+        locale = data.get("locale") or i18n.default_locale
+        try:
+            await bot.answer_callback_query(query.id, i18n.t("error.busy", locale), show_alert=True)
+        except Exception:  # noqa: BLE001 - the log already has it
+            log.warning("could not answer the press of update_id=%s", update.update_id)
     return True

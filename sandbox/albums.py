@@ -46,7 +46,9 @@ class AlbumMethods:
                 if group not in groups:
                     groups[group] = str(10_000_000_000_000 + next(m.world.ids))
                 content["media_group_id"] = groups[group]
-            options = {k: p[k] for k in ("message_thread_id", "protect_content") if k in p}
+            options: dict[str, Any] = {
+                k: p[k] for k in ("message_thread_id", "protect_content") if k in p
+            }
             sent = m._bot_send(chat, options, content, html=stored.html)
             out.append({"message_id": sent["message_id"]})
         return out

@@ -7,8 +7,8 @@ from typing import Any
 
 from .errors import bad_request
 from .records import ChatRec
+from .signal import Signal
 from .updates import UpdateQueue
-from .waiters import Signal
 from .world import WorldState
 
 _COMMAND_NAME_RE = re.compile(r"^[a-z0-9_]{1,32}$")

@@ -10,8 +10,8 @@ import re
 from typing import Any
 
 from .records import MEMBER_STATUSES, PRESENT, ChatRec, UserRec, strip_reply
+from .signal import Signal
 from .updates import UpdateQueue
-from .waiters import Signal
 from .world import WorldState
 
 _COMMAND_RE = re.compile(r"^/[A-Za-z0-9_]{1,64}(?:@[A-Za-z0-9_]{3,64})?")

@@ -13,8 +13,8 @@ from typing import Any
 from .errors import ApiError, bad_request, forbidden
 from .faults import Fault, FaultInjector
 from .flood import FloodControl
+from .signal import Signal
 from .spec import Spec, UploadedFile
-from .waiters import Signal
 from .world import WorldState
 
 Impl = Callable[[dict[str, Any]], Awaitable[Any]]

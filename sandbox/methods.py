@@ -16,8 +16,8 @@ from typing import Any
 from .errors import ApiError, bad_request, forbidden
 from .html import HtmlParseError, parse_html
 from .records import ChatRec, FileRec, StoredMessage, document_api, strip_reply
+from .signal import Signal
 from .spec import UploadedFile
-from .waiters import Signal
 from .world import WorldState
 
 TEXT_LIMIT = 4096

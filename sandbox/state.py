@@ -31,10 +31,11 @@ from .faults import FaultInjector
 from .flood import FloodConfig, FloodControl
 from .methods import MessageMethods
 from .records import MEMBER_STATUSES, PRESENT, ChatRec, FileRec, StoredMessage, UserRec
+from .signal import Signal
 from .spec import Spec, load_spec
 from .updates import OPT_IN_UPDATES, UpdateMethods, UpdateQueue
 from .views import Views
-from .waiters import Signal, Waiters
+from .waiters import Waiters
 from .webhook import WebhookMethods
 from .world import WorldState
 

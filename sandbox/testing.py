@@ -54,6 +54,7 @@ class SandboxHandle:
 
     def bot(self, token: str | None = None, **kwargs: Any) -> Bot:
         """An aiogram Bot wired to this sandbox; close it (``async with bot:``) when done."""
+        # Here, not at the top: the sandbox serves any client and runs without aiogram.
         from aiogram import Bot
         from aiogram.client.session.aiohttp import AiohttpSession
         from aiogram.client.telegram import TelegramAPIServer

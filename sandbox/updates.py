@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .errors import ApiError
-from .waiters import Signal
+from .signal import Signal
 from .webhook import WebhookWorker
 
 # Update types Telegram leaves out unless explicitly requested in allowed_updates.

@@ -12,15 +12,22 @@ import json
 import re
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import aiohttp
 
 from .errors import ApiError, bad_request
-from .waiters import Signal
+from .signal import Signal
 
-if TYPE_CHECKING:
-    from .updates import UpdateQueue
+
+class UpdateQueue(Protocol):
+    """What the webhook needs of the update queue (`sandbox.updates.UpdateQueue`, which owns
+    the worker, so this module cannot import it)."""
+
+    webhook: dict[str, Any]
+    pending: list[dict[str, Any]]
+    worker: WebhookWorker
+
 
 _SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 

@@ -13,8 +13,8 @@ from typing import Any
 
 from .errors import bad_request, forbidden
 from .records import ChatRec, FileRec, StoredMessage, UserRec, document_api, image_size
+from .signal import Signal
 from .spec import Spec
-from .waiters import Signal
 
 _MEMBER_TYPES = {
     "creator": "ChatMemberOwner",

@@ -11,6 +11,7 @@ from typing import Any
 from openpyxl import load_workbook
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.i18n import create_i18n
 from bot.outbox import FailureEvent, FailureHooks
 from bot.services import broadcasts as bc
 from bot.services.broadcasts import Audience
@@ -102,7 +103,7 @@ async def test_progress_edits_are_coalesced_and_end_in_a_report(engine: AsyncEng
     assert await live.flush(w.factory, w.ctx, edits) == 1
     assert "Đã nhận</b> 1/3 (hạn Thứ Tư, 25/11/2026 lúc 11:00)" in edits.last
     assert "• Đảng ủy xã An: 1/2" in edits.last
-    assert "• Cấp huyện và tổ công tác: 0/1" in edits.last
+    assert f"• {create_i18n('vi').t('bc.unit.none', 'vi')}: 0/1" in edits.last
     mono.t += 10
     assert await live.flush(w.factory, w.ctx, edits) == 0
 
@@ -195,7 +196,8 @@ async def test_list_detail_and_workbook(engine: AsyncEngine) -> None:
     b1 = next(row for row in people if row[1] == "Chi bộ thôn Một")
     assert b1[2] == "đã gửi" and b1[5] is not None
     wg = next(row for row in people if row[1] == "Tổ công tác số 1")
-    assert wg[:4] == ("Cấp huyện và tổ công tác", "Tổ công tác số 1", "lỗi", "không tìm thấy nhóm")
+    no_unit = w.ctx.i18n.t("bc.unit.none", "vi")
+    assert wg[:4] == (no_unit, "Tổ công tác số 1", "lỗi", "không tìm thấy nhóm")
     assert book["Theo đơn vị"]["A1"].value == "Thông báo #1: Hướng dẫn số 1"
 
 

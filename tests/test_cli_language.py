@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from bot.cli import build_parser
+from bot.app.cli import build_parser
 from bot.cli_text import Say, StderrProgress, cli_locale, number
 from bot.services.rosters.cli_report import text_report
 

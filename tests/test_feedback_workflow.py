@@ -15,11 +15,11 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.jobs import register_all
-from bot.jobs.feedback import auto_close_job
+from bot.app.jobs import register_all
+from bot.app.jobs.feedback import auto_close_job
+from bot.buttons.feedback import CardCb, ReplyAct, ReplyCb
 from bot.scheduler import JobContext, create_registry
 from bot.services.feedback import workflow as wf
-from bot.services.feedback.callbacks import CardCb, ReplyAct, ReplyCb
 from bot.services.feedback.common import TEXT_MAX, FeedbackError
 from bot.services.feedback.deadlines import items_due
 from bot.services.feedback.levels import LevelRef

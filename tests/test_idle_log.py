@@ -16,8 +16,8 @@ import time_machine
 from aiogram import Bot
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.app.jobs import register_all
 from bot.clock import SystemClock
-from bot.jobs import register_all
 from bot.logs import setup_logging
 from bot.scheduler import JobContext, create_registry, run_job
 from storage.db import create_session_factory

@@ -1,4 +1,4 @@
-"""`python -m bot import-org` through `bot.cli.main`: bad rows, dry run, exit codes, xlsx."""
+"""`python -m bot import-org` through `bot.app.cli.main`: bad rows, dry run, exit codes, xlsx."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import openpyxl
 import pytest
 from sqlalchemy import func, select
 
-from bot.cli import main
+from bot.app.cli import main
 from bot.cli_text import Say
 from bot.services.org_import import load_and_validate
 from storage.db import create_engine
@@ -181,7 +181,7 @@ def test_unit_loops_missing_columns_and_blank_lines(tmp_path: Path) -> None:
     (folder / "working_group_members.csv").write_text("working_group_code\nD01WG1\n")
     _, errors = load_and_validate(folder)
     assert errors == [
-        "units.csv:3: not under a district committee (parent chain loops)",
-        "units.csv:4: not under a district committee (parent chain loops)",
+        "units.csv:3: not under a top committee (parent chain loops)",
+        "units.csv:4: not under a top committee (parent chain loops)",
         "working_group_members.csv:1: missing column(s): member_code",
     ]

@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.buttons.nudges import NudgeAct
 from bot.i18n import create_i18n
 from bot.services.meetings import MeetingContext
 from bot.services.nudges import (
@@ -18,7 +19,6 @@ from bot.services.nudges import (
     sweep,
     switch_person,
 )
-from bot.services.nudges.callbacks import NudgeAct
 from storage.db import create_engine, create_session_factory
 from storage.models import AuditLog, NudgeEvent, OutboxEntry
 from storage.models.nudges import NudgePolicy, NudgeStep

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.buttons.nudges import NudgeAct
 from bot.services.meetings import confirm_planned
 from bot.services.nudges import NudgeCb
-from bot.services.nudges.callbacks import NudgeAct
 from storage.models.nudges import EscalationReason, TrackEnd
 from tests.helpers import local
 from tests.nudge_world import UNIT_CHAT, callbacks, evening, nudge_world

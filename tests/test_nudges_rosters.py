@@ -8,12 +8,12 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.buttons.nudges import NudgeAct
+from bot.buttons.rosters import ConfirmCb
 from bot.services.feedback.deadlines import items_due
 from bot.services.feedback.levels import LevelRef
 from bot.services.feedback.workflow import forward
 from bot.services.nudges import NudgeCb, sweep
-from bot.services.nudges.callbacks import NudgeAct
-from bot.services.rosters.callbacks import ConfirmCb
 from bot.services.rosters.review import confirm_visits
 from bot.services.rosters.visits import VisitQuality, VisitReportInput, submit_visit_report
 from storage.models.feedback import LevelType

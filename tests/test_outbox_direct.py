@@ -1,17 +1,20 @@
-"""Direct calls (answers to people) share the sender's global pace, ahead of it: while the
-sender keeps the window full, an answer gets the next free place, and together they never
-exceed what the server counts."""
+"""Direct calls: an answer to a person goes at once (it is not bulk), keeping its chat's
+limit; while the sender keeps the window full, an answer gets the next free place, and together
+they never exceed what the server counts; a 429 on an answer is waited out, not apologised
+for; live edits take their place in the sender's pace."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from aiogram.exceptions import TelegramRetryAfter
 from aiogram.methods import AnswerCallbackQuery, SendChatAction, SendMessage
 
-from bot.outbox.direct import SharedPace, counted
+from bot.outbox.direct import SharedPace, answering, counted
 from bot.outbox.limiter import ChatScheduler, GlobalPacer, LimitConfig
 
 
@@ -126,3 +129,158 @@ async def test_shared_pace_keeps_each_chats_limit() -> None:
         await middleware(make_request, None, SendMessage(chat_id=6, text="x"))  # type: ignore[arg-type]
     assert chats.direct_wait(6, loop.time()) > 0.9  # blocked for its retry_after
     assert chats.direct_wait(5, loop.time()) < 0.2
+
+
+class FakeTime:
+    """A monotonic clock that only `sleep` moves: waits are asserted, not slept."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+        await asyncio.sleep(0)
+
+
+@contextlib.contextmanager
+def an_update_in_hand() -> Iterator[None]:
+    token = answering.set(True)
+    try:
+        yield
+    finally:
+        answering.reset(token)
+
+
+def _ok_after(refusals: list[int], calls: list[float], clock: FakeTime) -> Any:
+    """A Bot API stand-in: answers 429 with each of `refusals` in turn, then "ok"."""
+
+    async def make_request(bot: Any, method: Any) -> Any:
+        calls.append(clock.now)
+        if refusals:
+            raise TelegramRetryAfter(
+                method=method, message="Too Many Requests", retry_after=refusals.pop(0)
+            )
+        return "ok"
+
+    return make_request
+
+
+async def test_an_answer_is_not_delayed_by_a_full_bulk_window() -> None:
+    """Two hundred people write at once and nothing else is sending: every answer leaves at
+    once (the 30-a-second pace is for what the bot sends on its own); each is counted, so the
+    sender, starting now, waits for them; a live edit still takes its place in the pace."""
+    clock = FakeTime()
+    pacer = GlobalPacer(30.0)
+    chats = ChatScheduler()
+    middleware = SharedPace(lambda: (pacer, chats), clock=clock, sleep=clock.sleep)
+    calls: list[float] = []
+    make_request = _ok_after([], calls, clock)
+    with an_update_in_hand():
+        for person in range(200):
+            await middleware(make_request, None, SendMessage(chat_id=1000 + person, text="hi"))  # type: ignore[arg-type]
+    assert len(calls) == 200 and clock.slept == []
+    assert pacer.wait(clock.now) > 0.9  # the bulk yields: the window is full of answers
+    await middleware(make_request, None, SendMessage(chat_id=-5, text="live count"))  # type: ignore[arg-type]
+    assert sum(clock.slept) > 0.9  # a live edit is paced: it waited for the window
+
+
+async def test_an_answer_takes_the_next_free_place_while_a_broadcast_fills_the_window() -> None:
+    """The sender took all 30 places of the window: an answer waits only until the first of
+    them leaves it (not a whole backlog), and meanwhile the sender leaves that place to it."""
+    clock = FakeTime()
+    pacer = GlobalPacer(30.0)
+    chats = ChatScheduler()
+    for _ in range(30):
+        pacer.take(clock.now)
+    for i in range(30):  # answered one after another, as the spreading bucket sends them
+        pacer.finish(clock.now + 0.05 + i / 30)
+    clock.now += 0.2
+    middleware = SharedPace(lambda: (pacer, chats), clock=clock, sleep=clock.sleep)
+    calls: list[float] = []
+    waiting: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waiting.append(pacer.wait(clock.now + seconds))  # the sender, when the place frees
+        await clock.sleep(seconds)
+
+    middleware.sleep = sleep
+    with an_update_in_hand():
+        await middleware(_ok_after([], calls, clock), None, SendMessage(chat_id=7, text="hi"))  # type: ignore[arg-type]
+    assert calls == [pytest.approx(101.05)]  # the first place that freed: 1 s after 100.05
+    assert waiting and all(w > 0 for w in waiting)  # not taken by the sender meanwhile
+    assert pacer.urgent == 0
+
+
+async def test_a_429_on_an_answer_is_waited_out_and_delivered() -> None:
+    """Telegram refuses an answer with retry_after 2, then 1: it goes again after each (never
+    earlier, never an error), is counted once, and the chat stays blocked for others meanwhile."""
+    clock = FakeTime()
+    pacer = GlobalPacer(30.0)
+    chats = ChatScheduler()
+    middleware = SharedPace(lambda: (pacer, chats), clock=clock, sleep=clock.sleep)
+    calls: list[float] = []
+    with an_update_in_hand():
+        result = await middleware(
+            _ok_after([2, 1], calls, clock),
+            None,  # type: ignore[arg-type]
+            SendMessage(chat_id=8, text="hi"),
+        )
+    assert result == "ok"
+    assert calls[1] - calls[0] >= 2 and calls[2] - calls[1] >= 1
+    assert len(pacer._expiries) == 1 and pacer.in_flight == 0  # the refusals refunded
+
+
+async def test_a_429_longer_than_an_answer_may_wait_reaches_the_handler() -> None:
+    """Past the bound (and for a live edit, which its job retries) the 429 is raised."""
+    clock = FakeTime()
+    middleware = SharedPace(lambda: None, clock=clock, sleep=clock.sleep, retry_limit=15)
+    calls: list[float] = []
+    with an_update_in_hand(), pytest.raises(TelegramRetryAfter):
+        await middleware(_ok_after([10, 10], calls, clock), None, SendMessage(chat_id=9, text="x"))  # type: ignore[arg-type]
+    assert len(calls) == 2  # waited the first 10 s, not 20
+    calls.clear()
+    with pytest.raises(TelegramRetryAfter):
+        await middleware(_ok_after([1], calls, clock), None, SendMessage(chat_id=10, text="x"))  # type: ignore[arg-type]
+    assert len(calls) == 1
+
+
+async def test_answers_keep_their_chats_limit_without_a_sender() -> None:
+    """RUN_SENDER=false: no global pace here, but a person tapping fast still gets their
+    chat's burst of three, then one a second, and no 429."""
+    clock = FakeTime()
+    middleware = SharedPace(lambda: None, clock=clock, sleep=clock.sleep)
+    calls: list[float] = []
+    with an_update_in_hand():
+        for _ in range(5):
+            await middleware(_ok_after([], calls, clock), None, SendMessage(chat_id=11, text="x"))  # type: ignore[arg-type]
+    start = calls[0]
+    assert [round(c - start, 1) for c in calls[:3]] == [0.0, 0.0, 0.0]
+    assert calls[3] - start >= 1.0 and calls[4] - calls[3] >= 1.0
+
+
+async def test_answers_to_one_chat_leave_one_after_anothers_reply() -> None:
+    """Under load a request may reach Telegram late and the next one quickly: answers to one
+    chat leave one at a time, each after the last one's reply, and the chat's tokens count
+    from those replies, so the gap Telegram sees is never shorter than the limit."""
+    clock = FakeTime()
+    middleware = SharedPace(lambda: None, clock=clock, sleep=clock.sleep)
+    departures: list[float] = []
+    replies: list[float] = []
+
+    async def slow(bot: Any, method: Any) -> Any:
+        departures.append(clock.now)
+        await clock.sleep(0.5)  # half a second on the way
+        replies.append(clock.now)
+        return "ok"
+
+    with an_update_in_hand():
+        await asyncio.gather(
+            *(middleware(slow, None, SendMessage(chat_id=12, text="x")) for _ in range(4))  # type: ignore[arg-type]
+        )
+    assert all(d >= r for d, r in zip(departures[1:], replies, strict=False))
+    assert departures[3] >= replies[2] + 1.0  # the burst of three spent: one a second after

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.cli import main as cli_main
+from bot.app.cli import main as cli_main
 from bot.cli_text import Say
 from bot.outbox import OutboxMessage, enqueue
 from bot.outbox.limiter import ChatScheduler, GlobalPacer, LimitConfig

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.buttons.rosters import HandbackCb, OfferAct, OfferCb
 from bot.i18n import LOCALES_DIR, load_catalog
 from bot.services.rosters import changes
-from bot.services.rosters.callbacks import HandbackCb, OfferAct, OfferCb
 from bot.services.rosters.common import RosterError
 from bot.services.rosters.review import confirm_visits
 from bot.services.vn_calendar import to_local

@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.buttons.rosters import MoveAct, MoveCb
 from bot.services import meetings as mtg
 from bot.services.rosters import changes
-from bot.services.rosters.callbacks import MoveAct, MoveCb
 from bot.services.rosters.common import RosterError
 from storage.models import Meeting, MoveRequest, Roster, RosterVisit, TelegramUser
 from storage.models.rosters import MoveStatus, VisitStatus

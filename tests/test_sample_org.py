@@ -16,7 +16,7 @@ import time_machine
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.cli import main
+from bot.app.cli import main
 from bot.i18n import create_i18n
 from bot.sample_org import SHAPES, build_sample, write_sample
 from bot.sample_org.names import (
@@ -165,6 +165,6 @@ def test_cli_refuses_zero_districts_in_the_catalogs_words(
 
 
 def test_shapes_are_chosen_by_name_from_the_registry() -> None:
-    assert "district" in SHAPES
-    with pytest.raises(ValueError, match="unknown shape 'province'"):
-        build_sample("province")
+    assert {"commune", "province", "district"} <= set(SHAPES)
+    with pytest.raises(ValueError, match="unknown shape 'region'"):
+        build_sample("region")

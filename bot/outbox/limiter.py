@@ -84,6 +84,11 @@ class GlobalPacer:
     # Direct calls (answers to people, live edits: `bot.outbox.direct`) waiting for a place:
     # the sender leaves them the next free one, so a person never waits behind a broadcast.
     urgent: int = 0
+    # The sender's own requests in flight, and when it last asked for, took or finished a
+    # place: while it keeps the window full, an answer must wait for the next free place (or
+    # the server refuses it); otherwise an answer leaves at once (`answer_wait`).
+    bulk_in_flight: int = 0
+    _bulk_at: float = float("-inf")
     _at: float | None = None
     _bucket: TokenBucket = field(init=False)
     _spread: float = field(init=False)
@@ -105,9 +110,23 @@ class GlobalPacer:
             heapq.heappop(self._expiries)
 
     def wait(self, now: float) -> float:
-        """Seconds until one more request may leave (0 when it may leave now)."""
+        """Seconds until one more of the sender's requests may leave (0 when it may now)."""
         self._update(now)
+        self._bulk_at = now
         return max(self._bucket.wait(now), self._window_wait(now, self.urgent))
+
+    def bulk_active(self, now: float) -> bool:
+        """The sender is sending, or wants to: its requests may fill the window. (It asks
+        again at least once a window while it waits, so two windows of silence mean idle.)"""
+        return self.bulk_in_flight > 0 or now - self._bulk_at < 2 * self.window
+
+    def answer_wait(self, now: float) -> float:
+        """Seconds an answer to a person waits: none while the sender is idle (answers are
+        not bulk: they are counted, so a broadcast starting meanwhile yields to them, but
+        never wait for each other), else the next free place, as `wait_urgent`."""
+        if not self.bulk_active(now):
+            return 0.0
+        return self.wait_urgent(now)
 
     def wait_urgent(self, now: float) -> float:
         """The same for a direct call: only the window counts (no spreading), and no place is
@@ -125,19 +144,26 @@ class GlobalPacer:
             return heapq.nsmallest(excess + 1, self._expiries)[-1] - now
         return self.window / capacity  # every one is still in flight: look again soon
 
-    def take(self, now: float) -> None:
-        """A request leaves now."""
+    def take(self, now: float, *, direct: bool = False) -> None:
+        """A request leaves now (`direct`: a direct call's, not the sender's)."""
         self._update(now)
-        self._bucket.take(now)
         self.in_flight += 1
+        if direct:  # counted in the window only: the spreading bucket is the sender's
+            return
+        self._bucket.take(now)
+        self.bulk_in_flight += 1
+        self._bulk_at = now
 
-    def finish(self, now: float, *, counted: bool = True) -> None:
+    def finish(self, now: float, *, counted: bool = True, direct: bool = False) -> None:
         """Its answer came back; `counted=False` when the server refused it uncounted."""
         self._update(now)
         self.in_flight = max(0, self.in_flight - 1)
+        if not direct:
+            self.bulk_in_flight = max(0, self.bulk_in_flight - 1)
+            self._bulk_at = now
         if counted:
             heapq.heappush(self._expiries, now + self.window)
-        else:
+        elif not direct:
             bucket = self._bucket
             bucket.tokens = min(bucket.burst, bucket.tokens + 1.0)
 
@@ -358,6 +384,21 @@ class ChatScheduler:
         chat.bucket.take(now)
         if chat.is_group:
             chat.window.append(now)
+
+    def direct_done(self, chat_id: int, now: float, departed: float) -> None:
+        """A direct call's answer came: count its token (and its place in a group's window)
+        from now, not from when it left. The server counted it somewhere in between, so under
+        load (a request leaving late, the next one quickly) two calls could reach it closer
+        than the limit: one call at a time per chat (`bot.outbox.direct`) and this make the
+        gap the server sees at least the one kept here."""
+        chat = self.chats.get(chat_id)
+        if chat is None:
+            return
+        bucket = chat.bucket
+        bucket.wait(now)  # refill up to now, then take back what refilled while in flight
+        bucket.tokens -= max(0.0, now - departed) * bucket.rate
+        if chat.is_group and departed in chat.window:
+            chat.window[chat.window.index(departed)] = max(departed, now)
 
     def direct_refused(self, chat_id: int, now: float, retry_after: float) -> None:
         chat = self._chat(chat_id)

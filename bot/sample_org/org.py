@@ -56,11 +56,34 @@ class SampleOrg:
     _usernames: set[str] = field(default_factory=set)
     _members_in: dict[str, int] = field(default_factory=dict)
 
-    def unit(self, code: str, name: str, kind: str, parent_code: str = "") -> str:
+    def unit(
+        self,
+        code: str,
+        name: str,
+        kind: str,
+        parent_code: str = "",
+        *,
+        level: int | None = None,
+        level_name: str = "",
+        admin_ids: tuple[int, ...] = (),
+    ) -> str:
+        """A committee; the 2026 shapes also say its level, its level's name and its admins."""
         self.tables["units"].append(
-            {"code": code, "name": name, "kind": kind, "parent_code": parent_code}
+            {
+                "code": code,
+                "name": name,
+                "kind": kind,
+                "parent_code": parent_code,
+                "level": "" if level is None else str(level),
+                "level_name": level_name,
+                "admin_telegram_ids": ";".join(str(i) for i in admin_ids),
+            }
         )
         return code
+
+    def admin_id(self) -> int:
+        """A Telegram id for a committee admin, unique among the organisation's accounts."""
+        return self._telegram_id()
 
     def branch(
         self, code: str, name: str, unit_code: str, kind: str, day: int, at: str, location: str
@@ -116,9 +139,19 @@ class SampleOrg:
         return code
 
     def working_group(
-        self, code: str, name: str, committee: str, members: list[str], units: list[str]
+        self,
+        code: str,
+        name: str,
+        committee: str,
+        members: list[str],
+        units: list[str],
+        *,
+        visit_kinds: str = "",
+        cadence: str = "",
+        visitors_per_meeting: int | None = None,
     ) -> str:
-        """A group led by its first member, visiting the branches of `units`."""
+        """A group led by its first member, visiting the branches of `units` (of the kinds
+        `visit_kinds` names; empty: village and residential)."""
         self.tables["working_groups"].append(
             {
                 "code": code,
@@ -126,6 +159,11 @@ class SampleOrg:
                 "committee_code": committee,
                 "leader_code": members[0],
                 "unit_codes": ";".join(units),
+                "visit_kinds": visit_kinds,
+                "cadence": cadence,
+                "visitors_per_meeting": ""
+                if visitors_per_meeting is None
+                else str(visitors_per_meeting),
             }
         )
         self.tables["working_group_members"].extend(
@@ -168,4 +206,4 @@ class SampleOrg:
             with (out_dir / f"{table}.csv").open("w", encoding="utf-8", newline="") as fp:
                 writer = csv.writer(fp, lineterminator="\n")
                 writer.writerow(columns)
-                writer.writerows([row[c] for c in columns] for row in rows)
+                writer.writerows([row.get(c, "") for c in columns] for row in rows)

@@ -1,7 +1,10 @@
-"""Committee admins of a district: list, add, remove.
+"""Committee admins: list, add, remove, for the organisation's top committee or any committee
+below it (a commune or ward committee under a province, a commune under a district).
 
-A district always keeps at least one stored admin: removing the last one is refused, whoever
-asks (bootstrap admins from `ADMIN_IDS` are not stored and not counted, see policy).
+Only the top committee's admins manage admins, of their own committee or of any below it. An
+organisation always keeps at least one stored top admin: removing the last one is refused,
+whoever asks (bootstrap admins from `ADMIN_IDS` are not stored and not counted, see policy). A
+lower committee's admins act for that committee only (its broadcasts, its feedback level).
 """
 
 from __future__ import annotations
@@ -37,10 +40,13 @@ class AdminRow:
 
 @dataclass(frozen=True)
 class AdminList:
+    """The admins of one committee: the top one (`unit_id` None) or one below it."""
+
     district_id: int
-    district_name: str
+    district_name: str  # the listed committee's name (the top one's when unit_id is None)
     district_code: str
     admins: list[AdminRow]
+    unit_id: int | None = None
 
 
 class AdminOp(enum.Enum):
@@ -69,23 +75,39 @@ async def manage(
     now: datetime,
     bootstrap_admin_ids: Collection[int] = (),
 ) -> AdminsResult:
-    """/admins [add|remove ID] [DISTRICT]: the permission first, then the change, then the list."""
-    district_id = await pick_district(session, actor, district_code)
+    """/admins [add|remove ID] [CODE]: the permission first, then the change, then the list.
+    CODE names the top committee or any committee below it."""
+    district_id, unit_id = await pick_unit(session, actor, district_code)
     if op is not AdminOp.LIST and target_id is None:
         raise Refused("admins.bad_id")
     if op is AdminOp.ADD and target_id is not None:
-        await add_admin(session, actor, district_id, target_id, now)
+        await add_admin(session, actor, district_id, target_id, now, unit_id=unit_id)
     elif op is AdminOp.REMOVE and target_id is not None:
-        await remove_admin(session, actor, district_id, target_id, now)
-    listing = await list_admins(session, actor, district_id)
+        await remove_admin(session, actor, district_id, target_id, now, unit_id=unit_id)
+    listing = await list_admins(session, actor, district_id, unit_id=unit_id)
     if target_id is None:
         return AdminsResult(op, listing)
     roles = menu_roles(await load_actor(session, target_id, bootstrap_admin_ids))
     return AdminsResult(op, listing, target_id, roles)
 
 
+async def pick_unit(
+    session: AsyncSession, actor: Actor, code: str | None
+) -> tuple[int, int | None]:
+    """(top committee id, lower committee id or None) an admin command is about: a committee
+    named by code, or the only top committee the actor runs."""
+    if code:
+        unit = await AccessRepository(session).unit_by_code(code.strip().upper())
+        if unit is None or unit.district_id is None or not unit.active:
+            raise Refused("admins.unknown_district", code=code.strip())
+        require(actor, Action.MANAGE_ADMINS, Target.committee(unit.district_id))
+        return unit.district_id, (None if unit.id == unit.district_id else unit.id)
+    return await pick_district(session, actor, None), None
+
+
 async def pick_district(session: AsyncSession, actor: Actor, code: str | None) -> int:
-    """The district an admin command is about: named by code, or the only one the actor runs."""
+    """The top committee an admin command is about: named by code, or the only one the actor
+    runs."""
     repo = AccessRepository(session)
     if code:
         unit = await repo.unit_by_code(code.strip().upper())
@@ -106,14 +128,16 @@ async def pick_district(session: AsyncSession, actor: Actor, code: str | None) -
     return districts[0]
 
 
-async def list_admins(session: AsyncSession, actor: Actor, district_id: int) -> AdminList:
+async def list_admins(
+    session: AsyncSession, actor: Actor, district_id: int, *, unit_id: int | None = None
+) -> AdminList:
     require(actor, Action.MANAGE_ADMINS, Target.committee(district_id))
     repo = AccessRepository(session)
     users = UserRepository(session)
-    unit = await repo.unit(district_id)
+    unit = await repo.unit(district_id if unit_id is None else unit_id)
     assert unit is not None
     rows: list[AdminRow] = []
-    for admin in await repo.district_admins(district_id):
+    for admin in await repo.district_admins(district_id, unit_id):
         user = await users.get(admin.telegram_id)
         # The organisation's own full name (family name first) when the admin is a member;
         # the Telegram account's name only for someone the member lists do not know.
@@ -125,20 +149,27 @@ async def list_admins(session: AsyncSession, actor: Actor, district_id: int) -> 
             if user.username:
                 label = f"{label} @{user.username}".strip()
         rows.append(AdminRow(admin.telegram_id, label))
-    return AdminList(district_id, unit.name, unit.code, rows)
+    return AdminList(district_id, unit.name, unit.code, rows, unit_id)
 
 
 async def add_admin(
-    session: AsyncSession, actor: Actor, district_id: int, telegram_id: int, now: datetime
+    session: AsyncSession,
+    actor: Actor,
+    district_id: int,
+    telegram_id: int,
+    now: datetime,
+    *,
+    unit_id: int | None = None,
 ) -> None:
     require(actor, Action.MANAGE_ADMINS, Target.committee(district_id))
     repo = AccessRepository(session)
-    row = await repo.admin_row(district_id, telegram_id)
+    row = await repo.admin_row(district_id, telegram_id, unit_id)
     if row is not None and row.active:
         raise Refused("admins.already", id=telegram_id)
     if row is None:
         row = CommitteeAdmin(
             district_id=district_id,
+            unit_id=unit_id,
             telegram_id=telegram_id,
             added_by=actor.telegram_id,
             active=True,
@@ -155,22 +186,29 @@ async def add_admin(
         entity_type="committee_admin",
         entity_id=row.id,
         before=None,
-        after={"telegram_id": telegram_id, "active": True},
+        after={"telegram_id": telegram_id, "active": True, "unit_id": unit_id},
         actor_id=actor.telegram_id,
         district_id=district_id,
     )
 
 
 async def remove_admin(
-    session: AsyncSession, actor: Actor, district_id: int, telegram_id: int, now: datetime
+    session: AsyncSession,
+    actor: Actor,
+    district_id: int,
+    telegram_id: int,
+    now: datetime,
+    *,
+    unit_id: int | None = None,
 ) -> None:
     del now
     require(actor, Action.MANAGE_ADMINS, Target.committee(district_id))
     repo = AccessRepository(session)
-    row = await repo.admin_row(district_id, telegram_id)
+    row = await repo.admin_row(district_id, telegram_id, unit_id)
     if row is None or not row.active:
         raise Refused("admins.not_admin", id=telegram_id)
-    if len(await repo.district_admins(district_id)) <= 1:
+    # Only the top committee must keep an admin: a lower one may have none (the top acts).
+    if unit_id is None and len(await repo.district_admins(district_id)) <= 1:
         raise Refused("admins.last")
     row.active = False
     await session.flush()

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.services.org_import_read import OrgData, read_source, validate
 from bot.services.org_import_tables import ENTITY_TABLES, LINK_TABLES, TableChanges
 from bot.services.org_import_write import OrgWriter, Progress, QuietProgress
+from bot.services.rosters.planning import ensure_programs
 
 __all__ = [
     "ImportOutcome",
@@ -115,12 +116,65 @@ async def apply_org(
     else:
         await writer.write_all(plans)
         # Every imported working group gets the default visiting program.
-        from bot.services.rosters.planning import ensure_programs
-
         await ensure_programs(session)
+        await _write_admins_and_programs(session, data)
     names = [t.name for t in ENTITY_TABLES] + [t.name for t in LINK_TABLES]
     report.tables = {n: writer.report_tables[n] for n in names if n in writer.report_tables}
     if not dry_run and report.changed:
         await writer.write_audit(report.source, report.tables)
     report.seconds = _time.perf_counter() - started
     return report
+
+
+async def _write_admins_and_programs(session: AsyncSession, data: OrgData) -> None:
+    """The committee admins a units file names (added or reactivated; admins made in the bot
+    stay), and the cadence and crew size a working-group file sets on the group's program."""
+    from sqlalchemy import select
+
+    from storage.models import CommitteeAdmin, Unit, VisitProgram, WorkingGroup
+
+    wanted = {u.code: u.admin_ids for u in data.units.values() if u.admin_ids}
+    if wanted:
+        units = {
+            u.code: u for u in await session.scalars(select(Unit).where(Unit.code.in_(wanted)))
+        }
+        for code, admin_ids in wanted.items():
+            unit = units[code]
+            assert unit.district_id is not None
+            scope = None if unit.id == unit.district_id else unit.id
+            for telegram_id in admin_ids:
+                admin = await session.scalar(
+                    select(CommitteeAdmin).where(
+                        CommitteeAdmin.district_id == unit.district_id,
+                        CommitteeAdmin.telegram_id == telegram_id,
+                        CommitteeAdmin.unit_id.is_(None)
+                        if scope is None
+                        else CommitteeAdmin.unit_id == scope,
+                    )
+                )
+                if admin is None:
+                    session.add(
+                        CommitteeAdmin(
+                            district_id=unit.district_id, unit_id=scope, telegram_id=telegram_id
+                        )
+                    )
+                else:
+                    admin.active = True
+    options = {
+        g.code: g
+        for g in (data.working_groups or {}).values()
+        if g.cadence is not None or g.visitors_per_meeting is not None
+    }
+    if options:
+        stmt = (
+            select(WorkingGroup.code, VisitProgram)
+            .join(VisitProgram, VisitProgram.working_group_id == WorkingGroup.id)
+            .where(WorkingGroup.code.in_(options))
+        )
+        for code, program in await session.execute(stmt):
+            row = options[code]
+            if row.cadence is not None:
+                program.cadence = row.cadence
+            if row.visitors_per_meeting is not None:
+                program.visitors_per_meeting = row.visitors_per_meeting
+    await session.flush()

@@ -19,25 +19,57 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, Protocol
 
+import openpyxl
+
 from bot.inputs import try_int
 from bot.services.phones import InvalidPhone, normalize_phone
-from storage.models.org import BranchKind, MemberRole, MemberStatus, UnitKind
+from storage.models.org import DEFAULT_LEVEL_NAMES, BranchKind, MemberRole, MemberStatus, UnitKind
 
 # Table name -> (required columns, optional columns). File stems / sheet names = table names.
 COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "units": (("code", "name", "kind", "parent_code"), ()),
+    # level: the unit's depth (0 for the top committee), checked against the parent chain;
+    # level_name: its level's name as the organisation writes it ("Đảng ủy phường");
+    # admin_telegram_ids: the Telegram ids (";"-separated) of the unit's committee admins.
+    "units": (
+        ("code", "name", "kind", "parent_code"),
+        ("level", "level_name", "admin_telegram_ids"),
+    ),
     "branches": (
         ("code", "name", "unit_code", "kind", "meeting_day", "meeting_time"),
-        ("location",),
+        # app_invites: yes when the branch also sends invitations through the e-handbook app.
+        ("location", "app_invites"),
     ),
     "members": (
         ("code", "full_name", "branch_code", "role"),
         ("phone", "status", "telegram_id", "telegram_username"),
     ),
-    "working_groups": (("code", "name", "committee_code"), ("leader_code", "unit_codes")),
+    # visit_kinds: the branch kinds the group visits (";"-separated or "all"; empty: village and
+    # residential); cadence: quarterly (a quarter's first month) or monthly; visitors_per_meeting.
+    "working_groups": (
+        ("code", "name", "committee_code"),
+        ("leader_code", "unit_codes", "visit_kinds", "cadence", "visitors_per_meeting"),
+    ),
     "working_group_members": (("working_group_code", "member_code"), ()),
 }
 REQUIRED_TABLES = ("units", "branches", "members")
+BRANCH_KINDS = frozenset(k.value for k in BranchKind)
+_YES_NO = {
+    "": False,
+    "no": False,
+    "false": False,
+    "0": False,
+    "không": False,
+    "yes": True,
+    "true": True,
+    "1": True,
+    "có": True,
+}
+# The visiting cadences a working group row may name, and the program value each means.
+CADENCES = {
+    "quarterly": "quarter_first_month",
+    "quarter_first_month": "quarter_first_month",
+    "monthly": "monthly",
+}
 TABLE_ORDER = tuple(COLUMNS)
 MAX_CODE = 32
 MAX_TEXT = 256
@@ -83,7 +115,9 @@ class UnitRow:
     name: str
     kind: str
     parent_code: str | None
-    district_code: str
+    district_code: str  # the code of the organisation's top unit
+    level_name: str = ""
+    admin_ids: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -96,6 +130,7 @@ class BranchRow:
     meeting_day: int
     meeting_time: time
     location: str
+    app_invites: bool = False
 
 
 @dataclass(frozen=True)
@@ -118,6 +153,9 @@ class WorkingGroupRow:
     district_code: str
     leader_code: str | None
     unit_codes: tuple[str, ...]
+    visit_kinds: str = ""
+    cadence: str | None = None  # None: the program keeps what it has
+    visitors_per_meeting: int | None = None
 
 
 @dataclass
@@ -133,9 +171,8 @@ class OrgData:
 
     @property
     def district_codes(self) -> list[str]:
-        return sorted(
-            u.code for u in self.units.values() if u.kind == UnitKind.DISTRICT_COMMITTEE.value
-        )
+        """The organisations' top units (whatever their level)."""
+        return sorted(u.code for u in self.units.values() if u.parent_code is None)
 
     @property
     def row_count(self) -> int:
@@ -235,8 +272,6 @@ def _cell_text(value: Any) -> str:
 
 
 def _read_xlsx(path: Path, step: StepFn | None) -> RawTables:
-    import openpyxl
-
     raw = RawTables(source=str(path))
     try:
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
@@ -322,16 +357,31 @@ def validate(raw: RawTables, step: StepFn | None = None) -> tuple[OrgData, list[
         absent = "working_group_members" if has_groups else "working_groups"
         raw.error(present, 0, raw.source, f"{present} is given without {absent}; give both")
 
-    unit_kinds = [k.value for k in UnitKind]
-    branch_kinds = [k.value for k in BranchKind]
-    roles = [r.value for r in MemberRole]
-    statuses = [s.value for s in MemberStatus]
+    unit_rows = _validate_units(raw, data)
+    known_branches = _validate_branches(raw, data, unit_rows)
+    known_members = _validate_members(raw, data, known_branches, step)
+    if has_groups:
+        _validate_groups(raw, data, set(unit_rows), known_members, _reporter(raw))
+    return data, [message for _, _, message in sorted(raw.errors)]
+
+
+def _reporter(raw: RawTables) -> Callable[[str, RawRow, str], None]:
+    """`err(table, row, reason)`: one problem of a row, kept with its file and line."""
 
     def err(table: str, row: RawRow, reason: str) -> None:
         raw.error(table, row.line, row.where, reason)
 
-    # Units: first collect, then resolve parents (a parent may come after its child).
+    return err
+
+
+def _validate_units(raw: RawTables, data: OrgData) -> dict[str, tuple[RawRow, str, str, str]]:
+    """Units: first collect, then resolve parents (a parent may come after its child). Every
+    unit code seen (even on a bad row, so its children do not cascade), with its row. A unit
+    without a parent is the top of its organisation, whatever its kind."""
+    unit_kinds = [k.value for k in UnitKind]
+    err = _reporter(raw)
     unit_rows: dict[str, tuple[RawRow, str, str, str]] = {}
+    extras: dict[str, tuple[str, tuple[int, ...], int | None]] = {}
     for row in raw.rows.get("units", []):
         v = row.values
         code, name, kind, parent = v["code"], v["name"], v["kind"].lower(), v["parent_code"]
@@ -340,10 +390,22 @@ def validate(raw: RawTables, step: StepFn | None = None) -> tuple[OrgData, list[
             problems.append(f"duplicate unit code {code} (first on line {unit_rows[code][0].line})")
         if kind not in unit_kinds:
             problems.append(f"unknown unit kind {kind!r} (one of {_choices(unit_kinds)})")
-        elif kind == UnitKind.DISTRICT_COMMITTEE.value and parent:
-            problems.append("a district_committee has no parent_code")
-        elif kind != UnitKind.DISTRICT_COMMITTEE.value and not parent:
-            problems.append("parent_code is empty (only a district_committee has no parent)")
+        level_name = v.get("level_name", "")
+        if len(level_name) > 64:
+            problems.append("level_name is longer than 64 characters")
+        level_text = v.get("level", "")
+        level = try_int(level_text, lo=0, hi=9) if level_text else None
+        if level_text and level is None:
+            problems.append(f"bad level {level_text!r} (0 for the top committee, 1 below it, ...)")
+        admin_ids: list[int] = []
+        for part in v.get("admin_telegram_ids", "").replace(",", ";").split(";"):
+            if not part.strip():
+                continue
+            admin_id = try_int(part.strip(), lo=1, hi=MAX_TELEGRAM_ID - 1)
+            if admin_id is None:
+                problems.append(f"bad admin_telegram_ids entry {part.strip()!r} (a Telegram id)")
+            else:
+                admin_ids.append(admin_id)
         if problems:
             for p in problems:
                 err("units", row, p)
@@ -351,6 +413,8 @@ def validate(raw: RawTables, step: StepFn | None = None) -> tuple[OrgData, list[
                 unit_rows[code] = (row, name, "", parent)  # known code, so children don't cascade
             continue
         unit_rows[code] = (row, name, kind, parent)
+        name_of_level = level_name or DEFAULT_LEVEL_NAMES.get(kind, "")
+        extras[code] = (name_of_level, tuple(dict.fromkeys(admin_ids)), level)
     for code, (row, name, kind, parent) in unit_rows.items():
         if not kind:
             continue
@@ -358,11 +422,26 @@ def validate(raw: RawTables, step: StepFn | None = None) -> tuple[OrgData, list[
         if parent and parent not in unit_rows:
             err("units", row, f"unknown parent code {parent}")
         elif district is None:
-            err("units", row, "not under a district committee (parent chain loops)")
+            err("units", row, "not under a top committee (parent chain loops)")
         elif district:  # "" = an ancestor is bad and already reported
-            data.units[code] = UnitRow(code, name, kind, parent or None, district)
+            name_of_level, admin_ids_t, level = extras[code]
+            depth = _depth(code, unit_rows)
+            if level is not None and level != depth:
+                err("units", row, f"level {level} does not match its place in the tree ({depth})")
+                continue
+            data.units[code] = UnitRow(
+                code, name, kind, parent or None, district, name_of_level, admin_ids_t
+            )
 
-    # Branches.
+    return unit_rows
+
+
+def _validate_branches(
+    raw: RawTables, data: OrgData, unit_rows: dict[str, tuple[RawRow, str, str, str]]
+) -> set[str]:
+    """Branches; every branch code seen (good rows or not)."""
+    branch_kinds = [k.value for k in BranchKind]
+    err = _reporter(raw)
     first_line: dict[str, int] = {}
     for row in raw.rows.get("branches", []):
         v = row.values
@@ -389,17 +468,36 @@ def validate(raw: RawTables, step: StepFn | None = None) -> tuple[OrgData, list[
         meeting_time = _parse_time(v["meeting_time"])
         if meeting_time is None:
             problems.append(f"bad meeting time {v['meeting_time']!r} (HH:MM, 00:00-23:59)")
+        app_text = v.get("app_invites", "").strip().lower()
+        app_invites = _YES_NO.get(app_text)
+        if app_invites is None:
+            problems.append(f"bad app_invites {app_text!r} (yes or no, or empty)")
         if problems or unit is None or meeting_time is None:
             for p in problems:
                 err("branches", row, p)
             continue
         data.branches[code] = BranchRow(
-            code, name, unit_code, unit.district_code, kind, day, meeting_time, location
+            code,
+            name,
+            unit_code,
+            unit.district_code,
+            kind,
+            day,
+            meeting_time,
+            location,
+            bool(app_invites),
         )
-    known_branches = set(first_line)
+    return set(first_line)
 
-    # Members.
-    first_line = {}
+
+def _validate_members(
+    raw: RawTables, data: OrgData, known_branches: set[str], step: StepFn | None
+) -> set[str]:
+    """Members; every member code seen (good rows or not)."""
+    roles = [r.value for r in MemberRole]
+    statuses = [s.value for s in MemberStatus]
+    err = _reporter(raw)
+    first_line: dict[str, int] = {}
     secretary_of: dict[str, tuple[str, int]] = {}
     telegram_owner: dict[int, tuple[str, int]] = {}
     rows = raw.rows.get("members", [])
@@ -469,11 +567,7 @@ def validate(raw: RawTables, step: StepFn | None = None) -> tuple[OrgData, list[
             telegram_id,
             username,
         )
-    known_members = set(first_line)
-
-    if has_groups:
-        _validate_groups(raw, data, set(unit_rows), known_members, err)
-    return data, [message for _, _, message in sorted(raw.errors)]
+    return set(first_line)
 
 
 def _validate_groups(
@@ -493,17 +587,32 @@ def _validate_groups(
             dict.fromkeys(c.strip() for c in v.get("unit_codes", "").split(";") if c.strip())
         )
         problems = [p for p in (_code(code, "code"), _text(name, "name")) if p]
+        kinds_text = v.get("visit_kinds", "").strip().lower()
+        kinds = [k.strip() for k in kinds_text.split(";") if k.strip()]
+        if kinds_text != "all" and any(k not in BRANCH_KINDS for k in kinds):
+            bad = ", ".join(k for k in kinds if k not in BRANCH_KINDS)
+            problems.append(f"unknown branch kind(s) in visit_kinds: {bad} (or 'all')")
+        visit_kinds = "all" if kinds_text == "all" else ";".join(dict.fromkeys(kinds))
+        cadence_text = v.get("cadence", "").strip().lower()
+        cadence = CADENCES.get(cadence_text) if cadence_text else None
+        if cadence_text and cadence is None:
+            problems.append(f"bad cadence {cadence_text!r} (quarterly or monthly)")
+        per_text = v.get("visitors_per_meeting", "").strip()
+        per_meeting = try_int(per_text, lo=1, hi=3) if per_text else None
+        if per_text and per_meeting is None:
+            problems.append(f"bad visitors_per_meeting {per_text!r} (1-3)")
         if code in first_line:
             problems.append(
                 f"duplicate working group code {code} (first on line {first_line[code]})"
             )
         else:
             first_line[code] = row.line
-        district = data.units.get(committee)
-        if district is not None and district.kind != UnitKind.DISTRICT_COMMITTEE.value:
-            problems.append(f"committee code {committee!r} is not a district_committee unit")
-        elif district is None and committee not in known_units:
-            problems.append(f"unknown committee code {committee!r} (a district_committee unit)")
+        # Any committee may have working groups (a province's, or a commune committee's
+        # members who attend its branches' meetings); the group belongs to its organisation.
+        owner = data.units.get(committee)
+        district = data.units.get(owner.district_code) if owner is not None else None
+        if district is None and committee not in known_units:
+            problems.append(f"unknown committee code {committee!r} (a unit code)")
         if leader is not None:
             member = data.members.get(leader)
             if member is None and leader not in known_members:
@@ -513,18 +622,20 @@ def _validate_groups(
                 and district is not None
                 and member.district_code != district.code
             ):
-                problems.append(f"leader {leader} belongs to another district")
+                problems.append(f"leader {leader} belongs to another organisation")
         for unit_code in unit_codes:
             unit = data.units.get(unit_code)
             if unit is None and unit_code not in known_units:
                 problems.append(f"unknown unit code {unit_code!r} in unit_codes")
             elif unit is not None and district is not None and unit.district_code != district.code:
-                problems.append(f"unit {unit_code} in unit_codes belongs to another district")
+                problems.append(f"unit {unit_code} in unit_codes belongs to another organisation")
         if problems or district is None:
             for p in problems:
                 err("working_groups", row, p)
             continue
-        groups[code] = WorkingGroupRow(code, name, district.code, leader, unit_codes)
+        groups[code] = WorkingGroupRow(
+            code, name, district.code, leader, unit_codes, visit_kinds, cadence, per_meeting
+        )
     data.working_groups = groups
 
     pairs: dict[tuple[str, str], int] = {}
@@ -540,7 +651,7 @@ def _validate_groups(
         elif (
             member is not None and group is not None and member.district_code != group.district_code
         ):
-            problems.append(f"member {member_code} belongs to another district")
+            problems.append(f"member {member_code} belongs to another organisation")
         if (group_code, member_code) in pairs:
             line = pairs[(group_code, member_code)]
             problems.append(f"duplicate membership (first on line {line})")
@@ -552,8 +663,9 @@ def _validate_groups(
 
 
 def _district_of(code: str, units: dict[str, tuple[RawRow, str, str, str]]) -> str | None:
-    """Walk up to the district committee: its code, None on a loop, "" when an ancestor is
-    missing or itself bad (that row is reported on its own line, not again on every child)."""
+    """Walk up to the top committee (the unit without a parent): its code, None on a loop, ""
+    when an ancestor is missing or itself bad (that row is reported on its own line, not again
+    on every child)."""
     seen: set[str] = set()
     current = code
     while current not in seen:
@@ -561,9 +673,19 @@ def _district_of(code: str, units: dict[str, tuple[RawRow, str, str, str]]) -> s
             return ""
         seen.add(current)
         _row, _name, kind, parent = units[current]
-        if kind == UnitKind.DISTRICT_COMMITTEE.value:
-            return current
-        if not kind or not parent:
+        if not kind:
             return ""
+        if not parent:
+            return current
         current = parent
     return None
+
+
+def _depth(code: str, units: dict[str, tuple[RawRow, str, str, str]]) -> int:
+    """How many parents above the unit (called only on chains known to end at a top)."""
+    depth = 0
+    parent = units[code][3]
+    while parent:
+        depth += 1
+        parent = units[parent][3]
+    return depth

@@ -13,8 +13,9 @@ test exhaustively and the same everywhere. The rules:
 * Committee admins act on anything in their district.
 * A secretary manages their own branch; a deputy secretary may stand in for the secretary, so
   deputies hold the same branch rights. Plain members may view their branch.
-* A working-group member may view and visit the village/residential branches of the units their
-  group covers (the only kinds groups visit); the group's leader may link the group's own chat.
+* A working-group member may view and visit the branches of the units their group covers, of
+  the kinds the group visits (village and residential unless the import names others, as a
+  commune committee attending every branch does); the group's leader may link its own chat.
 * Units and the committee itself are linked by committee admins only.
 
 Bootstrap admins (`ADMIN_IDS`) are the installation's operators: they act as admins of every
@@ -33,7 +34,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Branch, Unit, WorkingGroup
-from storage.models.org import VISITED_BRANCH_KINDS, MemberRole, TargetType
+from storage.models.org import VISITED_KINDS_DEFAULT, MemberRole, TargetType
 from storage.repositories.access import AccessRepository
 
 LEADER_ROLES = frozenset({MemberRole.SECRETARY.value, MemberRole.DEPUTY_SECRETARY.value})
@@ -78,6 +79,8 @@ class GroupSeat:
     district_id: int
     unit_ids: frozenset[int]
     leader: bool
+    # The kinds of branch the group visits (village and residential unless the import said).
+    kinds: frozenset[str] = VISITED_KINDS_DEFAULT
 
 
 @dataclass(frozen=True)
@@ -203,7 +206,7 @@ def _branch_rule(actor: Actor, action: Action, target: Target) -> Decision:
     own = [m for m in actor.memberships if m.branch_id == target.id]
     leads = any(m.role in LEADER_ROLES for m in own)
     covering = [g for g in actor.groups if target.unit_id in g.unit_ids]
-    visited_kind = target.branch_kind in VISITED_BRANCH_KINDS
+    visited_kind = any(target.branch_kind in g.kinds for g in covering)
     if action in (Action.MANAGE_BRANCH, Action.LINK_CHAT):
         if leads:
             return ALLOW
@@ -260,6 +263,7 @@ async def load_actor(
             district_id=group.district_id,
             unit_ids=frozenset(units.get(group.id, ())),
             leader=leader or (prior is not None and prior.leader),
+            kinds=group.visited_kinds,
         )
     admin_rows = await repo.admin_rows(telegram_id)
     admin_districts = frozenset(a.district_id for a in admin_rows if a.unit_id is None)
@@ -287,6 +291,8 @@ def menu_roles(actor: Actor) -> list[str]:
         roles.append("secretary")
     if actor.is_any_admin:
         roles.append("admin")
+    elif actor.admin_units:
+        roles.append("unit_admin")
     return roles
 
 

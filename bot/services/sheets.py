@@ -28,7 +28,8 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 def clean_text(text: str) -> str:
     """Without the control characters the XML openpyxl writes cannot hold."""
-    return ILLEGAL_CHARACTERS_RE.sub("", text)
+    cleaned: str = ILLEGAL_CHARACTERS_RE.sub("", text)  # openpyxl is untyped
+    return cleaned
 
 
 def put_text(cell: Cell, text: str) -> None:

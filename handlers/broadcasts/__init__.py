@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from aiogram import Router
 
+from handlers.broadcasts import acks, compose, history, panel, progress
+
 
 def routers() -> list[Router]:
-    from handlers.broadcasts import acks, compose, history, panel, progress
-
     return [compose.router, panel.router, progress.router, history.router, acks.router]

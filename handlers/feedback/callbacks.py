@@ -9,7 +9,7 @@ import enum
 
 from aiogram.filters.callback_data import CallbackData
 
-from bot.services.feedback.callbacks import (
+from bot.buttons.feedback import (
     CardAct,
     CardCb,
     ConvertCb,

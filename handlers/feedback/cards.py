@@ -42,9 +42,9 @@ from handlers.feedback.callbacks import (
     ReplyAct,
     ReplyCb,
 )
-from handlers.feedback.keyboards import DONE, label
 from handlers.feedback.states import Typing, TypingDraft, load, private_state
 from handlers.kit import PRIVATE, Chats, Magic, advance, feature_router, locale, show, t
+from handlers.kit.proposals import DONE, label
 
 router = feature_router(__name__, Chats.PRIVATE)
 any_chat = feature_router(__name__ + ".buttons", Chats.ANY)

@@ -12,7 +12,7 @@ import enum
 from html import escape
 from typing import Annotated
 
-from aiogram import Bot
+from aiogram import Bot, F
 from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
@@ -20,12 +20,14 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from pydantic import BeforeValidator
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.buttons.nudges import NudgeAct, NudgeCb
 from bot.inputs import ROW_ID_MAX, parse_int
 from bot.services.feedback import inbox as svc
 from bot.services.feedback import presentation, workflow
 from bot.services.feedback.common import PAGE_SIZE
 from bot.services.feedback.views import ItemView
 from bot.services.meetings.context import MeetingContext
+from bot.services.nudges import check_press
 from bot.services.policy import Actor, Role
 from handlers.kit import (
     READS,
@@ -41,6 +43,8 @@ from handlers.kit import (
 )
 
 inbox_router = feature_router(__name__, Chats.PRIVATE)
+# A nudge's Trả lời is pressed in private or in a level's group alike.
+nudge_router = feature_router(__name__ + ".nudge", Chats.ANY)
 
 BUTTON_TEXT_MAX = 40
 CHOICES_MAX = 60  # buttons on a category or unit picker (a district has a few dozen units)
@@ -264,6 +268,22 @@ def item_markup(ctx: MeetingContext, view: ItemView) -> InlineKeyboardMarkup | N
     else:
         return None
     return InlineKeyboardMarkup.model_validate(raw) if raw.get("inline_keyboard") else None
+
+
+@nudge_router.callback_query(NudgeCb.filter(F.a == NudgeAct.ANSWER))
+async def on_nudge_answer(
+    query: CallbackQuery,
+    callback_data: NudgeCb,
+    session: AsyncSession,
+    actor: Actor,
+    meeting_context: MeetingContext,
+    bot: Bot,
+) -> None:
+    """Trả lời under a nudge: the item's card, in private wherever the nudge was pressed."""
+    cb = callback_data
+    await check_press(session, meeting_context, cb.a, cb.id, cb.c)
+    opened = InboxOpenCb(item_id=callback_data.id)
+    await on_inbox_open(query, opened, session, actor, meeting_context, bot)
 
 
 @inbox_router.callback_query(InboxOpenCb.filter(), flags=READS)

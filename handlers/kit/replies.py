@@ -13,8 +13,8 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
 
 from bot.i18n import CatalogI18n
-from bot.middlewares import current_session
 from bot.services.vn_calendar import format_datetime
+from bot.session import current_session
 
 # Handler flags of a read-only handler: no write lock, no commit before its reply (see
 # `bot.middlewares.WriteIntent`; a flagged handler that writes fails loudly).

@@ -20,10 +20,12 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.buttons.nudges import NudgeAct, NudgeCb
 from bot.clock import Clock
 from bot.i18n import CatalogI18n
 from bot.inputs import try_int
 from bot.services.meetings import correct_report, submit_report
+from bot.services.meetings.context import MeetingContext
 from bot.services.meetings.report_steps import (
     Act,
     Draft,
@@ -47,8 +49,9 @@ from bot.services.meetings.report_wizard import (
 from bot.services.meetings.reports import ROW_ID_MAX
 from bot.services.policy import Actor
 from bot.services.vn_calendar import format_datetime
-from handlers.feedback.keyboards import meeting_proposals
 from handlers.kit import Chats, Magic, advance, feature_router, locale, show, t
+from handlers.kit.nudged import open_from_nudge
+from handlers.kit.proposals import meeting_proposals
 from handlers.meetings.report_keyboards import (
     RepCb,
     RepEdit,
@@ -111,6 +114,23 @@ async def cmd_report_id(
         await message.answer(t("mrep.usage"))
         return
     await _open(message, state, i18n, await start_report(session, actor, clock, meeting_id))
+
+
+@router.callback_query(NudgeCb.filter(F.a == NudgeAct.REPORT))
+async def on_nudge_report(
+    query: CallbackQuery,
+    callback_data: NudgeCb,
+    state: FSMContext,
+    session: AsyncSession,
+    clock: Clock,
+    actor: Actor,
+    i18n: CatalogI18n,
+    meeting_context: MeetingContext,
+) -> None:
+    """Báo cáo ngay under a nudge: /report <id>, opened below it."""
+    message = await open_from_nudge(query, callback_data, session, meeting_context)
+    command = CommandObject(prefix="/", command="report", args=str(callback_data.id))
+    await cmd_report_id(message, command, state, session, clock, actor, i18n)
 
 
 @router.message(Command("report"))

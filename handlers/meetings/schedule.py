@@ -16,10 +16,12 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.buttons.nudges import NudgeAct, NudgeCb
 from bot.clock import Clock
 from bot.i18n import CatalogI18n
 from bot.services import meetings as svc
 from bot.services.meetings.common import AGENDA_MAX, PLACE_MAX
+from bot.services.meetings.context import MeetingContext
 from bot.services.policy import Actor, Role
 from bot.settings import Settings
 from handlers.kit import (
@@ -35,6 +37,7 @@ from handlers.kit import (
     show,
     t,
 )
+from handlers.kit.nudged import open_from_nudge
 from handlers.meetings import keyboards as kb
 from handlers.meetings.callbacks import BranchCb, KindCb, PlannedCb, StepAct, StepCb, TimeCb
 from handlers.meetings.states import Schedule, ScheduleDraft, enter, load
@@ -72,6 +75,24 @@ async def cmd_schedule(
         await advance(state, Schedule.BRANCH, {}, screen)
     else:
         await _ask_kind(message, session, settings, clock, state, branches[0])
+
+
+@router.callback_query(NudgeCb.filter(F.a == NudgeAct.SCHEDULE))
+async def on_nudge_schedule(
+    query: CallbackQuery,
+    callback_data: NudgeCb,
+    actor: Actor,
+    session: AsyncSession,
+    settings: Settings,
+    clock: Clock,
+    i18n: CatalogI18n,
+    state: FSMContext,
+    meeting_context: MeetingContext,
+) -> None:
+    """Lên lịch ngay under a nudge: /schedule, opened below it."""
+    message = await open_from_nudge(query, callback_data, session, meeting_context)
+    command = CommandObject(prefix="/", command="schedule")
+    await cmd_schedule(message, command, actor, session, settings, clock, i18n, state)
 
 
 @router.callback_query(BranchCb.filter(), StateFilter(Schedule.BRANCH))

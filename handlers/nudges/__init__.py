@@ -1,12 +1,13 @@
 """The nudges' buttons and /nudges.
 
 - "Nhắc lại sau" (SnoozeCb): the service puts the message's obligations off by a day.
-- An action button (NudgeCb): the service checks the obligation is still owed, then the
-  feature's own screen opens below the nudge, as its command would open it (/schedule,
-  /report <id>, /visit, the item's card), so the nudge keeps its other buttons. The
-  screen checks the person may do the thing, as it always does. Xác nhận is the roster's own
-  button (its handler confirms); Đã nhận acknowledges the guidance for the chat it went to
-  (the broadcasts feature checks the person may).
+- An action button (NudgeCb): each feature's own router takes its act (`handlers.kit.nudged`)
+  and opens its screen below the nudge, as its command would open it (/schedule,
+  /report <id>, /visit, the item's card), so the nudge keeps its other buttons; those
+  routers come first. Here: Đã nhận, which acknowledges the guidance for the chat it went to
+  (the broadcasts feature checks the person may), and the other acts pressed outside a private
+  chat (the screens open in private). Xác nhận is the roster's own button (its handler
+  confirms). The service first checks the obligation is still owed.
 - /nudges [MM/YYYY]: a committee admin's figures; /nudges off|on <member code> switches a
   person off from nudges (or on again); /nudges set <policy> off|on|<hours> [<escalate>|-]
   and /nudges hours <from> <until> tune the policies and waking hours of their district.
@@ -17,14 +18,12 @@ from __future__ import annotations
 from datetime import timedelta
 from html import escape
 
-from aiogram import Bot, Router
+from aiogram import Router
 from aiogram.filters import Command, CommandObject
-from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
-from bot.i18n import CatalogI18n
 from bot.inputs import parse_int
 from bot.services import nudges as svc
 from bot.services.broadcasts.acks import acknowledge
@@ -32,7 +31,6 @@ from bot.services.meetings.context import MeetingContext
 from bot.services.nudges.figures import Figures, NudgeFigures
 from bot.services.nudges.policies import HOURS_LIMIT
 from bot.services.policy import Actor, Refused, Role
-from bot.settings import Settings
 from handlers.kit import Chats, RoleFilter, feature_router, t, when
 
 buttons = feature_router(__name__, Chats.ANY)  # nudges reach private chats and level groups
@@ -70,41 +68,15 @@ async def on_action(
     session: AsyncSession,
     actor: Actor,
     meeting_context: MeetingContext,
-    settings: Settings,
-    clock: Clock,
-    i18n: CatalogI18n,
-    state: FSMContext,
-    bot: Bot,
 ) -> None:
     cb = callback_data
     await svc.check_press(session, meeting_context, cb.a, cb.id, cb.c)
-    if cb.a is svc.NudgeAct.ANSWER:  # the card comes in private, wherever the press was
-        from handlers.feedback.inbox import InboxOpenCb, on_inbox_open
-
-        await on_inbox_open(query, InboxOpenCb(item_id=cb.id), session, actor, meeting_context, bot)
-        return
     if cb.a is svc.NudgeAct.ACK:  # Đã nhận, for the chat the guidance went to
         result = await acknowledge(session, meeting_context, actor.telegram_id, cb.id, cb.c)
         await query.answer(t(result.key, **result.params), show_alert=True)
         return
-    message = query.message
-    if not isinstance(message, Message) or message.chat.type != "private":
-        raise Refused("nudge.open_in_private")
-    await query.answer()
-    if cb.a is svc.NudgeAct.SCHEDULE:
-        from handlers.meetings.schedule import cmd_schedule
-
-        command = CommandObject(prefix="/", command="schedule")
-        await cmd_schedule(message, command, actor, session, settings, clock, i18n, state)
-    elif cb.a is svc.NudgeAct.REPORT:
-        from handlers.meetings.report import cmd_report_id
-
-        command = CommandObject(prefix="/", command="report", args=str(cb.id))
-        await cmd_report_id(message, command, state, session, clock, actor, i18n)
-    else:
-        from handlers.rosters.visits import cmd_visit
-
-        await cmd_visit(message, session, actor, meeting_context)
+    # A screen's act pressed in a group: the feature's private router did not take it.
+    raise Refused("nudge.open_in_private")
 
 
 # /nudges --------------------------------------------------------------------------------------

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from aiogram import Router
 
+from handlers.rosters import roster, visits
+
 
 def routers() -> list[Router]:
-    from handlers.rosters import roster, visits
-
     return [roster.router, visits.router, roster.any_chat]

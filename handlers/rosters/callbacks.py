@@ -8,7 +8,7 @@ import enum
 
 from aiogram.filters.callback_data import CallbackData
 
-from bot.services.rosters.callbacks import (
+from bot.buttons.rosters import (
     ConfirmCb,
     HandbackCb,
     MoveAct,

@@ -22,13 +22,13 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.buttons.nudges import NudgeAct, NudgeCb
 from bot.services.meetings.context import MeetingContext
 from bot.services.policy import Actor, Refused, Role
 from bot.services.rosters import coverage as cov
 from bot.services.rosters import visits as svc
 from bot.services.rosters.common import NOTE_MAX, Quarter
 from bot.services.rosters.visits import VisitQuality
-from handlers.feedback.keyboards import visit_proposals
 from handlers.kit import (
     Chats,
     Id,
@@ -42,6 +42,8 @@ from handlers.kit import (
     t,
     when,
 )
+from handlers.kit.nudged import open_from_nudge
+from handlers.kit.proposals import visit_proposals
 
 router = feature_router(__name__, Chats.PRIVATE)
 
@@ -186,6 +188,19 @@ async def cmd_visit(
     await message.answer(
         t("roster.visit.pick"), reply_markup=InlineKeyboardMarkup(inline_keyboard=rows)
     )
+
+
+@router.callback_query(NudgeCb.filter(F.a == NudgeAct.VISIT_REPORT))
+async def on_nudge_visit(
+    query: CallbackQuery,
+    callback_data: NudgeCb,
+    session: AsyncSession,
+    actor: Actor,
+    meeting_context: MeetingContext,
+) -> None:
+    """Báo cáo ngay under a visit's nudge: /visit, opened below it."""
+    message = await open_from_nudge(query, callback_data, session, meeting_context)
+    await cmd_visit(message, session, actor, meeting_context)
 
 
 @router.callback_query(VrCb.filter(F.s == Step.PICK))

@@ -1,8 +1,12 @@
-"""The organisation: district committees, their units and branches, members, working groups,
-admins, chat bindings, one-time codes and the audit log.
+"""The organisation: the committee at its top, the units under it and their branches,
+members, working groups, admins, chat bindings, one-time codes and the audit log.
 
-Every row carries `district_id` (the district committee's unit id) so one database can hold
-several districts and every query can be scoped to the acting person's district.
+The top committee may be a province or city committee (with its communes and wards), a commune
+or ward committee (with its branches and grassroots organisations), or a district committee as
+before July 2025: the tree and the name of each level come from the import, not from code.
+Every row carries `district_id`, the id of its organisation's top unit (the name is historical:
+the first organisations were districts), so one database can hold several organisations and
+every query can be scoped to the acting person's organisation.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Time,
+    false,
     text,
     true,
 )
@@ -30,10 +35,29 @@ from storage.base import Base, UTCDateTime, utcnow
 
 
 class UnitKind(enum.StrEnum):
-    DISTRICT_COMMITTEE = "district_committee"
-    TOWN = "town"
+    PROVINCE_COMMITTEE = "province_committee"  # Tỉnh ủy, Thành ủy
+    DISTRICT_COMMITTEE = "district_committee"  # before 1 July 2025
+    TOWN = "town"  # before 1 July 2025
     COMMUNE = "commune"
+    WARD = "ward"
+    SPECIAL_ZONE = "special_zone"
+    # A grassroots organisation (tổ chức cơ sở đảng) inside a commune, with its own branches.
+    GRASSROOTS = "grassroots"
     AGENCY_COMMITTEE = "agency_committee"
+
+
+# The name of a unit's level when the import leaves `level_name` empty: the words the older
+# district imports implied by their kinds (data for the organisation, not user interface text).
+DEFAULT_LEVEL_NAMES: dict[str, str] = {
+    UnitKind.PROVINCE_COMMITTEE: "Tỉnh ủy",
+    UnitKind.DISTRICT_COMMITTEE: "Huyện ủy",
+    UnitKind.TOWN: "Đảng ủy thị trấn",
+    UnitKind.COMMUNE: "Đảng ủy xã",
+    UnitKind.WARD: "Đảng ủy phường",
+    UnitKind.SPECIAL_ZONE: "Đảng ủy đặc khu",
+    UnitKind.GRASSROOTS: "Đảng bộ cơ sở",
+    UnitKind.AGENCY_COMMITTEE: "Đảng ủy cơ quan",
+}
 
 
 class BranchKind(enum.StrEnum):
@@ -50,6 +74,7 @@ class BranchKind(enum.StrEnum):
 
 # Working groups visit only these kinds of branch.
 VISITED_BRANCH_KINDS = frozenset({BranchKind.RESIDENTIAL, BranchKind.VILLAGE})
+VISITED_KINDS_DEFAULT = frozenset(k.value for k in VISITED_BRANCH_KINDS)
 
 
 class MemberRole(enum.StrEnum):
@@ -78,7 +103,7 @@ def _str_enum(length: int = 32) -> String:
 
 
 class Unit(Base):
-    """A district committee (the root, kind district_committee) or a commune/town committee."""
+    """A committee: the organisation's top one (no parent) or one below it."""
 
     __tablename__ = "units"
 
@@ -86,8 +111,10 @@ class Unit(Base):
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(256))
     kind: Mapped[str] = mapped_column(_str_enum())
+    # The name of this unit's level as its organisation writes it ("Đảng ủy xã", "Thành ủy").
+    level_name: Mapped[str] = mapped_column(String(64), default="", server_default="")
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
-    # The district committee this unit belongs to (itself for the root); null only mid-insert.
+    # The top committee this unit belongs to (itself for the root); null only mid-insert.
     district_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -108,6 +135,9 @@ class Branch(Base):
     meeting_day: Mapped[int] = mapped_column(SmallInteger)
     meeting_time: Mapped[time] = mapped_column(Time)
     location: Mapped[str] = mapped_column(String(256), default="")
+    # The branch also sends its invitations through Sổ tay đảng viên điện tử (the party's
+    # e-handbook app): the bot's announcement says so instead of standing in for it.
+    app_invites: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -154,9 +184,27 @@ class WorkingGroup(Base):
     name: Mapped[str] = mapped_column(String(256))
     district_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
     leader_member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    # The kinds of branch the group visits, ";"-separated, or "all"; empty: village and
+    # residential branches (what a district's groups visited). A commune committee whose members
+    # attend every branch's meetings says "all".
+    visit_kinds: Mapped[str] = mapped_column(String(256), default="", server_default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    @property
+    def visited_kinds(self) -> frozenset[str]:
+        return visited_kinds(self.visit_kinds)
+
+
+def visited_kinds(visit_kinds: str) -> frozenset[str]:
+    """The branch kinds a group's `visit_kinds` names."""
+    text = visit_kinds.strip().lower()
+    if not text:
+        return VISITED_KINDS_DEFAULT
+    if text == "all":
+        return frozenset(k.value for k in BranchKind)
+    return frozenset(part.strip() for part in text.split(";") if part.strip())
 
 
 class WorkingGroupMember(Base):

@@ -164,26 +164,37 @@ class AccessRepository:
 
     # --- admins -------------------------------------------------------------------------
 
-    async def district_admins(self, district_id: int) -> Sequence[CommitteeAdmin]:
-        """The whole district's admins (a commune's admins are not among them)."""
+    async def district_admins(
+        self, district_id: int, unit_id: int | None = None
+    ) -> Sequence[CommitteeAdmin]:
+        """The whole organisation's admins, or with `unit_id` one lower committee's (the two
+        lists never mix)."""
+        scope = (
+            CommitteeAdmin.unit_id.is_(None)
+            if unit_id is None
+            else (CommitteeAdmin.unit_id == unit_id)
+        )
         rows = await self.session.scalars(
             select(CommitteeAdmin)
-            .where(
-                CommitteeAdmin.district_id == district_id,
-                CommitteeAdmin.active,
-                CommitteeAdmin.unit_id.is_(None),
-            )
+            .where(CommitteeAdmin.district_id == district_id, CommitteeAdmin.active, scope)
             .order_by(CommitteeAdmin.id)
         )
         return rows.all()
 
-    async def admin_row(self, district_id: int, telegram_id: int) -> CommitteeAdmin | None:
+    async def admin_row(
+        self, district_id: int, telegram_id: int, unit_id: int | None = None
+    ) -> CommitteeAdmin | None:
+        scope = (
+            CommitteeAdmin.unit_id.is_(None)
+            if unit_id is None
+            else (CommitteeAdmin.unit_id == unit_id)
+        )
         return await self.session.scalar(
             select(CommitteeAdmin)
             .where(
                 CommitteeAdmin.district_id == district_id,
                 CommitteeAdmin.telegram_id == telegram_id,
-                CommitteeAdmin.unit_id.is_(None),
+                scope,
             )
             .order_by(CommitteeAdmin.active.desc(), CommitteeAdmin.id.desc())
             .limit(1)
@@ -191,7 +202,7 @@ class AccessRepository:
 
     async def districts(self) -> Sequence[Unit]:
         rows = await self.session.scalars(
-            select(Unit).where(Unit.kind == "district_committee", Unit.active).order_by(Unit.code)
+            select(Unit).where(Unit.parent_id.is_(None), Unit.active).order_by(Unit.code)
         )
         return rows.all()
 

@@ -20,7 +20,7 @@ from storage.models import (
     WorkingGroupMember,
     WorkingGroupUnit,
 )
-from storage.models.org import VISITED_BRANCH_KINDS, MemberRole, UnitKind
+from storage.models.org import VISITED_KINDS_DEFAULT, MemberRole
 
 # Secretaries first, then deputies, then everyone else by name: the order lists show.
 _ROLE_ORDER = {MemberRole.SECRETARY.value: 0, MemberRole.DEPUTY_SECRETARY.value: 1}
@@ -42,8 +42,8 @@ class OrgRepository:
         return (await self.session.scalars(stmt)).first()
 
     async def districts(self, active_only: bool = True) -> list[Unit]:
-        """Every district committee in the database (the roots of the trees)."""
-        stmt = select(Unit).where(Unit.kind == UnitKind.DISTRICT_COMMITTEE.value)
+        """Every organisation's top committee in the database (the roots of the trees)."""
+        stmt = select(Unit).where(Unit.parent_id.is_(None))
         if active_only:
             stmt = stmt.where(Unit.active.is_(True))
         return list((await self.session.scalars(stmt.order_by(Unit.code))).all())
@@ -236,14 +236,16 @@ class OrgRepository:
         return list((await self.session.scalars(stmt)).all())
 
     async def visited_branches(self, group_id: int) -> list[Branch]:
-        """The village and residential branches of the units a working group covers."""
+        """The branches of the units a working group covers, of the kinds it visits."""
+        group = await self.session.get(WorkingGroup, group_id)
+        kinds = sorted(group.visited_kinds if group is not None else VISITED_KINDS_DEFAULT)
         stmt = (
             select(Branch)
             .join(WorkingGroupUnit, WorkingGroupUnit.unit_id == Branch.unit_id)
             .where(
                 WorkingGroupUnit.working_group_id == group_id,
                 Branch.active.is_(True),
-                Branch.kind.in_([k.value for k in VISITED_BRANCH_KINDS]),
+                Branch.kind.in_(kinds),
             )
             .order_by(Branch.code)
         )

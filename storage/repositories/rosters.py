@@ -29,7 +29,7 @@ from storage.models import (
     WorkingGroupUnit,
 )
 from storage.models.meetings import MeetingKind
-from storage.models.org import VISITED_BRANCH_KINDS, TargetType
+from storage.models.org import VISITED_KINDS_DEFAULT, TargetType
 from storage.models.rosters import LIVE_VISIT_STATUSES, RosterStatus
 
 _LIVE = [s.value for s in LIVE_VISIT_STATUSES]
@@ -74,7 +74,10 @@ class RosterRepository:
         return list(await self.session.scalars(stmt))
 
     async def visited_branches(self, group_id: int) -> list[Branch]:
-        """The default list: active village/residential branches of the group's units."""
+        """The default list: the active branches of the group's units, of the kinds it visits
+        (village and residential unless the import said otherwise)."""
+        group = await self.session.get(WorkingGroup, group_id)
+        kinds = sorted(group.visited_kinds if group is not None else VISITED_KINDS_DEFAULT)
         units = select(WorkingGroupUnit.unit_id).where(
             WorkingGroupUnit.working_group_id == group_id
         )
@@ -83,7 +86,7 @@ class RosterRepository:
             .where(
                 Branch.unit_id.in_(units),
                 Branch.active,
-                Branch.kind.in_([k.value for k in VISITED_BRANCH_KINDS]),
+                Branch.kind.in_(kinds),
             )
             .order_by(Branch.code)
         )

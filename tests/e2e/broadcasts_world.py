@@ -113,7 +113,7 @@ class BroadcastWorld:
 
     @property
     def ctx(self) -> MeetingContext:
-        from bot.jobs.meetings import _meeting_ctx
+        from bot.app.jobs.meetings import _meeting_ctx
 
         return _meeting_ctx(self.jobs)
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bot.services.feedback.callbacks import CardAct, CardCb, ReplyAct, ReplyCb
+from bot.buttons.feedback import CardAct, CardCb, ReplyAct, ReplyCb
 from bot.services.feedback.common import item_number
 from bot.services.feedback.items import NewItem, raise_item
 from bot.services.policy import load_actor

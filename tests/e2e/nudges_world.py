@@ -21,9 +21,9 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
-from bot.jobs.meetings import _meeting_ctx
-from bot.jobs.nudges import sweep_job
-from bot.jobs.rosters import drafts_job
+from bot.app.jobs.meetings import _meeting_ctx
+from bot.app.jobs.nudges import sweep_job
+from bot.app.jobs.rosters import drafts_job
 from bot.scheduler import JobContext
 from bot.services.meetings.context import MeetingContext
 from bot.services.policy import Actor, load_actor

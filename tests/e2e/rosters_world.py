@@ -26,9 +26,9 @@ import time_machine
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from bot.app.jobs.meetings import _meeting_ctx
+from bot.app.jobs.rosters import drafts_job
 from bot.i18n import create_i18n
-from bot.jobs.meetings import _meeting_ctx
-from bot.jobs.rosters import drafts_job
 from bot.scheduler import JobContext
 from bot.services.meetings import Notices, generate_plan
 from bot.services.meetings.context import MeetingContext

@@ -9,7 +9,7 @@ import io
 
 from openpyxl import load_workbook
 
-from bot.jobs.broadcasts import reminders_job
+from bot.app.jobs.broadcasts import reminders_job
 from bot.services.broadcasts import AckCb
 from tests.e2e.broadcasts_world import ADMIN, PDF, BranchInfo, BroadcastWorld, Msg, plain
 from tests.helpers import buttons, local

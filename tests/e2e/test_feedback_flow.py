@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.services.feedback.callbacks import CardAct, ForwardCb, ReplyAct
+from bot.buttons.feedback import CardAct, ForwardCb, ReplyAct
 from storage.models.feedback import LevelType
 from tests.e2e.feedback_world import (
     BRANCH_CHAT,

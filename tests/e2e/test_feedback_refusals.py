@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from bot.services.feedback.callbacks import CardAct, CardCb, ForwardCb, ReplyAct, ReplyCb
+from bot.buttons.feedback import CardAct, CardCb, ForwardCb, ReplyAct, ReplyCb
 from handlers.feedback.callbacks import RaiseCb, RaiseStep
 from storage.models.feedback import LevelType
 from tests.e2e.feedback_world import (

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.services.feedback.callbacks import ConvertCb
+from bot.buttons.feedback import ConvertCb
 from bot.services.feedback.common import item_number
 from bot.services.meetings.report_steps import Act
 from handlers.meetings.report_keyboards import RepCb

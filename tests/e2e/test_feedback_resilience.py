@@ -13,7 +13,7 @@ from typing import Any
 
 import time_machine
 
-from bot.services.feedback.callbacks import CardAct
+from bot.buttons.feedback import CardAct
 from sandbox.testing import run_sandbox
 from tests.e2e.feedback_world import (
     BRANCH_CHAT,

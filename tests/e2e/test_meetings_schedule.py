@@ -22,14 +22,14 @@ import re
 import string
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date
 from typing import Any
 
 import pytest
 import time_machine
 from sqlalchemy import func, select
 
-from bot.jobs.meetings import plan_job, reminders_job
+from bot.app.jobs.meetings import plan_job, reminders_job
 from bot.scheduler import JobContext
 from handlers.meetings.callbacks import (
     CalAction,
@@ -204,7 +204,7 @@ class Month:
 
     def when(self, y: int, mo: int, d: int, h: int, mi: int) -> str:
         """'Thứ Năm, 03/12/2026 lúc 19:30' from the catalogs."""
-        weekday = self.t(f"people.weekday.{datetime(y, mo, d).weekday()}")
+        weekday = self.t(f"people.weekday.{date(y, mo, d).weekday()}")
         return self.t(
             "people.when", weekday=weekday, date=f"{d:02d}/{mo:02d}/{y}", time=f"{h:02d}:{mi:02d}"
         )

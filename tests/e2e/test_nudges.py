@@ -22,9 +22,9 @@ import pytest
 import time_machine
 from sqlalchemy import func, select
 
+from bot.buttons.nudges import SnoozeCb
 from bot.services.meetings import ReportInput, submit_report
 from bot.services.nudges import sweep
-from bot.services.nudges.callbacks import SnoozeCb
 from bot.services.nudges.policies import DEFAULTS, may_send
 from bot.services.rosters.visits import VisitQuality, VisitReportInput, submit_visit_report
 from bot.services.vn_calendar import VN_TZ, is_holiday, to_local
@@ -206,7 +206,7 @@ async def _withdrawn_between(run: NudgeRun, script: Script) -> int:
 
 
 async def sweep_job_only(run: NudgeRun) -> None:
-    from bot.jobs.nudges import sweep_job
+    from bot.app.jobs.nudges import sweep_job
 
     await sweep_job(run.jobs)
 

@@ -10,9 +10,16 @@ import sys
 import time
 from pathlib import Path
 
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from sandbox.testing import run_sandbox
+from storage.db import create_engine, create_session_factory
+from storage.models import JobLease, Roster, RosterVisit
 from tests.conftest import clock_start
 from tests.e2e.harness import TOKEN
+from tests.orgdata import WG_LEADER
+from tests.roster_world import roster_world
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -158,3 +165,53 @@ async def test_check_command_reports_each_item(tmp_path: Path) -> None:
     out, _ = await proc.communicate()
     assert proc.returncode == 1
     assert "FAIL telegram token" in out.decode()
+
+
+async def test_ctrl_c_after_a_roster_solve_stops_gracefully(
+    engine: AsyncEngine, database_url: str, tmp_path: Path
+) -> None:
+    """A clean stop: OR-Tools catches SIGINT during a CP-SAT solve by default and leaves the
+    process without a handler afterwards, so the next Ctrl-C killed the bot with no shutdown and
+    its leases held. Here the start-up's roster job solves the quarter's draft in the running
+    bot; then SIGINT must still run the whole shutdown and give every lease back."""
+    rw = await roster_world(engine, published=False)
+    async with rw.w.factory() as s, s.begin():  # the draft is the running bot's to make
+        await s.execute(delete(RosterVisit))
+        await s.execute(delete(Roster))
+    async with run_sandbox(port=_free_port()) as sb:
+        world = sb.world(TOKEN)
+        world.add_user(WG_LEADER, "Tổ", "vi", started=True)
+        env = _env(
+            BOT_TOKEN=TOKEN,
+            TELEGRAM_API_URL=sb.base_url,
+            DATABASE_URL=database_url,
+            LOG_LEVEL="INFO",
+            # When the first quarter of 2027's draft is due: the start-up's job solves it.
+            CLOCK_START="2026-12-25T09:00:00+07:00",
+        )
+        with (tmp_path / "bot.log").open("wb") as out:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bot", "run", cwd=ROOT, env=env, stdout=out, stderr=out
+            )
+            try:
+                # The draft reaches its leader once the solve is done and its rows committed.
+                await world.wait_for_bot_message(
+                    WG_LEADER, lambda m: "I/2027" in m.get("text", ""), timeout=90
+                )
+                proc.send_signal(signal.SIGINT)
+                await asyncio.wait_for(proc.wait(), 60)
+            finally:
+                if proc.returncode is None:
+                    proc.kill()
+                    await proc.wait()
+    log = (tmp_path / "bot.log").read_text()
+    assert proc.returncode == 0, log
+    assert "bot.app stopped" in log and "Traceback" not in log, log
+    check = create_engine(database_url)
+    try:
+        async with create_session_factory(check)() as s:
+            assert await s.scalar(select(Roster.id)) is not None  # the solve did run there
+            held = list(await s.scalars(select(JobLease.name).where(JobLease.holder.is_not(None))))
+    finally:
+        await check.dispose()
+    assert held == []

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time_machine
 from sqlalchemy import select
 
-from bot.services.meetings.callbacks import RsvpCb, RsvpChoice
+from bot.buttons.meetings import RsvpCb, RsvpChoice
 from handlers.meetings.callbacks import (
     CalAction,
     CalCb,

@@ -19,8 +19,8 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from bot.jobs.rosters import drafts_job
-from bot.services.rosters.callbacks import ConfirmCb, RosterAct, RosterCb
+from bot.app.jobs.rosters import drafts_job
+from bot.buttons.rosters import ConfirmCb, RosterAct, RosterCb
 from bot.services.vn_calendar import VN_TZ, to_local
 from storage.models import Branch, Roster
 from storage.models.rosters import VisitStatus

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.jobs.meetings import reminders_job
+from bot.app.jobs.meetings import reminders_job
 from bot.services.meetings.schedule import reschedule_meeting
 from storage.models import Branch, Meeting, Roster, RosterVisit
 from storage.models.rosters import VisitStatus

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import func, select
 
-from bot.jobs.rosters import drafts_job
+from bot.app.jobs.rosters import drafts_job
 from bot.services.rosters.review import regenerate
 from handlers.rosters.visits import BusyCb, Step, VrCb
 from storage.models import (

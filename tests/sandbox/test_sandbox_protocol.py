@@ -10,6 +10,7 @@ import pytest
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest
 
+import sandbox
 from sandbox.spec import SpecError, load_spec
 from sandbox.state import Sandbox
 from sandbox.testing import SandboxHandle, run_sandbox
@@ -178,8 +179,10 @@ def test_spec_invalid_raises(tmp_path: Path) -> None:
         load_spec(path)
 
 
-def test_spec_is_the_shared_one(spec) -> None:
-    assert spec.source.endswith("shared/telegram-bot-api/api.min.json")
+def test_spec_is_the_sandbox_package_data_with_its_licence(spec) -> None:
+    source = Path(spec.source)
+    assert source.parent == Path(sandbox.__file__).parent / "spec_data"
+    assert "MIT" in (source.parent / "LICENSE").read_text()
     assert spec.method("sendmessage").name == "sendMessage"
 
 

@@ -14,6 +14,7 @@ for anything the person must fix, and change nothing when they do.
 - `callbacks`: the buttons' data; `notices`: what is queued and how it is worded.
 """
 
+from bot.buttons.broadcasts import AckCb, ProgressAct, ProgressCb
 from bot.services.broadcasts.acks import (
     AckResult,
     Pending,
@@ -30,7 +31,6 @@ from bot.services.broadcasts.audience import (
     reason_key,
     resolve,
 )
-from bot.services.broadcasts.callbacks import AckCb, ProgressAct, ProgressCb
 from bot.services.broadcasts.common import DEFAULT_CONFIG, BroadcastConfig, BroadcastError
 from bot.services.broadcasts.compose import (
     Preview,

@@ -13,13 +13,13 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.buttons import Button, button, markup
+from bot.buttons.broadcasts import AckCb, ProgressAct, ProgressCb
 from bot.i18n import CatalogI18n, pick_locale
 from bot.outbox import OutboxKind, OutboxMessage, enqueue
 from bot.services.broadcasts.audience import SECRETARY, Recipient
-from bot.services.broadcasts.callbacks import AckCb, ProgressAct, ProgressCb
 from bot.services.broadcasts.common import ORIGIN, ORIGIN_PROGRESS, ORIGIN_REMINDER
 from bot.services.meetings.context import MeetingContext
 from bot.services.vn_calendar import format_datetime
@@ -35,10 +35,6 @@ def when(moment: datetime, ctx: MeetingContext, locale: str | None = None) -> st
     return format_datetime(moment, locale or ctx.default_locale, ctx.tz)
 
 
-def _markup(rows: list[list[InlineKeyboardButton]]) -> dict[str, Any]:
-    return InlineKeyboardMarkup(inline_keyboard=rows).model_dump(exclude_none=True)
-
-
 def ack_markup(
     i18n: CatalogI18n, locale: str, broadcast_id: int, deadline: str | None = None
 ) -> dict[str, Any]:
@@ -50,7 +46,7 @@ def ack_markup(
         else i18n.t("bc.button.ack", locale)
     )
     data = AckCb(broadcast_id=broadcast_id).pack()
-    return _markup([[InlineKeyboardButton(text=text, callback_data=data)]])
+    return markup([[button(text, data)]])
 
 
 def progress_markup(
@@ -58,17 +54,17 @@ def progress_markup(
 ) -> dict[str, Any]:
     """Dừng while anything may still leave; Gửi lại when some failed; Làm mới always."""
 
-    def button(key: str, act: ProgressAct, **params: Any) -> InlineKeyboardButton:
-        data = ProgressCb(broadcast_id=broadcast_id, a=act).pack()
-        return InlineKeyboardButton(text=i18n.t(key, locale, **params), callback_data=data)
+    def act(key: str, a: ProgressAct, **params: Any) -> Button:
+        data = ProgressCb(broadcast_id=broadcast_id, a=a).pack()
+        return button(i18n.t(key, locale, **params), data)
 
     row = []
     if running:
-        row.append(button("bc.button.stop", ProgressAct.STOP))
+        row.append(act("bc.button.stop", ProgressAct.STOP))
     if failed and not running:
-        row.append(button("bc.button.retry", ProgressAct.RETRY, n=failed))
-    row.append(button("bc.button.refresh", ProgressAct.REFRESH))
-    return _markup([row])
+        row.append(act("bc.button.retry", ProgressAct.RETRY, n=failed))
+    row.append(act("bc.button.refresh", ProgressAct.REFRESH))
+    return markup([row])
 
 
 async def locales(

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import html
 import logging
-import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,6 +26,7 @@ from bot.outbox import FailureEvent, FailureHooks
 from bot.outbox.service import default_hooks
 from bot.services.broadcasts.common import DEFAULT_CONFIG, ORIGIN, BroadcastConfig, load_managed
 from bot.services.broadcasts.notices import locales, progress_markup, when
+from bot.services.live_edits import CoalescedEdits, Edit, MessageEditor
 from bot.services.meetings.context import MeetingContext
 from bot.services.policy import Actor
 from bot.services.vn_sort import vn_key
@@ -40,7 +39,6 @@ R = RecipientState
 S = BroadcastStatus
 ACK_UNITS_SHOWN = 30
 # async (chat_id, message_id, text, markup as JSON) -> None
-EditFunc = Callable[[int, int, str, dict[str, Any]], Awaitable[None]]
 
 
 @dataclass
@@ -265,34 +263,22 @@ async def progress_view(
 
 
 @dataclass
-class LiveProgress:
-    """Coalesced edits of the sender's progress message: at most one per broadcast every
-    `every` seconds. Broadcasts in progress are looked at on every pass; finished ones only
-    when an acknowledgement came (acks since the last pass, with `slack` for transactions
-    that committed after their press's time). After a restart the first pass looks back
-    `lookback`."""
+class LiveProgress(CoalescedEdits):
+    """The progress messages' edits (`CoalescedEdits`): broadcasts in progress are looked at
+    on every pass; finished ones only when an acknowledgement came since the last pass."""
 
     every: float = DEFAULT_CONFIG.progress_every
-    slack: timedelta = timedelta(seconds=5)
-    lookback: timedelta = timedelta(minutes=10)
-    watermark: datetime | None = None
-    pending: set[int] = field(default_factory=set)
-    last_edit: dict[int, float] = field(default_factory=dict)
-    last_text: dict[int, str] = field(default_factory=dict)
-    edits: int = 0
-    monotonic: Callable[[], float] = time.monotonic
 
     async def flush(
         self,
         session_factory: async_sessionmaker[AsyncSession],
         ctx: MeetingContext,
-        edit: EditFunc,
+        edit: MessageEditor,
     ) -> int:
         """One pass: sync what moved, edit the messages whose text changed; edits made."""
         now = ctx.now()
-        since = (self.watermark or now - self.lookback) - self.slack
-        self.watermark = now
-        todo: list[tuple[int, int, int, str, dict[str, Any]]] = []
+        since = self.since(now)
+        todo: list[Edit] = []
         async with session_factory() as s, s.begin():
             repo = BroadcastRepository(s)
             active = {b.id for b in await repo.in_progress(now)}
@@ -304,36 +290,21 @@ class LiveProgress:
                     self.pending.discard(bid)
                     continue
                 await sync(s, broadcast, now)
-                if mono - self.last_edit.get(bid, -1e9) < self.every:
-                    continue  # edited recently: stays pending for the next pass
-                if broadcast.progress_message_id is None or broadcast.progress_chat_id is None:
+                if self.recent(bid, mono):
+                    continue
+                chat, message = broadcast.progress_chat_id, broadcast.progress_message_id
+                if message is None or chat is None:
                     if bid not in active:
                         self.pending.discard(bid)
                     continue
                 fig = (await figures(s, [bid]))[bid]
-                chat = broadcast.progress_chat_id
                 locale = (await locales(s, ctx, [chat]))[chat]
                 text, markup = await render(s, ctx, broadcast, fig, locale)
                 self.pending.discard(bid)
-                if self.last_text.get(bid) == text:
+                if self.shown(chat, message, text):
                     continue
-                todo.append(
-                    (bid, broadcast.progress_chat_id, broadcast.progress_message_id, text, markup)
-                )
-        made = 0
-        for bid, chat_id, message_id, text, markup in todo:
-            try:
-                await edit(chat_id, message_id, text, markup)
-            except Exception as exc:  # noqa: BLE001 - an edit is best effort; log and retry
-                if "not modified" not in str(exc):
-                    log.warning("progress edit of broadcast %s failed: %s", bid, exc)
-                    self.pending.add(bid)
-                    continue
-            self.last_text[bid] = text
-            self.last_edit[bid] = self.monotonic()
-            self.edits += 1
-            made += 1
-        return made
+                todo.append(Edit(bid, chat, message, text, markup))
+        return await self.apply(todo, edit)
 
 
 async def on_outbox_failure(session: AsyncSession, ev: FailureEvent) -> None:

@@ -27,7 +27,8 @@ DEFAULT_CATEGORIES: tuple[tuple[str, str, str], ...] = (
     ("other", "Khác", "Other"),
 )
 DEFAULT_DEPARTMENTS: tuple[tuple[str, str, str], ...] = (
-    ("office", "Văn phòng Huyện ủy", "Committee office"),
+    # {committee}: the level name of the organisation's top committee ("Tỉnh ủy", "Đảng ủy xã").
+    ("office", "Văn phòng {committee}", "Committee office"),
     ("organisation", "Ban Tổ chức", "Organisation board"),
     ("inspection", "Ủy ban Kiểm tra", "Inspection commission"),
     ("propaganda", "Ban Tuyên giáo", "Propaganda board"),

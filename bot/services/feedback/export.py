@@ -126,6 +126,12 @@ def _values(row: ItemRow, labels: ExportLabels, tz: ZoneInfo) -> dict[str, objec
         return labels.words.get(key, fallback)
 
     on_time = "" if row.on_time is None else word("yes" if row.on_time else "no", "")
+    # A committee's own name says its level in the organisation's words ("Đảng ủy phường An
+    # Phú Đông"); a generic word before it would only repeat or contradict it.
+    if row.level_type in ("unit", "district") and row.level_name:
+        level = row.level_name
+    else:
+        level = f"{word(f'level.{row.level_type}', row.level_type)}: {row.level_name}"
     return {
         "number": row.number,
         "created": _local(row.created_at, tz),
@@ -135,7 +141,7 @@ def _values(row: ItemRow, labels: ExportLabels, tz: ZoneInfo) -> dict[str, objec
         "raised_as": word(f"raised.{row.raised_as}", row.raised_as),
         "text": row.text,
         "status": word(f"status.{row.status}", row.status),
-        "level": f"{word(f'level.{row.level_type}', row.level_type)}: {row.level_name}",
+        "level": level,
         "deadline": _local(row.deadline, tz),
         "answered": _local(row.first_answer_at, tz),
         "on_time": on_time,

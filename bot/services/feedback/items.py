@@ -44,7 +44,6 @@ from storage.models.feedback import (
     OptionKind,
     RaisedAs,
 )
-from storage.models.org import VISITED_BRANCH_KINDS
 from storage.repositories.feedback import FeedbackRepository
 
 # C0 and C1 control characters except tab and newline: a NUL breaks PostgreSQL text, the others
@@ -136,19 +135,24 @@ async def categories(session: AsyncSession, district_id: int) -> list[FeedbackOp
 
 
 async def departments(session: AsyncSession, district_id: int) -> list[FeedbackOption]:
-    """The district committee's active departments (forward targets); defaults on first use."""
-    return await _options(session, district_id, OptionKind.DEPARTMENT, DEFAULT_DEPARTMENTS)
+    """The top committee's active departments (forward targets); defaults on first use, the
+    office named after the committee's own level ("Văn phòng Đảng ủy xã")."""
+    top = await FeedbackRepository(session).unit(district_id)
+    committee = (top.level_name if top is not None else "") or "cấp ủy"
+    defaults = [(c, vi.format(committee=committee), en) for c, vi, en in DEFAULT_DEPARTMENTS]
+    return await _options(session, district_id, OptionKind.DEPARTMENT, defaults)
 
 
 async def raisable_branches(session: AsyncSession, actor: Actor) -> list[Branch]:
-    """The person's own branches, then the village and residential branches of the units their
-    working groups cover (a visitor raises what they heard there on the branch's behalf)."""
+    """The person's own branches, then the branches their working groups visit (a visitor
+    raises what they heard there on the branch's behalf)."""
     repo = FeedbackRepository(session)
     own = await repo.branches(m.branch_id for m in actor.memberships)
-    units = {u for g in actor.groups for u in g.unit_ids}
-    visited = vn_sorted(
-        await repo.visited_branches_of_units(units, VISITED_BRANCH_KINDS), key=lambda b: b.name
-    )
+    visited: list[Branch] = []
+    for group in actor.groups:
+        visited += await repo.visited_branches_of_units(group.unit_ids, group.kinds)
+    visited = list(dict.fromkeys(visited))
+    visited = vn_sorted(visited, key=lambda b: b.name)
     out = [own[m.branch_id] for m in actor.memberships if m.branch_id in own]
     out = [b for b in dict.fromkeys(out) if b.active]
     seen = {b.id for b in out}

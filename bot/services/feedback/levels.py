@@ -93,9 +93,9 @@ async def level_of(session: AsyncSession, ref: LevelRef) -> Level:
 
 
 async def level_above(session: AsyncSession, ref: LevelRef) -> Level | None:
-    """The next level up: a branch's unit (or the district, for a branch directly under the
-    committee), a unit's district; None above the district and for departments (they answer
-    for the district, so nothing is above them but the district: forward there)."""
+    """The next level up: a branch's unit (or the top committee, for a branch directly under
+    it), a unit's parent committee; None above the top and for departments (they answer for
+    the top committee, so nothing is above them but the top: forward there)."""
     repo = FeedbackRepository(session)
     if ref.type is LevelType.BRANCH:
         branch = await repo.branch(ref.id)
@@ -109,6 +109,11 @@ async def level_above(session: AsyncSession, ref: LevelRef) -> Level | None:
         unit = await repo.unit(ref.id)
         if unit is None or unit.district_id is None:
             return None
+        # A deeper tree (a province's commune's grassroots organisation) goes up one committee
+        # at a time: to the parent, the top committee's own level once the parent is the top.
+        parent = await repo.unit(unit.parent_id) if unit.parent_id is not None else None
+        if parent is not None and parent.id != unit.district_id and parent.active:
+            return await find_level(session, LevelRef(LevelType.UNIT, parent.id))
         return await find_level(session, LevelRef(LevelType.DISTRICT, unit.district_id))
     return None
 

@@ -16,10 +16,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.buttons.feedback import ReplyAct
 from bot.i18n import pick_locale
 from bot.outbox import OutboxKind, OutboxMessage, enqueue
 from bot.services.feedback import presentation as p
-from bot.services.feedback.callbacks import ReplyAct
 from bot.services.feedback.common import DEFAULT_CONFIG, FeedbackConfig
 from bot.services.feedback.levels import Level
 from bot.services.feedback.views import build_view

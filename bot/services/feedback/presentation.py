@@ -13,8 +13,8 @@ from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.buttons.feedback import CardAct, CardCb, ForwardCb, ReplyAct, ReplyCb
 from bot.i18n import CatalogI18n
-from bot.services.feedback.callbacks import CardAct, CardCb, ForwardCb, ReplyAct, ReplyCb
 from bot.services.feedback.common import (
     DEFAULT_CATEGORIES,
     DEFAULT_CONFIG,

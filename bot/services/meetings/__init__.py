@@ -8,7 +8,7 @@ Everything is stored in UTC and read in Asia/Ho_Chi_Minh (`bot.services.vn_calen
 Handlers import the enums they need from here, never from `storage`.
 """
 
-from bot.services.meetings.callbacks import RsvpCb, RsvpChoice
+from bot.buttons.meetings import RsvpCb, RsvpChoice
 from bot.services.meetings.common import (
     DEFAULT_CONFIG,
     MeetingConfig,

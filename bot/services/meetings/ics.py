@@ -85,4 +85,5 @@ async def branch_ics(
         cal.add_component(event)
     first = date(now.year - 5, 1, 1)
     cal.add_missing_timezones(first_date=first, last_date=date(now.year + 5, 12, 31))
-    return cal.to_ical()
+    ical: bytes = cal.to_ical()
+    return ical

@@ -13,10 +13,8 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from aiogram import html
-
-from bot.i18n import CatalogI18n
-from bot.services.meetings.callbacks import RsvpCb, RsvpChoice
+from bot.buttons.meetings import RsvpCb, RsvpChoice
+from bot.i18n import CatalogI18n, quote
 from bot.services.vn_calendar import VN_TZ, format_date, format_datetime
 from storage.models import Branch, Meeting
 from storage.models.meetings import MeetingKind, MeetingStatus, NoticeKind
@@ -60,23 +58,23 @@ def meeting_body(
             "mtg.body.head",
             locale,
             kind=i18n.t(f"meetings.kind.{meeting.kind}", locale),
-            branch=html.quote(branch.name),
+            branch=quote(branch.name),
         ),
         i18n.t("mtg.body.when", locale, when=format_datetime(meeting.starts_at, locale, tz)),
     ]
     if meeting.place:
-        lines.append(i18n.t("mtg.body.place", locale, place=html.quote(meeting.place)))
+        lines.append(i18n.t("mtg.body.place", locale, place=quote(meeting.place)))
     if meeting.title:
-        lines.append(i18n.t("mtg.body.title", locale, title=html.quote(meeting.title)))
+        lines.append(i18n.t("mtg.body.title", locale, title=quote(meeting.title)))
     head = "\n".join(lines)
     if meeting.agenda:
         label = i18n.t("mtg.body.agenda", locale, agenda="")
         left = room - len(head) - len(label) - 1
         raw = meeting.agenda
-        agenda = html.quote(raw)
+        agenda = quote(raw)
         while len(agenda) > left and raw:  # cut, re-escape, until it fits
             raw = raw[: max(len(raw) - (len(agenda) - left) - 1, 0)]
-            agenda = html.quote(raw) + "…"
+            agenda = quote(raw) + "…"
         head += "\n" + i18n.t("mtg.body.agenda", locale, agenda=agenda)
     return head
 
@@ -137,6 +135,8 @@ def announcement_text(
     """The live group message: details, the counts and the call to answer. `top` replaces the
     header (a correction keeps what changed)."""
     bottom = counts_line(i18n, locale, yes, no, pending) + "\n" + i18n.t("mtg.announce.ask", locale)
+    if branch.app_invites:
+        bottom += "\n" + i18n.t("mtg.announce.app", locale)
     head = top or i18n.t(header, locale)
     return _compose(head, _body(i18n, locale, meeting, branch, tz), bottom)
 
@@ -167,7 +167,7 @@ def correction_text(
     """What changed (old -> new) on top of the full current details, or the cancellation."""
     body = _body(i18n, locale, meeting, branch, tz)
     if meeting.status == MeetingStatus.CANCELLED.value:
-        reason = html.quote(meeting.cancel_reason or "")
+        reason = quote(meeting.cancel_reason or "")
         return _compose(i18n.t("mtg.cancelled.head", locale, reason=reason), body, "")
     changes: list[str] = []
     old_start = before.get("starts_at")
@@ -185,8 +185,8 @@ def correction_text(
             i18n.t(
                 "mtg.changed.place",
                 locale,
-                old=html.quote(cut(str(before.get("place") or "—"), 256)),
-                new=html.quote(meeting.place or "—"),
+                old=quote(cut(str(before.get("place") or "—"), 256)),
+                new=quote(meeting.place or "—"),
             )
         )
     if before.get("agenda") != meeting.agenda or before.get("title") != meeting.title:
@@ -199,7 +199,7 @@ def correction_text(
 
 def private_chat_hint_text(i18n: CatalogI18n, locale: str, name: str, url: str) -> str:
     """ "Open a private chat with the bot", said in the group to a member it cannot write to."""
-    return i18n.t("mtg.hint.private_chat", locale, name=html.quote(name), url=html.quote(url))
+    return i18n.t("mtg.hint.private_chat", locale, name=quote(name), url=quote(url))
 
 
 def shift_text(
@@ -217,14 +217,14 @@ def shift_text(
             i18n.t(
                 "mtg.shift.head",
                 locale,
-                branch=html.quote(branch.name),
+                branch=quote(branch.name),
                 month=f"{meeting.period_month:02d}/{meeting.period_year}",
             ),
             i18n.t(
                 "meetings.holiday_shift",
                 locale,
                 rule_date=format_date(shifted_from, locale),
-                holiday=html.quote(meeting.shift_reason or ""),
+                holiday=quote(meeting.shift_reason or ""),
                 date=format_datetime(meeting.starts_at, locale, tz),
             ),
             i18n.t("mtg.shift.hint", locale),

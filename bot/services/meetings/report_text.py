@@ -10,9 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from aiogram import html
-
-from bot.i18n import CatalogI18n
+from bot.i18n import CatalogI18n, quote
 from bot.services.vn_calendar import format_datetime
 from storage.models import Meeting, MeetingReport
 
@@ -38,7 +36,7 @@ def kind_label(i18n: CatalogI18n, locale: str, meeting: Meeting) -> str:
     """'Sinh hoạt chuyên đề: <title>' (the title escaped)."""
     label = i18n.t(f"meetings.kind.{meeting.kind}", locale)
     if meeting.title:
-        label = f"{label}: {html.quote(clip(meeting.title, 80))}"
+        label = f"{label}: {quote(clip(meeting.title, 80))}"
     return label
 
 
@@ -123,17 +121,17 @@ def _render(
         return [*shown, t("mrep.report.more", n=total - cap)] if total > cap else shown
 
     def names(items: Sequence[str]) -> str:
-        return ", ".join(more([html.quote(n) for n in items[:name_cap]], len(items), name_cap))
+        return ", ".join(more([quote(n) for n in items[:name_cap]], len(items), name_cap))
 
     def bullets(items: Sequence[str]) -> str:
-        shown = [f"• {html.quote(clip(i, width))}" for i in items[:item_cap]]
+        shown = [f"• {quote(clip(i, width))}" for i in items[:item_cap]]
         return "\n".join(more(shown, len(items), item_cap))
 
     head_key = "mrep.report.header" if v.version <= 1 else "mrep.report.header_correction"
     lines = [
         t(
             head_key,
-            branch=html.quote(v.branch_name),
+            branch=quote(v.branch_name),
             kind=kind_label(i18n, locale, v.meeting),
             when=format_datetime(v.meeting.starts_at, locale),
             version=v.version,
@@ -162,7 +160,7 @@ def _render(
     else:
         lines.append(t("mrep.report.minutes_yes" if v.minutes_kept else "mrep.report.minutes_no"))
     if v.resolution.strip():
-        lines.append(t("mrep.report.resolution", text=html.quote(clip(v.resolution, res_cap))))
+        lines.append(t("mrep.report.resolution", text=quote(clip(v.resolution, res_cap))))
     if v.topics:
         lines.append(t("mrep.report.topics", items=bullets(v.topics)))
     if v.proposals:
@@ -171,4 +169,4 @@ def _render(
 
 
 def minutes_caption(i18n: CatalogI18n, locale: str, branch_name: str) -> str:
-    return i18n.t("mrep.report.minutes_caption", locale, branch=html.quote(clip(branch_name, 200)))
+    return i18n.t("mrep.report.minutes_caption", locale, branch=quote(clip(branch_name, 200)))

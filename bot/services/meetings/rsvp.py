@@ -1,10 +1,10 @@
 """RSVPs: Có mặt / Vắng mặt from the group announcement or a private reminder.
 
 Only active members of the meeting's branch answer, only before the meeting starts, and the
-latest answer counts. Every call returns the live counts for the announcement.
-Kept to five small queries: this runs for every tap of a burst. A member the bot cannot write
-to privately (asked for the reason of an absence) is told in the branch's group to open a
-private chat with the bot (`private_chat_hint`).
+latest answer counts. The announcement's live count is the job's (`LiveCounts`), so a tap
+does not count: kept to four small queries, as this runs for every tap of a burst. A member the
+bot cannot write to privately (asked for the reason of an absence) is told in the branch's group
+to open a private chat with the bot (`private_chat_hint`).
 """
 
 from __future__ import annotations
@@ -46,7 +46,6 @@ class RsvpResult:
     member_id: int
     answer: RsvpAnswer
     changed: bool  # False when the same answer (and reason) was already recorded
-    counts: RsvpCounts
 
     @property
     def needs_reason(self) -> bool:
@@ -101,8 +100,8 @@ async def record_rsvp(
         await repo.upsert_rsvp(
             meeting.id, member.id, answer.value, code, reason_text or None, RsvpVia(via).value, now
         )
-    yes, no, members = await repo.rsvp_counts(meeting.id, meeting.branch_id)
-    return RsvpResult(meeting.id, member.id, answer, changed, RsvpCounts(yes, no, members))
+    # No counts here: the live count is re-rendered by its job (`LiveCounts`), not per tap.
+    return RsvpResult(meeting.id, member.id, answer, changed)
 
 
 async def set_absence_reason(

@@ -1,21 +1,21 @@
 """Nudges (issue 15): remind people of what they owe, at a decent hour, with the one-tap way
 to do it, and tell the level above when reminders are ignored.
 
-- `obligations` (+ `providers`, `providers_fb`): what is owed, derived from the features'
-  tables each time, never stored twice;
+- `obligations` (+ `providers`, `providers_fb`, listed in `registry`): what is owed,
+  derived from the features' tables each time, never stored twice;
 - `policies`: each policy's timing per district, the waking hours, holidays;
-- `engine.sweep`: one pass of the scheduler job (`bot/jobs/nudges.py`);
+- `engine.sweep`: one pass of the scheduler job (`bot/app/jobs/nudges.py`);
 - `sendcheck`: the outbox's last-moment check (a thing done meanwhile withdraws its nudge);
 - `actions`: snooze, action presses, people switched off; `figures`: `/nudges`.
 """
 
+from bot.buttons.nudges import NudgeAct, NudgeCb, SnoozeCb
 from bot.services.nudges import sendcheck as _sendcheck  # noqa: F401  (registers the check)
 from bot.services.nudges.actions import SnoozeResult, check_press, snooze, switch_person
-from bot.services.nudges.callbacks import NudgeAct, NudgeCb, SnoozeCb
 from bot.services.nudges.common import DEFAULT_CONFIG, NudgeConfig, NudgeError
 from bot.services.nudges.engine import SweepResult, open_obligations, sweep
 from bot.services.nudges.figures import NudgeFigures, figures_for, nudge_figures
-from bot.services.nudges.obligations import Obligation, Status, statuses
+from bot.services.nudges.obligations import Obligation, Status
 from bot.services.nudges.policies import (
     DEFAULTS,
     load_policies,
@@ -25,6 +25,7 @@ from bot.services.nudges.policies import (
     tune,
     tune_waking,
 )
+from bot.services.nudges.registry import statuses
 from storage.models.nudges import NudgePolicy
 
 __all__ = [

@@ -36,15 +36,9 @@ from bot.outbox.service import enqueue_many
 from bot.services.meetings.context import MeetingContext
 from bot.services.nudges import messages as msg
 from bot.services.nudges.common import DEFAULT_CONFIG, NudgeConfig
-from bot.services.nudges.obligations import (
-    PROVIDERS,
-    Obligation,
-    Status,
-    Window,
-    candidates,
-    statuses,
-)
+from bot.services.nudges.obligations import Obligation, Status, Window
 from bot.services.nudges.policies import Policies, Timing, load_policies, may_send
+from bot.services.nudges.registry import PROVIDERS, candidates, statuses
 from storage.models import NudgeEvent, NudgeTrack
 from storage.models.nudges import NUDGE_STEPS, SNOOZE_STEPS, EscalationReason, NudgeStep, TrackEnd
 from storage.models.org import TargetType

@@ -12,10 +12,9 @@ from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
-
+from bot.buttons import Button, button, markup
+from bot.buttons.nudges import SnoozeCb
 from bot.i18n import CatalogI18n
-from bot.services.nudges.callbacks import SnoozeCb
 from bot.services.nudges.obligations import Obligation
 from bot.services.vn_calendar import to_local
 from storage.models.nudges import EscalationReason, NudgeStep
@@ -74,7 +73,7 @@ def nudge_text(i18n: CatalogI18n, locale: str, items: list[NudgeItem]) -> str:
 def nudge_markup(
     i18n: CatalogI18n, locale: str, items: list[NudgeItem], batch_id: int
 ) -> dict[str, Any]:
-    rows: list[list[InlineKeyboardButton]] = []
+    rows: list[list[Button]] = []
     seen: set[str] = set()
     for item in items:
         action = item.obligation.action
@@ -82,17 +81,9 @@ def nudge_markup(
             continue
         seen.add(action.callback)
         text = f"{i18n.t(action.label, locale)} · {_short(item.obligation)}"
-        rows.append(
-            [InlineKeyboardButton(text=_clip(text, BUTTON_TEXT_MAX), callback_data=action.callback)]
-        )
-    rows.append(
-        [
-            InlineKeyboardButton(
-                text=i18n.t("nudge.btn.snooze", locale), callback_data=SnoozeCb(b=batch_id).pack()
-            )
-        ]
-    )
-    return InlineKeyboardMarkup(inline_keyboard=rows).model_dump(exclude_none=True)
+        rows.append([button(_clip(text, BUTTON_TEXT_MAX), action.callback)])
+    rows.append([button(i18n.t("nudge.btn.snooze", locale), SnoozeCb(b=batch_id).pack())])
+    return markup(rows)
 
 
 def escalation_text(

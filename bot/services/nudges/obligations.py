@@ -10,13 +10,14 @@ pressed button asks it before opening the feature's screen.
 Keys are stable strings naming the obligation ("report:123" is meeting 123's report), so a
 restart, a second process or a re-run finds the same obligation and never nudges it twice.
 The providers live in `providers.py` (meetings, rosters) and `providers_fb.py` (feedback,
-broadcasts).
+broadcasts); `registry.py` lists them and asks them by policy or by key. This module only
+says what an obligation and a provider are, so the providers import it and it imports none.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -24,7 +25,6 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services.nudges.callbacks import NudgeAct
 from storage.models.nudges import NudgePolicy
 
 
@@ -108,64 +108,3 @@ class Provider(Protocol):
 def key_id(key: str) -> int:
     """The row id a key names ("report:123" -> 123)."""
     return int(key.split(":")[1])
-
-
-def registry() -> dict[NudgePolicy, Provider]:
-    from bot.services.nudges.providers import (
-        MeetingReport,
-        MeetingUnscheduled,
-        VisitReport,
-        VisitUnconfirmed,
-    )
-    from bot.services.nudges.providers_fb import BroadcastAck, FeedbackDue
-
-    providers: list[Provider] = [
-        MeetingUnscheduled(),
-        MeetingReport(),
-        VisitUnconfirmed(),
-        VisitReport(),
-        FeedbackDue(),
-        BroadcastAck(),
-    ]
-    return {p.policy: p for p in providers}
-
-
-PROVIDERS = registry()
-BY_PREFIX = {p.prefix: p for p in PROVIDERS.values()}
-# The key a pressed action button names (feedback: the item at whatever level it waits).
-ACT_PREFIX = {
-    NudgeAct.SCHEDULE: "sched",
-    NudgeAct.REPORT: "report",
-    NudgeAct.VISIT_REPORT: "vreport",
-    NudgeAct.ANSWER: "fb",
-    NudgeAct.ACK: "ack",
-}
-
-
-def press_key(act: NudgeAct, row_id: int, chat_id: int = 0) -> str:
-    return f"{ACT_PREFIX[act]}:{row_id}" + (f":{chat_id}" if act is NudgeAct.ACK else "")
-
-
-async def statuses(session: AsyncSession, keys: Iterable[str], now: datetime) -> dict[str, Status]:
-    """Each key's status now; a key no provider knows is lapsed."""
-    by_prefix: dict[str, list[str]] = {}
-    for key in set(keys):
-        by_prefix.setdefault(key.split(":")[0], []).append(key)
-    out: dict[str, Status] = {}
-    for prefix, mine in by_prefix.items():
-        provider = BY_PREFIX.get(prefix)
-        if provider is None:
-            out.update(dict.fromkeys(mine, Status.LAPSED))
-            continue
-        found = await provider.status(session, sorted(mine), now)
-        out.update({k: found.get(k, Status.LAPSED) for k in mine})
-    return out
-
-
-async def candidates(
-    session: AsyncSession,
-    policy: NudgePolicy,
-    window: Window,
-    district_id: int | None = None,
-) -> list[Obligation]:
-    return await PROVIDERS[policy].candidates(session, window, district_id)

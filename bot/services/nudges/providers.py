@@ -19,7 +19,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services.nudges.callbacks import NudgeAct, NudgeCb
+from bot.buttons.nudges import NudgeAct, NudgeCb
+from bot.buttons.rosters import ConfirmCb
 from bot.services.nudges.obligations import (
     Action,
     EscalateTo,
@@ -29,7 +30,6 @@ from bot.services.nudges.obligations import (
     Window,
     key_id,
 )
-from bot.services.rosters.callbacks import ConfirmCb
 from bot.services.rosters.common import DEFAULT_CONFIG as ROSTER_CONFIG
 from bot.services.vn_calendar import to_local
 from storage.models import Branch, Meeting, Member, RosterVisit

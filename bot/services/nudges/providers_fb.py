@@ -17,10 +17,10 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.buttons.nudges import NudgeAct, NudgeCb
 from bot.services.broadcasts.acks import unacknowledged
 from bot.services.broadcasts.audience import SECRETARY
 from bot.services.feedback.common import item_number
-from bot.services.nudges.callbacks import NudgeAct, NudgeCb
 from bot.services.nudges.obligations import (
     Action,
     EscalateTo,

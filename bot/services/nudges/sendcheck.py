@@ -16,7 +16,8 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.outbox import before_send
-from bot.services.nudges.obligations import Status, statuses
+from bot.services.nudges.obligations import Status
+from bot.services.nudges.registry import statuses
 from storage.models import OutboxEntry
 from storage.repositories.nudges import NudgeRepository
 

@@ -15,10 +15,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.buttons.rosters import HandbackCb, OfferAct, OfferCb
 from bot.services import audit
 from bot.services.meetings.context import MeetingContext
 from bot.services.policy import Actor
-from bot.services.rosters.callbacks import HandbackCb, OfferAct, OfferCb
 from bot.services.rosters.common import Quarter, RosterError, require_leader
 from bot.services.rosters.handover import (
     Scope,

@@ -216,7 +216,8 @@ def visits_ics(
         # so the output stays deterministic.
         for component in _vtimezones(str(tz), first.year, last.year):
             cal.add_component(component)
-    return cal.to_ical()
+    ical: bytes = cal.to_ical()
+    return ical
 
 
 @functools.lru_cache(maxsize=16)

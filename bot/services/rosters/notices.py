@@ -12,11 +12,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.buttons.rosters import ConfirmCb, RosterAct, RosterCb
 from bot.i18n import pick_locale
 from bot.outbox import OutboxKind, OutboxMessage, enqueue
 from bot.services.meetings.context import MeetingContext
 from bot.services.rosters import presentation as p
-from bot.services.rosters.callbacks import ConfirmCb, RosterAct, RosterCb
 from bot.services.rosters.common import Quarter
 from bot.services.rosters.files import XLSX_MIME, VisitRow, roster_workbook, visits_ics
 from storage.models import Branch, Member, Roster, RosterVisit, WorkingGroup

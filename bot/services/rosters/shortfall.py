@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from ortools.sat.python import cp_model
 
+from bot.services.rosters.cpsat import new_solver
 from bot.services.rosters.solver import (
     Instance,
     Solution,
@@ -24,8 +25,6 @@ from bot.services.rosters.solver import (
     can_attend,
     conflict_cliques,
 )
-
-_SEED = 7
 
 
 class Reason(enum.StrEnum):
@@ -208,10 +207,7 @@ def _solve_moves(
         model.add(cost >= bound)
         for (s, o), var in chosen.items():
             model.add_hint(var, picks.get(s) == o)
-    solver = cp_model.CpSolver()
-    solver.parameters.num_workers = 1
-    solver.parameters.random_seed = _SEED
-    solver.parameters.max_time_in_seconds = max(deadline - time.perf_counter(), 0.001)
+    solver = new_solver(time_limit=deadline - time.perf_counter())
     result = solver.solve(model)
     if result not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None

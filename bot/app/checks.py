@@ -6,7 +6,9 @@ import sys
 
 from sqlalchemy import text
 
+from bot.app import create_bot
 from bot.settings import SettingsError, load_settings
+from storage.db import create_engine
 
 
 def _line(ok: bool, what: str, detail: str = "") -> None:
@@ -22,8 +24,6 @@ async def run_checks() -> int:
         return 1
     _line(True, "settings", f"mode={settings.mode} timezone={settings.timezone}")
 
-    from storage.db import create_engine
-
     engine = create_engine(settings.database_url)
     try:
         async with engine.connect() as conn:
@@ -34,8 +34,6 @@ async def run_checks() -> int:
         _line(False, "database", f"{type(exc).__name__}: {exc}")
     finally:
         await engine.dispose()
-
-    from bot.app import create_bot
 
     bot = create_bot(settings)
     try:

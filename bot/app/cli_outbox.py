@@ -7,8 +7,12 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.cli_text import Say
+from bot.app.cli_common import settings_or_exit
+from bot.cli_text import Say, say_for
 from bot.clock import SystemClock
+from bot.settings import load_settings
+from storage.db import create_engine, create_session_factory
+from storage.repositories.outbox import OutboxRepository
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -36,24 +40,17 @@ def _iso(value: str) -> datetime:
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an ISO date/time: {value!r}") from None
     if dt.tzinfo is None:
-        from bot.settings import load_settings
-
         dt = dt.replace(tzinfo=load_settings(require_token=False).tz)
     return dt.astimezone(UTC)
 
 
 def cmd_outbox(args: argparse.Namespace) -> int:
-    from bot.cli import _settings, say_for
-
-    settings = _settings(require_token=False)
+    settings = settings_or_exit(require_token=False)
     say = say_for(args, settings)
     return asyncio.run(_run(settings.database_url, say, args.verb, getattr(args, "since", None)))
 
 
 async def _run(url: str, say: Say, verb: str | None, since: datetime | None) -> int:
-    from storage.db import create_engine, create_session_factory
-    from storage.repositories.outbox import OutboxRepository
-
     engine = create_engine(url)
     try:
         sf = create_session_factory(engine)

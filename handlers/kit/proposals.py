@@ -1,16 +1,17 @@
 """The "Chuyển thành kiến nghị" buttons under a report's summary: one per proposal the report holds
 (a meeting report's proposals, a visit report's heard proposals), so each becomes an item with
-one tap and keeps its link to the report. Shared by the report handlers of both features."""
+one tap and keeps its link to the report. Shared by the report handlers of both features, so in
+the kit: they carry the feedback feature's own callback data (`ConvertCb`), whose router answers
+the press, and no feature package imports another."""
 
 from __future__ import annotations
 
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.buttons.feedback import ConvertCb, FeedbackSource
 from bot.services.feedback import items
-from bot.services.feedback.callbacks import FeedbackSource
-from handlers.feedback.callbacks import ConvertCb
-from handlers.kit import t
+from handlers.kit.replies import t
 
 BUTTON_TEXT = 60  # of a proposal, on its button
 TODO, DONE = "📌", "✅"

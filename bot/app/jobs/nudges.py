@@ -12,18 +12,18 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from bot.jobs.meetings import _meeting_ctx
+from bot.app.jobs.common import meeting_ctx
 from bot.scheduler import JobContext, JobRegistry
 from bot.services.nudges import sweep
 
-log = logging.getLogger("bot.jobs.nudges")
+log = logging.getLogger("bot.app.jobs.nudges")
 
 SWEEP_EVERY = timedelta(minutes=5)
 
 
 async def sweep_job(ctx: JobContext) -> int:
     async with ctx.session_factory() as s, s.begin():
-        result = await sweep(s, _meeting_ctx(ctx))
+        result = await sweep(s, meeting_ctx(ctx))
     if result.nudges or result.escalations or result.met or result.lapsed:
         log.info(
             "nudges: %d nudges, %d escalations queued; %d met, %d lapsed (%d owed, %d due)",

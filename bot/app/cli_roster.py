@@ -13,7 +13,16 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from bot.cli_text import Say, StderrProgress
+from bot.app.cli_common import settings_or_exit
+from bot.cli_text import Say, StderrProgress, say_for
+from bot.clock import SystemClock
+from bot.services.meetings.context import MeetingContext
+from bot.services.rosters.cli_report import plan_report, text_report
+from bot.services.rosters.common import Quarter, RosterError
+from bot.services.rosters.review import publish
+from bot.settings import Settings
+from storage.db import create_engine, create_session_factory
+from storage.migrate import upgrade_to_head
 
 if TYPE_CHECKING:
     from bot.services.policy import Refused
@@ -42,10 +51,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 
 def cmd_roster(args: argparse.Namespace) -> int:
-    from bot.cli import _settings, say_for
-    from bot.services.rosters.common import Quarter, RosterError
-
-    settings = _settings(require_token=False)
+    settings = settings_or_exit(require_token=False)
     say = say_for(args, settings)
     try:
         quarter = Quarter.parse(args.quarter)
@@ -56,16 +62,8 @@ def cmd_roster(args: argparse.Namespace) -> int:
 
 
 async def _run(
-    settings: Any, say: Say, verb: str, quarter: Any, district: str | None, as_json: bool
+    settings: Settings, say: Say, verb: str, quarter: Quarter, district: str | None, as_json: bool
 ) -> int:
-    from bot.clock import SystemClock
-    from bot.services.meetings.context import MeetingContext
-    from bot.services.rosters.cli_report import plan_report, text_report
-    from bot.services.rosters.common import RosterError
-    from bot.services.rosters.review import publish
-    from storage.db import create_engine, create_session_factory
-    from storage.migrate import upgrade_to_head
-
     engine = create_engine(settings.database_url)
     try:
         await upgrade_to_head(engine)

@@ -26,8 +26,10 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.app.jobs import register_all
 from bot.clock import Clock, SystemClock, shift_to
 from bot.commands import register_commands
+from bot.fsm import DbStorage
 from bot.i18n import CatalogI18n, LocaleMiddleware, create_i18n
 from bot.middlewares import (
     CommitBeforeReply,
@@ -39,8 +41,22 @@ from bot.middlewares import (
     WriteIntent,
     guard_read_only,
 )
+from bot.outbox import Sender, SenderConfig
+from bot.outbox.direct import SharedPace
+from bot.outbox.shared import SharedWindow
+from bot.scheduler import JobContext, SchedulerJobs, create_registry
+from bot.services.meetings.context import MeetingContext
 from bot.settings import Settings
 from bot.telegram import BotSession
+from handlers import detached, errors, get_routers
+from handlers.kit import (
+    ActorInjector,
+    ActorMiddleware,
+    CallbackAnswerGuard,
+    KitRequestMiddleware,
+    create_refusals_router,
+)
+from handlers.kit.gates import gate_routers
 from storage.db import create_engine, create_session_factory
 from storage.migrate import upgrade_to_head
 
@@ -85,8 +101,6 @@ def create_bot(settings: Settings, *, plain: bool = False) -> Bot:
         else BotSession()
     )
     if not plain:
-        from handlers.kit import KitRequestMiddleware
-
         # Every call the bot makes while handling an update first commits that update's writes.
         session.middleware(CommitBeforeReply())
         # Presses answered once (and always), an edit that changes nothing is no error.
@@ -104,11 +118,10 @@ def create_fsm_storage(
     """Redis when configured, so several processes share conversations; the database
     otherwise, so a wizard survives a restart."""
     if settings.redis_url:
+        # Not at the top: `redis` is an optional extra, needed only when REDIS_URL is set.
         from aiogram.fsm.storage.redis import RedisStorage
 
         return RedisStorage.from_url(settings.redis_url)
-    from bot.fsm import DbStorage
-
     return DbStorage(session_factory, clock)
 
 
@@ -122,17 +135,6 @@ def create_dispatcher(
     **workflow_data: Any,
 ) -> Dispatcher:
     """The production dispatcher: middlewares, routers in order, long-lived objects as data."""
-    from bot.clock import SystemClock
-    from bot.services.meetings.context import MeetingContext
-    from handlers import detached, errors, get_routers
-    from handlers.kit import (
-        ActorInjector,
-        ActorMiddleware,
-        CallbackAnswerGuard,
-        create_refusals_router,
-    )
-    from handlers.kit.gates import gate_routers
-
     guard_read_only()
     in_flight = InFlight()
     # What use cases render their notices with: one per dispatcher, shared by every handler.
@@ -216,17 +218,13 @@ def create_app(
 
 def _add_outbox_and_jobs(app: App) -> None:
     """The outbox sender (when this process runs one) and the scheduler's jobs."""
-    from bot.jobs import register_all
-    from bot.outbox import Sender, SenderConfig
-    from bot.outbox.direct import SharedPace
-    from bot.scheduler import JobContext, SchedulerJobs, create_registry
-
     settings = app.settings
     jobs = create_registry()
     register_all(jobs)  # feature jobs (meetings, ...)
     ctx = JobContext(app.session_factory, app.clock)
     # Jobs that render or edit messages themselves (the live RSVP count) need these.
     ctx.bot, ctx.i18n, ctx.settings = app.bot, app.i18n, settings
+    sender: Sender | None = None
     if settings.run_sender:
         config = SenderConfig(
             global_per_sec=settings.send_global_per_sec,
@@ -235,9 +233,8 @@ def _add_outbox_and_jobs(app: App) -> None:
         )
         shared = None
         if settings.redis_url:  # several processes: one global limit for all of them
+            # Not at the top: `redis` is an optional extra, needed only when REDIS_URL is set.
             from redis.asyncio import Redis
-
-            from bot.outbox.shared import SharedWindow
 
             shared = SharedWindow(
                 # Short timeouts: a hung Redis must fall back to local pacing, not stall it.
@@ -246,9 +243,9 @@ def _add_outbox_and_jobs(app: App) -> None:
                 config.global_per_sec,
                 hold=config.request_timeout + 5,
             )
-        # The sender has its own Bot: answers to people and live edits made with `app.bot`
-        # take their place in the sender's pace ahead of it (`bot.outbox.direct`), its own
-        # requests are paced by the sender alone.
+        # The sender has its own Bot: its requests are paced by the sender alone; answers to
+        # people and live edits made with `app.bot` are counted in its window
+        # (`bot.outbox.direct`).
         sender = Sender(
             create_bot(settings, plain=True),
             app.session_factory,
@@ -256,10 +253,12 @@ def _add_outbox_and_jobs(app: App) -> None:
             clock=app.clock,
             shared=shared,
         )
-        app.bot.session.middleware(SharedPace(lambda: _sender_limits(sender)))
         app.components.append(_SenderBotSession(sender.bot))  # stops after the sender
         app.components.append(sender)
         ctx.sender = sender
+    # Answers go at once and live edits in the sender's pace, each keeping its chat's limits
+    # (the middleware's own without a sender here); a 429 on an answer is waited out.
+    app.bot.session.middleware(SharedPace(lambda: _sender_limits(sender)))
     app.dp["jobs"] = jobs
     app.components.append(SchedulerJobs(jobs, app.scheduler, ctx))
 

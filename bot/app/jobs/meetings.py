@@ -8,49 +8,21 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import Any
-from zoneinfo import ZoneInfo
 
-from aiogram import Bot
-from aiogram.types import InlineKeyboardMarkup
 from sqlalchemy.exc import IntegrityError
 
-from bot.i18n import CatalogI18n, create_i18n
+from bot.app.jobs.common import bot_editor, job_bot, job_tz
+from bot.app.jobs.common import meeting_ctx as _meeting_ctx
 from bot.scheduler import JobContext, JobRegistry
-from bot.services.meetings import LiveCounts, MeetingContext, Notices, generate_plan
+from bot.services.meetings import LiveCounts, Notices, generate_plan
 from bot.services.rosters.reminders import visitor_reminders
-from bot.services.vn_calendar import VN_TZ
 
-log = logging.getLogger("bot.jobs.meetings")
+log = logging.getLogger("bot.app.jobs.meetings")
 
 PLAN_EVERY = timedelta(days=1)
 REMIND_EVERY = timedelta(minutes=1)
 # At most one edit of an announcement's count per this interval (a burst of taps -> one edit).
 LIVE_EDIT_EVERY = timedelta(seconds=3)
-
-
-def _i18n(ctx: JobContext) -> CatalogI18n:
-    if ctx.i18n is None:
-        ctx.i18n = create_i18n(_default_locale(ctx))
-    return ctx.i18n
-
-
-def _default_locale(ctx: JobContext) -> str:
-    return ctx.settings.default_language if ctx.settings is not None else "vi"
-
-
-def _tz(ctx: JobContext) -> ZoneInfo:
-    return ctx.settings.tz if ctx.settings is not None else VN_TZ
-
-
-def _meeting_ctx(ctx: JobContext) -> MeetingContext:
-    return MeetingContext(ctx.clock, _i18n(ctx), _default_locale(ctx), _tz(ctx))
-
-
-def _bot(ctx: JobContext) -> Bot | None:
-    if ctx.bot is None and ctx.sender is not None:
-        return ctx.sender.bot
-    return ctx.bot
 
 
 async def plan_job(ctx: JobContext) -> int:
@@ -59,7 +31,7 @@ async def plan_job(ctx: JobContext) -> int:
     for attempt in range(3):
         try:
             async with ctx.session_factory() as s, s.begin():
-                result = await generate_plan(s, ctx.clock, tz=_tz(ctx))
+                result = await generate_plan(s, ctx.clock, tz=job_tz(ctx))
             break
         except IntegrityError:
             # A secretary scheduled (or another process planned) the same month meanwhile:
@@ -97,19 +69,10 @@ async def live_counts_job(ctx: JobContext) -> int:
     Done here rather than through the outbox: the outbox has no edit content type, and an edit
     is idempotent and re-rendered from the database on each pass, so nothing durable is lost.
     """
-    bot = _bot(ctx)
+    bot = job_bot(ctx)
     if bot is None:
         return 0
-
-    async def edit(chat_id: int, message_id: int, text: str, markup: dict[str, Any]) -> None:
-        await bot.edit_message_text(
-            text=text,
-            chat_id=chat_id,
-            message_id=message_id,
-            reply_markup=InlineKeyboardMarkup.model_validate(markup),
-        )
-
-    return await live_counts(ctx).flush(ctx.session_factory, _meeting_ctx(ctx), edit)
+    return await live_counts(ctx).flush(ctx.session_factory, _meeting_ctx(ctx), bot_editor(bot))
 
 
 def register(registry: JobRegistry) -> None:

@@ -16,7 +16,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.cli_text import Say, StderrProgress, cli_locale, number
+from bot.services.org_import import apply_org, load_and_validate
+from bot.services.org_import_read import ImportSourceError
 from bot.settings import Settings, SettingsError, load_settings
+from storage.db import create_engine, create_session_factory
+from storage.migrate import upgrade_to_head
 
 if TYPE_CHECKING:
     from bot.services.org_import import ImportReport
@@ -54,9 +58,6 @@ def _settings(database_url: str | None) -> Settings:
 
 
 def cmd_import_org(args: argparse.Namespace) -> int:
-    from bot.services.org_import import apply_org, load_and_validate
-    from bot.services.org_import_read import ImportSourceError
-
     say = Say(cli_locale(getattr(args, "lang", None)))
     try:
         settings = _settings(args.database_url)
@@ -78,9 +79,6 @@ def cmd_import_org(args: argparse.Namespace) -> int:
         return EXIT_BAD_ROWS
 
     async def _go() -> Any:
-        from storage.db import create_engine, create_session_factory
-        from storage.migrate import upgrade_to_head
-
         engine = create_engine(settings.database_url)
         try:
             await upgrade_to_head(engine)

@@ -10,11 +10,11 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from bot.jobs.meetings import _meeting_ctx
+from bot.app.jobs.common import meeting_ctx
 from bot.scheduler import JobContext, JobRegistry
 from bot.services.feedback.workflow import auto_close
 
-log = logging.getLogger("bot.jobs.feedback")
+log = logging.getLogger("bot.app.jobs.feedback")
 
 AUTO_CLOSE_EVERY = timedelta(hours=6)
 
@@ -22,7 +22,7 @@ AUTO_CLOSE_EVERY = timedelta(hours=6)
 async def auto_close_job(ctx: JobContext) -> int:
     """Close the answers left without a word for `FeedbackConfig.auto_close_after`."""
     async with ctx.session_factory() as s, s.begin():
-        closed = await auto_close(s, _meeting_ctx(ctx))
+        closed = await auto_close(s, meeting_ctx(ctx))
     if closed:
         log.info("feedback: %d answered items closed automatically", closed)
     return closed

@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import Any
 
-from aiogram.types import InlineKeyboardMarkup
-
-from bot.jobs.meetings import _bot, _meeting_ctx
+from bot.app.jobs.common import bot_editor, job_bot, meeting_ctx
 from bot.scheduler import JobContext, JobRegistry
 from bot.services.broadcasts import DEFAULT_CONFIG, LiveProgress, install_hooks, reminders_due
+from bot.services.live_edits import Markup
 
-log = logging.getLogger("bot.jobs.broadcasts")
+log = logging.getLogger("bot.app.jobs.broadcasts")
 
 PROGRESS_EVERY = timedelta(seconds=2)
 REMIND_EVERY = timedelta(minutes=1)
@@ -33,24 +31,18 @@ def live_progress(ctx: JobContext) -> LiveProgress:
 
 async def progress_job(ctx: JobContext) -> int:
     """Mirror outcomes, move statuses on, edit the progress messages whose figures changed."""
-    bot = _bot(ctx)
+    bot = job_bot(ctx)
 
-    async def edit(chat_id: int, message_id: int, text: str, markup: dict[str, Any]) -> None:
-        if bot is None:
-            return
-        await bot.edit_message_text(
-            text=text,
-            chat_id=chat_id,
-            message_id=message_id,
-            reply_markup=InlineKeyboardMarkup.model_validate(markup),
-        )
+    async def no_edit(chat_id: int, message_id: int, text: str, markup: Markup) -> None:
+        return None  # no bot in this process: statuses still move on
 
-    return await live_progress(ctx).flush(ctx.session_factory, _meeting_ctx(ctx), edit)
+    editor = bot_editor(bot) if bot is not None else no_edit
+    return await live_progress(ctx).flush(ctx.session_factory, meeting_ctx(ctx), editor)
 
 
 async def reminders_job(ctx: JobContext) -> int:
     async with ctx.session_factory() as s, s.begin():
-        queued = await reminders_due(s, _meeting_ctx(ctx))
+        queued = await reminders_due(s, meeting_ctx(ctx))
     if queued:
         log.info("broadcast reminders: %d queued", queued)
     return queued

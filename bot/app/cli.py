@@ -5,34 +5,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import sys
 from collections.abc import Sequence
 
-from bot.cli_text import Say, add_lang_option, cli_locale
-from bot.settings import Settings, SettingsError, load_settings
-
-
-def _settings(require_token: bool = True) -> Settings:
-    try:
-        return load_settings(require_token=require_token)
-    except SettingsError as exc:
-        print(Say(cli_locale())("op.error", text=exc), file=sys.stderr)
-        raise SystemExit(2) from None
-
-
-def say_for(args: argparse.Namespace, settings: Settings | None = None) -> Say:
-    """The operator's language: `--lang`, else DEFAULT_LANGUAGE (settings or environment)."""
-    chosen = getattr(args, "lang", None)
-    if chosen is None and settings is not None:
-        chosen = settings.default_language
-    return Say(cli_locale(chosen))
+from bot.app import cli_import, cli_outbox, cli_roster, cli_sample, run
+from bot.app.checks import run_checks
+from bot.app.cli_common import settings_or_exit
+from bot.cli_text import add_lang_option, say_for
+from bot.logs import setup_logging
+from storage.db import create_engine
+from storage.migrate import upgrade_to_head
 
 
 def cmd_run(_args: argparse.Namespace) -> int:
-    from bot.app import run
-    from bot.logs import setup_logging
-
-    settings = _settings()
+    settings = settings_or_exit()
     setup_logging(settings.log_level, [settings.bot_token, settings.webhook_secret or ""])
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run(settings))
@@ -40,11 +25,7 @@ def cmd_run(_args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from bot.logs import setup_logging
-    from storage.db import create_engine
-    from storage.migrate import upgrade_to_head
-
-    settings = _settings(require_token=False)
+    settings = settings_or_exit(require_token=False)
     setup_logging(settings.log_level)
 
     async def _go() -> None:
@@ -61,8 +42,6 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def cmd_check(_args: argparse.Namespace) -> int:
     """Check each prerequisite and print OK/FAIL for each, exit 1 on any failure."""
-    from bot.checks import run_checks
-
     return asyncio.run(run_checks())
 
 
@@ -91,21 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
         "Telegram accepts the token (getMe); prints OK or FAIL for each.",
     )
     p.set_defaults(func=cmd_check)
-    _register_extra(sub)
+    for feature in (cli_import, cli_outbox, cli_roster, cli_sample):
+        feature.register(sub)
     add_lang_option(parser)
     return parser
-
-
-def _register_extra(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Feature commands (import, outbox, roster, sample-org) add themselves here."""
-    for module_name in ("bot.cli_import", "bot.cli_outbox", "bot.cli_roster", "bot.cli_sample"):
-        try:
-            module = __import__(module_name, fromlist=["register"])
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue
-        module.register(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+from bot.app.jobs import broadcasts, feedback, meetings, nudges, rosters
 from bot.scheduler import JobRegistry
 
 
 def register_all(registry: JobRegistry) -> None:
-    from bot.jobs import broadcasts, feedback, meetings, nudges, rosters
-
     feedback.register(registry)
     meetings.register(registry)
     nudges.register(registry)

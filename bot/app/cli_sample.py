@@ -12,14 +12,14 @@ import os
 import sys
 from pathlib import Path
 
+from bot.i18n import create_i18n
+from bot.sample_org import DEFAULT_SHAPE, SHAPES, write_sample
 from bot.settings import LANGUAGES
 
 MOST_DISTRICTS = 999  # district codes are D001-D999 at most
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from bot.sample_org import DEFAULT_SHAPE, SHAPES
-
     p = sub.add_parser(
         "sample-org",
         help="write an invented sample organisation as import CSV files",
@@ -46,9 +46,6 @@ def _language() -> str:
 
 
 def cmd_sample_org(args: argparse.Namespace) -> int:
-    from bot.i18n import create_i18n
-    from bot.sample_org import write_sample
-
     language = getattr(args, "lang", None) or _language()  # --lang wins (bot.cli_text)
     i18n = create_i18n(language)
     if not 1 <= args.districts <= MOST_DISTRICTS:
