@@ -26,6 +26,9 @@ LIBRARY_FLOOR = {
     "aiogram": logging.INFO,
     "aiogram.event": logging.WARNING,  # duplicates our per-update line
     "apscheduler": logging.INFO,
+    # "Running job" / "executed successfully" for every tick of every job: `bot.scheduler` logs
+    # each run once, at INFO only when the run did something.
+    "apscheduler.executors": logging.WARNING,
     "redis": logging.INFO,
     "asyncio": logging.INFO,
 }

@@ -10,8 +10,10 @@ one process run it; the holder keeps renewing it on its ticks, others take over 
 A clean stop releases the process's leases, so the next start-up's catch-up runs every job at
 once; a crashed process's leases lapse (at most `LEASE_MAX` after its last run), and a catch-up
 that found a job held retries it the moment the lease lapses.
-Runs are logged with their duration; a failure is logged, recorded on the lease row and the job
-simply runs again on its next tick.
+Runs are logged with their duration: at INFO only when the job did something (it returns how
+many things it did) or ran slowly, otherwise at DEBUG, so an idle bot's log stays quiet (the
+live-count and progress editors tick every few seconds). A failure is logged, recorded on the
+lease row and the job simply runs again on its next tick.
 """
 
 from __future__ import annotations
@@ -69,7 +71,10 @@ class JobContext:
         return cast(T, self._kept[key])
 
 
-JobFunc = Callable[[JobContext], Awaitable[None]]
+# A job returns how many things it did (messages queued, edits made); None or 0 means idle.
+JobFunc = Callable[[JobContext], Awaitable[int | None]]
+# A run slower than this is worth an INFO line even when it did nothing.
+SLOW_RUN = 5.0
 
 
 @dataclass(frozen=True)
@@ -178,14 +183,16 @@ async def run_job(spec: JobSpec, ctx: JobContext, holder: str) -> bool:
     error: str | None = None
     try:
         with automatically():  # what a job queues keeps waking hours (bot.outbox.waking)
-            await spec.func(ctx)
+            did = await spec.func(ctx)
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"
         log.exception(
             "job %s failed after %.3fs; next tick retries", spec.name, time.monotonic() - started
         )
     else:
-        log.info("job %s done in %.3fs", spec.name, time.monotonic() - started)
+        elapsed = time.monotonic() - started
+        level = logging.INFO if did or elapsed >= SLOW_RUN else logging.DEBUG
+        log.log(level, "job %s done in %.3fs (did %s)", spec.name, elapsed, did or 0)
     try:
         async with ctx.session_factory() as s, s.begin():
             await JobLeaseRepository(s).finish(spec.name, holder, ctx.clock.now(), error)
@@ -195,12 +202,13 @@ async def run_job(spec: JobSpec, ctx: JobContext, holder: str) -> bool:
 
 
 # ---- built-in jobs ----------------------------------------------------------------------
-async def outbox_tick(ctx: JobContext) -> None:
+async def outbox_tick(ctx: JobContext) -> int:
     """Wake the local sender and take back rows of senders that died (expired leases)."""
     sender = ctx.sender
-    if sender is not None:
-        sender.wake()
-        await sender.recover()
+    if sender is None:
+        return 0
+    sender.wake()
+    return sum((await sender.recover()).values())
 
 
 def register_builtin_jobs(registry: JobRegistry) -> None:

@@ -24,9 +24,11 @@ HELP_GROUP_EXTRA: tuple[str, ...] = ()
 
 
 @router.message(CommandStart(), flags=READS)
-async def cmd_start(message: Message) -> None:
-    """Greet and say what the bot does."""
-    name = message.from_user.first_name if message.from_user else ""
+async def cmd_start(message: Message, actor: Actor) -> None:
+    """Greet and say what the bot does: a member by the name the organisation knows them by."""
+    name = actor.memberships[0].full_name if actor.memberships else ""
+    if not name and message.from_user is not None:
+        name = message.from_user.first_name
     await message.answer(t("start.greeting", name=html.quote(name)))
 
 

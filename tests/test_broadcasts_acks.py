@@ -59,7 +59,7 @@ async def test_who_counts_in_a_branch_group(engine: AsyncEngine) -> None:
     assert (again.status, again.key, again.params) == (
         "already",
         "bc.ack.already",
-        {"when": "11:00 23/11/2026"},
+        {"when": "Thứ Hai, 23/11/2026 lúc 11:00"},
     )
     assert (await _acks(w, b))[G_B1] == o.DEP1
 
@@ -143,7 +143,9 @@ async def test_one_reminder_before_the_deadline_as_a_reply(engine: AsyncEngine) 
         assert r.reply_to_message_id == copies[r.chat_id] and r.kind == "reminder"
         assert r.reply_markup["inline_keyboard"][0][0]["callback_data"] == f"bca:{b}"  # type: ignore[index]
     texts = {r.chat_id: r.text or "" for r in rows}
-    assert "bí thư hoặc phó bí thư" in texts[G_B4] and "11:00 26/11/2026" in texts[G_B4]
+    assert (
+        "bí thư hoặc phó bí thư" in texts[G_B4] and "Thứ Năm, 26/11/2026 lúc 11:00" in texts[G_B4]
+    )
     assert "đồng chí chưa bấm" in texts[o.SEC1]
     w.clock.move(minutes=30)
     assert await run() == 0  # never twice

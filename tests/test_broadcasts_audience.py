@@ -168,7 +168,7 @@ async def test_preview_names_the_unreachable_with_why(engine: AsyncEngine) -> No
         ("Chi bộ Trạm y tế Bình", "no_secretary"),
     ]
     texts = {w.ctx.i18n.t(bc.reason_key(r.reason or ""), "vi") for r in pv.unreachable}
-    assert "bot đã bị xóa khỏi nhóm" in texts and "chưa mở trò chuyện riêng với bot" in texts
+    assert "Trợ lý đã bị xóa khỏi nhóm" in texts and "chưa mở trò chuyện riêng với Trợ lý" in texts
     async with w.factory() as s:
         # Nothing was queued or recorded by a preview.
         assert await s.scalar(select(func.count()).select_from(OutboxEntry)) == 0

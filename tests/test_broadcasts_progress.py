@@ -78,7 +78,7 @@ async def test_progress_edits_are_coalesced_and_end_in_a_report(engine: AsyncEng
     assert await live.flush(w.factory, w.ctx, edits) == 0  # within 5 s of the last edit
     mono.t += 4
     assert await live.flush(w.factory, w.ctx, edits) == 1
-    assert "đã gửi 2/5" in edits.last and "Dự kiến xong lúc" in edits.last
+    assert "đã gửi 2/5" in edits.last and "Dự kiến xong vào" in edits.last
     mono.t += 10
     assert await live.flush(w.factory, w.ctx, edits) == 0  # nothing changed: no edit
     # The rest ends: two failures, one maybe sent.
@@ -89,8 +89,8 @@ async def test_progress_edits_are_coalesced_and_end_in_a_report(engine: AsyncEng
     assert await live.flush(w.factory, w.ctx, edits) == 1
     text = edits.last
     assert "Đã gửi xong" in text and "đã gửi 2/5" in text and "lỗi 2" in text
-    assert "Lỗi theo lý do" in text and "bot bị xóa khỏi nhóm: 1" in text
-    assert "người nhận đã chặn bot: 1" in text and "Không chắc đã tới" in text
+    assert "Lỗi theo lý do" in text and "Trợ lý bị xóa khỏi nhóm: 1" in text
+    assert "người nhận đã chặn Trợ lý: 1" in text and "Không chắc đã tới" in text
     assert edits.buttons() == [f"bcp:{draft}:r", f"bcp:{draft}:f"]
     b = await w.broadcast(draft)
     assert b.status == "done" and b.finished_at is not None
@@ -102,7 +102,7 @@ async def test_progress_edits_are_coalesced_and_end_in_a_report(engine: AsyncEng
         await bc.acknowledge(s, w.ctx, await load_actor(s, o.SEC1), draft, G_B1, via_chat=G_B1)
     mono.t += 10
     assert await live.flush(w.factory, w.ctx, edits) == 1
-    assert "Đã nhận</b> 1/3 (hạn 11:00 25/11/2026)" in edits.last
+    assert "Đã nhận</b> 1/3 (hạn Thứ Tư, 25/11/2026 lúc 11:00)" in edits.last
     assert "• Đảng ủy xã An: 1/2" in edits.last
     assert f"• {create_i18n('vi').t('bc.unit.none', 'vi')}: 0/1" in edits.last
     mono.t += 10

@@ -134,7 +134,7 @@ async def test_send_queues_one_copy_per_reachable_chat(engine: AsyncEngine) -> N
         assert r.not_before == w.clock.now() and r.origin_id == str(draft)
         button = r.reply_markup["inline_keyboard"][0][0]  # type: ignore[index]
         assert button["callback_data"] == f"bca:{draft}"
-        assert button["text"] == "✅ Đã nhận (hạn 11:00 26/11/2026)"
+        assert button["text"] == "✅ Đã nhận (hạn Thứ Năm, 26/11/2026 lúc 11:00)"
     recipients = await w.recipients(draft)
     assert len(recipients) == 12
     by_state = {r.state for r in recipients if r.chat_id is None}

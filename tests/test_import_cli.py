@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.app.cli import main
+from bot.cli_text import Say
 from bot.services.org_import import load_and_validate
 from storage.db import create_engine
 from storage.models import AuditLog, Member
@@ -86,12 +87,15 @@ def test_every_bad_row_is_reported_with_its_line_and_nothing_is_written(
     folder = copy_dataset(tmp_path)
     expected = _break_everything(folder)
     monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.delenv("DEFAULT_LANGUAGE", raising=False)
     code = main(["import-org", str(folder)])
     out, err = capsys.readouterr()
     assert code == 1
     # Exactly these problems: no cascade of follow-up errors from the rows they broke.
     assert out.splitlines() == expected
-    assert "11 problem(s) found; nothing was written" in err
+    # The operator's language: Vietnamese by default, like the bot.
+    assert Say("vi")("op.import.problems", n=11) in err
+    assert Say("vi")("op.import.validated", rows=7468, seconds=0.0, problems=11)[:24] in err
     assert _count(database_url, Member) == 0
     assert _count(database_url, AuditLog) == 0
 
@@ -103,7 +107,7 @@ def test_import_then_dry_run_then_real_run(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", database_url)
-    assert main(["import-org", str(DAN_PHUONG), "-q"]) == 0
+    assert main(["import-org", str(DAN_PHUONG), "-q", "--lang", "en"]) == 0
     out, err = capsys.readouterr()
     assert err == ""  # -q: no progress
     assert "members" in out and "7,122" in out
@@ -112,14 +116,14 @@ def test_import_then_dry_run_then_real_run(
     folder = copy_dataset(tmp_path)
     edit(folder, "members", lambda rows: _set(rows, "M0000009", branch_code="D01U05B01"))
     audit_rows = _count(database_url, AuditLog)
-    assert main(["import-org", str(folder), "--dry-run"]) == 0
+    assert main(["import-org", str(folder), "--dry-run", "--lang", "en"]) == 0
     out, err = capsys.readouterr()
     assert out.startswith("DRY RUN, nothing written")
     assert "members moved: M0000009" in out
     assert "validated 7,467 rows" in err  # phases are shown even when not on a terminal
     assert _count(database_url, AuditLog) == audit_rows
 
-    assert main(["import-org", str(folder), "-q"]) == 0
+    assert main(["--lang", "en", "import-org", str(folder), "-q"]) == 0
     out, _ = capsys.readouterr()
     assert "members moved: M0000009" in out
     assert _count(database_url, AuditLog) == audit_rows + 2  # the move + the summary

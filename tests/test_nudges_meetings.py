@@ -137,7 +137,7 @@ async def test_nobody_to_remind_escalates_at_once_and_says_why(engine: AsyncEngi
     result = await nw.sweep()
     assert (result.nudges, result.escalations) == (1, 2)  # SEC_OTHER is reminded
     [unit] = await nw.nudges(UNIT_CHAT)
-    assert "Đỗ Thị Giáo" in (unit.text or "") and "chưa mở chat riêng" in (unit.text or "")
+    assert "Đỗ Thị Giáo" in (unit.text or "") and "chưa mở trò chuyện riêng" in (unit.text or "")
     [admin] = await nw.nudges(ADMIN)
     assert "Vũ Văn Ba" in (admin.text or "")
     assert not await nw.nudges(SEC2) and not await nw.nudges(SEC3)

@@ -12,6 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app.cli import main as cli_main
+from bot.cli_text import Say
 from bot.outbox import OutboxMessage, enqueue
 from bot.outbox.limiter import ChatScheduler, GlobalPacer, LimitConfig
 from storage.db import create_engine, create_session_factory
@@ -158,7 +159,7 @@ def test_cli_outbox_counts_and_retry_failed(
     lines = {ln.split()[0]: ln.split()[1] for ln in out.splitlines() if ln.strip()}
     assert lines["pending"] == "1" and lines["failed"] == "1"
     assert cli_main(["outbox", "retry-failed", "--since", "2000-01-01T00:00"]) == 0
-    assert "requeued 1" in capsys.readouterr().out
+    assert Say("vi")("op.outbox.requeued", n=1) in capsys.readouterr().out
     assert cli_main(["outbox"]) == 0
     out = capsys.readouterr().out
     lines = {ln.split()[0]: ln.split()[1] for ln in out.splitlines() if ln.strip()}

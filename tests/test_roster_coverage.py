@@ -164,7 +164,7 @@ async def test_quarter_figures_per_group_and_district(engine: AsyncEngine) -> No
         c = await coverage(s, w.org.district, 2026, 4, NOW)
     assert figures(c) == [("T01WG1", 2, 1, 1, 1), ("T01WG2", 2, 0, 0, 1)]
     assert (c.due, c.visited, c.visits, c.reports) == (4, 1, 1, 2)
-    b1, b4 = c.groups[0].branches
+    b4, b1 = c.groups[0].branches  # by name: "Chi bộ T01U01B03" before "Chi bộ thôn Một"
     assert (b1.branch_id, b1.visited, b1.next_planned) == (w.org.b1, True, None)
     assert (b4.branch_id, b4.visited, b4.visits) == (ids.b4, False, 0)
     assert b4.next_planned == local(2026, 12, 5, 19, 30)
@@ -176,8 +176,8 @@ async def test_unvisited_branches_carry_their_next_planned_visit(engine: AsyncEn
         c = await coverage(s, w.org.district, 2026, 4, NOW)
     assert [(b.branch_id, b.next_planned) for b in c.unvisited] == [
         (ids.b4, local(2026, 12, 5, 19, 30)),
-        (w.org.b3, None),  # the visitor reported not attending; nothing else planned
         (ids.b5, local(2027, 1, 5, 19, 30)),  # uncovered in Q4, planned in the next quarter
+        (w.org.b3, None),  # the visitor reported not attending; nothing else planned
     ]
 
 
@@ -187,7 +187,8 @@ async def test_year_figures_count_every_quarter(engine: AsyncEngine) -> None:
         c = await coverage(s, w.org.district, 2026, None, NOW)
     assert (c.year, c.quarter) == (2026, None)
     assert figures(c) == [("T01WG1", 2, 1, 2, 1), ("T01WG2", 2, 0, 0, 1)]
-    assert [b.code for b in c.groups[1].branches] == ["T01U02B01", "T01U02B02"]
+    # By name, the Vietnamese way: "Chi bộ T01U02B02" before "Chi bộ tổ dân phố Ba".
+    assert [b.code for b in c.groups[1].branches] == ["T01U02B02", "T01U02B01"]
 
 
 async def test_planned_visit_counts_once_its_meeting_has_started(engine: AsyncEngine) -> None:

@@ -117,7 +117,7 @@ async def test_a_failing_job_is_logged_and_runs_next_tick(
     registry = JobRegistry(holder="p")
     spec = registry.add("flaky", flaky, every=timedelta(seconds=30))
     ctx = JobContext(sf, SystemClock())
-    with caplog.at_level(logging.INFO, logger="bot.scheduler"):
+    with caplog.at_level(logging.DEBUG, logger="bot.scheduler"):
         assert await run_job(spec, ctx, "p")
         async with sf() as s:
             lease = await s.get(JobLease, "flaky")

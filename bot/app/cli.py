@@ -11,6 +11,7 @@ from bot.app import cli_demo, cli_import, cli_outbox, cli_roster, cli_sample, ru
 from bot.app.checks import run_checks
 from bot.app.cli_common import settings_or_exit
 from bot.app.hooks import subscribe_features
+from bot.cli_text import add_lang_option, say_for
 from bot.logs import setup_logging
 from storage.db import create_engine
 from storage.migrate import upgrade_to_head
@@ -24,7 +25,7 @@ def cmd_run(_args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_migrate(_args: argparse.Namespace) -> int:
+def cmd_migrate(args: argparse.Namespace) -> int:
     settings = settings_or_exit(require_token=False)
     setup_logging(settings.log_level)
 
@@ -36,7 +37,7 @@ def cmd_migrate(_args: argparse.Namespace) -> int:
             await engine.dispose()
 
     asyncio.run(_go())
-    print("OK database migrated to the latest version")
+    print(say_for(args, settings)("op.migrated"))
     return 0
 
 
@@ -72,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_check)
     for feature in (cli_import, cli_outbox, cli_roster, cli_sample, cli_demo):
         feature.register(sub)
+    add_lang_option(parser)
     return parser
 
 

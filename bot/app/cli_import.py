@@ -1,8 +1,8 @@
 """`python -m bot import-org PATH [--dry-run]`: load the organisation from CSV files or a workbook.
 
-Operator-only output, in plain English: bad rows as `file:line: reason` (exit 1, nothing
-written), otherwise a table of changes per table. Progress goes to stderr so stdout stays a
-clean report.
+Operator output in the operator's language (`bot.cli_text`): bad rows as `file:line: reason`
+(exit 1, nothing written), otherwise a table of changes per table. Progress goes to stderr so
+stdout stays a clean report.
 """
 
 from __future__ import annotations
@@ -11,48 +11,22 @@ import argparse
 import asyncio
 import os
 import sys
-import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any
 
-from bot.services.org_import import apply_org, format_report, load_and_validate
+from bot.cli_text import Say, StderrProgress, cli_locale, number
+from bot.services.org_import import apply_org, load_and_validate
 from bot.services.org_import_read import ImportSourceError
 from bot.settings import Settings, SettingsError, load_settings
 from storage.db import create_engine, create_session_factory
 from storage.migrate import upgrade_to_head
 
+if TYPE_CHECKING:
+    from bot.services.org_import import ImportReport
+
 EXIT_BAD_ROWS = 1
 EXIT_USAGE = 2
-
-
-class StderrProgress:
-    """Phase lines always; a live percentage only on a terminal and only for big steps."""
-
-    def __init__(self, stream: TextIO, quiet: bool = False) -> None:
-        self.stream = stream
-        self.quiet = quiet
-        self.tty = stream.isatty()
-        self.started = time.perf_counter()
-        self._live = False
-
-    def _clear(self) -> None:
-        if self._live:
-            self.stream.write("\r\x1b[K")
-            self._live = False
-
-    def phase(self, text: str) -> None:
-        if self.quiet:
-            return
-        self._clear()
-        self.stream.write(f"[{time.perf_counter() - self.started:6.1f}s] {text}\n")
-        self.stream.flush()
-
-    def step(self, label: str, done: int, total: int) -> None:
-        if self.quiet or not self.tty or total <= 0:
-            return
-        self.stream.write(f"\r\x1b[K  {label}: {min(100, done * 100 // total)}%")
-        self.stream.flush()
-        self._live = True
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -84,25 +58,24 @@ def _settings(database_url: str | None) -> Settings:
 
 
 def cmd_import_org(args: argparse.Namespace) -> int:
+    say = Say(cli_locale(getattr(args, "lang", None)))
     try:
         settings = _settings(args.database_url)
     except SettingsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(say("op.error", text=exc), file=sys.stderr)
         return EXIT_USAGE
-    progress = StderrProgress(sys.stderr, quiet=args.quiet)
+    if getattr(args, "lang", None) is None:
+        say = Say(settings.default_language)
+    progress = StderrProgress(sys.stderr, say, quiet=args.quiet)
     try:
         data, errors = load_and_validate(args.path, progress)
     except ImportSourceError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(say("op.error", text=exc), file=sys.stderr)
         return EXIT_USAGE
     if errors:
         for line in errors:
             print(line)
-        print(
-            f"{len(errors)} problem(s) found; nothing was written. Fix the rows above and "
-            "run the import again.",
-            file=sys.stderr,
-        )
+        print(say("op.import.problems", n=len(errors)), file=sys.stderr)
         return EXIT_BAD_ROWS
 
     async def _go() -> Any:
@@ -120,13 +93,50 @@ def cmd_import_org(args: argparse.Namespace) -> int:
                 if args.dry_run:
                     await tx.rollback()
                 else:
-                    progress.phase("committing")
+                    progress.phase("op.import.committing")
                     await tx.commit()
             return report
         finally:
             await engine.dispose()
 
     report = asyncio.run(_go())
-    for line in format_report(report):
+    for line in format_report(report, say):
         print(line)
     return 0
+
+
+def format_report(report: ImportReport, say: Say, limit: int = 20) -> list[str]:
+    """Operator-facing lines in their language: a table of counts, then the codes of the
+    notable changes."""
+    head = say("op.import.dry_run") if report.dry_run else ""
+    lines = [
+        say(
+            "op.import.summary",
+            head=head,
+            source=report.source,
+            districts=", ".join(report.districts),
+            rows=report.rows,
+            changed=report.changed,
+            seconds=report.seconds,
+        )
+    ]
+    kinds = ("added", "updated", "moved", "deactivated", "reactivated", "removed", "unchanged")
+    lines.append(
+        f"{say('op.import.table'):<24}" + "".join(f"{say(f'op.kind.{k}'):>12}" for k in kinds)
+    )
+    for name, changes in report.tables.items():
+        counts = changes.counts()
+        lines.append(
+            f"{say.table(name):<24}"
+            + "".join(f"{number(counts[k], say.locale):>12}" for k in kinds)
+        )
+    for name, changes in report.tables.items():
+        for kind in ("updated", "moved", "deactivated", "reactivated", "removed", "added"):
+            codes: Iterable[str] = getattr(changes, kind)
+            codes = list(codes)
+            if not codes or (kind == "added" and not report.dry_run):
+                continue
+            shown = ", ".join(codes[:limit])
+            more = say("op.import.more", n=len(codes) - limit) if len(codes) > limit else ""
+            lines.append(f"  {say.table(name)} {say(f'op.kind.{kind}')}: {shown}{more}")
+    return lines

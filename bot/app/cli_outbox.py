@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.app.cli_common import settings_or_exit
+from bot.cli_text import Say, say_for
 from bot.clock import SystemClock
 from bot.settings import load_settings
 from storage.db import create_engine, create_session_factory
@@ -45,10 +46,11 @@ def _iso(value: str) -> datetime:
 
 def cmd_outbox(args: argparse.Namespace) -> int:
     settings = settings_or_exit(require_token=False)
-    return asyncio.run(_run(settings.database_url, args.verb, getattr(args, "since", None)))
+    say = say_for(args, settings)
+    return asyncio.run(_run(settings.database_url, say, args.verb, getattr(args, "since", None)))
 
 
-async def _run(url: str, verb: str | None, since: datetime | None) -> int:
+async def _run(url: str, say: Say, verb: str | None, since: datetime | None) -> int:
     engine = create_engine(url)
     try:
         sf = create_session_factory(engine)
@@ -56,7 +58,7 @@ async def _run(url: str, verb: str | None, since: datetime | None) -> int:
         if verb == "retry-failed":
             async with sf() as s, s.begin():
                 n = await OutboxRepository(s).requeue_failed(now, since)
-            print(f"OK requeued {n} failed message(s)")
+            print(say("op.outbox.requeued", n=n))
             return 0
         async with sf() as s:
             repo = OutboxRepository(s)
@@ -66,9 +68,9 @@ async def _run(url: str, verb: str | None, since: datetime | None) -> int:
         states = ("pending", "claimed", "sending", "sent", "failed", "maybe_sent")
         for state in (*states, *sorted(set(counts) - set(states))):
             print(f"{state:<12}{counts.get(state, 0):>10}")
-        print(f"{'uncertain':<12}{uncertain:>10}  (attempts that may have been delivered)")
+        print(f"{'uncertain':<12}{uncertain:>10}  {say('op.outbox.uncertain')}")
         age = "-" if oldest is None else f"{(now - oldest).total_seconds():.0f}s"
-        print(f"oldest due not yet sent: {age}")
+        print(say("op.outbox.oldest", age=age))
         return 0
     finally:
         await engine.dispose()

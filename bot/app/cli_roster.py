@@ -11,11 +11,11 @@ import argparse
 import asyncio
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.app.cli_common import settings_or_exit
+from bot.cli_text import Say, StderrProgress, say_for
 from bot.clock import SystemClock
-from bot.i18n import create_i18n
 from bot.services.meetings.context import MeetingContext
 from bot.services.rosters.cli_report import plan_report, text_report
 from bot.services.rosters.common import Quarter, RosterError
@@ -23,6 +23,15 @@ from bot.services.rosters.review import publish
 from bot.settings import Settings
 from storage.db import create_engine, create_session_factory
 from storage.migrate import upgrade_to_head
+
+if TYPE_CHECKING:
+    from bot.services.policy import Refused
+
+
+def refusal(say: Say, exc: Refused) -> str:
+    """A refused roster request in the operator's language (a quarter as 'quý I/2027')."""
+    params = {k: v.label(say.locale) if hasattr(v, "label") else v for k, v in exc.params.items()}
+    return say.i18n.t(exc.key, say.locale, **params)
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -43,31 +52,34 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
 def cmd_roster(args: argparse.Namespace) -> int:
     settings = settings_or_exit(require_token=False)
+    say = say_for(args, settings)
     try:
         quarter = Quarter.parse(args.quarter)
     except RosterError:
-        print(f"not a quarter: {args.quarter!r} (example: 2027-Q1)", file=sys.stderr)
+        print(say("op.roster.bad_quarter", text=repr(args.quarter)), file=sys.stderr)
         return 2
-    return asyncio.run(_run(settings, args.verb, quarter, args.district, args.json))
+    return asyncio.run(_run(settings, say, args.verb, quarter, args.district, args.json))
 
 
 async def _run(
-    settings: Settings, verb: str, quarter: Quarter, district: str | None, as_json: bool
+    settings: Settings, say: Say, verb: str, quarter: Quarter, district: str | None, as_json: bool
 ) -> int:
     engine = create_engine(settings.database_url)
     try:
         await upgrade_to_head(engine)
         factory = create_session_factory(engine)
-        ctx = MeetingContext(
-            SystemClock(),
-            create_i18n(settings.default_language),
-            settings.default_language,
-            settings.tz,
-        )
+        ctx = MeetingContext(SystemClock(), say.i18n, say.locale, settings.tz)
+        progress = StderrProgress(sys.stderr, say, quiet=as_json)
+
+        def solving(i: int, n: int, group: str) -> None:
+            progress.phase("op.roster.solving", group=group, i=i, n=n)
+
         try:
-            report = await plan_report(factory, ctx, quarter, district, draft=verb == "plan")
+            report = await plan_report(
+                factory, ctx, quarter, district, draft=verb == "plan", on_group=solving
+            )
         except RosterError as exc:
-            print(ctx.i18n.t(exc.key, "en", **exc.params), file=sys.stderr)
+            print(refusal(say, exc), file=sys.stderr)
             return 2
         refused = 0
         if verb == "publish":
@@ -81,14 +93,12 @@ async def _run(
                     published += 1
                 except RosterError as exc:
                     refused += 1
-                    print(
-                        f"{group['code']}: {ctx.i18n.t(exc.key, 'en', **exc.params)}",
-                        file=sys.stderr,
-                    )
+                    print(f"{group['code']}: {refusal(say, exc)}", file=sys.stderr)
             if refused:
-                print(f"FAIL published {published}, refused {refused} roster(s) for {quarter}")
+                label = quarter.label(say.locale)
+                print(say("op.roster.publish_refused", n=published, refused=refused, quarter=label))
             elif not as_json:
-                print(f"OK published {published} roster(s) for {quarter}")
+                print(say("op.roster.published", n=published, quarter=quarter.label(say.locale)))
         if as_json:
             public = {
                 "quarter": report["quarter"],
@@ -99,7 +109,7 @@ async def _run(
             }
             print(json.dumps(public, ensure_ascii=False, indent=2))
         elif verb == "plan":
-            for line in text_report(report):
+            for line in text_report(report, say):
                 print(line)
         return 1 if refused else 0  # a refusal is never "OK"
     finally:

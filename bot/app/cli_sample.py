@@ -46,7 +46,7 @@ def _language() -> str:
 
 
 def cmd_sample_org(args: argparse.Namespace) -> int:
-    language = _language()
+    language = getattr(args, "lang", None) or _language()  # --lang wins (bot.cli_text)
     i18n = create_i18n(language)
     if not 1 <= args.districts <= MOST_DISTRICTS:
         message = i18n.t(

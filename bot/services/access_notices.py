@@ -14,13 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import CatalogI18n, pick_locale
 from bot.outbox.service import OutboxKind, OutboxMessage, enqueue
+from bot.services.vn_calendar import format_datetime
 from storage.repositories.access import AccessRepository
 from storage.repositories.users import UserRepository
 
 
-def local_time(moment: datetime, tz: tzinfo) -> str:
-    """'14:35 03/12/2026': the same in both languages, in the bot's zone."""
-    return moment.astimezone(tz).strftime("%H:%M %d/%m/%Y")
+def local_time(moment: datetime, tz: tzinfo, locale: str | None = "vi") -> str:
+    """'Thứ Năm, 03/12/2026 lúc 14:35' in the bot's zone (the one date formatter)."""
+    return format_datetime(moment, locale, tz)
 
 
 async def district_admin_ids(

@@ -139,9 +139,13 @@ async def list_admins(
     rows: list[AdminRow] = []
     for admin in await repo.district_admins(district_id, unit_id):
         user = await users.get(admin.telegram_id)
-        label = ""
+        # The organisation's own full name (family name first) when the admin is a member;
+        # the Telegram account's name only for someone the member lists do not know.
+        known = await repo.memberships(admin.telegram_id)
+        label = known[0][0].full_name if known else ""
         if user is not None:
-            label = " ".join(p for p in (user.first_name, user.last_name) if p)
+            if not label:
+                label = " ".join(p for p in (user.first_name, user.last_name) if p)
             if user.username:
                 label = f"{label} @{user.username}".strip()
         rows.append(AdminRow(admin.telegram_id, label))

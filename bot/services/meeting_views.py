@@ -21,6 +21,7 @@ from bot.services.meetings.regularity import BranchMonth, Outcome, meeting_outco
 from bot.services.meetings.reports import row_id
 from bot.services.policy import Action, Actor, Refused, Target, require
 from bot.services.vn_calendar import VN_TZ, month_bounds, month_of
+from bot.services.vn_sort import vn_sorted
 from storage.models import Branch, ChatBinding, Meeting, MeetingReport, Unit
 from storage.models.meetings import MeetingStatus
 from storage.models.org import TargetType
@@ -218,6 +219,7 @@ async def summary(
         branches = await org.branches_of_district(unit.id)
     else:
         branches = await org.branches_of_unit(unit.id)
+    branches = vn_sorted(branches, key=lambda b: b.name)
     ids = [b.id for b in branches]
     figures = await month_figures(
         session, ids, year, month, clock.now(), config=config, joined=await joined(session, ids)

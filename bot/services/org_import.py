@@ -18,7 +18,6 @@ gets one `import.summary` row with the counts. Link-table changes are recorded i
 from __future__ import annotations
 
 import time as _time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,7 +41,6 @@ __all__ = [
     "QuietProgress",
     "TableChanges",
     "apply_org",
-    "format_report",
     "import_org",
     "load_and_validate",
 ]
@@ -76,11 +74,13 @@ def load_and_validate(path: Path, progress: Progress | None = None) -> tuple[Org
     started = _time.perf_counter()
     raw = read_source(path, progress.step)
     for table, rows in raw.rows.items():
-        progress.phase(f"read {raw.labels[table]}: {len(rows):,} rows")
+        progress.phase("op.import.read", file=raw.labels[table], rows=len(rows))
     data, errors = validate(raw, progress.step)
     progress.phase(
-        f"validated {sum(len(r) for r in raw.rows.values()):,} rows in "
-        f"{_time.perf_counter() - started:.1f}s: {len(errors)} problem(s)"
+        "op.import.validated",
+        rows=sum(len(r) for r in raw.rows.values()),
+        seconds=_time.perf_counter() - started,
+        problems=len(errors),
     )
     return data, errors
 
@@ -208,27 +208,3 @@ async def _replan_changed_rules(
     )
     for branch in branches.all():
         await replan_from_rule(session, ctx, branch, None)
-
-
-def format_report(report: ImportReport, limit: int = 20) -> list[str]:
-    """Operator-facing lines: a table of counts, then the codes of the notable changes."""
-    head = "DRY RUN, nothing written: " if report.dry_run else ""
-    lines = [
-        f"{head}{report.source}: districts {', '.join(report.districts)}; "
-        f"{report.rows:,} rows; {report.changed:,} change(s) in {report.seconds:.1f}s"
-    ]
-    kinds = ("added", "updated", "moved", "deactivated", "reactivated", "removed", "unchanged")
-    lines.append(f"{'table':<24}" + "".join(f"{k:>12}" for k in kinds))
-    for name, changes in report.tables.items():
-        counts = changes.counts()
-        lines.append(f"{name:<24}" + "".join(f"{counts[k]:>12,}" for k in kinds))
-    for name, changes in report.tables.items():
-        for kind in ("updated", "moved", "deactivated", "reactivated", "removed", "added"):
-            codes: Iterable[str] = getattr(changes, kind)
-            codes = list(codes)
-            if not codes or (kind == "added" and not report.dry_run):
-                continue
-            shown = ", ".join(codes[:limit])
-            more = f" ... and {len(codes) - limit:,} more" if len(codes) > limit else ""
-            lines.append(f"  {name} {kind}: {shown}{more}")
-    return lines

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import openpyxl
 
@@ -76,8 +76,13 @@ MAX_TEXT = 256
 MAX_TELEGRAM_ID = 2**52  # Telegram promises ids fit in 52 bits
 _TIME = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}))?")
 _USERNAME = re.compile(r"[A-Za-z0-9_]{1,64}")
+
+
 # Progress callback: (label, done, total).
-StepFn = Callable[[str, int, int], None]
+class StepFn(Protocol):
+    """Progress of a long step: a catalog key (`op.import.*`), how far, and its fields."""
+
+    def __call__(self, key: str, done: int, total: int, **params: Any) -> None: ...
 
 
 class ImportSourceError(Exception):
@@ -245,7 +250,7 @@ def _read_csv_dir(folder: Path, step: StepFn | None) -> RawTables:
                     RawRow(where, line, {name: record[i].strip() for name, i in index.items()})
                 )
                 if step is not None and len(rows) % 20000 == 0:
-                    step(f"reading {label}", binary.tell(), total)
+                    step("op.import.reading", binary.tell(), total, file=label)
     return raw
 
 
@@ -298,7 +303,9 @@ def _read_xlsx(path: Path, step: StepFn | None) -> RawTables:
                 values = {name: (texts[i] if i < len(texts) else "") for name, i in index.items()}
                 rows.append(RawRow(f"{sheet_name}:{number}", number, values))
                 if step is not None and len(rows) % 20000 == 0:
-                    step(f"reading sheet {sheet_name}", len(rows), sheet.max_row or len(rows))
+                    step(
+                        "op.import.reading", len(rows), sheet.max_row or len(rows), file=sheet_name
+                    )
     finally:
         workbook.close()
     return raw
@@ -496,7 +503,7 @@ def _validate_members(
     rows = raw.rows.get("members", [])
     for done, row in enumerate(rows, start=1):
         if step is not None and done % 20000 == 0:
-            step("validating members", done, len(rows))
+            step("op.import.validating", done, len(rows), table="members")
         v = row.values
         code, name, branch_code, role = v["code"], v["full_name"], v["branch_code"], v["role"]
         role = role.lower() or MemberRole.MEMBER.value

@@ -37,16 +37,19 @@ _BY_NAME = {spec.name: spec for spec in ENTITY_TABLES}
 
 
 class Progress(Protocol):
-    def phase(self, text: str) -> None: ...
+    """Where a long import reports how far it is: catalog keys (`op.*`) and their fields, so the
+    command line says it in the operator's language."""
 
-    def step(self, label: str, done: int, total: int) -> None: ...
+    def phase(self, key: str, **params: Any) -> None: ...
+
+    def step(self, key: str, done: int, total: int, **params: Any) -> None: ...
 
 
 class QuietProgress:
-    def phase(self, text: str) -> None:
+    def phase(self, key: str, **params: Any) -> None:
         pass
 
-    def step(self, label: str, done: int, total: int) -> None:
+    def step(self, key: str, done: int, total: int, **params: Any) -> None:
         pass
 
 
@@ -113,7 +116,7 @@ class OrgWriter:
     # Loading ---------------------------------------------------------------------------------
 
     async def load(self) -> None:
-        self.progress.phase("loading the existing organisation")
+        self.progress.phase("op.import.loading")
         for spec in ENTITY_TABLES:
             columns = spec.table.c
             result = await self.s.execute(select(*(columns[c] for c in spec.loaded_columns)))
@@ -128,8 +131,11 @@ class OrgWriter:
         self.scope_ids = {units[c]["id"] for c in self.data.district_codes if c in units}
         n = {name: len(rows) for name, rows in self.loaded.items()}
         self.progress.phase(
-            f"loaded {n['units']:,} units, {n['branches']:,} branches, "
-            f"{n['members']:,} members, {n['working_groups']:,} working groups"
+            "op.import.loaded",
+            units=n["units"],
+            branches=n["branches"],
+            members=n["members"],
+            groups=n["working_groups"],
         )
 
     def _loaded_ids(self, table: str) -> dict[str, int]:
@@ -237,7 +243,7 @@ class OrgWriter:
             }
             for r in new
         ]
-        await self._many(f"adding {spec.label}", insert(spec.table), params)
+        await self._many("op.import.adding", spec.name, insert(spec.table), params)
 
     async def _update(
         self, spec: EntityTable[Any], targets: list[tuple[int, str]]
@@ -264,7 +270,7 @@ class OrgWriter:
             )
         binds: dict[str, Any] = {k: bindparam(f"b_{k}") for k in columns}
         stmt = _by_id(spec, {**binds, "active": True, "updated_at": bindparam("b_now")})
-        await self._many(f"updating {spec.label}", stmt, params)
+        await self._many("op.import.updating", spec.name, stmt, params)
         return later
 
     async def _write_later(
@@ -274,14 +280,14 @@ class OrgWriter:
             return
         stmt = _by_id(spec, {k: bindparam(f"b_{k}") for k in later[0][1]})
         params = [{"b_id": i, **{f"b_{k}": v for k, v in final.items()}} for i, final in later]
-        await self._many(spec.later_label, stmt, params)
+        await self._many("op.import.later", spec.name, stmt, params)
 
     async def _deactivate(self, spec: EntityTable[Any], plan: _TablePlan) -> None:
         if not plan.deactivate:
             return
         stmt = _by_id(spec, {"active": False, "updated_at": bindparam("b_now")})
         params = [{"b_id": i, "b_now": self.now} for i, _, _ in plan.deactivate]
-        await self._many(f"deactivating {spec.name}", stmt, params)
+        await self._many("op.import.deactivating", spec.name, stmt, params)
         for entity_id, code, district_id in plan.deactivate:
             before = {"code": code, "active": True}
             after = {"active": False}
@@ -295,13 +301,15 @@ class OrgWriter:
         else:
             self.ids[spec.name] = self._loaded_ids(spec.name)
 
-    async def _many(self, label: str, stmt: Any, params: Sequence[dict[str, Any]]) -> None:
+    async def _many(
+        self, key: str, table: str, stmt: Any, params: Sequence[dict[str, Any]]
+    ) -> None:
         """executemany in chunks, reporting progress for the large ones."""
         total = len(params)
         for start in range(0, total, CHUNK):
             await self.s.execute(stmt, params[start : start + CHUNK])
             if total > CHUNK:
-                self.progress.step(label, min(start + CHUNK, total), total)
+                self.progress.step(key, min(start + CHUNK, total), total, table=table)
 
     # Working-group links ---------------------------------------------------------------------
 
@@ -340,10 +348,11 @@ class OrgWriter:
                     )
                 )
                 params = [{"b_g": existing_ids[k][0], "b_o": existing_ids[k][1]} for k in removed]
-                await self._many(f"removing {link.name}", stmt, params)
+                await self._many("op.import.removing", link.name, stmt, params)
             if added:
                 await self._many(
-                    f"adding {link.name}",
+                    "op.import.adding",
+                    link.name,
                     insert(tbl),
                     [{"working_group_id": known[g], other: other_ids[o]} for g, o in added],
                 )
@@ -388,7 +397,7 @@ class OrgWriter:
             district_id = self.ids["units"][code]
             after = {"source": Path(source).name, "changes": counts[code]}
             self._audit("district", "summary", district_id, None, after, district_id)
-        self.progress.phase(f"writing {len(self.audit):,} audit rows")
+        self.progress.phase("op.import.audit", n=len(self.audit))
         await record_many(self.s, self.audit)
 
     def _district_lookup(self, table: str) -> Callable[[str], str | None]:

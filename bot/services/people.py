@@ -8,10 +8,13 @@ from datetime import time
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.policy import Action, Actor, Refused, Target, menu_roles, require
+from bot.services.vn_sort import vn_key
 from storage.models.org import TargetType
 from storage.repositories.access import AccessRepository
 
 PAGE_SIZE = 8
+# Leaders head a branch's member list: the secretary, then deputies, then everyone else.
+_ROLE_RANK = {"secretary": 0, "deputy_secretary": 1}
 
 
 @dataclass(frozen=True)
@@ -176,7 +179,12 @@ async def member_page(
     total, _ = await repo.count_members(branch.id)
     pages = max(1, -(-total // page_size))
     page = min(max(page, 0), pages - 1)
-    rows = await repo.members_page(branch.id, page * page_size, page_size)
+    # Leaders first, then everyone in Vietnamese alphabetical order of their full name.
+    everyone = sorted(
+        await repo.active_members(branch.id),
+        key=lambda m: (_ROLE_RANK.get(m.role, 2), vn_key(m.full_name), m.id),
+    )
+    rows = everyone[page * page_size : (page + 1) * page_size]
     return MemberPage(
         branch_id=branch.id,
         branch_name=branch.name,

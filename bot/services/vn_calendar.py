@@ -16,9 +16,9 @@ of January), back to the last working day before the rule date.
 from __future__ import annotations
 
 import calendar
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -53,14 +53,17 @@ def format_time(t: time) -> str:
     return f"{t:%H:%M}"
 
 
-def to_local(dt: datetime, tz: ZoneInfo = VN_TZ) -> datetime:
+def to_local(dt: datetime, tz: tzinfo = VN_TZ) -> datetime:
     if dt.tzinfo is None:
         raise ValueError("naive datetime: store and pass aware UTC datetimes")
     return dt.astimezone(tz)
 
 
-def format_datetime(dt: datetime, locale: str | None = "vi", tz: ZoneInfo = VN_TZ) -> str:
-    """An aware datetime as the person reads it: 'Thứ Năm, 03/12/2026 lúc 19:30'."""
+def format_datetime(dt: datetime, locale: str | None = "vi", tz: tzinfo = VN_TZ) -> str:
+    """An aware datetime as the person reads it: 'Thứ Năm, 03/12/2026 lúc 19:30'.
+
+    The one formatter of a moment for people: every screen, notice and deadline uses it, so
+    no text reads "hạn 17:00 10/12/2026" beside "Thứ Năm, 10/12/2026 lúc 17:00"."""
     loc = to_local(dt, tz)
     return f"{format_date(loc.date(), locale)} {_AT[_locale(locale)]} {format_time(loc.time())}"
 
@@ -128,6 +131,25 @@ def shift_within_month(d: date) -> date:
 
 
 # Months and quarters -------------------------------------------------------------------------
+
+
+_QUARTER = {"vi": "quý {roman}/{year}", "en": "Q{n} {year}"}
+_ROMAN = ("I", "II", "III", "IV")
+
+
+@runtime_checkable
+class Readable(Protocol):
+    """A value a refusal carries that reads differently per language (a quarter): the answer
+    renders it with `label` in the person's language instead of `str`."""
+
+    def label(self, locale: str | None) -> str: ...
+
+
+def format_quarter(year: int, quarter: int, locale: str | None = "vi") -> str:
+    """A quarter as people read it: 'quý IV/2026' ('Q4 2026'); the one formatter of quarters
+    ('2026-Q4' is only what a person may type after a command)."""
+    template = _QUARTER[_locale(locale)]
+    return template.format(roman=_ROMAN[quarter - 1], n=quarter, year=year)
 
 
 def days_in_month(year: int, month: int) -> int:

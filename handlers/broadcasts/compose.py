@@ -1,5 +1,5 @@
 """/broadcast in private: "send or forward me the message", then who receives it and the
-options (`handlers.broadcasts.panel`), the preview, Gửi or Huỷ.
+options (`handlers.broadcasts.panel`), the preview, Gửi or Hủy.
 
 The message is the admin's own, in this chat: the services copy it from here, so formatting and
 files arrive exactly as written. The preview copies it back to the admin the same way, with the
@@ -118,7 +118,7 @@ async def show_preview(
     ids = [int(i) for i in b.source_message_ids]
     markup = None
     if b.ack_required:
-        shown = svc.ack_markup(ctx.i18n, locale(), b.id, deadline_text(b, ctx))
+        shown = svc.ack_markup(ctx.i18n, locale(), b.id, deadline_text(b, ctx, locale()))
         # The button as recipients see it; pressed here, it only explains itself.
         shown["inline_keyboard"][0][0]["callback_data"] = PreviewCb(b=b.id).pack()
         markup = InlineKeyboardMarkup.model_validate(shown)
@@ -158,7 +158,7 @@ async def on_preview_button(query: CallbackQuery) -> None:
     await query.answer(t("bcui.preview.button_hint"), show_alert=True)
 
 
-# Gửi, Huỷ ---------------------------------------------------------------------------------------
+# Gửi, Hủy ---------------------------------------------------------------------------------------
 
 
 @router.callback_query(SendCb.filter())
@@ -188,7 +188,7 @@ async def on_cancel(
     state: FSMContext,
     meeting_context: MeetingContext,
 ) -> None:
-    """Huỷ: the draft is given up; nothing was queued, nothing is."""
+    """Hủy: the draft is given up; nothing was queued, nothing is."""
     b = await compose.discard(session, meeting_context, actor, callback_data.b)
     await state.clear()
     await show(query, t("bcui.cancelled", id=b.id, excerpt=escape(b.excerpt[:60])))

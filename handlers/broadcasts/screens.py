@@ -17,6 +17,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.services.broadcasts import Audience, AudienceChoices, AudiencePart, audience_of
 from bot.services.broadcasts.compose import Broadcast
+from bot.services.vn_sort import vn_sorted
 from handlers.broadcasts.callbacks import (
     AudAct,
     AudCb,
@@ -67,7 +68,7 @@ def audience_lines(audience: Audience, options: AudienceChoices) -> list[str]:
             continue
         line = t(f"bcui.part.{part.value}")
         if part is P.UNIT_BRANCHES:
-            chosen = [names.get(u, str(u)) for u in sorted(audience.unit_ids, key=str)]
+            chosen = vn_sorted(names.get(u, str(u)) for u in audience.unit_ids)
             line += ": " + escape(", ".join(chosen))
         elif part is P.BRANCH_KINDS:
             line += ": " + ", ".join(t(f"people.kind.{k}") for k in sorted(audience.kinds))

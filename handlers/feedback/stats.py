@@ -24,7 +24,7 @@ from bot.services.feedback import stats as svc
 from bot.services.feedback.inbox import category_label
 from bot.services.meetings.context import MeetingContext
 from bot.services.policy import Actor
-from bot.services.vn_calendar import to_local
+from bot.services.vn_calendar import format_quarter, to_local
 from handlers.kit import READS, Chats, Id, Small, feature_router, locale, t
 
 stats_router = feature_router(__name__, Chats.PRIVATE)
@@ -46,7 +46,7 @@ def period_label(period: svc.Period) -> str:
     if period.month is not None:
         return t("fbr.period.month", month=period.month, year=period.year)
     if period.quarter is not None:
-        return t("fbr.period.quarter", quarter=period.quarter, year=period.year)
+        return format_quarter(period.year, period.quarter, locale())
     return t("fbr.period.year", year=period.year)
 
 

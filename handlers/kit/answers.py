@@ -37,6 +37,7 @@ from aiogram.types import ErrorEvent, TelegramObject, Update
 
 from bot.i18n import CatalogI18n
 from bot.services.policy import Refused
+from bot.services.vn_calendar import Readable
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 ALERT_MAX = 200  # Telegram's limit for a callback answer's text
@@ -45,17 +46,24 @@ ALERT_MAX = 200  # Telegram's limit for a callback answer's text
 _answered: ContextVar[set[str] | None] = ContextVar("answered_callbacks", default=None)
 
 
+def _field(value: object, locale: str | None) -> str:
+    """A refusal's field as the person reads it (a quarter in their language)."""
+    return value.label(locale) if isinstance(value, Readable) else str(value)
+
+
 def refusal_text(i18n: CatalogI18n, err: Refused, locale: str | None = None) -> str:
     """The catalog text of a refusal for a message, every field escaped (names come from imports
     and people)."""
-    params = {k: html.quote(str(v)) for k, v in err.params.items()}
+    loc = locale or i18n.current_locale
+    params = {k: html.quote(_field(v, loc)) for k, v in err.params.items()}
     reason = i18n.t(err.key, locale, **params)
     return i18n.t("people.refused", locale, reason=reason)
 
 
 def alert_text(i18n: CatalogI18n, err: Refused, locale: str | None = None) -> str:
     """The same for an alert: plain text (no HTML there), at most 200 characters."""
-    reason = i18n.t(err.key, locale, **{k: str(v) for k, v in err.params.items()})
+    loc = locale or i18n.current_locale
+    reason = i18n.t(err.key, locale, **{k: _field(v, loc) for k, v in err.params.items()})
     return clip_alert(re.sub(r"<[^>]+>", "", i18n.t("people.refused", locale, reason=reason)))
 
 

@@ -16,6 +16,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
 
 from bot.i18n import CatalogI18n
+from bot.services.vn_calendar import format_datetime
 from bot.session import current_session
 
 # Handler flags of a read-only handler: no write lock, no commit before its reply (see
@@ -37,13 +38,7 @@ def t(key: str, /, **params: Any) -> str:
 
 def when(moment: datetime, tz: tzinfo) -> str:
     """'Thứ Năm, 03/12/2026 lúc 19:30' in the person's language and the bot's zone."""
-    local = moment.astimezone(tz)
-    return t(
-        "people.when",
-        weekday=t(f"people.weekday.{local.weekday()}"),
-        date=local.strftime("%d/%m/%Y"),
-        time=local.strftime("%H:%M"),
-    )
+    return format_datetime(moment, locale(), tz)
 
 
 def locale() -> str:

@@ -89,7 +89,7 @@ async def cmd_roster(
         if roster is None and edit:
             roster = await review.draft_for_group(session, ctx, actor, group, quarter)
         if roster is None:
-            label = t("roster.quarter_short", quarter=str(quarter))
+            label = t("roster.quarter_short", quarter=quarter.label(locale()))
             await message.answer(t("roster.none_yet", group=group.name, quarter=label))
             continue
         view = await review.load_view(session, roster)

@@ -39,6 +39,7 @@ from handlers.kit import (
     advance,
     button_label,
     feature_router,
+    locale,
     show,
     t,
     when,
@@ -98,7 +99,7 @@ async def _busy_screen(
     if month not in quarter.months:
         month = quarter.months[0]
     lo, hi = svc.busy_range(ctx)
-    text = t("roster.busy.title", quarter=str(quarter), n=len(busy))
+    text = t("roster.busy.title", quarter=quarter.label(locale()), n=len(busy))
     return text, _busy_grid(quarter, month, busy, lo, hi)
 
 
@@ -386,7 +387,7 @@ async def cmd_coverage(
 ) -> None:
     ctx = meeting_context
     year, quarter = cov.parse_period(command.args or "", ctx.today())
-    period = str(Quarter(year, quarter)) if quarter else str(year)
+    period = Quarter(year, quarter).label(locale()) if quarter else t("fbr.period.year", year=year)
     for report in await cov.coverage_for(session, ctx, actor, year, quarter):
         lines = [
             t(

@@ -145,14 +145,11 @@ class AccessRepository:
         ).one()
         return int(row[0]), int(row[1])
 
-    async def members_page(self, branch_id: int, offset: int, limit: int) -> Sequence[Member]:
-        """Active members, leaders first then by name, for paginated lists."""
+    async def active_members(self, branch_id: int) -> Sequence[Member]:
+        """A branch's active members, in no particular order: the service sorts them the
+        Vietnamese way (the database's collation is not) before it pages them."""
         rows = await self.session.scalars(
-            select(Member)
-            .where(Member.branch_id == branch_id, Member.active)
-            .order_by(_ROLE_RANK, Member.full_name, Member.id)
-            .offset(offset)
-            .limit(limit)
+            select(Member).where(Member.branch_id == branch_id, Member.active)
         )
         return rows.all()
 

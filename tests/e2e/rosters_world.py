@@ -35,7 +35,7 @@ from bot.services.meetings.context import MeetingContext
 from bot.services.org_import import import_org
 from bot.services.policy import Actor, load_actor
 from bot.services.rosters.review import publish
-from bot.services.vn_calendar import VN_TZ, to_local
+from bot.services.vn_calendar import VN_TZ, format_quarter, to_local
 from storage.db import create_engine
 from storage.models import (
     Branch,
@@ -183,9 +183,12 @@ class RosterWorld:
         return plain(self.raw("people.refused", reason=self.raw(key, **params)))
 
     def when(self, at: datetime) -> str:
-        """'Chủ Nhật, 03/01/2027 19:30': how roster messages give a visit's time."""
+        """'Chủ Nhật, 03/01/2027 lúc 19:30': how every message gives a visit's time."""
         local_at = to_local(at, VN_TZ)
-        return f"{self.t(f'people.weekday.{local_at.weekday()}')}, {local_at:%d/%m/%Y %H:%M}"
+        day = self.t(f"people.weekday.{local_at.weekday()}")
+        return self.t(
+            "people.when", weekday=day, date=f"{local_at:%d/%m/%Y}", time=f"{local_at:%H:%M}"
+        )
 
     async def about(self, visit: RosterVisit) -> dict[str, str]:
         """A visit's branch, time and place, as the messages about a visit give them."""
@@ -196,7 +199,7 @@ class RosterWorld:
         return {"branch": branch.name, "when": self.when(meeting.starts_at), "place": meeting.place}
 
     def quarter(self, q: int = 1, year: int = 2027) -> str:
-        return self.t("roster.quarter", q={1: "I", 2: "II", 3: "III", 4: "IV"}[q], year=year)
+        return format_quarter(year, q, "vi")
 
     # People ---------------------------------------------------------------------------------
 

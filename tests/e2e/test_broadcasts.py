@@ -49,7 +49,9 @@ async def test_a_formatted_pdf_to_every_branch_group(bc: BroadcastWorld) -> None
     copy, summary = await _compose_pdf(w)
     (draft,) = await w.broadcasts()
     bid = draft.id
-    deadline = "17:00 03/12/2026"  # three days after Monday, at the end of the office day
+    deadline = (
+        "Thứ Năm, 03/12/2026 lúc 17:00"  # three days after Monday, at the end of the office day
+    )
     # The preview is the message itself, as recipients will see it, with their button.
     mine = [m for m in env.world.messages(ADMIN) if not m["is_bot_message"]]
     (source,) = [m for m in mine if "document" in m]
@@ -80,7 +82,7 @@ async def test_a_formatted_pdf_to_every_branch_group(bc: BroadcastWorld) -> None
             assert env.world.bot_messages(b.chat) == []
     # The progress message was edited as it went, and ends with the final report.
     head = w.t("bc.progress.head", id=bid, excerpt=CAPTION)
-    done = plain(w.raw("bc.progress.done", when="", sent=0, queued=0, failed=0)).split(" lúc")[0]
+    done = plain(w.raw("bc.progress.done", when="", sent=0, queued=0, failed=0)).split(" vào")[0]
     (progress,) = [
         m
         for m in env.world.bot_messages(ADMIN)

@@ -55,7 +55,9 @@ async def test_a_scheduled_broadcast_survives_a_restart(dan_phuong_url: str) -> 
                 w.clock = clock
                 bid, _summary, progress = await _schedule_for_nine(w)
                 mine = [b for b in w.in_unit(w.units[0][0]) if b.live]
-                scheduled = plain(w.raw("bc.progress.scheduled", when="09:00 30/11/2026", queued=0))
+                scheduled = plain(
+                    w.raw("bc.progress.scheduled", when="Thứ Hai, 30/11/2026 lúc 09:00", queued=0)
+                )
                 assert scheduled.split(" tới")[0] in progress["text"]
                 assert all(w.copies(b.chat or 0, bid, TEXT) == [] for b in mine)
             # The process is replaced before nine; the new one finds the broadcast due.
@@ -73,7 +75,7 @@ async def test_a_scheduled_broadcast_survives_a_restart(dan_phuong_url: str) -> 
 
                 def final() -> Msg | None:
                     now = w.now(progress)
-                    return now if done.split(" lúc")[0] in now["text"] else None
+                    return now if done.split(" vào")[0] in now["text"] else None
 
                 report = await w.wait(final, timeout=20)
                 assert f"{len(mine)}/{len(mine)}" in report["text"]

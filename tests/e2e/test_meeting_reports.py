@@ -211,7 +211,8 @@ async def test_report_story_with_minutes_correction_and_refusals(bot_env: BotEnv
         assert "&lt;kế hoạch&gt;" in summary["html"]  # user text escaped
         assert "• Lắp đèn đường" in summary["text"]
         done = await _tap(env, o.SEC1, summary, "✅ Gửi")
-        assert "Đã gửi báo cáo cuộc họp" in done["text"] and "nhóm của đảng ủy" in done["text"]
+        assert "Đã gửi báo cáo buổi sinh hoạt" in done["text"]
+        assert "nhóm của đảng ủy" in done["text"]
 
         # The deputy's parallel draft: a second first report is refused, nothing changes.
         deputy = await _tap(env, o.DEP1, deputy, "✅ Có")

@@ -243,7 +243,7 @@ async def test_contact_sharing_story(bot_env: BotEnv) -> None:
     after = env.last_bot_id(newbie)
     env.world.share_contact(newbie, "0987654321", contact_user_id=4242, own=False)
     refused = await env.world.wait_for_bot_message(newbie, after=after)
-    assert "chính bạn" in refused["text"]
+    assert "chính đồng chí" in refused["text"]
     assert await _db(env) == before
 
     after = env.last_bot_id(newbie)
@@ -310,6 +310,6 @@ async def test_admins_command(bot_env: BotEnv) -> None:
     unknown = await env.ask(o.ADMIN, "/linkcode NOPE")
     assert "NOPE" in unknown["text"]
     stranger = await env.ask(o.STRANGER, "/whoami")
-    assert "chưa nhận ra bạn" in stranger["text"] and str(o.STRANGER) in stranger["text"]
+    assert "chưa nhận ra đồng chí" in stranger["text"] and str(o.STRANGER) in stranger["text"]
     no_code = await env.ask(o.STRANGER, "/linkcode")
-    assert "chưa biết bạn là đảng viên nào" in no_code["text"]
+    assert "chưa biết đồng chí là đảng viên nào" in no_code["text"]

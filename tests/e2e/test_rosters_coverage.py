@@ -84,7 +84,7 @@ async def test_coverage_for_a_committee_admin_counts_the_district_by_quarter_and
 
     reply = await w.env.ask(admin, f"/coverage {Q1}")
     figures = await _figures(w, 2027, 1)
-    assert reply["text"] == _coverage_text(w, figures, Q1)
+    assert reply["text"] == _coverage_text(w, figures, w.quarter(1))
     assert len(figures.unvisited) > 30  # the list ends "and N more branches"
     # The figures themselves, from the rows: every started visit counts, one report.
     now = w.ctx.now()
@@ -103,7 +103,7 @@ async def test_coverage_for_a_committee_admin_counts_the_district_by_quarter_and
 
     reply = await w.env.ask(admin, "/coverage 2027")
     year = await _figures(w, 2027, None)
-    assert reply["text"] == _coverage_text(w, year, "2027")
+    assert reply["text"] == _coverage_text(w, year, w.t("fbr.period.year", year=2027))
     assert year.due >= figures.due and year.reports == 1
 
 
@@ -117,7 +117,7 @@ async def test_coverage_for_a_leader_is_their_group_and_refused_to_a_plain_membe
     reply = await w.env.ask(leader, f"/coverage {Q1}")
     figures = await _figures(w, 2027, 1, {g.id})
     assert [x.group_id for x in figures.groups] == [g.id]
-    assert reply["text"] == _coverage_text(w, figures, Q1)
+    assert reply["text"] == _coverage_text(w, figures, w.quarter(1))
     assert all(o.name not in reply["text"] for o in w.groups if o.id != g.id)
     member = w.tg[w.plain_member(g)]
     reply = await w.env.ask(member, f"/coverage {Q1}")

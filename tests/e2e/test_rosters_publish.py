@@ -67,7 +67,7 @@ async def test_drafts_job_sends_each_leader_the_draft_once(rosters: RosterWorld)
     assert len(made) == 8 and {r.status for r in made.values()} == {"draft"}
     for g in w.groups:
         msg = drafts[g.id]
-        assert w.t("roster.draft.auto", quarter=Q1) in msg["text"]
+        assert w.t("roster.draft.auto", quarter=w.quarter(1)) in msg["text"]
         texts = [b["text"] for b in buttons(msg)]
         assert texts[:2] == [w.t("roster.button.publish"), w.t("roster.button.regenerate")]
         cb = RosterCb.unpack(button(msg, w.t("roster.button.publish")))
@@ -177,7 +177,7 @@ async def test_a_plain_member_does_not_see_the_draft(rosters: RosterWorld) -> No
     g = w.groups[0]
     member = w.tg[w.plain_member(g)]
     reply = await w.env.ask(member, "/roster")
-    label = w.t("roster.quarter_short", quarter=Q1)
+    label = w.t("roster.quarter_short", quarter=w.quarter(1))
     assert reply["text"] == w.t("roster.none_yet", group=g.name, quarter=label)
     assert not buttons(reply)
     # Nor may they publish it with the leader's button data.
@@ -302,10 +302,14 @@ async def test_publish_twice_is_refused_and_nothing_is_sent_twice(rosters: Roste
     assert stale["text"] == w.refused("roster.stale")
     again = RosterCb(roster_id=roster.id, version=roster.version, a=RosterAct.PUBLISH).pack()
     answer = await w.env.press(leader, old, again, strict=False)
-    assert answer["text"] == w.refused("roster.already_published", quarter=Q1, group=g.name)
+    assert answer["text"] == w.refused(
+        "roster.already_published", quarter=w.quarter(1), group=g.name
+    )
     regen = RosterCb(roster_id=roster.id, version=roster.version, a=RosterAct.REGENERATE).pack()
     answer = await w.env.press(leader, old, regen, strict=False)
-    assert answer["text"] == w.refused("roster.already_published", quarter=Q1, group=g.name)
+    assert answer["text"] == w.refused(
+        "roster.already_published", quarter=w.quarter(1), group=g.name
+    )
     await w.delivered()
     assert await w.snapshot() == before and w.counts() == counts
 

@@ -61,7 +61,7 @@ async def test_busy_marks_and_unmarks_a_day_of_the_coming_quarter(rosters: Roste
     member = w.plain_member(w.groups[0])
     chat = w.tg[member]
     screen = await w.env.ask(chat, "/busy")
-    assert screen["text"] == w.t("roster.busy.title", quarter=Q1, n=0)
+    assert screen["text"] == w.t("roster.busy.title", quarter=w.quarter(1), n=0)
     assert st.labels(screen)[:3] == ["[01/2027]", "02/2027", "03/2027"]
     assert "31" in st.labels(screen) and not any("✖" in b for b in st.labels(screen))
 
@@ -71,14 +71,14 @@ async def test_busy_marks_and_unmarks_a_day_of_the_coming_quarter(rosters: Roste
     answer = await st.tap(w, chat, feb, st.key(feb, "14"))
     assert answer["text"] == w.t("roster.busy.on", day="14/02") and not answer.get("show_alert")
     marked = st.shown(w, screen)
-    assert marked["text"] == w.t("roster.busy.title", quarter=Q1, n=1)
+    assert marked["text"] == w.t("roster.busy.title", quarter=w.quarter(1), n=1)
     assert "✖14" in st.labels(marked) and "14" not in st.labels(marked)
     assert await _busy_rows(w) == {(member, date(2027, 2, 14))}
 
     answer = await st.tap(w, chat, marked, st.key(marked, "✖14"))
     assert answer["text"] == w.t("roster.busy.off", day="14/02")
     unmarked = st.shown(w, screen)
-    assert unmarked["text"] == w.t("roster.busy.title", quarter=Q1, n=0)
+    assert unmarked["text"] == w.t("roster.busy.title", quarter=w.quarter(1), n=0)
     assert "14" in st.labels(unmarked) and "✖14" not in st.labels(unmarked)
     assert await _busy_rows(w) == set()
     assert await _audits(w, "roster.busy") == 2

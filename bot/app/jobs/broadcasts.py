@@ -29,7 +29,7 @@ def live_progress(ctx: JobContext) -> LiveProgress:
     )
 
 
-async def progress_job(ctx: JobContext) -> None:
+async def progress_job(ctx: JobContext) -> int:
     """Mirror outcomes, move statuses on, edit the progress messages whose figures changed."""
     bot = job_bot(ctx)
 
@@ -37,14 +37,15 @@ async def progress_job(ctx: JobContext) -> None:
         return None  # no bot in this process: statuses still move on
 
     editor = bot_editor(bot) if bot is not None else no_edit
-    await live_progress(ctx).flush(ctx.session_factory, meeting_ctx(ctx), editor)
+    return await live_progress(ctx).flush(ctx.session_factory, meeting_ctx(ctx), editor)
 
 
-async def reminders_job(ctx: JobContext) -> None:
+async def reminders_job(ctx: JobContext) -> int:
     async with ctx.session_factory() as s, s.begin():
         queued = await reminders_due(s, meeting_ctx(ctx))
     if queued:
         log.info("broadcast reminders: %d queued", queued)
+    return queued
 
 
 def register(registry: JobRegistry) -> None:

@@ -19,12 +19,13 @@ log = logging.getLogger("bot.app.jobs.feedback")
 AUTO_CLOSE_EVERY = timedelta(hours=6)
 
 
-async def auto_close_job(ctx: JobContext) -> None:
+async def auto_close_job(ctx: JobContext) -> int:
     """Close the answers left without a word for `FeedbackConfig.auto_close_after`."""
     async with ctx.session_factory() as s, s.begin():
         closed = await auto_close(s, meeting_ctx(ctx))
     if closed:
         log.info("feedback: %d answered items closed automatically", closed)
+    return closed
 
 
 def register(registry: JobRegistry) -> None:

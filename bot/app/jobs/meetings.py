@@ -25,7 +25,7 @@ REMIND_EVERY = timedelta(minutes=1)
 LIVE_EDIT_EVERY = timedelta(seconds=3)
 
 
-async def plan_job(ctx: JobContext) -> None:
+async def plan_job(ctx: JobContext) -> int:
     """Plan the coming months' regular meetings of every branch; tell secretaries about
     holiday shifts."""
     for attempt in range(3):
@@ -41,10 +41,12 @@ async def plan_job(ctx: JobContext) -> None:
             log.info("plan: a month was planned concurrently, retrying")
     async with ctx.session_factory() as s, s.begin():
         told = await Notices(s, _meeting_ctx(ctx)).shift_notices()
-    log.info("plan: %d meetings planned, %d holiday shifts told", len(result.created), told)
+    if result.created or told:
+        log.info("plan: %d meetings planned, %d holiday shifts told", len(result.created), told)
+    return len(result.created) + told
 
 
-async def reminders_job(ctx: JobContext) -> None:
+async def reminders_job(ctx: JobContext) -> int:
     """Queue the reminders due now (group 24 h / 2 h, members 24 h, visitors 24 h)."""
     async with ctx.session_factory() as s, s.begin():
         notices = Notices(s, _meeting_ctx(ctx))
@@ -52,6 +54,7 @@ async def reminders_job(ctx: JobContext) -> None:
         queued += await visitor_reminders(s, notices.ctx)
     if queued:
         log.info("reminders: %d queued", queued)
+    return queued
 
 
 def live_counts(ctx: JobContext) -> LiveCounts:
@@ -60,7 +63,7 @@ def live_counts(ctx: JobContext) -> LiveCounts:
     )
 
 
-async def live_counts_job(ctx: JobContext) -> None:
+async def live_counts_job(ctx: JobContext) -> int:
     """Edit announcements whose RSVP count changed, coalesced (see `LiveCounts`).
 
     Done here rather than through the outbox: the outbox has no edit content type, and an edit
@@ -68,8 +71,8 @@ async def live_counts_job(ctx: JobContext) -> None:
     """
     bot = job_bot(ctx)
     if bot is None:
-        return
-    await live_counts(ctx).flush(ctx.session_factory, _meeting_ctx(ctx), bot_editor(bot))
+        return 0
+    return await live_counts(ctx).flush(ctx.session_factory, _meeting_ctx(ctx), bot_editor(bot))
 
 
 def register(registry: JobRegistry) -> None:

@@ -23,7 +23,7 @@ SWEEP_EVERY = timedelta(minutes=5)
 JOB = "nudges.sweep"
 
 
-async def sweep_job(ctx: JobContext) -> None:
+async def sweep_job(ctx: JobContext) -> int:
     async with ctx.session_factory() as s, s.begin():
         fallback = ctx.settings.admin_ids if ctx.settings is not None else ()
         lease = await JobLeaseRepository(s).get(JOB)
@@ -39,6 +39,7 @@ async def sweep_job(ctx: JobContext) -> None:
             result.obligations,
             result.due,
         )
+    return result.nudges + result.escalations + result.met + result.lapsed
 
 
 def register(registry: JobRegistry) -> None:

@@ -19,11 +19,12 @@ log = logging.getLogger("bot.app.jobs.rosters")
 DRAFT_EVERY = timedelta(hours=6)
 
 
-async def drafts_job(ctx: JobContext) -> None:
+async def drafts_job(ctx: JobContext) -> int:
     """Draft the coming quarter's rosters due by today, one transaction per group."""
     made = await make_due_drafts(ctx.session_factory, meeting_ctx(ctx))
     if made:
         log.info("rosters: %d drafts made and sent to their leaders", made)
+    return made
 
 
 def register(registry: JobRegistry) -> None:

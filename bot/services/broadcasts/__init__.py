@@ -7,7 +7,7 @@ for anything the person must fix, and change nothing when they do.
 
 - `audience`: what the buttons choose, resolved to chats (`resolve`), with the unreachable
   ones and why;
-- `compose`: draft, audience, options, preview, Gửi, Dừng, Gửi lại, Huỷ;
+- `compose`: draft, audience, options, preview, Gửi, Dừng, Gửi lại, Hủy;
 - `acks`: Đã nhận, the reminder before the deadline, the silent chats after it;
 - `progress`: outcomes mirrored from the outbox, figures, the live progress message, the
   failure hook; `report`: the list, one broadcast's table, the .xlsx;

@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.broadcasts.common import BroadcastError, scope_of
 from bot.services.policy import Actor
+from bot.services.vn_sort import vn_sorted
 from storage.models import Branch
 from storage.models.org import BranchKind, TargetType
 from storage.repositories.broadcasts import BroadcastRepository
@@ -98,6 +99,7 @@ async def choices(session: AsyncSession, actor: Actor, district_id: int) -> Audi
     scope = scope_of(actor, district_id)
     repo = BroadcastRepository(session)
     units = [u for u in await repo.units(district_id) if scope is None or u.id in scope]
+    units = vn_sorted(units, key=lambda u: u.name)
     branches = await repo.branches(district_id, unit_ids=scope)
     present = {b.kind for b in branches}
     kinds = tuple(k.value for k in BranchKind if k.value in present)

@@ -408,7 +408,7 @@ async def retry_failed(
 async def discard(
     session: AsyncSession, ctx: MeetingContext, actor: Actor, broadcast_id: int
 ) -> Broadcast:
-    """Huỷ on a draft: nothing was queued, nothing is."""
+    """Hủy on a draft: nothing was queued, nothing is."""
     broadcast = await _draft(session, actor, broadcast_id)
     broadcast.status = S.CANCELLED
     broadcast.updated_at = ctx.now()

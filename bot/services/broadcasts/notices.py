@@ -22,7 +22,7 @@ from bot.outbox import OutboxKind, OutboxMessage, enqueue
 from bot.services.broadcasts.audience import SECRETARY, Recipient
 from bot.services.broadcasts.common import ORIGIN, ORIGIN_PROGRESS, ORIGIN_REMINDER
 from bot.services.meetings.context import MeetingContext
-from bot.services.vn_calendar import to_local
+from bot.services.vn_calendar import format_datetime
 from storage.models import Broadcast
 from storage.models.org import TargetType
 from storage.repositories.meetings import MeetingRepository
@@ -30,9 +30,9 @@ from storage.repositories.meetings import MeetingRepository
 TEXT_LIMIT = 4096
 
 
-def when(moment: datetime, ctx: MeetingContext) -> str:
-    """'14:35 03/12/2026' in the bot's zone: the same in both languages."""
-    return to_local(moment, ctx.tz).strftime("%H:%M %d/%m/%Y")
+def when(moment: datetime, ctx: MeetingContext, locale: str | None = None) -> str:
+    """'Thứ Năm, 03/12/2026 lúc 14:35' in the bot's zone (the one date formatter)."""
+    return format_datetime(moment, locale or ctx.default_locale, ctx.tz)
 
 
 def ack_markup(
@@ -77,8 +77,10 @@ async def locales(
     return {c: pick_locale(*langs[c], default) if c in langs else default for c in chat_ids}
 
 
-def deadline_text(broadcast: Broadcast, ctx: MeetingContext) -> str | None:
-    return when(broadcast.ack_deadline, ctx) if broadcast.ack_deadline else None
+def deadline_text(
+    broadcast: Broadcast, ctx: MeetingContext, locale: str | None = None
+) -> str | None:
+    return when(broadcast.ack_deadline, ctx, locale) if broadcast.ack_deadline else None
 
 
 def copy_key(broadcast_id: int, chat_id: int) -> str:
@@ -104,7 +106,7 @@ def copies(
         cache = buttons if buttons is not None else {}
         if locale not in cache:
             cache[locale] = ack_markup(
-                ctx.i18n, locale, broadcast.id, deadline_text(broadcast, ctx)
+                ctx.i18n, locale, broadcast.id, deadline_text(broadcast, ctx, locale)
             )
         markup = cache[locale]
     message = OutboxMessage(
@@ -181,7 +183,7 @@ async def queue_reminder(
     locale: str,
 ) -> bool:
     """One reminder, as a reply to the broadcast in that chat, with the Đã nhận button."""
-    deadline = deadline_text(broadcast, ctx) or ""
+    deadline = deadline_text(broadcast, ctx, locale) or ""
     entry = await enqueue(
         session,
         OutboxMessage(

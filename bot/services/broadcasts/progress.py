@@ -30,6 +30,7 @@ from bot.services.broadcasts.notices import locales, progress_markup, when
 from bot.services.live_edits import CoalescedEdits, Edit, MessageEditor
 from bot.services.meetings.context import MeetingContext
 from bot.services.policy import Actor
+from bot.services.vn_sort import vn_key
 from storage.models import Broadcast
 from storage.models.broadcasts import BroadcastStatus, RecipientState
 from storage.repositories.broadcasts import BroadcastRepository
@@ -154,17 +155,17 @@ async def render(
     if status == S.SCHEDULED:
         assert broadcast.send_at is not None
         lines.append(
-            t("bc.progress.scheduled", locale, when=when(broadcast.send_at, ctx), **counts)
+            t("bc.progress.scheduled", locale, when=when(broadcast.send_at, ctx, locale), **counts)
         )
     elif status == S.SENDING:
         lines.append(t("bc.progress.sending", locale, **counts))
         eta = await _eta(session, ctx, broadcast, fig.remaining, config)
         if eta is not None:
-            lines.append(t("bc.progress.eta", locale, when=when(eta, ctx)))
+            lines.append(t("bc.progress.eta", locale, when=when(eta, ctx, locale)))
     else:
         at = broadcast.finished_at or broadcast.stopped_at or ctx.now()
         key = "bc.progress.stopped" if status == S.STOPPED else "bc.progress.done"
-        lines.append(t(key, locale, when=when(at, ctx), **counts))
+        lines.append(t(key, locale, when=when(at, ctx, locale), **counts))
     for state, key in (
         (R.MAYBE_SENT, "bc.progress.maybe_sent"),
         (R.CANCELLED, "bc.progress.cancelled"),
@@ -222,7 +223,7 @@ async def _ack_lines(
 ) -> list[str]:
     t = ctx.i18n.t
     names = {u.id: u.name for u in await BroadcastRepository(session).units(broadcast.district_id)}
-    deadline = when(broadcast.ack_deadline, ctx) if broadcast.ack_deadline else None
+    deadline = when(broadcast.ack_deadline, ctx, locale) if broadcast.ack_deadline else None
     head = "bc.progress.acks_by" if deadline else "bc.progress.acks"
     lines = [t(head, locale, acked=fig.acked, total=fig.delivered, deadline=deadline or "")]
     rows = [
@@ -230,7 +231,7 @@ async def _ack_lines(
         for unit, u in fig.by_unit.items()
         if u.delivered
     ]
-    rows.sort(key=lambda r: (r[0] == t("bc.unit.none", locale), r[0]))
+    rows.sort(key=lambda r: (r[0] == t("bc.unit.none", locale), vn_key(r[0])))
     for name, u in rows[:ACK_UNITS_SHOWN]:
         lines.append(
             t(

@@ -24,6 +24,7 @@ from bot.services.policy import Actor
 from bot.services.rosters.files import sheet_title
 from bot.services.sheets import XLSX_MIME, clean_text, put_text, set_width, to_bytes
 from bot.services.vn_calendar import VN_TZ, to_local
+from bot.services.vn_sort import vn_key
 from storage.models import Broadcast
 from storage.models.broadcasts import RecipientState
 from storage.repositories.broadcasts import BroadcastRepository
@@ -153,7 +154,7 @@ async def detail(session: AsyncSession, actor: Actor, broadcast_id: int) -> Broa
                 u.delivered - u.acked,
             )
         )
-    units.sort(key=lambda u: (u.unit_id is None, u.name))
+    units.sort(key=lambda u: (u.unit_id is None, vn_key(u.name)))
     everyone: list[RecipientLine] = []
     failures: dict[str, int] = {}
     for rec, state, error in await repo.effective(broadcast.id):
@@ -167,6 +168,8 @@ async def detail(session: AsyncSession, actor: Actor, broadcast_id: int) -> Broa
         everyone.append(
             RecipientLine(rec.name, unit, rec.target_type, state, reason, rec.sent_at, rec.ack_at)
         )
+    # By unit, then recipient, both in Vietnamese alphabetical order (the workbook and the list).
+    everyone.sort(key=lambda line: (line.unit == "", vn_key(line.unit), vn_key(line.name)))
     silent = [
         line
         for line in everyone

@@ -33,6 +33,7 @@ from bot.services.feedback.common import (
 )
 from bot.services.meetings.context import MeetingContext
 from bot.services.policy import Actor
+from bot.services.vn_sort import vn_sorted
 from storage.models.feedback import OPEN_STATUSES, FeedbackStatus, OptionKind, RaisedAs
 from storage.repositories.feedback_read import FeedbackReadRepository, InboxQuery, InboxScope
 
@@ -175,7 +176,9 @@ async def _choices(
     units: tuple[Choice, ...] = ()
     if actor.is_any_admin:
         admin = None if actor.bootstrap_admin else actor.admin_districts
-        units = tuple(Choice(u.id, u.name) for u in await repo.units(admin))
+        units = tuple(
+            Choice(u.id, u.name) for u in vn_sorted(await repo.units(admin), key=lambda u: u.name)
+        )
     return tuple(seen.values()), units, names
 
 

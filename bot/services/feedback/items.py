@@ -35,6 +35,7 @@ from bot.services.feedback.notices import FeedbackNotices
 from bot.services.meetings.context import MeetingContext
 from bot.services.policy import Actor
 from bot.services.vn_calendar import to_local
+from bot.services.vn_sort import vn_sorted
 from storage.models import Branch, FeedbackEvent, FeedbackFile, FeedbackItem, FeedbackOption
 from storage.models.feedback import (
     FeedbackSource,
@@ -151,6 +152,7 @@ async def raisable_branches(session: AsyncSession, actor: Actor) -> list[Branch]
     for group in actor.groups:
         visited += await repo.visited_branches_of_units(group.unit_ids, group.kinds)
     visited = list(dict.fromkeys(visited))
+    visited = vn_sorted(visited, key=lambda b: b.name)
     out = [own[m.branch_id] for m in actor.memberships if m.branch_id in own]
     out = [b for b in dict.fromkeys(out) if b.active]
     seen = {b.id for b in out}

@@ -32,6 +32,7 @@ from bot.services.feedback.common import FeedbackError
 from bot.services.meetings.context import MeetingContext
 from bot.services.policy import Actor
 from bot.services.vn_calendar import VN_TZ, month_bounds, quarter_bounds
+from bot.services.vn_sort import vn_key
 from storage.models import Unit
 from storage.models.feedback import OptionKind
 from storage.repositories.feedback_read import FeedbackReadRepository, ItemKey
@@ -198,7 +199,7 @@ async def stats(
                 UnitFigures(uid, units[uid].name if uid in units else str(uid), figures)
                 for uid, figures in tally.units.items()
             ),
-            key=lambda u: (u.name, u.unit_id),
+            key=lambda u: (vn_key(u.name), u.unit_id),
         )
     )
     return FeedbackStats(

@@ -27,6 +27,7 @@ from bot.services.feedback.submitter import accept, auto_close, reopen, reply_in
 from bot.services.feedback.views import ItemView, item_view
 from bot.services.meetings.context import MeetingContext
 from bot.services.policy import Actor
+from bot.services.vn_sort import vn_sorted
 from storage.models import FeedbackItem
 from storage.models.feedback import FeedbackStatus, LevelType
 from storage.models.org import TargetType
@@ -87,7 +88,7 @@ async def _targets(session: AsyncSession, item: FeedbackItem, current: Level) ->
         out.append(district)
     for dep in await departments(session, item.district_id):
         out.append(Level(LevelType.DEPARTMENT, dep.id, dep.district_id, dep.name, dep.chat_id))
-    units = await repo.units_of_district(item.district_id)
+    units = vn_sorted(await repo.units_of_district(item.district_id), key=lambda u: u.name)
     chats = await repo.chats_of(TargetType.UNIT.value, (u.id for u in units))
     out += [Level(LevelType.UNIT, u.id, item.district_id, u.name, chats.get(u.id)) for u in units]
     return [lv for lv in out if lv.ref != current.ref]

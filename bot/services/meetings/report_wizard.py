@@ -19,6 +19,7 @@ from bot.services.meetings.report_steps import Draft, Move, apply, new_draft
 from bot.services.meetings.report_text import ReportView
 from bot.services.meetings.reports import check_correctable, report_draft, report_versions
 from bot.services.policy import Actor, Refused
+from bot.services.vn_sort import vn_sorted
 from storage.models import Meeting
 from storage.repositories.meetings import OPEN_STATUSES, MeetingRepository
 
@@ -103,7 +104,9 @@ async def _screen(session: AsyncSession, draft: Draft, config: MeetingConfig) ->
 
 
 async def _names(session: AsyncSession, branch_id: int) -> dict[int, str]:
-    return {m.id: m.full_name for m in await MeetingRepository(session).active_members(branch_id)}
+    """Member names in Vietnamese alphabetical order: the absent picker lists them so."""
+    members = await MeetingRepository(session).active_members(branch_id)
+    return {m.id: m.full_name for m in vn_sorted(members, key=lambda m: m.full_name)}
 
 
 async def reportable(

@@ -33,6 +33,7 @@ from bot.services.meetings.common import (
 from bot.services.meetings.report_text import minutes_caption, report_text, stored_view
 from bot.services.meetings.rsvp import ABSENCE_CODES
 from bot.services.policy import Actor
+from bot.services.vn_sort import vn_key
 from storage.models import Branch, Meeting, MeetingReport
 from storage.models.meetings import MeetingStatus, MinutesKind, RsvpAnswer
 from storage.models.org import TargetType
@@ -102,7 +103,7 @@ async def report_draft(
             reason_text=r.reason_text or "",
             excused=r.reason_code is not None,
         )
-        for r in sorted(rsvps, key=lambda r: names[r.member_id])
+        for r in sorted(rsvps, key=lambda r: vn_key(names[r.member_id]))
         if r.answer == RsvpAnswer.NO.value
     )
     return ReportDraft(meeting, ReportInput(present_count=present, absent=absent), names)

@@ -142,8 +142,15 @@ async def private_chat_hint(
     url: str,
 ) -> bool:
     """The bot could not ask this member in private (no chat with it yet): say so in the
-    branch's current group, once per person and group. False when nothing was queued."""
-    meeting = await MeetingRepository(session).get(meeting_id)
+    branch's current group, once per person and group. False when nothing was queued.
+
+    The member is named as the organisation writes them (family name first), not by the
+    Telegram account's first and last name; `name` is only for an account it does not know."""
+    repo = MeetingRepository(session)
+    meeting = await repo.get(meeting_id)
     if meeting is None:
         return False
+    member = await repo.active_member_by_telegram(meeting.branch_id, telegram_id)
+    if member is not None:
+        name = member.full_name
     return await Notices(session, ctx).private_chat_hint(meeting, telegram_id, name, url)

@@ -25,6 +25,7 @@ from bot.services.nudges.engine import is_due, open_obligations
 from bot.services.nudges.policies import load_policies
 from bot.services.policy import Actor, admin_districts_of
 from bot.services.vn_calendar import month_bounds
+from bot.services.vn_sort import vn_key
 from storage.models import NudgeEvent, NudgeTrack
 from storage.models.nudges import EscalationReason, NudgeStep, TrackEnd
 from storage.repositories.nudge_sources import NudgeSources
@@ -157,7 +158,7 @@ async def nudge_figures(
     names = await NudgeSources(session).unit_names([u for u in per_unit if u] + [district_id])
     units = [
         UnitFigures(u, names.get(u, "?") if u else "", f)
-        for u, f in sorted(per_unit.items(), key=lambda kv: names.get(kv[0], ""))
+        for u, f in sorted(per_unit.items(), key=lambda kv: vn_key(names.get(kv[0], "")))
     ]
     return NudgeFigures(district_id, names.get(district_id, "?"), start, end, total, units)
 

@@ -62,7 +62,7 @@ async def make_due_drafts(
                     lambda loc, v=view: (
                         review_text(ctx, loc, v)
                         + "\n\n"
-                        + ctx.i18n.t("roster.draft.auto", loc, quarter=str(quarter))
+                        + ctx.i18n.t("roster.draft.auto", loc, quarter=quarter.label(loc))
                     ),
                 )
                 made += 1

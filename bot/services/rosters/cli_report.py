@@ -7,6 +7,7 @@ are reported as they are) and returns plain dicts in the shape `roster plan --js
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -22,7 +23,7 @@ from bot.services.rosters.common import (
 )
 from bot.services.rosters.planning import ensure_programs, make_draft
 from bot.services.rosters.review import load_view
-from bot.services.vn_calendar import to_local
+from bot.services.vn_calendar import format_quarter, to_local
 from storage.models.rosters import RosterStatus
 from storage.repositories.rosters import RosterRepository
 
@@ -35,7 +36,10 @@ async def plan_report(
     *,
     draft: bool = True,
     config: RosterConfig = DEFAULT_CONFIG,
+    on_group: Callable[[int, int, str], None] | None = None,
 ) -> dict[str, Any]:
+    """Every group's roster for `quarter`; `on_group(i, n, code)` before each one is solved
+    (the command line's progress: a district's groups take a while)."""
     ensure_open(quarter, ctx.now(), ctx.tz)  # a past quarter: refused, nothing written
     async with factory() as s, s.begin():
         repo = RosterRepository(s)
@@ -48,11 +52,14 @@ async def plan_report(
         await ensure_programs(s, district_id)
         programs = [p.id for p in await repo.programs(district_id)]
     groups: list[dict[str, Any]] = []
-    for program_id in programs:
+    for i, program_id in enumerate(programs, start=1):
         async with factory() as s, s.begin():
             repo = RosterRepository(s)
             program = await repo.program(program_id)
             assert program is not None
+            if on_group is not None:
+                group = await repo.group(program.working_group_id)
+                on_group(i, len(programs), group.name if group is not None else str(program_id))
             roster = await repo.roster_for(program.id, quarter.year, quarter.quarter)
             started = time.perf_counter()
             if roster is None or (draft and roster.status != RosterStatus.PUBLISHED.value):
@@ -97,15 +104,26 @@ async def plan_report(
     return {"quarter": str(quarter), "groups": groups}
 
 
-def text_report(report: dict[str, Any]) -> list[str]:
-    lines = [f"Rosters {report['quarter']}"]
+def text_report(report: dict[str, Any], say: Callable[..., str]) -> list[str]:
+    """The plan as the operator reads it, through the catalogs (`say(key, **params)`)."""
+    year, quarter = (int(x) for x in str(report["quarter"]).split("-Q"))
+    locale = getattr(say, "locale", "vi")
+    lines = [say("op.roster.title", quarter=format_quarter(year, quarter, locale))]
     for g in report["groups"]:
+        state = say("op.roster.state.published" if g["published"] else "op.roster.state.draft")
         lines.append(
-            f"{g['code']:<12} {g['status']:<10} covered {g['covered']}/{g['due']}  "
-            f"max load {g['max_load']}  {'published' if g['published'] else 'draft'}"
+            say(
+                "op.roster.group",
+                code=f"{g['code']:<12}",
+                status=f"{g['status']:<10}",
+                covered=g["covered"],
+                due=g["due"],
+                max_load=g["max_load"],
+                state=state,
+            )
         )
         for a in g["assignments"]:
             lines.append(f"    {a['start'][:16]}  {a['branch']:<12} {a['visitor']}")
         for u in g["uncovered"]:
-            lines.append(f"    UNCOVERED {u['branch']}: {u['reason']}")
+            lines.append(say("op.roster.uncovered", branch=u["branch"], reason=u["reason"]))
     return lines

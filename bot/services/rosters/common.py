@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from bot.inputs import typed_quarter
 from bot.services.policy import Actor, Refused
-from bot.services.vn_calendar import VN_TZ, quarter_bounds, quarter_months
+from bot.services.vn_calendar import VN_TZ, format_quarter, quarter_bounds, quarter_months
 from storage.models import WorkingGroup
 
 # Quarters a command or a button may name: far enough for history, never absurd.
@@ -48,7 +48,12 @@ class Quarter:
         return cls(day.year, (day.month - 1) // 3 + 1)
 
     def __str__(self) -> str:
+        """The typed form (`2027-Q1`), for arguments and logs; people read `label`."""
         return f"{self.year}-Q{self.quarter}"
+
+    def label(self, locale: str | None = "vi") -> str:
+        """'quý I/2027' (`format_quarter`)."""
+        return format_quarter(self.year, self.quarter, locale)
 
     @property
     def months(self) -> tuple[int, int, int]:

@@ -29,6 +29,7 @@ from bot.services.policy import Actor
 from bot.services.rosters.common import YEAR_MAX, YEAR_MIN, Quarter, RosterError
 from bot.services.rosters.inputs import program_branches
 from bot.services.vn_calendar import VN_TZ
+from bot.services.vn_sort import vn_key
 from storage.models import Roster, RosterVisit, VisitProgram, WorkingGroup
 from storage.models.rosters import RosterStatus
 from storage.repositories.rosters import RosterRepository
@@ -175,7 +176,7 @@ async def _group(
             upcoming.setdefault(v.branch_id, v.starts_at)
     rows = await repo.branches(due_ids)
     branches = []
-    for branch in sorted(rows.values(), key=lambda b: b.code):
+    for branch in sorted(rows.values(), key=lambda b: (vn_key(b.name), b.code)):
         own = by_branch.get(branch.id, [])
         held = [
             v for v in own if v.starts_at <= now and (v.id not in reports or reports[v.id].attended)

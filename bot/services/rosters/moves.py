@@ -61,7 +61,7 @@ async def request_move(
     if roster.status != RosterStatus.DRAFT.value:
         raise RosterError(
             "roster.already_published",
-            quarter=str(Quarter(roster.year, roster.quarter)),
+            quarter=Quarter(roster.year, roster.quarter),
             group=group.name,
         )
     moves = roster.suggestions.get("moves", [])

@@ -207,7 +207,7 @@ class RosterNotices:
         )
         data = visits_ics(
             rows,
-            calendar_name=i18n.t("roster.ics.name", locale, quarter=str(quarter)),
+            calendar_name=i18n.t("roster.ics.name", locale, quarter=quarter.label(locale)),
             summary=lambda r: i18n.t("roster.ics.summary", locale, branch=r.branch_name),
             tz=tz,
         )

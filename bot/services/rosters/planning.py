@@ -133,7 +133,7 @@ async def make_draft(
     ensure_open(quarter, ctx.now(), ctx.tz)
     roster = await repo.roster_for(program.id, quarter.year, quarter.quarter, for_update=True)
     if roster is not None and roster.status == RosterStatus.PUBLISHED.value:
-        raise RosterError("roster.already_published", quarter=str(quarter), group=group.name)
+        raise RosterError("roster.already_published", quarter=quarter, group=group.name)
     inp = await load_input(session, program, quarter, config=config, tz=ctx.tz)
     previous = None
     if roster is not None:

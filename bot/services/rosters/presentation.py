@@ -15,7 +15,13 @@ from zoneinfo import ZoneInfo
 from bot.i18n import CatalogI18n
 from bot.services.rosters.common import Quarter
 from bot.services.rosters.files import SheetLabels, VisitRow
-from bot.services.vn_calendar import VN_TZ, format_date, format_time, to_local
+from bot.services.vn_calendar import (
+    VN_TZ,
+    format_datetime,
+    format_quarter,
+    format_time,
+    to_local,
+)
 from storage.models import Branch, Member, Roster, RosterVisit, WorkingGroup
 
 TEXT_LIMIT = 4000
@@ -23,13 +29,13 @@ ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}
 
 
 def quarter_label(i18n: CatalogI18n, locale: str, quarter: Quarter) -> str:
-    return i18n.t("roster.quarter", locale, q=ROMAN[quarter.quarter], year=quarter.year)
+    """'quý IV/2026' (`format_quarter`, the one formatter of quarters)."""
+    return format_quarter(quarter.year, quarter.quarter, locale)
 
 
 def when(start: datetime, locale: str, tz: ZoneInfo = VN_TZ) -> str:
-    """Thứ Năm, 03/12/2026 19:30 (the Vietnamese way) / Thursday, 03/12/2026 19:30."""
-    local = to_local(start, tz)
-    return f"{format_date(local.date(), locale)} {format_time(local.time())}"
+    """Thứ Năm, 03/12/2026 lúc 19:30 / Thursday, 03/12/2026 at 19:30 (`format_datetime`)."""
+    return format_datetime(start, locale, tz)
 
 
 def visit_rows(

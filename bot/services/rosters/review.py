@@ -210,7 +210,7 @@ async def draft_for_group(
     if actor is not None and quarter not in (current, current.shift(1)):
         # People draft the current or the coming quarter only: a past one cannot be visited
         # any more, and a far one has no meetings planned and nobody's busy days yet.
-        raise RosterError("roster.quarter_not_open", quarter=str(quarter))
+        raise RosterError("roster.quarter_not_open", quarter=quarter)
     return (await make_draft(session, ctx, program, quarter, actor=actor, config=config)).roster
 
 
@@ -229,7 +229,7 @@ async def publish(
     if roster.status == RosterStatus.PUBLISHED.value:
         raise RosterError(
             "roster.already_published",
-            quarter=str(Quarter(roster.year, roster.quarter)),
+            quarter=Quarter(roster.year, roster.quarter),
             group=group.name,
         )
     now = ctx.now()
