@@ -246,7 +246,10 @@ async def populate(app: App, seed: int = 0) -> None:
         org = await load_org(s)
         assert org is not None
         district_id = org.commune.district_id or org.commune.parent_id or org.commune.id
-        s.add(CommitteeAdmin(district_id=district_id, unit_id=org.commune.id, telegram_id=ADMIN_ID))
+        # A commune at the top (the 2026 shape) is the committee the bot serves: its admin acts
+        # for all of it (rosters, coverage, admins), not only for its broadcasts.
+        unit_id = None if district_id == org.commune.id else org.commune.id
+        s.add(CommitteeAdmin(district_id=district_id, unit_id=unit_id, telegram_id=ADMIN_ID))
         for p in org.people:
             first, _last = _split_name(p.name)
             s.add(TelegramUser(id=p.user_id, first_name=first))
