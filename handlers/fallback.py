@@ -70,4 +70,4 @@ async def on_private_unanswered(message: Message) -> None:
 @router.message(ChatIs(*GROUP_TYPES), OurPrivateCommand())
 async def on_group_private_command(message: Message, command: str, username: str) -> None:
     """One of our private-chat commands typed in a group: say where it works."""
-    await message.reply(t("convo.private_only", command=f"/{command}", bot=username))
+    await message.reply(t("convo.private_only", command=f"/{command}", username=username))

@@ -123,4 +123,4 @@ def ensure_open(quarter: Quarter, now: datetime, tz: ZoneInfo = VN_TZ) -> None:
     (`roster.quarter_over`) before anything is written, through the bot or the CLI."""
     _, end = quarter.bounds(tz)
     if end <= now:
-        raise RosterError("roster.quarter_over", quarter=str(quarter))
+        raise RosterError("roster.quarter_over", quarter=quarter)  # read as "quý I/2020"
