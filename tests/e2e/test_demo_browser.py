@@ -68,7 +68,8 @@ async def test_people_try_the_bot_in_the_demo_page(
         # The secretary schedules a meeting with the quick form; the group is told.
         await page.act_as(secretary)
         await page.say(f"/schedule 25/02 14:00 Nhà văn hóa {branch.name}")
-        await page.message(page.t("mtg.sched.done", id=0).split("(")[0].strip())
+        await page.tap(page.t("mtg.sched.ok"), page.t("mtg.sched.check", details="").strip())
+        await page.message(page.t("mtg.sched.done"))
         await page.open_chat(group)
         await page.message(page.t("mtg.announce.head"))
 
