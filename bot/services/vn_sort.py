@@ -55,7 +55,7 @@ def vn_key(text: str | None) -> tuple[tuple[tuple[int, int], ...], tuple[int, ..
     raw = unicodedata.normalize("NFC", (text or "").strip())
     digits = ""
     for char in raw + "\0":
-        if char.isdigit() and char.isascii():
+        if "0" <= char <= "9":  # ASCII digits only (bot.inputs' rule)
             digits += char
             continue
         if digits:

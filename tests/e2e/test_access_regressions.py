@@ -102,7 +102,7 @@ async def test_callbacks_act_in_the_wrong_chat_type(bot_env: BotEnv) -> None:
     await env.settle()
     group = env.world.bot_messages(GROUP)
     me = await env.app.bot.me()
-    where = env.app.i18n.t("convo.private_only", "vi", command="/language", bot=me.username)
+    where = env.app.i18n.t("convo.private_only", "vi", command="/language", username=me.username)
     assert [m["text"] for m in group] == [hello["text"], where]
     assert not buttons(group[-1])
 

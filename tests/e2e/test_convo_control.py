@@ -214,7 +214,7 @@ async def test_class6_a_private_command_in_a_group_says_where_to_use_it(month: M
     env, t = month.env, month.t
     me = await env.app.bot.me()
     said = await env.ask(o.SEC1, "/schedule", chat_id=GROUP)
-    assert said["text"] == t("convo.private_only", command="/schedule", bot=me.username)
+    assert said["text"] == t("convo.private_only", command="/schedule", username=me.username)
     chatter = env.last_bot_id(GROUP)
     env.world.send_text(o.MEM1, "/start@another_bot", GROUP)
     env.world.send_text(o.MEM1, "Họp lúc mấy giờ?", GROUP)
