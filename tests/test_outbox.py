@@ -325,7 +325,8 @@ async def test_5xx_until_the_deadline_then_failed(engine: AsyncEngine) -> None:
         async with sf() as s, s.begin():
             await enqueue(s, OutboxMessage(chat_id=9, text="never"))
             row_deadline = (await s.scalars(select(OutboxEntry))).one()
-            row_deadline.deadline = row_deadline.not_before + timedelta(seconds=1)
+            # 3 s leave room for three tries at backoff 0.1-0.3 s even on a loaded machine.
+            row_deadline.deadline = row_deadline.not_before + timedelta(seconds=3)
         async with running_sender(sb, sf, fast_config(backoff_base=0.1, backoff_cap=0.3)) as snd:
             c = await wait_all_final(sf, 1, within=20)
     assert c == {"failed": 1}
