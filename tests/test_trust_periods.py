@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.app.cli_roster import _run
+from bot.cli_text import Say
 from bot.i18n import create_i18n
 from bot.services.meetings.context import MeetingContext
 from bot.services.policy import load_actor
@@ -70,9 +71,10 @@ async def test_class5_cli_publish_of_a_past_quarter_exits_non_zero_and_writes_no
     settings = make_settings(database_url, "http://127.0.0.1:9")
     before = await _counts(world)
     for verb in ("publish", "plan"):
-        assert await _run(settings, verb, Quarter(2020, 1), None, False) != 0
+        assert await _run(settings, Say("vi"), verb, Quarter(2020, 1), None, False) != 0
     out = capsys.readouterr()
     assert "OK" not in out.out
+    assert "quý I/2020" in out.err  # the refusal names the quarter as people read it
     assert await _counts(world) == before
 
 

@@ -47,10 +47,26 @@ async def _v1_visit(rw: RosterWorld) -> RosterVisit:
 Move = Callable[[AsyncSession, RosterWorld, int], Awaitable[object]]
 
 
+async def _schedule_form(s: AsyncSession, rw: RosterWorld, form: str) -> mtg.ScheduleResult:
+    """`/schedule <form>` as the conversation runs it: the form is read and checked (the check
+    screen), then "Xác nhận" schedules exactly what the screen showed."""
+    s1 = await rw.actor(s, "S1")
+    preview = await mtg.preview_form(s, s1, rw.w.ctx, rw.branches["V1"], form)
+    return await mtg.schedule_meeting(
+        s,
+        s1,
+        rw.w.ctx,
+        preview.branch.id,
+        kind=preview.kind,
+        starts_at=preview.starts_at,
+        place=preview.place,
+        reinstate=preview.cancelled is not None,
+    )
+
+
 async def _by_schedule(s: AsyncSession, rw: RosterWorld, meeting_id: int) -> object:
     """`/schedule 12/01 08h00`: the secretary confirms the planned meeting at another time."""
-    s1 = await rw.actor(s, "S1")
-    return await mtg.schedule_from_form(s, s1, rw.w.ctx, rw.branches["V1"], "12/01 08h00")
+    return await _schedule_form(s, rw, "12/01 08h00")
 
 
 async def _by_reschedule(s: AsyncSession, rw: RosterWorld, meeting_id: int) -> object:
@@ -124,8 +140,7 @@ async def test_one_change_every_consequence_a_stale_reminder_never_leaves(
     assert visit.meeting_id is not None
     mid = visit.meeting_id
     async with rw.w.factory() as s, s.begin():
-        s1 = await rw.actor(s, "S1")
-        await mtg.schedule_from_form(s, s1, rw.w.ctx, rw.branches["V1"], "05/01 19h30")
+        await _schedule_form(s, rw, "05/01 19h30")
         meeting = await s.get(Meeting, mid)
         assert meeting is not None
         old = dedupe_key(mid, meeting.version, "member_24h", rw.tg["S1"])
