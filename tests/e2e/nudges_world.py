@@ -63,7 +63,7 @@ class Cast:
     units: list[int]
     branches: dict[int, str]  # active branch id -> name
     secretaries: dict[int, int]  # branch id -> secretary's Telegram id (reachable ones)
-    unreachable: int  # a branch whose secretary never wrote to the bot
+    unreachable: int  # a joined branch whose secretary blocked the bot
     forgetful: int  # secretary's Telegram id: ignores, snoozes the first nudge
     late: int  # acts the day after the escalation
     group: int  # working group id
@@ -193,6 +193,16 @@ async def _cast(env: BotEnv) -> Cast:
             )
             assert sec is not None, b.code
             if b.id == unreachable:
+                # Joined (its secretary has an account), but blocked the Trợ lý: nobody to remind.
+                sec.telegram_id = sec.telegram_id or SECRETARY_TG + sec.id
+                if await s.get(TelegramUser, sec.telegram_id) is None:
+                    s.add(
+                        TelegramUser(
+                            id=sec.telegram_id,
+                            first_name=sec.full_name.split()[-1],
+                            reachable=False,
+                        )
+                    )
                 continue
             if sec.telegram_id is None:
                 sec.telegram_id = SECRETARY_TG + sec.id
