@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # Test workers: most tests wait on I/O (the sandbox, the databases), so more workers than cores.
 PYTEST_WORKERS ?= 4
 
-.PHONY: run demo guide test test-dates lock lint typecheck format bench sandbox migrate clean chromium
+.PHONY: run demo guide test durations test-dates lock lint typecheck format bench sandbox migrate clean chromium
 
 # Exactly the lock (every version pinned, every file's hash checked), then the project itself
 # without resolving anything again. `make lock` rewrites the lock after pyproject.toml changes.
@@ -51,8 +51,15 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# Workers are fed one test at a time, the longest first (tests/durations.json): see
+# `pytest_collection_modifyitems` in tests/conftest.py.
+PYTEST_PARALLEL = -n $(PYTEST_WORKERS) --maxschedchunk=1
+
 test: lint typecheck chromium  ## lint and types, then the whole suite on SQLite and PostgreSQL
-	$(VENV)/bin/pytest -n $(PYTEST_WORKERS)
+	$(VENV)/bin/pytest $(PYTEST_PARALLEL)
+
+durations: $(STAMP) chromium  ## run the suite and record its slow tests' seconds (the order `make test` runs them in)
+	$(VENV)/bin/pytest $(PYTEST_PARALLEL) --record-durations tests/durations.json
 
 chromium:  ## Debian's chromium for the browser test (Playwright drives it; nothing downloaded)
 	@test -x /usr/bin/chromium || { \

@@ -14,6 +14,9 @@ from collections.abc import Callable
 from typing import TypeVar
 
 T = TypeVar("T")
+# How long a wait gives its condition by default. Only a failure ever waits it out, so it is
+# generous: a test on a loaded 2-core machine must not fail because an answer took 6 s.
+WAIT = 20.0
 
 
 class Signal:
@@ -37,7 +40,7 @@ class Signal:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.released.wait(), delay)
 
-    async def wait_for(self, check: Callable[[], T | None], timeout: float = 5.0) -> T:  # noqa: ASYNC109
+    async def wait_for(self, check: Callable[[], T | None], timeout: float = WAIT) -> T:  # noqa: ASYNC109
         """Await until ``check()`` returns something truthy and return it.
 
         Re-checked on every state change (no polling sleeps); TimeoutError otherwise.

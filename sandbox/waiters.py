@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .signal import Signal
+from .signal import WAIT, Signal
 from .updates import UpdateQueue
 from .views import Views
 
@@ -23,7 +23,7 @@ class Waiters:
         self,
         chat_id: int,
         predicate: Callable[[dict[str, Any]], bool] | None = None,
-        timeout: float = 5.0,  # noqa: ASYNC109
+        timeout: float = WAIT,  # noqa: ASYNC109
         after: int | None = None,
     ) -> dict[str, Any]:
         """First bot message in the chat with id > ``after`` matching ``predicate``.
@@ -41,9 +41,13 @@ class Waiters:
 
         return await self.signal.wait_for(check, timeout)
 
-    async def wait_for_callback_answer(self, query_id: str, timeout: float = 5.0) -> dict[str, Any]:  # noqa: ASYNC109
+    async def wait_for_callback_answer(
+        self,
+        query_id: str,
+        timeout: float = WAIT,  # noqa: ASYNC109
+    ) -> dict[str, Any]:
         return await self.signal.wait_for(lambda: self.views.callback_answer(query_id), timeout)
 
-    async def wait_until_idle(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109
+    async def wait_until_idle(self, timeout: float = WAIT) -> None:  # noqa: ASYNC109
         """Wait until the bot has confirmed (polled past) every pending update."""
         await self.signal.wait_for(lambda: True if not self.updates.pending else None, timeout)

@@ -15,6 +15,7 @@ hatch), so the real date can never decide what a test sees.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import traceback
@@ -160,6 +161,27 @@ class _Templates:
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _one_tls_context() -> Iterator[None]:
+    """Every Bot session of a test process shares one TLS context.
+
+    aiogram builds a new one for each session (the CA bundle parsed again, a few hundredths of
+    a second); an app opens two, the suite starts thousands of apps and never speaks TLS (the
+    sandbox is plain HTTP): 2 % of the suite's CPU went to it.
+    """
+    import ssl
+    from types import SimpleNamespace
+
+    import aiogram.client.session.aiohttp as aiohttp_session
+    import certifi
+
+    shared = ssl.create_default_context(cafile=certifi.where())
+    real = aiohttp_session.ssl
+    aiohttp_session.ssl = SimpleNamespace(create_default_context=lambda **_: shared)  # type: ignore[assignment]
+    yield
+    aiohttp_session.ssl = real
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _features_subscribed() -> None:
     """Every use case has its production consequences (the meeting-changed hook)."""
     subscribe_features()
@@ -223,3 +245,39 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if _ran:
         parts = ", ".join(f"{name}: {count}" for name, count in sorted(_ran.items()))
         terminalreporter.write_line(f"database backends exercised ({parts} tests)")
+
+
+# Seconds each slow test took in a recent run (`make durations` rewrites it).
+DURATIONS = Path(__file__).with_name("durations.json")
+_took: Counter[str] = Counter()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--record-durations",
+        metavar="PATH",
+        help="write each test's seconds (setup, call and teardown; those over 1 s) to PATH",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The longest tests first, the rest in their usual order.
+
+    With the workers fed one test at a time (`--maxschedchunk=1` in `make test`) this is
+    longest-processing-time-first scheduling: the two-month stories start at once on their own
+    workers instead of being dealt last and leaving the others idle while they run.
+    """
+    known: dict[str, float] = json.loads(DURATIONS.read_text()) if DURATIONS.exists() else {}
+    items.sort(key=lambda item: -known.get(item.nodeid, 0.0))
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    _took[report.nodeid] += report.duration
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    path = session.config.getoption("--record-durations")
+    if not path or hasattr(session.config, "workerinput"):
+        return  # a worker: its reports reach the controller, which writes the file
+    slow = {node: round(took, 1) for node, took in _took.most_common() if took >= 1.0}
+    Path(path).write_text(json.dumps(slow, indent=1, ensure_ascii=False) + "\n")

@@ -10,6 +10,7 @@ is queued.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, time
@@ -20,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.services.meetings.plan import new_regular, rule_slot
 from bot.services.policy import Actor
-from bot.services.rosters.common import Quarter
+from bot.services.rosters.common import DEFAULT_CONFIG, Quarter
 from bot.services.rosters.planning import ensure_programs, make_draft
 from bot.services.rosters.review import publish
 from storage.models import (
@@ -45,6 +46,10 @@ VISITORS = {"M9": WG_MEMBER, "W1": 611, "W2": 612, "W3": 613}
 SECRETARIES = {f"S{i}": 620 + i for i in range(1, 6)}  # S1 is V1's secretary, ...
 OUTSIDER = 631  # Z1, the other group's member
 LIVE = [s.value for s in LIVE_VISIT_STATUSES]
+
+# The suggested moves get time enough on a loaded machine: under a 1-second budget a busy test
+# run sometimes cut the (millisecond) solve short, and the draft suggested no move at all.
+UNHURRIED = dataclasses.replace(DEFAULT_CONFIG, moves_time_limit=30.0)
 
 
 @dataclass
@@ -122,7 +127,7 @@ async def roster_world(
         program = await RosterRepository(s).program_of_group(org.wg)
         assert program is not None
         program.branch_ids = [b.id for b in branches.values()]
-        draft = await make_draft(s, w.ctx, program, Q1)
+        draft = await make_draft(s, w.ctx, program, Q1, config=UNHURRIED)
         roster_id, version = draft.roster.id, draft.roster.version
         if published:
             await publish(s, w.ctx, None, roster_id, version)

@@ -45,7 +45,7 @@ from bot.middlewares import (
 from bot.outbox import Sender, SenderConfig
 from bot.outbox.direct import SharedPace
 from bot.outbox.shared import SharedWindow
-from bot.scheduler import JobContext, SchedulerJobs, create_registry
+from bot.scheduler import JobContext, SchedulerJobs, create_registry, stop_scheduler
 from bot.services.meetings.context import MeetingContext
 from bot.settings import Settings
 from bot.telegram import BotSession
@@ -308,8 +308,7 @@ async def _on_shutdown(bot_app: App, dispatcher: Dispatcher) -> None:
         log.info("waiting for %d updates in hand", in_flight.count)
     if not await in_flight.wait_idle(SHUTDOWN_GRACE_S):
         log.warning("%d updates still in hand after %.0f s", in_flight.count, SHUTDOWN_GRACE_S)
-    if app.scheduler.running:
-        app.scheduler.shutdown(wait=False)
+    await stop_scheduler(app.scheduler, SHUTDOWN_GRACE_S)
     for component in reversed(app.components):
         try:
             await component.stop()

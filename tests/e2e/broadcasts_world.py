@@ -36,7 +36,7 @@ from storage.models import (
     Unit,
 )
 from storage.models.outbox import OutboxEntry
-from tests.e2e.harness import BotEnv, running_bot
+from tests.e2e.harness import PRODUCTION_PACE, BotEnv, running_bot
 from tests.helpers import buttons, local
 
 START = local(2026, 11, 30, 8, 0)  # Monday 08:00
@@ -148,7 +148,7 @@ class BroadcastWorld:
         send()
         head = self.t("bcui.audience.title", id=0).split("#")[0]
         return await self.env.world.wait_for_bot_message(
-            who, predicate=lambda m: (m.get("text") or "").startswith(head), after=after, timeout=8
+            who, predicate=lambda m: (m.get("text") or "").startswith(head), after=after, timeout=20
         )
 
     async def preview(self, who: int, panel: Msg) -> Msg:
@@ -160,7 +160,7 @@ class BroadcastWorld:
         def summary(m: Msg) -> bool:
             return any(b["text"] == send for b in buttons(m))
 
-        return await self.env.world.wait_for_bot_message(who, summary, after=after, timeout=5)
+        return await self.env.world.wait_for_bot_message(who, summary, after=after, timeout=20)
 
     async def wait(self, check: Callable[[], Any], timeout: float = 30.0) -> Any:  # noqa: ASYNC109
         """Until `check()` is truthy (re-checked on every change in the sandbox)."""
@@ -354,7 +354,7 @@ async def broadcast_world(database_url: str) -> AsyncIterator[BroadcastWorld]:
     traveller = time_machine.travel(START, tick=True)
     clock = traveller.start()
     try:
-        async with running_bot(database_url) as env:
+        async with running_bot(database_url, settings_env=PRODUCTION_PACE) as env:
             from tests.e2e.rosters_world import _started
 
             await _started(env)

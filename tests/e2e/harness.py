@@ -123,7 +123,7 @@ class BotEnv:
         text: str,
         chat_id: int | None = None,
         predicate: Callable[[Msg], bool] | None = None,
-        wait: float = 5.0,
+        wait: float = 20.0,
         *,
         direct: bool = True,
     ) -> Msg:
@@ -166,7 +166,7 @@ class BotEnv:
         """Every update fetched and fully handled (its transaction committed)."""
         await self.world.wait_until_idle()
         in_flight = self.app.dp["in_flight"]
-        if not await in_flight.wait_idle(10):
+        if not await in_flight.wait_idle(30):
             raise AssertionError(f"{in_flight.count} updates still in hand")
 
     async def stop(self) -> None:
@@ -178,12 +178,21 @@ class BotEnv:
         self._task = None
 
 
+# Telegram's own limits, which production keeps (1 a second per chat, 20 a minute per group).
+# Worlds that test pacing (the sandbox's flood limits on) run with them.
+PRODUCTION_PACE = {"SEND_PER_CHAT_PER_SEC": "1", "SEND_PER_GROUP_PER_MIN": "20"}
+# Everywhere else the bot paces far above them: a story that tells a group five things should
+# not wait 15 s of Telegram's group limit for a sandbox that enforces none.
+TEST_PACE = {"SEND_PER_CHAT_PER_SEC": "50", "SEND_PER_GROUP_PER_MIN": "3000"}
+
+
 def make_settings(database_url: str, base_url: str, **extra: str) -> Settings:
     env = {
         "BOT_TOKEN": TOKEN,
         "DATABASE_URL": database_url,
         "TELEGRAM_API_URL": base_url,
         "LOG_LEVEL": "INFO",
+        **TEST_PACE,
         **extra,
     }
     return load_settings(env)

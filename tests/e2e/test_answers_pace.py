@@ -4,11 +4,21 @@ sandbox's limits on and strict (1 a second per chat after a burst of 3, 30 a sec
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
+
+import pytest
 
 from bot.i18n import create_i18n
-from tests.e2e.harness import BotEnv
+from tests.e2e.harness import PRODUCTION_PACE, BotEnv, running_bot
 
 APOLOGY = create_i18n("vi").t("error.apology", "vi", ref="").split(":")[0]
+
+
+@pytest.fixture
+async def bot_env(database_url: str) -> AsyncIterator[BotEnv]:
+    """The bot at Telegram's own pace: the limits these tests hold it to."""
+    async with running_bot(database_url, settings_env=PRODUCTION_PACE) as env:
+        yield env
 
 
 def _texts(env: BotEnv, chat: int) -> list[str]:

@@ -17,10 +17,15 @@ async def _sent(w: BroadcastWorld, n: int) -> list[int]:
     """`n` broadcasts by the admin to the units' committee chats (none is linked: nothing is
     sent, every recipient is unreachable), queued through the services."""
     ids = []
+    # The admin's messages first, each handled by the bot before the services write (a handler
+    # waiting on the write lock held below would otherwise be starved on a loaded machine).
+    mids = [
+        w.env.world.send_text(ADMIN, f"Thông báo số {i}")["message"]["message_id"] for i in range(n)
+    ]
+    await w.env.settle()
     async with w.env.app.session_factory() as s, s.begin():
         actor = await load_actor(s, ADMIN)
-        for i in range(n):
-            mid = w.env.world.send_text(ADMIN, f"Thông báo số {i}")["message"]["message_id"]
+        for i, mid in enumerate(mids):
             source = compose.Source(ADMIN, (mid,), "text", f"Thông báo số {i}")
             draft = await compose.start_draft(s, w.ctx, actor, w.district, source)
             audience = svc.Audience(parts=frozenset({svc.AudiencePart.UNIT_CHATS}))

@@ -10,7 +10,7 @@ import time_machine
 
 from sandbox.testing import run_sandbox
 from tests.e2e.broadcasts_world import ADMIN, START, BroadcastWorld, Msg, _populate, plain
-from tests.e2e.harness import running_bot
+from tests.e2e.harness import PRODUCTION_PACE, running_bot
 from tests.e2e.rosters_world import _started
 from tests.helpers import local
 
@@ -49,7 +49,7 @@ async def test_a_scheduled_broadcast_survives_a_restart(dan_phuong_url: str) -> 
     clock = traveller.start()
     try:
         async with run_sandbox(port=0) as sb:
-            async with running_bot(dan_phuong_url, sandbox=sb) as env:
+            async with running_bot(dan_phuong_url, sandbox=sb, settings_env=PRODUCTION_PACE) as env:
                 await _started(env)
                 w = await _populate(env)
                 w.clock = clock
@@ -62,7 +62,7 @@ async def test_a_scheduled_broadcast_survives_a_restart(dan_phuong_url: str) -> 
                 assert all(w.copies(b.chat or 0, bid, TEXT) == [] for b in mine)
             # The process is replaced before nine; the new one finds the broadcast due.
             clock.move_to(local(2026, 11, 30, 9, 0))
-            async with running_bot(dan_phuong_url, sandbox=sb) as env:
+            async with running_bot(dan_phuong_url, sandbox=sb, settings_env=PRODUCTION_PACE) as env:
                 await _started(env)
                 w = dataclasses.replace(w, env=env)
                 await w.delivered()

@@ -30,7 +30,7 @@ async def _send_to_all(w: BroadcastWorld) -> tuple[int, Msg]:
                 return m
         return None
 
-    return b.id, await w.wait(progress, timeout=10)
+    return b.id, await w.wait(progress, timeout=20)
 
 
 async def test_stop_midway_then_retry_the_failed(bc: BroadcastWorld) -> None:

@@ -139,7 +139,7 @@ async def _sandbox() -> AsyncIterator[Any]:
         yield sb
 
 
-async def _group_msg(env: BotEnv, needle: str, after: int = 0, wait: float = 10) -> dict[str, Any]:
+async def _group_msg(env: BotEnv, needle: str, after: int = 0, wait: float = 20) -> dict[str, Any]:
     return await env.world.wait_for_bot_message(
         GROUP, lambda m: needle in m.get("text", ""), timeout=wait, after=after
     )
@@ -340,7 +340,7 @@ async def _everyone_taps(m: Month, announce: dict[str, Any]) -> tuple[float, lis
         env.world.press_button(uid, announce["message_id"], GROUP, no if uid in NO_TAPS else yes)
         for uid in TAPPERS
     ]
-    return t0, [await env.world.wait_for_callback_answer(q, timeout=10) for q in queries]
+    return t0, [await env.world.wait_for_callback_answer(q, timeout=20) for q in queries]
 
 
 async def _remind_24h(m: Month) -> None:
@@ -499,7 +499,7 @@ async def test_member_without_private_chat_is_told_once_in_the_group(month: Mont
         env.world.press_button(LAST, announce["message_id"], GROUP, no)
     )
     hint = await env.world.wait_for_bot_message(
-        GROUP, lambda x: hint_re.search(x["text"]) is not None, timeout=10
+        GROUP, lambda x: hint_re.search(x["text"]) is not None, timeout=20
     )
     found = hint_re.search(hint["text"])
     assert found is not None
@@ -631,7 +631,7 @@ async def test_tet_shift_tells_the_secretary(database_url: str) -> None:
             await plan_job(_ctx(env))
             await plan_job(_ctx(env))
             msg = await env.world.wait_for_bot_message(
-                o.SEC1, lambda m: head in m["text"], timeout=10
+                o.SEC1, lambda m: head in m["text"], timeout=20
             )
             await _delivered(env)
         shift = _like(env, "meetings.holiday_shift").search(msg["text"])

@@ -225,7 +225,13 @@ async def _dry_run(run: NudgeRun) -> list[tuple[int, str | None, str | None]]:
 
 
 def _predicted(times: list[datetime], due: datetime) -> datetime:
-    """The first sweep at or after `due` allowed to send."""
+    """The first sweep at or after `due` allowed to send.
+
+    `due` comes from recorded instants, which the ticking clock puts a few milliseconds after
+    their sweep's moment, while `times` are the moments themselves: a nudge due "one day after"
+    one is due at the sweep a day later, not at the one after it (a minute of slack; sweeps are
+    hours apart)."""
+    due -= timedelta(minutes=1)
     return next(t for t in times if t >= due and may_send(t, (time(7), time(21))))
 
 
