@@ -128,7 +128,8 @@ async def cmd_busy(
         if await svc.visits_on(session, actor, day, tz=meeting_context.tz):
             note = t("roster.busy.has_visit", day=day.strftime("%d/%m"))
     text, markup = await _busy_screen(session, meeting_context, actor, year, month)
-    await message.answer(f"{note}\n\n{text}" if note else text, reply_markup=markup)
+    shown = t("roster.busy.noted", note=note, screen=text) if note else text
+    await message.answer(shown, reply_markup=markup)
 
 
 @router.callback_query(BusyCb.filter())
