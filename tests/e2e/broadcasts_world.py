@@ -148,7 +148,7 @@ class BroadcastWorld:
         send()
         head = self.t("bcui.audience.title", id=0).split("#")[0]
         return await self.env.world.wait_for_bot_message(
-            who, predicate=lambda m: (m.get("text") or "").startswith(head), after=after, timeout=20
+            who, predicate=lambda m: (m.get("text") or "").startswith(head), after=after
         )
 
     async def preview(self, who: int, panel: Msg) -> Msg:
@@ -160,7 +160,7 @@ class BroadcastWorld:
         def summary(m: Msg) -> bool:
             return any(b["text"] == send for b in buttons(m))
 
-        return await self.env.world.wait_for_bot_message(who, summary, after=after, timeout=20)
+        return await self.env.world.wait_for_bot_message(who, summary, after=after)
 
     async def wait(self, check: Callable[[], Any], timeout: float = 30.0) -> Any:  # noqa: ASYNC109
         """Until `check()` is truthy (re-checked on every change in the sandbox)."""

@@ -59,7 +59,7 @@ def _now(m: Month, chat: int, message_id: int) -> dict[str, Any]:
 async def _edited(m: Month, chat: int, message_id: int, needle: str) -> dict[str, Any]:
     """The message once an edit put `needle` in it (a press is answered before its edit)."""
     return await m.env.world.wait_for_bot_message(
-        chat, lambda x: x["message_id"] == message_id and needle in x["text"], timeout=20
+        chat, lambda x: x["message_id"] == message_id and needle in x["text"]
     )
 
 

@@ -340,7 +340,7 @@ async def _everyone_taps(m: Month, announce: dict[str, Any]) -> tuple[float, lis
         env.world.press_button(uid, announce["message_id"], GROUP, no if uid in NO_TAPS else yes)
         for uid in TAPPERS
     ]
-    return t0, [await env.world.wait_for_callback_answer(q, timeout=20) for q in queries]
+    return t0, [await env.world.wait_for_callback_answer(q) for q in queries]
 
 
 async def _remind_24h(m: Month) -> None:
@@ -499,7 +499,7 @@ async def test_member_without_private_chat_is_told_once_in_the_group(month: Mont
         env.world.press_button(LAST, announce["message_id"], GROUP, no)
     )
     hint = await env.world.wait_for_bot_message(
-        GROUP, lambda x: hint_re.search(x["text"]) is not None, timeout=20
+        GROUP, lambda x: hint_re.search(x["text"]) is not None
     )
     found = hint_re.search(hint["text"])
     assert found is not None
@@ -630,9 +630,7 @@ async def test_tet_shift_tells_the_secretary(database_url: str) -> None:
         with time_machine.travel(local(2027, 1, 20, 9), tick=True):
             await plan_job(_ctx(env))
             await plan_job(_ctx(env))
-            msg = await env.world.wait_for_bot_message(
-                o.SEC1, lambda m: head in m["text"], timeout=20
-            )
+            msg = await env.world.wait_for_bot_message(o.SEC1, lambda m: head in m["text"])
             await _delivered(env)
         shift = _like(env, "meetings.holiday_shift").search(msg["text"])
         assert shift is not None, msg["text"]

@@ -133,7 +133,7 @@ async def test_group_linking_story(bot_env: BotEnv) -> None:
     # The bot kicked from the new group: the binding goes inactive and the admin is told.
     after = env.last_bot_id(o.ADMIN)
     env.world.remove_bot_from_group(-100200, o.DEP1)
-    notice = await env.world.wait_for_bot_message(o.ADMIN, after=after, timeout=20)
+    notice = await env.world.wait_for_bot_message(o.ADMIN, after=after)
     assert "Nhóm mới" in notice["text"] and "Chi bộ thôn Một" in notice["text"]
     async with env.app.session_factory() as s:
         active = (await s.scalars(select(ChatBinding).where(ChatBinding.target_id == org.b1))).all()

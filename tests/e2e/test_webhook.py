@@ -34,14 +34,14 @@ async def test_webhook_mode_round_trip(database_url: str) -> None:
         stop = asyncio.Event()
         task = asyncio.create_task(run_webhook(app, stop))
         try:
-            await world.wait_for(lambda: world.webhook.get("url") or None, timeout=20)
+            await world.wait_for(lambda: world.webhook.get("url") or None)
             assert world.webhook["url"] == f"http://127.0.0.1:{port}/tg/hook"
             assert set(world.webhook.get("allowed_updates") or []) == set(
                 app.dp.resolve_used_update_types()
             )
             world.add_user(3001, "Mai", "vi")
             world.send_text(3001, "/help")
-            reply = await world.wait_for_bot_message(3001, timeout=20)
+            reply = await world.wait_for_bot_message(3001)
             assert "/language" in reply["text"]
             # A request without the secret is refused and handles nothing.
             async with ClientSession() as http:
