@@ -16,57 +16,18 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import async_sessionmaker
-
-from bot.i18n import create_i18n
 from bot.sample_org import write_sample
-from bot.services.meetings import Notices, generate_plan
-from bot.services.meetings.context import MeetingContext
-from bot.services.org_import import import_org
-from storage.db import create_engine
-from storage.models import ChatBinding, Member, TelegramUser, WorkingGroup, WorkingGroupMember
-from storage.models.outbox import OutboxEntry
 from tests.conftest import _pg_admin_execute, _Templates
-from tests.e2e.rosters_world import CHAT_BASE, START, TG_BASE
-from tests.helpers import FakeClock
+from tests.e2e.rosters_world import _populate as populate_like_dan_phuong
 
 SHAPES = ("commune", "province")
 
 
 async def _populate(url: str, shape: str) -> None:
-    engine = create_engine(url)
-    try:
-        factory = async_sessionmaker(engine, expire_on_commit=False)
-        with tempfile.TemporaryDirectory() as tmp:
-            write_sample(Path(tmp), shape, 1, 0)
-            async with factory() as s, s.begin():
-                outcome = await import_org(s, Path(tmp))
-                assert outcome.errors == [], outcome.errors
-        async with factory() as s, s.begin():
-            seated = select(WorkingGroupMember.member_id)
-            for m in await s.scalars(select(Member).where(Member.id.in_(seated))):
-                m.telegram_id = TG_BASE + m.id
-                s.add(TelegramUser(id=m.telegram_id, first_name=m.full_name.split()[-1]))
-            groups = await s.scalars(select(WorkingGroup).order_by(WorkingGroup.code))
-            for i, g in enumerate(groups, start=1):
-                s.add(
-                    ChatBinding(
-                        chat_id=CHAT_BASE - i,
-                        chat_title=g.name,
-                        target_type="working_group",
-                        target_id=g.id,
-                        district_id=g.district_id,
-                    )
-                )
-        clock = FakeClock(START)
-        async with factory() as s, s.begin():
-            await generate_plan(s, clock)
-        async with factory() as s, s.begin():
-            await Notices(s, MeetingContext(clock, create_i18n("vi"))).shift_notices()
-            await s.execute(delete(OutboxEntry))
-    finally:
-        await engine.dispose()
+    """A generated organisation of `shape`, populated as dan-phuong is for the roster worlds."""
+    with tempfile.TemporaryDirectory() as tmp:
+        write_sample(Path(tmp), shape, 1, 0)
+        await populate_like_dan_phuong(url, Path(tmp))
 
 
 class Org2026:

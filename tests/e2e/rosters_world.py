@@ -69,15 +69,16 @@ def plain(text: str) -> str:
 # The database, once per backend --------------------------------------------------------------
 
 
-async def _populate(url: str) -> None:
-    """dan-phuong, the working-group members' accounts, each group's chat bound, and the plan
-    job's work as of `START` done (the months to February planned, the secretaries told of the
-    Tết shifts: those notices went out long ago, so the outbox is empty)."""
+async def _populate(url: str, dataset: Path = DATASET) -> None:
+    """dan-phuong (or another `dataset`), the working-group members' accounts, each group's chat
+    bound, and the plan job's work as of `START` done (the months to February planned, the
+    secretaries told of the Tết shifts: those notices went out long ago, so the outbox is
+    empty)."""
     engine = create_engine(url)
     try:
         factory = async_sessionmaker(engine, expire_on_commit=False)
         async with factory() as s, s.begin():
-            outcome = await import_org(s, DATASET)
+            outcome = await import_org(s, dataset)
             assert outcome.errors == [], outcome.errors
         async with factory() as s, s.begin():
             seated = select(WorkingGroupMember.member_id)
