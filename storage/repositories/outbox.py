@@ -140,8 +140,28 @@ class OutboxRepository:
     async def withdraw_claimed(self, reasons: dict[int, str], token: str, now: datetime) -> int:
         """End rows this claim holds as `cancelled` before they leave (a feature's last-moment
         check said they must not go out); each keeps its reason in `error`."""
+        return await self._end_claimed(S.CANCELLED, reasons, token, now)
+
+    async def _end_claimed(
+        self, state: S, reasons: dict[int, str], token: str, now: datetime
+    ) -> int:
+        """End rows this claim holds in `state`, each with its reason in `error`."""
+        ended = {
+            entry_id: {
+                "state": state,
+                "claim_token": None,
+                "lease_until": None,
+                "finished_at": now,
+                "error": reason[:512],
+            }
+            for entry_id, reason in reasons.items()
+        }
+        return await self._update_claimed(ended, token)
+
+    async def _update_claimed(self, values: dict[int, dict[str, Any]], token: str) -> int:
+        """Set each row's own values, on the rows this claim still holds (one UPDATE a row)."""
         done = 0
-        for entry_id, reason in reasons.items():
+        for entry_id, row in values.items():
             stmt = (
                 update(OutboxEntry)
                 .where(
@@ -149,13 +169,7 @@ class OutboxRepository:
                     OutboxEntry.claim_token == token,
                     OutboxEntry.state == S.CLAIMED,
                 )
-                .values(
-                    state=S.CANCELLED,
-                    claim_token=None,
-                    lease_until=None,
-                    finished_at=now,
-                    error=reason[:512],
-                )
+                .values(**row)
                 .execution_options(synchronize_session=False)
             )
             done += await _rowcount(self.session, stmt)
@@ -188,52 +202,24 @@ class OutboxRepository:
     async def readdress_claimed(self, moves: dict[int, int], token: str, now: datetime) -> int:
         """Rows this claim holds go back to `pending`, addressed to their target's current
         chat (a reply or a topic of the former chat means nothing in the new one)."""
-        done = 0
-        for entry_id, chat_id in moves.items():
-            stmt = (
-                update(OutboxEntry)
-                .where(
-                    OutboxEntry.id == entry_id,
-                    OutboxEntry.claim_token == token,
-                    OutboxEntry.state == S.CLAIMED,
-                )
-                .values(
-                    state=S.PENDING,
-                    chat_id=chat_id,
-                    reply_to_message_id=None,
-                    thread_id=None,
-                    claim_token=None,
-                    lease_until=None,
-                    next_attempt_at=now,
-                )
-                .execution_options(synchronize_session=False)
-            )
-            done += await _rowcount(self.session, stmt)
-        return done
+        readdressed = {
+            entry_id: {
+                "state": S.PENDING,
+                "chat_id": chat_id,
+                "reply_to_message_id": None,
+                "thread_id": None,
+                "claim_token": None,
+                "lease_until": None,
+                "next_attempt_at": now,
+            }
+            for entry_id, chat_id in moves.items()
+        }
+        return await self._update_claimed(readdressed, token)
 
     async def fail_claimed(self, reasons: dict[int, str], token: str, now: datetime) -> int:
         """End rows this claim holds as `failed` with a reason, never sent (their target has
         no chat any more)."""
-        done = 0
-        for entry_id, reason in reasons.items():
-            stmt = (
-                update(OutboxEntry)
-                .where(
-                    OutboxEntry.id == entry_id,
-                    OutboxEntry.claim_token == token,
-                    OutboxEntry.state == S.CLAIMED,
-                )
-                .values(
-                    state=S.FAILED,
-                    claim_token=None,
-                    lease_until=None,
-                    finished_at=now,
-                    error=reason[:512],
-                )
-                .execution_options(synchronize_session=False)
-            )
-            done += await _rowcount(self.session, stmt)
-        return done
+        return await self._end_claimed(S.FAILED, reasons, token, now)
 
     async def mark_sending(self, ids: Sequence[int], token: str, now: datetime) -> set[int]:
         """Record that requests are about to leave; returns the ids this claim still owns."""
