@@ -1,9 +1,10 @@
 """Shared fixtures.
 
 `database_url` runs a test once on SQLite and once on PostgreSQL. Each test gets its own fresh
-database cloned from a template migrated once per run (a file copy for SQLite, `CREATE DATABASE
-... TEMPLATE` for PostgreSQL), so tests are isolated and still fast. PostgreSQL being unreachable
-is an error, never a skip: CI must not pass with half the suite silently missing.
+database: a copy of a template file migrated once per run on SQLite; on PostgreSQL one of the
+worker's databases reset to the state the test asks for (`tests/pgpool.py`: dropping a database
+per test cost a forced checkpoint each). Tests are isolated and still fast. PostgreSQL being
+unreachable is an error, never a skip: CI must not pass with half the suite silently missing.
 
 Time is an input of every test: `fixed_clock` (autouse) runs each test at `DEFAULT_START` (or at
 `TEST_CLOCK_START`, which `make test-dates` sets to hard days), ticking; a test that needs another
@@ -15,6 +16,7 @@ hatch), so the real date can never decide what a test sees.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -34,6 +36,7 @@ from bot.app.hooks import subscribe_features
 from bot.clock import SystemClock
 from storage.db import create_engine
 from storage.migrate import upgrade_to_head
+from tests.pgpool import EMPTY, PgPool, Populate
 
 DEFAULT_PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 BACKENDS = ("sqlite", "postgresql")
@@ -118,6 +121,7 @@ class _Templates:
         self.sqlite_template: Path | None = None
         self.pg_template: str | None = None
         self.pg_databases: list[str] = []
+        self._pool: PgPool | None = None
 
     def sqlite(self) -> Path:
         if self.sqlite_template is None:
@@ -143,21 +147,37 @@ class _Templates:
         finally:
             await engine.dispose()
 
-    def new_pg_database(self) -> str:
-        template = self.postgresql()
-        name = f"t_{self.run_id}_{uuid.uuid4().hex[:10]}"
-        asyncio.run(_pg_admin_execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-        self.pg_databases.append(name)
-        return name
-
-    def drop_pg(self, name: str) -> None:
-        asyncio.run(_pg_admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        if name in self.pg_databases:
-            self.pg_databases.remove(name)
+    @property
+    def pool(self) -> PgPool:
+        """This process's PostgreSQL databases, reset between tests (see `tests/pgpool.py`)."""
+        if self._pool is None:
+            self._pool = PgPool(pg_base_url(), self.run_id, self.postgresql, _table_order)
+        return self._pool
 
     def cleanup(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
         for name in list(self.pg_databases):
-            self.drop_pg(name)
+            asyncio.run(_pg_admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def _table_order() -> list[str]:
+    import storage.models  # noqa: F401  (every table registered)
+    from storage.base import Base
+
+    return [table.name for table in Base.metadata.sorted_tables]
+
+
+@contextlib.contextmanager
+def pg_database(
+    templates: _Templates, world: str = EMPTY, populate: Populate | None = None
+) -> Iterator[str]:
+    """The URL of a PostgreSQL database in `world`'s state, for one test."""
+    name = templates.pool.lease(world, populate)
+    try:
+        yield _pg_url(name)
+    finally:
+        templates.pool.release(name)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -208,11 +228,8 @@ def database_url(db_backend: str, db_templates: _Templates, tmp_path: Path) -> I
         shutil.copyfile(db_templates.sqlite(), path)
         yield f"sqlite+aiosqlite:///{path}"
         return
-    name = db_templates.new_pg_database()
-    try:
-        yield _pg_url(name)
-    finally:
-        db_templates.drop_pg(name)
+    with pg_database(db_templates) as url:
+        yield url
 
 
 @pytest.fixture
@@ -227,11 +244,8 @@ def pg_database_url(db_templates: _Templates) -> Iterator[str]:
     """A fresh, migrated PostgreSQL database only, for what SQLite has no counterpart of (a
     server connection that can be lost)."""
     _ran["postgresql"] += 1
-    name = db_templates.new_pg_database()
-    try:
-        yield _pg_url(name)
-    finally:
-        db_templates.drop_pg(name)
+    with pg_database(db_templates) as url:
+        yield url
 
 
 @pytest.fixture

@@ -145,13 +145,10 @@ async def test_kill_9_mid_run_then_restart(database_url: str, tmp_path: Path) ->
 
 @pytest.fixture
 def pg_url(db_templates: Any) -> Iterator[str]:
-    from tests.conftest import _pg_url
+    from tests.conftest import pg_database
 
-    name = db_templates.new_pg_database()
-    try:
-        yield _pg_url(name)
-    finally:
-        db_templates.drop_pg(name)
+    with pg_database(db_templates) as url:
+        yield url
 
 
 async def test_two_processes_on_postgresql_deliver_each_message_once(

@@ -31,13 +31,8 @@ def dan_phuong_url(db_backend: str, dan_phuong: DanPhuong, tmp_path: Path) -> It
     if db_backend == "sqlite":
         yield dan_phuong.sqlite_url(tmp_path)
         return
-    from tests.conftest import _pg_url
-
-    name = dan_phuong.pg_database()
-    try:
-        yield _pg_url(name)
-    finally:
-        dan_phuong.templates.drop_pg(name)
+    with dan_phuong.pg_database() as url:
+        yield url
 
 
 @pytest.fixture

@@ -5,19 +5,21 @@ would with `python -m bot sample-org` then `import-org`.
 
 As in the roster world: the working groups' members get Telegram accounts, each group's chat is
 bound, the plan job's work as of `START` is done, and the populated database is a template each
-test clones (a file copy on SQLite, `CREATE DATABASE ... TEMPLATE` on PostgreSQL).
+test copies (a file copy on SQLite; on PostgreSQL a database of the pool reset to it, see
+`tests/pgpool.py`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import shutil
 import tempfile
-import uuid
 from pathlib import Path
 
 from bot.sample_org import write_sample
-from tests.conftest import _pg_admin_execute, _Templates
+from tests.conftest import _Templates, pg_database
 from tests.e2e.rosters_world import _populate as populate_like_dan_phuong
 
 SHAPES = ("commune", "province")
@@ -36,7 +38,6 @@ class Org2026:
     def __init__(self, templates: _Templates) -> None:
         self.templates = templates
         self.sqlite: dict[str, Path] = {}
-        self.pg: dict[str, str] = {}
 
     def sqlite_url(self, shape: str, tmp_path: Path) -> str:
         if shape not in self.sqlite:
@@ -48,14 +49,7 @@ class Org2026:
         shutil.copyfile(self.sqlite[shape], copy)
         return f"sqlite+aiosqlite:///{copy}"
 
-    def pg_database(self, shape: str) -> str:
-        from tests.conftest import _pg_url
-
-        if shape not in self.pg:
-            name = self.templates.new_pg_database()
-            asyncio.run(_populate(_pg_url(name), shape))
-            self.pg[shape] = name
-        clone = f"t_{self.templates.run_id}_{uuid.uuid4().hex[:10]}"
-        asyncio.run(_pg_admin_execute(f'CREATE DATABASE "{clone}" TEMPLATE "{self.pg[shape]}"'))
-        self.templates.pg_databases.append(clone)
-        return clone
+    def pg_database(self, shape: str) -> contextlib.AbstractContextManager[str]:
+        """A PostgreSQL database holding the `shape` organisation, for one test."""
+        build = functools.partial(_populate, shape=shape)
+        return pg_database(self.templates, f"org2026:{shape}", build)

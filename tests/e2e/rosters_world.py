@@ -3,7 +3,8 @@ of its 8 working groups on Telegram (each has written to the bot), each group's 
 the group with the bot in it, and the clock 10 days before 2027-Q1, when the drafts are due.
 
 Importing dan-phuong takes seconds, so it is done once per backend and run into a template that
-each test clones (a file copy on SQLite, `CREATE DATABASE ... TEMPLATE` on PostgreSQL): the
+each test copies (a file copy on SQLite; on PostgreSQL a database of the pool reset to it, see
+`tests/pgpool.py`): the
 import, the members' Telegram accounts and the chat bindings are database rows; the sandbox's
 people and group chats are made for each test.
 """
@@ -15,7 +16,6 @@ import contextlib
 import html
 import re
 import shutil
-import uuid
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -50,7 +50,7 @@ from storage.models import (
 )
 from storage.models.outbox import OutboxEntry
 from storage.models.rosters import LIVE_VISIT_STATUSES
-from tests.conftest import _pg_admin_execute, _Templates
+from tests.conftest import _Templates, pg_database
 from tests.e2e.harness import BotEnv, running_bot
 from tests.helpers import DAN_PHUONG, FakeClock, local
 
@@ -112,7 +112,6 @@ class DanPhuong:
     def __init__(self, templates: _Templates) -> None:
         self.templates = templates
         self.sqlite: Path | None = None
-        self.pg: str | None = None
 
     def sqlite_url(self, tmp_path: Path) -> str:
         if self.sqlite is None:
@@ -124,17 +123,9 @@ class DanPhuong:
         shutil.copyfile(self.sqlite, copy)
         return f"sqlite+aiosqlite:///{copy}"
 
-    def pg_database(self) -> str:
-        from tests.conftest import _pg_url
-
-        if self.pg is None:
-            name = self.templates.new_pg_database()
-            asyncio.run(_populate(_pg_url(name)))
-            self.pg = name
-        clone = f"t_{self.templates.run_id}_{uuid.uuid4().hex[:10]}"
-        asyncio.run(_pg_admin_execute(f'CREATE DATABASE "{clone}" TEMPLATE "{self.pg}"'))
-        self.templates.pg_databases.append(clone)
-        return clone
+    def pg_database(self) -> contextlib.AbstractContextManager[str]:
+        """A PostgreSQL database holding the populated world, for one test."""
+        return pg_database(self.templates, f"dan-phuong:{DATASET.name}", _populate)
 
 
 # The world a test acts in --------------------------------------------------------------------

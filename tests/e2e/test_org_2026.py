@@ -63,13 +63,8 @@ def org2026_url(
     if db_backend == "sqlite":
         yield org2026.sqlite_url(shape, tmp_path)
         return
-    from tests.conftest import _pg_url
-
-    name = org2026.pg_database(shape)
-    try:
-        yield _pg_url(name)
-    finally:
-        org2026.templates.drop_pg(name)
+    with org2026.pg_database(shape) as url:
+        yield url
 
 
 @pytest.fixture
