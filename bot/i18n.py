@@ -37,9 +37,9 @@ class CatalogI18n(I18n):
         """Merge every `*.po` of a locale (one file per feature) into one translation."""
         translations: dict[str, gettext.GNUTranslations] = {}
         for folder in sorted(self.path.iterdir()):
-            compiled = compiled_catalog(folder)
-            if compiled is not None:
-                translations[folder.name] = gettext.GNUTranslations(io.BytesIO(compiled))
+            found = catalog_translations(folder)
+            if found is not None:
+                translations[folder.name] = found
         return translations
 
     @contextmanager
@@ -63,16 +63,17 @@ class CatalogI18n(I18n):
         return text.format(n=n, **params)
 
 
-# Compiled catalogs by folder and the (name, mtime) of its files: see `compiled_catalog`.
-_compiled: dict[tuple[str, tuple[tuple[str, int], ...]], bytes] = {}
+# Translations by folder and the (name, mtime) of its files: see `catalog_translations`.
+_compiled: dict[tuple[str, tuple[tuple[str, int], ...]], gettext.GNUTranslations] = {}
 
 
-def compiled_catalog(folder: Path) -> bytes | None:
-    """One locale folder's merged catalog as `.mo` bytes, parsed once per process.
+def catalog_translations(folder: Path) -> gettext.GNUTranslations | None:
+    """One locale folder's merged catalog, parsed once per process.
 
-    Parsing the `.po` files is most of what building an `I18n` costs (about a tenth of a
-    second); a process that builds several apps (the demo, the tests, a restart in place)
-    pays it once. An edited file has a new mtime, so it is read again.
+    Parsing the `.po` files, then the compiled catalog, is most of what building an `I18n`
+    costs (about a tenth of a second); a process that builds several apps (the demo, the
+    tests, a restart in place) pays it once: translations are only read after they are made,
+    so the apps share them. An edited file has a new mtime, so it is read again.
     """
     files = sorted((folder / "LC_MESSAGES").glob("*.po"))
     if not files:
@@ -84,7 +85,8 @@ def compiled_catalog(folder: Path) -> bytes | None:
             return None
         buffer = io.BytesIO()
         write_mo(buffer, merged)
-        _compiled[key] = buffer.getvalue()
+        buffer.seek(0)
+        _compiled[key] = gettext.GNUTranslations(buffer)
     return _compiled[key]
 
 

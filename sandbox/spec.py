@@ -240,10 +240,18 @@ def load_spec(path: str | os.PathLike[str] | None = None) -> Spec:
             "(the sandbox's own copy is sandbox/spec_data/api.min.json)"
         )
     try:
-        data = json.loads(spec_path.read_text(encoding="utf-8"))
+        key = (str(spec_path), spec_path.stat().st_mtime_ns)
+        if key not in _loaded:
+            data = json.loads(spec_path.read_text(encoding="utf-8"))
+            _loaded[key] = Spec(data, str(spec_path))
     except (OSError, ValueError) as exc:
         raise SpecError(f"cannot read Bot API spec {spec_path}: {exc}") from exc
-    return Spec(data, str(spec_path))
+    return _loaded[key]
+
+
+# Specs by path and mtime: a Spec is only read once made, and a process that starts many
+# sandboxes (the tests, the demo) parsed the same 1 MB of JSON for each.
+_loaded: dict[tuple[str, int], Spec] = {}
 
 
 __all__ = ["ApiError", "Method", "Spec", "SpecError", "UploadedFile", "load_spec"]

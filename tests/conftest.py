@@ -22,21 +22,24 @@ import os
 import shutil
 import traceback
 import uuid
+import weakref
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import time_machine
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import clock as bot_clock
 from bot.app.hooks import subscribe_features
 from bot.clock import SystemClock
 from storage.db import create_engine
 from storage.migrate import upgrade_to_head
-from tests.pgpool import EMPTY, PgPool, Populate
+from tests.pgpool import EMPTY, PgPool, Populate, across_workers
 
 DEFAULT_PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 BACKENDS = ("sqlite", "postgresql")
@@ -115,13 +118,17 @@ def _pg_url(database: str) -> str:
 class _Templates:
     """Creates each backend's migrated template lazily, once per test run."""
 
-    def __init__(self, tmp_root: Path) -> None:
+    def __init__(self, tmp_root: Path, shared_root: Path | None = None) -> None:
         self.tmp_root = tmp_root
+        # Where the workers of one run keep what one of them built for all (populated worlds).
+        self.shared_root = shared_root or tmp_root
         self.run_id = uuid.uuid4().hex[:8]
         self.sqlite_template: Path | None = None
         self.pg_template: str | None = None
         self.pg_databases: list[str] = []
         self._pool: PgPool | None = None
+        self._sqlite_free: list[Path] = []
+        self._sqlite_made = 0
 
     def sqlite(self) -> Path:
         if self.sqlite_template is None:
@@ -147,11 +154,42 @@ class _Templates:
         finally:
             await engine.dispose()
 
+    def sqlite_world(self, world: str, populate: Populate) -> Path:
+        """A SQLite file holding `world`, built by the first worker of the run that needs it."""
+        path = self.shared_root / f"sqlite-{world.replace(':', '-')}.db"
+        with across_workers(path):
+            if not path.exists():
+                part = path.with_name(path.name + ".part")
+                shutil.copyfile(self.sqlite(), part)
+                asyncio.run(populate(f"sqlite+aiosqlite:///{part}"))
+                part.rename(path)
+        return path
+
+    def sqlite_lease(self, source: Path) -> Path:
+        """A copy of `source` at a path this process used before (or a new one).
+
+        The path repeats from test to test so the URL does, and with it the shared engine and
+        its compiled statements (`shared_engine`)."""
+        if self._sqlite_free:
+            path = self._sqlite_free.pop()
+        else:
+            self._sqlite_made += 1
+            path = self.tmp_root / f"bot-{self._sqlite_made}.db"
+        for leftover in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            leftover.unlink(missing_ok=True)  # a stale journal would be replayed into the copy
+        shutil.copyfile(source, path)
+        return path
+
+    def sqlite_release(self, path: Path) -> None:
+        self._sqlite_free.append(path)
+
     @property
     def pool(self) -> PgPool:
         """This process's PostgreSQL databases, reset between tests (see `tests/pgpool.py`)."""
         if self._pool is None:
-            self._pool = PgPool(pg_base_url(), self.run_id, self.postgresql, _table_order)
+            self._pool = PgPool(
+                pg_base_url(), self.run_id, self.postgresql, _table_order, self.shared_root
+            )
         return self._pool
 
     def cleanup(self) -> None:
@@ -166,6 +204,16 @@ def _table_order() -> list[str]:
     from storage.base import Base
 
     return [table.name for table in Base.metadata.sorted_tables]
+
+
+@contextlib.contextmanager
+def sqlite_database(templates: _Templates, source: Path) -> Iterator[str]:
+    """The URL of a SQLite database holding a copy of `source`, for one test."""
+    path = templates.sqlite_lease(source)
+    try:
+        yield f"sqlite+aiosqlite:///{path}"
+    finally:
+        templates.sqlite_release(path)
 
 
 @contextlib.contextmanager
@@ -201,6 +249,47 @@ def _one_tls_context() -> Iterator[None]:
     aiohttp_session.ssl = real
 
 
+_engines: dict[str, tuple[AsyncEngine, weakref.ref[asyncio.AbstractEventLoop] | None]] = {}
+
+
+def shared_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    """One engine per database URL in a test process, for the app and the tests alike.
+
+    SQLAlchemy keeps compiled statements per engine: with a new engine per test every statement
+    a test ran was compiled again (half the CPU of a short end-to-end test). The databases'
+    URLs repeat from test to test (`tests/pgpool.py`, `_Templates.sqlite_lease`), so one engine
+    serves them all. Its connections belong to the event loop that opened them: when the engine
+    is asked for in another loop (the next test's), its pool is replaced; each test disposes of
+    what it used, as the app does at shutdown.
+    """
+    if kwargs:
+        return create_engine(url, **kwargs)
+    try:
+        loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+    except RuntimeError:
+        loop = None
+    known = _engines.get(url)
+    if known is None:
+        engine = create_engine(url)
+    else:
+        engine, last = known
+        if loop is None or last is None or last() is not loop:
+            engine.sync_engine.dispose(close=False)
+    _engines[url] = (engine, weakref.ref(loop) if loop is not None else None)
+    return engine
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _app_engines_shared() -> Iterator[None]:
+    """The app under test takes its engine from `shared_engine` (see there)."""
+    import bot.app
+
+    real = bot.app.create_engine
+    bot.app.create_engine = shared_engine  # type: ignore[assignment]
+    yield
+    bot.app.create_engine = real
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _features_subscribed() -> None:
     """Every use case has its production consequences (the meeting-changed hook)."""
@@ -208,8 +297,12 @@ def _features_subscribed() -> None:
 
 
 @pytest.fixture(scope="session")
-def db_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Templates]:
-    templates = _Templates(tmp_path_factory.mktemp("db"))
+def db_templates(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Iterator[_Templates]:
+    # xdist's workers have their own base folders inside the run's: that one is shared.
+    base = tmp_path_factory.getbasetemp()
+    templates = _Templates(
+        tmp_path_factory.mktemp("db"), base if worker_id == "master" else base.parent
+    )
     yield templates
     templates.cleanup()
 
@@ -224,9 +317,8 @@ def db_backend(request: pytest.FixtureRequest) -> str:
 def database_url(db_backend: str, db_templates: _Templates, tmp_path: Path) -> Iterator[str]:
     """A fresh, migrated database for this test on the parametrized backend."""
     if db_backend == "sqlite":
-        path = tmp_path / "bot.db"
-        shutil.copyfile(db_templates.sqlite(), path)
-        yield f"sqlite+aiosqlite:///{path}"
+        with sqlite_database(db_templates, db_templates.sqlite()) as url:
+            yield url
         return
     with pg_database(db_templates) as url:
         yield url
@@ -234,7 +326,7 @@ def database_url(db_backend: str, db_templates: _Templates, tmp_path: Path) -> I
 
 @pytest.fixture
 async def engine(database_url: str) -> AsyncIterator[object]:
-    eng = create_engine(database_url)
+    eng = shared_engine(database_url)
     yield eng
     await eng.dispose()
 
@@ -250,7 +342,7 @@ def pg_database_url(db_templates: _Templates) -> Iterator[str]:
 
 @pytest.fixture
 async def pg_engine(pg_database_url: str) -> AsyncIterator[object]:
-    eng = create_engine(pg_database_url)
+    eng = shared_engine(pg_database_url)
     yield eng
     await eng.dispose()
 

@@ -25,16 +25,31 @@ waits 2-4 ms less.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import io
+import pickle
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import asyncpg
 from sqlalchemy.engine import make_url
 
 Populate = Callable[[str], Awaitable[None]]
 EMPTY = "empty"
+
+
+@contextlib.contextmanager
+def across_workers(path: Path) -> Iterator[None]:
+    """Hold `path`'s lock file: one test process of the run at a time builds what is there."""
+    with path.with_name(path.name + ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 @dataclass
@@ -52,6 +67,7 @@ class PgPool:
         run_id: str,
         template: Callable[[], str],
         table_order: Callable[[], list[str]],
+        shared_root: Path,
     ) -> None:
         self._base = make_url(base_url)
         self._run_id = run_id
@@ -62,6 +78,7 @@ class PgPool:
         self._worlds: dict[str, _World] = {EMPTY: _World()}
         self._fresh: set[str] = set()  # made from the template, untouched: already "empty"
         self._superuser: bool | None = None
+        self._shared_root = shared_root  # populated worlds' snapshots, for every worker
 
     def url(self, database: str) -> str:
         return self._base.set(database=database).render_as_string(hide_password=False)
@@ -102,11 +119,18 @@ class PgPool:
         else:
             if populate is None:
                 raise KeyError(f"no world {world!r} yet and nothing to build it with")
-            if name not in self._fresh:
-                await self._reset(name, self._worlds[EMPTY])
-            self._fresh.discard(name)
-            await populate(self.url(name))
-            self._worlds[world] = await self._snapshot(name)
+            saved = self._shared_root / f"pg-{world.replace(':', '-')}.snapshot"
+            with across_workers(saved):  # the first worker builds it, the others read it
+                if saved.exists():
+                    self._worlds[world] = pickle.loads(saved.read_bytes())
+                    await self._reset(name, self._worlds[world])
+                else:
+                    if name not in self._fresh:
+                        await self._reset(name, self._worlds[EMPTY])
+                    self._fresh.discard(name)
+                    await populate(self.url(name))
+                    self._worlds[world] = await self._snapshot(name)
+                    saved.write_bytes(pickle.dumps(self._worlds[world]))
         self._fresh.discard(name)
         return name
 

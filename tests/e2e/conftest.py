@@ -29,7 +29,8 @@ def dan_phuong(db_templates: _Templates) -> DanPhuong:
 def dan_phuong_url(db_backend: str, dan_phuong: DanPhuong, tmp_path: Path) -> Iterator[str]:
     """A fresh database holding dan-phuong, its working groups on Telegram and their chats."""
     if db_backend == "sqlite":
-        yield dan_phuong.sqlite_url(tmp_path)
+        with dan_phuong.sqlite_database() as url:
+            yield url
         return
     with dan_phuong.pg_database() as url:
         yield url

@@ -11,15 +11,13 @@ test copies (a file copy on SQLite; on PostgreSQL a database of the pool reset t
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
-import shutil
 import tempfile
 from pathlib import Path
 
 from bot.sample_org import write_sample
-from tests.conftest import _Templates, pg_database
+from tests.conftest import _Templates, pg_database, sqlite_database
 from tests.e2e.rosters_world import _populate as populate_like_dan_phuong
 
 SHAPES = ("commune", "province")
@@ -37,17 +35,13 @@ class Org2026:
 
     def __init__(self, templates: _Templates) -> None:
         self.templates = templates
-        self.sqlite: dict[str, Path] = {}
 
-    def sqlite_url(self, shape: str, tmp_path: Path) -> str:
-        if shape not in self.sqlite:
-            path = self.templates.tmp_root / f"org2026-{shape}.db"
-            shutil.copyfile(self.templates.sqlite(), path)
-            asyncio.run(_populate(f"sqlite+aiosqlite:///{path}", shape))
-            self.sqlite[shape] = path
-        copy = tmp_path / "bot.db"
-        shutil.copyfile(self.sqlite[shape], copy)
-        return f"sqlite+aiosqlite:///{copy}"
+    def sqlite_database(self, shape: str) -> contextlib.AbstractContextManager[str]:
+        """A SQLite database holding the `shape` organisation, for one test."""
+        build = functools.partial(_populate, shape=shape)
+        return sqlite_database(
+            self.templates, self.templates.sqlite_world(f"org2026:{shape}", build)
+        )
 
     def pg_database(self, shape: str) -> contextlib.AbstractContextManager[str]:
         """A PostgreSQL database holding the `shape` organisation, for one test."""

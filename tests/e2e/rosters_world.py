@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import html
 import re
-import shutil
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -50,7 +49,7 @@ from storage.models import (
 )
 from storage.models.outbox import OutboxEntry
 from storage.models.rosters import LIVE_VISIT_STATUSES
-from tests.conftest import _Templates, pg_database
+from tests.conftest import _Templates, pg_database, sqlite_database
 from tests.e2e.harness import BotEnv, running_bot
 from tests.helpers import DAN_PHUONG, FakeClock, local
 
@@ -111,17 +110,11 @@ class DanPhuong:
 
     def __init__(self, templates: _Templates) -> None:
         self.templates = templates
-        self.sqlite: Path | None = None
 
-    def sqlite_url(self, tmp_path: Path) -> str:
-        if self.sqlite is None:
-            path = self.templates.tmp_root / "dan-phuong.db"
-            shutil.copyfile(self.templates.sqlite(), path)
-            asyncio.run(_populate(f"sqlite+aiosqlite:///{path}"))
-            self.sqlite = path
-        copy = tmp_path / "bot.db"
-        shutil.copyfile(self.sqlite, copy)
-        return f"sqlite+aiosqlite:///{copy}"
+    def sqlite_database(self) -> contextlib.AbstractContextManager[str]:
+        """A SQLite database holding the populated world, for one test."""
+        world = self.templates.sqlite_world(f"dan-phuong:{DATASET.name}", _populate)
+        return sqlite_database(self.templates, world)
 
     def pg_database(self) -> contextlib.AbstractContextManager[str]:
         """A PostgreSQL database holding the populated world, for one test."""

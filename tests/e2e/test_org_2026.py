@@ -61,7 +61,8 @@ def org2026_url(
 ) -> Iterator[str]:
     shape = str(request.param)
     if db_backend == "sqlite":
-        yield org2026.sqlite_url(shape, tmp_path)
+        with org2026.sqlite_database(shape) as url:
+            yield url
         return
     with org2026.pg_database(shape) as url:
         yield url
