@@ -92,6 +92,27 @@ def typed_day(text: str) -> date | None:
         return None
 
 
+_DAY_MONTH = re.compile(r"([0-9]{1,2})[/.\-]([0-9]{1,2})")
+
+
+def typed_day_near(text: str, today: date) -> date | None:
+    """`05/01` as the 5th of January nearest `today` (last year, this year or next), or
+    `05/01/2027` as that day: how people name a meeting. Anything else None."""
+    full = typed_day(text)
+    if full is not None:
+        return full
+    m = _DAY_MONTH.fullmatch(text.strip())
+    if m is None:
+        return None
+    days = []
+    for year in (today.year - 1, today.year, today.year + 1):
+        try:
+            days.append(date(year, int(m.group(2)), int(m.group(1))))
+        except ValueError:
+            continue
+    return min(days, key=lambda d: abs((d - today).days)) if days else None
+
+
 def latest_date(today: date) -> date:
     """The last day a person may choose: about two years ahead."""
     return today + timedelta(days=DATE_AHEAD_DAYS)

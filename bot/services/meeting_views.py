@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,7 +21,7 @@ from bot.services.meetings.ics import branch_ics
 from bot.services.meetings.regularity import BranchMonth, Outcome, meeting_outcomes, month_figures
 from bot.services.meetings.reports import row_id
 from bot.services.policy import Action, Actor, Refused, Target, require
-from bot.services.vn_calendar import VN_TZ, month_bounds, month_of
+from bot.services.vn_calendar import VN_TZ, format_date, month_bounds, month_of
 from bot.services.vn_sort import vn_sorted
 from storage.models import Branch, ChatBinding, Meeting, MeetingReport, Unit
 from storage.models.meetings import MeetingStatus
@@ -354,6 +355,36 @@ async def detail(
     """/meeting ID, for those who may view its branch (or in the branch's own group)."""
     binding = await _binding(session, where)
     return await meeting_detail(session, actor, clock, meeting_id, chat_binding=binding)
+
+
+@dataclass(frozen=True)
+class Day:
+    """A day in a refusal, read in the person's language ('Thứ Ba, 05/01/2027')."""
+
+    day: date
+
+    def label(self, locale: str | None = "vi") -> str:
+        return format_date(self.day, locale)
+
+
+async def meetings_on(
+    session: AsyncSession, actor: Actor, clock: Clock, where: Where, day: date
+) -> list[Meeting]:
+    """/meeting 05/01: the meetings of a day, of the branch the chat is for (its linked group)
+    or the person's own; none is refused (`mrep.view.none_on_day`)."""
+    binding = await _binding(session, where)
+    if binding is not None and binding.target_type == TargetType.BRANCH.value:
+        branch_id = binding.target_id
+    else:
+        branch_id = own_branch_id(actor)
+    branch = await _viewable_branch(session, actor, branch_id, binding)
+    start = datetime.combine(day, time(0), VN_TZ)
+    found = await MeetingRepository(session).of_branch(
+        branch.id, since=start, until=start + timedelta(days=1)
+    )
+    if not found:
+        raise MeetingError("mrep.view.none_on_day", date=Day(day))
+    return found
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.buttons.nudges import NudgeAct, NudgeCb
 from bot.clock import Clock
 from bot.i18n import CatalogI18n
-from bot.inputs import try_int
+from bot.inputs import try_int, typed_day_near
+from bot.services import meeting_views as views
 from bot.services.meetings import correct_report, submit_report
 from bot.services.meetings.context import MeetingContext
 from bot.services.meetings.report_steps import (
@@ -48,8 +49,8 @@ from bot.services.meetings.report_wizard import (
 )
 from bot.services.meetings.reports import ROW_ID_MAX
 from bot.services.policy import Actor
-from bot.services.vn_calendar import format_datetime
-from handlers.kit import Chats, Magic, advance, feature_router, locale, show, t
+from bot.services.vn_calendar import format_date, format_datetime, to_local
+from handlers.kit import PRIVATE, Chats, Magic, advance, feature_router, locale, show, t
 from handlers.kit.nudged import open_from_nudge
 from handlers.kit.proposals import meeting_proposals
 from handlers.meetings.report_keyboards import (
@@ -61,6 +62,7 @@ from handlers.meetings.report_keyboards import (
     screen,
 )
 from handlers.meetings.report_states import STATE_OF, Report
+from storage.models.meetings import MeetingStatus
 
 router = feature_router(__name__, Chats.PRIVATE)
 
@@ -108,8 +110,17 @@ async def cmd_report_id(
     actor: Actor,
     i18n: CatalogI18n,
 ) -> None:
-    """`/report ID`: the report of one meeting (permission and timing checked by the service)."""
-    meeting_id = try_int((command.args or "").strip().lstrip("#"), lo=1, hi=ROW_ID_MAX)
+    """`/report 05/01`: the report of the branch's meeting that day (permission and timing
+    checked by the service). A number typed by an old habit is still read as the meeting's id."""
+    args = (command.args or "").strip()
+    day = typed_day_near(args, to_local(clock.now()).date())
+    if day is not None:
+        where = views.Where(message.chat.id, message.chat.type == PRIVATE)
+        found = await views.meetings_on(session, actor, clock, where, day)
+        held = [m for m in found if m.status != MeetingStatus.CANCELLED.value] or found
+        meeting_id: int | None = held[0].id
+    else:
+        meeting_id = try_int(args.lstrip("#"), lo=1, hi=ROW_ID_MAX)
     if meeting_id is None:
         await message.answer(t("mrep.usage"))
         return
@@ -210,7 +221,8 @@ async def on_send(
     await state.clear()
     key = "mrep.sent_correction" if sent.report.version > 1 else "mrep.sent"
     where = t("mrep.sent_to_unit" if sent.group_chat_id is not None else "mrep.no_unit_group")
-    text = t(key, id=draft.meeting_id, version=sent.report.version, where=where)
+    day = format_date(to_local(sent.starts_at).date(), locale())
+    text = t(key, date=day, version=sent.report.version, where=where)
     # The report's proposals, each one tap from becoming a feedback item (issue 13).
     hint, markup = await meeting_proposals(session, draft.meeting_id)
     await show(query, f"{text}\n\n{hint}" if hint else text, markup)

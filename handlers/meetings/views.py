@@ -25,14 +25,26 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.i18n import CatalogI18n
-from bot.inputs import try_int
+from bot.inputs import try_int, typed_day_near
 from bot.services import meeting_views as views
 from bot.services.meetings import BranchMonth, Outcome
 from bot.services.meetings.report_text import clip, kind_label, report_text, stored_view
 from bot.services.meetings.reports import ROW_ID_MAX
 from bot.services.policy import Actor
-from bot.services.vn_calendar import add_months, format_datetime
-from handlers.kit import PRIVATE, READS, Chats, Id, Small, feature_router, locale, pager, show, t
+from bot.services.vn_calendar import add_months, format_datetime, to_local
+from handlers.kit import (
+    PRIVATE,
+    READS,
+    Chats,
+    Id,
+    Small,
+    button_label,
+    feature_router,
+    locale,
+    pager,
+    show,
+    t,
+)
 
 router = feature_router(__name__, Chats.ANY)
 
@@ -46,6 +58,12 @@ class ScopeKind(enum.Enum):
 
 class IcsCb(CallbackData, prefix="mics"):
     branch_id: Id
+
+
+class MeetingCb(CallbackData, prefix="mdet"):
+    """A meeting under /meetings: its id stays in the button (people see its date)."""
+
+    meeting_id: Id
 
 
 class SummaryCb(CallbackData, prefix="msum"):
@@ -74,7 +92,6 @@ def _meeting_line(i18n: CatalogI18n, row: views.MeetingRow, tail: str) -> str:
     place = f" — {html.quote(clip(m.place, 60))}" if m.place else ""
     return t(
         "mrep.list.line",
-        id=m.id,
         kind=kind_label(i18n, locale(), m),
         when=format_datetime(m.starts_at, locale()),
         place=place,
@@ -100,7 +117,16 @@ def branch_view(i18n: CatalogI18n, data: views.BranchMeetings) -> tuple[str, Inl
         lines.append(_meeting_line(i18n, row, _outcome(row.outcome)))
     lines.append(t("mrep.list.footer"))
     kb = InlineKeyboardBuilder()
-    kb.button(text=t("mrep.ics.button"), callback_data=IcsCb(branch_id=data.branch.id))
+    for row in [*data.upcoming, *data.recent]:
+        m = row.meeting
+        day = f"{to_local(m.starts_at):%d/%m}"
+        label = button_label(day, kind_label(i18n, locale(), m))
+        kb.row(InlineKeyboardButton(text=label, callback_data=MeetingCb(meeting_id=m.id).pack()))
+    kb.row(
+        InlineKeyboardButton(
+            text=t("mrep.ics.button"), callback_data=IcsCb(branch_id=data.branch.id).pack()
+        )
+    )
     return "\n".join(lines), kb.as_markup()
 
 
@@ -217,7 +243,6 @@ def detail_text(i18n: CatalogI18n, d: views.MeetingDetail) -> str:
     lines = [
         t(
             "mrep.detail.header",
-            id=m.id,
             kind=kind_label(i18n, locale(), m),
             branch=html.quote(d.branch.name),
         ),
@@ -277,13 +302,51 @@ async def cmd_meeting(
     actor: Actor,
     i18n: CatalogI18n,
 ) -> None:
-    """One meeting in detail, for those who may view its branch."""
-    meeting_id = try_int((command.args or "").strip().lstrip("#"), lo=1, hi=ROW_ID_MAX)
+    """One meeting in detail, for those who may view its branch: `/meeting 05/01` (a day; the
+    meetings are named by date), or without a day the branch's list to tap one. A number
+    typed by an old habit is still read as the meeting's id, but never shown."""
+    where = _where(message.chat)
+    args = (command.args or "").strip()
+    if not args:
+        data = await views.overview(session, actor, clock, where, "")
+        if isinstance(data, views.BranchMeetings):
+            text, markup = branch_view(i18n, data)
+            await message.answer(text, reply_markup=markup)
+        else:
+            await message.answer(t("mrep.detail.usage"))
+        return
+    day = typed_day_near(args, to_local(clock.now()).date())
+    if day is not None:
+        meetings = await views.meetings_on(session, actor, clock, where, day)
+        for m in meetings:
+            await message.answer(
+                detail_text(i18n, await views.detail(session, actor, clock, where, m.id))
+            )
+        return
+    meeting_id = try_int(args.lstrip("#"), lo=1, hi=ROW_ID_MAX)
     if meeting_id is None:
         await message.answer(t("mrep.detail.usage"))
         return
-    detail = await views.detail(session, actor, clock, _where(message.chat), meeting_id)
+    detail = await views.detail(session, actor, clock, where, meeting_id)
     await message.answer(detail_text(i18n, detail))
+
+
+@router.callback_query(MeetingCb.filter(), flags=READS)
+async def on_meeting(
+    query: CallbackQuery,
+    callback_data: MeetingCb,
+    session: AsyncSession,
+    clock: Clock,
+    actor: Actor,
+    i18n: CatalogI18n,
+) -> None:
+    """A meeting tapped under /meetings: its detail below the list (re-checked: data can be
+    forged)."""
+    where = _pressed_in(query)
+    detail = await views.detail(session, actor, clock, where, callback_data.meeting_id)
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.answer(detail_text(i18n, detail))
 
 
 # --- .ics ----------------------------------------------------------------------------------------

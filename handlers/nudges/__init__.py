@@ -12,7 +12,9 @@
   confirms). The service first checks the obligation is still owed.
 - /nudges [MM/YYYY]: a committee admin's figures; /nudges off|on <member code> switches a
   person off from nudges (or on again); /nudges set <policy> off|on|<hours> [<escalate>|-]
-  and /nudges hours <from> <until> tune the policies and waking hours of their district.
+  and /nudges hours <from> <until> tune the policies and waking hours of their district;
+  /nudges settings (or the button under the figures) shows them with their current values and
+  changes them by buttons (`handlers.nudges.settings`).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from bot.services.nudges.policies import HOURS_LIMIT
 from bot.services.policy import Actor, Refused, Role
 from handlers.kit import Chats, RoleFilter, feature_router, t, when
 from handlers.kit.presence import pressed_in
+from handlers.nudges import settings
 
 buttons = feature_router(__name__, Chats.ANY)  # nudges reach private chats and level groups
 admin = feature_router(__name__ + ".admin", Chats.PRIVATE)
@@ -43,7 +46,7 @@ UNITS_MAX = 40
 
 
 def routers() -> list[Router]:
-    return [admin, buttons]
+    return [admin, settings.router, buttons]
 
 
 @buttons.callback_query(svc.SnoozeCb.filter())
@@ -203,6 +206,11 @@ async def cmd_nudges(
         key = f"nudge.optout.{args[0]}" if changed else f"nudge.optout.already_{args[0]}"
         await message.answer(t(key, name=escape(member.full_name)))
         return
+    if args == ["settings"]:
+        for district in await svc.settings_of(session, actor):
+            text, markup = settings.main_screen(district)
+            await message.answer(text, reply_markup=markup)
+        return
     if args and args[0] in ("set", "hours"):
         await message.answer(await _settings(session, clock, actor, args))
         return
@@ -211,4 +219,7 @@ async def cmd_nudges(
         return
     year, month = _period(args[0] if args else "", ctx)
     for fig in await svc.figures_for(session, ctx, actor, year, month):
-        await message.answer(figures_text(fig, f"{month:02d}/{year}"))
+        await message.answer(
+            figures_text(fig, f"{month:02d}/{year}"),
+            reply_markup=settings.settings_button(fig.district_id),
+        )

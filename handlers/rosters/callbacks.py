@@ -18,16 +18,18 @@ from bot.buttons.rosters import (
     RosterAct,
     RosterCb,
 )
-from handlers.kit import Id
+from handlers.kit import Id, Small
 
 __all__ = [
     "ConfirmCb",
+    "CoverageCb",
     "HandbackCb",
     "MoveAct",
     "MoveCb",
     "OfferAct",
     "OfferCb",
     "OfferToCb",
+    "PeriodCb",
     "RosterAct",
     "RosterCb",
     "VisitAct",
@@ -48,3 +50,17 @@ class VisitCb(CallbackData, prefix="rvi"):
 class OfferToCb(CallbackData, prefix="rot"):
     visit_id: Id
     member_id: Id
+
+
+class PeriodCb(CallbackData, prefix="rqp"):
+    """A quarter offered by /roster (this one or the coming one; re-checked on press)."""
+
+    y: Small
+    q: Small
+
+
+class CoverageCb(CallbackData, prefix="rcv"):
+    """A period offered by /coverage: a quarter, or the whole year when `q` is 0."""
+
+    y: Small
+    q: Small = 0

@@ -26,6 +26,7 @@ from handlers.rosters.callbacks import (
     OfferAct,
     OfferCb,
     OfferToCb,
+    PeriodCb,
     RosterAct,
     RosterCb,
     VisitAct,
@@ -69,18 +70,29 @@ async def _screen(
     return text, _own_visits_markup(view, actor) if view.published else None
 
 
-@router.message(Command("roster"), RoleFilter(Role.KNOWN))
-async def cmd_roster(
+def _period_picker(ctx: MeetingContext) -> tuple[str, InlineKeyboardMarkup]:
+    """/roster without a quarter: this quarter and the coming one as buttons."""
+    kb = InlineKeyboardBuilder()
+    for key, q in zip(
+        ("roster.pick.this", "roster.pick.next"), review.offered_quarters(ctx), strict=True
+    ):
+        kb.row(
+            InlineKeyboardButton(
+                text=t(key, quarter=q.label(locale())),
+                callback_data=PeriodCb(y=q.year, q=q.quarter).pack(),
+            )
+        )
+    return t("roster.pick"), kb.as_markup()
+
+
+async def _send_rosters(
     message: Message,
-    command: CommandObject,
     session: AsyncSession,
+    ctx: MeetingContext,
     actor: Actor,
-    meeting_context: MeetingContext,
+    quarter: Quarter,
 ) -> None:
     """Each group the person sits in: the draft (leaders) or the published roster."""
-    ctx = meeting_context
-    arg = (command.args or "").strip()
-    quarter = Quarter.parse(arg) if arg else review.default_quarter(ctx)
     groups = await review.rosters_for(session, actor, quarter)
     if not groups:
         await message.answer(t("roster.none"))
@@ -95,6 +107,44 @@ async def cmd_roster(
         view = await review.load_view(session, roster)
         text, markup = await _screen(session, ctx, actor, view, edit)
         await message.answer(text, reply_markup=markup)
+
+
+@router.message(Command("roster"), RoleFilter(Role.KNOWN))
+async def cmd_roster(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    actor: Actor,
+    meeting_context: MeetingContext,
+) -> None:
+    """`/roster`: the quarter offered as buttons; `/roster 2027-Q1`: that quarter at once."""
+    ctx = meeting_context
+    arg = (command.args or "").strip()
+    if not arg:
+        if not await review.rosters_for(session, actor, Quarter.of(ctx.today())):
+            await message.answer(t("roster.none"))
+            return
+        text, markup = _period_picker(ctx)
+        await message.answer(text, reply_markup=markup)
+        return
+    await _send_rosters(message, session, ctx, actor, Quarter.parse(arg))
+
+
+@router.callback_query(PeriodCb.filter())
+async def on_period(
+    query: CallbackQuery,
+    callback_data: PeriodCb,
+    session: AsyncSession,
+    actor: Actor,
+    meeting_context: MeetingContext,
+) -> None:
+    """A quarter pressed: only an offered one (data can be forged); the picker says which was
+    chosen and the rosters follow below it."""
+    ctx = meeting_context
+    quarter = review.offered_quarter(ctx, callback_data.y, callback_data.q)
+    await show(query, t("roster.pick.chosen", quarter=quarter.label(locale())))
+    if isinstance(query.message, Message):
+        await _send_rosters(query.message, session, ctx, actor, quarter)
 
 
 @router.callback_query(RosterCb.filter())

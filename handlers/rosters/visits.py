@@ -46,7 +46,7 @@ from handlers.kit import (
 )
 from handlers.kit.nudged import open_from_nudge
 from handlers.kit.proposals import visit_proposals
-from handlers.rosters.callbacks import VisitAct, VisitCb
+from handlers.rosters.callbacks import CoverageCb, VisitAct, VisitCb
 
 router = feature_router(__name__, Chats.PRIVATE)
 
@@ -378,16 +378,29 @@ async def on_skip_note(
 # /coverage --------------------------------------------------------------------------------
 
 
-@router.message(Command("coverage"), RoleFilter(Role.KNOWN))
-async def cmd_coverage(
+def _coverage_picker(ctx: MeetingContext) -> tuple[str, InlineKeyboardMarkup]:
+    """/coverage without a period: this quarter, the last one, this year as buttons."""
+    kb = InlineKeyboardBuilder()
+    keys = ("roster.cov.pick.this", "roster.cov.pick.last", "roster.cov.pick.year")
+    for key, (year, quarter) in zip(keys, cov.offered_periods(ctx.today()), strict=True):
+        label = Quarter(year, quarter).label(locale()) if quarter else ""
+        kb.row(
+            InlineKeyboardButton(
+                text=t(key, quarter=label, year=year),
+                callback_data=CoverageCb(y=year, q=quarter or 0).pack(),
+            )
+        )
+    return t("roster.cov.pick"), kb.as_markup()
+
+
+async def _send_coverage(
     message: Message,
-    command: CommandObject,
     session: AsyncSession,
+    ctx: MeetingContext,
     actor: Actor,
-    meeting_context: MeetingContext,
+    year: int,
+    quarter: int | None,
 ) -> None:
-    ctx = meeting_context
-    year, quarter = cov.parse_period(command.args or "", ctx.today())
     period = Quarter(year, quarter).label(locale()) if quarter else t("fbr.period.year", year=year)
     for report in await cov.coverage_for(session, ctx, actor, year, quarter):
         lines = [
@@ -423,3 +436,41 @@ async def cmd_coverage(
             if len(unvisited) > 30:
                 lines.append(t("roster.cov.more", n=len(unvisited) - 30))
         await message.answer("\n".join(lines)[:4000])
+
+
+@router.message(Command("coverage"), RoleFilter(Role.KNOWN))
+async def cmd_coverage(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    actor: Actor,
+    meeting_context: MeetingContext,
+) -> None:
+    """`/coverage`: the period offered as buttons; `/coverage 2027-Q1` (or 2027, năm) at once."""
+    ctx = meeting_context
+    args = (command.args or "").strip()
+    if not args:
+        cov.require_coverage(actor)
+        text, markup = _coverage_picker(ctx)
+        await message.answer(text, reply_markup=markup)
+        return
+    year, quarter = cov.parse_period(args, ctx.today())
+    await _send_coverage(message, session, ctx, actor, year, quarter)
+
+
+@router.callback_query(CoverageCb.filter())
+async def on_coverage_period(
+    query: CallbackQuery,
+    callback_data: CoverageCb,
+    session: AsyncSession,
+    actor: Actor,
+    meeting_context: MeetingContext,
+) -> None:
+    """A period pressed: bounds and who may see are re-checked by the service."""
+    year, quarter = callback_data.y, callback_data.q or None
+    cov.check_period(year, quarter)
+    cov.require_coverage(actor)
+    label = Quarter(year, quarter).label(locale()) if quarter else t("fbr.period.year", year=year)
+    await show(query, t("roster.cov.pick.chosen", period=label))
+    if isinstance(query.message, Message):
+        await _send_coverage(query.message, session, meeting_context, actor, year, quarter)

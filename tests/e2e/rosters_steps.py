@@ -112,3 +112,14 @@ async def file_report(
         assert note["text"] == note_text
     answer = await tap(w, chat, note, button(note, w.t("roster.visit.skip_note")))
     return answer, note
+
+
+async def roster(w: RosterWorld, tg: int, which: str = "roster.pick.next") -> list[Msg]:
+    """/roster, then the quarter's button (class 9: periods are offered, not guessed): the
+    screens that follow the picker, one per group."""
+    picker = await w.env.ask(tg, "/roster")
+    assert picker["text"] == w.t("roster.pick")
+    quarter = w.quarter(1) if which == "roster.pick.next" else w.quarter(4, 2026)
+    await tap(w, tg, picker, key(picker, w.t(which, quarter=quarter)))
+    assert shown(w, picker)["text"] == w.t("roster.pick.chosen", quarter=quarter)
+    return [m for m in w.env.world.bot_messages(tg) if m["message_id"] > picker["message_id"]]

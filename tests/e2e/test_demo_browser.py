@@ -90,7 +90,7 @@ async def test_people_try_the_bot_in_the_demo_page(
         for label in ("✅ Có", "Tiếp", "Tiếp", "Tiếp", "Bỏ qua", "Bỏ qua", "Bỏ qua"):
             await page.tap(label)
         await page.tap("✅ Gửi")
-        await page.message(page.t("mrep.sent", id="", where="").split("#")[0])
+        await page.message(page.t("mrep.sent", date="", where="").split(" .")[0])
 
         # A member raises a kiến nghị with a photo.
         await page.act_as(present)

@@ -20,7 +20,7 @@ from bot.services.meetings import ReportInput
 from bot.services.meetings.report_steps import Act
 from bot.services.policy import load_actor
 from handlers.meetings.report_keyboards import RepCb, RepMember, RepPick
-from handlers.meetings.views import IcsCb, ScopeKind, SummaryCb
+from handlers.meetings.views import IcsCb, MeetingCb, ScopeKind, SummaryCb
 from storage.models import ChatBinding, Meeting, MeetingReport, TelegramUser
 from tests import orgdata as o
 from tests.e2e.harness import BotEnv
@@ -119,6 +119,10 @@ async def _count_reports(env: BotEnv) -> int:
         return int(await s.scalar(select(func.count()).select_from(MeetingReport)) or 0)
 
 
+def _said(env: BotEnv, key: str, **params: object) -> str:
+    return env.app.i18n.t(key, "vi", **params)
+
+
 async def _say(
     env: BotEnv, who: int, text: str, contains: str, chat: int | None = None
 ) -> dict[str, Any]:
@@ -160,6 +164,9 @@ async def test_report_story_with_minutes_correction_and_refusals(bot_env: BotEnv
         assert "chưa diễn ra" in early["text"] and "Thứ Bảy, 05/12/2026 lúc 19:30" in early["text"]
         early = await _say(env, o.SEC1, f"/report {mid}", "⛔")
         assert "chưa diễn ra, chưa thể báo cáo" in early["text"]
+        # Class 11: the meeting named by its date reads the same (the id is an old habit).
+        by_day = await _say(env, o.SEC1, "/report 05/12", "⛔")
+        assert by_day["text"] == early["text"]
         # A plain member cannot report at all.
         member = await _say(env, o.MEM1, "/report", "⛔")
         assert early["text"] != member["text"] and "⛔" in member["text"]
@@ -211,7 +218,8 @@ async def test_report_story_with_minutes_correction_and_refusals(bot_env: BotEnv
         assert "&lt;kế hoạch&gt;" in summary["html"]  # user text escaped
         assert "• Lắp đèn đường" in summary["text"]
         done = await _tap(env, o.SEC1, summary, "✅ Gửi")
-        assert "Đã gửi báo cáo buổi sinh hoạt" in done["text"]
+        sent = _said(env, "mrep.sent", date="Thứ Bảy, 05/12/2026", where="")
+        assert done["text"].startswith(sent.strip()) and f"#{mid}" not in done["text"]
         assert "nhóm của đảng ủy" in done["text"]
 
         # The deputy's parallel draft: a second first report is refused, nothing changes.
@@ -348,23 +356,46 @@ async def test_meetings_views_ics_and_regularity(bot_env: BotEnv) -> None:
         text = mine["text"]
         assert "Sinh hoạt — Chi bộ thôn Một" in text
         upcoming, recent = text.split("Gần đây")
-        assert f"#{jan}" in upcoming and "Thứ Ba, 05/01/2027 lúc 19:30" in upcoming
+        # Class 11 (issue 21): meetings are named by their date, never a global id; the ids
+        # stay inside the buttons, one per meeting, labelled date first.
+        for mid in (jan, cancelled, thematic, on_time):
+            assert f"#{mid}" not in text and f"số {mid}" not in text
+        assert "Thứ Ba, 05/01/2027 lúc 19:30" in upcoming
         assert "Hội trường" in upcoming and "đã lên lịch" in upcoming
-        assert f"#{cancelled} Sinh hoạt bất thường" in recent and "Không sinh hoạt" in recent
-        assert f"#{thematic} Sinh hoạt chuyên đề: Học tập Nghị quyết" in recent
-        assert f"#{on_time}" in recent and "Đúng hạn" in recent
+        assert "Sinh hoạt bất thường" in recent and "Không sinh hoạt" in recent
+        assert "Sinh hoạt chuyên đề: Học tập Nghị quyết" in recent
+        assert "Đúng hạn" in recent
+        assert _said(env, "mrep.list.footer").strip() in text
+        labels = {b["text"]: b["callback_data"] for b in buttons(mine)}
+        assert MeetingCb(meeting_id=jan).pack() in labels.values()
+        assert any(label.startswith("05/01 · ") for label in labels)
 
-        # /meeting ID: the detail with the report; another branch's meeting is refused.
-        detail = await _say(env, o.SEC1, f"/meeting {on_time}", f"#{on_time}")
-        assert "Thứ Bảy, 05/12/2026 lúc 19:30" in detail["text"]
+        # /meeting 05/12 (a day, the nearest such): the detail with the report, no id shown.
+        detail = await _say(env, o.SEC1, "/meeting 05/12", "Thứ Bảy, 05/12/2026 lúc 19:30")
+        assert f"#{on_time}" not in detail["text"]
         assert "Kết quả: Đúng hạn" in detail["text"] and "Có mặt: 4/5" in detail["text"]
+        # The button under /meetings opens the same detail.
+        after = env.last_bot_id(o.SEC1)
+        await env.press(o.SEC1, mine, MeetingCb(meeting_id=on_time).pack())
+        pressed = await env.world.wait_for_bot_message(
+            o.SEC1, lambda m: "Kết quả: Đúng hạn" in m.get("text", ""), after=after
+        )
+        assert pressed["text"] == detail["text"]
+        # A day without a meeting is said so; another branch's meeting (old numeric form,
+        # still read) or a forged button for it is refused.
+        none = await _say(env, o.SEC1, "/meeting 07/12", "⛔")
+        assert _said(env, "mrep.view.none_on_day", date="Thứ Hai, 07/12/2026") in none["text"]
+        sunday = await _say(env, o.SEC1, "/meeting 6/12/2026", "Học tập Nghị quyết")
+        assert f"#{thematic}" not in sunday["text"]
         refused = await _say(env, o.SEC1, f"/meeting {far}", "⛔")
         assert "⛔" in refused["text"]
-        usage = await _say(env, o.SEC1, "/meeting abc", "/meeting 12")
-        assert "/meeting 12" in usage["text"]
+        forged = await env.press(o.SEC1, mine, MeetingCb(meeting_id=far).pack(), strict=False)
+        assert forged["text"].startswith("⛔")
+        usage = await _say(env, o.SEC1, "/meeting abc", "/meeting 05/01")
+        assert usage["html"] == _said(env, "mrep.detail.usage")
         # A member of the branch sees the same list in the branch's group.
         group = await _say(env, o.MEM1, "/meetings", "Sinh hoạt —", BRANCH_GROUP)
-        assert f"#{jan}" in group["text"]
+        assert f"#{jan}" not in group["text"] and "05/01/2027" in group["text"]
 
         # The .ics from the button: a calendar phones import, local times, cancelled marked.
         after = env.last_bot_id(o.SEC1)

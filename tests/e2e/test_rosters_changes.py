@@ -26,6 +26,7 @@ from handlers.rosters.callbacks import (
 )
 from storage.models import Roster, RosterVisit
 from storage.models.rosters import VisitStatus
+from tests.e2e import rosters_steps as st
 from tests.e2e.rosters_world import Group, Msg, RosterWorld
 from tests.helpers import button, buttons
 
@@ -70,7 +71,7 @@ async def _pick(w: RosterWorld) -> Pick:
 
 async def _screen(w: RosterWorld, pick: Pick) -> Msg:
     """The visitor's /roster: the group's published roster, a row of buttons per own visit."""
-    reply = await w.env.ask(w.tg[pick.visitor], "/roster")
+    (reply,) = await st.roster(w, w.tg[pick.visitor])
     head = w.t("roster.review.published", group=pick.group.name, quarter=w.quarter())
     assert reply["text"].startswith(head)
     mine = [v for v in await w.visits(pick.roster.id) if v.visitor_member_id == pick.visitor]

@@ -25,6 +25,7 @@ from bot.services.vn_calendar import VN_TZ, to_local
 from storage.models import Branch, Roster
 from storage.models.rosters import VisitStatus
 from storage.repositories.rosters import RosterRepository
+from tests.e2e import rosters_steps as st
 from tests.e2e.rosters_world import Group, Msg, RosterWorld
 from tests.helpers import button, buttons
 
@@ -98,8 +99,7 @@ async def test_a_draft_the_leader_made_while_the_job_ran_is_left_alone(
     /roster) is kept as the leader saw it, not regenerated and sent again."""
     w = rosters
     g = w.groups[0]
-    screen = await w.env.ask(w.leader_tg(g), "/roster")
-    await w.env.settle()
+    (screen,) = await st.roster(w, w.leader_tg(g))
     made = (await w.rosters())[g.id]
     assert made.version == 1
     real = RosterRepository.roster_for
@@ -129,7 +129,7 @@ async def test_leader_roster_shows_the_draft_with_coverage_and_shortfall(
     short = 0
     for g in w.groups:
         roster = made[g.id]
-        screen = await w.env.ask(w.leader_tg(g), "/roster")
+        (screen,) = await st.roster(w, w.leader_tg(g))
         text = screen["text"]
         assert text.startswith(w.t("roster.review.draft", group=g.name, quarter=w.quarter()))
         visits = await w.visits(roster.id)
@@ -176,7 +176,7 @@ async def test_a_plain_member_does_not_see_the_draft(rosters: RosterWorld) -> No
     drafts = await _drafts(w)
     g = w.groups[0]
     member = w.tg[w.plain_member(g)]
-    reply = await w.env.ask(member, "/roster")
+    (reply,) = await st.roster(w, member)
     label = w.t("roster.quarter_short", quarter=w.quarter(1))
     assert reply["text"] == w.t("roster.none_yet", group=g.name, quarter=label)
     assert not buttons(reply)

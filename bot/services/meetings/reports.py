@@ -10,6 +10,7 @@ group (the report, then its minutes file) queued through the outbox in the same 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -225,6 +226,7 @@ class ReportSent:
 
     report: MeetingReport
     group_chat_id: int | None
+    starts_at: datetime  # the meeting's: people name a meeting by its date, never its id
 
 
 async def submit_report(
@@ -244,7 +246,8 @@ async def submit_report(
         raise MeetingError("meetings.error.report_exists")
     values = await _validated(session, branch, data)
     report = await _add_version(session, actor, clock, meeting, branch, 1, values)
-    return ReportSent(report, await _post(session, clock, i18n, meeting, branch, report))
+    posted = await _post(session, clock, i18n, meeting, branch, report)
+    return ReportSent(report, posted, meeting.starts_at)
 
 
 async def correct_report(
@@ -268,7 +271,8 @@ async def correct_report(
     report = await _add_version(
         session, actor, clock, meeting, branch, versions[-1].version + 1, values
     )
-    return ReportSent(report, await _post(session, clock, i18n, meeting, branch, report))
+    posted = await _post(session, clock, i18n, meeting, branch, report)
+    return ReportSent(report, posted, meeting.starts_at)
 
 
 def check_correctable(

@@ -18,10 +18,15 @@ from bot.services.nudges.figures import NudgeFigures, figures_for, nudge_figures
 from bot.services.nudges.obligations import Obligation, Status
 from bot.services.nudges.policies import (
     DEFAULTS,
+    Change,
+    DistrictSettings,
+    change_setting,
+    district_settings,
     load_policies,
     parse_policy,
     set_policy,
     set_waking,
+    settings_of,
     tune,
     tune_waking,
 )
@@ -31,6 +36,8 @@ from storage.models.nudges import NudgePolicy
 __all__ = [
     "DEFAULTS",
     "DEFAULT_CONFIG",
+    "Change",
+    "DistrictSettings",
     "NudgeAct",
     "NudgeCb",
     "NudgeConfig",
@@ -42,7 +49,9 @@ __all__ = [
     "SnoozeResult",
     "Status",
     "SweepResult",
+    "change_setting",
     "check_press",
+    "district_settings",
     "figures_for",
     "load_policies",
     "nudge_figures",
@@ -50,6 +59,7 @@ __all__ = [
     "parse_policy",
     "set_policy",
     "set_waking",
+    "settings_of",
     "snooze",
     "statuses",
     "switch_person",

@@ -12,6 +12,7 @@ a public holiday or Tết unless the obligation is urgent.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -219,3 +220,109 @@ async def tune_waking(
     """The waking hours of every district the person administers."""
     for district_id in await _districts(session, actor):
         await set_waking(session, clock, actor, district_id, start, end)
+
+
+# The settings screen (/nudges settings): current values, changed a step at a time ------------
+
+STEP_HOURS = 24  # a press moves a nudge or an escalation by a day
+WAKING_STEP = 1  # and the waking hours by an hour
+
+
+class Change(enum.Enum):
+    """One press on the settings screen."""
+
+    TOGGLE = "t"  # switch the policy off, or on again
+    EARLIER = "e"  # the first nudge a day earlier
+    LATER = "l"  # ... a day later
+    ESC_EARLIER = "ee"  # the escalation a day earlier
+    ESC_LATER = "el"  # ... a day later (or, when there is none, a day after the nudge)
+    ESC_NONE = "en"  # no escalation (only when nobody can be reminded)
+    WAKE_FROM_EARLIER = "wfe"
+    WAKE_FROM_LATER = "wfl"
+    WAKE_UNTIL_EARLIER = "wue"
+    WAKE_UNTIL_LATER = "wul"
+
+
+@dataclass(frozen=True)
+class DistrictSettings:
+    """A district's nudge settings as they apply now (its own or the defaults)."""
+
+    district_id: int
+    name: str
+    timings: dict[NudgePolicy, Timing]
+    waking: tuple[time, time]
+
+
+async def district_settings(
+    session: AsyncSession, actor: Actor, district_id: int, config: NudgeConfig = DEFAULT_CONFIG
+) -> DistrictSettings:
+    """One district's settings, for its admins only (ids from buttons are never trusted)."""
+    _require_admin(actor, district_id)
+    district = await OrgRepository(session).unit(district_id)
+    if district is None:
+        raise NudgeError("policy.needs_admin")
+    policies = await load_policies(session, config)
+    return DistrictSettings(
+        district_id,
+        district.name,
+        {p: policies.timing(district_id, p) for p in NudgePolicy},
+        policies.waking(district_id),
+    )
+
+
+async def settings_of(session: AsyncSession, actor: Actor) -> list[DistrictSettings]:
+    """The settings of every district the person administers (refused to anyone else)."""
+    return [await district_settings(session, actor, d) for d in await _districts(session, actor)]
+
+
+async def change_setting(
+    session: AsyncSession,
+    clock: Clock,
+    actor: Actor,
+    district_id: int,
+    policy: NudgePolicy | None,
+    change: Change,
+) -> DistrictSettings:
+    """One step on the settings screen, checked as `set_policy`/`set_waking` check a typed
+    setting (the district's admins only, hours in range); the settings as they are after it."""
+    current = await district_settings(session, actor, district_id)
+    if policy is None:
+        start, end = (current.waking[0].hour, current.waking[1].hour)
+        moves = {
+            Change.WAKE_FROM_EARLIER: (-WAKING_STEP, 0),
+            Change.WAKE_FROM_LATER: (WAKING_STEP, 0),
+            Change.WAKE_UNTIL_EARLIER: (0, -WAKING_STEP),
+            Change.WAKE_UNTIL_LATER: (0, WAKING_STEP),
+        }
+        if change not in moves:
+            raise NudgeError("nudge.error.bad_waking")
+        d_start, d_end = moves[change]
+        await set_waking(session, clock, actor, district_id, start + d_start, end + d_end)
+    else:
+        timing = current.timings[policy]
+        enabled, hours, escalate = timing.enabled, timing.hours, timing.escalate_hours
+        if change is Change.TOGGLE:
+            enabled = not enabled
+        elif change is Change.EARLIER:
+            hours -= STEP_HOURS
+        elif change is Change.LATER:
+            hours += STEP_HOURS
+        elif change is Change.ESC_EARLIER and escalate is not None:
+            escalate -= STEP_HOURS
+        elif change is Change.ESC_LATER:
+            escalate = max(hours, 0) + STEP_HOURS if escalate is None else escalate + STEP_HOURS
+        elif change is Change.ESC_NONE:
+            escalate = None
+        else:
+            raise NudgeError("nudge.error.escalate_before_nudge")
+        await set_policy(
+            session,
+            clock,
+            actor,
+            district_id,
+            policy,
+            enabled=enabled,
+            hours=hours,
+            escalate_hours=escalate,
+        )
+    return await district_settings(session, actor, district_id)

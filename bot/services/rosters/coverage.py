@@ -109,6 +109,13 @@ def parse_period(text: str, today: date) -> tuple[int, int | None]:
     return q.year, q.quarter
 
 
+def offered_periods(today: date) -> list[tuple[int, int | None]]:
+    """The periods /coverage offers as buttons: this quarter, the last one, this year."""
+    current = Quarter.of(today)
+    last = current.shift(-1)
+    return [(current.year, current.quarter), (last.year, last.quarter), (today.year, None)]
+
+
 def check_period(year: int, quarter: int | None) -> None:
     """Ids from buttons are never trusted: a year or quarter out of range is refused."""
     if not YEAR_MIN <= year <= YEAR_MAX or quarter not in (None, 1, 2, 3, 4):
@@ -226,6 +233,22 @@ async def coverage(
     return Coverage(district_id=district_id, year=year, quarter=quarter, groups=tuple(groups))
 
 
+def _led_groups(actor: Actor) -> dict[int, set[int]]:
+    """The groups this person leads outside the districts they administer, by district."""
+    led: dict[int, set[int]] = {}
+    for seat in actor.groups:
+        if seat.leader and not actor.is_admin_of(seat.district_id):
+            led.setdefault(seat.district_id, set()).add(seat.group_id)
+    return led
+
+
+def require_coverage(actor: Actor) -> None:
+    """Committee admins and group leaders see coverage; anyone else is refused (before a
+    period is even offered)."""
+    if not (actor.bootstrap_admin or actor.admin_districts or _led_groups(actor)):
+        raise RosterError("roster.coverage_not_allowed")
+
+
 async def coverage_for(
     session: AsyncSession, ctx: MeetingContext, actor: Actor, year: int, quarter: int | None
 ) -> list[Coverage]:
@@ -237,10 +260,7 @@ async def coverage_for(
         districts = [d.id for d in await repo.districts()]
     else:
         districts = sorted(actor.admin_districts)
-    led: dict[int, set[int]] = {}
-    for seat in actor.groups:
-        if seat.leader and not actor.is_admin_of(seat.district_id):
-            led.setdefault(seat.district_id, set()).add(seat.group_id)
+    led = _led_groups(actor)
     if not districts and not led:
         raise RosterError("roster.coverage_not_allowed")
     now = ctx.now()

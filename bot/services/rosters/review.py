@@ -334,6 +334,21 @@ async def own_visit(
     return visit, branch, mates
 
 
+def offered_quarters(ctx: MeetingContext) -> list[Quarter]:
+    """The quarters /roster offers as buttons: this one and the coming one (a past quarter,
+    whose visits are over, is never offered)."""
+    current = Quarter.of(ctx.today())
+    return [current, current.shift(1)]
+
+
+def offered_quarter(ctx: MeetingContext, year: int, quarter: int) -> Quarter:
+    """A period button names a quarter: only an offered one is taken (data can be forged)."""
+    for q in offered_quarters(ctx):
+        if (q.year, q.quarter) == (year, quarter):
+            return q
+    raise RosterError("roster.quarter_not_offered")
+
+
 def default_quarter(ctx: MeetingContext, config: RosterConfig = DEFAULT_CONFIG) -> Quarter:
     """The coming quarter once its draft is due or once the current quarter's first month is
     over (its visits are then partly over: nothing is drafted or published for them), else the
