@@ -1,0 +1,106 @@
+"""Issue 21, classes 4 and 5 end to end: the group's announcement always shows the meeting as it
+is now (after a reschedule, a cancel, the start), and people see what was answered (a member
+their own answer, the secretary the absence reasons before the meeting).
+
+Built on the meetings month (`tests.e2e.test_meetings_schedule`: 23/11/2026, the branch's
+group, the plan job run); every expected text is rendered from the catalogs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from bot.app.jobs.meetings import live_counts_job
+from handlers.meetings.callbacks import PickAct, PickCb, RsvpChoice
+from tests import orgdata as o
+from tests.e2e import test_meetings_schedule as base
+from tests.e2e.test_meetings_schedule import (
+    GROUP,
+    Month,
+    _confirm_change,
+    _delivered,
+    _group_msg,
+    _rsvp,
+    _schedule_december,
+)
+from tests.helpers import local
+
+
+@pytest.fixture
+async def month(database_url: str) -> AsyncIterator[Month]:
+    """The meetings month of `tests.e2e.test_meetings_schedule`."""
+    async with base.month_world(database_url) as m:
+        yield m
+
+
+def _keys(msg: dict[str, Any]) -> list[str]:
+    """The callback data of a message's inline buttons as the chat shows them now."""
+    rows = (msg.get("reply_markup") or {}).get("inline_keyboard", [])
+    return [b.get("callback_data", "") for row in rows for b in row]
+
+
+async def _edited(m: Month, chat: int, message_id: int, needle: str) -> dict[str, Any]:
+    """The message once an edit put `needle` in it."""
+    return await m.env.world.wait_for_bot_message(
+        chat, lambda x: x["message_id"] == message_id and needle in x["text"]
+    )
+
+
+async def _change(m: Month, command: str, act: PickAct) -> None:
+    """The secretary's /reschedule or /cancel of December's meeting, picked and confirmed."""
+    env = m.env
+    shown = await env.ask(o.SEC1, command)
+    if m.t("mtg.pick") in shown["text"]:
+        await env.press(o.SEC1, shown, PickCb(act=act, meeting_id=m.dec.id).pack())
+    await _confirm_change(m, shown, act, m.dec.id)
+
+
+async def test_announcement_shows_the_meeting_as_it_is_now_after_reschedule(
+    month: Month,
+) -> None:
+    env, t = month.env, month.t
+    _done, announce = await _schedule_december(month)
+    await _delivered(env)
+    assert _keys(announce)  # Có mặt / Vắng mặt
+    await _change(month, "/reschedule 04/12 20:00 Hội trường thôn", PickAct.RESCHEDULE)
+    await env.world.wait_for_bot_message(o.SEC1, lambda x: t("mtg.resched.done") in x["text"])
+    # The short change notice, which now carries the buttons and the counts.
+    old, new = month.when(2026, 12, 3, 19, 30), month.when(2026, 12, 4, 20, 0)
+    notice = await _group_msg(env, t("mtg.changed.when", old=old, new=new))
+    assert _keys(notice) == [_rsvp(month, RsvpChoice.YES), _rsvp(month, RsvpChoice.NO)]
+    # The announcement itself is edited to the new day and place, its buttons gone.
+    now = await _edited(month, GROUP, announce["message_id"], t("mtg.announce.superseded"))
+    assert new in now["text"] and "Hội trường thôn" in now["text"]
+    assert old not in now["text"] and "Nhà văn hóa thôn 3" not in now["text"]
+    assert _keys(now) == []
+
+
+async def test_announcement_shows_the_meeting_as_it_is_now_after_cancel(month: Month) -> None:
+    env, t = month.env, month.t
+    _done, announce = await _schedule_december(month)
+    await _delivered(env)
+    await _change(month, "/cancel Trùng lịch họp thôn", PickAct.CANCEL)
+    await env.world.wait_for_bot_message(o.SEC1, lambda x: t("mtg.cancel.done") in x["text"])
+    head = t("mtg.cancelled.head", reason="Trùng lịch họp thôn")
+    await _group_msg(env, head, after=announce["message_id"])  # the cancellation notice
+    now = await _edited(month, GROUP, announce["message_id"], head)
+    assert t("mtg.announce.ask") not in now["text"]
+    assert _keys(now) == []
+
+
+async def test_rsvp_buttons_go_when_rsvp_closes(month: Month) -> None:
+    env, t = month.env, month.t
+    _done, announce = await _schedule_december(month)
+    await _delivered(env)
+    await env.press(o.MEM1, announce, _rsvp(month, RsvpChoice.YES))
+    counts = t("mtg.counts", yes=1, no=0, pending=31)
+    await _edited(month, GROUP, announce["message_id"], counts)
+    month.clock.move_to(local(2026, 12, 3, 19, 31))  # a minute after the start
+    await live_counts_job(month.ctx)
+    now = await _edited(month, GROUP, announce["message_id"], t("mtg.announce.closed"))
+    assert counts in now["text"]  # the final counts stay
+    assert t("mtg.announce.ask") not in now["text"]
+    assert _keys(now) == []
