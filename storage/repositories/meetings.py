@@ -232,6 +232,17 @@ class MeetingRepository:
         stmt = select(MeetingRsvp).where(MeetingRsvp.meeting_id == meeting_id)
         return list((await self.session.scalars(stmt)).all())
 
+    async def answers_of(
+        self, member_id: int, meeting_ids: Sequence[int]
+    ) -> dict[int, MeetingRsvp]:
+        """One member's answers to these meetings, by meeting id."""
+        if not meeting_ids:
+            return {}
+        stmt = select(MeetingRsvp).where(
+            MeetingRsvp.member_id == member_id, MeetingRsvp.meeting_id.in_(meeting_ids)
+        )
+        return {r.meeting_id: r for r in (await self.session.scalars(stmt)).all()}
+
     async def rsvp_counts(self, meeting_id: int, branch_id: int) -> tuple[int, int, int]:
         """(yes, no, active members) in one query; answers of people who left do not count."""
         yes = func.sum(case((MeetingRsvp.answer == "yes", 1), else_=0))

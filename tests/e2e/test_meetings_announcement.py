@@ -12,12 +12,15 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from bot.app.jobs.meetings import live_counts_job
-from handlers.meetings.callbacks import PickAct, PickCb, RsvpChoice
+from handlers.meetings.callbacks import PickAct, PickCb, ReasonCb, RsvpChoice
+from storage.models import Member
 from tests import orgdata as o
 from tests.e2e import test_meetings_schedule as base
 from tests.e2e.test_meetings_schedule import (
+    FIRST_EXTRA,
     GROUP,
     Month,
     _confirm_change,
@@ -104,3 +107,68 @@ async def test_rsvp_buttons_go_when_rsvp_closes(month: Month) -> None:
     assert counts in now["text"]  # the final counts stay
     assert t("mtg.announce.ask") not in now["text"]
     assert _keys(now) == []
+
+
+async def _full_name(m: Month, telegram_id: int) -> str:
+    async with m.env.app.session_factory() as s:
+        name = await s.scalar(select(Member.full_name).where(Member.telegram_id == telegram_id))
+    assert name is not None
+    return name
+
+
+async def _absent_because_sick(m: Month, announce: dict[str, Any]) -> None:
+    """The member taps Vắng mặt in the group and gives the reason in private."""
+    env, t = m.env, m.t
+    await env.press(o.MEM1, announce, _rsvp(m, RsvpChoice.NO))
+    ask = await env.world.wait_for_bot_message(
+        o.MEM1, lambda x: t("mtg.rsvp.ask_reason") in x["text"]
+    )
+    await env.press(o.MEM1, ask, ReasonCb(meeting_id=m.dec.id, code="sick").pack())
+    saved = t("mtg.rsvp.reason_saved", reason=t("meetings.reason.sick"))
+    await env.world.wait_for_bot_message(o.MEM1, lambda x: saved in x["text"])
+
+
+async def test_member_sees_own_answer(month: Month) -> None:
+    """In /meeting and /meetings, in private: the member's own answer with its reason; one who
+    has not answered is told so."""
+    env, t = month.env, month.t
+    _done, announce = await _schedule_december(month)
+    await _delivered(env)
+    await _absent_because_sick(month, announce)
+    answer = t("mrep.answer.no_because", reason=t("meetings.reason.sick"))
+    detail = await env.ask(o.MEM1, f"/meeting {month.dec.id}")
+    assert t("mrep.detail.mine", answer=answer) in detail["text"]
+    listed = await env.ask(o.MEM1, "/meetings")
+    assert t("mrep.list.mine", answer=answer) in listed["text"]
+    # The deputy has not answered: both views say so.
+    detail = await env.ask(o.DEP1, f"/meeting {month.dec.id}")
+    assert t("mrep.detail.mine_none") in detail["text"]
+    listed = await env.ask(o.DEP1, "/meetings")
+    assert t("mrep.list.mine_none") in listed["text"]
+
+
+async def test_secretary_sees_absence_reasons_before_the_meeting(month: Month) -> None:
+    env, t = month.env, month.t
+    _done, announce = await _schedule_december(month)
+    await _delivered(env)
+    detail = await env.ask(o.SEC1, f"/meeting {month.dec.id}")
+    assert t("mrep.detail.absences_none") in detail["text"]
+    await _absent_because_sick(month, announce)
+    await env.press(FIRST_EXTRA, announce, _rsvp(month, RsvpChoice.NO))  # no reason given
+    await env.settle()
+    detail = await env.ask(o.SEC1, f"/meeting {month.dec.id}")
+    assert t("mrep.detail.absences", n=2) in detail["text"]
+    sick = t(
+        "mrep.detail.absence",
+        name=await _full_name(month, o.MEM1),
+        reason=t("meetings.reason.sick"),
+    )
+    silent = t(
+        "mrep.detail.absence",
+        name=await _full_name(month, FIRST_EXTRA),
+        reason=t("mrep.detail.no_reason"),
+    )
+    assert sick in detail["text"] and silent in detail["text"]
+    # A member sees no one else's reason.
+    member_view = await env.ask(o.MEM1, f"/meeting {month.dec.id}")
+    assert t("mrep.detail.absences", n=2) not in member_view["text"]
