@@ -205,8 +205,6 @@ async def test_member_sees_own_answer_no_reminder_asks_after_they_answered(
         await svc.record_rsvp(s, world.clock, mid, DEP1, "no")
     async with world.factory() as s:
         rows = (await s.scalars(select(OutboxEntry))).all()
-    states = {
-        r.chat_id: (r.state, r.error) for r in rows if ":member_24h:" in (r.dedupe_key or "")
-    }
+    states = {r.chat_id: (r.state, r.error) for r in rows if ":member_24h:" in (r.dedupe_key or "")}
     assert states[DEP1] == ("cancelled", "withdrawn: answered")
     assert states[SEC1][0] == "pending"
