@@ -230,3 +230,32 @@ async def test_enqueue_many_skips_existing_keys(engine: AsyncEngine) -> None:
             for r in await s.scalars(select(OutboxEntry))
         }
     assert len(rows) == 1600 and rows["k7"] == (first["k7"], -7, 2)
+
+
+async def test_class4_a_pin_refused_for_lack_of_rights_is_told_to_the_sender(
+    engine: AsyncEngine,
+) -> None:
+    """Issue 21, class 4: "Ghim tin" in a group where the Trợ lý may not pin: the copy
+    arrives, nothing is counted as failed ("lỗi 0" with nothing pinned was all the admin
+    saw), and the progress message says where it could not pin and what to ask for."""
+    w = await bc_world(engine)
+    async with run_sandbox() as sb:
+        _world(sb)
+        sb.create_group(G_B4, "Nhóm B04", {o.SEC1: "creator"}, bot_status="member")
+        source = sb.send_text(o.ADMIN, "Hướng dẫn số 2")["message"]["message_id"]
+        groups = Audience(parts=frozenset({P.ALL_BRANCH_GROUPS}))
+        draft = await w.draft(groups, ids=(source,), pin=True)
+        await w.send(draft)
+        async with running_sender(sb, w, fast_config()):
+            await _final(w, 3)  # two copies and the progress message
+        assert sb.pinned(G_B4) == [] and sb.pinned(G_B1)
+        texts: list[str] = []
+
+        async def edit(_chat: int, _message: int, text: str, _markup: Any) -> None:
+            texts.append(text)
+
+        await LiveProgress().flush(w.factory, w.ctx, edit)
+    [text] = texts
+    i18n = w.ctx.i18n
+    assert i18n.t("bc.progress.not_pinned", "vi", n=1) in text
+    assert "lỗi 0" in text  # the copy itself arrived

@@ -49,7 +49,12 @@ async def test_a_correction_keeps_its_change_line_under_the_counts(engine: Async
         edits.append((chat_id, message_id, text))
 
     await LiveCounts().flush(world.factory, world.ctx, edit)
-    ((chat, message, text),) = edits
-    assert (chat, message) == (GROUP, 556)
+    by_message = {(chat, message): text for chat, message, text in edits}
+    assert set(by_message) == {(GROUP, 555), (GROUP, 556)}
+    text = by_message[(GROUP, 556)]  # the correction: the live message
     assert "03/12/2026 lúc 19:30</s> → <b>Thứ Sáu, 04/12/2026 lúc 20:00" in text
     assert "Có mặt: 1" in text
+    # The announcement before it shows the meeting as it is now and points to the live one.
+    announcement = by_message[(GROUP, 555)]
+    assert world.ctx.i18n.t("mtg.announce.superseded", "vi") in announcement
+    assert "Thứ Sáu, 04/12/2026 lúc 20:00" in announcement and "19:30" not in announcement

@@ -191,3 +191,20 @@ async def test_no_upper_bound_on_dates_ics_survives_a_stored_year_9999(
         data = await svc.branch_ics(s, world.org.b1, world.ctx.i18n, "vi", world.clock.now())
     assert f"meeting-{mid}@chibo-bot".encode() in data
     assert f"meeting-{other}@chibo-bot".encode() not in data
+
+
+async def test_member_sees_own_answer_no_reminder_asks_after_they_answered(
+    world: MeetingWorld,
+) -> None:
+    """Class 5: a private reminder still waiting in the outbox (held for the morning, or
+    behind a backlog) is withdrawn when its member answers, so it never asks "will you come?"
+    of someone who said; the others' reminders still go."""
+    mid = (await _schedule(world, local(2026, 12, 3, 19, 30))).meeting.id
+    await _remind_24h(world)
+    async with world.factory() as s, s.begin():
+        await svc.record_rsvp(s, world.clock, mid, DEP1, "no")
+    async with world.factory() as s:
+        rows = (await s.scalars(select(OutboxEntry))).all()
+    states = {r.chat_id: (r.state, r.error) for r in rows if ":member_24h:" in (r.dedupe_key or "")}
+    assert states[DEP1] == ("cancelled", "withdrawn: answered")
+    assert states[SEC1][0] == "pending"

@@ -32,6 +32,7 @@ def test_rosters_reminders_announcement_and_nudges_subscribe_at_start_up() -> No
     assert subscribed() == [
         "meetings.reminders",
         "meetings.announcement",
+        "meetings.live_messages",
         "rosters.repair",
         "nudges.tracks",
     ]

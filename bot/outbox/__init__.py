@@ -44,7 +44,7 @@ Addresses: a row for a group is addressed to the target the group stood for when
 hear it with `on_readdress`); unlinked, it ends `failed` ("unlinked"); never a former chat.
 """
 
-from bot.outbox.sender import Sender, SenderConfig, SenderStats
+from bot.outbox.sender import NOT_PINNED, Sender, SenderConfig, SenderStats
 from bot.outbox.service import (
     POLICIES,
     FailureEvent,
@@ -63,6 +63,7 @@ from storage.models.outbox import OutboxState, Priority
 
 __all__ = [
     "DEFAULT_WAKING",
+    "NOT_PINNED",
     "Waking",
     "automatically",
     "send_moment",

@@ -59,6 +59,8 @@ from storage.repositories.outbox import OutboxRepository
 
 log = logging.getLogger("bot.outbox.sender")
 S = OutboxState
+# A sent row's `error` when the pin asked for failed: "not_pinned: <Telegram's description>".
+NOT_PINNED = "not_pinned"
 
 
 @dataclass
@@ -141,13 +143,16 @@ class _Op:
 class _Held:
     """A claimed row in memory, with where it goes now (a group upgrade changes that)."""
 
-    __slots__ = ("entry", "chat_id", "answered", "member")
+    __slots__ = ("entry", "chat_id", "answered", "member", "not_pinned")
 
     def __init__(self, entry: OutboxEntry) -> None:
         self.entry = entry
         self.chat_id = entry.chat_id
         self.answered: float | None = None  # monotonic time its last answer came
         self.member = ""  # its place in the shared window, this attempt
+        # Why the pin asked for failed (no right to pin, most often): kept as the sent row's
+        # `error`, "not_pinned: ...", so the feature can tell the person who asked for it.
+        self.not_pinned: str | None = None
 
 
 class Sender:
@@ -514,7 +519,7 @@ class Sender:
                 "finished_at": done_at,
                 "claim_token": None,
                 "lease_until": None,
-                "error": None,
+                "error": held.not_pinned,
             },
         )
         return None, False
@@ -612,6 +617,7 @@ class Sender:
                 )
             except TelegramAPIError as exc:  # the message is out; a failed pin does not undo it
                 log.warning("pinning message %s in %s failed: %s", message_id, held.chat_id, exc)
+                held.not_pinned = f"{NOT_PINNED}: {exc}"[:512]
         return int(message_id)
 
     # ---- outcomes -----------------------------------------------------------------------

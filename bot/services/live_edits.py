@@ -29,8 +29,11 @@ Markup = dict[str, Any]
 class MessageEditor(Protocol):
     """Edits one message's text and keyboard (the job passes the bot's; tests a recorder)."""
 
-    async def __call__(self, chat_id: int, message_id: int, text: str, markup: Markup) -> None:
-        """Edit the message; "message is not modified" may be raised and counts as done."""
+    async def __call__(
+        self, chat_id: int, message_id: int, text: str, markup: Markup | None
+    ) -> None:
+        """Edit the message (None: without buttons); "message is not modified" may be raised
+        and counts as done."""
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,7 @@ class Edit:
     chat_id: int
     message_id: int
     text: str
-    markup: Markup
+    markup: Markup | None
 
 
 @dataclass

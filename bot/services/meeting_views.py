@@ -20,11 +20,11 @@ from bot.services.meetings.common import DEFAULT_CONFIG, MeetingConfig, MeetingE
 from bot.services.meetings.ics import branch_ics
 from bot.services.meetings.regularity import BranchMonth, Outcome, meeting_outcomes, month_figures
 from bot.services.meetings.reports import row_id
-from bot.services.policy import Action, Actor, Refused, Target, require
+from bot.services.policy import Action, Actor, Refused, Target, can, require
 from bot.services.vn_calendar import VN_TZ, format_date, month_bounds, month_of
-from bot.services.vn_sort import vn_sorted
-from storage.models import Branch, ChatBinding, Meeting, MeetingReport, Unit
-from storage.models.meetings import MeetingStatus
+from bot.services.vn_sort import vn_key, vn_sorted
+from storage.models import Branch, ChatBinding, Meeting, MeetingReport, MeetingRsvp, Unit
+from storage.models.meetings import MeetingStatus, RsvpAnswer
 from storage.models.org import TargetType
 from storage.repositories.access import AccessRepository
 from storage.repositories.meetings import OPEN_STATUSES, MeetingRepository
@@ -45,10 +45,26 @@ class MeetingRow:
 
 
 @dataclass(frozen=True)
+class Answer:
+    """One member's answer: Có mặt, or Vắng mặt with the reason given (if any)."""
+
+    answer: RsvpAnswer
+    reason_code: str | None = None
+    reason_text: str = ""
+
+    @classmethod
+    def of(cls, rsvp: MeetingRsvp) -> Answer:
+        return cls(RsvpAnswer(rsvp.answer), rsvp.reason_code, rsvp.reason_text or "")
+
+
+@dataclass(frozen=True)
 class BranchMeetings:
     branch: Branch
     upcoming: list[MeetingRow]
     recent: list[MeetingRow]
+    # Asked in private by a member of the branch: their own answers to the upcoming meetings
+    # (a meeting missing here is not answered yet); None when not theirs to see here.
+    mine: dict[int, Answer] | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +91,12 @@ class MeetingDetail:
     report: MeetingReport | None
     versions: int
     absent_names: dict[int, str]
+    # Asked in private by a member of the branch: whether they answered (`answered`) and how.
+    mine: Answer | None = None
+    answered: bool | None = None
+    # Asked in private by the branch's leaders before the report: who said they will be absent
+    # and why, in Vietnamese order of their names; None when not theirs to see here.
+    absences: tuple[tuple[str, Answer], ...] | None = None
 
     @property
     def cancelled(self) -> bool:
@@ -123,6 +145,7 @@ async def branch_meetings(
     chat_binding: ChatBinding | None = None,
     config: MeetingConfig = DEFAULT_CONFIG,
     month: tuple[int, int] | None = None,
+    private: bool = False,
 ) -> BranchMeetings:
     """Upcoming meetings and the last three that have started, with their outcomes; with a
     `month` typed, that month's meetings (split the same way), never silently the current."""
@@ -141,11 +164,22 @@ async def branch_meetings(
         )
         recent = await repo.of_branch(branch.id, until=now, newest_first=True, limit=RECENT_MAX)
     outcomes = await meeting_outcomes(session, [*upcoming, *recent], now, config=config)
+    own: dict[int, Answer] | None = None
+    member_id = _member_of(actor, branch.id) if private else None
+    if member_id is not None:
+        answers = await repo.answers_of(member_id, [m.id for m in upcoming])
+        own = {mid: Answer.of(r) for mid, r in answers.items()}
     return BranchMeetings(
         branch,
         [MeetingRow(m, outcomes[m.id]) for m in upcoming],
         [MeetingRow(m, outcomes[m.id]) for m in recent],
+        own,
     )
+
+
+def _member_of(actor: Actor, branch_id: int) -> int | None:
+    """The person's member id in this branch, if they belong to it."""
+    return next((m.member_id for m in actor.memberships if m.branch_id == branch_id), None)
 
 
 async def chat_scope(session: AsyncSession, chat_id: int) -> ChatBinding | None:
@@ -250,7 +284,11 @@ async def meeting_detail(
     *,
     chat_binding: ChatBinding | None = None,
     config: MeetingConfig = DEFAULT_CONFIG,
+    private: bool = False,
 ) -> MeetingDetail:
+    """A meeting for those who may view its branch; asked in private, also the person's own
+    answer (a member) and the absences announced so far (the branch's leaders, before the
+    report: after it, the report's own list of the absent counts)."""
     repo = MeetingRepository(session)
     meeting = await repo.get(row_id(meeting_id))
     if meeting is None:
@@ -263,7 +301,33 @@ async def meeting_detail(
     names: dict[int, str] = {}
     if report is not None and report.absent:
         names = {m.id: m.full_name for m in await repo.active_members(branch.id)}
-    return MeetingDetail(meeting, branch, outcome, counts, report, len(versions), names)
+    mine: Answer | None = None
+    answered: bool | None = None
+    member_id = _member_of(actor, branch.id) if private else None
+    if member_id is not None:
+        rsvp = await repo.rsvp(meeting.id, member_id)
+        mine, answered = (None if rsvp is None else Answer.of(rsvp)), rsvp is not None
+    absences: tuple[tuple[str, Answer], ...] | None = None
+    if private and report is None and can(actor, Action.MANAGE_BRANCH, Target.branch(branch)):
+        members = {m.id: m.full_name for m in await repo.active_members(branch.id)}
+        absent = [
+            (members[r.member_id], Answer.of(r))
+            for r in await repo.rsvps(meeting.id)
+            if r.answer == RsvpAnswer.NO.value and r.member_id in members
+        ]
+        absences = tuple(sorted(absent, key=lambda a: vn_key(a[0])))
+    return MeetingDetail(
+        meeting,
+        branch,
+        outcome,
+        counts,
+        report,
+        len(versions),
+        names,
+        mine=mine,
+        answered=answered,
+        absences=absences,
+    )
 
 
 async def ics_branch(
@@ -325,7 +389,13 @@ async def overview(
         scope = await default_scope(session, actor)
     if scope.kind == "branch":
         return await branch_meetings(
-            session, actor, clock, scope.id, chat_binding=binding, month=typed
+            session,
+            actor,
+            clock,
+            scope.id,
+            chat_binding=binding,
+            month=typed,
+            private=where.private,
         )
     return await summary(session, actor, clock, scope, year, month, chat_binding=binding)
 
@@ -354,7 +424,9 @@ async def detail(
 ) -> MeetingDetail:
     """/meeting ID, for those who may view its branch (or in the branch's own group)."""
     binding = await _binding(session, where)
-    return await meeting_detail(session, actor, clock, meeting_id, chat_binding=binding)
+    return await meeting_detail(
+        session, actor, clock, meeting_id, chat_binding=binding, private=where.private
+    )
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,8 @@ from bot.clock import Clock
 from bot.i18n import CatalogI18n
 from bot.inputs import try_int, typed_day_near
 from bot.services import meeting_views as views
-from bot.services.meetings import BranchMonth, Outcome
+from bot.services import meetings as svc
+from bot.services.meetings import BranchMonth, MeetingStatus, Outcome, RsvpAnswer
 from bot.services.meetings.report_text import clip, kind_label, report_text, stored_view
 from bot.services.meetings.reports import ROW_ID_MAX
 from bot.services.policy import Actor
@@ -103,13 +104,41 @@ def _outcome(outcome: Outcome) -> str:
     return t(f"meetings.outcome.{outcome.value}")
 
 
+def _reason(answer: views.Answer) -> str:
+    """An absence's reason as given: the short list's, then what was typed ("" when none)."""
+    parts = [t(f"meetings.reason.{answer.reason_code}")] if answer.reason_code else []
+    if answer.reason_text:
+        parts.append(html.quote(clip(answer.reason_text, 120)))
+    return ": ".join(parts)
+
+
+def answer_text(answer: views.Answer) -> str:
+    """Có mặt, Vắng mặt, or Vắng mặt with the reason given."""
+    if answer.answer is RsvpAnswer.YES:
+        return t("mrep.answer.yes")
+    reason = _reason(answer)
+    return t("mrep.answer.no_because", reason=reason) if reason else t("mrep.answer.no")
+
+
+def _mine_tail(data: views.BranchMeetings, meeting: svc.Meeting) -> str:
+    """The person's own answer after an upcoming meeting they can answer (in private)."""
+    if data.mine is None or meeting.status != MeetingStatus.SCHEDULED.value:
+        return ""
+    answer = data.mine.get(meeting.id)
+    if answer is None:
+        return t("mrep.list.mine_none")
+    return t("mrep.list.mine", answer=answer_text(answer))
+
+
 def branch_view(i18n: CatalogI18n, data: views.BranchMeetings) -> tuple[str, InlineKeyboardMarkup]:
-    """Upcoming meetings and the last three with their outcomes, and the .ics button."""
+    """Upcoming meetings (with the person's own answer, asked in private) and the last three
+    with their outcomes, and the .ics button."""
     lines = [t("mrep.list.header", branch=html.quote(data.branch.name)), t("mrep.list.upcoming")]
     if not data.upcoming:
         lines.append(t("mrep.list.none"))
     for row in data.upcoming:
-        lines.append(_meeting_line(i18n, row, t(f"mrep.status.{row.meeting.status}")))
+        tail = t(f"mrep.status.{row.meeting.status}") + _mine_tail(data, row.meeting)
+        lines.append(_meeting_line(i18n, row, tail))
     lines.append(t("mrep.list.recent"))
     if not data.recent:
         lines.append(t("mrep.list.none"))
@@ -274,6 +303,8 @@ def detail_text(i18n: CatalogI18n, d: views.MeetingDetail) -> str:
         yes, no, members = d.counts
         unanswered = max(members - yes - no, 0)
         lines.append(t("mrep.detail.rsvp", yes=yes, no=no, unanswered=unanswered, members=members))
+        lines.extend(_mine_lines(d))
+        lines.extend(_absence_lines(d))
     head = "\n".join(lines)
     if d.report is None:
         return head
@@ -291,6 +322,28 @@ def detail_text(i18n: CatalogI18n, d: views.MeetingDetail) -> str:
     body_lines = report_text(i18n, locale(), view).split("\n")[2:]
     text = "\n".join([head, t("mrep.detail.report", version=d.versions), *body_lines])
     return clip(text, TEXT_LIMIT - 10)
+
+
+def _mine_lines(d: views.MeetingDetail) -> list[str]:
+    """The person's own answer (asked in private by a member of the branch)."""
+    if d.mine is not None:
+        return [t("mrep.detail.mine", answer=answer_text(d.mine))]
+    if d.answered is False and d.meeting.status == MeetingStatus.SCHEDULED.value:
+        return [t("mrep.detail.mine_none")]
+    return []
+
+
+def _absence_lines(d: views.MeetingDetail) -> list[str]:
+    """Who said they will be absent and why (the branch's leaders, before the report)."""
+    if d.absences is None:
+        return []
+    if not d.absences:
+        return [t("mrep.detail.absences_none")]
+    lines = [t("mrep.detail.absences", n=len(d.absences))]
+    for name, answer in d.absences:
+        reason = _reason(answer) or t("mrep.detail.no_reason")
+        lines.append(t("mrep.detail.absence", name=html.quote(clip(name, 80)), reason=reason))
+    return lines
 
 
 @router.message(Command("meeting"), flags=READS)

@@ -232,6 +232,17 @@ class MeetingRepository:
         stmt = select(MeetingRsvp).where(MeetingRsvp.meeting_id == meeting_id)
         return list((await self.session.scalars(stmt)).all())
 
+    async def answers_of(
+        self, member_id: int, meeting_ids: Sequence[int]
+    ) -> dict[int, MeetingRsvp]:
+        """One member's answers to these meetings, by meeting id."""
+        if not meeting_ids:
+            return {}
+        stmt = select(MeetingRsvp).where(
+            MeetingRsvp.member_id == member_id, MeetingRsvp.meeting_id.in_(meeting_ids)
+        )
+        return {r.meeting_id: r for r in (await self.session.scalars(stmt)).all()}
+
     async def rsvp_counts(self, meeting_id: int, branch_id: int) -> tuple[int, int, int]:
         """(yes, no, active members) in one query; answers of people who left do not count."""
         yes = func.sum(case((MeetingRsvp.answer == "yes", 1), else_=0))
@@ -324,6 +335,52 @@ class MeetingRepository:
         kind, sent_chat, chat, message_id, text = row
         assert message_id is not None  # filtered above
         return str(kind), int(sent_chat or chat), int(message_id), text or ""
+
+    async def group_messages(
+        self, meeting_id: int, group_chat_id: int
+    ) -> list[tuple[str, int, int, int, str]]:
+        """(kind, version, chat, message id, text as sent) of every delivered announcement and
+        correction of the meeting, any version, in `group_chat_id` (the branch's current
+        group), oldest first: the messages that must show the meeting as it is now."""
+        stmt = (
+            select(
+                MeetingNotice.kind,
+                MeetingNotice.version,
+                OutboxEntry.sent_chat_id,
+                OutboxEntry.chat_id,
+                OutboxEntry.telegram_message_id,
+                OutboxEntry.text,
+            )
+            .join(OutboxEntry, OutboxEntry.id == MeetingNotice.outbox_id)
+            .where(
+                MeetingNotice.meeting_id == meeting_id,
+                MeetingNotice.kind.in_([NoticeKind.ANNOUNCE.value, NoticeKind.CORRECTION.value]),
+                MeetingNotice.chat_id == group_chat_id,
+                OutboxEntry.state == OutboxState.SENT.value,
+                OutboxEntry.telegram_message_id.is_not(None),
+            )
+            .order_by(MeetingNotice.id)
+        )
+        return [
+            (str(kind), int(version), int(sent_chat or chat), int(message_id or 0), text or "")
+            for kind, version, sent_chat, chat, message_id, text in await self.session.execute(stmt)
+        ]
+
+    async def changed_since(self, since: datetime) -> set[int]:
+        """Meetings changed (moved, cancelled, reinstated: `updated_at`) at or after `since`."""
+        stmt = select(Meeting.id).where(Meeting.updated_at >= since)
+        return set((await self.session.scalars(stmt)).all())
+
+    async def closed_between(self, since: datetime, until: datetime) -> set[int]:
+        """Scheduled meetings whose answers closed in [since, until]: started, or reported."""
+        started = select(Meeting.id).where(
+            Meeting.status == MeetingStatus.SCHEDULED.value,
+            Meeting.starts_at >= since,
+            Meeting.starts_at <= until,
+        )
+        reported = select(MeetingReport.meeting_id).where(MeetingReport.submitted_at >= since)
+        ids = set((await self.session.scalars(started)).all())
+        return ids | set((await self.session.scalars(reported)).all())
 
     async def answered_since(self, since: datetime) -> set[int]:
         """Meetings with an RSVP recorded at or after `since` (the ones whose count changed)."""

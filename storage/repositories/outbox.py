@@ -399,11 +399,13 @@ class OutboxRepository:
         reason: str = "cancelled",
         *,
         key_prefix: str | None = None,
+        key: str | None = None,
     ) -> list[int]:
         """Withdraw an origin's rows that have not left: pending, or claimed (held in a
         sender's memory: clearing the claim makes its `sending` mark fail, so the request
         never leaves). Rows already `sending` may be on the wire and keep their course.
-        `key_prefix`: only the rows whose dedupe key starts with it."""
+        `key_prefix`: only the rows whose dedupe key starts with it; `key`: only the row with
+        exactly this dedupe key."""
         t = OUTBOX
         where = [
             t.c.origin_type == origin_type,
@@ -412,6 +414,8 @@ class OutboxRepository:
         ]
         if key_prefix is not None:
             where.append(t.c.dedupe_key.startswith(key_prefix, autoescape=True))
+        if key is not None:
+            where.append(t.c.dedupe_key == key)
         stmt = (
             update(t)
             .where(*where)

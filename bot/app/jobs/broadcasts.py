@@ -33,7 +33,7 @@ async def progress_job(ctx: JobContext) -> int:
     """Mirror outcomes, move statuses on, edit the progress messages whose figures changed."""
     bot = job_bot(ctx)
 
-    async def no_edit(chat_id: int, message_id: int, text: str, markup: Markup) -> None:
+    async def no_edit(chat_id: int, message_id: int, text: str, markup: Markup | None) -> None:
         return None  # no bot in this process: statuses still move on
 
     editor = bot_editor(bot) if bot is not None else no_edit

@@ -44,12 +44,12 @@ def job_bot(ctx: JobContext) -> Bot | None:
 def bot_editor(bot: Bot) -> MessageEditor:
     """Edits with `bot`: the stored keyboard becomes aiogram's type here, once, at the edge."""
 
-    async def edit(chat_id: int, message_id: int, text: str, markup: Markup) -> None:
+    async def edit(chat_id: int, message_id: int, text: str, markup: Markup | None) -> None:
         await bot.edit_message_text(
             text=text,
             chat_id=chat_id,
             message_id=message_id,
-            reply_markup=InlineKeyboardMarkup.model_validate(markup),
+            reply_markup=None if markup is None else InlineKeyboardMarkup.model_validate(markup),
         )
 
     return edit

@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.outbox import FailureEvent, FailureHooks
+from bot.outbox import NOT_PINNED, FailureEvent, FailureHooks
 from bot.outbox.addresses import on_readdress
 from bot.outbox.service import default_hooks
 from bot.services.broadcasts.common import DEFAULT_CONFIG, ORIGIN, BroadcastConfig, load_managed
@@ -173,6 +173,10 @@ async def render(
     ):
         if fig.n(state):
             lines.append(t(key, locale, n=fig.n(state)))
+    if broadcast.pin:
+        not_pinned = await unpinned(session, broadcast.id)
+        if not_pinned:
+            lines.append(t("bc.progress.not_pinned", locale, n=not_pinned))
     running = status in (S.SCHEDULED, S.SENDING) or (status == S.STOPPED and fig.remaining > 0)
     if fig.n(R.FAILED) and not running:
         lines.append(t("bc.progress.failures", locale))
@@ -188,6 +192,15 @@ async def render(
         failed=fig.n(R.FAILED),
     )
     return "\n".join(lines)[:4096], markup
+
+
+async def unpinned(session: AsyncSession, broadcast_id: int) -> int:
+    """Copies that arrived but could not be pinned (the Trợ lý has no right to pin there)."""
+    return sum(
+        1
+        for _rec, state, error in await BroadcastRepository(session).effective(broadcast_id)
+        if state == R.SENT and (error or "").startswith(NOT_PINNED)
+    )
 
 
 async def failures_by_reason(session: AsyncSession, broadcast_id: int) -> list[tuple[str, int]]:

@@ -24,6 +24,7 @@ from bot.outbox import OutboxKind, OutboxMessage, enqueue, send_moment
 from bot.services.meetings import presentation as p
 from bot.services.meetings.context import MeetingContext
 from bot.services.meetings.events import MeetingChanged, subscribe
+from bot.services.meetings.live_counts import mark_changed
 from bot.services.meetings.plan import mark_shift_told, shift_notices
 from bot.services.meetings.reminders import due_reminders, record_notice
 from storage.models import Meeting
@@ -324,12 +325,15 @@ async def announce_change(
 
 REMINDERS_HOOK = "meetings.reminders"
 ANNOUNCEMENT_HOOK = "meetings.announcement"
+LIVE_MESSAGES_HOOK = "meetings.live_messages"
 
 
 def subscribe_meeting_changes() -> None:
-    """Start-up: stale reminders withdrawn first, then the announcement and corrections."""
+    """Start-up: stale reminders withdrawn first, then the announcement and corrections, then
+    the group's earlier messages marked for the live editor (shown as the meeting is now)."""
     subscribe(REMINDERS_HOOK, withdraw_stale_reminders)
     subscribe(ANNOUNCEMENT_HOOK, announce_change)
+    subscribe(LIVE_MESSAGES_HOOK, mark_changed)
 
 
 def told_of(results: dict[str, object]) -> Told:

@@ -130,15 +130,39 @@ def announcement_text(
     *,
     header: str = "mtg.announce.head",
     top: str | None = None,
+    closed: bool = False,
     tz: ZoneInfo = VN_TZ,
 ) -> str:
     """The live group message: details, the counts and the call to answer. `top` replaces the
-    header (a correction keeps what changed)."""
-    bottom = counts_line(i18n, locale, yes, no, pending) + "\n" + i18n.t("mtg.announce.ask", locale)
-    if branch.app_invites:
-        bottom += "\n" + i18n.t("mtg.announce.app", locale)
+    header (a correction keeps what changed). `closed`: the meeting has started (or has its
+    report), so the counts are final and nobody is asked to answer any more."""
+    bottom = counts_line(i18n, locale, yes, no, pending) + "\n"
+    if closed:
+        bottom += i18n.t("mtg.announce.closed", locale)
+    else:
+        bottom += i18n.t("mtg.announce.ask", locale)
+        if branch.app_invites:
+            bottom += "\n" + i18n.t("mtg.announce.app", locale)
     head = top or i18n.t(header, locale)
     return _compose(head, _body(i18n, locale, meeting, branch, tz), bottom)
+
+
+def superseded_text(
+    i18n: CatalogI18n, locale: str, meeting: Meeting, branch: Branch, *, tz: ZoneInfo = VN_TZ
+) -> str:
+    """An earlier announcement (or correction) in the group once a newer one carries the
+    buttons: the meeting as it is now, and where to answer."""
+    top = i18n.t("mtg.announce.head", locale) + "\n" + i18n.t("mtg.announce.superseded", locale)
+    return _compose(top, _body(i18n, locale, meeting, branch, tz), "")
+
+
+def cancelled_text(
+    i18n: CatalogI18n, locale: str, meeting: Meeting, branch: Branch, *, tz: ZoneInfo = VN_TZ
+) -> str:
+    """A cancelled meeting: its reason on top of what it was."""
+    reason = quote(meeting.cancel_reason or "")
+    top = i18n.t("mtg.cancelled.head", locale, reason=reason)
+    return _compose(top, _body(i18n, locale, meeting, branch, tz), "")
 
 
 def reminder_text(
@@ -174,8 +198,7 @@ def correction_text(
     """What changed (old -> new) on top of the full current details, or the cancellation."""
     body = _body(i18n, locale, meeting, branch, tz)
     if meeting.status == MeetingStatus.CANCELLED.value:
-        reason = quote(meeting.cancel_reason or "")
-        return _compose(i18n.t("mtg.cancelled.head", locale, reason=reason), body, "")
+        return cancelled_text(i18n, locale, meeting, branch, tz=tz)
     changes: list[str] = []
     old_start = before.get("starts_at")
     if isinstance(old_start, datetime) and old_start != meeting.starts_at:

@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.services.meetings.common import ABSENCE_TEXT_MAX, MeetingError, check_length
 from bot.services.meetings.context import MeetingContext
-from bot.services.meetings.notices import Notices
-from storage.models.meetings import AbsenceReason, MeetingStatus, RsvpAnswer
+from bot.services.meetings.notices import ORIGIN, Notices
+from bot.services.meetings.reminders import dedupe_key
+from storage.models import Meeting
+from storage.models.meetings import AbsenceReason, MeetingStatus, NoticeKind, RsvpAnswer
 from storage.repositories.meetings import MeetingRepository
+from storage.repositories.outbox import OutboxRepository
 
 ABSENCE_CODES = tuple(r.value for r in AbsenceReason)
 
@@ -100,8 +104,20 @@ async def record_rsvp(
         await repo.upsert_rsvp(
             meeting.id, member.id, answer.value, code, reason_text or None, RsvpVia(via).value, now
         )
+        await _withdraw_own_reminder(session, meeting, telegram_id, now)
     # No counts here: the live count is re-rendered by its job (`LiveCounts`), not per tap.
     return RsvpResult(meeting.id, member.id, answer, changed)
+
+
+async def _withdraw_own_reminder(
+    session: AsyncSession, meeting: Meeting, telegram_id: int, now: datetime
+) -> None:
+    """The member's private reminder still waiting in the outbox (held for the morning, or
+    behind a backlog) would ask a question already answered: it never leaves."""
+    key = dedupe_key(meeting.id, meeting.version, NoticeKind.MEMBER_24H.value, telegram_id)
+    await OutboxRepository(session).cancel_unsent(
+        ORIGIN, str(meeting.id), now, "withdrawn: answered", key=key
+    )
 
 
 async def set_absence_reason(
