@@ -183,7 +183,8 @@ async def test_people_views(engine: AsyncEngine) -> None:
     assert me.memberships[0].branch_name == "Chi bộ thôn Một" and me.known
     assert me.memberships[0].unit_name == "Đảng ủy xã An"
     assert (card.secretary, card.deputies) == ("Nguyễn Văn Bí", ["Trần Thị Phó"])
-    assert (card.members, card.on_telegram, card.chat_title) == (5, 3, None)
+    # Three have an imported Telegram id, none opened the Trợ lý: none used it.
+    assert (card.members, card.on_telegram, card.chat_title) == (5, 0, None)
     # Leaders first, then by name; the page is clamped to the last one.
     assert [r.role for r in page0.rows] == ["secretary", "deputy_secretary"]
     assert (page0.pages, page0.total, page_last.page) == (3, 5, 2)

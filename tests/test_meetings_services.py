@@ -404,7 +404,9 @@ async def test_report_rules_versions_and_outcomes(world: MeetingWorld) -> None:
             s, [world.org.b1, world.org.b2], 2026, 12, world.clock.now()
         )
         assert figures[0].regular is Outcome.ON_TIME  # 03/12 is before the 05/12 rule + 5
-        assert figures[1].regular is Outcome.UPCOMING  # December is not over: no verdict yet
+        # December is not over, but B02's rule day (the 5th) has passed with nothing scheduled:
+        # missed so far, never "upcoming".
+        assert figures[1].regular is Outcome.NOT_SCHEDULED
 
 
 async def test_outcomes_late_not_held_not_reported(world: MeetingWorld) -> None:

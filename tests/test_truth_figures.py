@@ -6,14 +6,20 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.i18n import create_i18n
 from bot.services import meeting_views as views
+from bot.services import people
+from bot.services.meetings.regularity import Outcome
 from bot.services.meetings.report_text import ReportView, report_text
 from bot.services.policy import load_actor
-from storage.models import Meeting, TelegramUser
+from storage.db import create_session_factory
+from storage.models import Meeting, Member, TelegramUser
+from tests import orgdata
 from tests.helpers import local
+from tests.nudge_world import nudge_world
 from tests.orgdata import ADMIN, MeetingWorld, meeting_world
 
 I18N = create_i18n("vi")
@@ -89,3 +95,75 @@ async def test_figures_add_up_meetings_code_with_a_month_shows_that_month(
     assert october.upcoming == []
     assert [r.meeting.starts_at for r in december.upcoming] == [local(2026, 12, 3, 19, 30)]
     assert december.recent == []
+
+
+async def test_figures_add_up_a_past_meeting_day_with_nothing_scheduled_is_not_upcoming(
+    engine: AsyncEngine,
+) -> None:
+    """The defect: in December a branch whose meeting day had passed with nothing scheduled
+    read "Sắp diễn ra". Before its day it is upcoming; after it, missed so far; once the month
+    is over, not held."""
+    nw = await nudge_world(engine)
+    b1 = nw.org.b1  # joined on 24/11 (its secretary wrote to the Trợ lý); its rule: the 5th
+
+    async def december() -> Outcome:
+        async with nw.factory() as s:
+            actor = await load_actor(s, ADMIN)
+            summary = await views.summary(
+                s, actor, nw.clock, views.Scope("committee", nw.org.district), 2026, 12
+            )
+        assert summary.totals.get(Outcome.NOT_SCHEDULED, 0) == sum(
+            1 for _, f in summary.rows if f.regular is Outcome.NOT_SCHEDULED
+        )
+        return {b.id: f.regular for b, f in summary.rows}[b1]
+
+    nw.at(2026, 12, 3, 9)
+    assert await december() is Outcome.UPCOMING
+    nw.at(2026, 12, 12, 9)
+    assert await december() is Outcome.NOT_SCHEDULED
+    text = I18N.t("meetings.outcome.not_scheduled", "vi")
+    assert text == "Đã qua ngày sinh hoạt, chưa lên lịch"
+    assert text != I18N.t("meetings.outcome.upcoming", "vi")
+    nw.at(2027, 1, 2, 9)
+    assert await december() is Outcome.NOT_HELD
+
+
+async def test_figures_add_up_on_telegram_counts_who_opened_the_bot_not_imported_ids(
+    engine: AsyncEngine,
+) -> None:
+    """The defect: /branch said "đã dùng Telegram: 3" when only the secretary had ever opened
+    the Trợ lý (the other ids came with the import). The card's count and the member list's ✅
+    read one definition: an account row."""
+    org = await orgdata.build_org(engine)
+    factory = create_session_factory(engine)
+    async with factory() as s, s.begin():
+        s.add(TelegramUser(id=orgdata.SEC1, first_name="Bí"))
+    async with factory() as s:
+        sec = await load_actor(s, orgdata.SEC1)
+        card = await people.branch_card(s, sec)
+        page = await people.member_page(s, sec, branch_id=org.b1, page_size=10)
+        imported = await s.scalar(
+            select(func.count(Member.id)).where(
+                Member.branch_id == org.b1, Member.telegram_id.is_not(None)
+            )
+        )
+    assert imported == 3 and card.members == 5
+    assert card.on_telegram == 1
+    assert [r.role for r in page.rows if r.on_telegram] == ["secretary"]
+    text = I18N.t(
+        "branch.card",
+        "vi",
+        name="B",
+        code="C",
+        kind="",
+        unit="",
+        day=5,
+        time="19:30",
+        place="",
+        secretary="",
+        deputies="",
+        members=card.members,
+        on_telegram=card.on_telegram,
+        chat="",
+    )
+    assert "Đảng viên: 5 (đã dùng Telegram: 1)" in text

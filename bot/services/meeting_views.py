@@ -28,7 +28,7 @@ from storage.models.meetings import MeetingStatus, RsvpAnswer
 from storage.models.org import TargetType
 from storage.repositories.access import AccessRepository
 from storage.repositories.meetings import OPEN_STATUSES, MeetingRepository
-from storage.repositories.onboarding import joined
+from storage.repositories.onboarding import joined_since_many
 from storage.repositories.org import OrgRepository
 
 UPCOMING_MAX = 5
@@ -256,8 +256,9 @@ async def summary(
         branches = await org.branches_of_unit(unit.id)
     branches = vn_sorted(branches, key=lambda b: b.name)
     ids = [b.id for b in branches]
+    since = await joined_since_many(session, ids)
     figures = await month_figures(
-        session, ids, year, month, clock.now(), config=config, joined=await joined(session, ids)
+        session, ids, year, month, clock.now(), config=config, joined_since=since
     )
     totals: dict[Outcome, int] = {}
     for fig in figures:

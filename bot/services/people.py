@@ -185,12 +185,11 @@ async def member_page(
         key=lambda m: (_ROLE_RANK.get(m.role, 2), vn_key(m.full_name), m.id),
     )
     rows = everyone[page * page_size : (page + 1) * page_size]
+    used = await repo.with_account(m.telegram_id for m in rows)  # not imported ids alone
     return MemberPage(
         branch_id=branch.id,
         branch_name=branch.name,
-        rows=[
-            MemberRow(m.id, m.full_name, m.role, m.status, m.telegram_id is not None) for m in rows
-        ],
+        rows=[MemberRow(m.id, m.full_name, m.role, m.status, m.telegram_id in used) for m in rows],
         page=page,
         pages=pages,
         total=total,

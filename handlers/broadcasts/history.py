@@ -70,11 +70,19 @@ def _table(d: svc.BroadcastDetail) -> str:
     return "<pre>" + escape("\n".join(lines)) + "</pre>"
 
 
+def _status_line(s: svc.BroadcastSummary, ctx: MeetingContext) -> str:
+    """The status with its moment: when a scheduled one will go (never when Gửi was pressed),
+    else when it was queued."""
+    if s.status == svc.BroadcastStatus.SCHEDULED and s.send_at is not None:
+        return t("bcui.detail.scheduled", when=when(s.send_at, ctx.tz))
+    return t(f"bc.status.{s.status}") + (f" · {when(s.queued_at, ctx.tz)}" if s.queued_at else "")
+
+
 def _detail_text(d: svc.BroadcastDetail, ctx: MeetingContext) -> str:
     s = d.summary
     parts = [
         t("bcui.detail.head", id=s.id, excerpt=escape(s.excerpt or t(f"bcui.kind.{s.kind}"))),
-        t(f"bc.status.{s.status}") + (f" · {when(s.queued_at, ctx.tz)}" if s.queued_at else ""),
+        _status_line(s, ctx),
         t(
             "bcui.detail.figures",
             total=s.total,
@@ -124,7 +132,7 @@ async def on_history(
         return
     if cb.b is None:
         raise Refused("kit.expired")
-    d = await svc.detail(session, actor, cb.b)
+    d = await svc.detail(session, actor, cb.b, now=ctx.now())
     if cb.a is HistAct.XLSX:
         data = svc.detail_workbook(svc.workbook_labels(ctx.i18n, locale(), d), d, tz=ctx.tz)
         await query.answer(t("bcui.detail.file_toast"))

@@ -189,8 +189,12 @@ def summary_view(s: views.Summary) -> tuple[str, InlineKeyboardMarkup]:
         ),
         t("mrep.sum.page", page=s.page + 1, pages=s.pages),
     ]
-    if count(Outcome.NOT_JOINED, 0):
-        lines.insert(2, t("mrep.sum.not_joined", n=count(Outcome.NOT_JOINED, 0)))
+    for outcome, key in (
+        (Outcome.NOT_JOINED, "mrep.sum.not_joined"),
+        (Outcome.NOT_SCHEDULED, "mrep.sum.not_scheduled"),
+    ):
+        if count(outcome, 0):
+            lines.insert(-1, t(key, n=count(outcome, 0)))
     first = s.page * views.SUMMARY_PAGE
     for n, (branch, fig) in enumerate(s.rows, start=first + 1):
         lines.append(_summary_line(n, branch.name, fig))

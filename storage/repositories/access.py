@@ -3,7 +3,7 @@ access features)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from sqlalchemy import case, func, select, update
@@ -19,11 +19,13 @@ from storage.models import (
     LinkAttempt,
     LinkCode,
     Member,
+    TelegramUser,
     Unit,
     WorkingGroup,
     WorkingGroupMember,
     WorkingGroupUnit,
 )
+from storage.repositories.onboarding import has_account
 
 # Secretary first, then deputies, then members.
 _ROLE_RANK = case((Member.role == "secretary", 0), (Member.role == "deputy_secretary", 1), else_=2)
@@ -135,15 +137,24 @@ class AccessRepository:
         return rows.all()
 
     async def count_members(self, branch_id: int) -> tuple[int, int]:
-        """(active members, active members with a Telegram account)."""
+        """(active members, active members who used the bot: `has_account`, not merely an
+        imported Telegram id)."""
         row = (
             await self.session.execute(
-                select(func.count(Member.id), func.count(Member.telegram_id)).where(
-                    Member.branch_id == branch_id, Member.active
-                )
+                select(
+                    func.count(Member.id), func.count(Member.id).filter(has_account(Member))
+                ).where(Member.branch_id == branch_id, Member.active)
             )
         ).one()
         return int(row[0]), int(row[1])
+
+    async def with_account(self, telegram_ids: Iterable[int | None]) -> set[int]:
+        """Those of these Telegram ids that belong to someone who used the bot."""
+        ids = {i for i in telegram_ids if i is not None}
+        if not ids:
+            return set()
+        stmt = select(TelegramUser.id).where(TelegramUser.id.in_(ids))
+        return set((await self.session.scalars(stmt)).all())
 
     async def active_members(self, branch_id: int) -> Sequence[Member]:
         """A branch's active members, in no particular order: the service sorts them the

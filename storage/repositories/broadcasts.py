@@ -70,6 +70,12 @@ class BroadcastRepository:
         )
         return list(await self.session.scalars(stmt))
 
+    async def unit_names(self, district_id: int) -> dict[int, str]:
+        """unit id -> the name its recipients are grouped under: every unit of the district,
+        the committee itself included (its name heads the branches directly under it)."""
+        stmt = select(Unit.id, Unit.name).where(Unit.district_id == district_id)
+        return {i: n for i, n in (await self.session.execute(stmt)).all()}
+
     async def unit(self, unit_id: int) -> Unit | None:
         return await self.session.get(Unit, unit_id)
 

@@ -141,6 +141,13 @@ class MeetingRepository:
             stmt = stmt.where(Branch.id.in_(branch_ids))
         return list((await self.session.scalars(stmt.order_by(Branch.id))).all())
 
+    async def branches(self, branch_ids: Sequence[int]) -> list[Branch]:
+        """The branches with these ids, active or not."""
+        if not branch_ids:
+            return []
+        stmt = select(Branch).where(Branch.id.in_(list(set(branch_ids))))
+        return list((await self.session.scalars(stmt.order_by(Branch.id))).all())
+
     async def branch(self, branch_id: int) -> Branch | None:
         return await self.session.get(Branch, branch_id)
 

@@ -120,7 +120,8 @@ class NudgeSources:
                 Meeting.starts_at <= until,
                 Meeting.kind == MeetingKind.REGULAR.value,
                 Branch.active,
-                joined_clause(Branch.id),  # a branch not on the bot yet owes it nothing
+                # a branch owes a meeting only if it had joined by its start (`onboarding`)
+                joined_clause(Branch.id, by=Meeting.starts_at),
                 *_district(Meeting.district_id, district_id),
             )
             .order_by(Meeting.starts_at, Meeting.id)
@@ -141,7 +142,8 @@ class NudgeSources:
                 Meeting.starts_at >= since,
                 Meeting.starts_at <= until,
                 Branch.active,
-                joined_clause(Branch.id),  # a branch not on the bot yet owes it nothing
+                # a branch owes a meeting only if it had joined by its start (`onboarding`)
+                joined_clause(Branch.id, by=Meeting.starts_at),
                 ~reported,
                 *_district(Meeting.district_id, district_id),
             )

@@ -428,9 +428,11 @@ async def test_meetings_views_ics_and_regularity(bot_env: BotEnv) -> None:
         assert "Chi bộ Trường Tiểu học An: Muộn" in lines
         assert "Chi bộ tổ dân phố Ba: Chưa báo cáo" in lines
         assert "Đúng hạn: 1 · Muộn: 1 · Không họp: 0 · Chưa báo cáo: 1" in lines
-        # The previous month (nothing planned, month over): not held everywhere.
+        # The previous month: every branch joined on 24/11, after November's meeting day, so
+        # none is judged for it (never "skipped" before the Trợ lý existed).
         prev = await _tap(env, o.ADMIN, summary, "« 11/2026")
-        assert "tháng 11/2026" in prev["text"] and "Không họp: 3" in prev["text"]
+        assert "tháng 11/2026" in prev["text"] and "Không họp: 0" in prev["text"]
+        assert env.app.i18n.t("mrep.sum.not_joined", "vi", n=3) in prev["text"]
         # The unit's own group sees its branches; a secretary cannot ask for the district.
         unit = await _say(env, o.SEC1, "/meetings", "Đảng ủy xã An", UNIT_GROUP)
         assert "Đảng ủy xã An" in unit["text"] and "Chi bộ tổ dân phố Ba" not in unit["text"]

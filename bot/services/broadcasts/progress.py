@@ -235,7 +235,7 @@ async def _ack_lines(
     session: AsyncSession, ctx: MeetingContext, broadcast: Broadcast, fig: Figures, locale: str
 ) -> list[str]:
     t = ctx.i18n.t
-    names = {u.id: u.name for u in await BroadcastRepository(session).units(broadcast.district_id)}
+    names = await BroadcastRepository(session).unit_names(broadcast.district_id)
     deadline = when(broadcast.ack_deadline, ctx, locale) if broadcast.ack_deadline else None
     head = "bc.progress.acks_by" if deadline else "bc.progress.acks"
     lines = [t(head, locale, acked=fig.acked, total=fig.delivered, deadline=deadline or "")]

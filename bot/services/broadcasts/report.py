@@ -26,10 +26,13 @@ from bot.services.sheets import XLSX_MIME, clean_text, put_text, set_width, to_b
 from bot.services.vn_calendar import VN_TZ, to_local
 from bot.services.vn_sort import vn_key
 from storage.models import Broadcast
-from storage.models.broadcasts import RecipientState
+from storage.models.broadcasts import BroadcastStatus, RecipientState
 from storage.repositories.broadcasts import BroadcastRepository
 
 R = RecipientState
+# A recipient of a scheduled broadcast before its time (shown as `bc.state.waiting`): queued,
+# held until `send_at`. A display state: the stored one stays `pending`.
+WAITING = "waiting"
 __all__ = [
     "XLSX_MIME",
     "BroadcastDetail",
@@ -82,7 +85,7 @@ class RecipientLine:
     name: str
     unit: str
     target_type: str
-    state: str  # a RecipientState value
+    state: str  # a RecipientState value, or WAITING
     reason_key: str | None  # catalog key: why it failed or could not be reached
     sent_at: datetime | None
     ack_at: datetime | None
@@ -135,12 +138,23 @@ async def recent(
     return [_summary(b, figs[b.id]) for b in rows]
 
 
-async def detail(session: AsyncSession, actor: Actor, broadcast_id: int) -> BroadcastDetail:
-    """The per-unit table and who has not acknowledged (or not been reached)."""
+def waiting_for_its_time(broadcast: Broadcast, now: datetime | None) -> bool:
+    """A scheduled broadcast before its `send_at`: its queued rows are held, not going out."""
+    return broadcast.status == BroadcastStatus.SCHEDULED and (
+        now is None or broadcast.send_at is None or now < broadcast.send_at
+    )
+
+
+async def detail(
+    session: AsyncSession, actor: Actor, broadcast_id: int, *, now: datetime | None = None
+) -> BroadcastDetail:
+    """The per-unit table and who has not acknowledged (or not been reached). Before a
+    scheduled broadcast's time its recipients read `WAITING`, never "sending"."""
     broadcast = await load_managed(session, actor, broadcast_id)
+    held = waiting_for_its_time(broadcast, now)
     repo = BroadcastRepository(session)
     fig = (await figures(session, [broadcast.id]))[broadcast.id]
-    names = {u.id: u.name for u in await repo.units(broadcast.district_id)}
+    names = await repo.unit_names(broadcast.district_id)  # the committee's own name too
     units = []
     for unit_id, u in fig.by_unit.items():
         units.append(
@@ -165,6 +179,8 @@ async def detail(session: AsyncSession, actor: Actor, broadcast_id: int) -> Broa
         elif state == R.UNREACHABLE:
             reason = f"bc.reason.{rec.error or 'not_linked'}"
         unit = names.get(rec.unit_id, "") if rec.unit_id is not None else ""
+        if held and state == R.PENDING:
+            state = WAITING
         everyone.append(
             RecipientLine(rec.name, unit, rec.target_type, state, reason, rec.sent_at, rec.ack_at)
         )
@@ -226,7 +242,7 @@ def workbook_labels(i18n: CatalogI18n, locale: str, d: BroadcastDetail) -> Workb
         sent_at=t("bc.sheet.sent_at", locale),
         ack_at=t("bc.sheet.ack_at", locale),
         no_unit=t("bc.unit.none", locale),
-        states={s.value: t(f"bc.state.{s.value}", locale) for s in R},
+        states={s: t(f"bc.state.{s}", locale) for s in [*R, WAITING]},
         reasons={k: t(k, locale) for k in keys},
     )
 

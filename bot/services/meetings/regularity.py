@@ -7,15 +7,19 @@ Outcomes, decided from the meeting and its current report:
 * late: a regular meeting reported held later in its month than that.
 * not_held: reported as not held, or cancelled (and, for a month, no regular meeting at all once
   the month is over).
+* not_scheduled: (a month) no regular meeting at all though the day the branch's rule gives
+  has passed: missed so far, never "upcoming".
 * not_reported: started more than `report_grace` ago with no report.
 * upcoming / awaiting_report: not decided yet.
-* not_joined: the branch has not joined the bot (`storage.repositories.onboarding`): a month
-  summary says so instead of judging it.
+* not_joined: the branch had not joined the bot by the month's meeting (`onboarding.owes`: by
+  the regular meeting's start, or the rule's moment when there is none): a month summary says
+  so instead of judging it.
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -23,10 +27,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.meetings.common import DEFAULT_CONFIG, MeetingConfig
-from bot.services.vn_calendar import VN_TZ, month_bounds, to_local
-from storage.models import Meeting, MeetingReport
+from bot.services.meetings.plan import rule_slot
+from bot.services.vn_calendar import VN_TZ, local_to_utc, month_bounds, to_local
+from storage.models import Branch, Meeting, MeetingReport
 from storage.models.meetings import MeetingKind, MeetingStatus
 from storage.repositories.meetings import MeetingRepository
+from storage.repositories.onboarding import owes
 
 
 class Outcome(enum.StrEnum):
@@ -37,6 +43,7 @@ class Outcome(enum.StrEnum):
     UPCOMING = "upcoming"
     AWAITING_REPORT = "awaiting_report"
     NOT_JOINED = "not_joined"  # the branch has not joined the bot: not judged by it
+    NOT_SCHEDULED = "not_scheduled"  # a month: its rule day passed with no meeting at all
 
 
 FINAL_OUTCOMES = frozenset({Outcome.ON_TIME, Outcome.LATE, Outcome.NOT_HELD, Outcome.NOT_REPORTED})
@@ -103,13 +110,15 @@ async def month_figures(
     *,
     config: MeetingConfig = DEFAULT_CONFIG,
     tz: ZoneInfo = VN_TZ,
-    joined: set[int] | None = None,
+    joined_since: Mapping[int, datetime] | None = None,
 ) -> list[BranchMonth]:
-    """Regularity of each branch for one local month, in two queries whatever the count;
-    `joined`: the branches that joined the bot (the others read `not_joined`)."""
+    """Regularity of each branch for one local month, in three queries whatever the count;
+    `joined_since`: when each branch joined the bot (`onboarding.joined_since_many`): a branch
+    that had not joined by the month's meeting reads `not_joined`; None judges every branch."""
     start, end = month_bounds(year, month, tz)
     repo = MeetingRepository(session)
     meetings = await repo.of_branches(branch_ids, start, end)
+    branches = {b.id: b for b in await repo.branches(branch_ids)}
     outcomes = await meeting_outcomes(session, meetings, now, config=config, tz=tz)
     by_branch: dict[int, list[Meeting]] = {b: [] for b in branch_ids}
     for m in meetings:
@@ -118,12 +127,15 @@ async def month_figures(
     for branch_id in branch_ids:
         mine = by_branch[branch_id]
         regular = next((m for m in mine if m.kind == MeetingKind.REGULAR.value), None)
-        if joined is not None and branch_id not in joined:
+        due = regular.starts_at if regular else rule_moment(branches[branch_id], year, month, tz)
+        if joined_since is not None and not owes(joined_since.get(branch_id), due):
             regular_outcome = Outcome.NOT_JOINED
         elif regular is not None:
             regular_outcome = outcomes[regular.id]
+        elif now >= end:
+            regular_outcome = Outcome.NOT_HELD
         else:
-            regular_outcome = Outcome.NOT_HELD if now >= end else Outcome.UPCOMING
+            regular_outcome = Outcome.UPCOMING if now < due else Outcome.NOT_SCHEDULED
         held = {Outcome.ON_TIME, Outcome.LATE}
         figures.append(
             BranchMonth(
@@ -146,6 +158,11 @@ async def month_figures(
             )
         )
     return figures
+
+
+def rule_moment(branch: Branch, year: int, month: int, tz: ZoneInfo = VN_TZ) -> datetime:
+    """When the branch's rule puts its regular meeting of the month (holiday-shifted)."""
+    return local_to_utc(rule_slot(branch.meeting_day, year, month).day, branch.meeting_time, tz)
 
 
 def local_month(dt: datetime, tz: ZoneInfo = VN_TZ) -> tuple[int, int]:
