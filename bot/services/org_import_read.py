@@ -24,6 +24,7 @@ import openpyxl
 from bot.inputs import try_int
 from bot.services.phones import InvalidPhone, normalize_phone
 from storage.models.org import DEFAULT_LEVEL_NAMES, BranchKind, MemberRole, MemberStatus, UnitKind
+from storage.models.rosters import Cadence
 
 # Table name -> (required columns, optional columns). File stems / sheet names = table names.
 COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -66,9 +67,9 @@ _YES_NO = {
 }
 # The visiting cadences a working group row may name, and the program value each means.
 CADENCES = {
-    "quarterly": "quarter_first_month",
-    "quarter_first_month": "quarter_first_month",
-    "monthly": "monthly",
+    "quarterly": Cadence.QUARTER_FIRST_MONTH,
+    "quarter_first_month": Cadence.QUARTER_FIRST_MONTH,
+    "monthly": Cadence.MONTHLY,
 }
 TABLE_ORDER = tuple(COLUMNS)
 MAX_CODE = 32
@@ -154,7 +155,7 @@ class WorkingGroupRow:
     leader_code: str | None
     unit_codes: tuple[str, ...]
     visit_kinds: str = ""
-    cadence: str | None = None  # None: the program keeps what it has
+    cadence: Cadence | None = None  # None: the program keeps what it has
     visitors_per_meeting: int | None = None
 
 

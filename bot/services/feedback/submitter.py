@@ -34,7 +34,7 @@ async def reply_info(
         raise FeedbackError("fb.not_asked")
     body = checked_text(text)
     before = snapshot(item)
-    item.status = (FeedbackStatus.TAKEN if item.taken_by else FeedbackStatus.OPEN).value
+    item.status = FeedbackStatus.TAKEN if item.taken_by else FeedbackStatus.OPEN
     event = await record(session, ctx, actor.telegram_id, item, "info", before, text=body)
     await FeedbackNotices(session, ctx).to_holder(
         item,
@@ -55,7 +55,7 @@ async def accept(
     if item.status != FeedbackStatus.ANSWERED.value:
         raise FeedbackError("fb.bad_state")
     before = snapshot(item)
-    item.status, item.closed_at = FeedbackStatus.CLOSED.value, ctx.now()
+    item.status, item.closed_at = FeedbackStatus.CLOSED, ctx.now()
     event = await record(session, ctx, actor.telegram_id, item, "accepted", before)
     notices = FeedbackNotices(session, ctx)
     chats = [c for c in await notices.reachable([item.answered_by]) if c != actor.telegram_id]
@@ -83,7 +83,7 @@ async def reopen(
     text = checked_reason(reason)
     before = snapshot(item)
     now = ctx.now()
-    item.status, item.taken_by = FeedbackStatus.OPEN.value, None
+    item.status, item.taken_by = FeedbackStatus.OPEN, None
     item.reopened += 1
     item.deadline = now + config.deadline_for(item.level_type)
     event = await record(session, ctx, actor.telegram_id, item, "reopened", before, text=text)
@@ -107,7 +107,7 @@ async def auto_close(
     closed = 0
     for item in await FeedbackRepository(session).answered_before(now - config.auto_close_after):
         before = snapshot(item)
-        item.status, item.closed_at = FeedbackStatus.CLOSED.value, now
+        item.status, item.closed_at = FeedbackStatus.CLOSED, now
         event = await record(session, ctx, None, item, "auto_closed", before)
         level = await level_holding(session, item)
         await FeedbackNotices(session, ctx, config).ended(

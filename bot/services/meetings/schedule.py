@@ -335,7 +335,7 @@ async def reschedule_meeting(
         raise MeetingError("meetings.error.nothing_changed")
     meeting.starts_at, meeting.place = new_start, new_place
     meeting.title, meeting.agenda = new_title, new_agenda
-    meeting.status = MeetingStatus.SCHEDULED.value
+    meeting.status = MeetingStatus.SCHEDULED
     meeting.version += 1
     meeting.updated_by = actor.telegram_id
     await session.flush()
@@ -393,7 +393,7 @@ async def cancel_meeting(
         raise MeetingError("meetings.error.already_started")
     reason = cancel_reason(reason)
     before = _snapshot(meeting)
-    meeting.status = MeetingStatus.CANCELLED.value
+    meeting.status = MeetingStatus.CANCELLED
     meeting.cancel_reason, meeting.cancelled_at = reason, now
     meeting.version += 1
     meeting.updated_by = actor.telegram_id

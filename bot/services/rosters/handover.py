@@ -156,7 +156,7 @@ def snapshot(visit: RosterVisit) -> dict[str, Any]:
 
 
 def drop(visit: RosterVisit, reason: str) -> None:
-    visit.status = VisitStatus.DROPPED.value
+    visit.status = VisitStatus.DROPPED
     visit.dropped_reason = reason
 
 

@@ -181,7 +181,7 @@ async def answer_move(
     if accept:
         await _move_meeting(session, ctx, actor, req, branch)
     now = ctx.now()
-    req.status = MoveStatus.ACCEPTED.value if accept else MoveStatus.DECLINED.value
+    req.status = MoveStatus.ACCEPTED if accept else MoveStatus.DECLINED
     req.decided_by, req.decided_at = actor.telegram_id, now
     await session.flush()
     await audit.record(
@@ -235,7 +235,7 @@ async def _move_meeting(
         branch, rule_slot(branch.meeting_day, req.period_year, req.period_month), ctx.tz
     )
     meeting.starts_at = req.to_start
-    meeting.origin = MeetingOrigin.SECRETARY.value
+    meeting.origin = MeetingOrigin.SECRETARY
     meeting.created_by = actor.telegram_id
     session.add(meeting)
     await session.flush()

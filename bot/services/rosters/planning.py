@@ -32,7 +32,7 @@ from bot.services.rosters.shortfall import explain, free_at, suggest_moves
 from bot.services.rosters.solver import Solution, Visitor, solve
 from bot.services.vn_calendar import to_local
 from storage.models import Roster, RosterVisit, VisitProgram
-from storage.models.rosters import RosterStatus, VisitStatus
+from storage.models.rosters import MoveStatus, RosterStatus, VisitStatus
 from storage.repositories.rosters import RosterRepository
 
 log = logging.getLogger("bot.rosters")
@@ -162,7 +162,7 @@ async def make_draft(
         roster.version += 1
         await repo.drop_visits(roster.id)
         for req in await repo.pending_moves(roster.id):
-            req.status = "withdrawn"
+            req.status = MoveStatus.WITHDRAWN
             req.decided_at = now
     roster.solver_status = solution.status.value
     roster.solver_gap = solution.gap

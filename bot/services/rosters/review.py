@@ -30,7 +30,7 @@ from bot.services.rosters.notices import RosterNotices
 from bot.services.rosters.planning import ensure_meetings, ensure_programs, make_draft
 from bot.services.vn_calendar import to_local
 from storage.models import Branch, Member, Roster, RosterVisit, WorkingGroup
-from storage.models.rosters import RosterStatus, VisitStatus
+from storage.models.rosters import MoveStatus, RosterStatus, VisitStatus
 from storage.repositories.rosters import RosterRepository
 
 
@@ -240,12 +240,12 @@ async def publish(
         first = to_local(over[0].starts_at, ctx.tz)
         raise RosterError("roster.visits_over", n=len(over), first=f"{first:%d/%m/%Y}")
     await ensure_meetings(session, ctx, roster)
-    roster.status = RosterStatus.PUBLISHED.value
+    roster.status = RosterStatus.PUBLISHED
     roster.published_at = ctx.now()
     roster.published_by = actor.telegram_id if actor else None
     roster.version += 1
     for req in await RosterRepository(session).pending_moves(roster.id):
-        req.status = "withdrawn"
+        req.status = MoveStatus.WITHDRAWN
         req.decided_at = ctx.now()
     view = await load_view(session, roster)
     await RosterNotices(session, ctx).published(
@@ -281,7 +281,7 @@ async def confirm_visits(
     changed = 0
     for v in visits:
         if v.status == VisitStatus.ASSIGNED.value:
-            v.status = VisitStatus.CONFIRMED.value
+            v.status = VisitStatus.CONFIRMED
             v.confirmed_at = now
             changed += 1
     if changed:
