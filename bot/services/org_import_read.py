@@ -507,8 +507,8 @@ def _validate_members(
             step("op.import.validating", done, len(rows), table="members")
         v = row.values
         code, name, branch_code, role = v["code"], v["full_name"], v["branch_code"], v["role"]
-        role = role.lower() or MemberRole.MEMBER.value
-        status = (v.get("status") or MemberStatus.OFFICIAL.value).lower()
+        role = role.lower() or MemberRole.MEMBER
+        status = (v.get("status") or MemberStatus.OFFICIAL).lower()
         problems = [p for p in (_code(code, "code"), _text(name, "full_name")) if p]
         if code in first_line:
             problems.append(f"duplicate member code {code} (first on line {first_line[code]})")
@@ -519,7 +519,7 @@ def _validate_members(
             problems.append(f"unknown branch code {branch_code!r}")
         if role not in roles:
             problems.append(f"unknown role {role!r} (one of {_choices(roles)})")
-        elif role == MemberRole.SECRETARY.value and branch_code:
+        elif role == MemberRole.SECRETARY and branch_code:
             if branch_code in secretary_of:
                 other, line = secretary_of[branch_code]
                 problems.append(

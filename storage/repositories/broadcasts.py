@@ -32,13 +32,12 @@ from storage.models.broadcasts import QUEUED_STATUSES, BroadcastStatus, Recipien
 from storage.models.org import MemberRole
 from storage.models.outbox import OutboxState
 
-R = RecipientState
 # Outbox outcomes and the recipient state each one means (the names match on purpose).
 OUTCOMES = {
-    OutboxState.SENT.value: R.SENT.value,
-    OutboxState.FAILED.value: R.FAILED.value,
-    OutboxState.MAYBE_SENT.value: R.MAYBE_SENT.value,
-    OutboxState.CANCELLED.value: R.CANCELLED.value,
+    OutboxState.SENT: RecipientState.SENT,
+    OutboxState.FAILED: RecipientState.FAILED,
+    OutboxState.MAYBE_SENT: RecipientState.MAYBE_SENT,
+    OutboxState.CANCELLED: RecipientState.CANCELLED,
 }
 _CHUNK = 5000  # ids per IN (...): well under both backends' parameter limits
 
@@ -252,7 +251,7 @@ class BroadcastRepository:
             seen.append(Broadcast.unit_id.in_(list(unit_ids)))
         stmt = (
             select(Broadcast)
-            .where(or_(*seen), Broadcast.status.in_([s.value for s in QUEUED_STATUSES]))
+            .where(or_(*seen), Broadcast.status.in_(QUEUED_STATUSES))
             .order_by(Broadcast.id.desc())
             .offset(offset)
             .limit(limit)
@@ -386,7 +385,7 @@ class BroadcastRepository:
         r = BroadcastRecipient
         state = case(
             (o.state.in_(list(OUTCOMES)), o.state),
-            (o.id.is_not(None), literal(R.PENDING.value)),
+            (o.id.is_not(None), literal(RecipientState.PENDING)),
             else_=r.state,
         ).label("state")
         acked = (r.ack_at.is_not(None)).label("acked")
@@ -417,7 +416,7 @@ class BroadcastRepository:
             if o_state in OUTCOMES:
                 out.append((rec, OUTCOMES[o_state], o_error))
             elif o_state is not None:
-                out.append((rec, R.PENDING.value, None))
+                out.append((rec, RecipientState.PENDING, None))
             else:
                 out.append((rec, rec.state, rec.error))
         return out

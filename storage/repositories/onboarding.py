@@ -18,13 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.models import Branch, ChatBinding, Member, TelegramUser
 from storage.models.org import MemberRole, TargetType
 
-LEADER_ROLES = (MemberRole.SECRETARY.value, MemberRole.DEPUTY_SECRETARY.value)
+LEADER_ROLES = (MemberRole.SECRETARY, MemberRole.DEPUTY_SECRETARY)
 
 
 def joined_clause(branch_id: ColumnElement[int] | object) -> ColumnElement[bool]:
     """SQL: the branch with this id has joined (for a WHERE on any query)."""
     linked = exists().where(
-        ChatBinding.target_type == TargetType.BRANCH.value,
+        ChatBinding.target_type == TargetType.BRANCH,
         ChatBinding.target_id == branch_id,
     )
     leader = exists().where(
@@ -49,7 +49,7 @@ async def joined_since(session: AsyncSession, branch_id: int) -> datetime | None
     bound = await session.scalar(
         select(ChatBinding.bound_at)
         .where(
-            ChatBinding.target_type == TargetType.BRANCH.value,
+            ChatBinding.target_type == TargetType.BRANCH,
             ChatBinding.target_id == branch_id,
         )
         .order_by(ChatBinding.bound_at)

@@ -206,21 +206,19 @@ async def export_rows(
     found = await repo.period_items(district_id, start, end)
     options = await repo.options(OptionKind.CATEGORY, [district_id])
     names = {o.code: o.name for o in options}
-    level_ids: dict[str, set[int]] = {t.value: set() for t in LevelType}
+    level_ids: dict[LevelType, set[int]] = {t: set() for t in LevelType}
     for item, _, _, _ in found:
         level_ids.setdefault(item.level_type, set()).add(item.level_id)
-    branches = await repo.branches_by_id(level_ids[LevelType.BRANCH.value])
-    units = await repo.units_by_id(
-        level_ids[LevelType.UNIT.value] | level_ids[LevelType.DISTRICT.value]
-    )
-    departments = await repo.options_by_id(level_ids[LevelType.DEPARTMENT.value])
+    branches = await repo.branches_by_id(level_ids[LevelType.BRANCH])
+    units = await repo.units_by_id(level_ids[LevelType.UNIT] | level_ids[LevelType.DISTRICT])
+    departments = await repo.options_by_id(level_ids[LevelType.DEPARTMENT])
 
     def level_name(level_type: str, level_id: int) -> str:
-        if level_type == LevelType.BRANCH.value and level_id in branches:
+        if level_type == LevelType.BRANCH and level_id in branches:
             return branches[level_id].name
-        if level_type == LevelType.DEPARTMENT.value and level_id in departments:
+        if level_type == LevelType.DEPARTMENT and level_id in departments:
             return departments[level_id].name
-        if level_id in units and level_type != LevelType.DEPARTMENT.value:
+        if level_id in units and level_type != LevelType.DEPARTMENT:
             return units[level_id].name
         return str(level_id)
 

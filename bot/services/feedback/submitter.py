@@ -30,7 +30,7 @@ async def reply_info(
     """The details asked for: back to the level (a fresh card, and the asker in private).
     Refusals: fb.not_your_item, fb.item_closed, fb.not_asked, fb.text_empty/too_long."""
     item, level = await submitters_item(session, actor, item_id, None)
-    if item.status != FeedbackStatus.ASKED.value:
+    if item.status != FeedbackStatus.ASKED:
         raise FeedbackError("fb.not_asked")
     body = checked_text(text)
     before = snapshot(item)
@@ -52,7 +52,7 @@ async def accept(
 ) -> FeedbackItem:
     """Đồng ý: the answer settles the item; it is closed."""
     item, level = await submitters_item(session, actor, item_id, version)
-    if item.status != FeedbackStatus.ANSWERED.value:
+    if item.status != FeedbackStatus.ANSWERED:
         raise FeedbackError("fb.bad_state")
     before = snapshot(item)
     item.status, item.closed_at = FeedbackStatus.CLOSED, ctx.now()
@@ -76,7 +76,7 @@ async def reopen(
     """Chưa thỏa đáng: back to the level that answered, open, with a fresh time to answer; at
     most `config.reopen_limit` times (`fb.reopen_used`)."""
     item, level = await submitters_item(session, actor, item_id, version)
-    if item.status != FeedbackStatus.ANSWERED.value:
+    if item.status != FeedbackStatus.ANSWERED:
         raise FeedbackError("fb.bad_state")
     if item.reopened >= config.reopen_limit:
         raise FeedbackError("fb.reopen_used", limit=config.reopen_limit)

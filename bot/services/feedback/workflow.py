@@ -89,7 +89,7 @@ async def _targets(session: AsyncSession, item: FeedbackItem, current: Level) ->
     for dep in await departments(session, item.district_id):
         out.append(Level(LevelType.DEPARTMENT, dep.id, dep.district_id, dep.name, dep.chat_id))
     units = vn_sorted(await repo.units_of_district(item.district_id), key=lambda u: u.name)
-    chats = await repo.chats_of(TargetType.UNIT.value, (u.id for u in units))
+    chats = await repo.chats_of(TargetType.UNIT, (u.id for u in units))
     out += [Level(LevelType.UNIT, u.id, item.district_id, u.name, chats.get(u.id)) for u in units]
     return [lv for lv in out if lv.ref != current.ref]
 
@@ -104,8 +104,8 @@ async def forward_targets(
     level = await level_holding(session, item)
     if not acts_at(actor, level, via_chat):
         raise FeedbackError("fb.not_your_level")
-    if item.status not in {s.value for s in _WAITING}:
-        answered = item.status == FeedbackStatus.ANSWERED.value
+    if item.status not in _WAITING:
+        answered = item.status == FeedbackStatus.ANSWERED
         raise FeedbackError("fb.bad_state" if answered else "fb.item_closed")
     return await _targets(session, item, level)
 
@@ -132,7 +132,7 @@ async def forward(
     now = ctx.now()
     item.level_type, item.level_id = target.type, target.id
     item.reached_level_at = now
-    item.deadline = now + config.deadline_for(target.type.value)
+    item.deadline = now + config.deadline_for(target.type)
     item.status, item.taken_by = FeedbackStatus.OPEN, None
     data = {"from": [level.type.value, level.id], "to": [target.type.value, target.id]}
     event = await record(session, ctx, actor.telegram_id, item, "forwarded", before, data=data)

@@ -37,7 +37,7 @@ async def live_message(session: AsyncSession, meeting: Meeting) -> LiveTarget | 
     if row is None:
         return None
     kind, chat_id, message_id, sent = row
-    if kind == NoticeKind.ANNOUNCE.value:
+    if kind == NoticeKind.ANNOUNCE:
         return LiveTarget(chat_id, message_id, "mtg.announce.head")
     return LiveTarget(chat_id, message_id, "mtg.changed.head", sent.split("\n\n", 1)[0] or None)
 
@@ -69,7 +69,7 @@ class LiveCounts(CoalescedEdits):
                 meeting = await repo.get(meeting_id)
                 if (
                     meeting is None
-                    or meeting.status != MeetingStatus.SCHEDULED.value
+                    or meeting.status != MeetingStatus.SCHEDULED
                     or meeting.starts_at <= now
                 ):
                     self.pending.discard(meeting_id)

@@ -139,7 +139,7 @@ async def answer_offer(
     stays the visitor's). Returns the visit that now stands."""
     repo = RosterRepository(session)
     visit = await repo.visit(visit_id, for_update=True)
-    if visit is None or visit.status != VisitStatus.OFFERED.value:
+    if visit is None or visit.status != VisitStatus.OFFERED:
         raise RosterError("roster.offer_gone")
     if visit.offer_to_member_id not in member_ids(actor):
         raise RosterError("roster.not_offered_to_you")
@@ -257,7 +257,7 @@ async def confirm_handback(
         raise RosterError("roster.handback_gone")
     scope = await scope_of(session, visit)
     require_leader(actor, scope.group)
-    if visit.status != VisitStatus.RETURNED.value:
+    if visit.status != VisitStatus.RETURNED:
         raise RosterError("roster.handback_gone")
     now = ctx.now()
     if visit.starts_at <= now:

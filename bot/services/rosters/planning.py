@@ -132,7 +132,7 @@ async def make_draft(
         require_leader(actor, group)
     ensure_open(quarter, ctx.now(), ctx.tz)
     roster = await repo.roster_for(program.id, quarter.year, quarter.quarter, for_update=True)
-    if roster is not None and roster.status == RosterStatus.PUBLISHED.value:
+    if roster is not None and roster.status == RosterStatus.PUBLISHED:
         raise RosterError("roster.already_published", quarter=quarter, group=group.name)
     inp = await load_input(session, program, quarter, config=config, tz=ctx.tz)
     previous = None
@@ -152,7 +152,7 @@ async def make_draft(
             district_id=program.district_id,
             year=quarter.year,
             quarter=quarter.quarter,
-            status=RosterStatus.DRAFT.value,
+            status=RosterStatus.DRAFT,
             version=1,
             created_at=now,
         )
@@ -208,7 +208,7 @@ async def make_draft(
                     period_month=month,
                     starts_at=slot.start.astimezone(ctx.tz).astimezone(now.tzinfo),
                     visitor_member_id=inp.members[code].id,
-                    status=VisitStatus.ASSIGNED.value,
+                    status=VisitStatus.ASSIGNED,
                     created_at=now,
                 )
             )
