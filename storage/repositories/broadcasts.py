@@ -12,7 +12,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, func, insert, literal, or_, select, update
+from sqlalchemy import (
+    and_,
+    bindparam,
+    case,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
@@ -383,10 +394,17 @@ class BroadcastRepository:
         failed rows from the command line. Unreachable recipients have no row."""
         o = OutboxEntry
         r = BroadcastRecipient
-        state = case(
-            (o.state.in_(list(OUTCOMES)), o.state),
-            (o.id.is_not(None), literal(RecipientState.PENDING)),
-            else_=r.state,
+        # The outbox's states and the recipients' are two enums over one vocabulary (OUTCOMES):
+        # the mixed column is read as the recipients' enum, not as the outbox's (its first
+        # branch), which has no `unreachable`.
+        recipient_state = r.state.type
+        state = type_coerce(
+            case(
+                (o.state.in_(list(OUTCOMES)), o.state),
+                (o.id.is_not(None), literal(RecipientState.PENDING, recipient_state)),
+                else_=r.state,
+            ),
+            recipient_state,
         ).label("state")
         acked = (r.ack_at.is_not(None)).label("acked")
         stmt = (

@@ -128,7 +128,7 @@ def _values(row: ItemRow, labels: ExportLabels, tz: ZoneInfo) -> dict[str, objec
     on_time = "" if row.on_time is None else word("yes" if row.on_time else "no", "")
     # A committee's own name says its level in the organisation's words ("Đảng ủy phường An
     # Phú Đông"); a generic word before it would only repeat or contradict it.
-    if row.level_type in ("unit", "district") and row.level_name:
+    if row.level_type in (LevelType.UNIT, LevelType.DISTRICT) and row.level_name:
         level = row.level_name
     else:
         level = f"{word(f'level.{row.level_type}', row.level_type)}: {row.level_name}"

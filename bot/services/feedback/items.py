@@ -218,7 +218,7 @@ async def _create(
             at=now,
             actor_tg=actor.telegram_id,
             action="raised",
-            level_type=level.type.value,
+            level_type=level.type,
             level_id=level.id,
             data=data,
         )

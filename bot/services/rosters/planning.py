@@ -164,7 +164,7 @@ async def make_draft(
         for req in await repo.pending_moves(roster.id):
             req.status = MoveStatus.WITHDRAWN
             req.decided_at = now
-    roster.solver_status = solution.status.value
+    roster.solver_status = solution.status
     roster.solver_gap = solution.gap
     roster.levels = list(solution.levels)
     roster.generated_at = now
