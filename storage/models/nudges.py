@@ -74,6 +74,7 @@ class NudgeSetting(Base):
     __tablename__ = "nudge_settings"
 
     district_id: Mapped[int] = mapped_column(ForeignKey("units.id"), primary_key=True)
+    # A NudgePolicy value, or WAKING for the district's waking-hours row: a string, not the enum.
     policy: Mapped[str] = mapped_column(String(32), primary_key=True)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     # Hours from the obligation's moment (the meeting, the publication, the deadline...) to
