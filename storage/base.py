@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import enum
 from datetime import UTC, datetime
 from typing import ClassVar
 
-from sqlalchemy import DateTime, MetaData, Table, TypeDecorator
+from sqlalchemy import DateTime, Enum, MetaData, Table, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase
 
 NAMING_CONVENTION = {
@@ -36,6 +37,25 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+def enum_column(enum_class: type[enum.Enum], length: int) -> Enum:
+    """The column type of a column that holds one of `enum_class`'s values.
+
+    Rows load as the enum's members, so code compares and stores members, never spelled-out
+    strings. The schema stays the plain VARCHAR(length) the migrations made (no native enum
+    type, no CHECK constraint): adding a member needs no migration on either backend. The
+    values (not the member names) are stored, and a value outside the enum is refused on the
+    way in (`validate_strings`) rather than found later by a reader that cannot load it.
+    """
+    return Enum(
+        enum_class,
+        native_enum=False,
+        values_callable=lambda members: [m.value for m in members],
+        create_constraint=False,
+        length=length,
+        validate_strings=True,
+    )
 
 
 def utcnow() -> datetime:

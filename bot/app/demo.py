@@ -40,6 +40,7 @@ from sandbox import Sandbox, persist
 from sandbox.demo import add_demo
 from sandbox.server import create_app as create_sandbox_app
 from storage.models import Branch, ChatBinding, CommitteeAdmin, Member, TelegramUser, Unit
+from storage.models.org import UnitKind
 
 log = logging.getLogger("bot.app.demo")
 
@@ -133,7 +134,7 @@ class Org:
 
 async def load_org(session: AsyncSession) -> Org | None:
     commune = await session.scalar(
-        select(Unit).where(Unit.kind == "commune").order_by(Unit.id).limit(1)
+        select(Unit).where(Unit.kind == UnitKind.COMMUNE).order_by(Unit.id).limit(1)
     )
     if commune is None:
         commune = await session.scalar(

@@ -58,7 +58,6 @@ from storage.models.outbox import OutboxEntry, OutboxState
 from storage.repositories.outbox import OutboxRepository
 
 log = logging.getLogger("bot.outbox.sender")
-S = OutboxState
 # A sent row's `error` when the pin asked for failed: "not_pinned: <Telegram's description>".
 NOT_PINNED = "not_pinned"
 
@@ -468,7 +467,9 @@ class Sender:
             for other in self.scheduler.remove_chat_items(old):
                 other.chat_id = exc.migrate_to_chat_id
                 self.scheduler.push(other.chat_id, other.entry.priority, other, time.monotonic())
-            await self._submit("update", entry.id, {"state": S.CLAIMED, "chat_id": held.chat_id})
+            await self._submit(
+                "update", entry.id, {"state": OutboxState.CLAIMED, "chat_id": held.chat_id}
+            )
             self.scheduler.push(held.chat_id, entry.priority, held, time.monotonic())
             return None, False
         except TelegramEntityTooLarge as exc:
@@ -490,7 +491,7 @@ class Sender:
                     await self._finish(
                         entry,
                         {
-                            "state": S.MAYBE_SENT,
+                            "state": OutboxState.MAYBE_SENT,
                             "uncertain_attempts": entry.uncertain_attempts + 1,
                             "error": f"read timeout, not retried: {exc.message}"[:512],
                             "finished_at": now,
@@ -512,7 +513,7 @@ class Sender:
         await self._finish(
             entry,
             {
-                "state": S.SENT,
+                "state": OutboxState.SENT,
                 "telegram_message_id": message_id,
                 "sent_chat_id": held.chat_id,
                 "uncertain_attempts": entry.uncertain_attempts,
@@ -661,9 +662,9 @@ class Sender:
         }
         keep = self._running and delay <= self.config.hold_retries_up_to
         if keep:  # still ours (the lease covers it), waiting in the scheduler
-            values["state"] = S.CLAIMED
+            values["state"] = OutboxState.CLAIMED
         else:
-            values.update(state=S.PENDING, claim_token=None, lease_until=None)
+            values.update(state=OutboxState.PENDING, claim_token=None, lease_until=None)
             # Claim it again as soon as it is due, not at the next poll.
             asyncio.get_running_loop().call_later(delay + 0.01, self.wake)
         return await self._finish(entry, values) and keep
@@ -675,7 +676,7 @@ class Sender:
         await self._finish(
             entry,
             {
-                "state": S.FAILED,
+                "state": OutboxState.FAILED,
                 "error_code": code,
                 "error": f"{reason}: {description}"[:512],
                 "uncertain_attempts": entry.uncertain_attempts,

@@ -51,9 +51,9 @@ class Subjects:
     person_id: int | None
 
     def counted(self) -> list[tuple[str, int]]:
-        keys = [(Scope.CHAT.value, self.chat_id)]
+        keys: list[tuple[str, int]] = [(Scope.CHAT, self.chat_id)]
         if self.person_id is not None:
-            keys.append((Scope.PERSON.value, self.person_id))
+            keys.append((Scope.PERSON, self.person_id))
         return keys
 
 

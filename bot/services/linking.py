@@ -137,7 +137,7 @@ async def issue_code(
     code = new_code()
     row = LinkCode(
         code_hash=code_hash(normalize_code(code) or ""),
-        target_type=info.target.type.value,
+        target_type=info.target.type,
         target_id=info.target.id,
         district_id=info.target.district_id,
         created_by=actor.telegram_id,
@@ -178,7 +178,7 @@ async def request_code(
     if len(targets) > 1:
         return CodeRequest(choices=targets)
     only = targets[0].target
-    return CodeRequest(issued=await issue_code(session, actor, only.type.value, only.id, now))
+    return CodeRequest(issued=await issue_code(session, actor, only.type, only.id, now))
 
 
 async def link_chat(
@@ -242,7 +242,7 @@ async def _bind(
         raise Refused("link.target_gone")
     current = await repo.binding_for_chat(chat.id)
     if current is not None and (current.target_type, current.target_id) == (
-        info.target.type.value,
+        info.target.type,
         info.target.id,
     ):
         return LinkOutcome(target=info, already=True)
@@ -253,7 +253,7 @@ async def _bind(
         if other is None or not can(sender, Action.LINK_CHAT, other.target):
             raise Refused("link.chat_bound_elsewhere", target=other_label)
         replaced = other_label
-    existing = await repo.binding_for_target(info.target.type.value, info.target.id)
+    existing = await repo.binding_for_target(info.target.type, info.target.id)
 
     # All checks passed: write.
     if current is not None:
@@ -265,7 +265,7 @@ async def _bind(
     binding = ChatBinding(
         chat_id=chat.id,
         chat_title=chat.title[:256],
-        target_type=info.target.type.value,
+        target_type=info.target.type,
         target_id=info.target.id,
         district_id=info.target.district_id,
         active=True,

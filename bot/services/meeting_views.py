@@ -100,7 +100,7 @@ class MeetingDetail:
 
     @property
     def cancelled(self) -> bool:
-        return self.meeting.status == MeetingStatus.CANCELLED.value
+        return self.meeting.status == MeetingStatus.CANCELLED
 
 
 # Branch lists -------------------------------------------------------------------------------
@@ -114,12 +114,12 @@ async def _viewable_branch(
     branch = await MeetingRepository(session).branch(row_id(branch_id))
     if branch is None or not branch.active:
         raise MeetingError("meetings.error.not_found")
-    if not _is_chat_of(chat_binding, TargetType.BRANCH.value, branch.id):
+    if not _is_chat_of(chat_binding, TargetType.BRANCH, branch.id):
         require(actor, Action.VIEW_BRANCH, Target.branch(branch))
     return branch
 
 
-def _is_chat_of(binding: ChatBinding | None, target_type: str, target_id: int) -> bool:
+def _is_chat_of(binding: ChatBinding | None, target_type: TargetType, target_id: int) -> bool:
     return binding is not None and (binding.target_type, binding.target_id) == (
         target_type,
         target_id,
@@ -227,10 +227,10 @@ async def _scope_unit(
     if unit is None or unit.district_id is None or not unit.active:
         raise MeetingError("meetings.error.not_found")
     target = Target.unit(unit)
-    if target.type.value != scope.kind:
+    if target.type != scope.kind:
         raise MeetingError("meetings.error.not_found")
     # The unit's (or committee's) own linked group may see its summary; anyone else asks policy.
-    if not _is_chat_of(chat_binding, target.type.value, target.id):
+    if not _is_chat_of(chat_binding, target.type, target.id):
         require(actor, Action.VIEW_BRANCH, target)
     return unit
 
@@ -250,7 +250,7 @@ async def summary(
     """The regularity of a unit's (or the whole district's) branches in one local month."""
     unit = await _scope_unit(session, actor, scope, chat_binding)
     org = OrgRepository(session)
-    if scope.kind == TargetType.COMMITTEE.value:
+    if scope.kind == TargetType.COMMITTEE:
         branches = await org.branches_of_district(unit.id)
     else:
         branches = await org.branches_of_unit(unit.id)
@@ -486,7 +486,7 @@ async def ics_file(
             if scope.kind != "branch":
                 raise Refused("mrep.ics.branch_only")
             branch_id = scope.id
-        elif binding is not None and binding.target_type == TargetType.BRANCH.value:
+        elif binding is not None and binding.target_type == TargetType.BRANCH:
             branch_id = binding.target_id
         else:
             branch_id = own_branch_id(actor)

@@ -24,6 +24,7 @@ import openpyxl
 from bot.inputs import try_int
 from bot.services.phones import InvalidPhone, normalize_phone
 from storage.models.org import DEFAULT_LEVEL_NAMES, BranchKind, MemberRole, MemberStatus, UnitKind
+from storage.models.rosters import Cadence
 
 # Table name -> (required columns, optional columns). File stems / sheet names = table names.
 COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -66,9 +67,9 @@ _YES_NO = {
 }
 # The visiting cadences a working group row may name, and the program value each means.
 CADENCES = {
-    "quarterly": "quarter_first_month",
-    "quarter_first_month": "quarter_first_month",
-    "monthly": "monthly",
+    "quarterly": Cadence.QUARTER_FIRST_MONTH,
+    "quarter_first_month": Cadence.QUARTER_FIRST_MONTH,
+    "monthly": Cadence.MONTHLY,
 }
 TABLE_ORDER = tuple(COLUMNS)
 MAX_CODE = 32
@@ -154,7 +155,7 @@ class WorkingGroupRow:
     leader_code: str | None
     unit_codes: tuple[str, ...]
     visit_kinds: str = ""
-    cadence: str | None = None  # None: the program keeps what it has
+    cadence: Cadence | None = None  # None: the program keeps what it has
     visitors_per_meeting: int | None = None
 
 
@@ -506,8 +507,8 @@ def _validate_members(
             step("op.import.validating", done, len(rows), table="members")
         v = row.values
         code, name, branch_code, role = v["code"], v["full_name"], v["branch_code"], v["role"]
-        role = role.lower() or MemberRole.MEMBER.value
-        status = (v.get("status") or MemberStatus.OFFICIAL.value).lower()
+        role = role.lower() or MemberRole.MEMBER
+        status = (v.get("status") or MemberStatus.OFFICIAL).lower()
         problems = [p for p in (_code(code, "code"), _text(name, "full_name")) if p]
         if code in first_line:
             problems.append(f"duplicate member code {code} (first on line {first_line[code]})")
@@ -518,7 +519,7 @@ def _validate_members(
             problems.append(f"unknown branch code {branch_code!r}")
         if role not in roles:
             problems.append(f"unknown role {role!r} (one of {_choices(roles)})")
-        elif role == MemberRole.SECRETARY.value and branch_code:
+        elif role == MemberRole.SECRETARY and branch_code:
             if branch_code in secretary_of:
                 other, line = secretary_of[branch_code]
                 problems.append(

@@ -130,11 +130,11 @@ def _promote_last(
     """The database allows one active secretary per branch and checks it row by row, so a
     hand-over (old secretary demoted, new one promoted) must write every demotion first:
     new secretaries are written as plain members, then promoted at the very end."""
-    secretary = MemberRole.SECRETARY.value
+    secretary = MemberRole.SECRETARY
     if row.role == secretary and (
         old["role"] != secretary or old["branch_code"] != row.branch_code or not old["active"]
     ):
-        values["role"] = MemberRole.MEMBER.value
+        values["role"] = MemberRole.MEMBER
         return {"role": secretary}
     return None
 

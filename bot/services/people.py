@@ -9,12 +9,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.policy import Action, Actor, Refused, Target, menu_roles, require
 from bot.services.vn_sort import vn_key
-from storage.models.org import TargetType
+from storage.models.org import MemberRole, TargetType
 from storage.repositories.access import AccessRepository
 
 PAGE_SIZE = 8
 # Leaders head a branch's member list: the secretary, then deputies, then everyone else.
-_ROLE_RANK = {"secretary": 0, "deputy_secretary": 1}
+_ROLE_RANK = {MemberRole.SECRETARY: 0, MemberRole.DEPUTY_SECRETARY: 1}
 
 
 @dataclass(frozen=True)
@@ -136,7 +136,7 @@ async def branch_card(
     unit = await repo.unit(branch.unit_id)
     leaders = await repo.branch_leaders(branch.id)
     total, on_telegram = await repo.count_members(branch.id)
-    binding = await repo.binding_for_target(TargetType.BRANCH.value, branch.id)
+    binding = await repo.binding_for_target(TargetType.BRANCH, branch.id)
     return BranchCard(
         id=branch.id,
         code=branch.code,
@@ -146,8 +146,8 @@ async def branch_card(
         meeting_day=branch.meeting_day,
         meeting_time=branch.meeting_time,
         location=branch.location,
-        secretary=next((m.full_name for m in leaders if m.role == "secretary"), None),
-        deputies=[m.full_name for m in leaders if m.role == "deputy_secretary"],
+        secretary=next((m.full_name for m in leaders if m.role == MemberRole.SECRETARY), None),
+        deputies=[m.full_name for m in leaders if m.role == MemberRole.DEPUTY_SECRETARY],
         members=total,
         on_telegram=on_telegram,
         chat_title=binding.chat_title if binding is not None else None,

@@ -37,7 +37,7 @@ from storage.models import Branch, Unit, WorkingGroup
 from storage.models.org import VISITED_KINDS_DEFAULT, MemberRole, TargetType
 from storage.repositories.access import AccessRepository
 
-LEADER_ROLES = frozenset({MemberRole.SECRETARY.value, MemberRole.DEPUTY_SECRETARY.value})
+LEADER_ROLES = frozenset({MemberRole.SECRETARY, MemberRole.DEPUTY_SECRETARY})
 
 
 class Refused(Exception):

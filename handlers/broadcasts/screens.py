@@ -28,7 +28,6 @@ from handlers.broadcasts.callbacks import (
 )
 from handlers.kit import short, t, when
 
-P = AudiencePart
 UNIT_PAGE = 8
 DEADLINE_DAYS = (1, 2, 3, 5, 7)
 DEFAULT_DAYS = 3
@@ -37,7 +36,12 @@ SCHEDULE_DAYS = 7  # "later": today and the next six days
 HOURS = range(6, 22)
 UNREACHABLE_SHOWN = 30
 # The parts toggled straight from the audience screen (units and kinds have their own lists).
-TOGGLES = (P.ALL_BRANCH_GROUPS, P.SECRETARIES, P.WORKING_GROUPS, P.UNIT_CHATS)
+TOGGLES = (
+    AudiencePart.ALL_BRANCH_GROUPS,
+    AudiencePart.SECRETARIES,
+    AudiencePart.WORKING_GROUPS,
+    AudiencePart.UNIT_CHATS,
+)
 
 
 def _mark(on: bool) -> str:
@@ -63,14 +67,19 @@ def audience_lines(audience: Audience, options: AudienceChoices) -> list[str]:
     """What is chosen, one line each (empty: nothing yet)."""
     names = dict(options.units)
     lines = []
-    for part in (P.ALL_BRANCH_GROUPS, P.UNIT_BRANCHES, P.BRANCH_KINDS, *TOGGLES[1:]):
+    for part in (
+        AudiencePart.ALL_BRANCH_GROUPS,
+        AudiencePart.UNIT_BRANCHES,
+        AudiencePart.BRANCH_KINDS,
+        *TOGGLES[1:],
+    ):
         if part not in audience.parts:
             continue
         line = t(f"bcui.part.{part.value}")
-        if part is P.UNIT_BRANCHES:
+        if part is AudiencePart.UNIT_BRANCHES:
             chosen = vn_sorted(names.get(u, str(u)) for u in audience.unit_ids)
             line += ": " + escape(", ".join(chosen))
-        elif part is P.BRANCH_KINDS:
+        elif part is AudiencePart.BRANCH_KINDS:
             line += ": " + ", ".join(t(f"people.kind.{k}") for k in sorted(audience.kinds))
         lines.append("• " + line)
     return lines
@@ -87,15 +96,15 @@ def audience_screen(
     rows = [
         [
             _button(
-                f"{_mark(P.ALL_BRANCH_GROUPS in audience.parts)} {t('bcui.part.all')}",
-                AudCb(b=b, a=AudAct.TOGGLE, part=P.ALL_BRANCH_GROUPS).pack(),
+                f"{_mark(AudiencePart.ALL_BRANCH_GROUPS in audience.parts)} {t('bcui.part.all')}",
+                AudCb(b=b, a=AudAct.TOGGLE, part=AudiencePart.ALL_BRANCH_GROUPS).pack(),
             )
         ],
         [
             _button(
                 t(
                     "bcui.button.units",
-                    mark=_mark(P.UNIT_BRANCHES in audience.parts),
+                    mark=_mark(AudiencePart.UNIT_BRANCHES in audience.parts),
                     n=len(audience.unit_ids),
                 ),
                 AudCb(b=b, a=AudAct.UNITS).pack(),
@@ -105,7 +114,7 @@ def audience_screen(
             _button(
                 t(
                     "bcui.button.kinds",
-                    mark=_mark(P.BRANCH_KINDS in audience.parts),
+                    mark=_mark(AudiencePart.BRANCH_KINDS in audience.parts),
                     n=len(audience.kinds),
                 ),
                 AudCb(b=b, a=AudAct.KINDS).pack(),
@@ -129,23 +138,23 @@ def toggled(audience: Audience, part: AudiencePart) -> Audience:
     (all would win), so choosing one lets the other go."""
     parts = set(audience.parts) ^ {part}
     update: dict[str, object] = {"parts": frozenset(parts)}
-    if part is P.ALL_BRANCH_GROUPS and part in parts:
-        parts -= {P.UNIT_BRANCHES, P.BRANCH_KINDS}
+    if part is AudiencePart.ALL_BRANCH_GROUPS and part in parts:
+        parts -= {AudiencePart.UNIT_BRANCHES, AudiencePart.BRANCH_KINDS}
         update = {"parts": frozenset(parts), "unit_ids": frozenset(), "kinds": frozenset()}
     return audience.model_copy(update=update)
 
 
 def with_unit(audience: Audience, unit_id: int) -> Audience:
     units = set(audience.unit_ids) ^ {unit_id}
-    parts = set(audience.parts) - {P.ALL_BRANCH_GROUPS}
-    parts = parts | {P.UNIT_BRANCHES} if units else parts - {P.UNIT_BRANCHES}
+    parts = set(audience.parts) - {AudiencePart.ALL_BRANCH_GROUPS}
+    parts = parts | {AudiencePart.UNIT_BRANCHES} if units else parts - {AudiencePart.UNIT_BRANCHES}
     return audience.model_copy(update={"parts": frozenset(parts), "unit_ids": frozenset(units)})
 
 
 def with_kind(audience: Audience, kind: str) -> Audience:
     kinds = set(audience.kinds) ^ {kind}
-    parts = set(audience.parts) - {P.ALL_BRANCH_GROUPS}
-    parts = parts | {P.BRANCH_KINDS} if kinds else parts - {P.BRANCH_KINDS}
+    parts = set(audience.parts) - {AudiencePart.ALL_BRANCH_GROUPS}
+    parts = parts | {AudiencePart.BRANCH_KINDS} if kinds else parts - {AudiencePart.BRANCH_KINDS}
     return audience.model_copy(update={"parts": frozenset(parts), "kinds": frozenset(kinds)})
 
 

@@ -118,7 +118,7 @@ def figures_text(fig: NudgeFigures, month: str) -> str:
     lines = [t("nudge.fig.head", district=escape(fig.name), month=month), ""]
     lines.append(t("nudge.fig.open", n=sum(total.open.values())))
     for policy in svc.NudgePolicy:
-        if total.open[policy.value]:
+        if total.open[policy]:
             lines.append(
                 t("nudge.fig.open_kind", kind=t(f"nudge.kind.{policy.value}"), n=total.open[policy])
             )

@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.base import Base, UTCDateTime, utcnow
+from storage.base import Base, UTCDateTime, enum_column, utcnow
 
 
 class BroadcastStatus(enum.StrEnum):
@@ -81,7 +81,9 @@ class Broadcast(Base):
     ack_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
     pin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     send_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    status: Mapped[str] = mapped_column(String(16), default=BroadcastStatus.DRAFT)
+    status: Mapped[BroadcastStatus] = mapped_column(
+        enum_column(BroadcastStatus, 16), default=BroadcastStatus.DRAFT
+    )
     version: Mapped[int] = mapped_column(Integer, default=1)
     # The sender's live progress message: queued through the outbox, then edited in place.
     progress_outbox_id: Mapped[int | None] = mapped_column(BigInteger)
@@ -114,7 +116,9 @@ class BroadcastRecipient(Base):
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
     name: Mapped[str] = mapped_column(String(256), default="")
     outbox_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
-    state: Mapped[str] = mapped_column(String(16), default=RecipientState.PENDING)
+    state: Mapped[RecipientState] = mapped_column(
+        enum_column(RecipientState, 16), default=RecipientState.PENDING
+    )
     message_id: Mapped[int | None] = mapped_column(BigInteger)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # its outcome's time
     error: Mapped[str | None] = mapped_column(String(256))

@@ -29,7 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.base import Base, UTCDateTime, utcnow
+from storage.base import Base, UTCDateTime, enum_column, utcnow
 
 
 class LevelType(enum.StrEnum):
@@ -77,7 +77,7 @@ class FeedbackOption(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     district_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[OptionKind] = mapped_column(enum_column(OptionKind, 16))
     code: Mapped[str] = mapped_column(String(32))
     name: Mapped[str] = mapped_column(String(128))
     position: Mapped[int] = mapped_column(SmallInteger, default=0)
@@ -111,28 +111,32 @@ class FeedbackItem(Base):
     number: Mapped[int] = mapped_column(Integer)
     branch_id: Mapped[int] = mapped_column(ForeignKey("branches.id"), index=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)  # the branch's
-    raised_as: Mapped[str] = mapped_column(String(16))
+    raised_as: Mapped[RaisedAs] = mapped_column(enum_column(RaisedAs, 16))
     raised_by_member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
     raised_by_tg: Mapped[int | None] = mapped_column(BigInteger, index=True)
     category: Mapped[str] = mapped_column(String(32))
     text: Mapped[str] = mapped_column(Text)
     # Sensitive matters: the answer goes to the submitter only, never to the branch's group.
     private: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
-    source_type: Mapped[str] = mapped_column(String(24), default=FeedbackSource.DIRECT)
+    source_type: Mapped[FeedbackSource] = mapped_column(
+        enum_column(FeedbackSource, 24), default=FeedbackSource.DIRECT
+    )
     source_id: Mapped[int | None] = mapped_column(Integer)
     source_index: Mapped[int | None] = mapped_column(SmallInteger)
-    level_type: Mapped[str] = mapped_column(String(16))
+    level_type: Mapped[LevelType] = mapped_column(enum_column(LevelType, 16))
     level_id: Mapped[int] = mapped_column(Integer)  # branch / unit / district id, or option id
     reached_level_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     deadline: Mapped[datetime] = mapped_column(UTCDateTime)
-    status: Mapped[str] = mapped_column(String(16), default=FeedbackStatus.OPEN)
+    status: Mapped[FeedbackStatus] = mapped_column(
+        enum_column(FeedbackStatus, 16), default=FeedbackStatus.OPEN
+    )
     taken_by: Mapped[int | None] = mapped_column(BigInteger)
     question: Mapped[str | None] = mapped_column(Text)
     answer: Mapped[str | None] = mapped_column(Text)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     answered_by: Mapped[int | None] = mapped_column(BigInteger)
     # The level that answered, and whether it answered within its deadline (figures).
-    answered_level: Mapped[str | None] = mapped_column(String(16))
+    answered_level: Mapped[LevelType | None] = mapped_column(enum_column(LevelType, 16))
     answered_on_time: Mapped[bool | None] = mapped_column(Boolean)
     first_answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reopened: Mapped[int] = mapped_column(SmallInteger, default=0)
@@ -170,7 +174,7 @@ class FeedbackEvent(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     actor_tg: Mapped[int | None] = mapped_column(BigInteger)  # null: the system
     action: Mapped[str] = mapped_column(String(24))
-    level_type: Mapped[str | None] = mapped_column(String(16))
+    level_type: Mapped[LevelType | None] = mapped_column(enum_column(LevelType, 16))
     level_id: Mapped[int | None] = mapped_column(Integer)
     text: Mapped[str | None] = mapped_column(Text)
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON)

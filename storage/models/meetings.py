@@ -31,7 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.base import Base, UTCDateTime, utcnow
+from storage.base import Base, UTCDateTime, enum_column, utcnow
 
 
 class MeetingKind(enum.StrEnum):
@@ -103,9 +103,13 @@ class Meeting(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     branch_id: Mapped[int] = mapped_column(ForeignKey("branches.id"))
     district_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(16))
-    status: Mapped[str] = mapped_column(String(16), default=MeetingStatus.PLANNED)
-    origin: Mapped[str] = mapped_column(String(16), default=MeetingOrigin.SECRETARY)
+    kind: Mapped[MeetingKind] = mapped_column(enum_column(MeetingKind, 16))
+    status: Mapped[MeetingStatus] = mapped_column(
+        enum_column(MeetingStatus, 16), default=MeetingStatus.PLANNED
+    )
+    origin: Mapped[MeetingOrigin] = mapped_column(
+        enum_column(MeetingOrigin, 16), default=MeetingOrigin.SECRETARY
+    )
     # The local (Asia/Ho_Chi_Minh) month the meeting belongs to; fixed at creation.
     period_year: Mapped[int] = mapped_column(SmallInteger)
     period_month: Mapped[int] = mapped_column(SmallInteger)
@@ -140,8 +144,8 @@ class MeetingRsvp(Base):
         ForeignKey("meetings.id", ondelete="CASCADE"), primary_key=True
     )
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), primary_key=True, index=True)
-    answer: Mapped[str] = mapped_column(String(8))
-    reason_code: Mapped[str | None] = mapped_column(String(16))
+    answer: Mapped[RsvpAnswer] = mapped_column(enum_column(RsvpAnswer, 8))
+    reason_code: Mapped[AbsenceReason | None] = mapped_column(enum_column(AbsenceReason, 16))
     reason_text: Mapped[str | None] = mapped_column(String(256))
     via: Mapped[str] = mapped_column(String(16), default="group")
     answered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -162,7 +166,7 @@ class MeetingReport(Base):
     absent: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     minutes_kept: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     minutes_file_id: Mapped[str | None] = mapped_column(String(256))
-    minutes_file_kind: Mapped[str | None] = mapped_column(String(8))
+    minutes_file_kind: Mapped[MinutesKind | None] = mapped_column(enum_column(MinutesKind, 8))
     resolution: Mapped[str] = mapped_column(Text, default="")
     topics: Mapped[list[str]] = mapped_column(JSON, default=list)
     proposals: Mapped[list[str]] = mapped_column(JSON, default=list)
@@ -178,7 +182,7 @@ class MeetingNotice(Base):
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[NoticeKind] = mapped_column(enum_column(NoticeKind, 32))
     chat_id: Mapped[int] = mapped_column(BigInteger)
     member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
     version: Mapped[int] = mapped_column(Integer)

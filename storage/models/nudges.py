@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.base import Base, UTCDateTime, utcnow
+from storage.base import Base, UTCDateTime, enum_column, utcnow
 
 
 class NudgePolicy(enum.StrEnum):
@@ -74,6 +74,7 @@ class NudgeSetting(Base):
     __tablename__ = "nudge_settings"
 
     district_id: Mapped[int] = mapped_column(ForeignKey("units.id"), primary_key=True)
+    # A NudgePolicy value, or WAKING for the district's waking-hours row: a string, not the enum.
     policy: Mapped[str] = mapped_column(String(32), primary_key=True)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     # Hours from the obligation's moment (the meeting, the publication, the deadline...) to
@@ -113,7 +114,7 @@ class NudgeTrack(Base):
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     key: Mapped[str] = mapped_column(String(64), unique=True)
-    kind: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[NudgePolicy] = mapped_column(enum_column(NudgePolicy, 32))
     district_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
     unit_id: Mapped[int | None] = mapped_column(Integer)
     branch_id: Mapped[int | None] = mapped_column(Integer)
@@ -124,7 +125,7 @@ class NudgeTrack(Base):
     # The latest "Nhắc lại sau": no nudge before it, and the escalation waits for it too.
     snoozed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    end: Mapped[str | None] = mapped_column(String(16))  # met | lapsed
+    end: Mapped[TrackEnd | None] = mapped_column(enum_column(TrackEnd, 16))
 
 
 class NudgeEvent(Base):
@@ -136,15 +137,16 @@ class NudgeEvent(Base):
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     track_id: Mapped[int] = mapped_column(ForeignKey("nudge_tracks.id", ondelete="CASCADE"))
     key: Mapped[str] = mapped_column(String(64))
-    kind: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[NudgePolicy] = mapped_column(enum_column(NudgePolicy, 32))
     district_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
     unit_id: Mapped[int | None] = mapped_column(Integer)
     chat_id: Mapped[int] = mapped_column(BigInteger, index=True)  # a person, or a group
-    step: Mapped[str] = mapped_column(String(16))
+    step: Mapped[NudgeStep] = mapped_column(enum_column(NudgeStep, 16))
     at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     outbox_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
     # The first event of the message it went out in: the "Nhắc lại sau" button names it.
     batch_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
-    reason: Mapped[str | None] = mapped_column(String(16))  # escalations: EscalationReason
+    # Escalations only: why it went up.
+    reason: Mapped[EscalationReason | None] = mapped_column(enum_column(EscalationReason, 16))
     # Set when the message was withdrawn as it was about to go out (met meanwhile).
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

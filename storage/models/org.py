@@ -31,7 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.base import Base, UTCDateTime, utcnow
+from storage.base import Base, UTCDateTime, enum_column, utcnow
 
 
 class UnitKind(enum.StrEnum):
@@ -97,11 +97,6 @@ class TargetType(enum.StrEnum):
     COMMITTEE = "committee"
 
 
-def _str_enum(length: int = 32) -> String:
-    # Stored as plain strings (no native enums): migrations stay simple on both dialects.
-    return String(length)
-
-
 class Unit(Base):
     """A committee: the organisation's top one (no parent) or one below it."""
 
@@ -110,7 +105,7 @@ class Unit(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(256))
-    kind: Mapped[str] = mapped_column(_str_enum())
+    kind: Mapped[UnitKind] = mapped_column(enum_column(UnitKind, 32))
     # The name of this unit's level as its organisation writes it ("Đảng ủy xã", "Thành ủy").
     level_name: Mapped[str] = mapped_column(String(64), default="", server_default="")
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
@@ -131,7 +126,7 @@ class Branch(Base):
     name: Mapped[str] = mapped_column(String(256))
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
     district_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
-    kind: Mapped[str] = mapped_column(_str_enum())
+    kind: Mapped[BranchKind] = mapped_column(enum_column(BranchKind, 32))
     meeting_day: Mapped[int] = mapped_column(SmallInteger)
     meeting_time: Mapped[time] = mapped_column(Time)
     location: Mapped[str] = mapped_column(String(256), default="")
@@ -165,8 +160,10 @@ class Member(Base):
     phone: Mapped[str | None] = mapped_column(String(20), index=True)
     branch_id: Mapped[int] = mapped_column(ForeignKey("branches.id"), index=True)
     district_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
-    role: Mapped[str] = mapped_column(_str_enum(), default=MemberRole.MEMBER)
-    status: Mapped[str] = mapped_column(_str_enum(), default=MemberStatus.OFFICIAL)
+    role: Mapped[MemberRole] = mapped_column(enum_column(MemberRole, 32), default=MemberRole.MEMBER)
+    status: Mapped[MemberStatus] = mapped_column(
+        enum_column(MemberStatus, 32), default=MemberStatus.OFFICIAL
+    )
     telegram_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
     telegram_username: Mapped[str | None] = mapped_column(String(64))
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
@@ -266,7 +263,7 @@ class ChatBinding(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     chat_id: Mapped[int] = mapped_column(BigInteger, index=True)
     chat_title: Mapped[str] = mapped_column(String(256), default="")
-    target_type: Mapped[str] = mapped_column(_str_enum())
+    target_type: Mapped[TargetType] = mapped_column(enum_column(TargetType, 32))
     target_id: Mapped[int] = mapped_column(Integer)
     district_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
@@ -286,7 +283,7 @@ class LinkCode(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    target_type: Mapped[str] = mapped_column(_str_enum())
+    target_type: Mapped[TargetType] = mapped_column(enum_column(TargetType, 32))
     target_id: Mapped[int] = mapped_column(Integer)
     district_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
     created_by: Mapped[int] = mapped_column(BigInteger)

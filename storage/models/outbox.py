@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.base import Base, UTCDateTime, utcnow
+from storage.base import Base, UTCDateTime, enum_column, utcnow
 
 
 class OutboxState(enum.StrEnum):
@@ -90,7 +90,9 @@ class OutboxEntry(Base):
     origin_type: Mapped[str | None] = mapped_column(String(32))
     origin_id: Mapped[str | None] = mapped_column(String(64))
     # Delivery.
-    state: Mapped[str] = mapped_column(String(16), default=OutboxState.PENDING)
+    state: Mapped[OutboxState] = mapped_column(
+        enum_column(OutboxState, 16), default=OutboxState.PENDING
+    )
     not_before: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -30,7 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.base import Base, UTCDateTime, utcnow
+from storage.base import Base, UTCDateTime, enum_column, utcnow
 
 
 class Cadence(enum.StrEnum):
@@ -87,7 +87,9 @@ class VisitProgram(Base):
     working_group_id: Mapped[int] = mapped_column(
         ForeignKey("working_groups.id", ondelete="CASCADE"), unique=True
     )
-    cadence: Mapped[str] = mapped_column(String(32), default=Cadence.QUARTER_FIRST_MONTH)
+    cadence: Mapped[Cadence] = mapped_column(
+        enum_column(Cadence, 32), default=Cadence.QUARTER_FIRST_MONTH
+    )
     visitors_per_meeting: Mapped[int] = mapped_column(SmallInteger, default=1)
     yearly_target: Mapped[int] = mapped_column(SmallInteger, default=1)
     min_gap_minutes: Mapped[int] = mapped_column(Integer, default=180)
@@ -122,7 +124,9 @@ class Roster(Base):
     district_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
     year: Mapped[int] = mapped_column(SmallInteger)
     quarter: Mapped[int] = mapped_column(SmallInteger)
-    status: Mapped[str] = mapped_column(String(16), default=RosterStatus.DRAFT)
+    status: Mapped[RosterStatus] = mapped_column(
+        enum_column(RosterStatus, 16), default=RosterStatus.DRAFT
+    )
     # Grows on every regeneration or change, so a button pressed on an older screen is refused.
     version: Mapped[int] = mapped_column(Integer, default=1)
     solver_status: Mapped[str] = mapped_column(String(16), default="")
@@ -158,7 +162,9 @@ class RosterVisit(Base):
     period_month: Mapped[int] = mapped_column(SmallInteger)
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
     visitor_member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
-    status: Mapped[str] = mapped_column(String(16), default=VisitStatus.ASSIGNED)
+    status: Mapped[VisitStatus] = mapped_column(
+        enum_column(VisitStatus, 16), default=VisitStatus.ASSIGNED
+    )
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     offer_to_member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
     offered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -178,7 +184,7 @@ class VisitReport(Base):
         ForeignKey("roster_visits.id", ondelete="CASCADE"), primary_key=True
     )
     attended: Mapped[bool] = mapped_column(Boolean)
-    quality: Mapped[str | None] = mapped_column(String(8))
+    quality: Mapped[VisitQuality | None] = mapped_column(enum_column(VisitQuality, 8))
     note: Mapped[str] = mapped_column(Text, default="")
     submitted_by: Mapped[int | None] = mapped_column(BigInteger)
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -214,7 +220,9 @@ class MoveRequest(Base):
     period_month: Mapped[int] = mapped_column(SmallInteger)
     from_start: Mapped[datetime] = mapped_column(UTCDateTime)
     to_start: Mapped[datetime] = mapped_column(UTCDateTime)
-    status: Mapped[str] = mapped_column(String(16), default=MoveStatus.PENDING)
+    status: Mapped[MoveStatus] = mapped_column(
+        enum_column(MoveStatus, 16), default=MoveStatus.PENDING
+    )
     asked_by: Mapped[int | None] = mapped_column(BigInteger)
     decided_by: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -25,10 +25,15 @@ from storage.models import (
     WorkingGroupMember,
     WorkingGroupUnit,
 )
+from storage.models.org import MemberRole, TargetType
 from storage.repositories.onboarding import has_account
 
 # Secretary first, then deputies, then members.
-_ROLE_RANK = case((Member.role == "secretary", 0), (Member.role == "deputy_secretary", 1), else_=2)
+_ROLE_RANK = case(
+    (Member.role == MemberRole.SECRETARY, 0),
+    (Member.role == MemberRole.DEPUTY_SECRETARY, 1),
+    else_=2,
+)
 
 
 class AccessRepository:
@@ -119,7 +124,7 @@ class AccessRepository:
     async def secretary_of(self, branch_id: int) -> Member | None:
         return await self.session.scalar(
             select(Member).where(
-                Member.branch_id == branch_id, Member.role == "secretary", Member.active
+                Member.branch_id == branch_id, Member.role == MemberRole.SECRETARY, Member.active
             )
         )
 
@@ -130,7 +135,7 @@ class AccessRepository:
             .where(
                 Member.branch_id == branch_id,
                 Member.active,
-                Member.role.in_(("secretary", "deputy_secretary")),
+                Member.role.in_((MemberRole.SECRETARY, MemberRole.DEPUTY_SECRETARY)),
             )
             .order_by(_ROLE_RANK, Member.id)
         )
@@ -224,7 +229,9 @@ class AccessRepository:
             select(ChatBinding).where(ChatBinding.chat_id == chat_id, ChatBinding.active)
         )
 
-    async def binding_for_target(self, target_type: str, target_id: int) -> ChatBinding | None:
+    async def binding_for_target(
+        self, target_type: TargetType, target_id: int
+    ) -> ChatBinding | None:
         return await self.session.scalar(
             select(ChatBinding).where(
                 ChatBinding.target_type == target_type,

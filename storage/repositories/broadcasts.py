@@ -12,7 +12,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, func, insert, literal, or_, select, update
+from sqlalchemy import (
+    and_,
+    bindparam,
+    case,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
@@ -32,13 +43,12 @@ from storage.models.broadcasts import QUEUED_STATUSES, BroadcastStatus, Recipien
 from storage.models.org import MemberRole
 from storage.models.outbox import OutboxState
 
-R = RecipientState
 # Outbox outcomes and the recipient state each one means (the names match on purpose).
 OUTCOMES = {
-    OutboxState.SENT.value: R.SENT.value,
-    OutboxState.FAILED.value: R.FAILED.value,
-    OutboxState.MAYBE_SENT.value: R.MAYBE_SENT.value,
-    OutboxState.CANCELLED.value: R.CANCELLED.value,
+    OutboxState.SENT: RecipientState.SENT,
+    OutboxState.FAILED: RecipientState.FAILED,
+    OutboxState.MAYBE_SENT: RecipientState.MAYBE_SENT,
+    OutboxState.CANCELLED: RecipientState.CANCELLED,
 }
 _CHUNK = 5000  # ids per IN (...): well under both backends' parameter limits
 
@@ -258,7 +268,7 @@ class BroadcastRepository:
             seen.append(Broadcast.unit_id.in_(list(unit_ids)))
         stmt = (
             select(Broadcast)
-            .where(or_(*seen), Broadcast.status.in_([s.value for s in QUEUED_STATUSES]))
+            .where(or_(*seen), Broadcast.status.in_(QUEUED_STATUSES))
             .order_by(Broadcast.id.desc())
             .offset(offset)
             .limit(limit)
@@ -390,10 +400,17 @@ class BroadcastRepository:
         failed rows from the command line. Unreachable recipients have no row."""
         o = OutboxEntry
         r = BroadcastRecipient
-        state = case(
-            (o.state.in_(list(OUTCOMES)), o.state),
-            (o.id.is_not(None), literal(R.PENDING.value)),
-            else_=r.state,
+        # The outbox's states and the recipients' are two enums over one vocabulary (OUTCOMES):
+        # the mixed column is read as the recipients' enum, not as the outbox's (its first
+        # branch), which has no `unreachable`.
+        recipient_state = r.state.type
+        state = type_coerce(
+            case(
+                (o.state.in_(list(OUTCOMES)), o.state),
+                (o.id.is_not(None), literal(RecipientState.PENDING, recipient_state)),
+                else_=r.state,
+            ),
+            recipient_state,
         ).label("state")
         acked = (r.ack_at.is_not(None)).label("acked")
         stmt = (
@@ -423,7 +440,7 @@ class BroadcastRepository:
             if o_state in OUTCOMES:
                 out.append((rec, OUTCOMES[o_state], o_error))
             elif o_state is not None:
-                out.append((rec, R.PENDING.value, None))
+                out.append((rec, RecipientState.PENDING, None))
             else:
                 out.append((rec, rec.state, rec.error))
         return out

@@ -32,10 +32,11 @@ from storage.models import (
     VisitProgram,
     WorkingGroup,
 )
-from storage.models.feedback import FeedbackStatus
+from storage.models.feedback import FeedbackSource, FeedbackStatus, OptionKind
+from storage.models.org import MemberRole, TargetType
 from storage.repositories.users import dialect_insert
 
-_LEADER_ROLES = ("secretary", "deputy_secretary")
+_LEADER_ROLES = (MemberRole.SECRETARY, MemberRole.DEPUTY_SECRETARY)
 
 
 class FeedbackRepository:
@@ -45,7 +46,7 @@ class FeedbackRepository:
     # Options (categories, departments) ------------------------------------------------------
 
     async def options(
-        self, district_id: int, kind: str, *, active_only: bool = True
+        self, district_id: int, kind: OptionKind, *, active_only: bool = True
     ) -> list[FeedbackOption]:
         stmt = select(FeedbackOption).where(
             FeedbackOption.district_id == district_id, FeedbackOption.kind == kind
@@ -137,7 +138,7 @@ class FeedbackRepository:
         return list((await self.session.scalars(stmt.order_by(FeedbackEvent.id))).all())
 
     async def by_source(
-        self, source_type: str, source_id: int, source_index: int | None
+        self, source_type: FeedbackSource, source_id: int, source_index: int | None
     ) -> FeedbackItem | None:
         stmt = select(FeedbackItem).where(
             FeedbackItem.source_type == source_type, FeedbackItem.source_id == source_id
@@ -146,7 +147,7 @@ class FeedbackRepository:
             stmt = stmt.where(FeedbackItem.source_index == source_index)
         return (await self.session.scalars(stmt.order_by(FeedbackItem.id))).first()
 
-    async def converted(self, source_type: str, source_id: int) -> dict[int, int]:
+    async def converted(self, source_type: FeedbackSource, source_id: int) -> dict[int, int]:
         """source index -> item id, for the proposals of one report already turned into items."""
         stmt = select(FeedbackItem.source_index, FeedbackItem.id).where(
             FeedbackItem.source_type == source_type, FeedbackItem.source_id == source_id
@@ -247,7 +248,7 @@ class FeedbackRepository:
         )
         return list((await self.session.scalars(stmt.order_by(Unit.name, Unit.id))).all())
 
-    async def chat_of(self, target_type: str, target_id: int) -> int | None:
+    async def chat_of(self, target_type: TargetType, target_id: int) -> int | None:
         stmt = select(ChatBinding.chat_id).where(
             ChatBinding.target_type == target_type,
             ChatBinding.target_id == target_id,
@@ -255,7 +256,7 @@ class FeedbackRepository:
         )
         return (await self.session.scalars(stmt)).first()
 
-    async def chats_of(self, target_type: str, target_ids: Iterable[int]) -> dict[int, int]:
+    async def chats_of(self, target_type: TargetType, target_ids: Iterable[int]) -> dict[int, int]:
         """target id -> its active group chat, for the targets that have one."""
         wanted = list(set(target_ids))
         if not wanted:

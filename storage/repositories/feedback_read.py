@@ -84,16 +84,16 @@ class FeedbackReadRepository:
         if scope.branch_ids:
             parts.append(
                 and_(
-                    item.level_type == LevelType.BRANCH.value,
+                    item.level_type == LevelType.BRANCH,
                     item.level_id.in_(sorted(scope.branch_ids)),
                 )
             )
         if scope.all_districts:
-            parts.append(item.level_type != LevelType.BRANCH.value)
+            parts.append(item.level_type != LevelType.BRANCH)
         elif scope.districts:
             parts.append(
                 and_(
-                    item.level_type != LevelType.BRANCH.value,
+                    item.level_type != LevelType.BRANCH,
                     item.district_id.in_(sorted(scope.districts)),
                 )
             )
@@ -172,7 +172,7 @@ class FeedbackReadRepository:
         self, kind: OptionKind, district_ids: Collection[int] | None
     ) -> list[FeedbackOption]:
         """A kind's options of the districts (inactive ones too: old items still name them)."""
-        stmt = select(FeedbackOption).where(FeedbackOption.kind == kind.value)
+        stmt = select(FeedbackOption).where(FeedbackOption.kind == kind)
         if district_ids is not None:
             stmt = stmt.where(FeedbackOption.district_id.in_(sorted(district_ids)))
         stmt = stmt.order_by(FeedbackOption.district_id, FeedbackOption.position, FeedbackOption.id)

@@ -24,11 +24,17 @@ from storage.models import (
     Member,
     TelegramUser,
 )
-from storage.models.meetings import MeetingKind, MeetingStatus, NoticeKind
+from storage.models.meetings import (
+    AbsenceReason,
+    MeetingKind,
+    MeetingStatus,
+    NoticeKind,
+    RsvpAnswer,
+)
 from storage.models.org import TargetType
 from storage.models.outbox import OutboxEntry, OutboxState
 
-OPEN_STATUSES = (MeetingStatus.PLANNED.value, MeetingStatus.SCHEDULED.value)
+OPEN_STATUSES = (MeetingStatus.PLANNED, MeetingStatus.SCHEDULED)
 
 
 class MeetingRepository:
@@ -46,7 +52,7 @@ class MeetingRepository:
     async def regular_for_month(self, branch_id: int, year: int, month: int) -> Meeting | None:
         stmt = select(Meeting).where(
             Meeting.branch_id == branch_id,
-            Meeting.kind == MeetingKind.REGULAR.value,
+            Meeting.kind == MeetingKind.REGULAR,
             Meeting.period_year == year,
             Meeting.period_month == month,
         )
@@ -60,7 +66,7 @@ class MeetingRepository:
             return set()
         years = {y for y, _ in periods}
         stmt = select(Meeting.branch_id, Meeting.period_year, Meeting.period_month).where(
-            Meeting.kind == MeetingKind.REGULAR.value,
+            Meeting.kind == MeetingKind.REGULAR,
             Meeting.branch_id.in_(branch_ids),
             Meeting.period_year.in_(years),
         )
@@ -127,7 +133,7 @@ class MeetingRepository:
         stmt = select(Meeting).where(
             Meeting.shifted_from.is_not(None),
             Meeting.shift_told_at.is_(None),
-            Meeting.status != MeetingStatus.CANCELLED.value,
+            Meeting.status != MeetingStatus.CANCELLED,
         )
         if branch_id is not None:
             stmt = stmt.where(Meeting.branch_id == branch_id)
@@ -173,7 +179,7 @@ class MeetingRepository:
 
     async def branch_chat(self, branch_id: int) -> int | None:
         stmt = select(ChatBinding.chat_id).where(
-            ChatBinding.target_type == TargetType.BRANCH.value,
+            ChatBinding.target_type == TargetType.BRANCH,
             ChatBinding.target_id == branch_id,
             ChatBinding.active.is_(True),
         )
@@ -207,8 +213,8 @@ class MeetingRepository:
         self,
         meeting_id: int,
         member_id: int,
-        answer: str,
-        reason_code: str | None,
+        answer: RsvpAnswer,
+        reason_code: AbsenceReason | None,
         reason_text: str | None,
         via: str,
         at: datetime,
@@ -252,8 +258,8 @@ class MeetingRepository:
 
     async def rsvp_counts(self, meeting_id: int, branch_id: int) -> tuple[int, int, int]:
         """(yes, no, active members) in one query; answers of people who left do not count."""
-        yes = func.sum(case((MeetingRsvp.answer == "yes", 1), else_=0))
-        no = func.sum(case((MeetingRsvp.answer == "no", 1), else_=0))
+        yes = func.sum(case((MeetingRsvp.answer == RsvpAnswer.YES, 1), else_=0))
+        no = func.sum(case((MeetingRsvp.answer == RsvpAnswer.NO, 1), else_=0))
         stmt = (
             select(yes, no, func.count(Member.id))
             .select_from(Member)
@@ -328,9 +334,9 @@ class MeetingRepository:
             .where(
                 MeetingNotice.meeting_id == meeting_id,
                 MeetingNotice.version == version,
-                MeetingNotice.kind.in_([NoticeKind.ANNOUNCE.value, NoticeKind.CORRECTION.value]),
+                MeetingNotice.kind.in_([NoticeKind.ANNOUNCE, NoticeKind.CORRECTION]),
                 MeetingNotice.chat_id == group_chat_id,
-                OutboxEntry.state == OutboxState.SENT.value,
+                OutboxEntry.state == OutboxState.SENT,
                 OutboxEntry.telegram_message_id.is_not(None),
             )
             .order_by(MeetingNotice.id.desc())

@@ -43,8 +43,8 @@ from storage.repositories.onboarding import joined_clause
 
 T = TypeVar("T")
 CHUNK = 5000  # ids per IN list: well under SQLite's variable limit
-LEADERS = (MemberRole.SECRETARY.value, MemberRole.DEPUTY_SECRETARY.value)
-WAITING = (FeedbackStatus.OPEN.value, FeedbackStatus.TAKEN.value)
+LEADERS = (MemberRole.SECRETARY, MemberRole.DEPUTY_SECRETARY)
+WAITING = (FeedbackStatus.OPEN, FeedbackStatus.TAKEN)
 
 
 def chunks(values: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
@@ -115,10 +115,10 @@ class NudgeSources:
             select(Meeting, Branch)
             .join(Branch, Branch.id == Meeting.branch_id)
             .where(
-                Meeting.status == MeetingStatus.PLANNED.value,
+                Meeting.status == MeetingStatus.PLANNED,
                 Meeting.starts_at > after,
                 Meeting.starts_at <= until,
-                Meeting.kind == MeetingKind.REGULAR.value,
+                Meeting.kind == MeetingKind.REGULAR,
                 Branch.active,
                 # a branch owes a meeting only if it had joined by its start (`onboarding`)
                 joined_clause(Branch.id, by=Meeting.starts_at),
@@ -138,7 +138,7 @@ class NudgeSources:
             select(Meeting, Branch)
             .join(Branch, Branch.id == Meeting.branch_id)
             .where(
-                Meeting.status.in_([MeetingStatus.PLANNED.value, MeetingStatus.SCHEDULED.value]),
+                Meeting.status.in_([MeetingStatus.PLANNED, MeetingStatus.SCHEDULED]),
                 Meeting.starts_at >= since,
                 Meeting.starts_at <= until,
                 Branch.active,
@@ -163,7 +163,7 @@ class NudgeSources:
             .join(VisitProgram, VisitProgram.id == Roster.program_id)
             .join(WorkingGroup, WorkingGroup.id == VisitProgram.working_group_id)
             .join(Branch, Branch.id == RosterVisit.branch_id)
-            .where(Roster.status == RosterStatus.PUBLISHED.value, *conditions)
+            .where(Roster.status == RosterStatus.PUBLISHED, *conditions)
             .order_by(RosterVisit.id)
             .options(VISIT, BRANCH)
         )
@@ -178,7 +178,7 @@ class NudgeSources:
         return await self._visits(
             Roster.published_at >= published_since,
             Roster.published_at <= now,
-            RosterVisit.status == VisitStatus.ASSIGNED.value,
+            RosterVisit.status == VisitStatus.ASSIGNED,
             RosterVisit.starts_at > now,
             *_district(Roster.district_id, district_id),
         )
@@ -197,7 +197,7 @@ class NudgeSources:
         rows = await self._visits(
             Roster.year.in_(sorted({y for y, _ in quarters})),
             Roster.quarter.in_(sorted({q for _, q in quarters})),
-            RosterVisit.status.in_([VisitStatus.ASSIGNED.value, VisitStatus.CONFIRMED.value]),
+            RosterVisit.status.in_([VisitStatus.ASSIGNED, VisitStatus.CONFIRMED]),
             RosterVisit.starts_at >= since,
             RosterVisit.starts_at <= until,
             ~reported,
@@ -343,7 +343,7 @@ class NudgeSources:
         out: dict[int, int] = {}
         for batch in chunks(set(ids)):
             stmt = select(ChatBinding.target_id, ChatBinding.chat_id).where(
-                ChatBinding.target_type == target_type.value,
+                ChatBinding.target_type == target_type,
                 ChatBinding.target_id.in_(batch),
                 ChatBinding.active,
             )

@@ -27,7 +27,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from storage.models import Branch, ChatBinding, Member, TelegramUser
 from storage.models.org import MemberRole, TargetType
 
-LEADER_ROLES = (MemberRole.SECRETARY.value, MemberRole.DEPUTY_SECRETARY.value)
+LEADER_ROLES = (MemberRole.SECRETARY, MemberRole.DEPUTY_SECRETARY)
 
 
 def has_account(member: type[Member] = Member) -> ColumnElement[bool]:
@@ -43,7 +43,7 @@ def joined_clause(
     """SQL: the branch with this id has joined (for a WHERE on any query); with `by` (a moment
     or a column such as a meeting's start), had joined by then: it owes what is due at `by`."""
     linked = exists().where(
-        ChatBinding.target_type == TargetType.BRANCH.value,
+        ChatBinding.target_type == TargetType.BRANCH,
         ChatBinding.target_id == branch_id,
         *([] if by is None else [ChatBinding.bound_at <= by]),
     )
@@ -82,7 +82,7 @@ async def joined_since_many(
     bound = (
         select(ChatBinding.target_id, func.min(ChatBinding.bound_at))
         .where(
-            ChatBinding.target_type == TargetType.BRANCH.value,
+            ChatBinding.target_type == TargetType.BRANCH,
             ChatBinding.target_id.in_(ids),
             ChatBinding.bound_at.is_not(None),
         )

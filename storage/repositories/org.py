@@ -23,7 +23,7 @@ from storage.models import (
 from storage.models.org import VISITED_KINDS_DEFAULT, MemberRole
 
 # Secretaries first, then deputies, then everyone else by name: the order lists show.
-_ROLE_ORDER = {MemberRole.SECRETARY.value: 0, MemberRole.DEPUTY_SECRETARY.value: 1}
+_ROLE_ORDER = {MemberRole.SECRETARY: 0, MemberRole.DEPUTY_SECRETARY: 1}
 
 
 class OrgRepository:
@@ -156,7 +156,7 @@ class OrgRepository:
     async def secretary_of_branch(self, branch_id: int) -> Member | None:
         stmt = select(Member).where(
             Member.branch_id == branch_id,
-            Member.role == MemberRole.SECRETARY.value,
+            Member.role == MemberRole.SECRETARY,
             Member.active.is_(True),
         )
         return (await self.session.scalars(stmt)).first()
@@ -168,7 +168,7 @@ class OrgRepository:
             .join(Member, Member.branch_id == Branch.id)
             .where(
                 Member.telegram_id == telegram_id,
-                Member.role == MemberRole.SECRETARY.value,
+                Member.role == MemberRole.SECRETARY,
                 Member.active.is_(True),
                 Branch.active.is_(True),
             )

@@ -20,7 +20,6 @@ from storage.models.org import ChatBinding
 from storage.models.outbox import JobLease, OutboxEntry, OutboxState
 from storage.models.users import TelegramUser
 
-S = OutboxState
 OUTBOX: Table = OutboxEntry.__table__
 CLAIM_LOCK_KEY = 0x0B0C_1A1D  # pg_advisory_xact_lock key serialising outbox claims
 
@@ -91,11 +90,12 @@ class OutboxRepository:
         # A chat is served by one sender at a time: its per-chat limits and a retry_after
         # live in that sender's memory, so no other sender may take the chat's rows meanwhile.
         elsewhere = select(OutboxEntry.chat_id).where(
-            OutboxEntry.state.in_([S.CLAIMED, S.SENDING]), OutboxEntry.claim_token != token
+            OutboxEntry.state.in_([OutboxState.CLAIMED, OutboxState.SENDING]),
+            OutboxEntry.claim_token != token,
         )
         skip = set(exclude_chats)
         skip.update((await self.session.execute(elsewhere.distinct())).scalars())
-        due = [OutboxEntry.state == S.PENDING, OutboxEntry.next_attempt_at <= now]
+        due = [OutboxEntry.state == OutboxState.PENDING, OutboxEntry.next_attempt_at <= now]
         if skip:
             due.append(OutboxEntry.chat_id.notin_(list(skip)))
         # Look at a bounded window of the most urgent rows, then cap each chat's share (in
@@ -128,8 +128,8 @@ class OutboxRepository:
         )
         stmt = (
             update(OutboxEntry)
-            .where(OutboxEntry.id == locked.c.id, locked.c.state == S.PENDING)
-            .values(state=S.CLAIMED, claim_token=token, lease_until=lease_until)
+            .where(OutboxEntry.id == locked.c.id, locked.c.state == OutboxState.PENDING)
+            .values(state=OutboxState.CLAIMED, claim_token=token, lease_until=lease_until)
             .returning(OutboxEntry)
             .execution_options(synchronize_session=False)
         )
@@ -140,10 +140,10 @@ class OutboxRepository:
     async def withdraw_claimed(self, reasons: dict[int, str], token: str, now: datetime) -> int:
         """End rows this claim holds as `cancelled` before they leave (a feature's last-moment
         check said they must not go out); each keeps its reason in `error`."""
-        return await self._end_claimed(S.CANCELLED, reasons, token, now)
+        return await self._end_claimed(OutboxState.CANCELLED, reasons, token, now)
 
     async def _end_claimed(
-        self, state: S, reasons: dict[int, str], token: str, now: datetime
+        self, state: OutboxState, reasons: dict[int, str], token: str, now: datetime
     ) -> int:
         """End rows this claim holds in `state`, each with its reason in `error`."""
         ended = {
@@ -167,7 +167,7 @@ class OutboxRepository:
                 .where(
                     OutboxEntry.id == entry_id,
                     OutboxEntry.claim_token == token,
-                    OutboxEntry.state == S.CLAIMED,
+                    OutboxEntry.state == OutboxState.CLAIMED,
                 )
                 .values(**row)
                 .execution_options(synchronize_session=False)
@@ -204,7 +204,7 @@ class OutboxRepository:
         chat (a reply or a topic of the former chat means nothing in the new one)."""
         readdressed = {
             entry_id: {
-                "state": S.PENDING,
+                "state": OutboxState.PENDING,
                 "chat_id": chat_id,
                 "reply_to_message_id": None,
                 "thread_id": None,
@@ -219,7 +219,7 @@ class OutboxRepository:
     async def fail_claimed(self, reasons: dict[int, str], token: str, now: datetime) -> int:
         """End rows this claim holds as `failed` with a reason, never sent (their target has
         no chat any more)."""
-        return await self._end_claimed(S.FAILED, reasons, token, now)
+        return await self._end_claimed(OutboxState.FAILED, reasons, token, now)
 
     async def mark_sending(self, ids: Sequence[int], token: str, now: datetime) -> set[int]:
         """Record that requests are about to leave; returns the ids this claim still owns."""
@@ -228,9 +228,11 @@ class OutboxRepository:
         t = OUTBOX
         stmt = (
             update(t)
-            .where(t.c.id.in_(list(ids)), t.c.claim_token == token, t.c.state == S.CLAIMED)
+            .where(
+                t.c.id.in_(list(ids)), t.c.claim_token == token, t.c.state == OutboxState.CLAIMED
+            )
             .values(
-                state=S.SENDING,
+                state=OutboxState.SENDING,
                 attempts=t.c.attempts + 1,
                 first_attempt_at=func.coalesce(t.c.first_attempt_at, now),
             )
@@ -280,7 +282,7 @@ class OutboxRepository:
             update(OutboxEntry)
             .where(
                 OutboxEntry.claim_token == token,
-                OutboxEntry.state.in_([S.CLAIMED, S.SENDING]),
+                OutboxEntry.state.in_([OutboxState.CLAIMED, OutboxState.SENDING]),
             )
             .values(lease_until=lease_until)
             .execution_options(synchronize_session=False)
@@ -291,8 +293,8 @@ class OutboxRepository:
         """Give back rows held in memory whose request never left (clean shutdown)."""
         stmt = (
             update(OutboxEntry)
-            .where(OutboxEntry.claim_token == token, OutboxEntry.state == S.CLAIMED)
-            .values(state=S.PENDING, claim_token=None, lease_until=None)
+            .where(OutboxEntry.claim_token == token, OutboxEntry.state == OutboxState.CLAIMED)
+            .values(state=OutboxState.PENDING, claim_token=None, lease_until=None)
             .execution_options(synchronize_session=False)
         )
         return await _rowcount(self.session, stmt)
@@ -313,12 +315,12 @@ class OutboxRepository:
         out: dict[str, int] = {}
         stmt: Any = (
             update(OutboxEntry)
-            .where(lost, OutboxEntry.state == S.CLAIMED)
-            .values(state=S.PENDING, claim_token=None, lease_until=None)
+            .where(lost, OutboxEntry.state == OutboxState.CLAIMED)
+            .values(state=OutboxState.PENDING, claim_token=None, lease_until=None)
             .execution_options(synchronize_session=False)
         )
         out["requeued"] = await _rowcount(self.session, stmt)
-        in_flight = and_(lost, OutboxEntry.state == S.SENDING)
+        in_flight = and_(lost, OutboxEntry.state == OutboxState.SENDING)
         retry = in_flight
         if no_retry_kinds:
             retry = and_(in_flight, OutboxEntry.kind.notin_(list(no_retry_kinds)))
@@ -326,7 +328,7 @@ class OutboxRepository:
                 update(OutboxEntry)
                 .where(in_flight, OutboxEntry.kind.in_(list(no_retry_kinds)))
                 .values(
-                    state=S.MAYBE_SENT,
+                    state=OutboxState.MAYBE_SENT,
                     claim_token=None,
                     lease_until=None,
                     uncertain_attempts=OutboxEntry.uncertain_attempts + 1,
@@ -340,7 +342,7 @@ class OutboxRepository:
             update(OutboxEntry)
             .where(retry)
             .values(
-                state=S.PENDING,
+                state=OutboxState.PENDING,
                 claim_token=None,
                 lease_until=None,
                 next_attempt_at=now,
@@ -364,21 +366,23 @@ class OutboxRepository:
     async def oldest_due_pending(self, now: datetime) -> datetime | None:
         return await self.session.scalar(
             select(func.min(OutboxEntry.next_attempt_at)).where(
-                OutboxEntry.state.in_([S.PENDING, S.CLAIMED, S.SENDING]),
+                OutboxEntry.state.in_(
+                    [OutboxState.PENDING, OutboxState.CLAIMED, OutboxState.SENDING]
+                ),
                 OutboxEntry.next_attempt_at <= now,
             )
         )
 
     async def requeue_failed(self, now: datetime, since: datetime | None = None) -> int:
         """Failed rows back to pending, with a fresh retry deadline left to the sender."""
-        cond = [OutboxEntry.state == S.FAILED]
+        cond = [OutboxEntry.state == OutboxState.FAILED]
         if since is not None:
             cond.append(OutboxEntry.finished_at >= since)
         stmt = (
             update(OutboxEntry)
             .where(*cond)
             .values(
-                state=S.PENDING,
+                state=OutboxState.PENDING,
                 next_attempt_at=now,
                 deadline=None,
                 claim_token=None,
@@ -410,7 +414,7 @@ class OutboxRepository:
         where = [
             t.c.origin_type == origin_type,
             t.c.origin_id == origin_id,
-            t.c.state.in_([S.PENDING, S.CLAIMED]),
+            t.c.state.in_([OutboxState.PENDING, OutboxState.CLAIMED]),
         ]
         if key_prefix is not None:
             where.append(t.c.dedupe_key.startswith(key_prefix, autoescape=True))
@@ -420,7 +424,7 @@ class OutboxRepository:
             update(t)
             .where(*where)
             .values(
-                state=S.CANCELLED,
+                state=OutboxState.CANCELLED,
                 claim_token=None,
                 lease_until=None,
                 finished_at=now,
@@ -440,9 +444,9 @@ class OutboxRepository:
         for start in range(0, len(ids), 5000):
             stmt = (
                 update(t)
-                .where(t.c.id.in_(list(ids[start : start + 5000])), t.c.state == S.FAILED)
+                .where(t.c.id.in_(list(ids[start : start + 5000])), t.c.state == OutboxState.FAILED)
                 .values(
-                    state=S.PENDING,
+                    state=OutboxState.PENDING,
                     not_before=now,
                     next_attempt_at=now,
                     deadline=None,
@@ -483,7 +487,10 @@ class OutboxRepository:
             update(OutboxEntry)
             .where(
                 OutboxEntry.chat_id == old_chat_id,
-                or_(OutboxEntry.state == S.PENDING, OutboxEntry.state == S.FAILED),
+                or_(
+                    OutboxEntry.state == OutboxState.PENDING,
+                    OutboxEntry.state == OutboxState.FAILED,
+                ),
             )
             .values(chat_id=new_chat_id)
             .execution_options(synchronize_session=False)

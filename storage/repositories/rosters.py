@@ -29,10 +29,10 @@ from storage.models import (
     WorkingGroupUnit,
 )
 from storage.models.meetings import MeetingKind
-from storage.models.org import VISITED_KINDS_DEFAULT, TargetType
-from storage.models.rosters import LIVE_VISIT_STATUSES, RosterStatus
+from storage.models.org import VISITED_KINDS_DEFAULT, MemberRole, TargetType
+from storage.models.rosters import LIVE_VISIT_STATUSES, MoveStatus, RosterStatus
 
-_LIVE = [s.value for s in LIVE_VISIT_STATUSES]
+_LIVE = LIVE_VISIT_STATUSES
 
 
 class RosterRepository:
@@ -116,7 +116,7 @@ class RosterRepository:
             .where(
                 Member.branch_id.in_(wanted),
                 Member.active,
-                Member.role.in_(["secretary", "deputy_secretary"]),
+                Member.role.in_([MemberRole.SECRETARY, MemberRole.DEPUTY_SECRETARY]),
             )
             .order_by(Member.role.desc(), Member.code)
         )
@@ -127,7 +127,7 @@ class RosterRepository:
 
     async def group_chat(self, group_id: int) -> int | None:
         stmt = select(ChatBinding.chat_id).where(
-            ChatBinding.target_type == TargetType.WORKING_GROUP.value,
+            ChatBinding.target_type == TargetType.WORKING_GROUP,
             ChatBinding.target_id == group_id,
             ChatBinding.active,
         )
@@ -142,7 +142,7 @@ class RosterRepository:
         months = list({m for _, m in periods})
         stmt = select(Meeting).where(
             Meeting.branch_id.in_(list(branch_ids)),
-            Meeting.kind == MeetingKind.REGULAR.value,
+            Meeting.kind == MeetingKind.REGULAR,
             Meeting.period_year.in_(years),
             Meeting.period_month.in_(months),
         )
@@ -248,7 +248,7 @@ class RosterRepository:
         stmt = (
             select(RosterVisit)
             .join(Roster, Roster.id == RosterVisit.roster_id)
-            .where(Roster.status == RosterStatus.PUBLISHED.value, RosterVisit.status.in_(_LIVE))
+            .where(Roster.status == RosterStatus.PUBLISHED, RosterVisit.status.in_(_LIVE))
         )
         if branch_ids is not None:
             stmt = stmt.where(RosterVisit.branch_id.in_(list(branch_ids)))
@@ -297,6 +297,6 @@ class RosterRepository:
 
     async def pending_moves(self, roster_id: int) -> list[MoveRequest]:
         stmt = select(MoveRequest).where(
-            MoveRequest.roster_id == roster_id, MoveRequest.status == "pending"
+            MoveRequest.roster_id == roster_id, MoveRequest.status == MoveStatus.PENDING
         )
         return list(await self.session.scalars(stmt))

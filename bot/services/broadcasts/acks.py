@@ -34,9 +34,8 @@ from storage.models.broadcasts import RecipientState
 from storage.models.org import TargetType
 from storage.repositories.broadcasts import BroadcastRepository
 
-R = RecipientState
 # Recipients a press can come from: delivered, or not yet mirrored, or perhaps delivered.
-_PRESSABLE = frozenset({R.PENDING, R.SENT, R.MAYBE_SENT})
+_PRESSABLE = frozenset({RecipientState.PENDING, RecipientState.SENT, RecipientState.MAYBE_SENT})
 
 
 @dataclass(frozen=True)
@@ -124,7 +123,7 @@ async def _may_press(
         if member is not None and member.telegram_id == presser_tg:
             return None
         raise BroadcastError("bc.not_recipient")
-    if rec.target_type == TargetType.BRANCH.value and rec.branch_id is not None:
+    if rec.target_type == TargetType.BRANCH and rec.branch_id is not None:
         leaders = await repo.leaders([rec.branch_id], LEADER_ROLES)
         if any(m.telegram_id == presser_tg for m in leaders):
             return None
@@ -132,7 +131,7 @@ async def _may_press(
             return "bc.ack.no_leader", {}
         names = ", ".join(m.full_name for m in leaders)
         return "bc.ack.leaders_only", {"names": names}
-    if rec.target_type == TargetType.WORKING_GROUP.value:
+    if rec.target_type == TargetType.WORKING_GROUP:
         group = await repo.working_group(rec.target_id)
         leader = (
             await repo.member(group.leader_member_id) if group and group.leader_member_id else None
@@ -149,7 +148,7 @@ async def _may_press(
     # current members pressing inside that very chat.
     if presser.is_admin_of(broadcast.district_id):
         return None
-    if rec.target_type == TargetType.UNIT.value and presser.is_unit_admin_of(rec.target_id):
+    if rec.target_type == TargetType.UNIT and presser.is_unit_admin_of(rec.target_id):
         return None
     if via_chat is not None and via_chat == rec.chat_id:
         return None
@@ -181,7 +180,7 @@ async def reminders_due(
         await sync(session, broadcast, now)  # the messages' ids, mirrored from the outbox
         silent = [
             r
-            for r in await repo.recipients(broadcast.id, [R.SENT])
+            for r in await repo.recipients(broadcast.id, [RecipientState.SENT])
             if r.ack_at is None and r.reminded_at is None and r.message_id and r.chat_id
         ]
         if not silent:
@@ -207,7 +206,7 @@ async def unacknowledged(
     for broadcast in await repo.deadline_passed(now - lookback, now):
         assert broadcast.ack_deadline is not None
         for rec, state, _error in await repo.effective(broadcast.id):
-            if state != R.SENT or rec.ack_at is not None or rec.chat_id is None:
+            if state != RecipientState.SENT or rec.ack_at is not None or rec.chat_id is None:
                 continue
             out.append(
                 Pending(

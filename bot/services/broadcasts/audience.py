@@ -184,7 +184,7 @@ async def _group_chats(
         if chat is None:
             removed = reasons.get(target_id) in REMOVED_REASONS
             reason = "bot_removed" if removed else "not_linked"
-        out.append(Recipient(chat, target_type.value, target_id, branch_id, unit_id, name, reason))
+        out.append(Recipient(chat, target_type, target_id, branch_id, unit_id, name, reason))
     return out
 
 

@@ -43,8 +43,6 @@ from storage.models.broadcasts import BroadcastStatus, RecipientState
 from storage.repositories.broadcasts import BroadcastRepository
 from storage.repositories.outbox import OutboxRepository
 
-S = BroadcastStatus
-R = RecipientState
 COPYABLE_KINDS = frozenset({"text", "photo", "document", "album", "other"})
 # Content types Telegram refuses to copy (Bot API, copyMessage): besides every service message.
 _NOT_COPYABLE = frozenset({"invoice", "giveaway", "giveaway_winners", "paid_media"})
@@ -140,7 +138,7 @@ async def start_draft(
             source_message_ids=sorted(ids),
             kind=source.kind,
             excerpt=" ".join(source.excerpt.split())[: config.excerpt_max],
-            status=S.DRAFT,
+            status=BroadcastStatus.DRAFT,
             version=1,
             created_at=now,
             updated_at=now,
@@ -179,7 +177,7 @@ def audience_of(broadcast: Broadcast) -> Audience | None:
 
 async def _draft(session: AsyncSession, actor: Actor, broadcast_id: int) -> Broadcast:
     broadcast = await load_managed(session, actor, broadcast_id, for_update=True)
-    if broadcast.status != S.DRAFT:
+    if broadcast.status != BroadcastStatus.DRAFT:
         raise BroadcastError("bc.already_sent")
     return broadcast
 
@@ -241,7 +239,7 @@ async def preview(
 ) -> Preview:
     """How many chats it reaches and which ones it cannot, by name, with why."""
     broadcast = await load_managed(session, actor, broadcast_id)
-    if broadcast.status != S.DRAFT:
+    if broadcast.status != BroadcastStatus.DRAFT:
         raise BroadcastError("bc.already_sent")
     recipients = await _recipients(session, actor, broadcast)
     unreachable = [r for r in recipients if not r.reachable]
@@ -304,14 +302,18 @@ async def send(
                 "unit_id": r.unit_id,
                 "name": r.name[:256],
                 "outbox_id": outbox_id,
-                "state": R.PENDING if r.chat_id is not None else R.UNREACHABLE,
+                "state": RecipientState.PENDING
+                if r.chat_id is not None
+                else RecipientState.UNREACHABLE,
                 "error": r.reason,
                 "created_at": now,
             }
         )
     repo = BroadcastRepository(session)
     await repo.add_recipients(rows)
-    broadcast.status = S.SCHEDULED if broadcast.send_at is not None else S.SENDING
+    broadcast.status = (
+        BroadcastStatus.SCHEDULED if broadcast.send_at is not None else BroadcastStatus.SENDING
+    )
     broadcast.queued_at = broadcast.updated_at = now
     await session.flush()
     locale = (await locales(session, ctx, [actor.telegram_id]))[actor.telegram_id]
@@ -347,9 +349,9 @@ async def stop(session: AsyncSession, ctx: MeetingContext, actor: Actor, broadca
     """Dừng: cancel every copy that has not left (pending or claimed; never one `sending`,
     which may be on the wire). Returns how many chats will not get it."""
     broadcast = await load_managed(session, actor, broadcast_id, for_update=True)
-    if broadcast.status == S.DRAFT or broadcast.status == S.CANCELLED:
+    if broadcast.status == BroadcastStatus.DRAFT or broadcast.status == BroadcastStatus.CANCELLED:
         raise BroadcastError("bc.not_sent")
-    if broadcast.status not in (S.SCHEDULED, S.SENDING):
+    if broadcast.status not in (BroadcastStatus.SCHEDULED, BroadcastStatus.SENDING):
         return 0
     now = ctx.now()
     cancelled = set(
@@ -357,8 +359,10 @@ async def stop(session: AsyncSession, ctx: MeetingContext, actor: Actor, broadca
     )
     repo = BroadcastRepository(session)
     stopped = [r.id for r in await repo.recipients(broadcast.id) if r.outbox_id in cancelled]
-    await repo.set_state(stopped, {"state": R.CANCELLED, "error": "stopped", "sent_at": now})
-    broadcast.status = S.STOPPED
+    await repo.set_state(
+        stopped, {"state": RecipientState.CANCELLED, "error": "stopped", "sent_at": now}
+    )
+    broadcast.status = BroadcastStatus.STOPPED
     broadcast.stopped_at = broadcast.updated_at = now
     await audit.record(
         session,
@@ -379,7 +383,7 @@ async def retry_failed(
     """Gửi lại: the failed copies (and their button messages) go out again; what may have
     arrived (`maybe_sent`) is never resent. Returns how many chats are retried."""
     broadcast = await load_managed(session, actor, broadcast_id, for_update=True)
-    if broadcast.status in (S.DRAFT, S.CANCELLED):
+    if broadcast.status in (BroadcastStatus.DRAFT, BroadcastStatus.CANCELLED):
         raise BroadcastError("bc.not_sent")
     now = ctx.now()
     repo = BroadcastRepository(session)
@@ -388,8 +392,8 @@ async def retry_failed(
     failed = [r.id for r in await repo.recipients(broadcast.id) if r.outbox_id in requeued]
     if not failed:
         return 0
-    await repo.set_state(failed, {"state": R.PENDING, "error": None, "sent_at": None})
-    broadcast.status = S.SENDING
+    await repo.set_state(failed, {"state": RecipientState.PENDING, "error": None, "sent_at": None})
+    broadcast.status = BroadcastStatus.SENDING
     broadcast.finished_at = None
     broadcast.updated_at = now
     await audit.record(
@@ -410,6 +414,6 @@ async def discard(
 ) -> Broadcast:
     """Hủy on a draft: nothing was queued, nothing is."""
     broadcast = await _draft(session, actor, broadcast_id)
-    broadcast.status = S.CANCELLED
+    broadcast.status = BroadcastStatus.CANCELLED
     broadcast.updated_at = ctx.now()
     return broadcast

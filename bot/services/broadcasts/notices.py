@@ -168,7 +168,7 @@ async def queue_progress(
 def reminder_key(target_type: str) -> str:
     if target_type == SECRETARY:
         return "bc.remind.private"
-    if target_type == TargetType.BRANCH.value:
+    if target_type == TargetType.BRANCH:
         return "bc.remind.branch"
     return "bc.remind.chat"
 

@@ -36,8 +36,6 @@ from storage.models.broadcasts import BroadcastStatus, RecipientState
 from storage.repositories.broadcasts import BroadcastRepository
 
 log = logging.getLogger("bot.broadcasts.progress")
-R = RecipientState
-S = BroadcastStatus
 ACK_UNITS_SHOWN = 30
 # async (chat_id, message_id, text, markup as JSON) -> None
 
@@ -54,7 +52,7 @@ class UnitFigures:
     @property
     def delivered(self) -> int:
         """Chats the broadcast reached or may have reached: the ones asked to acknowledge."""
-        return self.n(R.SENT) + self.n(R.MAYBE_SENT)
+        return self.n(RecipientState.SENT) + self.n(RecipientState.MAYBE_SENT)
 
     def add(self, state: str, acked: bool, n: int) -> None:
         self.total += n
@@ -69,11 +67,11 @@ class Figures(UnitFigures):
 
     @property
     def queued(self) -> int:
-        return self.total - self.n(R.UNREACHABLE)
+        return self.total - self.n(RecipientState.UNREACHABLE)
 
     @property
     def remaining(self) -> int:
-        return self.n(R.PENDING)
+        return self.n(RecipientState.PENDING)
 
 
 async def figures(session: AsyncSession, broadcast_ids: list[int]) -> dict[int, Figures]:
@@ -92,19 +90,22 @@ async def sync(session: AsyncSession, broadcast: Broadcast, now: datetime) -> No
     came due is sending; one with nothing left pending is done); learn the progress message."""
     repo = BroadcastRepository(session)
     if (
-        broadcast.status == S.SCHEDULED
+        broadcast.status == BroadcastStatus.SCHEDULED
         and broadcast.send_at is not None
         and broadcast.send_at <= now
     ):
-        broadcast.status = S.SENDING
+        broadcast.status = BroadcastStatus.SENDING
     ended = await repo.ended(broadcast.id)
     if ended:
         await repo.mirror(ended)
-    open_ = broadcast.status in (S.SENDING, S.STOPPED) and broadcast.finished_at is None
+    open_ = (
+        broadcast.status in (BroadcastStatus.SENDING, BroadcastStatus.STOPPED)
+        and broadcast.finished_at is None
+    )
     if open_ and not (await figures(session, [broadcast.id]))[broadcast.id].remaining:
         broadcast.finished_at = now
-        if broadcast.status == S.SENDING:
-            broadcast.status = S.DONE
+        if broadcast.status == BroadcastStatus.SENDING:
+            broadcast.status = BroadcastStatus.DONE
     if broadcast.progress_message_id is None and broadcast.progress_outbox_id is not None:
         found = await repo.outbox_message(broadcast.progress_outbox_id)
         if found is not None:
@@ -149,27 +150,30 @@ async def render(
     t = ctx.i18n.t
     lines = [t("bc.progress.head", locale, id=broadcast.id, excerpt=html.escape(broadcast.excerpt))]
     counts = dict(
-        sent=fig.n(R.SENT), queued=fig.queued, failed=fig.n(R.FAILED), remaining=fig.remaining
+        sent=fig.n(RecipientState.SENT),
+        queued=fig.queued,
+        failed=fig.n(RecipientState.FAILED),
+        remaining=fig.remaining,
     )
     status = broadcast.status
-    if status == S.SCHEDULED:
+    if status == BroadcastStatus.SCHEDULED:
         assert broadcast.send_at is not None
         lines.append(
             t("bc.progress.scheduled", locale, when=when(broadcast.send_at, ctx, locale), **counts)
         )
-    elif status == S.SENDING:
+    elif status == BroadcastStatus.SENDING:
         lines.append(t("bc.progress.sending", locale, **counts))
         eta = await _eta(session, ctx, broadcast, fig.remaining, config)
         if eta is not None:
             lines.append(t("bc.progress.eta", locale, when=when(eta, ctx, locale)))
     else:
         at = broadcast.finished_at or broadcast.stopped_at or ctx.now()
-        key = "bc.progress.stopped" if status == S.STOPPED else "bc.progress.done"
+        key = "bc.progress.stopped" if status == BroadcastStatus.STOPPED else "bc.progress.done"
         lines.append(t(key, locale, when=when(at, ctx, locale), **counts))
     for state, key in (
-        (R.MAYBE_SENT, "bc.progress.maybe_sent"),
-        (R.CANCELLED, "bc.progress.cancelled"),
-        (R.UNREACHABLE, "bc.progress.unreachable"),
+        (RecipientState.MAYBE_SENT, "bc.progress.maybe_sent"),
+        (RecipientState.CANCELLED, "bc.progress.cancelled"),
+        (RecipientState.UNREACHABLE, "bc.progress.unreachable"),
     ):
         if fig.n(state):
             lines.append(t(key, locale, n=fig.n(state)))
@@ -177,8 +181,10 @@ async def render(
         not_pinned = await unpinned(session, broadcast.id)
         if not_pinned:
             lines.append(t("bc.progress.not_pinned", locale, n=not_pinned))
-    running = status in (S.SCHEDULED, S.SENDING) or (status == S.STOPPED and fig.remaining > 0)
-    if fig.n(R.FAILED) and not running:
+    running = status in (BroadcastStatus.SCHEDULED, BroadcastStatus.SENDING) or (
+        status == BroadcastStatus.STOPPED and fig.remaining > 0
+    )
+    if fig.n(RecipientState.FAILED) and not running:
         lines.append(t("bc.progress.failures", locale))
         for key, n in await failures_by_reason(session, broadcast.id):
             lines.append(t("bc.progress.failure_line", locale, reason=t(key, locale), n=n))
@@ -188,8 +194,8 @@ async def render(
         ctx.i18n,
         locale,
         broadcast.id,
-        running=status in (S.SCHEDULED, S.SENDING),
-        failed=fig.n(R.FAILED),
+        running=status in (BroadcastStatus.SCHEDULED, BroadcastStatus.SENDING),
+        failed=fig.n(RecipientState.FAILED),
     )
     return "\n".join(lines)[:4096], markup
 
@@ -199,7 +205,7 @@ async def unpinned(session: AsyncSession, broadcast_id: int) -> int:
     return sum(
         1
         for _rec, state, error in await BroadcastRepository(session).effective(broadcast_id)
-        if state == R.SENT and (error or "").startswith(NOT_PINNED)
+        if state == RecipientState.SENT and (error or "").startswith(NOT_PINNED)
     )
 
 
@@ -207,7 +213,7 @@ async def failures_by_reason(session: AsyncSession, broadcast_id: int) -> list[t
     """(catalog key of the reason, count), most frequent first."""
     counts: dict[str, int] = {}
     for _rec, state, error in await BroadcastRepository(session).effective(broadcast_id):
-        if state == R.FAILED:
+        if state == RecipientState.FAILED:
             key = failure_key(error)
             counts[key] = counts.get(key, 0) + 1
     return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
@@ -327,9 +333,9 @@ async def on_outbox_failure(session: AsyncSession, ev: FailureEvent) -> None:
     if ev.origin_type != ORIGIN or ev.reason == "migrated":
         return
     rec = await BroadcastRepository(session).recipient_by_outbox(ev.entry_id)
-    if rec is None or rec.state != R.PENDING:
+    if rec is None or rec.state != RecipientState.PENDING:
         return  # a button message, or already mirrored
-    rec.state = R.MAYBE_SENT if ev.reason == "maybe_sent" else R.FAILED
+    rec.state = RecipientState.MAYBE_SENT if ev.reason == "maybe_sent" else RecipientState.FAILED
     rec.error = f"{ev.reason}: {ev.description}"[:256]
 
 

@@ -29,7 +29,6 @@ from storage.models import Broadcast
 from storage.models.broadcasts import BroadcastStatus, RecipientState
 from storage.repositories.broadcasts import BroadcastRepository
 
-R = RecipientState
 # A recipient of a scheduled broadcast before its time (shown as `bc.state.waiting`): queued,
 # held until `send_at`. A display state: the stored one stays `pending`.
 WAITING = "waiting"
@@ -113,11 +112,11 @@ def _summary(b: Broadcast, fig: Figures) -> BroadcastSummary:
         ack_deadline=b.ack_deadline,
         total=fig.total,
         queued=fig.queued,
-        sent=fig.n(R.SENT),
-        failed=fig.n(R.FAILED),
-        maybe_sent=fig.n(R.MAYBE_SENT),
-        cancelled=fig.n(R.CANCELLED),
-        unreachable=fig.n(R.UNREACHABLE),
+        sent=fig.n(RecipientState.SENT),
+        failed=fig.n(RecipientState.FAILED),
+        maybe_sent=fig.n(RecipientState.MAYBE_SENT),
+        cancelled=fig.n(RecipientState.CANCELLED),
+        unreachable=fig.n(RecipientState.UNREACHABLE),
         pending=fig.remaining,
         acknowledged=fig.acked,
     )
@@ -162,8 +161,8 @@ async def detail(
                 unit_id,
                 names.get(unit_id, "") if unit_id is not None else "",
                 u.total,
-                u.n(R.SENT),
-                u.n(R.FAILED),
+                u.n(RecipientState.SENT),
+                u.n(RecipientState.FAILED),
                 u.acked,
                 u.delivered - u.acked,
             )
@@ -173,13 +172,13 @@ async def detail(
     failures: dict[str, int] = {}
     for rec, state, error in await repo.effective(broadcast.id):
         reason = None
-        if state == R.FAILED:
+        if state == RecipientState.FAILED:
             reason = failure_key(error)
             failures[reason] = failures.get(reason, 0) + 1
-        elif state == R.UNREACHABLE:
+        elif state == RecipientState.UNREACHABLE:
             reason = f"bc.reason.{rec.error or 'not_linked'}"
         unit = names.get(rec.unit_id, "") if rec.unit_id is not None else ""
-        if held and state == R.PENDING:
+        if held and state == RecipientState.PENDING:
             state = WAITING
         everyone.append(
             RecipientLine(rec.name, unit, rec.target_type, state, reason, rec.sent_at, rec.ack_at)
@@ -189,7 +188,7 @@ async def detail(
     silent = [
         line
         for line in everyone
-        if line.ack_at is None and (broadcast.ack_required or line.state != R.SENT)
+        if line.ack_at is None and (broadcast.ack_required or line.state != RecipientState.SENT)
     ]
     return BroadcastDetail(
         _summary(broadcast, fig),
@@ -242,7 +241,7 @@ def workbook_labels(i18n: CatalogI18n, locale: str, d: BroadcastDetail) -> Workb
         sent_at=t("bc.sheet.sent_at", locale),
         ack_at=t("bc.sheet.ack_at", locale),
         no_unit=t("bc.unit.none", locale),
-        states={s: t(f"bc.state.{s}", locale) for s in [*R, WAITING]},
+        states={s: t(f"bc.state.{s}", locale) for s in [*RecipientState, WAITING]},
         reasons={k: t(k, locale) for k in keys},
     )
 

@@ -22,7 +22,7 @@ from storage.models import FeedbackEvent, FeedbackItem
 from storage.models.feedback import FINAL_STATUSES, FeedbackStatus
 from storage.repositories.feedback import FeedbackRepository
 
-FINAL = frozenset(s.value for s in FINAL_STATUSES)
+FINAL = FINAL_STATUSES
 
 
 def snapshot(item: FeedbackItem) -> dict[str, Any]:
@@ -66,8 +66,8 @@ async def submitters_item(
 
 
 def require_status(item: FeedbackItem, *allowed: FeedbackStatus) -> None:
-    if item.status not in {s.value for s in allowed}:
-        if item.status == FeedbackStatus.TAKEN.value:
+    if item.status not in allowed:
+        if item.status == FeedbackStatus.TAKEN:
             raise FeedbackError("fb.already_taken")
         raise FeedbackError("fb.bad_state")
 

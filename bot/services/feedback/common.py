@@ -50,10 +50,10 @@ class FeedbackConfig:
     # Time to answer, counted from when the item reached the level.
     answer_time: dict[str, timedelta] = field(
         default_factory=lambda: {
-            LevelType.BRANCH.value: timedelta(days=15),
-            LevelType.UNIT.value: timedelta(days=15),
-            LevelType.DISTRICT.value: timedelta(days=15),
-            LevelType.DEPARTMENT.value: timedelta(days=15),
+            LevelType.BRANCH: timedelta(days=15),
+            LevelType.UNIT: timedelta(days=15),
+            LevelType.DISTRICT: timedelta(days=15),
+            LevelType.DEPARTMENT: timedelta(days=15),
         }
     )
     # An answer neither accepted nor reopened is closed this long after it was given.
@@ -63,7 +63,7 @@ class FeedbackConfig:
     # How many times an answer may be reopened.
     reopen_limit: int = 1
 
-    def deadline_for(self, level_type: str) -> timedelta:
+    def deadline_for(self, level_type: LevelType) -> timedelta:
         return self.answer_time.get(level_type, timedelta(days=15))
 
 

@@ -128,7 +128,7 @@ def _values(row: ItemRow, labels: ExportLabels, tz: ZoneInfo) -> dict[str, objec
     on_time = "" if row.on_time is None else word("yes" if row.on_time else "no", "")
     # A committee's own name says its level in the organisation's words ("Đảng ủy phường An
     # Phú Đông"); a generic word before it would only repeat or contradict it.
-    if row.level_type in ("unit", "district") and row.level_name:
+    if row.level_type in (LevelType.UNIT, LevelType.DISTRICT) and row.level_name:
         level = row.level_name
     else:
         level = f"{word(f'level.{row.level_type}', row.level_type)}: {row.level_name}"
@@ -206,21 +206,19 @@ async def export_rows(
     found = await repo.period_items(district_id, start, end)
     options = await repo.options(OptionKind.CATEGORY, [district_id])
     names = {o.code: o.name for o in options}
-    level_ids: dict[str, set[int]] = {t.value: set() for t in LevelType}
+    level_ids: dict[LevelType, set[int]] = {t: set() for t in LevelType}
     for item, _, _, _ in found:
         level_ids.setdefault(item.level_type, set()).add(item.level_id)
-    branches = await repo.branches_by_id(level_ids[LevelType.BRANCH.value])
-    units = await repo.units_by_id(
-        level_ids[LevelType.UNIT.value] | level_ids[LevelType.DISTRICT.value]
-    )
-    departments = await repo.options_by_id(level_ids[LevelType.DEPARTMENT.value])
+    branches = await repo.branches_by_id(level_ids[LevelType.BRANCH])
+    units = await repo.units_by_id(level_ids[LevelType.UNIT] | level_ids[LevelType.DISTRICT])
+    departments = await repo.options_by_id(level_ids[LevelType.DEPARTMENT])
 
     def level_name(level_type: str, level_id: int) -> str:
-        if level_type == LevelType.BRANCH.value and level_id in branches:
+        if level_type == LevelType.BRANCH and level_id in branches:
             return branches[level_id].name
-        if level_type == LevelType.DEPARTMENT.value and level_id in departments:
+        if level_type == LevelType.DEPARTMENT and level_id in departments:
             return departments[level_id].name
-        if level_id in units and level_type != LevelType.DEPARTMENT.value:
+        if level_id in units and level_type != LevelType.DEPARTMENT:
             return units[level_id].name
         return str(level_id)
 

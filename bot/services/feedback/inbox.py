@@ -37,8 +37,8 @@ from bot.services.vn_sort import vn_sorted
 from storage.models.feedback import OPEN_STATUSES, FeedbackStatus, OptionKind, RaisedAs
 from storage.repositories.feedback_read import FeedbackReadRepository, InboxQuery, InboxScope
 
-_WAITING = frozenset(s.value for s in OPEN_STATUSES)
-ANSWERED = FeedbackStatus.ANSWERED.value  # for handlers, which import no storage module
+_WAITING = OPEN_STATUSES
+ANSWERED = FeedbackStatus.ANSWERED  # for handlers, which import no storage module
 
 
 class InboxStatus(enum.Enum):
@@ -51,10 +51,10 @@ class InboxStatus(enum.Enum):
 
 _STATUSES: dict[InboxStatus, frozenset[str]] = {
     InboxStatus.WAITING: _WAITING,
-    InboxStatus.OPEN: frozenset({FeedbackStatus.OPEN.value}),
-    InboxStatus.TAKEN: frozenset({FeedbackStatus.TAKEN.value}),
-    InboxStatus.ASKED: frozenset({FeedbackStatus.ASKED.value}),
-    InboxStatus.ANSWERED: frozenset({FeedbackStatus.ANSWERED.value}),
+    InboxStatus.OPEN: frozenset({FeedbackStatus.OPEN}),
+    InboxStatus.TAKEN: frozenset({FeedbackStatus.TAKEN}),
+    InboxStatus.ASKED: frozenset({FeedbackStatus.ASKED}),
+    InboxStatus.ANSWERED: frozenset({FeedbackStatus.ANSWERED}),
 }
 
 
@@ -127,7 +127,7 @@ def scope_of(actor: Actor) -> InboxScope:
         districts=frozenset(actor.admin_districts),
         all_districts=actor.bootstrap_admin,
         accept_branch_ids=led,
-        accept_raised_as=frozenset({RaisedAs.BRANCH.value, RaisedAs.VISITOR.value}),
+        accept_raised_as=frozenset({RaisedAs.BRANCH, RaisedAs.VISITOR}),
         submitter_tg=actor.telegram_id,
     )
 
@@ -195,7 +195,7 @@ async def _query(
         option = await repo.option(filters.category_id)
         if (
             option is None
-            or option.kind != OptionKind.CATEGORY.value
+            or option.kind != OptionKind.CATEGORY
             or (districts is not None and option.district_id not in districts)
         ):
             raise FeedbackError("fbr.bad_filter")

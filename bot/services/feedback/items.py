@@ -190,20 +190,20 @@ async def _create(
             number=number,
             branch_id=branch.id,
             unit_id=branch.unit_id,
-            raised_as=raised_as.value,
+            raised_as=raised_as,
             raised_by_member_id=member_id,
             raised_by_tg=actor.telegram_id,
             category=category,
             text=text,
             private=private,
-            source_type=source[0].value,
+            source_type=source[0],
             source_id=source[1],
             source_index=source[2],
-            level_type=level.type.value,
+            level_type=level.type,
             level_id=level.id,
             reached_level_at=now,
-            deadline=now + config.deadline_for(level.type.value),
-            status=FeedbackStatus.OPEN.value,
+            deadline=now + config.deadline_for(level.type),
+            status=FeedbackStatus.OPEN,
             reopened=0,
             version=1,
             created_at=now,
@@ -218,7 +218,7 @@ async def _create(
             at=now,
             actor_tg=actor.telegram_id,
             action="raised",
-            level_type=level.type.value,
+            level_type=level.type,
             level_id=level.id,
             data=data,
         )
@@ -333,7 +333,7 @@ async def from_proposal(
         proposals = list(report.proposals) if report is not None else []
         if not 0 <= index < len(proposals):
             raise FeedbackError("fb.no_proposal")
-        if await repo.by_source(source.value, meeting.id, index) is not None:
+        if await repo.by_source(source, meeting.id, index) is not None:
             raise FeedbackError("fb.already_converted")
         own = [m.member_id for m in actor.memberships if m.branch_id == branch.id]
         raised_as, member_id, text = RaisedAs.BRANCH, (own[0] if own else None), proposals[index]
@@ -388,7 +388,7 @@ async def proposals_of(
         report = await repo.current_report(source_id)
         if report is None:
             return []
-        done = await repo.converted(source.value, source_id)
+        done = await repo.converted(source, source_id)
         return [(i, text, done.get(i)) for i, text in enumerate(report.proposals)]
     if source is FeedbackSource.VISIT_REPORT:
         return [(h.id, h.text, h.feedback_id) for h in await repo.heard_of_visit(source_id)]

@@ -68,10 +68,10 @@ async def find_level(session: AsyncSession, ref: LevelRef) -> Level | None:
         if is_district != (ref.type is LevelType.DISTRICT):
             return None
         target = TargetType.COMMITTEE if is_district else TargetType.UNIT
-        chat = await repo.chat_of(target.value, unit.id)
+        chat = await repo.chat_of(target, unit.id)
         return Level(ref.type, unit.id, unit.district_id, unit.name, chat)
     option = await repo.option(ref.id)
-    if option is None or not option.active or option.kind != OptionKind.DEPARTMENT.value:
+    if option is None or not option.active or option.kind != OptionKind.DEPARTMENT:
         return None
     return Level(ref.type, option.id, option.district_id, option.name, option.chat_id)
 

@@ -121,7 +121,7 @@ class FeedbackNotices:
         """The submitter in private; `with_leaders` adds the branch's secretary and deputies
         for an item raised on the branch's behalf (they may answer for it)."""
         ids: list[int | None] = [item.raised_by_tg]
-        if with_leaders and item.raised_as != RaisedAs.MEMBER.value:
+        if with_leaders and item.raised_as != RaisedAs.MEMBER:
             ids += [m.telegram_id for m in await self.repo.branch_leaders(item.branch_id)]
         return await self.reachable(ids)
 

@@ -95,9 +95,9 @@ def level_label(level: Level) -> str:
 
 def raised_label(i18n: CatalogI18n, locale: str, view: ItemView) -> str:
     name = escape(view.submitter)
-    if view.item.raised_as == RaisedAs.MEMBER.value:
+    if view.item.raised_as == RaisedAs.MEMBER:
         return i18n.t("fb.raised.member", locale, name=name)
-    if view.item.raised_as == RaisedAs.VISITOR.value:
+    if view.item.raised_as == RaisedAs.VISITOR:
         return i18n.t("fb.raised.visitor", locale, name=name or "—")
     return i18n.t("fb.raised.branch", locale)
 

@@ -68,14 +68,14 @@ async def before_text(
         require_status(item, *LEVEL_ACTS[act])
     elif act is TextAct.REOPEN:
         item, _level = await submitters_item(session, actor, item_id, version)
-        if item.status != FeedbackStatus.ANSWERED.value:
+        if item.status != FeedbackStatus.ANSWERED:
             raise FeedbackError("fb.bad_state")
         if item.reopened >= config.reopen_limit:
             raise FeedbackError("fb.reopen_used", limit=config.reopen_limit)
     else:
         # Details answer the question, whatever happened to the item's version since.
         item, _level = await submitters_item(session, actor, item_id, None)
-        if item.status != FeedbackStatus.ASKED.value:
+        if item.status != FeedbackStatus.ASKED:
             raise FeedbackError("fb.not_asked")
     return await build_view(session, item, actor, via_chat)
 

@@ -30,11 +30,11 @@ async def reply_info(
     """The details asked for: back to the level (a fresh card, and the asker in private).
     Refusals: fb.not_your_item, fb.item_closed, fb.not_asked, fb.text_empty/too_long."""
     item, level = await submitters_item(session, actor, item_id, None)
-    if item.status != FeedbackStatus.ASKED.value:
+    if item.status != FeedbackStatus.ASKED:
         raise FeedbackError("fb.not_asked")
     body = checked_text(text)
     before = snapshot(item)
-    item.status = (FeedbackStatus.TAKEN if item.taken_by else FeedbackStatus.OPEN).value
+    item.status = FeedbackStatus.TAKEN if item.taken_by else FeedbackStatus.OPEN
     event = await record(session, ctx, actor.telegram_id, item, "info", before, text=body)
     await FeedbackNotices(session, ctx).to_holder(
         item,
@@ -52,10 +52,10 @@ async def accept(
 ) -> FeedbackItem:
     """Đồng ý: the answer settles the item; it is closed."""
     item, level = await submitters_item(session, actor, item_id, version)
-    if item.status != FeedbackStatus.ANSWERED.value:
+    if item.status != FeedbackStatus.ANSWERED:
         raise FeedbackError("fb.bad_state")
     before = snapshot(item)
-    item.status, item.closed_at = FeedbackStatus.CLOSED.value, ctx.now()
+    item.status, item.closed_at = FeedbackStatus.CLOSED, ctx.now()
     event = await record(session, ctx, actor.telegram_id, item, "accepted", before)
     notices = FeedbackNotices(session, ctx)
     chats = [c for c in await notices.reachable([item.answered_by]) if c != actor.telegram_id]
@@ -76,14 +76,14 @@ async def reopen(
     """Chưa thỏa đáng: back to the level that answered, open, with a fresh time to answer; at
     most `config.reopen_limit` times (`fb.reopen_used`)."""
     item, level = await submitters_item(session, actor, item_id, version)
-    if item.status != FeedbackStatus.ANSWERED.value:
+    if item.status != FeedbackStatus.ANSWERED:
         raise FeedbackError("fb.bad_state")
     if item.reopened >= config.reopen_limit:
         raise FeedbackError("fb.reopen_used", limit=config.reopen_limit)
     text = checked_reason(reason)
     before = snapshot(item)
     now = ctx.now()
-    item.status, item.taken_by = FeedbackStatus.OPEN.value, None
+    item.status, item.taken_by = FeedbackStatus.OPEN, None
     item.reopened += 1
     item.deadline = now + config.deadline_for(item.level_type)
     event = await record(session, ctx, actor.telegram_id, item, "reopened", before, text=text)
@@ -107,7 +107,7 @@ async def auto_close(
     closed = 0
     for item in await FeedbackRepository(session).answered_before(now - config.auto_close_after):
         before = snapshot(item)
-        item.status, item.closed_at = FeedbackStatus.CLOSED.value, now
+        item.status, item.closed_at = FeedbackStatus.CLOSED, now
         event = await record(session, ctx, None, item, "auto_closed", before)
         level = await level_holding(session, item)
         await FeedbackNotices(session, ctx, config).ended(

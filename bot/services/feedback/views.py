@@ -48,7 +48,7 @@ def speaks_for_submitter(actor: Actor, item: FeedbackItem) -> bool:
     """The submitter, or, for an item raised on the branch's behalf, its secretary or deputy."""
     if item.raised_by_tg is not None and item.raised_by_tg == actor.telegram_id:
         return True
-    return item.raised_as != RaisedAs.MEMBER.value and leads(actor, item.branch_id)
+    return item.raised_as != RaisedAs.MEMBER and leads(actor, item.branch_id)
 
 
 async def build_view(

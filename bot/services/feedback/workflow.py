@@ -70,7 +70,7 @@ async def take(
     item, _level = await held_item(session, actor, item_id, version, via_chat)
     require_status(item, FeedbackStatus.OPEN)
     before = snapshot(item)
-    item.status, item.taken_by = FeedbackStatus.TAKEN.value, actor.telegram_id
+    item.status, item.taken_by = FeedbackStatus.TAKEN, actor.telegram_id
     await record(session, ctx, actor.telegram_id, item, "taken", before)
     return item
 
@@ -89,7 +89,7 @@ async def _targets(session: AsyncSession, item: FeedbackItem, current: Level) ->
     for dep in await departments(session, item.district_id):
         out.append(Level(LevelType.DEPARTMENT, dep.id, dep.district_id, dep.name, dep.chat_id))
     units = vn_sorted(await repo.units_of_district(item.district_id), key=lambda u: u.name)
-    chats = await repo.chats_of(TargetType.UNIT.value, (u.id for u in units))
+    chats = await repo.chats_of(TargetType.UNIT, (u.id for u in units))
     out += [Level(LevelType.UNIT, u.id, item.district_id, u.name, chats.get(u.id)) for u in units]
     return [lv for lv in out if lv.ref != current.ref]
 
@@ -104,8 +104,8 @@ async def forward_targets(
     level = await level_holding(session, item)
     if not acts_at(actor, level, via_chat):
         raise FeedbackError("fb.not_your_level")
-    if item.status not in {s.value for s in _WAITING}:
-        answered = item.status == FeedbackStatus.ANSWERED.value
+    if item.status not in _WAITING:
+        answered = item.status == FeedbackStatus.ANSWERED
         raise FeedbackError("fb.bad_state" if answered else "fb.item_closed")
     return await _targets(session, item, level)
 
@@ -130,10 +130,10 @@ async def forward(
         raise FeedbackError("fb.bad_target")
     before = snapshot(item)
     now = ctx.now()
-    item.level_type, item.level_id = target.type.value, target.id
+    item.level_type, item.level_id = target.type, target.id
     item.reached_level_at = now
-    item.deadline = now + config.deadline_for(target.type.value)
-    item.status, item.taken_by = FeedbackStatus.OPEN.value, None
+    item.deadline = now + config.deadline_for(target.type)
+    item.status, item.taken_by = FeedbackStatus.OPEN, None
     data = {"from": [level.type.value, level.id], "to": [target.type.value, target.id]}
     event = await record(session, ctx, actor.telegram_id, item, "forwarded", before, data=data)
     await FeedbackNotices(session, ctx, config).moved(item, target, event, actor)
@@ -159,7 +159,7 @@ async def ask(
     if not await notices.submitter_chats(item, with_leaders=True):
         raise FeedbackError("fb.cannot_ask")
     before = snapshot(item)
-    item.status, item.question = FeedbackStatus.ASKED.value, text
+    item.status, item.question = FeedbackStatus.ASKED, text
     item.taken_by = item.taken_by or actor.telegram_id
     event = await record(session, ctx, actor.telegram_id, item, "asked", before, text=text)
     await notices.asked(item, level, event)
@@ -184,9 +184,9 @@ async def answer(
     body = checked_text(text)
     before = snapshot(item)
     now = ctx.now()
-    item.status, item.answer = FeedbackStatus.ANSWERED.value, body
+    item.status, item.answer = FeedbackStatus.ANSWERED, body
     item.answered_at, item.answered_by = now, actor.telegram_id
-    item.answered_level, item.answered_on_time = level.type.value, now <= item.deadline
+    item.answered_level, item.answered_on_time = level.type, now <= item.deadline
     item.first_answered_at = item.first_answered_at or now
     event = await record(session, ctx, actor.telegram_id, item, "answered", before, text=body)
     await FeedbackNotices(session, ctx, config).answered(item, level, event, actor)
@@ -205,7 +205,7 @@ async def _end(
 ) -> FeedbackItem:
     text = checked_reason(reason)
     before = snapshot(item)
-    item.status, item.closed_at, item.close_reason = status.value, ctx.now(), text
+    item.status, item.closed_at, item.close_reason = status, ctx.now(), text
     event = await record(session, ctx, actor.telegram_id, item, action, before, text=text)
     await FeedbackNotices(session, ctx).ended(item, level, event, actor, f"fb.notice.{action}")
     return item

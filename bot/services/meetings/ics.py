@@ -27,9 +27,9 @@ PRODID = "-//chibo-bot//meetings//VI"
 # Years a calendar entry may carry; far beyond anything `bot.inputs.date_in_window` lets in.
 MIN_YEAR, MAX_YEAR = 1900, 9000
 _STATUS = {
-    MeetingStatus.PLANNED.value: "TENTATIVE",
-    MeetingStatus.SCHEDULED.value: "CONFIRMED",
-    MeetingStatus.CANCELLED.value: "CANCELLED",
+    MeetingStatus.PLANNED: "TENTATIVE",
+    MeetingStatus.SCHEDULED: "CONFIRMED",
+    MeetingStatus.CANCELLED: "CANCELLED",
 }
 
 

@@ -56,7 +56,7 @@ async def group_targets(session: AsyncSession, meeting: Meeting) -> list[LiveTar
     live = current[-1] if current else None
     targets = []
     for i, (kind, _version, chat_id, message_id, sent) in enumerate(rows):
-        if kind == NoticeKind.ANNOUNCE.value:
+        if kind == NoticeKind.ANNOUNCE:
             target = LiveTarget(chat_id, message_id, "mtg.announce.head")
         else:
             top = sent.split("\n\n", 1)[0] or None
@@ -76,7 +76,7 @@ async def mark_changed(
 
 def is_open(meeting: Meeting, now: datetime) -> bool:
     """Answers are taken: scheduled and not started (a report only comes after the start)."""
-    return meeting.status == MeetingStatus.SCHEDULED.value and meeting.starts_at > now
+    return meeting.status == MeetingStatus.SCHEDULED and meeting.starts_at > now
 
 
 @dataclass

@@ -63,7 +63,7 @@ async def told_before(session: AsyncSession, meeting: Meeting) -> list[Recipient
     """Chats that received something about an older version of the meeting, once each."""
     seen: dict[int, Recipient] = {}
     for notice in await MeetingRepository(session).notices([meeting.id]):
-        if notice.kind == NoticeKind.PRIVATE_CHAT_HINT.value or notice.version >= meeting.version:
+        if notice.kind == NoticeKind.PRIVATE_CHAT_HINT or notice.version >= meeting.version:
             continue
         seen.setdefault(notice.chat_id, Recipient(notice.chat_id, notice.member_id))
     return list(seen.values())
@@ -149,7 +149,7 @@ class Notices:
         if branch is None:
             return Told(0, group is not None)
         earlier = await told_before(self.session, meeting)
-        cancelled = meeting.status == MeetingStatus.CANCELLED.value
+        cancelled = meeting.status == MeetingStatus.CANCELLED
         kind = NoticeKind.CANCELLATION if cancelled else NoticeKind.CORRECTION
         group_told = {r.chat_id for r in earlier if r.chat_id < 0}
         to_tell = [r for r in earlier if r.chat_id > 0]
@@ -168,7 +168,7 @@ class Notices:
                     counts = p.counts_line(i18n, loc, *await self._counts(meeting))
                     text = p.cut(text, p.TEXT_LIMIT - len(counts) - 2) + "\n\n" + counts
             await self._queue(meeting, kind, r.chat_id, text, member_id=r.member_id, markup=markup)
-        scheduled = meeting.status == MeetingStatus.SCHEDULED.value
+        scheduled = meeting.status == MeetingStatus.SCHEDULED
         if scheduled and group is not None and group not in group_told:
             await self.announce(meeting)
         return Told(len(self.queued), group is not None)
@@ -285,11 +285,7 @@ class Notices:
         linked = [m.telegram_id for m in members if m.telegram_id]
         reachable = await self.repo.reachable_telegram_ids(i for i in linked if i is not None)
         for role in (MemberRole.SECRETARY, MemberRole.DEPUTY_SECRETARY):
-            ids = [
-                m.telegram_id
-                for m in members
-                if m.role == role.value and m.telegram_id in reachable
-            ]
+            ids = [m.telegram_id for m in members if m.role == role and m.telegram_id in reachable]
             if ids:
                 return [i for i in ids if i is not None]
         return []

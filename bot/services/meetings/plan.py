@@ -75,9 +75,9 @@ def new_regular(branch: Branch, slot: RuleSlot, tz: ZoneInfo) -> Meeting:
     return Meeting(
         branch_id=branch.id,
         district_id=branch.district_id,
-        kind=MeetingKind.REGULAR.value,
-        status=MeetingStatus.PLANNED.value,
-        origin=MeetingOrigin.RULE.value,
+        kind=MeetingKind.REGULAR,
+        status=MeetingStatus.PLANNED,
+        origin=MeetingOrigin.RULE,
         period_year=slot.year,
         period_month=slot.month,
         starts_at=local_to_utc(slot.day, branch.meeting_time, tz),
@@ -190,10 +190,10 @@ async def replan_from_rule(
     for meeting in await MeetingRepository(session).of_branch(
         branch.id,
         since=now,
-        statuses=[MeetingStatus.PLANNED.value],
-        kinds=[MeetingKind.REGULAR.value],
+        statuses=[MeetingStatus.PLANNED],
+        kinds=[MeetingKind.REGULAR],
     ):
-        if meeting.origin != MeetingOrigin.RULE.value:
+        if meeting.origin != MeetingOrigin.RULE:
             continue
         fresh = new_regular(
             branch, rule_slot(branch.meeting_day, meeting.period_year, meeting.period_month), ctx.tz

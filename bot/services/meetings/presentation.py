@@ -94,7 +94,7 @@ def meeting_preview(
     """The body of a meeting not saved yet (the wizard's last check)."""
     draft = Meeting(
         branch_id=branch.id,
-        kind=kind.value,
+        kind=kind,
         starts_at=starts_at,
         place=place,
         title="",
@@ -197,7 +197,7 @@ def correction_text(
 ) -> str:
     """What changed (old -> new) on top of the full current details, or the cancellation."""
     body = _body(i18n, locale, meeting, branch, tz)
-    if meeting.status == MeetingStatus.CANCELLED.value:
+    if meeting.status == MeetingStatus.CANCELLED:
         return cancelled_text(i18n, locale, meeting, branch, tz=tz)
     changes: list[str] = []
     old_start = before.get("starts_at")
@@ -221,7 +221,7 @@ def correction_text(
         )
     if before.get("agenda") != meeting.agenda or before.get("title") != meeting.title:
         changes.append(i18n.t("mtg.changed.agenda", locale))
-    if before.get("status") == MeetingStatus.CANCELLED.value:
+    if before.get("status") == MeetingStatus.CANCELLED:
         changes.append(i18n.t("mtg.changed.reinstated", locale))
     top = "\n".join([i18n.t("mtg.changed.head", locale), *changes])
     return _compose(top, body, "")

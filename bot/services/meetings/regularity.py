@@ -57,12 +57,12 @@ def outcome(
     config: MeetingConfig = DEFAULT_CONFIG,
     tz: ZoneInfo = VN_TZ,
 ) -> Outcome:
-    if meeting.status == MeetingStatus.CANCELLED.value:
+    if meeting.status == MeetingStatus.CANCELLED:
         return Outcome.NOT_HELD
     if report is not None:
         if not report.held:
             return Outcome.NOT_HELD
-        if meeting.kind != MeetingKind.REGULAR.value or meeting.rule_date is None:
+        if meeting.kind != MeetingKind.REGULAR or meeting.rule_date is None:
             return Outcome.ON_TIME
         held_on = to_local(meeting.starts_at, tz).date()
         deadline = meeting.rule_date + timedelta(days=config.on_time_days_after_rule)
@@ -126,7 +126,7 @@ async def month_figures(
     figures = []
     for branch_id in branch_ids:
         mine = by_branch[branch_id]
-        regular = next((m for m in mine if m.kind == MeetingKind.REGULAR.value), None)
+        regular = next((m for m in mine if m.kind == MeetingKind.REGULAR), None)
         due = regular.starts_at if regular else rule_moment(branches[branch_id], year, month, tz)
         if joined_since is not None and not owes(joined_since.get(branch_id), due):
             regular_outcome = Outcome.NOT_JOINED
@@ -145,14 +145,12 @@ async def month_figures(
                 regular=regular_outcome,
                 regular_meeting_id=regular.id if regular else None,
                 thematic_held=sum(
-                    1
-                    for m in mine
-                    if m.kind == MeetingKind.THEMATIC.value and outcomes[m.id] in held
+                    1 for m in mine if m.kind == MeetingKind.THEMATIC and outcomes[m.id] in held
                 ),
                 extraordinary_held=sum(
                     1
                     for m in mine
-                    if m.kind == MeetingKind.EXTRAORDINARY.value and outcomes[m.id] in held
+                    if m.kind == MeetingKind.EXTRAORDINARY and outcomes[m.id] in held
                 ),
                 outcomes={m.id: outcomes[m.id] for m in mine},
             )

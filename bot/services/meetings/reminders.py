@@ -59,9 +59,9 @@ def _covered(
     for n in notices:
         if n.chat_id != chat_id or n.version != version:
             continue
-        if n.kind == stage.value or n.kind in {k.value for k in later}:
+        if n.kind == stage or n.kind in later:
             return True
-        if n.kind in {k.value for k in _INFORMING} and n.created_at >= moment:
+        if n.kind in _INFORMING and n.created_at >= moment:
             return True
     return False
 
@@ -85,7 +85,7 @@ async def due_reminders(session: AsyncSession, now: datetime) -> list[DueNotice]
     who have not answered and can be written to; for scheduled meetings in the next 24 h."""
     repo = MeetingRepository(session)
     horizon = max(OFFSETS.values())
-    meetings = await repo.starting_between(now, now + horizon, [MeetingStatus.SCHEDULED.value])
+    meetings = await repo.starting_between(now, now + horizon, [MeetingStatus.SCHEDULED])
     if not meetings:
         return []
     settings = await repo.settings(list({m.branch_id for m in meetings}))
@@ -150,7 +150,7 @@ async def record_notice(
     was already recorded (a concurrent job or a retry got there first)."""
     notice = MeetingNotice(
         meeting_id=meeting.id,
-        kind=kind.value,
+        kind=kind,
         chat_id=chat_id,
         member_id=member_id,
         version=meeting.version,

@@ -115,7 +115,7 @@ class Draft(BaseModel):
             else (),
             minutes_kept=self.minutes,
             minutes_file_id=self.file_id,
-            minutes_file_kind=self.file_kind.value if self.file_kind else None,
+            minutes_file_kind=self.file_kind,
             resolution=self.resolution,
             topics=tuple(self.topics),
             proposals=tuple(self.proposals),

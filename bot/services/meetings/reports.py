@@ -96,7 +96,7 @@ async def report_draft(
     if versions:
         return ReportDraft(meeting, _as_input(versions[-1]), names)
     rsvps = [r for r in await repo.rsvps(meeting.id) if r.member_id in names]
-    present = sum(1 for r in rsvps if r.answer == RsvpAnswer.YES.value)
+    present = sum(1 for r in rsvps if r.answer == RsvpAnswer.YES)
     absent = tuple(
         AbsentEntry(
             member_id=r.member_id,
@@ -105,7 +105,7 @@ async def report_draft(
             excused=r.reason_code is not None,
         )
         for r in sorted(rsvps, key=lambda r: vn_key(names[r.member_id]))
-        if r.answer == RsvpAnswer.NO.value
+        if r.answer == RsvpAnswer.NO
     )
     return ReportDraft(meeting, ReportInput(present_count=present, absent=absent), names)
 
@@ -125,7 +125,7 @@ def _as_input(report: MeetingReport) -> ReportInput:
 
 
 def _check_reportable(meeting: Meeting, clock: Clock) -> None:
-    if meeting.status == MeetingStatus.CANCELLED.value:
+    if meeting.status == MeetingStatus.CANCELLED:
         raise MeetingError("meetings.error.cancelled")
     if clock.now() < meeting.starts_at:
         raise MeetingError("meetings.error.report_too_early")
@@ -295,7 +295,7 @@ async def report_target(session: AsyncSession, branch: Branch) -> int | None:
     if unit is None:
         return None
     kind = TargetType.COMMITTEE if unit.id == unit.district_id else TargetType.UNIT
-    binding = await repo.binding_for_target(kind.value, unit.id)
+    binding = await repo.binding_for_target(kind, unit.id)
     return binding.chat_id if binding is not None else None
 
 
@@ -357,7 +357,7 @@ async def post_report(
     )
     if report.minutes_file_id is None:
         return
-    photo = report.minutes_file_kind == MinutesKind.PHOTO.value
+    photo = report.minutes_file_kind == MinutesKind.PHOTO
     file_msg = OutboxMessage(
         chat_id=chat_id,
         kind=OutboxKind.ANSWER,

@@ -25,7 +25,7 @@ from storage.models.meetings import AbsenceReason, MeetingStatus, NoticeKind, Rs
 from storage.repositories.meetings import MeetingRepository
 from storage.repositories.outbox import OutboxRepository
 
-ABSENCE_CODES = tuple(r.value for r in AbsenceReason)
+ABSENCE_CODES = frozenset(AbsenceReason)
 
 
 class RsvpVia(enum.StrEnum):
@@ -54,7 +54,7 @@ class RsvpResult:
     @property
     def needs_reason(self) -> bool:
         """An absence without a reason yet: ask for one in private."""
-        return self.answer == RsvpAnswer.NO.value and self.changed
+        return self.answer == RsvpAnswer.NO and self.changed
 
 
 async def record_rsvp(
@@ -62,20 +62,20 @@ async def record_rsvp(
     clock: Clock,
     meeting_id: int,
     telegram_id: int,
-    answer: RsvpAnswer | str,
+    answer: RsvpAnswer,
     *,
-    reason_code: AbsenceReason | str | None = None,
+    reason_code: AbsenceReason | None = None,
     reason_text: str | None = None,
     via: RsvpVia = RsvpVia.GROUP,
 ) -> RsvpResult:
     """Record one member's answer and return the new counts."""
-    if answer not in (RsvpAnswer.YES.value, RsvpAnswer.NO.value):
+    if answer not in (RsvpAnswer.YES, RsvpAnswer.NO):
         raise MeetingError("meetings.error.bad_answer")
     if reason_code is not None and reason_code not in ABSENCE_CODES:
         raise MeetingError("meetings.error.bad_reason")
     if reason_text is not None:
         reason_text = check_length(reason_text, ABSENCE_TEXT_MAX, "meetings.error.reason_too_long")
-    if answer == RsvpAnswer.YES.value:
+    if answer == RsvpAnswer.YES:
         reason_code = reason_text = None
     answer = RsvpAnswer(answer)
     reason_code = None if reason_code is None else AbsenceReason(reason_code)
@@ -83,9 +83,9 @@ async def record_rsvp(
     meeting = await repo.get(meeting_id)
     if meeting is None:
         raise MeetingError("meetings.error.not_found")
-    if meeting.status == MeetingStatus.CANCELLED.value:
+    if meeting.status == MeetingStatus.CANCELLED:
         raise MeetingError("meetings.error.cancelled")
-    if meeting.status != MeetingStatus.SCHEDULED.value:
+    if meeting.status != MeetingStatus.SCHEDULED:
         raise MeetingError("meetings.error.not_scheduled")
     now = clock.now()
     if now >= meeting.starts_at:
@@ -100,9 +100,8 @@ async def record_rsvp(
         previous.reason_text,
     ) != (answer, reason_code, reason_text)
     if changed:
-        code = None if reason_code is None else reason_code.value
         await repo.upsert_rsvp(
-            meeting.id, member.id, answer.value, code, reason_text or None, RsvpVia(via).value, now
+            meeting.id, member.id, answer, reason_code, reason_text or None, via, now
         )
         await _withdraw_own_reminder(session, meeting, telegram_id, now)
     # No counts here: the live count is re-rendered by its job (`LiveCounts`), not per tap.
@@ -125,7 +124,7 @@ async def set_absence_reason(
     clock: Clock,
     meeting_id: int,
     telegram_id: int,
-    reason_code: AbsenceReason | str,
+    reason_code: AbsenceReason,
     reason_text: str | None = None,
 ) -> RsvpResult:
     """The reason for an absence (one tap from the short list, or text), asked in private."""
@@ -134,7 +133,7 @@ async def set_absence_reason(
         clock,
         meeting_id,
         telegram_id,
-        RsvpAnswer.NO.value,
+        RsvpAnswer.NO,
         reason_code=reason_code,
         reason_text=reason_text,
         via=RsvpVia.PRIVATE,

@@ -111,7 +111,7 @@ async def schedule_meeting(
     ctx: MeetingContext,
     branch_id: int,
     *,
-    kind: MeetingKind | str,
+    kind: MeetingKind,
     starts_at: datetime,
     place: str | None = None,
     title: str = "",
@@ -141,16 +141,16 @@ async def schedule_meeting(
         "place": place,
         "title": title,
         "agenda": agenda,
-        "status": MeetingStatus.SCHEDULED.value,
+        "status": MeetingStatus.SCHEDULED,
         "updated_by": actor.telegram_id,
     }
     meeting: Meeting | None = None
     created = reinstated = False
-    if kind == MeetingKind.REGULAR.value:
+    if kind == MeetingKind.REGULAR:
         meeting = await repo.regular_for_month(branch.id, year, month)
-        if meeting is not None and meeting.status == MeetingStatus.SCHEDULED.value:
+        if meeting is not None and meeting.status == MeetingStatus.SCHEDULED:
             raise MeetingError("meetings.error.regular_exists", meeting_id=meeting.id)
-        cancelled = meeting is not None and meeting.status == MeetingStatus.CANCELLED.value
+        cancelled = meeting is not None and meeting.status == MeetingStatus.CANCELLED
         if cancelled and not reinstate:  # cancelled after the check screen was shown: ask again
             raise MeetingError("mtg.error.month_cancelled_now")
     if meeting is None:
@@ -158,11 +158,11 @@ async def schedule_meeting(
             branch_id=branch.id,
             district_id=branch.district_id,
             kind=kind,
-            origin=MeetingOrigin.SECRETARY.value,
+            origin=MeetingOrigin.SECRETARY,
             period_year=year,
             period_month=month,
             rule_date=regular_rule_date(branch, year, month)
-            if kind == MeetingKind.REGULAR.value
+            if kind == MeetingKind.REGULAR
             else None,
             version=1,
             created_by=actor.telegram_id,
@@ -173,7 +173,7 @@ async def schedule_meeting(
                 session.add(meeting)
                 await session.flush()
         except IntegrityError:
-            if kind != MeetingKind.REGULAR.value:
+            if kind != MeetingKind.REGULAR:
                 raise
             # The plan job created this month's row meanwhile: land on it like on any planned one.
             return await schedule_meeting(
@@ -191,7 +191,7 @@ async def schedule_meeting(
         before: dict[str, object] | None = None
     else:
         before = _snapshot(meeting)
-        if meeting.status == MeetingStatus.CANCELLED.value:
+        if meeting.status == MeetingStatus.CANCELLED:
             reinstated = True
             meeting.version += 1
             meeting.cancel_reason = meeting.cancelled_at = None
@@ -199,7 +199,7 @@ async def schedule_meeting(
             setattr(meeting, name, value)
     await session.flush()
     thematic = 0
-    if kind == MeetingKind.THEMATIC.value:
+    if kind == MeetingKind.THEMATIC:
         start, end = quarter_bounds(year, quarter_of(month), tz)
         others = await repo.of_branch(
             branch.id, since=start, until=end, statuses=OPEN_STATUSES, kinds=[kind]
@@ -245,9 +245,9 @@ async def preview_schedule(
     if kind == MeetingKind.REGULAR:
         year, month = period_of(starts_at, ctx.tz)
         meeting = await repo.regular_for_month(branch.id, year, month)
-        if meeting is not None and meeting.status == MeetingStatus.SCHEDULED.value:
+        if meeting is not None and meeting.status == MeetingStatus.SCHEDULED:
             raise MeetingError("meetings.error.regular_exists", meeting_id=meeting.id)
-        if meeting is not None and meeting.status == MeetingStatus.CANCELLED.value:
+        if meeting is not None and meeting.status == MeetingStatus.CANCELLED:
             cancelled = meeting
     at = to_local(starts_at, ctx.tz).time()
     return SchedulePreview(branch, kind, starts_at, place, odd_hour(at), cancelled)
@@ -274,7 +274,7 @@ async def confirm_planned(
 ) -> ScheduleResult:
     """One tap: confirm the meeting the rule planned, as planned."""
     meeting, _branch = await managed_meeting(session, actor, meeting_id)
-    if meeting.status != MeetingStatus.PLANNED.value:
+    if meeting.status != MeetingStatus.PLANNED:
         raise MeetingError("mtg.error.not_planned")
     return await schedule_meeting(
         session,
@@ -305,14 +305,14 @@ async def reschedule_meeting(
     reminders carry the new details."""
     meeting, branch = await managed_meeting(session, actor, meeting_id)
     now, tz = ctx.now(), ctx.tz
-    if meeting.status == MeetingStatus.CANCELLED.value:
+    if meeting.status == MeetingStatus.CANCELLED:
         raise MeetingError("meetings.error.cancelled")
     if meeting.starts_at <= now:
         raise MeetingError("meetings.error.already_started")
     new_start = starts_at or meeting.starts_at
     if starts_at is not None:
         check_start(new_start, now, tz)
-    if meeting.kind == MeetingKind.REGULAR.value and period_of(new_start, tz) != (
+    if meeting.kind == MeetingKind.REGULAR and period_of(new_start, tz) != (
         meeting.period_year,
         meeting.period_month,
     ):
@@ -335,7 +335,7 @@ async def reschedule_meeting(
         raise MeetingError("meetings.error.nothing_changed")
     meeting.starts_at, meeting.place = new_start, new_place
     meeting.title, meeting.agenda = new_title, new_agenda
-    meeting.status = MeetingStatus.SCHEDULED.value
+    meeting.status = MeetingStatus.SCHEDULED
     meeting.version += 1
     meeting.updated_by = actor.telegram_id
     await session.flush()
@@ -386,14 +386,14 @@ async def cancel_meeting(
     """Cancel with a reason everyone told before will read; a cancelled regular meeting counts
     as not held for its month (unless reinstated by scheduling it again)."""
     meeting, branch = await managed_meeting(session, actor, meeting_id)
-    if meeting.status == MeetingStatus.CANCELLED.value:
+    if meeting.status == MeetingStatus.CANCELLED:
         raise MeetingError("meetings.error.cancelled")
     now = ctx.now()
     if meeting.starts_at <= now:
         raise MeetingError("meetings.error.already_started")
     reason = cancel_reason(reason)
     before = _snapshot(meeting)
-    meeting.status = MeetingStatus.CANCELLED.value
+    meeting.status = MeetingStatus.CANCELLED
     meeting.cancel_reason, meeting.cancelled_at = reason, now
     meeting.version += 1
     meeting.updated_by = actor.telegram_id

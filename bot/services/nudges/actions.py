@@ -80,7 +80,7 @@ async def snooze(
                 district_id=track.district_id,
                 unit_id=track.unit_id,
                 chat_id=me,
-                step=SNOOZE_STEPS[len(snoozes)].value,
+                step=SNOOZE_STEPS[len(snoozes)],
                 at=now,
                 batch_id=source.batch_id,
             )

@@ -48,7 +48,6 @@ from storage.repositories.nudge_sources import NudgeSources
 from storage.repositories.nudges import NudgeRepository
 
 ORIGIN = "nudge"
-R = EscalationReason
 
 
 @dataclass
@@ -191,9 +190,9 @@ class Sweep:
         if at is not None and track is not None and track.snoozed_until is not None:
             at = max(at, track.snoozed_until)
         if at is not None and now >= at:
-            return R.IGNORED
+            return EscalationReason.IGNORED
         if not anyone and not switched_off:
-            return R.UNREACHABLE
+            return EscalationReason.UNREACHABLE
         return None
 
     def _next_step(self, events: list[NudgeEvent], now: datetime) -> NudgeStep | None:
@@ -235,11 +234,11 @@ class Sweep:
             )
             owners = ", ".join(dict.fromkeys(o.name for o in ob.owners if o.name))
             for chat in targets.get(ob.key) or [0]:
-                why = reason if chat else R.NO_TARGET
+                why = reason if chat else EscalationReason.NO_TARGET
                 esc[chat].append(msg.EscalationItem(ob, why, sent, owners))
         messages: list[tuple[int, list[msg.NudgeItem] | list[msg.EscalationItem]]] = []
         for chat, items in sorted(nudges.items()):
-            items.sort(key=lambda i: (i.obligation.kind.value, i.obligation.moment))
+            items.sort(key=lambda i: (i.obligation.kind, i.obligation.moment))
             for start in range(0, len(items), msg.PER_MESSAGE):
                 messages.append((chat, items[start : start + msg.PER_MESSAGE]))
         for chat, esc_items in sorted(esc.items()):
@@ -276,7 +275,7 @@ class Sweep:
             if ob.key not in tracks and ob.key not in new:
                 new[ob.key] = NudgeTrack(
                     key=ob.key,
-                    kind=ob.kind.value,
+                    kind=ob.kind,
                     district_id=ob.district_id,
                     unit_id=ob.unit_id,
                     branch_id=ob.branch_id,
@@ -296,13 +295,13 @@ class Sweep:
     ) -> NudgeEvent:
         ob = item.obligation
         if isinstance(item, msg.EscalationItem):
-            step, reason = NudgeStep.ESCALATION.value, item.reason.value
+            step, reason = NudgeStep.ESCALATION, item.reason
         else:
-            step, reason = item.step.value, None
+            step, reason = item.step, None
         return NudgeEvent(
             track_id=tracks[ob.key].id,
             key=ob.key,
-            kind=ob.kind.value,
+            kind=ob.kind,
             district_id=ob.district_id,
             unit_id=ob.unit_id,
             chat_id=chat,

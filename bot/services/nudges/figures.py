@@ -27,12 +27,12 @@ from bot.services.policy import Actor, admin_districts_of
 from bot.services.vn_calendar import month_bounds
 from bot.services.vn_sort import vn_key
 from storage.models import NudgeEvent, NudgeTrack
-from storage.models.nudges import EscalationReason, NudgeStep, TrackEnd
+from storage.models.nudges import EscalationReason, NudgePolicy, NudgeStep, TrackEnd
 from storage.repositories.nudge_sources import NudgeSources
 from storage.repositories.nudges import NudgeRepository
 from storage.repositories.org import OrgRepository
 
-LEVEL = {NudgeStep.NUDGE1.value: 1, NudgeStep.NUDGE2.value: 2, NudgeStep.ESCALATION.value: 3}
+LEVEL = {NudgeStep.NUDGE1: 1, NudgeStep.NUDGE2: 2, NudgeStep.ESCALATION: 3}
 
 
 @dataclass
@@ -60,7 +60,7 @@ class Outcomes:
 
 @dataclass
 class Figures:
-    open: Counter[str] = field(default_factory=Counter)  # by kind
+    open: Counter[NudgePolicy] = field(default_factory=Counter)  # by kind
     nudges: int = 0
     escalations: int = 0
     unreachable: int = 0  # escalations because nobody could be reminded
@@ -139,8 +139,8 @@ async def nudge_figures(
     now = ctx.now()
     for ob, timing in await open_obligations(session, ctx, policies, district_id):
         if is_due(ob, timing, now, config):
-            total.open[ob.kind.value] += 1
-            per_unit[ob.unit_id or 0].open[ob.kind.value] += 1
+            total.open[ob.kind] += 1
+            per_unit[ob.unit_id or 0].open[ob.kind] += 1
     events = await repo.events_between(district_id, start, end)
     _count_events(events, total)
     by_unit: dict[int, list[NudgeEvent]] = defaultdict(list)

@@ -28,7 +28,6 @@ from storage.models.nudges import WAKING, NudgePolicy
 from storage.repositories.nudges import NudgeRepository
 from storage.repositories.org import OrgRepository
 
-P = NudgePolicy
 HOURS_LIMIT = 24 * 60  # a timing beyond two months either way is a typo
 
 
@@ -48,12 +47,12 @@ class Timing:
 
 
 DEFAULTS: dict[NudgePolicy, Timing] = {
-    P.MEETING_UNSCHEDULED: Timing(True, -72, None),  # 3 days before the rule's date
-    P.MEETING_REPORT: Timing(True, 24, 72),
-    P.VISIT_UNCONFIRMED: Timing(True, 72, 144),  # from the roster's publication
-    P.VISIT_REPORT: Timing(True, 48, 120),
-    P.FEEDBACK_DUE: Timing(True, -48, 0),  # 2 days before the deadline; escalated at it
-    P.BROADCAST_ACK: Timing(True, 0, 48),  # at the deadline; escalated 2 days later
+    NudgePolicy.MEETING_UNSCHEDULED: Timing(True, -72, None),  # 3 days before the rule's date
+    NudgePolicy.MEETING_REPORT: Timing(True, 24, 72),
+    NudgePolicy.VISIT_UNCONFIRMED: Timing(True, 72, 144),  # from the roster's publication
+    NudgePolicy.VISIT_REPORT: Timing(True, 48, 120),
+    NudgePolicy.FEEDBACK_DUE: Timing(True, -48, 0),  # 2 days before the deadline; escalated at it
+    NudgePolicy.BROADCAST_ACK: Timing(True, 0, 48),  # at the deadline; escalated 2 days later
 }
 
 
@@ -65,7 +64,7 @@ class Policies:
     config: NudgeConfig = DEFAULT_CONFIG
 
     def timing(self, district_id: int, policy: NudgePolicy) -> Timing:
-        row = self.rows.get((district_id, policy.value))
+        row = self.rows.get((district_id, policy))
         if row is None:
             return DEFAULTS[policy]
         return Timing(row.enabled, row.hours, row.escalate_hours)
@@ -86,7 +85,7 @@ class Policies:
         timings = [DEFAULTS[policy]] + [
             Timing(r.enabled, r.hours, r.escalate_hours)
             for (_, p), r in self.rows.items()
-            if p == policy.value
+            if p == policy
         ]
         ahead = max(0, *(-t.hours for t in timings))
         back = max(0, *(max(t.hours, t.escalate_hours or t.hours) for t in timings))
@@ -135,12 +134,16 @@ async def set_policy(
     for value in (hours, escalate_hours):
         if value is not None and not -HOURS_LIMIT <= value <= HOURS_LIMIT:
             raise NudgeError("nudge.error.bad_hours", max=HOURS_LIMIT)
-    if escalate_hours is not None and escalate_hours < hours and policy is not P.FEEDBACK_DUE:
+    if (
+        escalate_hours is not None
+        and escalate_hours < hours
+        and policy is not NudgePolicy.FEEDBACK_DUE
+    ):
         raise NudgeError("nudge.error.escalate_before_nudge")
     repo = NudgeRepository(session)
-    row = await repo.setting(district_id, policy.value)
+    row = await repo.setting(district_id, policy)
     if row is None:
-        row = NudgeSetting(district_id=district_id, policy=policy.value, hours=hours)
+        row = NudgeSetting(district_id=district_id, policy=policy, hours=hours)
         session.add(row)
     row.enabled, row.hours, row.escalate_hours = enabled, hours, escalate_hours
     row.updated_by, row.updated_at = actor.telegram_id, clock.now()

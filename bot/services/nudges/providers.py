@@ -39,11 +39,10 @@ from storage.models.org import MemberRole
 from storage.models.rosters import RosterStatus, VisitStatus
 from storage.repositories.nudge_sources import NudgeSources
 
-P = NudgePolicy
-OPEN_MEETING = (MeetingStatus.PLANNED.value, MeetingStatus.SCHEDULED.value)
-REPORTING_VISIT = (VisitStatus.ASSIGNED.value, VisitStatus.CONFIRMED.value)
+OPEN_MEETING = (MeetingStatus.PLANNED, MeetingStatus.SCHEDULED)
+REPORTING_VISIT = (VisitStatus.ASSIGNED, VisitStatus.CONFIRMED)
 # The visitor acted on it: confirmed, or offered / handed it on.
-ACTED_VISIT = (VisitStatus.CONFIRMED.value, VisitStatus.OFFERED.value, VisitStatus.RETURNED.value)
+ACTED_VISIT = (VisitStatus.CONFIRMED, VisitStatus.OFFERED, VisitStatus.RETURNED)
 
 
 def _when(moment: datetime, tz: ZoneInfo) -> dict[str, str]:
@@ -62,7 +61,7 @@ def _owner(m: Member | None) -> Owner | None:
 
 
 class MeetingUnscheduled:
-    policy = P.MEETING_UNSCHEDULED
+    policy = NudgePolicy.MEETING_UNSCHEDULED
     prefix = "sched"
 
     async def candidates(
@@ -94,9 +93,9 @@ class MeetingUnscheduled:
         out = {}
         for key in keys:
             status, starts_at = state.get(key_id(key), ("", now))
-            if status == MeetingStatus.SCHEDULED.value:
+            if status == MeetingStatus.SCHEDULED:
                 out[key] = Status.MET
-            elif status == MeetingStatus.PLANNED.value and starts_at > now:
+            elif status == MeetingStatus.PLANNED and starts_at > now:
                 out[key] = Status.OWED
             else:
                 out[key] = Status.LAPSED
@@ -104,7 +103,7 @@ class MeetingUnscheduled:
 
 
 class MeetingReport:
-    policy = P.MEETING_REPORT
+    policy = NudgePolicy.MEETING_REPORT
     prefix = "report"
 
     async def candidates(
@@ -116,7 +115,7 @@ class MeetingReport:
         out = []
         for m, b in rows:
             people = leaders.get(b.id, [])
-            secretary = [x for x in people if x.role == MemberRole.SECRETARY.value]
+            secretary = [x for x in people if x.role == MemberRole.SECRETARY]
             owners = tuple(Owner(x.telegram_id, x.full_name) for x in (secretary or people))
             out.append(
                 Obligation(
@@ -168,7 +167,7 @@ async def _visit_obligations(
     for v, b, published_at, leader_id in rows:
         visitor = _owner(people.get(v.visitor_member_id))
         leader = _owner(people.get(leader_id)) if leader_id is not None else None
-        if policy is P.VISIT_UNCONFIRMED:
+        if policy is NudgePolicy.VISIT_UNCONFIRMED:
             moment = published_at
             action = Action("nudge.btn.confirm", ConfirmCb(roster_id=v.roster_id).pack())
         else:
@@ -192,7 +191,7 @@ async def _visit_obligations(
 
 
 class VisitUnconfirmed:
-    policy = P.VISIT_UNCONFIRMED
+    policy = NudgePolicy.VISIT_UNCONFIRMED
     prefix = "confirm"
 
     async def candidates(
@@ -211,8 +210,8 @@ class VisitUnconfirmed:
             if status in ACTED_VISIT:
                 out[key] = Status.MET
             elif (
-                status == VisitStatus.ASSIGNED.value
-                and roster == RosterStatus.PUBLISHED.value
+                status == VisitStatus.ASSIGNED
+                and roster == RosterStatus.PUBLISHED
                 and starts_at > now
             ):
                 out[key] = Status.OWED
@@ -235,7 +234,7 @@ def quarters_between(start: datetime, end: datetime, tz: ZoneInfo) -> list[tuple
 
 
 class VisitReport:
-    policy = P.VISIT_REPORT
+    policy = NudgePolicy.VISIT_REPORT
     prefix = "vreport"
     window_days = ROSTER_CONFIG.report_days  # a report is taken this long after the meeting
 
@@ -264,7 +263,7 @@ class VisitReport:
                 out[key] = Status.MET
             elif (
                 status in REPORTING_VISIT
-                and roster == RosterStatus.PUBLISHED.value
+                and roster == RosterStatus.PUBLISHED
                 and now <= starts_at + timedelta(days=self.window_days)
             ):
                 out[key] = Status.OWED

@@ -34,14 +34,12 @@ from bot.services.vn_calendar import to_local
 from storage.models import FeedbackItem
 from storage.models.feedback import LevelType
 from storage.models.nudges import NudgePolicy
-from storage.models.org import TargetType
+from storage.models.org import MemberRole, TargetType
 from storage.repositories.nudge_sources import WAITING, NudgeSources
-
-P = NudgePolicy
 
 
 class FeedbackDue:
-    policy = P.FEEDBACK_DUE
+    policy = NudgePolicy.FEEDBACK_DUE
     prefix = "fb"
 
     async def candidates(
@@ -53,7 +51,7 @@ class FeedbackDue:
             return []
 
         def at(level: LevelType) -> list[int]:
-            return [i.level_id for i in items if i.level_type == level.value]
+            return [i.level_id for i in items if i.level_type == level]
 
         leaders = await src.branch_leaders(at(LevelType.BRANCH))
         admins = await src.district_admins({i.district_id for i in items})
@@ -102,7 +100,7 @@ class FeedbackDue:
     ) -> Obligation:
         deadline = to_local(item.deadline, window.tz)
         branch = branches.get(item.branch_id, (0, "?"))[1]
-        at_branch = item.level_type == LevelType.BRANCH.value
+        at_branch = item.level_type == LevelType.BRANCH
         return Obligation(
             kind=self.policy,
             key=f"{self.prefix}:{item.id}:{item.level_type}:{item.level_id}",
@@ -154,7 +152,7 @@ class BroadcastAck:
     setting has no effect here.
     """
 
-    policy = P.BROADCAST_ACK
+    policy = NudgePolicy.BROADCAST_ACK
     prefix = "ack"
 
     async def candidates(
@@ -184,7 +182,7 @@ class BroadcastAck:
         for p in pending:
             if p.target_type == TargetType.BRANCH and p.branch_id:
                 ms = leaders.get(p.branch_id, [])
-                secretary = [m for m in ms if m.role == "secretary"]
+                secretary = [m for m in ms if m.role == MemberRole.SECRETARY]
                 owners = [Owner(m.telegram_id, m.full_name) for m in (secretary or ms)]
             elif p.target_type == SECRETARY:
                 m = people.get(p.target_id)

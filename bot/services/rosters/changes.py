@@ -101,7 +101,7 @@ async def offer_visit(
     if not await tell.reachable(receiver):
         raise RosterError("roster.offer_unreachable", name=name)
     before = snapshot(visit)
-    visit.status = VisitStatus.OFFERED.value
+    visit.status = VisitStatus.OFFERED
     visit.offer_to_member_id = receiver.id
     visit.offered_at = ctx.now()
     await _record(session, scope, actor, "roster_visit.offer", before, snapshot(visit))
@@ -139,7 +139,7 @@ async def answer_offer(
     stays the visitor's). Returns the visit that now stands."""
     repo = RosterRepository(session)
     visit = await repo.visit(visit_id, for_update=True)
-    if visit is None or visit.status != VisitStatus.OFFERED.value:
+    if visit is None or visit.status != VisitStatus.OFFERED:
         raise RosterError("roster.offer_gone")
     if visit.offer_to_member_id not in member_ids(actor):
         raise RosterError("roster.not_offered_to_you")
@@ -162,9 +162,7 @@ async def answer_offer(
         after = {**snapshot(visit), "new_visit": standing.id}
         action, key = "roster_visit.swap", "roster.offer.taken"
     else:
-        visit.status = (
-            VisitStatus.CONFIRMED.value if visit.confirmed_at else VisitStatus.ASSIGNED.value
-        )
+        visit.status = VisitStatus.CONFIRMED if visit.confirmed_at else VisitStatus.ASSIGNED
         visit.offer_to_member_id = visit.offered_at = None
         standing, after = visit, snapshot(visit)
         action, key = "roster_visit.offer_declined", "roster.offer.refused"
@@ -212,7 +210,7 @@ async def hand_back(
     scope = await own_visit(session, ctx, actor, visit_id)
     visit = scope.visit
     before = snapshot(visit)
-    visit.status = VisitStatus.RETURNED.value
+    visit.status = VisitStatus.RETURNED
     proposed = await _propose(session, ctx, scope)
     after = {**snapshot(visit), "proposed": proposed.id if proposed else None}
     await _record(session, scope, actor, "roster_visit.hand_back", before, after)
@@ -259,7 +257,7 @@ async def confirm_handback(
         raise RosterError("roster.handback_gone")
     scope = await scope_of(session, visit)
     require_leader(actor, scope.group)
-    if visit.status != VisitStatus.RETURNED.value:
+    if visit.status != VisitStatus.RETURNED:
         raise RosterError("roster.handback_gone")
     now = ctx.now()
     if visit.starts_at <= now:

@@ -62,7 +62,7 @@ async def plan_report(
                 on_group(i, len(programs), group.name if group is not None else str(program_id))
             roster = await repo.roster_for(program.id, quarter.year, quarter.quarter)
             started = time.perf_counter()
-            if roster is None or (draft and roster.status != RosterStatus.PUBLISHED.value):
+            if roster is None or (draft and roster.status != RosterStatus.PUBLISHED):
                 roster = (await make_draft(s, ctx, program, quarter, config=config)).roster
             seconds = time.perf_counter() - started
             view = await load_view(s, roster)

@@ -136,7 +136,7 @@ async def _published(
     out = []
     for q in [quarter] if quarter is not None else [1, 2, 3, 4]:
         roster = await repo.roster_for(program.id, year, q) if program.id is not None else None
-        if roster is not None and roster.status == RosterStatus.PUBLISHED.value:
+        if roster is not None and roster.status == RosterStatus.PUBLISHED:
             out.append(roster)
     return out
 

@@ -32,7 +32,7 @@ from storage.repositories.meetings import MeetingRepository
 from storage.repositories.rosters import RosterRepository
 
 # A visit its visitor may still give away: not already waiting on someone's answer.
-HANDED = (VisitStatus.ASSIGNED.value, VisitStatus.CONFIRMED.value)
+HANDED = (VisitStatus.ASSIGNED, VisitStatus.CONFIRMED)
 
 
 class Why(enum.StrEnum):
@@ -77,10 +77,10 @@ async def own_visit(
     visit = await RosterRepository(session).visit(visit_id, for_update=True)
     if visit is None or visit.visitor_member_id not in member_ids(actor):
         raise RosterError("roster.not_your_visit")
-    if visit.status == VisitStatus.DROPPED.value:
+    if visit.status == VisitStatus.DROPPED:
         raise RosterError("roster.not_your_visit")
     scope = await scope_of(session, visit)
-    if scope.roster.status != RosterStatus.PUBLISHED.value:
+    if scope.roster.status != RosterStatus.PUBLISHED:
         raise RosterError("roster.not_published")
     if visit.starts_at <= ctx.now():
         raise RosterError("roster.visit_started")
@@ -137,7 +137,7 @@ def successor(old: RosterVisit, member_id: int, status: VisitStatus, now: dateti
         period_month=old.period_month,
         starts_at=old.starts_at,
         visitor_member_id=member_id,
-        status=status.value,
+        status=status,
         confirmed_at=now if status == VisitStatus.CONFIRMED else None,
         replaces_visit_id=old.id,
         created_at=now,
@@ -156,7 +156,7 @@ def snapshot(visit: RosterVisit) -> dict[str, Any]:
 
 
 def drop(visit: RosterVisit, reason: str) -> None:
-    visit.status = VisitStatus.DROPPED.value
+    visit.status = VisitStatus.DROPPED
     visit.dropped_reason = reason
 
 

@@ -49,7 +49,7 @@ def slot_key(branch: Branch, year: int, month: int) -> str:
 
 
 def quarter_periods(program: VisitProgram, quarter: Quarter) -> list[tuple[int, int]]:
-    months = quarter.months if program.cadence == Cadence.MONTHLY.value else quarter.months[:1]
+    months = quarter.months if program.cadence == Cadence.MONTHLY else quarter.months[:1]
     return [(quarter.year, m) for m in months]
 
 
@@ -121,7 +121,7 @@ async def load_input(
     for branch in branches:
         for year, month in periods:
             meeting = meetings.get((branch.id, year, month))
-            if meeting is not None and meeting.status == MeetingStatus.CANCELLED.value:
+            if meeting is not None and meeting.status == MeetingStatus.CANCELLED:
                 continue
             if meeting is not None:
                 begins = to_local(meeting.starts_at, tz)

@@ -58,7 +58,7 @@ async def request_move(
     roster = await locked(session, roster_id, version)
     group = await group_of(session, roster)
     require_leader(actor, group)
-    if roster.status != RosterStatus.DRAFT.value:
+    if roster.status != RosterStatus.DRAFT:
         raise RosterError(
             "roster.already_published",
             quarter=Quarter(roster.year, roster.quarter),
@@ -97,7 +97,7 @@ async def request_move(
         period_month=month,
         from_start=from_start,
         to_start=to_start,
-        status=MoveStatus.PENDING.value,
+        status=MoveStatus.PENDING,
         asked_by=actor.telegram_id,
         created_at=now,
     )
@@ -170,18 +170,14 @@ async def answer_move(
     if not _answers_for(actor, branch):
         raise RosterError("roster.not_your_branch")
     roster = await repo.roster(req.roster_id, for_update=True)
-    if (
-        req.status != MoveStatus.PENDING.value
-        or roster is None
-        or roster.status != RosterStatus.DRAFT.value
-    ):
+    if req.status != MoveStatus.PENDING or roster is None or roster.status != RosterStatus.DRAFT:
         raise RosterError("roster.move_gone")
     group = await group_of(session, roster)
     before = _snapshot(req)
     if accept:
         await _move_meeting(session, ctx, actor, req, branch)
     now = ctx.now()
-    req.status = MoveStatus.ACCEPTED.value if accept else MoveStatus.DECLINED.value
+    req.status = MoveStatus.ACCEPTED if accept else MoveStatus.DECLINED
     req.decided_by, req.decided_at = actor.telegram_id, now
     await session.flush()
     await audit.record(
@@ -235,7 +231,7 @@ async def _move_meeting(
         branch, rule_slot(branch.meeting_day, req.period_year, req.period_month), ctx.tz
     )
     meeting.starts_at = req.to_start
-    meeting.origin = MeetingOrigin.SECRETARY.value
+    meeting.origin = MeetingOrigin.SECRETARY
     meeting.created_by = actor.telegram_id
     session.add(meeting)
     await session.flush()

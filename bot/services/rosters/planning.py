@@ -32,7 +32,7 @@ from bot.services.rosters.shortfall import explain, free_at, suggest_moves
 from bot.services.rosters.solver import Solution, Visitor, solve
 from bot.services.vn_calendar import to_local
 from storage.models import Roster, RosterVisit, VisitProgram
-from storage.models.rosters import RosterStatus, VisitStatus
+from storage.models.rosters import MoveStatus, RosterStatus, VisitStatus
 from storage.repositories.rosters import RosterRepository
 
 log = logging.getLogger("bot.rosters")
@@ -132,7 +132,7 @@ async def make_draft(
         require_leader(actor, group)
     ensure_open(quarter, ctx.now(), ctx.tz)
     roster = await repo.roster_for(program.id, quarter.year, quarter.quarter, for_update=True)
-    if roster is not None and roster.status == RosterStatus.PUBLISHED.value:
+    if roster is not None and roster.status == RosterStatus.PUBLISHED:
         raise RosterError("roster.already_published", quarter=quarter, group=group.name)
     inp = await load_input(session, program, quarter, config=config, tz=ctx.tz)
     previous = None
@@ -152,7 +152,7 @@ async def make_draft(
             district_id=program.district_id,
             year=quarter.year,
             quarter=quarter.quarter,
-            status=RosterStatus.DRAFT.value,
+            status=RosterStatus.DRAFT,
             version=1,
             created_at=now,
         )
@@ -162,9 +162,9 @@ async def make_draft(
         roster.version += 1
         await repo.drop_visits(roster.id)
         for req in await repo.pending_moves(roster.id):
-            req.status = "withdrawn"
+            req.status = MoveStatus.WITHDRAWN
             req.decided_at = now
-    roster.solver_status = solution.status.value
+    roster.solver_status = solution.status
     roster.solver_gap = solution.gap
     roster.levels = list(solution.levels)
     roster.generated_at = now
@@ -208,7 +208,7 @@ async def make_draft(
                     period_month=month,
                     starts_at=slot.start.astimezone(ctx.tz).astimezone(now.tzinfo),
                     visitor_member_id=inp.members[code].id,
-                    status=VisitStatus.ASSIGNED.value,
+                    status=VisitStatus.ASSIGNED,
                     created_at=now,
                 )
             )

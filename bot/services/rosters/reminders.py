@@ -43,7 +43,7 @@ async def visitor_reminders(session: AsyncSession, ctx: MeetingContext) -> int:
         if chat_id is None or visit.meeting_id is None:
             continue
         meeting = await meetings.get(visit.meeting_id)
-        if meeting is None or meeting.status == MeetingStatus.CANCELLED.value:
+        if meeting is None or meeting.status == MeetingStatus.CANCELLED:
             continue
         if not now >= meeting.starts_at - LEAD or meeting.starts_at <= now:
             continue

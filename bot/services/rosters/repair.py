@@ -67,7 +67,7 @@ async def repair_after_change(
     meeting = await MeetingRepository(session).get(meeting_id)
     if not visits or meeting is None:
         return None
-    cancelled = meeting.status == MeetingStatus.CANCELLED.value
+    cancelled = meeting.status == MeetingStatus.CANCELLED
     tell = Teller(session, ctx)
     moved: list[RosterVisit] = []
     dropped: list[RosterVisit] = []
@@ -93,7 +93,7 @@ async def repair_after_change(
         kept += outcome.kept
         here += outcome.dropped
         new = outcome.added
-        shifted = [v for v in shifted if v.status != VisitStatus.DROPPED.value]
+        shifted = [v for v in shifted if v.status != VisitStatus.DROPPED]
         moved += shifted
         dropped += here
         added += new
@@ -219,7 +219,7 @@ def _new_visit(
         period_month=month,
         starts_at=meeting.starts_at if meeting is not None else slot.start,
         visitor_member_id=inp.members[code].id,
-        status=VisitStatus.ASSIGNED.value,
+        status=VisitStatus.ASSIGNED,
         replaces_visit_id=freed.pop(0).id if freed else None,
         created_at=now,
     )
@@ -266,7 +266,7 @@ async def _tell(
     ]
     head = (
         "roster.repair.cancelled"
-        if meeting.status == MeetingStatus.CANCELLED.value
+        if meeting.status == MeetingStatus.CANCELLED
         else "roster.repair.moved"
     )
     about = await tell.about(scope.visit)

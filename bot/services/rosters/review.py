@@ -30,7 +30,7 @@ from bot.services.rosters.notices import RosterNotices
 from bot.services.rosters.planning import ensure_meetings, ensure_programs, make_draft
 from bot.services.vn_calendar import to_local
 from storage.models import Branch, Member, Roster, RosterVisit, WorkingGroup
-from storage.models.rosters import RosterStatus, VisitStatus
+from storage.models.rosters import MoveStatus, RosterStatus, VisitStatus
 from storage.repositories.rosters import RosterRepository
 
 
@@ -49,7 +49,7 @@ class RosterView:
 
     @property
     def published(self) -> bool:
-        return self.roster.status == RosterStatus.PUBLISHED.value
+        return self.roster.status == RosterStatus.PUBLISHED
 
 
 async def load_view(session: AsyncSession, roster: Roster) -> RosterView:
@@ -133,7 +133,7 @@ async def rosters_for(
             else None
         )
         edit = leads_group(actor, group)
-        if roster is not None and roster.status != RosterStatus.PUBLISHED.value and not edit:
+        if roster is not None and roster.status != RosterStatus.PUBLISHED and not edit:
             roster = None
         out.append((group, roster, edit))
     return out
@@ -226,7 +226,7 @@ async def publish(
     group = await group_of(session, roster)
     if actor is not None:
         require_leader(actor, group)
-    if roster.status == RosterStatus.PUBLISHED.value:
+    if roster.status == RosterStatus.PUBLISHED:
         raise RosterError(
             "roster.already_published",
             quarter=Quarter(roster.year, roster.quarter),
@@ -240,12 +240,12 @@ async def publish(
         first = to_local(over[0].starts_at, ctx.tz)
         raise RosterError("roster.visits_over", n=len(over), first=f"{first:%d/%m/%Y}")
     await ensure_meetings(session, ctx, roster)
-    roster.status = RosterStatus.PUBLISHED.value
+    roster.status = RosterStatus.PUBLISHED
     roster.published_at = ctx.now()
     roster.published_by = actor.telegram_id if actor else None
     roster.version += 1
     for req in await RosterRepository(session).pending_moves(roster.id):
-        req.status = "withdrawn"
+        req.status = MoveStatus.WITHDRAWN
         req.decided_at = ctx.now()
     view = await load_view(session, roster)
     await RosterNotices(session, ctx).published(
@@ -269,7 +269,7 @@ async def confirm_visits(
 ) -> int:
     """The visitor's Xác nhận: confirms their own live visits of the roster; how many."""
     roster = await RosterRepository(session).roster(roster_id)
-    if roster is None or roster.status != RosterStatus.PUBLISHED.value:
+    if roster is None or roster.status != RosterStatus.PUBLISHED:
         raise RosterError("roster.not_found")
     mine = {m.member_id for m in actor.memberships}
     visits = [
@@ -280,8 +280,8 @@ async def confirm_visits(
     now = ctx.now()
     changed = 0
     for v in visits:
-        if v.status == VisitStatus.ASSIGNED.value:
-            v.status = VisitStatus.CONFIRMED.value
+        if v.status == VisitStatus.ASSIGNED:
+            v.status = VisitStatus.CONFIRMED
             v.confirmed_at = now
             changed += 1
     if changed:
@@ -319,10 +319,10 @@ async def own_visit(
     mine = {m.member_id for m in actor.memberships}
     if visit is None or visit.visitor_member_id not in mine:
         raise RosterError("roster.not_your_visit")
-    if visit.status not in (VisitStatus.ASSIGNED.value, VisitStatus.CONFIRMED.value):
+    if visit.status not in (VisitStatus.ASSIGNED, VisitStatus.CONFIRMED):
         raise RosterError("roster.not_your_visit")
     roster = await repo.roster(visit.roster_id)
-    if roster is None or roster.status != RosterStatus.PUBLISHED.value:
+    if roster is None or roster.status != RosterStatus.PUBLISHED:
         raise RosterError("roster.not_your_visit")
     group = await group_of(session, roster)
     branch = (await repo.branches([visit.branch_id]))[visit.branch_id]

@@ -44,7 +44,7 @@ from storage.repositories.rosters import RosterRepository
 # C0 and C1 control characters except tab and newline: a NUL breaks PostgreSQL text, the others
 # only hide text from the person reading it.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_LIVE = {s.value for s in LIVE_VISIT_STATUSES}
+_LIVE = LIVE_VISIT_STATUSES
 
 
 # Busy days ------------------------------------------------------------------------------------
@@ -270,7 +270,7 @@ async def _own_visit(session: AsyncSession, actor: Actor, visit_id: int) -> Rost
     if visit is None or visit.visitor_member_id not in mine or visit.status not in _LIVE:
         raise RosterError("roster.not_your_visit")
     roster = await repo.roster(visit.roster_id)
-    if roster is None or roster.status != RosterStatus.PUBLISHED.value:
+    if roster is None or roster.status != RosterStatus.PUBLISHED:
         raise RosterError("roster.not_your_visit")
     return visit
 
@@ -297,7 +297,7 @@ async def submit_visit_report(
         raise RosterError("roster.visit_report_closed", days=config.report_days)
     note, proposals = _checked(data)
     # Quality describes a meeting the visitor saw; without attending there is none to give.
-    quality = data.quality.value if data.attended and data.quality is not None else None
+    quality = data.quality if data.attended and data.quality is not None else None
     report = VisitReport(
         visit_id=visit.id,
         attended=data.attended,
