@@ -127,8 +127,6 @@ class _Templates:
         self.pg_template: str | None = None
         self.pg_databases: list[str] = []
         self._pool: PgPool | None = None
-        self._sqlite_free: list[Path] = []
-        self._sqlite_made = 0
 
     def sqlite(self) -> Path:
         if self.sqlite_template is None:
@@ -165,24 +163,6 @@ class _Templates:
                 part.rename(path)
         return path
 
-    def sqlite_lease(self, source: Path) -> Path:
-        """A copy of `source` at a path this process used before (or a new one).
-
-        The path repeats from test to test so the URL does, and with it the shared engine and
-        its compiled statements (`shared_engine`)."""
-        if self._sqlite_free:
-            path = self._sqlite_free.pop()
-        else:
-            self._sqlite_made += 1
-            path = self.tmp_root / f"bot-{self._sqlite_made}.db"
-        for leftover in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-            leftover.unlink(missing_ok=True)  # a stale journal would be replayed into the copy
-        shutil.copyfile(source, path)
-        return path
-
-    def sqlite_release(self, path: Path) -> None:
-        self._sqlite_free.append(path)
-
     @property
     def pool(self) -> PgPool:
         """This process's PostgreSQL databases, reset between tests (see `tests/pgpool.py`)."""
@@ -208,12 +188,18 @@ def _table_order() -> list[str]:
 
 @contextlib.contextmanager
 def sqlite_database(templates: _Templates, source: Path) -> Iterator[str]:
-    """The URL of a SQLite database holding a copy of `source`, for one test."""
-    path = templates.sqlite_lease(source)
+    """The URL of a SQLite database holding a copy of `source`, for one test.
+
+    A new file each time: a path used again could meet a connection a test left open (an
+    aiosqlite thread outlives its loop), and overwriting a file SQLite has open corrupts it.
+    """
+    path = templates.tmp_root / f"bot-{uuid.uuid4().hex[:12]}.db"
+    shutil.copyfile(source, path)
     try:
         yield f"sqlite+aiosqlite:///{path}"
     finally:
-        templates.sqlite_release(path)
+        for suffix in ("", "-wal", "-shm"):  # the disk is not filled over a run
+            path.with_name(path.name + suffix).unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
@@ -253,16 +239,17 @@ _engines: dict[str, tuple[AsyncEngine, weakref.ref[asyncio.AbstractEventLoop] | 
 
 
 def shared_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """One engine per database URL in a test process, for the app and the tests alike.
+    """One engine per PostgreSQL database URL in a test process, for the app and the tests.
 
     SQLAlchemy keeps compiled statements per engine: with a new engine per test every statement
-    a test ran was compiled again (half the CPU of a short end-to-end test). The databases'
-    URLs repeat from test to test (`tests/pgpool.py`, `_Templates.sqlite_lease`), so one engine
-    serves them all. Its connections belong to the event loop that opened them: when the engine
-    is asked for in another loop (the next test's), its pool is replaced; each test disposes of
-    what it used, as the app does at shutdown.
+    a test ran was compiled again (half the CPU of a short end-to-end test). The PostgreSQL
+    databases' URLs repeat from test to test (`tests/pgpool.py`), so one engine serves them all.
+    Its connections belong to the event loop that opened them: when the engine is asked for in
+    another loop (the next test's), its pool is replaced (each test disposes of what it used,
+    as the app does at shutdown; a connection left over is ended by the database's reset).
+    SQLite files are new for each test (see `sqlite_database`), so each gets its own engine.
     """
-    if kwargs:
+    if kwargs or not url.startswith("postgresql"):
         return create_engine(url, **kwargs)
     try:
         loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
