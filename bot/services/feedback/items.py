@@ -202,7 +202,7 @@ async def _create(
             level_type=level.type.value,
             level_id=level.id,
             reached_level_at=now,
-            deadline=now + config.deadline_for(level.type.value),
+            deadline=config.deadline_at(level.type.value, now, ctx.tz),
             status=FeedbackStatus.OPEN.value,
             reopened=0,
             version=1,
