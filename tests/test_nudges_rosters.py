@@ -112,11 +112,12 @@ async def test_feedback_nudges_whoever_holds_it_then_escalates_at_the_deadline(
 ) -> None:
     fw = await feedback_world(engine)
     nw = NudgeWorld(fw.w)
-    item = await fw.raise_(MEM1)  # at branch B01, answer due 08/12/2026 11:00
-    assert item.deadline == local(2026, 12, 8, 11, 0)
-    nw.at(2026, 12, 6, 10, 59)
+    # At branch B01, answer due at the end of the office day 08/12/2026 (class 12: 17:00).
+    item = await fw.raise_(MEM1)
+    assert item.deadline == local(2026, 12, 8, 17, 0)
+    nw.at(2026, 12, 6, 16, 59)
     assert (await nw.sweep()).nudges == 0
-    nw.at(2026, 12, 6, 11, 0)
+    nw.at(2026, 12, 6, 17, 0)
     assert (await nw.sweep()).nudges == 2
     # The same people feedback's own deadline list names.
     async with fw.w.factory() as s:
@@ -125,7 +126,7 @@ async def test_feedback_nudges_whoever_holds_it_then_escalates_at_the_deadline(
     answer = NudgeCb(a=NudgeAct.ANSWER, id=item.id).pack()
     assert all(answer in callbacks(m) for m in await nw.nudges())
     assert all(item.number and "KN-2026" in (m.text or "") for m in await nw.nudges())
-    nw.at(2026, 12, 8, 11, 0)
+    nw.at(2026, 12, 8, 17, 0)
     result = await nw.sweep()
     assert (result.nudges, result.escalations) == (0, 1)
     [esc] = await nw.nudges(UNIT_CHAT)

@@ -232,7 +232,8 @@ class FeedbackRepository:
         )
         newest: dict[int, int] = {}
         for chat_id, message_id in await self.session.execute(stmt):
-            newest[int(chat_id)] = int(message_id)
+            if message_id is not None:  # the query asks for delivered rows only
+                newest[int(chat_id)] = int(message_id)
         return list(newest.items())
 
     # Organisation ----------------------------------------------------------------------------
