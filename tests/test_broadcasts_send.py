@@ -122,7 +122,8 @@ async def test_send_queues_one_copy_per_reachable_chat(engine: AsyncEngine) -> N
     draft = await w.draft(EVERYONE, ack_required=True, ack_deadline=deadline, pin=True)
     b = await w.send(draft)
     assert b.status == "sending" and b.progress_chat_id == o.ADMIN
-    rows = await w.outbox()
+    # The copies; a secretary's private copy follows a line naming the sender (class 12).
+    rows = [r for r in await w.outbox() if not (r.dedupe_key or "").endswith(":from")]
     assert sorted(r.chat_id for r in rows) == sorted(REACHABLE)
     for r in rows:
         assert (r.kind, r.copy_from_chat_id, r.copy_from_message_id) == (

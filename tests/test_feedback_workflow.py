@@ -24,6 +24,7 @@ from bot.services.feedback.common import TEXT_MAX, FeedbackError
 from bot.services.feedback.deadlines import items_due
 from bot.services.feedback.levels import LevelRef
 from bot.services.feedback.presentation import card_text
+from bot.services.vn_calendar import office_deadline
 from storage.models import Branch, CommitteeAdmin, FeedbackCard, FeedbackOption, TelegramUser
 from storage.models.feedback import FeedbackStatus, LevelType, OptionKind
 from tests.feedback_world import (
@@ -58,7 +59,7 @@ async def test_a_members_item_goes_up_and_its_answer_comes_back(engine: AsyncEng
     # 1. The member raises it: it waits for the branch's secretary and deputy, in private.
     item = await fw.raise_(MEM1)
     assert (item.level_type, item.level_id, item.status) == ("branch", org.b1, "open")
-    assert item.raised_as == "member" and item.deadline == t0 + timedelta(days=15)
+    assert item.raised_as == "member" and item.deadline == office_deadline(t0, timedelta(days=15))
     assert [len(await fw.outbox(c, ":card:")) for c in (SEC1, DEP1, ADMIN, BRANCH_CHAT)] == [
         1,
         1,
@@ -96,7 +97,8 @@ async def test_a_members_item_goes_up_and_its_answer_comes_back(engine: AsyncEng
         to=LevelRef(DISTRICT, org.district),
     )
     assert (item.level_type, item.status, item.taken_by) == ("district", "open", None)
-    assert item.deadline == clock.now() + timedelta(days=15)  # restarted at the new level
+    # restarted at the new level, at the end of an office day
+    assert item.deadline == office_deadline(clock.now(), timedelta(days=15))
     assert len(await fw.outbox(COMMITTEE_CHAT, ":card:")) == 1
     assert len(await fw.outbox(MEM1, ":moved:")) == 2
 
@@ -142,7 +144,7 @@ async def test_a_members_item_goes_up_and_its_answer_comes_back(engine: AsyncEng
     clock.move(days=1)
     item = await fw.run(MEM1, wf.reopen, item.id, item.version, "Quý I lâu quá")
     assert (item.status, item.reopened, item.level_type) == ("open", 1, "district")
-    assert item.deadline == clock.now() + timedelta(days=15)
+    assert item.deadline == office_deadline(clock.now(), timedelta(days=15))
     assert len(await fw.outbox(COMMITTEE_CHAT, ":card:")) == 3
     assert len(await fw.outbox(DISTRICT_OFFICER, ":holder:")) == 2
 
@@ -205,9 +207,8 @@ async def test_forward_targets_by_level(engine: AsyncEngine) -> None:
     assert (item.level_type, item.level_id) == ("unit", org.u1)
     admin = await fw_actor(fw, ADMIN)
     names = [(t.type, t.id) for t in await fw.read(wf.forward_targets, admin, item.id)]
-    assert names == [(DISTRICT, org.district)] + [(LevelType.DEPARTMENT, d.id) for d in deps] + [
-        (UNIT, org.u2)
-    ]
+    # Along the tree only: up to the district and its departments, never the other commune.
+    assert names == [(DISTRICT, org.district)] + [(LevelType.DEPARTMENT, d.id) for d in deps]
     # To a department with a group: the card goes there, and its group acts on it.
     dep = LevelRef(LevelType.DEPARTMENT, deps[1].id)
     item = await fw.run(ADMIN, wf.forward, item.id, item.version, to=dep)
@@ -335,12 +336,13 @@ async def test_deadlines_near_and_overdue_with_their_holders(engine: AsyncEngine
     fw = await feedback_world(engine)
     org, clock = fw.org, fw.w.clock
     t0 = clock.now()
-    a = await fw.raise_(MEM1)  # at the branch, due t0 + 15 d
+    # Deadlines fall at the end of an office day (17:00 on a weekday that is not a holiday).
+    a = await fw.raise_(MEM1)  # at the branch, due Tue 08/12 17:00
     clock.move(days=5)
-    b = await fw.raise_(SEC1, on_behalf=True)  # at commune T01U01 (a group), due t0 + 20 d
+    b = await fw.raise_(SEC1, on_behalf=True)  # at commune T01U01 (a group), due Mon 14/12 17:00
     b = await fw.run(UNIT_OFFICER, wf.take, b.id, b.version, via_chat=UNIT_CHAT)
     clock.move(days=5)
-    c = await fw.raise_(SEC3, org.b3, on_behalf=True)  # commune T01U02, no group: t0 + 25 d
+    c = await fw.raise_(SEC3, org.b3, on_behalf=True)  # commune T01U02, no group: Fri 18/12 17:00
 
     clock.t = t0 + timedelta(days=14)
     now = clock.now()
@@ -352,7 +354,7 @@ async def test_deadlines_near_and_overdue_with_their_holders(engine: AsyncEngine
     clock.t = t0 + timedelta(days=16)
     now = clock.now()
     assert [d.item_id for d in await fw.read(items_due, now)] == [a.id]
-    soon = await fw.read(items_due, now, within=timedelta(days=5), overdue=False)
+    soon = await fw.read(items_due, now, within=timedelta(days=6), overdue=False)
     assert [(d.item_id, d.holders, d.status) for d in soon] == [
         (b.id, (UNIT_OFFICER, ADMIN, UNIT_CHAT), "taken")
     ]

@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.buttons.nudges import NudgeAct
-from bot.buttons.rosters import ConfirmCb
+from bot.buttons.rosters import ConfirmVisitCb
 from bot.services.feedback.deadlines import items_due
 from bot.services.feedback.levels import LevelRef
 from bot.services.feedback.workflow import forward
@@ -47,10 +47,14 @@ async def test_unconfirmed_visits_nudge_the_visitor_then_tell_the_leader(
     assert (await nw.sweep()).nudges == 0
     nw.at(2026, 11, 26, 11, 0)
     assert (await nw.sweep()).nudges == len(visitors)
-    confirm = ConfirmCb(roster_id=rw.roster_id).pack()
     for code, n in visitors.items():
         [mine] = await nw.nudges(rw.tg[code])
-        assert callbacks(mine).count(confirm) == 1  # one Xác nhận, however many visits
+        # One Xác nhận per visit, each confirming the visit its line names (issue 21, class 12).
+        own = sorted(vid for vid, c in visits.values() if c == code)
+        pressed = [
+            ConfirmVisitCb.unpack(d).visit_id for d in callbacks(mine) if d.startswith("rcf1:")
+        ]
+        assert sorted(pressed) == own
         assert (mine.text or "").count("Chi bộ thôn V") == n
     # One visitor confirms; the others get the second nudge the next day.
     busy = max(visitors, key=lambda c: visitors[c])
@@ -108,11 +112,12 @@ async def test_feedback_nudges_whoever_holds_it_then_escalates_at_the_deadline(
 ) -> None:
     fw = await feedback_world(engine)
     nw = NudgeWorld(fw.w)
-    item = await fw.raise_(MEM1)  # at branch B01, answer due 08/12/2026 11:00
-    assert item.deadline == local(2026, 12, 8, 11, 0)
-    nw.at(2026, 12, 6, 10, 59)
+    # At branch B01, answer due at the end of the office day 08/12/2026 (class 12: 17:00).
+    item = await fw.raise_(MEM1)
+    assert item.deadline == local(2026, 12, 8, 17, 0)
+    nw.at(2026, 12, 6, 16, 59)
     assert (await nw.sweep()).nudges == 0
-    nw.at(2026, 12, 6, 11, 0)
+    nw.at(2026, 12, 6, 17, 0)
     assert (await nw.sweep()).nudges == 2
     # The same people feedback's own deadline list names.
     async with fw.w.factory() as s:
@@ -121,7 +126,7 @@ async def test_feedback_nudges_whoever_holds_it_then_escalates_at_the_deadline(
     answer = NudgeCb(a=NudgeAct.ANSWER, id=item.id).pack()
     assert all(answer in callbacks(m) for m in await nw.nudges())
     assert all(item.number and "KN-2026" in (m.text or "") for m in await nw.nudges())
-    nw.at(2026, 12, 8, 11, 0)
+    nw.at(2026, 12, 8, 17, 0)
     result = await nw.sweep()
     assert (result.nudges, result.escalations) == (0, 1)
     [esc] = await nw.nudges(UNIT_CHAT)

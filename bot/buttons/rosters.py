@@ -37,6 +37,12 @@ class ConfirmCb(CallbackData, prefix="rcf"):
     roster_id: Id
 
 
+class ConfirmVisitCb(CallbackData, prefix="rcf1"):
+    """Xác nhận under a nudge: confirms exactly that one visit (never the visitor's others)."""
+
+    visit_id: Id
+
+
 class OfferAct(enum.Enum):
     ACCEPT = "a"
     DECLINE = "d"

@@ -446,7 +446,7 @@ async def meetings_on(
     """/meeting 05/01: the meetings of a day, of the branch the chat is for (its linked group)
     or the person's own; none is refused (`mrep.view.none_on_day`)."""
     binding = await _binding(session, where)
-    if binding is not None and binding.target_type == TargetType.BRANCH.value:
+    if binding is not None and binding.target_type == TargetType.BRANCH:
         branch_id = binding.target_id
     else:
         branch_id = own_branch_id(actor)

@@ -118,6 +118,25 @@ def next_working_day(d: date) -> date:
     return d
 
 
+# An office's day ends at 17:00; its days are Monday to Friday, holidays and Tết excepted (unlike
+# a branch's meetings, which are often held at weekends).
+OFFICE_DAY_END = time(17, 0)
+
+
+def is_office_day(d: date) -> bool:
+    return d.weekday() < 5 and not is_holiday(d)
+
+
+def office_deadline(start: datetime, allowed: timedelta, tz: ZoneInfo = VN_TZ) -> datetime:
+    """A deadline `allowed` after `start`, as an office reads one: the end (17:00 local) of
+    the day it falls on, or of the next office day when that one is a weekend or a holiday;
+    never an odd minute ("lúc 02:54") carried over from when the clock started."""
+    day = to_local(start + allowed, tz).date()
+    while not is_office_day(day):
+        day += timedelta(days=1)
+    return local_to_utc(day, OFFICE_DAY_END, tz)
+
+
 def shift_within_month(d: date) -> date:
     """The date a meeting on `d` moves to: `d`, else the next working day in the same month,
     else (holidays to the month's end) the last working day before `d`."""

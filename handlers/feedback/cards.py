@@ -48,6 +48,7 @@ from handlers.feedback.states import Typing, TypingDraft, load, private_state
 from handlers.kit import PRIVATE, Chats, Magic, advance, feature_router, locale, short, show, t
 from handlers.kit.presence import member_chat, pressed_in
 from handlers.kit.proposals import DONE, label
+from storage.models import FeedbackItem
 
 router = feature_router(__name__, Chats.PRIVATE)
 any_chat = feature_router(__name__ + ".buttons", Chats.ANY)
@@ -155,6 +156,7 @@ async def on_card(
         lang = ctx.default_locale if via is not None else locale()
         text, raw = await prompts.card_of(session, ctx, actor, item, lang, via_chat=via)
         await show(query, text, _markup(raw), toast=t("fbui.card.taken"))
+        await _redraw_copies(bot, session, ctx, item, query.from_user.id)
         return
     if cb.a is not CardAct.FORWARD:
         await _ask_in_private(
@@ -212,6 +214,16 @@ async def on_forward(
         lang = meeting_context.default_locale if via is not None else locale()
         drawn = await prompts.card_of(session, meeting_context, actor, item, lang, via_chat=via)
         await _redraw(bot, card.chat.id, card.message_id, drawn)
+    await _redraw_copies(bot, session, meeting_context, item, query.from_user.id)
+
+
+async def _redraw_copies(
+    bot: Bot, session: AsyncSession, ctx: MeetingContext, item: FeedbackItem, presser: int
+) -> None:
+    """The other private copies of the item's card (the deputy's, when the secretary acted),
+    redrawn as the item now stands: no button left that the item's move made stale."""
+    for copy in await prompts.other_copies(session, ctx, item, but=presser):
+        await _redraw(bot, copy.chat_id, copy.message_id, (copy.text, copy.markup))
 
 
 # --- the answer (or question) the submitter gets -----------------------------------------------
@@ -289,6 +301,7 @@ async def on_typed(
     lang = meeting_context.default_locale if d.via_chat is not None else locale()
     drawn = await prompts.card_of(session, meeting_context, actor, item, lang, via_chat=d.via_chat)
     await _redraw(bot, d.card_chat, d.card_message, drawn)
+    await _redraw_copies(bot, session, meeting_context, item, actor.telegram_id)
 
 
 @router.message(StateFilter(Typing.TEXT), NOT_COMMAND)

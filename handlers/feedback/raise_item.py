@@ -3,7 +3,8 @@
 The walk: the branch (prefilled; a choice only when the person may raise for several) →
 the category by button → the text → photos or documents, then "Xong" → "in my name" or "on
 behalf of the branch" (secretaries and deputies only; a visitor always speaks for the branch)
-→ check, "private matter" for secretaries → send. The draft lives in the conversation state;
+→ check, "private matter" (anyone: the answer then goes to them only, not to the branch's
+group) → send. The draft lives in the conversation state;
 nothing is written until "Gửi", and the service decides everything again then (the branch, the
 category, the lengths, the files, who may speak for the branch).
 """
@@ -125,11 +126,13 @@ async def _confirm(target: Message | CallbackQuery, state: FSMContext, draft: Ra
         t("fbui.raise.check_files", n=len(draft.files)),
         t("fbui.raise.check_as", who=_as_label(draft, branch)),
     ]
-    rows = [_btn(t("fbui.raise.send"), RaiseStep.SEND)]
-    if branch.leader:
-        lines.append(t("fbui.raise.private_on" if draft.private else "fbui.raise.private_off"))
-        key = "fbui.raise.private_unset" if draft.private else "fbui.raise.private_set"
-        rows.append(_btn(t(key), RaiseStep.PRIVATE))
+    if branch.member and not branch.leader:
+        lines.append(t("fbui.raise.as_only_self"))  # whose name: theirs (never anonymous)
+    # Whether the answer is also told in the branch's group: everyone's choice (a member's
+    # own matter is theirs to keep private as much as a secretary's).
+    lines.append(t("fbui.raise.private_on" if draft.private else "fbui.raise.private_off"))
+    key = "fbui.raise.private_unset" if draft.private else "fbui.raise.private_set"
+    rows = [_btn(t("fbui.raise.send"), RaiseStep.SEND), _btn(t(key), RaiseStep.PRIVATE)]
     await _to(target, state, Raise.CONFIRM, draft, "\n".join(lines), _markup(*rows))
 
 
@@ -287,9 +290,6 @@ async def on_as(query: CallbackQuery, callback_data: RaiseCb, state: FSMContext)
 @router.callback_query(RaiseCb.filter(F.s == RaiseStep.PRIVATE), StateFilter(Raise.CONFIRM))
 async def on_private(query: CallbackQuery, state: FSMContext) -> None:
     draft = await load(state, RaiseDraft)
-    branch, _ = draft.chosen()
-    if not branch.leader:
-        raise Refused("kit.expired")
     await _confirm(query, state, draft.model_copy(update={"private": not draft.private}))
 
 
@@ -313,7 +313,7 @@ async def on_send(
             text=draft.text,
             files=tuple(items.FileRef(f.kind, f.file_id, f.file_name) for f in draft.files),
             on_behalf=draft.on_behalf and branch.member,
-            private=draft.private and branch.leader,
+            private=draft.private,
         )
         item = await items.raise_item(session, meeting_context, actor, new)
         await state.clear()

@@ -117,7 +117,7 @@ async def cmd_report_id(
     if day is not None:
         where = views.Where(message.chat.id, message.chat.type == PRIVATE)
         found = await views.meetings_on(session, actor, clock, where, day)
-        held = [m for m in found if m.status != MeetingStatus.CANCELLED.value] or found
+        held = [m for m in found if m.status != MeetingStatus.CANCELLED] or found
         meeting_id: int | None = held[0].id
     else:
         meeting_id = try_int(args.lstrip("#"), lo=1, hi=ROW_ID_MAX)

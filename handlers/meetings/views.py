@@ -122,7 +122,7 @@ def answer_text(answer: views.Answer) -> str:
 
 def _mine_tail(data: views.BranchMeetings, meeting: svc.Meeting) -> str:
     """The person's own answer after an upcoming meeting they can answer (in private)."""
-    if data.mine is None or meeting.status != MeetingStatus.SCHEDULED.value:
+    if data.mine is None or meeting.status != MeetingStatus.SCHEDULED:
         return ""
     answer = data.mine.get(meeting.id)
     if answer is None:
@@ -332,7 +332,7 @@ def _mine_lines(d: views.MeetingDetail) -> list[str]:
     """The person's own answer (asked in private by a member of the branch)."""
     if d.mine is not None:
         return [t("mrep.detail.mine", answer=answer_text(d.mine))]
-    if d.answered is False and d.meeting.status == MeetingStatus.SCHEDULED.value:
+    if d.answered is False and d.meeting.status == MeetingStatus.SCHEDULED:
         return [t("mrep.detail.mine_none")]
     return []
 

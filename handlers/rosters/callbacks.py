@@ -10,6 +10,7 @@ from aiogram.filters.callback_data import CallbackData
 
 from bot.buttons.rosters import (
     ConfirmCb,
+    ConfirmVisitCb,
     HandbackCb,
     MoveAct,
     MoveCb,
@@ -22,6 +23,7 @@ from handlers.kit import Id, Small
 
 __all__ = [
     "ConfirmCb",
+    "ConfirmVisitCb",
     "CoverageCb",
     "HandbackCb",
     "MoveAct",
@@ -40,6 +42,8 @@ __all__ = [
 class VisitAct(enum.Enum):
     OFFER = "o"  # pass it on to a group mate (who accepts or declines)
     HANDBACK = "h"  # give it back; the leader confirms who goes instead
+    BACK = "b"  # from the pass-on picker, back to the roster
+    KEEP = "k"  # Hủy on the pass-on picker: nothing passed on, the visit stays one's own
 
 
 class VisitCb(CallbackData, prefix="rvi"):

@@ -7,19 +7,34 @@ leader, the visitor, the offered member or the secretary (callback data can be f
 
 from __future__ import annotations
 
+from datetime import datetime
+from html import escape
+
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.buttons.nudges import SnoozeCb
 from bot.services.meetings.context import MeetingContext
 from bot.services.policy import Actor, Role
 from bot.services.rosters import changes, review
 from bot.services.rosters.common import Quarter
 from bot.services.rosters.notices import RosterNotices
-from handlers.kit import Chats, RoleFilter, feature_router, locale, short, show, t, when
+from bot.services.vn_calendar import to_local
+from handlers.kit import (
+    Chats,
+    RoleFilter,
+    feature_router,
+    locale,
+    short,
+    show,
+    t,
+    when,
+)
 from handlers.rosters.callbacks import (
     ConfirmCb,
+    ConfirmVisitCb,
     HandbackCb,
     MoveAct,
     MoveCb,
@@ -176,6 +191,30 @@ async def on_review(
     await show(query, text, markup, toast=toast)
 
 
+def _used(message: Message, data: str | None) -> InlineKeyboardMarkup | None:
+    """The pressed message's keyboard without the button just used; none at all once only
+    "Nhắc lại sau" would be left (nothing is left to put off)."""
+    rows = [
+        [b for b in row if b.callback_data != data]
+        for row in (message.reply_markup.inline_keyboard if message.reply_markup else [])
+    ]
+    rows = [row for row in rows if row]
+    snooze = SnoozeCb.__prefix__ + SnoozeCb.__separator__
+    if all((b.callback_data or "").startswith(snooze) for row in rows for b in row):
+        return None
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+async def _outcome(query: CallbackQuery, outcome: str) -> None:
+    """A confirm's outcome said under the pressed message itself, its used button gone (a
+    toast too), so the message never offers again what is already done."""
+    await query.answer(outcome)
+    message = query.message
+    if isinstance(message, Message) and message.text is not None:
+        text = f"{message.html_text}\n\n{outcome}"
+        await message.edit_text(text, reply_markup=_used(message, query.data))
+
+
 @any_chat.callback_query(ConfirmCb.filter())
 async def on_confirm(
     query: CallbackQuery,
@@ -184,8 +223,28 @@ async def on_confirm(
     actor: Actor,
     meeting_context: MeetingContext,
 ) -> None:
+    """Xác nhận under the visitor's list: every visit of theirs in the roster."""
     n = await review.confirm_visits(session, meeting_context, actor, callback_data.roster_id)
-    await query.answer(t("roster.confirmed", n=n), show_alert=True)
+    await _outcome(query, t("roster.confirmed", n=n))
+
+
+@any_chat.callback_query(ConfirmVisitCb.filter())
+async def on_confirm_visit(
+    query: CallbackQuery,
+    callback_data: ConfirmVisitCb,
+    session: AsyncSession,
+    actor: Actor,
+    meeting_context: MeetingContext,
+) -> None:
+    """Xác nhận under a nudge's line: exactly that visit."""
+    ctx = meeting_context
+    done = await review.confirm_visit(session, ctx, actor, callback_data.visit_id)
+    text = t(
+        "roster.confirmed_one",
+        branch=escape(done.branch.name),
+        when=when(done.visit.starts_at, ctx.tz),
+    )
+    await _outcome(query, text)
 
 
 @router.callback_query(VisitCb.filter())
@@ -202,17 +261,62 @@ async def on_visit(
         key = "roster.handback.sent" if proposal.member_id else "roster.ui.handback_nobody"
         await query.answer(t(key), show_alert=True)
         return
-    visit, branch, mates = await review.own_visit(session, actor, callback_data.visit_id)
+    if callback_data.a is VisitAct.BACK:
+        view = await review.visit_roster(session, actor, callback_data.visit_id)
+        text, markup = await _screen(session, ctx, actor, view, False)
+        await show(query, text, markup)
+        return
+    visit, branch, mates = await review.own_visit(session, ctx, actor, callback_data.visit_id)
+    about = {"when": when(visit.starts_at, ctx.tz), "branch": escape(branch.name)}
+    if callback_data.a is VisitAct.KEEP:
+        await show(query, t("roster.offer.kept", **about))
+        return
+    await show(query, *_offer_picker(visit.id, about, mates, ctx, visit.starts_at))
+
+
+def _offer_picker(
+    visit_id: int,
+    about: dict[str, str],
+    mates: list[review.Mate],
+    ctx: MeetingContext,
+    starts_at: datetime,
+) -> tuple[str, InlineKeyboardMarkup]:
+    """Who is free that day, each a button; who is not, and why, in the text; « Quay lại to
+    the roster and Hủy (the visit stays one's own)."""
+    day = to_local(starts_at, ctx.tz).strftime("%d/%m")
+    free = [m for m in mates if m.why is None]
+    lines = [t("roster.offer.pick", **about), ""]
+    if free:
+        lines.append(t("roster.offer.free", day=day, n=len(free)))
+    else:
+        lines.append(t("roster.offer.none_free", day=day))
+    taken = [m for m in mates if m.why is not None]
+    if taken:
+        lines.append("")
+        lines.append(t("roster.offer.not_free", day=day))
+        lines += [
+            t("roster.offer.not_free_line", name=escape(m.name), why=t(f"roster.offer.why.{m.why}"))
+            for m in taken
+        ]
     kb = InlineKeyboardBuilder()
-    for mate in mates:
+    for mate in free:
         kb.row(
             InlineKeyboardButton(
                 text=mate.name,
-                callback_data=OfferToCb(visit_id=visit.id, member_id=mate.member_id).pack(),
+                callback_data=OfferToCb(visit_id=visit_id, member_id=mate.member_id).pack(),
             )
         )
-    text = t("roster.offer.pick", when=when(visit.starts_at, ctx.tz), branch=branch.name)
-    await show(query, text, kb.as_markup())
+    kb.row(
+        InlineKeyboardButton(
+            text=t("roster.offer.back"),
+            callback_data=VisitCb(visit_id=visit_id, a=VisitAct.BACK).pack(),
+        ),
+        InlineKeyboardButton(
+            text=t("roster.offer.cancel"),
+            callback_data=VisitCb(visit_id=visit_id, a=VisitAct.KEEP).pack(),
+        ),
+    )
+    return "\n".join(lines), kb.as_markup()
 
 
 @router.callback_query(OfferToCb.filter())

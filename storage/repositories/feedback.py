@@ -26,6 +26,7 @@ from storage.models import (
     Meeting,
     MeetingReport,
     Member,
+    OutboxEntry,
     Roster,
     RosterVisit,
     Unit,
@@ -214,6 +215,27 @@ class FeedbackRepository:
             )
         else:
             card.outbox_id, card.version, card.message_id = outbox_id, version, None
+
+    async def private_cards(self, item_id: int) -> list[tuple[int, int]]:
+        """(chat, message) of the item's cards delivered in private chats, the newest per
+        chat: the copies a level's people hold (a branch's secretary and deputies, the admins
+        of a level without a chat)."""
+        stmt = (
+            select(OutboxEntry.chat_id, OutboxEntry.telegram_message_id)
+            .where(
+                OutboxEntry.origin_type == "feedback",
+                OutboxEntry.origin_id == str(item_id),
+                OutboxEntry.dedupe_key.like(f"fb:{item_id}:e%:card:%"),
+                OutboxEntry.telegram_message_id.is_not(None),
+                OutboxEntry.chat_id > 0,
+            )
+            .order_by(OutboxEntry.id)
+        )
+        newest: dict[int, int] = {}
+        for chat_id, message_id in await self.session.execute(stmt):
+            if message_id is not None:  # the query asks for delivered rows only
+                newest[int(chat_id)] = int(message_id)
+        return list(newest.items())
 
     # Organisation ----------------------------------------------------------------------------
 

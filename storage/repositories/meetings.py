@@ -387,7 +387,7 @@ class MeetingRepository:
     async def closed_between(self, since: datetime, until: datetime) -> set[int]:
         """Scheduled meetings whose answers closed in [since, until]: started, or reported."""
         started = select(Meeting.id).where(
-            Meeting.status == MeetingStatus.SCHEDULED.value,
+            Meeting.status == MeetingStatus.SCHEDULED,
             Meeting.starts_at >= since,
             Meeting.starts_at <= until,
         )

@@ -58,7 +58,9 @@ class Script:
         self.pressed_done = False
         self.late_due: dict[int, datetime] = {}  # track id -> when the late one acts
         self.opened: Counter[str] = Counter()
-        self.confirmed = plain(run.env.app.i18n.t("roster.confirmed", "vi", n=0)).split("0")[0]
+        self.confirmed = plain(
+            run.env.app.i18n.t("roster.confirmed_one", "vi", branch="{", when="")
+        ).split("{")[0]
 
     async def press(self, tg: int, msg: Msg, data: str) -> dict[str, Any]:
         answer = await self.run.env.press(tg, msg, data)
@@ -134,7 +136,7 @@ class Script:
             for msg in self.run.new(tg):
                 if not _is_nudge(self.run, msg) or tg == c.lazy_visitor:
                     continue
-                for data in _data(msg, "rcf:"):  # Xác nhận: the roster's own button
+                for data in _data(msg, "rcf1:"):  # Xác nhận: one visit's own button
                     answer = await self.press(tg, msg, data)
                     assert answer["text"].startswith(self.confirmed), answer
                     self.opened["c"] += 1

@@ -88,14 +88,18 @@ async def _offer(w: RosterWorld, pick: Pick, visit: RosterVisit, to: int) -> Msg
     mates = await w.env.world.wait_for_bot_message(
         chat, lambda m: offer_to in [b["callback_data"] for b in buttons(m)]
     )
-    assert {b["text"] for b in buttons(mates)} == {
-        w.names[m] for m in pick.group.members if m != pick.visitor
-    }
+    # The free mates by name (`to` among them), then « Quay lại and Hủy (issue 21, class 12).
+    names = {w.names[m] for m in pick.group.members if m != pick.visitor}
+    *people, (back, cancel) = [
+        [b["text"] for b in row] for row in mates["reply_markup"]["inline_keyboard"]
+    ]
+    assert {n for (n,) in people} <= names and w.names[to] in {n for (n,) in people}
+    assert (back, cancel) == (w.t("roster.offer.back"), w.t("roster.offer.cancel"))
     about = await w.about(visit)
     at = to_local(visit.starts_at, VN_TZ)
     day = w.t(f"people.weekday.{at.weekday()}")
     at_text = w.t("people.when", weekday=day, date=f"{at:%d/%m/%Y}", time=f"{at:%H:%M}")
-    assert mates["text"] == w.t("roster.offer.pick", when=at_text, branch=about["branch"])
+    assert mates["text"].startswith(w.t("roster.offer.pick", when=at_text, branch=about["branch"]))
     after = w.env.last_bot_id(w.tg[to])
     await w.env.press(chat, mates, offer_to)
     await w.env.world.wait_for_bot_message(

@@ -280,11 +280,13 @@ async def send(
     recipients = await _recipients(session, actor, broadcast)
     langs = await locales(session, ctx, [r.chat_id for r in recipients if r.chat_id is not None])
     buttons: dict[str, dict[str, Any]] = {}
+    committee = await BroadcastRepository(session).unit(broadcast.unit_id or broadcast.district_id)
+    sender = committee.name if committee is not None else ""
     messages = [
         m
         for r in recipients
         if r.chat_id is not None
-        for m in copies(ctx, broadcast, r, langs[r.chat_id], buttons)
+        for m in copies(ctx, broadcast, r, langs[r.chat_id], buttons, sender)
     ]
     added = await enqueue_many(session, messages, clock=ctx.clock)
     rows = []

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from html import escape
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -93,12 +94,30 @@ def copies(
     recipient: Recipient,
     locale: str,
     buttons: dict[str, dict[str, Any]] | None = None,
+    sender: str = "",
 ) -> list[OutboxMessage]:
     """The broadcast itself for one chat (dedupe key `copy_key`); an album asking for
     acknowledgement gets its button on a short message after it (copyMessages takes no
-    buttons). `buttons` caches the Đã nhận markup per language across many chats."""
+    buttons). `buttons` caches the Đã nhận markup per language across many chats.
+
+    A copy carries no "forwarded from": in a secretary's private chat, where nothing else says
+    whose it is, a line naming the sending committee (`sender`) goes just before it (the
+    outbox sends one chat's messages in order)."""
     assert recipient.chat_id is not None
     chat_id = recipient.chat_id
+    out: list[OutboxMessage] = []
+    if recipient.target_type == SECRETARY and sender:
+        out.append(
+            OutboxMessage(
+                chat_id=chat_id,
+                kind=OutboxKind.BROADCAST,
+                text=ctx.i18n.t("bc.copy.from_private", locale, sender=escape(sender)),
+                not_before=broadcast.send_at,
+                dedupe_key=f"{copy_key(broadcast.id, chat_id)}:from",
+                origin_type=ORIGIN,
+                origin_id=broadcast.id,
+            )
+        )
     ids = tuple(int(i) for i in broadcast.source_message_ids)
     album = broadcast.kind == "album"
     markup = None
@@ -123,7 +142,7 @@ def copies(
         message.copy_messages = (broadcast.source_chat_id, ids)
     else:
         message.copy_from = (broadcast.source_chat_id, ids[0])
-    out = [message]
+    out.append(message)
     if markup is not None and album:
         key = "bc.ack.prompt_private" if recipient.target_type == SECRETARY else "bc.ack.prompt"
         out.append(

@@ -4,10 +4,12 @@ number, the default categories and departments."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.services.policy import Refused
+from bot.services.vn_calendar import office_deadline
 from storage.models.feedback import LevelType
 
 TEXT_MAX = 3000  # an item's text, an answer, a question
@@ -65,6 +67,11 @@ class FeedbackConfig:
 
     def deadline_for(self, level_type: LevelType) -> timedelta:
         return self.answer_time.get(level_type, timedelta(days=15))
+
+    def deadline_at(self, level_type: LevelType, reached: datetime, tz: ZoneInfo) -> datetime:
+        """When the level must have answered an item that reached it at `reached`: its time
+        to answer later, at the end of that office day (17:00, a working weekday)."""
+        return office_deadline(reached, self.deadline_for(level_type), tz)
 
 
 DEFAULT_CONFIG = FeedbackConfig()

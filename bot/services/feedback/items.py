@@ -202,7 +202,7 @@ async def _create(
             level_type=level.type,
             level_id=level.id,
             reached_level_at=now,
-            deadline=now + config.deadline_for(level.type),
+            deadline=config.deadline_at(level.type, now, ctx.tz),
             status=FeedbackStatus.OPEN,
             reopened=0,
             version=1,

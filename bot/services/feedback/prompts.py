@@ -16,6 +16,7 @@ from a level that no longer holds the item.
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,9 +25,10 @@ from bot.services.feedback import presentation, workflow
 from bot.services.feedback.acts import held_item, require_status, submitters_item
 from bot.services.feedback.common import DEFAULT_CONFIG, FeedbackConfig, FeedbackError
 from bot.services.feedback.levels import Level
+from bot.services.feedback.notices import FeedbackNotices
 from bot.services.feedback.views import ItemView, build_view
 from bot.services.meetings.context import MeetingContext
-from bot.services.policy import Actor
+from bot.services.policy import Actor, load_actor
 from storage.models import FeedbackItem
 from storage.models.feedback import FeedbackStatus
 from storage.repositories.feedback import FeedbackRepository
@@ -131,3 +133,35 @@ async def card_of(
     text = presentation.card_text(ctx.i18n, locale, view, ctx.tz, now=ctx.now())
     markup = presentation.card_markup(ctx.i18n, locale, view) if view.can_act else None
     return text, markup
+
+
+@dataclass(frozen=True)
+class Copy:
+    """A card the item's earlier level holds in someone's private chat, as it should read."""
+
+    chat_id: int
+    message_id: int
+    text: str
+    markup: dict[str, Any] | None
+
+
+async def other_copies(
+    session: AsyncSession, ctx: MeetingContext, item: FeedbackItem, *, but: int
+) -> list[Copy]:
+    """The item's private cards other than the presser's (`but`), redrawn for their readers:
+    after a forward or an act, the deputy's copy says where the item is now and keeps only
+    the buttons its reader may still press (none, once the item has left their level)."""
+    held = await FeedbackRepository(session).private_cards(item.id)
+    cards = [(chat, message) for chat, message in held if chat != but]
+    if not cards:
+        return []
+    locales = await FeedbackNotices(session, ctx).locales_of(c for c, _ in cards)
+    out = []
+    for chat_id, message_id in cards:
+        reader = await load_actor(session, chat_id)
+        view = await build_view(session, item, reader)
+        loc = locales[chat_id]
+        text = presentation.card_text(ctx.i18n, loc, view, ctx.tz, now=ctx.now())
+        markup = presentation.card_markup(ctx.i18n, loc, view) if view.can_act else None
+        out.append(Copy(chat_id, message_id, text, markup))
+    return out

@@ -85,7 +85,7 @@ async def reopen(
     now = ctx.now()
     item.status, item.taken_by = FeedbackStatus.OPEN, None
     item.reopened += 1
-    item.deadline = now + config.deadline_for(item.level_type)
+    item.deadline = config.deadline_at(item.level_type, now, ctx.tz)
     event = await record(session, ctx, actor.telegram_id, item, "reopened", before, text=text)
     await FeedbackNotices(session, ctx, config).to_holder(
         item,

@@ -76,19 +76,32 @@ async def take(
 
 
 async def _targets(session: AsyncSession, item: FeedbackItem, current: Level) -> list[Level]:
-    """Up from a branch: the level above. From a unit, the district or a department: the
-    district, its departments and its units, the current level excepted."""
+    """Where an item may go from `current`, along the organisation's tree only.
+
+    Up from a branch: the level above. From a unit (a commune's committee): the committee
+    above it (its parent, or the top committee), the top committee's departments (they answer
+    for it), and the units directly under it; never a sibling commune, which has no say over
+    another's branches. From the top committee or a department: the top committee, its
+    departments and any unit of the district (it sends an item down to where it belongs);
+    the current level excepted."""
     if current.type is LevelType.BRANCH:
         above = await level_above(session, current.ref)
         return [above] if above is not None else []
     repo = FeedbackRepository(session)
     out: list[Level] = []
     district = await find_level(session, LevelRef(LevelType.DISTRICT, item.district_id))
-    if district is not None:
+    units = vn_sorted(await repo.units_of_district(item.district_id), key=lambda u: u.name)
+    if current.type is LevelType.UNIT:
+        above = await level_above(session, current.ref)
+        if above is not None:
+            out.append(above)
+        if district is not None and district.ref not in {lv.ref for lv in out}:
+            out.append(district)
+        units = [u for u in units if u.parent_id == current.id]
+    elif district is not None:
         out.append(district)
     for dep in await departments(session, item.district_id):
         out.append(Level(LevelType.DEPARTMENT, dep.id, dep.district_id, dep.name, dep.chat_id))
-    units = vn_sorted(await repo.units_of_district(item.district_id), key=lambda u: u.name)
     chats = await repo.chats_of(TargetType.UNIT, (u.id for u in units))
     out += [Level(LevelType.UNIT, u.id, item.district_id, u.name, chats.get(u.id)) for u in units]
     return [lv for lv in out if lv.ref != current.ref]
@@ -121,8 +134,9 @@ async def forward(
     to: LevelRef,
     config: FeedbackConfig = DEFAULT_CONFIG,
 ) -> FeedbackItem:
-    """Chuyển: to the level above, the district, a department or another unit of the same
-    district; the deadline restarts there. `fb.bad_target` for anything else."""
+    """Chuyển: along the tree (`_targets`: up, to the top committee's departments, or down);
+    the deadline restarts there, at the end of an office day. `fb.bad_target` for anything
+    else (a sibling commune included)."""
     item, level = await held_item(session, actor, item_id, version, via_chat)
     require_status(item, *_WAITING)
     target = next((lv for lv in await _targets(session, item, level) if lv.ref == to), None)
@@ -132,7 +146,7 @@ async def forward(
     now = ctx.now()
     item.level_type, item.level_id = target.type, target.id
     item.reached_level_at = now
-    item.deadline = now + config.deadline_for(target.type)
+    item.deadline = config.deadline_at(target.type, now, ctx.tz)
     item.status, item.taken_by = FeedbackStatus.OPEN, None
     data = {"from": [level.type.value, level.id], "to": [target.type.value, target.id]}
     event = await record(session, ctx, actor.telegram_id, item, "forwarded", before, data=data)

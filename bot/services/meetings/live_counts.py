@@ -127,10 +127,10 @@ class LiveCounts(CoalescedEdits):
         repo = MeetingRepository(s)
         branch = await repo.branch(meeting.branch_id)
         targets = await group_targets(s, meeting)
-        if branch is None or targets is None or meeting.status == MeetingStatus.PLANNED.value:
+        if branch is None or targets is None or meeting.status == MeetingStatus.PLANNED:
             return None
         i18n, loc, tz = ctx.i18n, ctx.default_locale, ctx.tz
-        cancelled = meeting.status == MeetingStatus.CANCELLED.value
+        cancelled = meeting.status == MeetingStatus.CANCELLED
         open_ = is_open(meeting, now)
         counts: tuple[int, int, int] | None = None
         if not cancelled and targets:

@@ -77,7 +77,7 @@ def nudge_markup(
     seen: set[str] = set()
     for item in items:
         action = item.obligation.action
-        if action.callback in seen:  # one Xác nhận confirms all of a roster's visits
+        if action.callback in seen:  # two lines of one thing share its button
             continue
         seen.add(action.callback)
         text = f"{i18n.t(action.label, locale)} · {_short(item.obligation)}"

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.buttons.nudges import NudgeAct, NudgeCb
-from bot.buttons.rosters import ConfirmCb
+from bot.buttons.rosters import ConfirmVisitCb
 from bot.services.nudges.obligations import (
     Action,
     EscalateTo,
@@ -169,7 +169,8 @@ async def _visit_obligations(
         leader = _owner(people.get(leader_id)) if leader_id is not None else None
         if policy is NudgePolicy.VISIT_UNCONFIRMED:
             moment = published_at
-            action = Action("nudge.btn.confirm", ConfirmCb(roster_id=v.roster_id).pack())
+            # One button per visit: it confirms the visit its line names, not the others.
+            action = Action("nudge.btn.confirm", ConfirmVisitCb(visit_id=v.id).pack())
         else:
             moment = v.starts_at
             action = Action("nudge.btn.report", NudgeCb(a=NudgeAct.VISIT_REPORT, id=v.id).pack())

@@ -175,6 +175,18 @@ async def answer_offer(
         origin_id=visit.id,
         name=name,
     )
+    leader = scope.group.leader_member_id
+    if accept and leader not in (None, visit.visitor_member_id, receiver.id):
+        # The group's plan changed hands: its leader hears who goes now (and who no longer).
+        await tell.tell(
+            leader,
+            "roster.offer.leader_told",
+            f"visit:{visit.id}:swap:leader",
+            params_for=await tell.about(visit),
+            origin_id=standing.id,
+            name=name,
+            was=await tell.name(visit.visitor_member_id),
+        )
     return standing
 
 

@@ -26,9 +26,11 @@ from bot.services.rosters.common import (
     require_leader,
     sits_in_group,
 )
+from bot.services.rosters.handover import cannot_go, scope_of
 from bot.services.rosters.notices import RosterNotices
 from bot.services.rosters.planning import ensure_meetings, ensure_programs, make_draft
 from bot.services.vn_calendar import to_local
+from bot.services.vn_sort import vn_sorted
 from storage.models import Branch, Member, Roster, RosterVisit, WorkingGroup
 from storage.models.rosters import MoveStatus, RosterStatus, VisitStatus
 from storage.repositories.rosters import RosterRepository
@@ -258,7 +260,7 @@ async def publish(
         entity_id=str(roster.id),
         district_id=roster.district_id,
         actor_id=actor.telegram_id if actor else None,
-        before={"status": RosterStatus.DRAFT.value},
+        before={"status": RosterStatus.DRAFT},
         after={"status": roster.status, "visits": len(view.visits), "version": roster.version},
     )
     return view
@@ -298,6 +300,49 @@ async def confirm_visits(
     return len(visits)
 
 
+@dataclass(frozen=True)
+class Confirmed:
+    """One visit confirmed from a nudge: where and when, for the message's outcome line."""
+
+    visit: RosterVisit
+    branch: Branch
+
+
+async def confirm_visit(
+    session: AsyncSession, ctx: MeetingContext, actor: Actor, visit_id: int
+) -> Confirmed:
+    """Xác nhận under a nudge: confirms that one visit of the person's, never their others
+    (a nudge names one branch and day). A visit already confirmed stays so; one given away,
+    dropped, started or of an unpublished roster is refused."""
+    repo = RosterRepository(session)
+    visit = await repo.visit(visit_id, for_update=True)
+    mine = {m.member_id for m in actor.memberships}
+    if visit is None or visit.visitor_member_id not in mine:
+        raise RosterError("roster.not_your_visit")
+    if visit.status not in (VisitStatus.ASSIGNED, VisitStatus.CONFIRMED):
+        raise RosterError("roster.not_your_visit")
+    roster = await repo.roster(visit.roster_id)
+    if roster is None or roster.status != RosterStatus.PUBLISHED:
+        raise RosterError("roster.not_found")
+    if visit.starts_at <= ctx.now():
+        raise RosterError("roster.visit_started")
+    if visit.status == VisitStatus.ASSIGNED:
+        visit.status = VisitStatus.CONFIRMED
+        visit.confirmed_at = ctx.now()
+        await audit.record(
+            session,
+            action="roster.confirm",
+            entity_type="roster_visit",
+            entity_id=visit.id,
+            district_id=visit.district_id,
+            actor_id=actor.telegram_id,
+            before={"status": VisitStatus.ASSIGNED},
+            after={"status": visit.status},
+        )
+    branch = (await repo.branches([visit.branch_id]))[visit.branch_id]
+    return Confirmed(visit, branch)
+
+
 def draft_due(quarter: Quarter, today: date, config: RosterConfig = DEFAULT_CONFIG) -> bool:
     """Whether the quarter's draft should exist by `today` (local date)."""
     return today >= quarter.first_day - timedelta(days=config.draft_days_before)
@@ -305,15 +350,37 @@ def draft_due(quarter: Quarter, today: date, config: RosterConfig = DEFAULT_CONF
 
 @dataclass(frozen=True)
 class Mate:
+    """A group mate the visit could be passed on to; `why` says why not (None: free)."""
+
     member_id: int
     name: str
+    why: str | None = None  # a `handover.Why` value, or UNREACHABLE
+
+
+async def visit_roster(session: AsyncSession, actor: Actor, visit_id: int) -> RosterView:
+    """The published roster of one's own visit (Quay lại from the pass-on picker); anyone
+    else's visit (a forged id) is refused."""
+    repo = RosterRepository(session)
+    visit = await repo.visit(visit_id)
+    mine = {m.member_id for m in actor.memberships}
+    if visit is None or visit.visitor_member_id not in mine:
+        raise RosterError("roster.not_your_visit")
+    roster = await repo.roster(visit.roster_id)
+    if roster is None or roster.status != RosterStatus.PUBLISHED:
+        raise RosterError("roster.not_your_visit")
+    return await load_view(session, roster)
+
+
+UNREACHABLE = "unreachable"  # no private chat with the Trợ lý: the question could not reach them
 
 
 async def own_visit(
-    session: AsyncSession, actor: Actor, visit_id: int
+    session: AsyncSession, ctx: MeetingContext, actor: Actor, visit_id: int
 ) -> tuple[RosterVisit, Branch, list[Mate]]:
     """The actor's live published visit with its branch and the group mates it could be
-    offered to; anyone else's (a forged id) is refused."""
+    offered to, each with why they cannot take it that day (the rules an offer checks: their
+    own branch, a busy day, another visit too close, the quarter's cap, no private chat); free
+    ones first, in Vietnamese order. Anyone else's visit (a forged id) is refused."""
     repo = RosterRepository(session)
     visit = await repo.visit(visit_id)
     mine = {m.member_id for m in actor.memberships}
@@ -324,14 +391,23 @@ async def own_visit(
     roster = await repo.roster(visit.roster_id)
     if roster is None or roster.status != RosterStatus.PUBLISHED:
         raise RosterError("roster.not_your_visit")
-    group = await group_of(session, roster)
+    if visit.starts_at <= ctx.now():
+        raise RosterError("roster.visit_started")
+    scope = await scope_of(session, visit)
     branch = (await repo.branches([visit.branch_id]))[visit.branch_id]
-    mates = [
-        Mate(m.id, m.full_name)
-        for m in await repo.group_members(group.id)
-        if m.id != visit.visitor_member_id
+    others = [
+        m for m in await repo.group_members(scope.group.id) if m.id != visit.visitor_member_id
     ]
-    return visit, branch, mates
+    reachable = await RosterNotices(session, ctx).reachable(others)
+    mates = []
+    for m in others:
+        why = await cannot_go(session, ctx, scope, m)
+        reason = why.value if why is not None else None
+        if reason is None and m.id not in reachable:
+            reason = UNREACHABLE
+        mates.append(Mate(m.id, m.full_name, reason))
+    mates = vn_sorted(mates, key=lambda m: m.name)
+    return visit, branch, [m for m in mates if m.why is None] + [m for m in mates if m.why]
 
 
 def offered_quarters(ctx: MeetingContext) -> list[Quarter]:
