@@ -1,0 +1,192 @@
+"""Claiming: taking due rows from the table into one sender's memory, and keeping them.
+
+The claimer holds only a couple of seconds of sending (`claim_horizon`), so several processes
+share a backlog; it claims in slices, so a big claim never stalls the loop; it renews the leases
+of what it holds, and takes back the rows of senders that died. Right after a claim a group's
+row is addressed again (`bot.outbox.addresses`) and the features' last-moment checks may
+withdraw rows (`bot.outbox.before_send`), so nothing leaves for a former chat or after its
+reason went away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import Clock
+from bot.outbox import addresses
+from bot.outbox.config import SenderConfig, SenderStats
+from bot.outbox.limiter import ChatScheduler
+from bot.outbox.service import SendChecks, no_retry_kinds
+from bot.outbox.writer import Transactions
+from storage.models.outbox import OutboxEntry
+from storage.repositories.outbox import OutboxRepository
+
+log = logging.getLogger("bot.outbox.sender")
+
+
+class Held:
+    """A claimed row in memory, with where it goes now (a group upgrade changes that)."""
+
+    __slots__ = ("entry", "chat_id", "answered", "member", "not_pinned")
+
+    def __init__(self, entry: OutboxEntry) -> None:
+        self.entry = entry
+        self.chat_id = entry.chat_id
+        self.answered: float | None = None  # monotonic time its last answer came
+        self.member = ""  # its place in the shared window, this attempt
+        # Why the pin asked for failed (no right to pin, most often): kept as the sent row's
+        # `error`, "not_pinned: ...", so the feature can tell the person who asked for it.
+        self.not_pinned: str | None = None
+
+
+async def recover(transactions: Transactions, clock: Clock) -> dict[str, int]:
+    """Take back rows whose sender died: claimed ones are sent, in-flight ones per policy."""
+    async with transactions.tx() as s:
+        out = await OutboxRepository(s).recover_expired(clock.now(), no_retry_kinds())
+    if any(out.values()):
+        log.warning("recovered rows of a stopped sender: %s", out)
+    return out
+
+
+class Claimer:
+    """The claimer task of one sender run: claims due rows into `scheduler`, renews their
+    leases, recovers dead senders' rows. `wake` is set when something may be due now;
+    `changed` is set when rows were claimed (the dispatcher looks again)."""
+
+    def __init__(
+        self,
+        config: SenderConfig,
+        clock: Clock,
+        transactions: Transactions,
+        checks: SendChecks,
+        stats: SenderStats,
+        scheduler: ChatScheduler,
+        token: str,
+        *,
+        wake: asyncio.Event,
+        changed: asyncio.Event,
+        running: Callable[[], bool],
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self.transactions = transactions
+        self.checks = checks
+        self.stats = stats
+        self.scheduler = scheduler
+        self.token = token
+        self._wake = wake
+        self._changed = changed
+        self._running = running
+        self._claim_slice = max(10, int(config.global_per_sec * config.claim_slice))
+
+    def hold_limit(self) -> int:
+        """How many rows this sender holds at most (`claim_horizon` of sending)."""
+        cfg = self.config
+        return max(10, min(cfg.max_held, int(cfg.global_per_sec * cfg.claim_horizon)))
+
+    async def run(self) -> None:
+        cfg = self.config
+        last_renew = last_recover = time.monotonic()
+        woken = True
+        while self._running():
+            self._wake.clear()
+            got = 0
+            try:
+                mono = time.monotonic()
+                if mono - last_renew > cfg.lease.total_seconds() / 3:
+                    last_renew = mono
+                    async with self.transactions.tx() as s:
+                        await OutboxRepository(s).renew_leases(
+                            self.token, self.clock.now() + cfg.lease
+                        )
+                if mono - last_recover > cfg.recover_every:
+                    last_recover = mono
+                    await recover(self.transactions, self.clock)
+                limit = self.hold_limit()
+                room = limit - self.scheduler.held
+                # Something was enqueued (or came due): claim it now. Otherwise top up only
+                # when half the hold is gone: each claim costs a transaction, however small.
+                if room > 0 and (woken or room >= limit // 2):
+                    # In slices: a claim of thousands of rows would stall the loop (and the
+                    # first requests) for as long as it takes to load them.
+                    got = await self.claim(min(room, self._claim_slice))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("claiming failed; retrying")
+            if got and self.scheduler.held < self.hold_limit() // 2:
+                continue
+            woken = await self._sleep()
+
+    async def _sleep(self) -> bool:
+        """Wait for a wake-up or the next poll; True when something may be due now.
+
+        Rows of a chat blocked by a 429 are claimable once it unblocks: claim them then,
+        however little room there is, like newly enqueued ones.
+        """
+        timeout = self.config.poll_interval
+        woken = False
+        unblock = self.scheduler.next_unblock(time.monotonic())
+        if unblock is not None and unblock + 0.01 < timeout:
+            timeout = unblock + 0.01
+            woken = True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout)
+            woken = True
+        return woken
+
+    async def claim(self, room: int) -> int:
+        """Claim up to `room` due rows into the scheduler; returns how many were claimed."""
+        cfg = self.config
+        now = self.clock.now()
+        exclude = set(self.scheduler.saturated_chats(cfg.per_chat_held))
+        exclude.update(self.scheduler.blocked_chats(time.monotonic()))
+        async with self.transactions.tx() as s:
+            rows = await OutboxRepository(s).claim_due(
+                now=now,
+                token=self.token,
+                lease_until=now + cfg.lease,
+                limit=room,
+                per_chat=cfg.per_chat_held,
+                exclude_chats=exclude,
+            )
+            claimed = len(rows)
+            rows = await self._screen(s, rows, now)
+        mono = time.monotonic()
+        for row in rows:
+            # A retry was due before the rows claimed with it: it goes first.
+            front = row.attempts > 0
+            self.scheduler.push(row.chat_id, row.priority, Held(row), mono, front=front)
+        if rows:
+            self._changed.set()
+        return claimed
+
+    async def _screen(
+        self, s: AsyncSession, rows: list[OutboxEntry], now: datetime
+    ) -> list[OutboxEntry]:
+        """The claimed rows that still go: readdressed, and not withdrawn by their feature."""
+        # A row for a group goes to the chat its target has now, never a former one.
+        if any(r.chat_id < 0 for r in rows):  # private chats are people, not targets
+            try:
+                async with s.begin_nested():
+                    gone = await addresses.apply(s, rows, self.token, now)
+            except Exception:
+                log.exception("resolving addresses failed; the rows go as queued")
+                gone = set()
+            if gone:
+                rows = [r for r in rows if r.id not in gone]
+        # Features re-check their rows now, just before they leave (a nudge whose
+        # obligation was met meanwhile is withdrawn, never sent).
+        withdrawn = await self.checks.withdrawn(s, rows, now) if rows else {}
+        if withdrawn:
+            await OutboxRepository(s).withdraw_claimed(withdrawn, self.token, now)
+            rows = [r for r in rows if r.id not in withdrawn]
+            self.stats.withdrawn += len(withdrawn)
+        return rows
