@@ -260,7 +260,11 @@ async def test_working_group_leader_reviews_and_publishes(rosters: RosterWorld) 
     assert draft["text"].startswith(w.t("roster.review.draft", group=g.name, quarter=w.quarter()))
     assert w.t("roster.draft_hint") in draft["text"]
     after = len(env.world.bot_messages(g.chat_id))
-    answer = await st.tap(w, leader, draft, st.key(draft, w.t("roster.button.publish")))
+    await st.tap(w, leader, draft, st.key(draft, w.t("roster.button.publish")))
+    check = st.shown(w, draft)  # class 2: what publishing does, before it is done
+    assert check["text"].endswith(w.t("roster.publish.check", quarter=w.quarter(), group=g.name))
+    assert len(env.world.bot_messages(g.chat_id)) == after
+    answer = await st.tap(w, leader, check, st.key(check, w.t("roster.button.publish_ok")))
     assert answer["text"] == w.t("roster.published.done")
     published = w.t("roster.review.published", group=g.name, quarter=w.quarter())
     assert st.shown(w, draft)["text"].startswith(published)
