@@ -29,7 +29,13 @@ from storage.models import FeedbackItem, Unit
 from storage.models.feedback import FeedbackStatus, LevelType
 from tests import orgdata as o
 from tests.e2e import rosters_steps as st
-from tests.e2e.broadcasts_world import ADMIN, COMMUNE_ADMIN, START, BroadcastWorld
+from tests.e2e.broadcasts_world import (
+    ADMIN,
+    COMMUNE_ADMIN,
+    START,
+    BroadcastWorld,
+    broadcast_world,
+)
 from tests.e2e.harness import BotEnv
 from tests.e2e.rosters_world import RosterWorld
 from tests.e2e.test_meetings_schedule import (
@@ -51,6 +57,14 @@ NEW_COMMUNE_ADMIN = 980_000_010  # made a commune admin by the district admin's 
 async def month(database_url: str) -> AsyncIterator[Month]:
     async with month_world(database_url) as m:
         yield m
+
+
+@pytest.fixture
+async def dp(dan_phuong_url: str) -> AsyncIterator[BroadcastWorld]:
+    """dan-phuong with its branch groups on Telegram (`bc`), without the flood limits: these
+    stories test the path, not the pacing (test_broadcasts*.py do)."""
+    async with broadcast_world(dan_phuong_url, paced=False) as world:
+        yield world
 
 
 # Steps every role takes ------------------------------------------------------------------
@@ -278,11 +292,11 @@ async def test_working_group_leader_reviews_and_publishes(rosters: RosterWorld) 
 
 
 async def test_commune_admin_broadcasts_to_their_branches_and_opens_the_inbox(
-    bc: BroadcastWorld,
+    dp: BroadcastWorld,
 ) -> None:
     """Their menu, a text to their commune's branch groups (preview, Gửi), only those groups
     receive it; /inbox."""
-    w, env = bc, bc.env
+    w, env = dp, dp.env
     await _arrives(env, COMMUNE_ADMIN, "unit_admin", w.t, name="Xã")
     commune = w.units[1][0]
     mine = [b for b in w.in_unit(commune) if b.live]
@@ -343,17 +357,17 @@ async def test_commune_admin_broadcasts_to_their_branches_and_opens_the_inbox(
 
 
 async def test_district_admin_adds_a_commune_admin_and_reads_the_district(
-    bc: BroadcastWorld,
+    dp: BroadcastWorld,
 ) -> None:
     """/admins add makes a commune admin (whose menu is theirs at once), /nudges with its
     settings, /coverage by its period buttons."""
-    w, env = bc, bc.env
+    w, env = dp, dp.env
     await _arrives(env, ADMIN, "admin", w.t, name="Văn phòng")
 
     async with env.app.session_factory() as s:
         commune = await s.get(Unit, w.units[1][0])
-        district = await s.scalar(select(Unit).where(Unit.id == w.district))
-    assert commune is not None and district is not None
+        top = await s.scalar(select(Unit).where(Unit.id == w.district))
+    assert commune is not None and top is not None
     env.user(NEW_COMMUNE_ADMIN, "Mới", "vi", started=True)
     added = await env.ask(ADMIN, f"/admins add {NEW_COMMUNE_ADMIN} {commune.code}")
     said = w.t("admins.added", id=NEW_COMMUNE_ADMIN, district=commune.name)
@@ -364,7 +378,7 @@ async def test_district_admin_adds_a_commune_admin_and_reads_the_district(
 
     figures = await env.ask(ADMIN, "/nudges")
     await _tap(env, ADMIN, figures, w.t("nudge.settings.button.open"))
-    assert _now(env, figures)["text"].startswith(w.t("nudge.settings.head", district=district.name))
+    assert _now(env, figures)["text"].startswith(w.t("nudge.settings.head", district=top.name))
 
     picker = await env.ask(ADMIN, "/coverage")
     assert picker["text"] == w.t("roster.cov.pick")
