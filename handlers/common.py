@@ -24,12 +24,17 @@ HELP_GROUP_EXTRA: tuple[str, ...] = ()
 
 
 @router.message(CommandStart(), flags=READS)
-async def cmd_start(message: Message, actor: Actor) -> None:
-    """Greet and say what the bot does: a member by the name the organisation knows them by."""
+async def cmd_start(message: Message, actor: Actor, bot: Bot, i18n: CatalogI18n) -> None:
+    """Greet and say what the bot does: a member by the name the organisation knows them by.
+    In private the chat's menu is the person's roles' at once (class 7): /start is when a chat
+    with the Trợ lý begins, so an imported member or an admin has it from their first message,
+    not after /help or /whoami."""
     name = actor.memberships[0].full_name if actor.memberships else ""
     if not name and message.from_user is not None:
         name = message.from_user.first_name
     await message.answer(t("start.greeting", name=html.quote(name)))
+    if message.chat.type == PRIVATE:
+        await set_person_menu(bot, i18n, message.chat.id, menu_roles(actor), locale())
 
 
 @router.message(Command("help"), ChatIs(PRIVATE), flags=READS)

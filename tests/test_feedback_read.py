@@ -50,7 +50,7 @@ from bot.services.feedback.stats import (
 from handlers.feedback.inbox import InboxOpenCb, inbox_router
 from handlers.feedback.stats import StatsFileCb, stats_router
 from sandbox.testing import run_sandbox
-from storage.models import Branch, FeedbackEvent, FeedbackItem, FeedbackOption
+from storage.models import Branch, CommitteeAdmin, FeedbackEvent, FeedbackItem, FeedbackOption
 from storage.models.feedback import FeedbackStatus, LevelType, OptionKind
 from tests import orgdata as o
 from tests.e2e.harness import TOKEN, make_settings
@@ -394,6 +394,26 @@ async def test_each_person_sees_the_levels_they_answer_for(engine: AsyncEngine) 
     assert names(world, await page(world, o.ADMIN)) == ["dept", "district", "u2_near", "u1_overdue"]
     assert names(world, await page(world, o.ADMIN_OTHER)) == ["other"]
     assert names(world, await page(world, o.SEC_OTHER)) == []
+
+
+COMMUNE_ADMIN = 7_700_001  # the admin of U01's own committee (`/admins add ID U01`)
+
+
+async def test_a_commune_admin_sees_their_communes_level(engine: AsyncEngine) -> None:
+    """Issue 21's commune-admin story: /inbox is in their menu and they act on their commune's
+    items (`levels.acts_at`), so those items are in their inbox, and no other level's."""
+    world = await inbox_world(engine)
+    async with world.w.factory() as s, s.begin():
+        s.add(
+            CommitteeAdmin(
+                district_id=world.org.district, unit_id=world.org.u1, telegram_id=COMMUNE_ADMIN
+            )
+        )
+    view = await page(world, COMMUNE_ADMIN)
+    assert view.has_levels and names(world, view) == ["u1_overdue"]
+    # Their district's categories are theirs to filter by.
+    infra = await page(world, COMMUNE_ADMIN, ib.InboxFilter(category_id=world.cats["infra"]))
+    assert names(world, infra) == ["u1_overdue"]
 
 
 @pytest.mark.parametrize("who", [o.MEM1, o.WG_LEADER, o.STRANGER])

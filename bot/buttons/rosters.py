@@ -18,7 +18,8 @@ from bot.inputs import SmallInt as Small
 class RosterAct(enum.Enum):
     VIEW = "v"
     REGENERATE = "r"
-    PUBLISH = "p"
+    PUBLISH = "p"  # the check's confirm: publishes
+    ASK_PUBLISH = "a"  # Công bố on the draft: the check first (class 2, it tells a group)
     MOVE = "m"  # ask a branch to take the suggested move number `i`
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from html import escape
 
+from aiogram import html
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
@@ -176,6 +177,9 @@ async def on_review(
         await changes.request_move(session, ctx, actor, cb.roster_id, cb.version, cb.i)
         await query.answer(t("roster.move.asked"), show_alert=True)
         return
+    if cb.a is RosterAct.ASK_PUBLISH:
+        await _publish_check(query, session, ctx, actor, cb)
+        return
     toast = None
     if cb.a is RosterAct.REGENERATE:
         roster = await review.regenerate(session, ctx, actor, cb.roster_id, cb.version)
@@ -213,6 +217,30 @@ async def _outcome(query: CallbackQuery, outcome: str) -> None:
     if isinstance(message, Message) and message.text is not None:
         text = f"{message.html_text}\n\n{outcome}"
         await message.edit_text(text, reply_markup=_used(message, query.data))
+
+
+async def _publish_check(
+    query: CallbackQuery,
+    session: AsyncSession,
+    ctx: MeetingContext,
+    actor: Actor,
+    cb: RosterCb,
+) -> None:
+    """Công bố pressed: the draft as it stands and what publishing does, with the confirm and
+    a way back (nothing is sent before the confirm)."""
+    roster, group = await review.publishable(session, actor, cb.roster_id, cb.version)
+    view = await review.load_view(session, roster)
+    quarter = Quarter(roster.year, roster.quarter).label(locale())
+    text = review.review_text(ctx, locale(), view)
+    text += "\n\n" + t("roster.publish.check", quarter=quarter, group=html.quote(group.name))
+    kb = InlineKeyboardBuilder()
+    for key, act in (
+        ("roster.button.publish_ok", RosterAct.PUBLISH),
+        ("roster.button.publish_back", RosterAct.VIEW),
+    ):
+        data = RosterCb(roster_id=roster.id, version=roster.version, a=act).pack()
+        kb.row(InlineKeyboardButton(text=t(key), callback_data=data))
+    await show(query, text, kb.as_markup())
 
 
 @any_chat.callback_query(ConfirmCb.filter())

@@ -24,14 +24,16 @@ SETTLING_ACTIONS = ("answered", "accepted", "closed", "rejected", "auto_closed")
 class InboxScope:
     """Which items a person's inbox may hold, as plain ids (the service decides them).
 
-    `branch_ids`: BRANCH levels (the branches they lead); `districts`: every non-branch level
-    (unit, district, department) of these districts, `all_districts` for bootstrap admins.
+    `branch_ids`: BRANCH levels (the branches they lead); `unit_ids`: UNIT levels (the communes
+    whose own admins they are); `districts`: every non-branch level (unit, district,
+    department) of these districts, `all_districts` for bootstrap admins.
     Answered items, wherever they were answered, also when the person accepts or reopens them:
     those of `accept_branch_ids` raised as one of `accept_raised_as` (the secretary speaks for
     the branch), and those `submitter_tg` raised.
     """
 
     branch_ids: frozenset[int] = frozenset()
+    unit_ids: frozenset[int] = frozenset()
     districts: frozenset[int] = frozenset()
     all_districts: bool = False
     accept_branch_ids: frozenset[int] = frozenset()
@@ -40,7 +42,7 @@ class InboxScope:
 
     @property
     def empty(self) -> bool:
-        return not (self.branch_ids or self.districts or self.all_districts)
+        return not (self.branch_ids or self.unit_ids or self.districts or self.all_districts)
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,13 @@ class FeedbackReadRepository:
                 and_(
                     item.level_type == LevelType.BRANCH,
                     item.level_id.in_(sorted(scope.branch_ids)),
+                )
+            )
+        if scope.unit_ids:
+            parts.append(
+                and_(
+                    item.level_type == LevelType.UNIT,
+                    item.level_id.in_(sorted(scope.unit_ids)),
                 )
             )
         if scope.all_districts:

@@ -36,7 +36,7 @@ from storage.models import (
     Unit,
 )
 from storage.models.outbox import OutboxEntry
-from tests.e2e.harness import PRODUCTION_PACE, BotEnv, running_bot
+from tests.e2e.harness import PRODUCTION_PACE, TEST_PACE, BotEnv, running_bot
 from tests.helpers import buttons, local
 
 START = local(2026, 11, 30, 8, 0)  # Monday 08:00
@@ -253,7 +253,7 @@ class BroadcastWorld:
         ]
 
 
-async def _populate(env: BotEnv) -> BroadcastWorld:
+async def _populate(env: BotEnv, *, paced: bool = True) -> BroadcastWorld:
     app, world = env.app, env.world
     async with app.session_factory() as s, s.begin():
         district = await s.scalar(select(Unit.id).where(Unit.kind == "district_committee"))
@@ -344,21 +344,27 @@ async def _populate(env: BotEnv) -> BroadcastWorld:
         env.world.create_group(
             b.chat, b.name, people, bot_status="kicked" if b.removed else "administrator"
         )
-    world.set_flood(True, global_per_sec=30, per_chat_per_sec=1, per_group_per_min=20)
+    if paced:
+        world.set_flood(True, global_per_sec=30, per_chat_per_sec=1, per_group_per_min=20)
     return BroadcastWorld(env, None, district, units, infos)
 
 
 @contextlib.asynccontextmanager
-async def broadcast_world(database_url: str) -> AsyncIterator[BroadcastWorld]:
-    """The bot on a clone of dan-phuong, the world above, the clock at `START` (ticking)."""
+async def broadcast_world(
+    database_url: str, *, paced: bool = True
+) -> AsyncIterator[BroadcastWorld]:
+    """The bot on a clone of dan-phuong, the world above, the clock at `START` (ticking).
+    `paced=False`: without Telegram's flood limits (stories that do not test pacing, where
+    one answer a second in the person's chat is most of the run time)."""
     traveller = time_machine.travel(START, tick=True)
     clock = traveller.start()
     try:
-        async with running_bot(database_url, settings_env=PRODUCTION_PACE) as env:
+        pace = PRODUCTION_PACE if paced else TEST_PACE
+        async with running_bot(database_url, settings_env=pace) as env:
             from tests.e2e.rosters_world import _started
 
             await _started(env)
-            w = await _populate(env)
+            w = await _populate(env, paced=paced)
             w.clock = clock
             yield w
     finally:

@@ -243,3 +243,18 @@ async def test_class7_help_gives_the_menu_of_the_roles_the_person_has(month: Mon
     await env.settle()
     menu = await env.app.bot.get_my_commands(scope=BotCommandScopeChat(chat_id=o.MEM1))
     assert set(ROLE_COMMANDS["member"]) <= {c.command for c in menu}
+
+
+async def test_class7_start_gives_the_menu_of_the_roles_at_once(month: Month) -> None:
+    """An imported secretary's first /start already sets their chat's menu (found by issue 21's
+    role stories: it was the three base commands until /help or /whoami)."""
+    env = month.env
+    await env.ask(o.SEC1, "/start")
+    await env.settle()
+    menu = await env.app.bot.get_my_commands(scope=BotCommandScopeChat(chat_id=o.SEC1))
+    assert set(ROLE_COMMANDS["member"] + ROLE_COMMANDS["secretary"]) <= {c.command for c in menu}
+    # Someone the bot does not know keeps the base menu and what joining needs.
+    await env.ask(o.STRANGER, "/start")
+    await env.settle()
+    menu = await env.app.bot.get_my_commands(scope=BotCommandScopeChat(chat_id=o.STRANGER))
+    assert not set(ROLE_COMMANDS["secretary"]) & {c.command for c in menu}

@@ -45,11 +45,17 @@ async def _drafts(w: RosterWorld) -> dict[int, Msg]:
     return out
 
 
+async def _confirmed(w: RosterWorld, leader: int, msg: Msg) -> dict[str, Any]:
+    """Công bố pressed on `msg`, then the check's confirm (class 2): the confirm's answer."""
+    await st.tap(w, leader, msg, button(msg, w.t("roster.button.publish")))
+    check = st.shown(w, msg)
+    return await w.env.press(leader, check, button(check, w.t("roster.button.publish_ok")))
+
+
 async def _publish(w: RosterWorld, drafts: dict[int, Msg], groups: list[Group]) -> None:
-    """Each group's leader presses Công bố on the draft the job sent."""
+    """Each group's leader presses Công bố on the draft the job sent, and confirms."""
     for g in groups:
-        msg = drafts[g.id]
-        answer = await w.env.press(w.leader_tg(g), msg, button(msg, w.t("roster.button.publish")))
+        answer = await _confirmed(w, w.leader_tg(g), drafts[g.id])
         assert answer.get("text") == w.t("roster.published.done"), answer
     await w.delivered()
 
@@ -75,7 +81,7 @@ async def test_drafts_job_sends_each_leader_the_draft_once(rosters: RosterWorld)
         assert (cb.roster_id, cb.version, cb.a) == (
             made[g.id].id,
             made[g.id].version,
-            RosterAct.PUBLISH,
+            RosterAct.ASK_PUBLISH,
         )
     # Only the leaders were told: no group chat, no other member.
     after = w.counts()
@@ -116,7 +122,7 @@ async def test_a_draft_the_leader_made_while_the_job_ran_is_left_alone(
     assert (await w.rosters())[g.id].version == 1
     assert w.counts()[w.leader_tg(g)] == counts[w.leader_tg(g)]
     assert all(w.counts()[w.leader_tg(o)] == counts[w.leader_tg(o)] + 1 for o in w.groups[1:])
-    answer = await w.env.press(w.leader_tg(g), screen, button(screen, w.t("roster.button.publish")))
+    answer = await _confirmed(w, w.leader_tg(g), screen)
     assert answer.get("text") == w.t("roster.published.done")
 
 
@@ -363,3 +369,36 @@ async def test_a_leader_cannot_regenerate_or_publish_another_groups_roster(
     await w.delivered()
     assert await w.snapshot() == before and w.counts() == counts
     assert w.env.world.bot_messages(w.leader_tg(g1))[0]["text"] == own["text"]
+
+
+async def test_class2_publish_asks_before_it_tells_the_group(rosters: RosterWorld) -> None:
+    """Công bố shows what publishing does, with a confirm and a way back; nothing is sent or
+    changed before the confirm (found by issue 21's working-group leader story)."""
+    w = rosters
+    drafts = await _drafts(w)
+    g = w.groups[0]
+    leader, draft = w.leader_tg(g), drafts[g.id]
+    before, counts = await w.snapshot(), w.counts()
+    await st.tap(w, leader, draft, button(draft, w.t("roster.button.publish")))
+    check = st.shown(w, draft)
+    said = w.t("roster.publish.check", quarter=w.quarter(1), group=g.name)
+    assert check["text"].endswith(said)
+    assert st.labels(check) == [
+        w.t("roster.button.publish_ok"),
+        w.t("roster.button.publish_back"),
+    ]
+    await w.delivered()
+    assert await w.snapshot() == before and w.counts() == counts
+    # Quay lại: the draft as it was, its buttons back.
+    await st.tap(w, leader, check, button(check, w.t("roster.button.publish_back")))
+    back = st.shown(w, draft)
+    assert w.t("roster.draft_hint") in back["text"] and said not in back["text"]
+    assert st.labels(back)[:2] == [w.t("roster.button.publish"), w.t("roster.button.regenerate")]
+    assert await w.snapshot() == before
+    # Then Công bố and the confirm: published, the group told.
+    answer = await _confirmed(w, leader, back)
+    assert answer.get("text") == w.t("roster.published.done")
+    await w.delivered()
+    assert (await w.rosters())[g.id].status == "published"
+    table = w.t("roster.published.group", group=g.name, quarter=w.quarter())
+    assert any(m.get("text", "").startswith(table) for m in w.sent(g.chat_id))

@@ -111,7 +111,8 @@ class InboxPage:
     pages: int  # at least 1
     total: int
     filters: InboxFilter
-    # False: the person leads no branch and administers no district (nothing can reach them).
+    # False: the person leads no branch and administers no commune or district (nothing can
+    # reach them).
     has_levels: bool
     categories: tuple[Choice, ...] = ()
     units: tuple[Choice, ...] = ()  # only for committee admins
@@ -124,6 +125,8 @@ def scope_of(actor: Actor) -> InboxScope:
     led = frozenset(actor.led_branch_ids())
     return InboxScope(
         branch_ids=led,
+        # A commune's own admin answers for its committee (`levels.acts_at`): its level's items.
+        unit_ids=frozenset(u for _d, u in actor.admin_units),
         districts=frozenset(actor.admin_districts),
         all_districts=actor.bootstrap_admin,
         accept_branch_ids=led,
@@ -137,7 +140,8 @@ def _districts_of(actor: Actor) -> frozenset[int] | None:
     if actor.bootstrap_admin:
         return None
     led = {m.district_id for m in actor.memberships if m.branch_id in actor.led_branch_ids()}
-    return frozenset(actor.admin_districts | led)
+    communes = {d for d, _u in actor.admin_units}
+    return frozenset(actor.admin_districts | led | communes)
 
 
 def marker(status: str, deadline: datetime, now: datetime, config: FeedbackConfig) -> Marker:

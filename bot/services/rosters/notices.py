@@ -230,7 +230,7 @@ class RosterNotices:
             return {"text": i18n.t(key, locale, **params), "callback_data": cb.pack()}
 
         rows = [
-            [button("roster.button.publish", RosterAct.PUBLISH)],
+            [button("roster.button.publish", RosterAct.ASK_PUBLISH)],
             [button("roster.button.regenerate", RosterAct.REGENERATE)],
         ]
         for i, _move in enumerate(roster.suggestions.get("moves", [])[:5]):

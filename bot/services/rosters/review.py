@@ -216,6 +216,27 @@ async def draft_for_group(
     return (await make_draft(session, ctx, program, quarter, actor=actor, config=config)).roster
 
 
+async def publishable(
+    session: AsyncSession, actor: Actor, roster_id: int, version: int
+) -> tuple[Roster, WorkingGroup]:
+    """The draft a leader's Công bố asks to publish, refused as `publish` would refuse it
+    (stale screen, not their group, already published): the check screen comes first."""
+    roster = await RosterRepository(session).roster(roster_id)
+    if roster is None:
+        raise RosterError("roster.not_found")
+    if roster.version != version:
+        raise RosterError("roster.stale")
+    group = await group_of(session, roster)
+    require_leader(actor, group)
+    if roster.status == RosterStatus.PUBLISHED:
+        raise RosterError(
+            "roster.already_published",
+            quarter=Quarter(roster.year, roster.quarter),
+            group=group.name,
+        )
+    return roster, group
+
+
 async def publish(
     session: AsyncSession,
     ctx: MeetingContext,
