@@ -19,6 +19,11 @@ from storage.db import create_engine, create_session_factory
 from storage.models import OutboxEntry
 from tests.test_outbox import counts, delivered_texts, enqueue_many, wait_all_final
 
+# Real processes on a 2-core machine: 46-55 s alone, over 120 s while the suite's other workers
+# run. The suite-wide 120 s ends a worker outright (`timeout_method = "thread"`), which showed
+# as a crashed worker with no traceback and left the sender child running.
+pytestmark = pytest.mark.timeout(300)
+
 ROOT = Path(__file__).resolve().parent.parent
 WORKER = """
 import asyncio, signal, sys

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -20,6 +21,10 @@ from tests.conftest import clock_start
 from tests.e2e.harness import TOKEN
 from tests.orgdata import WG_LEADER
 from tests.roster_world import roster_world
+
+# Each test starts Python (and `make`) in child processes: 5-8 CPU-s of imports apiece, 100 s
+# for the slowest on a loaded machine; the suite-wide 120 s would end the worker outright.
+pytestmark = pytest.mark.timeout(300)
 
 ROOT = Path(__file__).resolve().parents[2]
 
