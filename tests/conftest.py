@@ -284,12 +284,13 @@ def _features_subscribed() -> None:
 
 
 @pytest.fixture(scope="session")
-def db_templates(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Iterator[_Templates]:
+def db_templates(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[_Templates]:
     # xdist's workers have their own base folders inside the run's: that one is shared.
     base = tmp_path_factory.getbasetemp()
-    templates = _Templates(
-        tmp_path_factory.mktemp("db"), base if worker_id == "master" else base.parent
-    )
+    worker = hasattr(request.config, "workerinput")
+    templates = _Templates(tmp_path_factory.mktemp("db"), base.parent if worker else base)
     yield templates
     templates.cleanup()
 
