@@ -484,3 +484,34 @@ async def test_schedule_racing_the_plan_job_lands_on_the_planned_row(
             select(func.count()).select_from(Meeting).where(Meeting.period_month == 12)
         )
         assert n == 1
+
+
+async def test_plan_job_writes_a_batch_of_branches_per_transaction(
+    world: MeetingWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On SQLite one transaction holds the whole file: a city's first plan in one transaction
+    kept people's answers waiting on the lock. Each batch commits on its own, and together they
+    plan exactly what one pass would."""
+    from bot.app.jobs import meetings as jobs
+    from bot.scheduler import JobContext
+
+    batches: list[list[int]] = []
+    real = svc.generate_plan
+
+    async def spy(session: AsyncSession, *args: object, **kw: object) -> svc.PlanResult:
+        ids = kw.get("branch_ids")
+        assert isinstance(ids, list)
+        batches.append(ids)
+        assert not session.in_nested_transaction()
+        return await real(session, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(jobs, "generate_plan", spy)
+    monkeypatch.setattr(jobs, "PLAN_BATCH", 2)
+    ctx = JobContext(session_factory=world.factory, clock=world.clock, i18n=world.ctx.i18n)
+    planned = await jobs.plan_job(ctx)
+    async with world.factory() as s:
+        active = await MeetingRepository(s).active_branch_ids()
+        n = await s.scalar(select(func.count()).select_from(Meeting))
+    assert [i for b in batches for i in b] == active and all(len(b) <= 2 for b in batches)
+    assert len(batches) >= 2 and n and planned >= n
+    assert await jobs.plan_job(ctx) == 0  # nothing owed twice

@@ -147,6 +147,10 @@ class MeetingRepository:
             stmt = stmt.where(Branch.id.in_(branch_ids))
         return list((await self.session.scalars(stmt.order_by(Branch.id))).all())
 
+    async def active_branch_ids(self) -> list[int]:
+        stmt = select(Branch.id).where(Branch.active.is_(True)).order_by(Branch.id)
+        return list((await self.session.scalars(stmt)).all())
+
     async def branches(self, branch_ids: Sequence[int]) -> list[Branch]:
         """The branches with these ids, active or not."""
         if not branch_ids:

@@ -16,6 +16,7 @@ from bot.app.jobs.common import meeting_ctx as _meeting_ctx
 from bot.scheduler import JobContext, JobRegistry
 from bot.services.meetings import LiveCounts, Notices, generate_plan
 from bot.services.rosters.reminders import visitor_reminders
+from storage.repositories.meetings import MeetingRepository
 
 log = logging.getLogger("bot.app.jobs.meetings")
 
@@ -23,27 +24,43 @@ PLAN_EVERY = timedelta(days=1)
 REMIND_EVERY = timedelta(minutes=1)
 # At most one edit of an announcement's count per this interval (a burst of taps -> one edit).
 LIVE_EDIT_EVERY = timedelta(seconds=3)
+# Branches planned per transaction (see `plan_job`).
+PLAN_BATCH = 50
 
 
 async def plan_job(ctx: JobContext) -> int:
     """Plan the coming months' regular meetings of every branch; tell secretaries about
-    holiday shifts."""
+    holiday shifts.
+
+    A batch of branches per transaction: on SQLite a writer holds the whole file, and a city's
+    first plan in one transaction (thousands of meetings) would keep people's answers waiting
+    on the lock for seconds; a batch holds it for milliseconds.
+    """
+    async with ctx.session_factory() as s:
+        branch_ids = await MeetingRepository(s).active_branch_ids()
+    created = 0
+    for start in range(0, len(branch_ids), PLAN_BATCH):
+        created += await _plan_batch(ctx, branch_ids[start : start + PLAN_BATCH])
+    async with ctx.session_factory() as s, s.begin():
+        told = await Notices(s, _meeting_ctx(ctx)).shift_notices()
+    if created or told:
+        log.info("plan: %d meetings planned, %d holiday shifts told", created, told)
+    return created + told
+
+
+async def _plan_batch(ctx: JobContext, branch_ids: list[int]) -> int:
     for attempt in range(3):
         try:
             async with ctx.session_factory() as s, s.begin():
-                result = await generate_plan(s, ctx.clock, tz=job_tz(ctx))
-            break
+                result = await generate_plan(s, ctx.clock, branch_ids=branch_ids, tz=job_tz(ctx))
+            return len(result.created)
         except IntegrityError:
             # A secretary scheduled (or another process planned) the same month meanwhile:
             # re-read and plan what is still missing now, not a day later.
             if attempt == 2:
                 raise
             log.info("plan: a month was planned concurrently, retrying")
-    async with ctx.session_factory() as s, s.begin():
-        told = await Notices(s, _meeting_ctx(ctx)).shift_notices()
-    if result.created or told:
-        log.info("plan: %d meetings planned, %d holiday shifts told", len(result.created), told)
-    return len(result.created) + told
+    return 0
 
 
 async def reminders_job(ctx: JobContext) -> int:
