@@ -19,7 +19,9 @@ import asyncio
 import contextlib
 import json
 import os
+import resource
 import shutil
+import time
 import traceback
 import uuid
 import weakref
@@ -352,6 +354,28 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="PATH",
         help="write each test's seconds (setup, call and teardown; those over 1 s) to PATH",
     )
+    parser.addoption(
+        "--record-cpu",
+        metavar="PATH",
+        help="write each test's CPU seconds (its process and the children it waited for) to "
+        "PATH.<worker>.json: what the suite costs the machine, unlike wall time under load",
+    )
+
+
+_cpu: dict[str, float] = {}
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[object]:
+    if not item.config.getoption("--record-cpu"):
+        return (yield)
+    own, kids = time.process_time(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    try:
+        return (yield)
+    finally:
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        child = after.ru_utime + after.ru_stime - kids.ru_utime - kids.ru_stime
+        _cpu[item.nodeid] = round(time.process_time() - own + child, 2)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -370,6 +394,10 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
+    cpu = session.config.getoption("--record-cpu")
+    if cpu:
+        worker = getattr(session.config, "workerinput", {}).get("workerid", "main")
+        Path(f"{cpu}.{worker}.json").write_text(json.dumps(_cpu, indent=1) + "\n")
     path = session.config.getoption("--record-durations")
     if not path or hasattr(session.config, "workerinput"):
         return  # a worker: its reports reach the controller, which writes the file
