@@ -358,16 +358,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--record-cpu",
         metavar="PATH",
         help="write each test's CPU seconds (its process and the children it waited for) to "
-        "PATH.<worker>.json: what the suite costs the machine, unlike wall time under load",
+        "PATH.<worker>.jsonl: what the suite costs the machine, unlike wall time under load",
     )
-
-
-_cpu: dict[str, float] = {}
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[object]:
-    if not item.config.getoption("--record-cpu"):
+    path = item.config.getoption("--record-cpu")
+    if not path:
         return (yield)
     own, kids = time.process_time(), resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
@@ -375,7 +373,11 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     finally:
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         child = after.ru_utime + after.ru_stime - kids.ru_utime - kids.ru_stime
-        _cpu[item.nodeid] = round(time.process_time() - own + child, 2)
+        took = round(time.process_time() - own + child, 2)
+        # A line per test as it ends: a worker that dies keeps what it measured.
+        worker = getattr(item.config, "workerinput", {}).get("workerid", "main")
+        with open(f"{path}.{worker}.jsonl", "a") as out:
+            out.write(json.dumps([item.nodeid, took]) + "\n")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -394,10 +396,6 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    cpu = session.config.getoption("--record-cpu")
-    if cpu:
-        worker = getattr(session.config, "workerinput", {}).get("workerid", "main")
-        Path(f"{cpu}.{worker}.json").write_text(json.dumps(_cpu, indent=1) + "\n")
     path = session.config.getoption("--record-durations")
     if not path or hasattr(session.config, "workerinput"):
         return  # a worker: its reports reach the controller, which writes the file
