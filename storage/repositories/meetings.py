@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -384,9 +384,23 @@ class MeetingRepository:
         ]
 
     async def changed_since(self, since: datetime) -> set[int]:
-        """Meetings changed (moved, cancelled, reinstated: `updated_at`) at or after `since`."""
-        stmt = select(Meeting.id).where(Meeting.updated_at >= since)
+        """Meetings changed (moved, cancelled, reinstated: `updated_at`) at or after `since`.
+
+        Planned meetings have no group message to bring up to date: a month's plan writes one
+        per branch, and a city's 8,220 were each read and rendered for nothing.
+        """
+        stmt = select(Meeting.id).where(
+            Meeting.updated_at >= since, Meeting.status != MeetingStatus.PLANNED
+        )
         return set((await self.session.scalars(stmt)).all())
+
+    async def set_announcement(self, meeting_id: int, chat_id: int, message_id: int) -> None:
+        """The group message that now carries the meeting's live answers."""
+        await self.session.execute(
+            update(Meeting)
+            .where(Meeting.id == meeting_id)
+            .values(announce_chat_id=chat_id, announce_message_id=message_id)
+        )
 
     async def closed_between(self, since: datetime, until: datetime) -> set[int]:
         """Scheduled meetings whose answers closed in [since, until]: started, or reported."""

@@ -17,7 +17,7 @@ started since the last pass.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -26,6 +26,7 @@ from bot.services.live_edits import CoalescedEdits, Edit, MessageEditor
 from bot.services.meetings import presentation as p
 from bot.services.meetings.context import MeetingContext
 from bot.services.meetings.events import MeetingChanged
+from storage.db import sqlite_deferred
 from storage.models import Meeting
 from storage.models.meetings import MeetingStatus, NoticeKind
 from storage.repositories.meetings import MeetingRepository
@@ -85,6 +86,7 @@ class LiveCounts(CoalescedEdits):
     pass, each at most once every `every` (`CoalescedEdits`)."""
 
     every: float = 3.0
+    _live_moved: dict[int, tuple[int, int]] = field(default_factory=dict, repr=False)
 
     async def flush(
         self,
@@ -97,26 +99,47 @@ class LiveCounts(CoalescedEdits):
         since = self.since(now)
         mono = self.monotonic()
         todo: list[Edit] = []
-        async with session_factory() as s, s.begin():
-            repo = MeetingRepository(s)
-            self.pending |= await repo.answered_since(since)
-            self.pending |= await repo.changed_since(since)
-            self.pending |= await repo.closed_between(since, now)
-            for meeting_id in sorted(self.pending):
-                if self.recent(meeting_id, mono):
-                    continue
-                meeting = await repo.get(meeting_id)
-                rendered = None if meeting is None else await self._render(s, ctx, meeting, now)
-                if rendered is None:
-                    self.pending.discard(meeting_id)
-                    continue
-                edits, waiting = rendered
-                if not waiting:
-                    self.pending.discard(meeting_id)
-                for e in edits:
-                    if not self.shown(e.chat_id, e.message_id, e.text):
-                        todo.append(e)
+        self._live_moved.clear()
+        # Reads only, without SQLite's write lock: a pass after a month's meetings start can
+        # render thousands, and a writer waiting behind it (the outbox's) gave up after 30 s.
+        with sqlite_deferred():
+            async with session_factory() as s, s.begin():
+                await self._collect(s, ctx, now, since, mono, todo)
+        if self._live_moved:
+            async with session_factory() as s, s.begin():
+                repo = MeetingRepository(s)
+                for meeting_id, (chat_id, message_id) in self._live_moved.items():
+                    await repo.set_announcement(meeting_id, chat_id, message_id)
         return await self.apply(todo, edit)
+
+    async def _collect(
+        self,
+        s: AsyncSession,
+        ctx: MeetingContext,
+        now: datetime,
+        since: datetime,
+        mono: float,
+        todo: list[Edit],
+    ) -> None:
+        """The edits due in this pass (into `todo`), and the meetings whose live message moved."""
+        repo = MeetingRepository(s)
+        self.pending |= await repo.answered_since(since)
+        self.pending |= await repo.changed_since(since)
+        self.pending |= await repo.closed_between(since, now)
+        for meeting_id in sorted(self.pending):
+            if self.recent(meeting_id, mono):
+                continue
+            meeting = await repo.get(meeting_id)
+            rendered = None if meeting is None else await self._render(s, ctx, meeting, now)
+            if rendered is None:
+                self.pending.discard(meeting_id)
+                continue
+            edits, waiting = rendered
+            if not waiting:
+                self.pending.discard(meeting_id)
+            for e in edits:
+                if not self.shown(e.chat_id, e.message_id, e.text):
+                    todo.append(e)
 
     async def _render(
         self, s: AsyncSession, ctx: MeetingContext, meeting: Meeting, now: datetime
@@ -166,11 +189,11 @@ class LiveCounts(CoalescedEdits):
         waiting = open_ and not any(t.live for t in targets)
         return edits, waiting
 
-    @staticmethod
-    def _remember_live(meeting: Meeting, target: LiveTarget) -> None:
+    def _remember_live(self, meeting: Meeting, target: LiveTarget) -> None:
+        """The message carrying the buttons moved (a new one after a change): written after
+        the pass's reads, in a short transaction of its own."""
         if (meeting.announce_chat_id, meeting.announce_message_id) != (
             target.chat_id,
             target.message_id,
         ):
-            meeting.announce_chat_id = target.chat_id
-            meeting.announce_message_id = target.message_id
+            self._live_moved[meeting.id] = (target.chat_id, target.message_id)

@@ -1,0 +1,86 @@
+"""The live-count pass never holds SQLite's write lock while it reads.
+
+Found by `python -m bench broadcast` on the 30-district city: the month's plan wrote 8,220
+planned meetings, the next pass read and rendered each inside a writing transaction for 45-50 s,
+and the outbox's writer, waiting behind it, gave up ("database is locked") after SQLite's 30 s.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.services import meetings as svc
+from bot.services.meetings import LiveCounts
+from bot.services.meetings.plan import generate_plan
+from bot.services.policy import load_actor
+from storage.db import begin_mode
+from storage.models import TelegramUser
+from storage.models.outbox import OutboxEntry
+from storage.repositories.meetings import MeetingRepository
+from tests.helpers import local
+from tests.orgdata import MEM1, SEC1, meeting_world
+
+GROUP = -100777
+
+
+async def _noop_edit(_chat: int, _message: int, _text: str, _markup: dict[str, Any]) -> None:
+    return None
+
+
+async def test_a_pass_reads_in_a_deferred_transaction_and_writes_only_a_moved_message(
+    engine: AsyncEngine,
+) -> None:
+    world = await meeting_world(
+        engine, GROUP, [TelegramUser(id=u, first_name="A") for u in (SEC1, MEM1)]
+    )
+    async with world.factory() as s, s.begin():
+        res = await svc.schedule_meeting(
+            s,
+            await load_actor(s, SEC1),
+            world.ctx,
+            world.org.b1,
+            kind="regular",
+            starts_at=local(2026, 12, 3, 19, 30),
+        )
+    async with world.factory() as s, s.begin():
+        await s.execute(update(OutboxEntry).values(state="sent", telegram_message_id=901))
+    modes: list[str] = []
+
+    def _on_begin(_conn: Any) -> None:
+        modes.append(begin_mode())
+
+    event.listen(engine.sync_engine, "begin", _on_begin)
+    try:
+        async with world.factory() as s, s.begin():
+            await svc.record_rsvp(s, world.clock, res.meeting.id, MEM1, "yes")
+        modes.clear()
+        await LiveCounts().flush(world.factory, world.ctx, _noop_edit)  # the live one moves
+        first = list(modes)
+        modes.clear()
+        async with world.factory() as s, s.begin():
+            await svc.record_rsvp(s, world.clock, res.meeting.id, MEM1, "no")
+        modes.clear()
+        live = LiveCounts()
+        live.every = 0.0
+        await live.flush(world.factory, world.ctx, _noop_edit)  # nothing moved: reads only
+        second = list(modes)
+    finally:
+        event.remove(engine.sync_engine, "begin", _on_begin)
+    assert first == ["DEFERRED", "IMMEDIATE"]
+    assert second == ["DEFERRED"]
+    async with world.factory() as s:
+        meeting = await MeetingRepository(s).get(res.meeting.id)
+        assert meeting is not None and meeting.announce_message_id == 901
+
+
+async def test_planned_meetings_are_not_pending_for_a_group_edit(engine: AsyncEngine) -> None:
+    world = await meeting_world(engine, GROUP)
+    since = world.clock.now()
+    async with world.factory() as s, s.begin():
+        made = await generate_plan(s, world.clock, branch_ids=[world.org.b1])
+    assert made.created  # the plan wrote planned meetings just now...
+    async with world.factory() as s:
+        assert await MeetingRepository(s).changed_since(since) == set()  # ...none to edit
