@@ -199,7 +199,12 @@ async def test_list_detail_and_workbook(engine: AsyncEngine) -> None:
     wg = next(row for row in people if row[1] == "Tổ công tác số 1")
     no_unit = w.ctx.i18n.t("bc.unit.none", "vi")
     assert wg[:4] == (no_unit, "Tổ công tác số 1", "lỗi", "không tìm thấy nhóm")
-    assert book["Theo đơn vị"]["A1"].value == "Thông báo #1: Hướng dẫn số 1"
+    # Class 11: the file names the broadcast by the day it went and its excerpt, not its id.
+    assert d.summary.queued_at is not None
+    day = d.summary.queued_at.astimezone(w.ctx.tz)
+    title = w.ctx.i18n.t("bc.sheet.title", "vi", date=f"{day:%d/%m/%Y}", excerpt="Hướng dẫn số 1")
+    assert book["Theo đơn vị"]["A1"].value == title
+    assert labels.file_name == w.ctx.i18n.t("bc.sheet.file", "vi", date=f"{day:%Y-%m-%d-%H%M}")
 
 
 async def test_the_sender_reads_progress_in_their_language(engine: AsyncEngine) -> None:

@@ -49,3 +49,29 @@ def test_lookup_in_both_languages() -> None:
     assert i18n.t("error.apology", "vi", ref="AB12").endswith("AB12")
     assert "Sorry" in i18n.t("error.apology", "en", ref="AB12")
     assert i18n.t("language.changed", "vi") != i18n.t("language.changed", "en")
+
+
+# Keys that show a Telegram account or chat id (what an admin types after /admins, or quotes to
+# support): the only ids a person may see.
+TELEGRAM_IDS = {
+    "whoami.header",
+    "whoami.unknown",
+    "admins.line",
+    "admins.added",
+    "admins.removed",
+    "admins.already",
+    "admins.not_admin",
+    "link.admin_locked_chat",
+}
+
+
+def test_class11_no_text_shows_a_database_id() -> None:
+    """People tell things apart by date, title or a per-district number (KN-2026-0042); a
+    database id stays inside buttons."""
+    for locale in ("vi", "en"):
+        shown = {
+            key: text
+            for key, text in _messages(locale).items()
+            if "#{" in text or ({"id", "chat_id", "meeting_id", "broadcast_id"} & _fields(text))
+        }
+        assert set(shown) <= TELEGRAM_IDS, {k: v for k, v in shown.items() if k not in TELEGRAM_IDS}

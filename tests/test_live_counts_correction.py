@@ -11,6 +11,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.services import meetings as svc
+from bot.services.live_edits import CoalescedEdits, Edit
 from bot.services.meetings import LiveCounts
 from bot.services.policy import load_actor
 from storage.models import TelegramUser
@@ -58,3 +59,22 @@ async def test_a_correction_keeps_its_change_line_under_the_counts(engine: Async
     announcement = by_message[(GROUP, 555)]
     assert world.ctx.i18n.t("mtg.announce.superseded", "vi") in announcement
     assert "Thứ Sáu, 04/12/2026 lúc 20:00" in announcement and "19:30" not in announcement
+
+
+async def test_an_edit_refused_for_good_is_not_retried_every_pass() -> None:
+    """A member who blocked the bot (or deleted the reminder) makes their reminder's edit fail
+    for good: given up, not kept pending (a pass every 3 s would retry and log it forever); a
+    passing failure stays pending."""
+    tries: list[int] = []
+
+    async def edit(chat_id: int, message_id: int, _text: str, _markup: Any) -> None:
+        tries.append(chat_id)
+        if chat_id == MEM1:
+            raise RuntimeError("Forbidden: bot was blocked by the user")
+        raise RuntimeError("Too Many Requests: retry after 5")
+
+    editor = CoalescedEdits()
+    todo = [Edit(7, MEM1, 10, "a", None), Edit(8, GROUP, 11, "b", None)]
+    assert await editor.apply(todo, edit) == 0
+    assert editor.pending == {8}
+    assert editor.shown(MEM1, 10, "a") and not editor.shown(GROUP, 11, "b")

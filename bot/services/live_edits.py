@@ -24,6 +24,16 @@ log = logging.getLogger("bot.live_edits")
 
 # An inline keyboard as the outbox stores it (`bot.buttons.markup`).
 Markup = dict[str, Any]
+# Refusals an edit never gets past (the message or the chat is gone, the person blocked the
+# bot: a member's private reminder can meet any of them): not retried for the same text, or
+# one blocked member would be retried, and logged, every pass.
+GONE = (
+    "message to edit not found",
+    "message can't be edited",
+    "chat not found",
+    "bot was blocked",
+    "Forbidden",
+)
 
 
 class MessageEditor(Protocol):
@@ -83,8 +93,12 @@ class CoalescedEdits:
             try:
                 await edit(e.chat_id, e.message_id, e.text, e.markup)
             except Exception as exc:  # noqa: BLE001 - an edit is best effort; log and retry
+                kind = type(self).__name__
+                if any(gone in str(exc) for gone in GONE):
+                    log.info("live edit of %s %s given up: %s", kind, e.subject, exc)
+                    self.last_text[(e.chat_id, e.message_id)] = e.text
+                    continue
                 if "not modified" not in str(exc):
-                    kind = type(self).__name__
                     log.warning("live edit of %s %s failed: %s", kind, e.subject, exc)
                     self.pending.add(e.subject)
                     continue

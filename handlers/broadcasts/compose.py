@@ -141,7 +141,7 @@ async def show_preview(
 
 def _summary(preview: svc.Preview, ctx: MeetingContext) -> str:
     b = preview.broadcast
-    lines = [t("bcui.preview.title", id=b.id, n=preview.reachable)]
+    lines = [t("bcui.preview.title", n=preview.reachable)]
     if preview.unreachable:
         lines += ["", t("bcui.preview.unreachable", n=len(preview.unreachable))]
         reasons = [
@@ -173,9 +173,9 @@ async def on_send(
     cb = callback_data
     b = await compose.send(session, meeting_context, actor, cb.b, cb.version)
     if b.send_at is not None:
-        text = t("bcui.sent.later", id=b.id, when=when(b.send_at, meeting_context.tz))
+        text = t("bcui.sent.later", when=when(b.send_at, meeting_context.tz))
     else:
-        text = t("bcui.sent.now", id=b.id)
+        text = t("bcui.sent.now")
     await show(query, text, toast=t("bcui.sent.toast"))
 
 
@@ -191,4 +191,4 @@ async def on_cancel(
     """Hủy: the draft is given up; nothing was queued, nothing is."""
     b = await compose.discard(session, meeting_context, actor, callback_data.b)
     await state.clear()
-    await show(query, t("bcui.cancelled", id=b.id, excerpt=escape(b.excerpt[:60])))
+    await show(query, t("bcui.cancelled", excerpt=escape(b.excerpt[:60])))

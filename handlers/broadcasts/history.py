@@ -36,11 +36,9 @@ async def _list(
         return t("bcui.history.none"), InlineKeyboardMarkup(inline_keyboard=[])
     kb = InlineKeyboardBuilder()
     for s in rows:
-        at = s.send_at if s.status == svc.BroadcastStatus.SCHEDULED else s.queued_at
         label = t(
             "bcui.history.row",
-            id=s.id,
-            date=at.astimezone(ctx.tz).strftime("%d/%m") if at else "",
+            date=s.moment.astimezone(ctx.tz).strftime("%d/%m"),
             excerpt=short(s.excerpt or t(f"bcui.kind.{s.kind}"), 24),
             sent=s.sent,
             queued=s.queued,
@@ -81,7 +79,7 @@ def _status_line(s: svc.BroadcastSummary, ctx: MeetingContext) -> str:
 def _detail_text(d: svc.BroadcastDetail, ctx: MeetingContext) -> str:
     s = d.summary
     parts = [
-        t("bcui.detail.head", id=s.id, excerpt=escape(s.excerpt or t(f"bcui.kind.{s.kind}"))),
+        t("bcui.detail.head", excerpt=escape(s.excerpt or t(f"bcui.kind.{s.kind}"))),
         _status_line(s, ctx),
         t(
             "bcui.detail.figures",
@@ -134,10 +132,12 @@ async def on_history(
         raise Refused("kit.expired")
     d = await svc.detail(session, actor, cb.b, now=ctx.now())
     if cb.a is HistAct.XLSX:
-        data = svc.detail_workbook(svc.workbook_labels(ctx.i18n, locale(), d), d, tz=ctx.tz)
+        labels = svc.workbook_labels(ctx.i18n, locale(), d, tz=ctx.tz)
+        data = svc.detail_workbook(labels, d, tz=ctx.tz)
         await query.answer(t("bcui.detail.file_toast"))
-        name = f"thong-bao-{d.summary.id}.xlsx"
-        await bot.send_document(query.from_user.id, BufferedInputFile(data, filename=name))
+        await bot.send_document(
+            query.from_user.id, BufferedInputFile(data, filename=labels.file_name)
+        )
         return
     kb = InlineKeyboardBuilder()
     kb.button(text=t("bcui.button.xlsx"), callback_data=HistCb(a=HistAct.XLSX, b=cb.b, p=cb.p))

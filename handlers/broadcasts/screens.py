@@ -90,7 +90,7 @@ def audience_screen(
 ) -> tuple[str, InlineKeyboardMarkup]:
     audience = current(broadcast)
     chosen = audience_lines(audience, options)
-    text = t("bcui.audience.title", id=broadcast.id) + "\n"
+    text = t("bcui.audience.title") + "\n"
     text += "\n".join(chosen) if chosen else t("bcui.audience.nothing")
     b = broadcast.id
     rows = [
@@ -236,7 +236,7 @@ def options_text(broadcast: Broadcast, tz: tzinfo) -> str:
         else t("bcui.options.now")
     )
     pin = t("bcui.options.pin_on" if broadcast.pin else "bcui.options.pin_off")
-    return t("bcui.options.title", id=broadcast.id, ack=ack, pin=pin, send=send)
+    return t("bcui.options.title", ack=ack, pin=pin, send=send)
 
 
 def options_screen(

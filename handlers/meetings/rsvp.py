@@ -23,7 +23,7 @@ from bot.i18n import CatalogI18n
 from bot.services import meetings as svc
 from bot.services.meetings.common import ABSENCE_TEXT_MAX
 from bot.settings import Settings
-from handlers.kit import PRIVATE, ChatIs, Chats, Magic, feature_router, show, t
+from handlers.kit import PRIVATE, ChatIs, Chats, Magic, feature_router, locale, show, t
 from handlers.meetings.callbacks import ReasonCb, RsvpCb, RsvpChoice
 from handlers.meetings.keyboards import reason_keyboard
 from handlers.meetings.states import Absence, AbsenceDraft, enter, load
@@ -61,7 +61,7 @@ async def on_rsvp(
     )
     await query.answer(t(ANSWERED[choice]))
     if private and isinstance(query.message, Message):
-        await _show_answer(query.message, choice)
+        await _show_answer(query.message, i18n, choice)
     if not result.needs_reason:
         return
     # Ask the reason in private; the tap itself is already answered and recorded.
@@ -82,12 +82,11 @@ async def on_rsvp(
         return
 
 
-async def _show_answer(message: Message, choice: RsvpChoice) -> None:
+async def _show_answer(message: Message, i18n: CatalogI18n, choice: RsvpChoice) -> None:
     """A private reminder answered: it says the answer now (its buttons stay, to change it),
-    so it never reads as still unanswered."""
-    mark = t("mtg.rsvp.your_answer", answer="\x00").split("\x00", 1)[0]
-    body = (message.html_text or "").split("\n\n" + mark, 1)[0]
-    text = body + "\n\n" + t("mtg.rsvp.your_answer", answer=t(ANSWERED[choice]))
+    so it never reads as still unanswered (the same text the live editor gives it after an
+    answer in the group)."""
+    text = svc.answered_text(i18n, locale(), message.html_text or "", choice.answer)
     if text != message.html_text:
         with contextlib.suppress(TelegramBadRequest):
             await message.edit_text(text, reply_markup=message.reply_markup)

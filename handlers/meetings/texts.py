@@ -35,7 +35,7 @@ def told_line(told: svc.Told) -> str:
 
 
 def scheduled_text(ctx: svc.MeetingContext, result: svc.ScheduleResult) -> str:
-    lines = [t("mtg.sched.done", id=result.meeting.id), summary(ctx, result.meeting, result.branch)]
+    lines = [t("mtg.sched.done"), summary(ctx, result.meeting, result.branch)]
     if result.meeting.kind == svc.MeetingKind.THEMATIC and result.thematic_in_quarter:
         lines.append(t("mtg.sched.thematic_again", n=result.thematic_in_quarter))
     lines.append(told_line(result.told))

@@ -38,11 +38,12 @@ class SettingsCb(CallbackData, prefix="nst"):
 
 
 def _span(hours: int) -> str:
+    """'1 day', '3 days', '1 hour', '1 day 12 hours' (English needs the singular apart)."""
     days, rest = divmod(abs(hours), 24)
     if rest == 0:
-        return t("nudge.settings.days", n=days)
+        return t("nudge.settings.day") if days == 1 else t("nudge.settings.days", n=days)
     if days == 0:
-        return t("nudge.settings.hours", n=rest)
+        return t("nudge.settings.hour") if rest == 1 else t("nudge.settings.hours", n=rest)
     return t("nudge.fig.duration", days=days, hours=rest)
 
 
@@ -102,21 +103,21 @@ def policy_screen(s: svc.DistrictSettings, n: int) -> tuple[str, InlineKeyboardM
     def cb(change: svc.Change | None) -> SettingsCb:
         return SettingsCb(d=d, p=n, c=change)
 
-    days = STEP_HOURS // 24
+    step = _span(STEP_HOURS)
     kb = InlineKeyboardBuilder()
     toggle = "nudge.settings.button.off" if timing.enabled else "nudge.settings.button.on"
     kb.row(_button(t(toggle), cb(C.TOGGLE)))
     if timing.enabled:
         kb.row(
-            _button(t("nudge.settings.button.earlier", n=days), cb(C.EARLIER)),
-            _button(t("nudge.settings.button.later", n=days), cb(C.LATER)),
+            _button(t("nudge.settings.button.earlier", span=step), cb(C.EARLIER)),
+            _button(t("nudge.settings.button.later", span=step), cb(C.LATER)),
         )
         escalate = []
         if timing.escalate_hours is not None:
             escalate.append(
-                _button(t("nudge.settings.button.esc_earlier", n=days), cb(C.ESC_EARLIER))
+                _button(t("nudge.settings.button.esc_earlier", span=step), cb(C.ESC_EARLIER))
             )
-        escalate.append(_button(t("nudge.settings.button.esc_later", n=days), cb(C.ESC_LATER)))
+        escalate.append(_button(t("nudge.settings.button.esc_later", span=step), cb(C.ESC_LATER)))
         kb.row(*escalate)
         if timing.escalate_hours is not None:
             kb.row(_button(t("nudge.settings.button.esc_none"), cb(C.ESC_NONE)))
@@ -130,21 +131,21 @@ def waking_screen(s: svc.DistrictSettings) -> tuple[str, InlineKeyboardMarkup]:
     kb = InlineKeyboardBuilder()
     kb.row(
         _button(
-            t("nudge.settings.button.from_earlier", n=WAKING_STEP),
+            t("nudge.settings.button.from_earlier", span=_span(WAKING_STEP)),
             SettingsCb(d=d, p=WAKING, c=C.WAKE_FROM_EARLIER),
         ),
         _button(
-            t("nudge.settings.button.from_later", n=WAKING_STEP),
+            t("nudge.settings.button.from_later", span=_span(WAKING_STEP)),
             SettingsCb(d=d, p=WAKING, c=C.WAKE_FROM_LATER),
         ),
     )
     kb.row(
         _button(
-            t("nudge.settings.button.until_earlier", n=WAKING_STEP),
+            t("nudge.settings.button.until_earlier", span=_span(WAKING_STEP)),
             SettingsCb(d=d, p=WAKING, c=C.WAKE_UNTIL_EARLIER),
         ),
         _button(
-            t("nudge.settings.button.until_later", n=WAKING_STEP),
+            t("nudge.settings.button.until_later", span=_span(WAKING_STEP)),
             SettingsCb(d=d, p=WAKING, c=C.WAKE_UNTIL_LATER),
         ),
     )

@@ -35,6 +35,13 @@ from storage.models.org import TargetType
 from storage.models.outbox import OutboxEntry, OutboxState
 
 OPEN_STATUSES = (MeetingStatus.PLANNED, MeetingStatus.SCHEDULED)
+# What the bot writes about a meeting in the branch's group and keeps current there.
+GROUP_KINDS = (
+    NoticeKind.ANNOUNCE,
+    NoticeKind.CORRECTION,
+    NoticeKind.GROUP_24H,
+    NoticeKind.GROUP_2H,
+)
 
 
 class MeetingRepository:
@@ -356,9 +363,10 @@ class MeetingRepository:
     async def group_messages(
         self, meeting_id: int, group_chat_id: int
     ) -> list[tuple[str, int, int, int, str]]:
-        """(kind, version, chat, message id, text as sent) of every delivered announcement and
-        correction of the meeting, any version, in `group_chat_id` (the branch's current
-        group), oldest first: the messages that must show the meeting as it is now."""
+        """(kind, version, chat, message id, text as sent) of every delivered announcement,
+        correction and group reminder of the meeting, any version, in `group_chat_id` (the
+        branch's current group), oldest first: the messages that must show the meeting as it
+        is now (a reminder carries the Có mặt / Vắng mặt buttons too)."""
         stmt = (
             select(
                 MeetingNotice.kind,
@@ -371,7 +379,7 @@ class MeetingRepository:
             .join(OutboxEntry, OutboxEntry.id == MeetingNotice.outbox_id)
             .where(
                 MeetingNotice.meeting_id == meeting_id,
-                MeetingNotice.kind.in_([NoticeKind.ANNOUNCE.value, NoticeKind.CORRECTION.value]),
+                MeetingNotice.kind.in_([k.value for k in GROUP_KINDS]),
                 MeetingNotice.chat_id == group_chat_id,
                 OutboxEntry.state == OutboxState.SENT.value,
                 OutboxEntry.telegram_message_id.is_not(None),
@@ -381,6 +389,42 @@ class MeetingRepository:
         return [
             (str(kind), int(version), int(sent_chat or chat), int(message_id or 0), text or "")
             for kind, version, sent_chat, chat, message_id, text in await self.session.execute(stmt)
+        ]
+
+    async def member_reminders(self, meeting_id: int) -> list[tuple[int, int, int, int, str]]:
+        """(version, member id, chat, message id, text as sent) of every delivered private
+        reminder of the meeting, any version, oldest first: they ask for an answer, so they
+        must follow the answers given anywhere (and the meeting's changes)."""
+        stmt = (
+            select(
+                MeetingNotice.version,
+                MeetingNotice.member_id,
+                OutboxEntry.sent_chat_id,
+                OutboxEntry.chat_id,
+                OutboxEntry.telegram_message_id,
+                OutboxEntry.text,
+            )
+            .join(OutboxEntry, OutboxEntry.id == MeetingNotice.outbox_id)
+            .where(
+                MeetingNotice.meeting_id == meeting_id,
+                MeetingNotice.kind == NoticeKind.MEMBER_24H.value,
+                MeetingNotice.member_id.is_not(None),
+                OutboxEntry.state == OutboxState.SENT.value,
+                OutboxEntry.telegram_message_id.is_not(None),
+            )
+            .order_by(MeetingNotice.id)
+        )
+        return [
+            (
+                int(version),
+                int(member or 0),
+                int(sent_chat or chat),
+                int(message_id or 0),
+                text or "",
+            )
+            for version, member, sent_chat, chat, message_id, text in await self.session.execute(
+                stmt
+            )
         ]
 
     async def changed_since(self, since: datetime) -> set[int]:

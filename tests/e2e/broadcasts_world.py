@@ -146,7 +146,7 @@ class BroadcastWorld:
         assert ask["text"] == self.t("bcui.ask_message"), ask["text"]
         after = self.env.last_bot_id(who)
         send()
-        head = self.t("bcui.audience.title", id=0).split("#")[0]
+        head = self.t("bcui.audience.title").split("\n")[0]
         return await self.env.world.wait_for_bot_message(
             who, predicate=lambda m: (m.get("text") or "").startswith(head), after=after
         )

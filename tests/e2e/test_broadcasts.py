@@ -62,13 +62,13 @@ async def test_a_formatted_pdf_to_every_branch_group(bc: BroadcastWorld) -> None
     gone = [b for b in w.branches if not b.live]
     assert len(gone) >= 10 and len(w.live) + len(gone) == len(w.branches)
     text = summary["text"]
-    assert w.t("bcui.preview.title", id=bid, n=len(w.live)) in text
+    assert w.t("bcui.preview.title", n=len(w.live)) in text
     assert w.t("bcui.preview.unreachable", n=len(gone)) in text
     for b in gone:
         assert _line(w, b) in text
     # Gửi: the summary says so, and every bound group gets one copy, pinned.
     await w.tap(ADMIN, summary, w.button(summary, w.t("bcui.button.send")))
-    assert w.now(summary)["text"] == w.t("bcui.sent.now", id=bid)
+    assert w.now(summary)["text"] == w.t("bcui.sent.now")
     assert buttons(w.now(summary)) == []
     await w.delivered()
     for b in w.live:
@@ -81,7 +81,7 @@ async def test_a_formatted_pdf_to_every_branch_group(bc: BroadcastWorld) -> None
         if b.chat is not None:
             assert env.world.bot_messages(b.chat) == []
     # The progress message was edited as it went, and ends with the final report.
-    head = w.t("bc.progress.head", id=bid, excerpt=CAPTION)
+    head = w.t("bc.progress.head", excerpt=CAPTION)
     done = plain(w.raw("bc.progress.done", when="", sent=0, queued=0, failed=0)).split(" vào")[0]
     (progress,) = [
         m
@@ -148,7 +148,12 @@ async def test_a_formatted_pdf_to_every_branch_group(bc: BroadcastWorld) -> None
 
     # The record: /broadcasts, the table by unit and who is silent, the .xlsx -----------------
     listing = await env.ask(ADMIN, "/broadcasts")
-    (row,) = [bt for bt in buttons(listing) if bt["text"].startswith(f"#{bid} ")]
+    # Class 11: a broadcast is told apart by its day and excerpt, its id only in the button.
+    (sent,) = await w.broadcasts()
+    assert sent.queued_at is not None
+    queued = sent.queued_at.astimezone(w.ctx.tz)
+    (row,) = [bt for bt in buttons(listing) if bt["text"].startswith(f"{queued:%d/%m} · ")]
+    assert f"#{bid}" not in row["text"] and CAPTION[:10] in row["text"]
     await w.tap(ADMIN, listing, row["callback_data"])
     detail = w.now(listing)["text"]
     assert w.t("bcui.detail.silent", n=len(w.live) - 1 + len(gone)) in detail
@@ -157,7 +162,7 @@ async def test_a_formatted_pdf_to_every_branch_group(bc: BroadcastWorld) -> None
     after = env.last_bot_id(ADMIN)
     await w.tap(ADMIN, listing, w.button(listing, w.t("bcui.button.xlsx")))
     sheet = await env.world.wait_for_bot_message(ADMIN, lambda m: "document" in m, after=after)
-    assert sheet["document"]["file_name"] == f"thong-bao-{bid}.xlsx"
+    assert sheet["document"]["file_name"] == w.t("bc.sheet.file", date=f"{queued:%Y-%m-%d-%H%M}")
     book = load_workbook(io.BytesIO(env.world.file_content(sheet["document"]["file_id"])))
     units_sheet, people_sheet = book.worksheets
     assert people_sheet.max_row == 1 + len(w.branches)

@@ -42,16 +42,19 @@ async def test_the_record_page_by_page(bc: BroadcastWorld) -> None:
     ids = await _sent(w, PAGE + 2)
     listing = await env.ask(ADMIN, "/broadcasts")
     assert listing["text"] == w.t("bcui.history.title", page=1)
-    rows = [b["text"].split(" ")[0] for b in buttons(listing)][:PAGE]
-    assert rows == [f"#{i}" for i in reversed(ids)][:PAGE]  # newest first
+    # Class 11: each row is the day and the excerpt, the id only inside the button.
+    rows = [b["text"].split(" · ")[1] for b in buttons(listing) if " · " in b["text"]]
+    assert rows == [f"Thông báo số {i}" for i in reversed(range(len(ids)))][:PAGE]  # newest first
+    assert not [b["text"] for b in buttons(listing) if "#" in b["text"]]
     before = await w.snapshot()
     await w.tap(ADMIN, listing, w.button(listing, w.t("people.next")))
     page2 = w.now(listing)
     assert page2["text"] == w.t("bcui.history.title", page=2)
-    assert [b["text"].split(" ")[0] for b in buttons(page2)][:2] == [f"#{ids[1]}", f"#{ids[0]}"]
-    await w.tap(ADMIN, listing, w.button(page2, f"#{ids[0]} "))
+    names = [b["text"].split(" · ")[1] for b in buttons(page2) if " · " in b["text"]]
+    assert names == ["Thông báo số 1", "Thông báo số 0"]
+    await w.tap(ADMIN, listing, w.button(page2, " · Thông báo số 0 · "))
     detail = w.now(listing)["text"]
-    assert detail.startswith(w.t("bcui.detail.head", id=ids[0], excerpt="Thông báo số 0"))
+    assert detail.startswith(w.t("bcui.detail.head", excerpt="Thông báo số 0"))
     assert w.t("bcui.detail.silent", n=len(w.units)) in detail
     assert w.t("bc.reason.not_linked") in detail
     await w.tap(ADMIN, listing, w.button(listing, w.t("bcui.button.list")))

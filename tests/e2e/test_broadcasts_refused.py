@@ -59,7 +59,7 @@ async def test_no_admin_and_a_message_that_cannot_be_copied(bc: BroadcastWorld) 
     origin = {"type": "hidden_user", "sender_user_name": "Ban Tuyên giáo", "date": 1_700_000_000}
     env.world.send_content(ADMIN, {"text": TEXT, "forward_origin": origin})
     panel = await env.world.wait_for_bot_message(ADMIN, after=after)
-    assert panel["text"].startswith(w.t("bcui.audience.title", id=1).split("\n")[0])
+    assert panel["text"].startswith(w.t("bcui.audience.title").split("\n")[0])
     (draft,) = await w.broadcasts()
     assert (draft.kind, draft.excerpt) == ("text", TEXT)
 

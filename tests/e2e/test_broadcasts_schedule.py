@@ -35,9 +35,9 @@ async def _schedule_for_nine(w: BroadcastWorld) -> tuple[int, Msg, Msg]:
     summary = await w.preview(ADMIN, panel)
     (b,) = await w.broadcasts()
     await w.tap(ADMIN, summary, w.button(summary, w.t("bcui.button.send")))
-    assert w.now(summary)["text"] == w.t("bcui.sent.later", id=b.id, when=nine)
+    assert w.now(summary)["text"] == w.t("bcui.sent.later", when=nine)
     await w.delivered()
-    head = w.t("bc.progress.head", id=b.id, excerpt=TEXT)
+    head = w.t("bc.progress.head", excerpt=TEXT)
     (progress,) = [
         m for m in env.world.bot_messages(ADMIN) if (m.get("text") or "").startswith(head)
     ]

@@ -22,7 +22,7 @@ async def _send_to_all(w: BroadcastWorld) -> tuple[int, Msg]:
     summary = await w.preview(ADMIN, panel)
     (b,) = await w.broadcasts()
     await w.tap(ADMIN, summary, w.button(summary, w.t("bcui.button.send")))
-    head = w.t("bc.progress.head", id=b.id, excerpt=TEXT)
+    head = w.t("bc.progress.head", excerpt=TEXT)
 
     def progress() -> Msg | None:
         for m in env.world.bot_messages(ADMIN):

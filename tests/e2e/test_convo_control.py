@@ -15,6 +15,7 @@ import pytest
 from aiogram.types import BotCommandScopeChat
 from sqlalchemy import select
 
+from bot.app.jobs.meetings import live_counts_job
 from bot.commands import ROLE_COMMANDS
 from handlers.meetings.callbacks import (
     CalAction,
@@ -36,7 +37,7 @@ from tests.e2e.test_meetings_schedule import (
     _group_msg,
     _schedule_december,
 )
-from tests.helpers import buttons
+from tests.helpers import buttons, local
 
 
 @pytest.fixture
@@ -234,6 +235,38 @@ async def test_class5_a_private_reminder_shows_the_answer_once_given(month: Mont
     changed = t("mtg.rsvp.your_answer", answer=t("mtg.rsvp.no"))
     edited = await _edited(month, o.MEM1, reminder["message_id"], changed)
     assert said not in edited["text"]
+
+
+async def test_class5_a_private_reminder_follows_an_answer_given_in_the_group(
+    month: Month,
+) -> None:
+    """The member answers on the group's announcement: their private reminder stops asking
+    (it says the answer, its buttons kept to change it), and once the meeting starts it keeps
+    the answer without buttons."""
+    env, t = month.env, month.t
+    _done, announce = await _schedule_december(month)
+    await base._remind_24h(month)
+    reminder = base._private_24h(month, o.MEM1)[-1]
+    assert t("mtg.remind.answer") in reminder["text"] and buttons(reminder)
+    await env.press(o.MEM1, announce, base._rsvp(month, base.RsvpChoice.NO))
+    await live_counts_job(month.ctx)
+    said = t("mtg.rsvp.your_answer", answer=t("mtg.rsvp.no"))
+    edited = await _edited(month, o.MEM1, reminder["message_id"], said)
+    assert t("mtg.remind.answer") not in edited["text"]
+    assert [b["callback_data"] for b in buttons(edited)] == [
+        base._rsvp(month, base.RsvpChoice.YES),
+        base._rsvp(month, base.RsvpChoice.NO),
+    ]
+    # A member who has not answered keeps the question as sent.
+    other = base._private_24h(month, o.SEC1)[-1]
+    assert _now(month, o.SEC1, other["message_id"])["text"] == other["text"]
+    month.clock.move_to(local(2026, 12, 3, 19, 31))  # a minute after the start
+    await live_counts_job(month.ctx)
+    final = t("mtg.remind.final", answer=t("mrep.answer.no"))
+    closed = await _edited(month, o.MEM1, reminder["message_id"], final)
+    assert said not in closed["text"] and buttons(closed) == []
+    unanswered = await _edited(month, o.SEC1, other["message_id"], t("mtg.announce.closed"))
+    assert t("mtg.remind.answer") not in unanswered["text"] and buttons(unanswered) == []
 
 
 async def test_class7_help_gives_the_menu_of_the_roles_the_person_has(month: Month) -> None:

@@ -81,6 +81,46 @@ async def test_announcement_shows_the_meeting_as_it_is_now_after_reschedule(
     assert _keys(now) == []
 
 
+def _answerable(m: Month, chat: int) -> list[dict[str, Any]]:
+    """The chat's messages that carry live Có mặt / Vắng mặt buttons now."""
+    rsvp = {_rsvp(m, RsvpChoice.YES), _rsvp(m, RsvpChoice.NO)}
+    return [x for x in m.env.world.bot_messages(chat) if rsvp & set(_keys(x))]
+
+
+async def test_after_a_reschedule_one_group_message_carries_the_buttons(month: Month) -> None:
+    """Announced, reminded 24 h before (the group's reminder has the buttons too), then moved:
+    the change notice alone carries the buttons and the counts; the announcement and the
+    reminder show the new time without buttons; a member's private reminder likewise."""
+    env, t = month.env, month.t
+    _done, announce = await _schedule_december(month)
+    await base._remind_24h(month)
+    reminder = await _group_msg(env, t("mtg.remind.group_24h"))
+    assert len(_answerable(month, GROUP)) == 2  # the announcement and the reminder
+    private = base._private_24h(month, o.MEM1)[-1]
+    await _change(month, "/reschedule 04/12 20:00 Hội trường thôn", PickAct.RESCHEDULE)
+    await env.world.wait_for_bot_message(o.SEC1, lambda x: t("mtg.resched.done") in x["text"])
+    await _delivered(env)
+    old, new = month.when(2026, 12, 3, 19, 30), month.when(2026, 12, 4, 20, 0)
+    notice = await _group_msg(env, t("mtg.changed.when", old=old, new=new))
+    await live_counts_job(month.ctx)
+    superseded = t("mtg.announce.superseded")
+    for earlier in (announce, reminder):
+        now = await _edited(month, GROUP, earlier["message_id"], superseded)
+        assert new in now["text"] and old not in now["text"] and _keys(now) == []
+    (live,) = _answerable(month, GROUP)
+    assert live["message_id"] == notice["message_id"]
+    # The new state is shown once: the counts and the call to answer in the live one only.
+    counts = t("mtg.counts", yes=0, no=0, pending=32)
+    shown = [x for x in env.world.bot_messages(GROUP) if counts in x["text"]]
+    assert [x["message_id"] for x in shown] == [notice["message_id"]]
+    # The member's private reminder of the old time: the new time, no buttons; the private
+    # change notice carries them.
+    now = await _edited(month, o.MEM1, private["message_id"], superseded)
+    assert new in now["text"] and _keys(now) == []
+    (mine,) = _answerable(month, o.MEM1)
+    assert t("mtg.changed.head") in mine["text"]
+
+
 async def test_announcement_shows_the_meeting_as_it_is_now_after_cancel(month: Month) -> None:
     env, t = month.env, month.t
     _done, announce = await _schedule_december(month)

@@ -8,9 +8,10 @@ catalogs.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.services.nudges import Change
 from handlers.nudges.settings import WAKING, SettingsCb
@@ -37,7 +38,12 @@ def state(env: BotEnv, policy: str, hours: int, escalate: int | None) -> str:
         if h == 0:
             return said(env, "nudge.settings.at", moment=moment)
         key = "nudge.settings.before" if h < 0 else "nudge.settings.after"
-        span = said(env, "nudge.settings.days", n=abs(h) // 24)
+        days = abs(h) // 24
+        span = (
+            said(env, "nudge.settings.day")
+            if days == 1
+            else said(env, "nudge.settings.days", n=days)
+        )
         return said(env, key, span=span, moment=moment)
 
     esc = (
@@ -159,3 +165,41 @@ async def test_class13_forged_settings_presses_are_refused(bot_env: BotEnv) -> N
     for data in (f"nst:{d}:99:t", f"nst:{d}:2:wfe", f"nst:{d}:{WAKING}:t", f"nst:{d}:0:t"):
         assert await tap(env, o.ADMIN, mine, data, strict=False) == gone, data
     assert await rows(env) == []
+
+
+VIETNAMESE = re.compile(r"[ăâđêôơưĂÂĐÊÔƠƯ\u0300-\u036f\u1ea0-\u1ef9]")
+
+
+async def test_class13_the_settings_screens_read_as_english(bot_env: BotEnv) -> None:
+    """An admin who chose English reads every settings screen and button in plain English: no
+    Vietnamese word, no "day(s)", singular and plural as English has them."""
+    env = bot_env
+    await org_world(env)
+    async with env.app.session_factory() as s, s.begin():
+        await s.execute(
+            update(TelegramUser).where(TelegramUser.id == o.ADMIN).values(language="en")
+        )
+
+    def en(key: str, **params: object) -> str:
+        return plain(env.app.i18n.t(key, "en", **params))
+
+    screen = await env.ask(o.ADMIN, "/nudges settings")
+    assert screen["text"].startswith(en("nudge.settings.head", district=DISTRICT))
+    read = [screen["text"].replace(DISTRICT, "")] + [b["text"] for b in buttons(screen)]
+    kind = en("nudge.kind.meeting_report")
+    await tap(env, o.ADMIN, screen, button(screen, f"2. {kind}"))
+    policy = now(env, screen)
+    labels = [b["text"] for b in buttons(policy)]
+    read += [policy["text"].replace(DISTRICT, "")] + labels
+    day = en("nudge.settings.day")
+    assert en("nudge.settings.button.later", span=day) in labels
+    assert en("nudge.settings.button.esc_earlier", span=day) in labels
+    assert "Remind 1 day later ▶" in labels  # the catalog's own words, as a reader sees them
+    await tap(env, o.ADMIN, screen, button(policy, en("nudge.settings.button.back")))
+    await tap(env, o.ADMIN, screen, button(now(env, screen), en("nudge.settings.button.waking")))
+    waking = now(env, screen)
+    hours = [b["text"] for b in buttons(waking)]
+    assert en("nudge.settings.button.from_later", span=en("nudge.settings.hour")) in hours
+    read += [waking["text"].replace(DISTRICT, "")] + hours
+    assert not [x for x in read if VIETNAMESE.search(x) or "(s)" in x], read
+    assert await rows(env) == []  # reading changes nothing

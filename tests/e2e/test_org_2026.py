@@ -218,7 +218,7 @@ async def test_a_2026_organisation_runs_every_capability_in_its_own_words(
     assert plain(ask["text"]) == w.t("bcui.ask_message")
     after = env.last_bot_id(admin)
     env.world.send_text(admin, "Hướng dẫn sinh hoạt chi bộ tháng 1/2027")
-    head = w.t("bcui.audience.title", id=0).split("#")[0]
+    head = w.t("bcui.audience.title").split("\n")[0]
     panel = await env.world.wait_for_bot_message(
         admin, lambda m: plain(m.get("text") or "").startswith(head), after=after
     )

@@ -148,7 +148,7 @@ async def render(
     """The progress message: status and figures, the failures by reason once it ended, and
     the acknowledgements by unit."""
     t = ctx.i18n.t
-    lines = [t("bc.progress.head", locale, id=broadcast.id, excerpt=html.escape(broadcast.excerpt))]
+    lines = [t("bc.progress.head", locale, excerpt=html.escape(broadcast.excerpt))]
     counts = dict(
         sent=fig.n(RecipientState.SENT),
         queued=fig.queued,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from openpyxl import Workbook
 from openpyxl.styles import Font
@@ -66,6 +66,15 @@ class BroadcastSummary:
     unreachable: int
     pending: int
     acknowledged: int
+    created_at: datetime
+
+    @property
+    def moment(self) -> datetime:
+        """When it goes (a scheduled one) or went (queued), else when it was written: how
+        people tell broadcasts apart, with the excerpt (the id stays inside buttons)."""
+        if self.status == BroadcastStatus.SCHEDULED and self.send_at is not None:
+            return self.send_at
+        return self.queued_at or self.created_at
 
 
 @dataclass(frozen=True)
@@ -119,6 +128,7 @@ def _summary(b: Broadcast, fig: Figures) -> BroadcastSummary:
         unreachable=fig.n(RecipientState.UNREACHABLE),
         pending=fig.remaining,
         acknowledged=fig.acked,
+        created_at=b.created_at,
     )
 
 
@@ -204,6 +214,7 @@ class WorkbookLabels:
     """Translated texts for the file, from the caller's catalogs (`workbook_labels`)."""
 
     title: str
+    file_name: str
     units_sheet: str
     recipients_sheet: str
     unit: str
@@ -222,11 +233,16 @@ class WorkbookLabels:
     reasons: dict[str, str]  # catalog key -> text
 
 
-def workbook_labels(i18n: CatalogI18n, locale: str, d: BroadcastDetail) -> WorkbookLabels:
+def workbook_labels(
+    i18n: CatalogI18n, locale: str, d: BroadcastDetail, *, tz: tzinfo = VN_TZ
+) -> WorkbookLabels:
+    """The file's texts; the broadcast is named by its date and excerpt, never its id."""
     t = i18n.t
     keys = {line.reason_key for line in d.recipients if line.reason_key}
+    local = to_local(d.summary.moment, tz)
     return WorkbookLabels(
-        title=t("bc.sheet.title", locale, id=d.summary.id, excerpt=d.summary.excerpt),
+        title=t("bc.sheet.title", locale, date=f"{local:%d/%m/%Y}", excerpt=d.summary.excerpt),
+        file_name=t("bc.sheet.file", locale, date=f"{local:%Y-%m-%d-%H%M}"),
         units_sheet=t("bc.sheet.units", locale),
         recipients_sheet=t("bc.sheet.recipients", locale),
         unit=t("bc.sheet.unit", locale),

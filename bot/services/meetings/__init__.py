@@ -31,7 +31,7 @@ from bot.services.meetings.plan import (
     shift_notices,
     update_rule,
 )
-from bot.services.meetings.presentation import meeting_body, meeting_preview
+from bot.services.meetings.presentation import answered_text, meeting_body, meeting_preview
 from bot.services.meetings.quickform import (
     QuickForm,
     calendar_day,
@@ -81,6 +81,7 @@ from storage.models import Branch, Meeting
 from storage.models.meetings import AbsenceReason, MeetingKind, MeetingStatus, RsvpAnswer
 
 __all__ = [
+    "answered_text",
     "cancel_reason_problem",
     "managed_meeting",
     "meeting_start",

@@ -2,14 +2,21 @@
 coalescing editor (`bot.services.live_edits`). Only messages in the branch's current group are
 edited.
 
-Every delivered announcement and correction of the meeting in that group is a target:
+Every delivered announcement, correction and group reminder of the meeting in that group is a
+target:
 
-- while answers are open, the latest one of the current version is the live message (details,
-  counts, the Có mặt / Vắng mặt buttons); the earlier ones show the current details without
-  buttons and say where to answer;
+- while answers are open, the latest announcement or correction of the current version is the
+  live message (details, counts, the Có mặt / Vắng mặt buttons); the earlier ones, and the
+  reminders of an earlier version, show the current details without buttons and say where to
+  answer (so after a reschedule one message only carries the buttons); a reminder of the
+  current version stays as sent, its buttons answering the meeting as it is;
 - once the meeting has started (answers closed; a report comes after the start), every one
   shows the final counts, without buttons;
 - a cancelled meeting's messages say it is cancelled, without buttons.
+
+The members' private reminders follow too (`member_reminder_edits`): once the member has
+answered, wherever, the reminder says their answer instead of asking; it loses its buttons when
+answers close, and says so when the meeting moves or is cancelled.
 
 A pass looks at the meetings answered, changed (the meeting-changed hook marks them) or
 started since the last pass.
@@ -22,12 +29,13 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.i18n import pick_locale
 from bot.services.live_edits import CoalescedEdits, Edit, MessageEditor
 from bot.services.meetings import presentation as p
 from bot.services.meetings.context import MeetingContext
 from bot.services.meetings.events import MeetingChanged
 from storage.db import sqlite_deferred
-from storage.models import Meeting
+from storage.models import Branch, Meeting
 from storage.models.meetings import MeetingStatus, NoticeKind
 from storage.repositories.meetings import MeetingRepository
 
@@ -43,28 +51,74 @@ class LiveTarget:
     # The message carrying the buttons: the latest of the meeting's current version.
     live: bool = True
     sent: str = ""
+    # A group reminder (24 h, 2 h): never the live message; as sent while it is current.
+    reminder: bool = False
+    version: int = 0
+
+
+REMINDERS = frozenset({NoticeKind.GROUP_24H, NoticeKind.GROUP_2H})
 
 
 async def group_targets(session: AsyncSession, meeting: Meeting) -> list[LiveTarget] | None:
-    """The meeting's delivered announcement and corrections in its branch's current group,
-    oldest first (None when the branch has no group)."""
+    """The meeting's delivered announcement, corrections and group reminders in its branch's
+    current group, oldest first (None when the branch has no group)."""
     repo = MeetingRepository(session)
     group = await repo.branch_chat(meeting.branch_id)
     if group is None:
         return None
     rows = await repo.group_messages(meeting.id, group)
-    current = [i for i, row in enumerate(rows) if row[1] == meeting.version]
+    current = [
+        i for i, row in enumerate(rows) if row[1] == meeting.version and row[0] not in REMINDERS
+    ]
     live = current[-1] if current else None
     targets = []
-    for i, (kind, _version, chat_id, message_id, sent) in enumerate(rows):
+    for i, (kind, version, chat_id, message_id, sent) in enumerate(rows):
         if kind == NoticeKind.ANNOUNCE:
             target = LiveTarget(chat_id, message_id, "mtg.announce.head")
+        elif kind in REMINDERS:
+            target = LiveTarget(chat_id, message_id, "mtg.announce.head", reminder=True)
         else:
             top = sent.split("\n\n", 1)[0] or None
             target = LiveTarget(chat_id, message_id, "mtg.changed.head", top)
-        target.live, target.sent = i == live, sent
+        target.live, target.sent, target.version = i == live, sent, version
         targets.append(target)
     return targets
+
+
+async def member_reminder_edits(
+    session: AsyncSession, ctx: MeetingContext, meeting: Meeting, branch: Branch, now: datetime
+) -> list[Edit]:
+    """The members' delivered private reminders that no longer read right: answered (in the
+    group or there), the meeting moved, cancelled or started; each in its reader's language."""
+    repo = MeetingRepository(session)
+    rows = await repo.member_reminders(meeting.id)
+    if not rows:
+        return []
+    answers = {r.member_id: r.answer for r in await repo.rsvps(meeting.id)}
+    languages = await repo.languages(row[2] for row in rows)
+    i18n, default = ctx.i18n, ctx.default_locale
+    open_ = is_open(meeting, now)
+    edits = []
+    for version, member_id, chat_id, message_id, sent in rows:
+        loc = pick_locale(*languages[chat_id], default) if chat_id in languages else default
+        current = version == meeting.version
+        text = p.member_reminder_now(
+            i18n,
+            loc,
+            meeting,
+            branch,
+            sent,
+            answers.get(member_id),
+            current=current,
+            open_=open_,
+            tz=ctx.tz,
+        )
+        if text is None:
+            continue
+        live = open_ and current and meeting.status == MeetingStatus.SCHEDULED
+        markup = p.rsvp_markup(i18n, loc, meeting.id) if live else None
+        edits.append(Edit(meeting.id, chat_id, message_id, text, markup))
+    return edits
 
 
 async def mark_changed(
@@ -149,9 +203,12 @@ class LiveCounts(CoalescedEdits):
         is nothing to edit (no group, a planned meeting)."""
         repo = MeetingRepository(s)
         branch = await repo.branch(meeting.branch_id)
-        targets = await group_targets(s, meeting)
-        if branch is None or targets is None or meeting.status == MeetingStatus.PLANNED:
+        if branch is None or meeting.status == MeetingStatus.PLANNED:
             return None
+        private = await member_reminder_edits(s, ctx, meeting, branch, now)
+        targets = await group_targets(s, meeting)
+        if targets is None:
+            return private, False
         i18n, loc, tz = ctx.i18n, ctx.default_locale, ctx.tz
         cancelled = meeting.status == MeetingStatus.CANCELLED
         open_ = is_open(meeting, now)
@@ -162,6 +219,8 @@ class LiveCounts(CoalescedEdits):
         edits: list[Edit] = []
         for target in targets:
             markup = None
+            if target.reminder and open_ and target.version == meeting.version:
+                continue  # as sent: the meeting as it is, its buttons answering it
             if cancelled:
                 text = p.cancelled_text(i18n, loc, meeting, branch, tz=tz)
             elif open_ and not target.live:
@@ -187,7 +246,7 @@ class LiveCounts(CoalescedEdits):
                 continue  # as delivered (the same text, its buttons): nothing to edit
             edits.append(Edit(meeting.id, target.chat_id, target.message_id, text, markup))
         waiting = open_ and not any(t.live for t in targets)
-        return edits, waiting
+        return edits + private, waiting
 
     def _remember_live(self, meeting: Meeting, target: LiveTarget) -> None:
         """The message carrying the buttons moved (a new one after a change): written after

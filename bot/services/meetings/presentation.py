@@ -17,9 +17,11 @@ from bot.buttons.meetings import RsvpCb, RsvpChoice
 from bot.i18n import CatalogI18n, quote
 from bot.services.vn_calendar import VN_TZ, format_date, format_datetime, relative_datetime
 from storage.models import Branch, Meeting
-from storage.models.meetings import MeetingKind, MeetingStatus, NoticeKind
+from storage.models.meetings import MeetingKind, MeetingStatus, NoticeKind, RsvpAnswer
 
 TEXT_LIMIT = 4096
+# What an answer is called once recorded (the tap's toast, the line under a private message).
+ANSWERED = {RsvpAnswer.YES: "mtg.rsvp.yes", RsvpAnswer.NO: "mtg.rsvp.no"}
 
 
 def cut(text: str, room: int) -> str:
@@ -184,6 +186,61 @@ def reminder_text(
     )
     bottom = i18n.t("mtg.remind.answer", locale) if kind == NoticeKind.MEMBER_24H else ""
     return _compose(top, _body(i18n, locale, meeting, branch, tz), bottom)
+
+
+def _before_answer(i18n: CatalogI18n, locale: str, shown: str) -> str:
+    """A private message without its call to answer, or the answer line a previous answer
+    put there instead."""
+    mark = i18n.t("mtg.rsvp.your_answer", locale, answer="\x00").split("\x00", 1)[0]
+    ask = "\n\n" + i18n.t("mtg.remind.answer", locale)
+    return shown.split("\n\n" + mark, 1)[0].removesuffix(ask)
+
+
+def _with_line(text: str, line: str) -> str:
+    return cut(text, TEXT_LIMIT - len(line) - 2) + "\n\n" + line
+
+
+def answered_text(i18n: CatalogI18n, locale: str, shown: str, answer: RsvpAnswer) -> str:
+    """A private message with the Có mặt / Vắng mặt buttons once the member has answered
+    (there, or in the group): what it said, their answer instead of the call to answer; the
+    buttons stay, to change it.
+    `shown`: the message's text as sent (or as the chat shows it)."""
+    line = i18n.t("mtg.rsvp.your_answer", locale, answer=i18n.t(ANSWERED[answer], locale))
+    return _with_line(_before_answer(i18n, locale, shown), line)
+
+
+def member_reminder_now(
+    i18n: CatalogI18n,
+    locale: str,
+    meeting: Meeting,
+    branch: Branch,
+    sent: str,
+    answer: RsvpAnswer | None,
+    *,
+    current: bool,
+    open_: bool,
+    tz: ZoneInfo = VN_TZ,
+) -> str | None:
+    """A delivered private reminder ("đồng chí cho biết có tham dự…?") as it must read now;
+    None when it reads right as sent (answers open, not answered yet, the same version).
+
+    `current`: it was sent for the meeting's current version (else the meeting has moved
+    since, and a newer message carries the buttons); `open_`: answers are still taken."""
+    if meeting.status == MeetingStatus.CANCELLED:
+        return cancelled_text(i18n, locale, meeting, branch, tz=tz)
+    if open_:
+        if not current:
+            return superseded_text(i18n, locale, meeting, branch, tz=tz)
+        return None if answer is None else answered_text(i18n, locale, sent, answer)
+    if answer is None:
+        line = i18n.t("mtg.announce.closed", locale)
+    else:
+        named = i18n.t(f"mrep.answer.{answer.value}", locale)
+        line = i18n.t("mtg.remind.final", locale, answer=named)
+    if not current:
+        head = i18n.t("mtg.announce.head", locale)
+        return _compose(head, _body(i18n, locale, meeting, branch, tz), line)
+    return _with_line(_before_answer(i18n, locale, sent), line)
 
 
 def correction_text(
