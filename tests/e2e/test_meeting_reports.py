@@ -329,8 +329,11 @@ async def test_forged_and_stale_reportbuttons(bot_env: BotEnv) -> None:
 
 async def test_meetings_views_ics_and_regularity(bot_env: BotEnv) -> None:
     env = bot_env
-    org = await _setup(env)
+    # The world is made at the story's own first instant: made at the suite's starting instant
+    # (a later one under `make test-dates`), the group was linked after December's meetings and
+    # the branch read "not joined" in December's figures.
     with time_machine.travel(local(2026, 12, 1, 10), tick=True) as tm:
+        org = await _setup(env)
         on_time = await _schedule(env, o.SEC1, org.b1, local(2026, 12, 5, 19, 30))
         thematic = await _schedule(
             env, o.SEC1, org.b1, local(2026, 12, 6, 8), "thematic", title="Học tập Nghị quyết"
