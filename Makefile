@@ -10,10 +10,12 @@ PYTEST_WORKERS ?= 4
 
 # Exactly the lock (every version pinned, every file's hash checked), then the project itself
 # without resolving anything again. `make lock` rewrites the lock after pyproject.toml changes.
+# --no-compile: pip would byte-compile every module of every package (half of a fresh install's
+# time, most of it for modules never imported); Python compiles what is imported, once, instead.
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --require-hashes -r requirements.lock
-	$(PY) -m pip install -q --no-deps -e .
+	$(PY) -m pip install -q --no-compile --require-hashes -r requirements.lock
+	$(PY) -m pip install -q --no-compile --no-deps -e .
 	touch $(STAMP)
 
 lock: $(STAMP)  ## re-resolve requirements.lock from pyproject.toml (keeps pinned versions unless they no longer fit)
