@@ -252,8 +252,8 @@ async def populate(app: App, seed: int = 0) -> None:
         unit_id = None if district_id == org.commune.id else org.commune.id
         s.add(CommitteeAdmin(district_id=district_id, unit_id=unit_id, telegram_id=ADMIN_ID))
         for p in org.people:
-            first, _last = _split_name(p.name)
-            s.add(TelegramUser(id=p.user_id, first_name=first))
+            first, last = _split_name(p.name)
+            s.add(TelegramUser(id=p.user_id, first_name=first, last_name=last))
 
 
 # ---- the clock -----------------------------------------------------------------------------------
