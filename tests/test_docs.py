@@ -94,3 +94,22 @@ def test_the_checks_leave_ordinary_text_alone(text: str) -> None:
     assert not COMMIT.search(text)
     assert not ABSOLUTE.search(text)
     assert not any(_outside(here, m.group(0)) for m in PARENT.finditer(text))
+
+
+ROUTE_ROW = re.compile(r"^\| `(GET|POST|DELETE)` \| `(/sandbox/[^`]+)` \|", re.M)
+ROUTE_NAMED = re.compile(r"`(GET|POST|DELETE) (/sandbox/[^`]+)`")
+
+
+def test_readme_tables_the_sandbox_control_api_as_the_code_routes_it() -> None:
+    from sandbox.server import control_routes
+
+    routes = set(control_routes())
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    tabled = ROUTE_ROW.findall(readme)
+    assert len(tabled) == len(set(tabled)), "a control endpoint is listed twice"
+    assert set(tabled) == routes, (
+        f"in the code, not in README's table: {sorted(routes - set(tabled))}; "
+        f"in the table, not in the code: {sorted(set(tabled) - routes)}"
+    )
+    detailed = set(ROUTE_NAMED.findall((ROOT / "sandbox" / "README.md").read_text("utf-8")))
+    assert routes <= detailed, f"sandbox/README.md misses {sorted(routes - detailed)}"
