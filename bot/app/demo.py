@@ -5,12 +5,13 @@ polling it, on an SQLite file in `data/demo/`. So the page's clock control moves
 (`bot.clock.shift_by`) and the stand-in's together, and runs every scheduler job at once after a
 move, as they would run at that time.
 
-On the first start the project's sample organisation is imported (one commune and its district
-committee, to start in seconds), every member of the commune gets a Telegram account in the
-stand-in, and each branch's group and the commune committee's group are made and linked with the
-link service, as `/linkcode` and `/link` would. The stand-in's world is kept in `world.json`
-beside the database, so the groups survive a restart; if that file is gone while the database
-still holds links, the groups are made again (empty) and the log says so.
+On the first start the project's sample organisation is imported (one commune and any committee
+over it, to start in seconds, with the committee's working group: its members visit the
+branches, so the visiting roster can be tried), every member of the commune gets a Telegram
+account in the stand-in, and each branch's group and the commune committee's group are made and
+linked with the link service, as `/linkcode` and `/link` would. The stand-in's world is kept in
+`world.json` beside the database, so the groups survive a restart; if that file is gone while
+the database still holds links, the groups are made again (empty) and the log says so.
 """
 
 from __future__ import annotations
