@@ -9,6 +9,7 @@ from aiogram.types import Message
 from bot.commands import set_person_menu
 from bot.i18n import CatalogI18n
 from bot.services.policy import Actor, menu_roles
+from bot.services.vn_names import telegram_full_name
 from handlers.kit import PRIVATE, READS, ChatIs, Chats, feature_router, locale, t
 
 router = feature_router(__name__, Chats.ANY)
@@ -31,7 +32,7 @@ async def cmd_start(message: Message, actor: Actor, bot: Bot, i18n: CatalogI18n)
     not after /help or /whoami."""
     name = actor.memberships[0].full_name if actor.memberships else ""
     if not name and message.from_user is not None:
-        name = message.from_user.first_name
+        name = telegram_full_name(message.from_user.first_name, message.from_user.last_name)
     await message.answer(t("start.greeting", name=html.quote(name)))
     if message.chat.type == PRIVATE:
         await set_person_menu(bot, i18n, message.chat.id, menu_roles(actor), locale())

@@ -19,6 +19,7 @@ from bot.i18n import CatalogI18n
 from bot.services import invites, people
 from bot.services.invites import Joined
 from bot.services.policy import Action, Actor, Role
+from bot.services.vn_names import telegram_full_name
 from bot.settings import Settings
 from handlers.kit import (
     READS,
@@ -87,7 +88,8 @@ async def cmd_start_invite(
 async def cmd_start(message: Message) -> None:
     """People the bot does not know are told how to join; others fall through to `common`."""
     assert message.from_user is not None
-    await message.answer(t("start.greeting", name=html.quote(message.from_user.first_name)))
+    name = telegram_full_name(message.from_user.first_name, message.from_user.last_name)
+    await message.answer(t("start.greeting", name=html.quote(name)))
     await message.answer(
         t("whoami.unknown", id=message.from_user.id), reply_markup=contact_keyboard()
     )

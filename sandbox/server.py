@@ -79,6 +79,18 @@ _LOGS = {
     "updates": "pending_updates",
     "chat_actions": "chat_actions",
 }
+# POST operations the control handler answers itself (not a plain method of the world).
+_WAITS = ("wait_for_bot_message", "wait_for_callback_answer")
+
+
+def control_routes() -> list[tuple[str, str]]:
+    """Every control endpoint as (method, path): what the README's table must list."""
+    routes = [("POST", f"/sandbox/{op}") for op in (*_POST_OPS, *_WAITS)]
+    routes.append(("DELETE", "/sandbox/faults"))
+    routes += [("GET", f"/sandbox/chats/{{chat_id}}/{view}") for view in _CHAT_VIEWS]
+    routes.append(("GET", "/sandbox/callback_answers/{query_id}"))
+    routes += [("GET", f"/sandbox/{name}") for name in (*_LOGS, "commands")]
+    return routes
 
 
 def _error_response(exc: ApiError) -> web.Response:

@@ -16,6 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 
 ISSUE = re.compile(r"\bissues?\s+#?[0-9]+|\(issue", re.I)
+# A work session's step ("stop 3", "after stop 12"): a changelog trace too.
+STOP = re.compile(r"\bstops?\s+#?[0-9]+\b", re.I)
 # A commit id in parentheses: "(8aaa931)", "before (3403a74)". Lower-case hex, 7 to 40 digits,
 # with at least one letter, so "(2026)" or "(1000000)" is not taken for one.
 COMMIT = re.compile(r"\((?=[0-9a-f]*[a-f])(?=[0-9a-f]*[0-9])[0-9a-f]{7,40}\)")
@@ -47,7 +49,7 @@ def test_docs_name_no_issue_numbers_or_commit_ids(path: Path) -> None:
     found = [
         f"{where}: {m.group(0)}"
         for where, line in _lines(path)
-        for m in (*ISSUE.finditer(line), *COMMIT.finditer(line))
+        for m in (*ISSUE.finditer(line), *COMMIT.finditer(line), *STOP.finditer(line))
     ]
     assert not found, "changelog traces in a manual:\n" + "\n".join(found)
 
@@ -72,13 +74,14 @@ SIBLING = "see " + ".." + "/shared/STYLE.md"
 
 @pytest.mark.parametrize(
     "text",
-    ["## Visiting rosters (issue 12)", "before (8aaa931)", SIBLING, "/work/main"],
+    ["## Visiting rosters (issue 12)", "before (8aaa931)", "as of stop 4", SIBLING, "/work/main"],
 )
 def test_the_checks_catch_what_they_are_for(text: str) -> None:
     here = ROOT / "README.md"
     hit = (
         ISSUE.search(text)
         or COMMIT.search(text)
+        or STOP.search(text)
         or ABSOLUTE.search(text)
         or any(_outside(here, m.group(0)) for m in PARENT.finditer(text))
     )
@@ -91,6 +94,26 @@ def test_the_checks_catch_what_they_are_for(text: str) -> None:
 def test_the_checks_leave_ordinary_text_alone(text: str) -> None:
     here = ROOT / "docs" / "architecture.md"
     assert not ISSUE.search(text)
+    assert not STOP.search(text)
     assert not COMMIT.search(text)
     assert not ABSOLUTE.search(text)
     assert not any(_outside(here, m.group(0)) for m in PARENT.finditer(text))
+
+
+ROUTE_ROW = re.compile(r"^\| `(GET|POST|DELETE)` \| `(/sandbox/[^`]+)` \|", re.M)
+ROUTE_NAMED = re.compile(r"`(GET|POST|DELETE) (/sandbox/[^`]+)`")
+
+
+def test_readme_tables_the_sandbox_control_api_as_the_code_routes_it() -> None:
+    from sandbox.server import control_routes
+
+    routes = set(control_routes())
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    tabled = ROUTE_ROW.findall(readme)
+    assert len(tabled) == len(set(tabled)), "a control endpoint is listed twice"
+    assert set(tabled) == routes, (
+        f"in the code, not in README's table: {sorted(routes - set(tabled))}; "
+        f"in the table, not in the code: {sorted(set(tabled) - routes)}"
+    )
+    detailed = set(ROUTE_NAMED.findall((ROOT / "sandbox" / "README.md").read_text("utf-8")))
+    assert routes <= detailed, f"sandbox/README.md misses {sorted(routes - detailed)}"

@@ -67,9 +67,14 @@ def test_guide_page_names_only_commands_the_bot_explains(name: str) -> None:
     assert not named - said, f"{name} names commands no catalog text mentions: {named - said}"
 
 
+def made_by_make_guide() -> set[str]:
+    """The pictures scripts/screenshots takes: each `snap("name")`, without `.png`."""
+    return set(re.findall(r'snap\("([\w-]+)"\)', SCREENSHOTS.read_text(encoding="utf-8")))
+
+
 @pytest.mark.parametrize("name", PAGES)
 def test_guide_page_pictures_exist_and_are_made_by_make_guide(name: str) -> None:
-    made = set(re.findall(r'snap\("([\w-]+)"\)', SCREENSHOTS.read_text(encoding="utf-8")))
+    made = made_by_make_guide()
     for ref in PICTURE.findall(guide_text(name)):
         assert (GUIDE / ref).is_file(), f"{name}: picture {ref} is missing"
         assert Path(ref).stem in made, f"{name}: {ref} is not made by scripts/screenshots"
@@ -80,6 +85,19 @@ def test_guide_page_speaks_in_the_house_voice(name: str) -> None:
     text = COMMAND.sub("", guide_text(name))
     found = [w for w in forbidden() if _pattern(w).search(text)]
     assert not found, f"{name} uses words the glossary rules out: {found}"
+
+
+def test_every_picture_in_the_guide_folder_is_made_by_make_guide_and_shown() -> None:
+    # No picture left over from an older script (it would show a screen the bot no longer
+    # has), none taken for nothing.
+    made = made_by_make_guide()
+    kept = {p.stem for p in (GUIDE / "img").glob("*.png")}
+    shown = {Path(ref).stem for name in PAGES for ref in PICTURE.findall(guide_text(name))}
+    assert kept == made, (
+        f"not made by scripts/screenshots: {sorted(kept - made)}; "
+        f"made but not in docs/huong-dan/img (run make guide): {sorted(made - kept)}"
+    )
+    assert made <= shown, f"taken by scripts/screenshots, shown by no page: {sorted(made - shown)}"
 
 
 def test_guide_has_a_page_per_role_and_each_page_shows_a_picture() -> None:

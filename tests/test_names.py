@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.services import admins
 from bot.services import meetings as svc
 from bot.services.policy import load_actor
+from bot.services.vn_names import telegram_full_name
 from storage.models import Member, OutboxEntry, TelegramUser
 from tests.helpers import local
 from tests.orgdata import ADMIN, MEM1, SEC1, meeting_world
@@ -46,3 +47,23 @@ async def test_names_admin_list_uses_the_member_name_when_known(engine: AsyncEng
     async with w.factory() as s:
         listed = await admins.list_admins(s, await load_actor(s, ADMIN), w.org.district)
     assert [r.label for r in listed.admins] == ["Hoàng Văn Năm @bi"]
+
+
+async def test_names_admin_list_writes_an_unknown_account_family_name_first(
+    engine: AsyncEngine,
+) -> None:
+    # Telegram's parts of a Vietnamese account: the given name first, the family name last.
+    w = await meeting_world(
+        engine,
+        GROUP,
+        [TelegramUser(id=ADMIN, first_name="Giang", last_name="Phan Hữu", username="giang")],
+    )
+    async with w.factory() as s:
+        listed = await admins.list_admins(s, await load_actor(s, ADMIN), w.org.district)
+    assert [r.label for r in listed.admins] == ["Phan Hữu Giang @giang"]
+
+
+def test_names_telegram_full_name_puts_the_family_name_first() -> None:
+    assert telegram_full_name("Giang", "Phan Hữu") == "Phan Hữu Giang"
+    assert telegram_full_name("Giang", None) == "Giang"
+    assert telegram_full_name("Giang", " ") == "Giang"

@@ -5,12 +5,13 @@ polling it, on an SQLite file in `data/demo/`. So the page's clock control moves
 (`bot.clock.shift_by`) and the stand-in's together, and runs every scheduler job at once after a
 move, as they would run at that time.
 
-On the first start the project's sample organisation is imported (one commune and its district
-committee, to start in seconds), every member of the commune gets a Telegram account in the
-stand-in, and each branch's group and the commune committee's group are made and linked with the
-link service, as `/linkcode` and `/link` would. The stand-in's world is kept in `world.json`
-beside the database, so the groups survive a restart; if that file is gone while the database
-still holds links, the groups are made again (empty) and the log says so.
+On the first start the project's sample organisation is imported (one commune and any committee
+over it, to start in seconds, with the committee's working group: its members visit the
+branches, so the visiting roster can be tried), every member of the commune gets a Telegram
+account in the stand-in, and each branch's group and the commune committee's group are made and
+linked with the link service, as `/linkcode` and `/link` would. The stand-in's world is kept in
+`world.json` beside the database, so the groups survive a restart; if that file is gone while
+the database still holds links, the groups are made again (empty) and the log says so.
 """
 
 from __future__ import annotations
@@ -83,9 +84,34 @@ def write_commune_sample(out: Path, seed: int = 0) -> None:
     _write(out / "units.csv", [u for u in units if u["code"] in keep_units], full / "units.csv")
     _write(out / "branches.csv", branches, full / "branches.csv")
     _write(out / "members.csv", members, full / "members.csv")
-    for name in ("working_groups.csv", "working_group_members.csv"):
-        if (full / name).exists():
-            _write(out / name, [], full / name)
+    _write_working_groups(full, out, keep_units, {m["code"] for m in members})
+
+
+def _write_working_groups(full: Path, out: Path, units: set[str], members: set[str]) -> None:
+    """The kept committees' working groups (a 2026 commune's: its committee members visiting
+    its branches), cut to the kept units and members, so the demo shows the visiting roster."""
+    groups_csv, members_csv = full / "working_groups.csv", full / "working_group_members.csv"
+    if not groups_csv.exists() or not members_csv.exists():
+        return
+    kept = [
+        (g, [r for r in _rows(members_csv) if r["working_group_code"] == g["code"]])
+        for g in _rows(groups_csv)
+        if g["committee_code"] in units
+    ]
+    groups: list[dict[str, str]] = []
+    group_members: list[dict[str, str]] = []
+    for group, rows in kept:
+        people = [r for r in rows if r["member_code"] in members]
+        covered = [c for c in group["unit_codes"].split(";") if c in units]
+        if not people or not covered:
+            continue
+        leader = group["leader_code"]
+        if leader not in {r["member_code"] for r in people}:
+            leader = people[0]["member_code"]
+        groups.append({**group, "leader_code": leader, "unit_codes": ";".join(covered)})
+        group_members.extend(people)
+    _write(out / "working_groups.csv", groups, groups_csv)
+    _write(out / "working_group_members.csv", group_members, members_csv)
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
@@ -252,8 +278,8 @@ async def populate(app: App, seed: int = 0) -> None:
         unit_id = None if district_id == org.commune.id else org.commune.id
         s.add(CommitteeAdmin(district_id=district_id, unit_id=unit_id, telegram_id=ADMIN_ID))
         for p in org.people:
-            first, _last = _split_name(p.name)
-            s.add(TelegramUser(id=p.user_id, first_name=first))
+            first, last = _split_name(p.name)
+            s.add(TelegramUser(id=p.user_id, first_name=first, last_name=last))
 
 
 # ---- the clock -----------------------------------------------------------------------------------

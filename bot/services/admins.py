@@ -27,6 +27,7 @@ from bot.services.policy import (
     menu_roles,
     require,
 )
+from bot.services.vn_names import telegram_full_name
 from storage.models import CommitteeAdmin
 from storage.repositories.access import AccessRepository
 from storage.repositories.users import UserRepository
@@ -145,7 +146,7 @@ async def list_admins(
         label = known[0][0].full_name if known else ""
         if user is not None:
             if not label:
-                label = " ".join(p for p in (user.first_name, user.last_name) if p)
+                label = telegram_full_name(user.first_name, user.last_name)
             if user.username:
                 label = f"{label} @{user.username}".strip()
         rows.append(AdminRow(admin.telegram_id, label))

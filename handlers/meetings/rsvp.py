@@ -22,6 +22,7 @@ from bot.clock import Clock
 from bot.i18n import CatalogI18n
 from bot.services import meetings as svc
 from bot.services.meetings.common import ABSENCE_TEXT_MAX
+from bot.services.vn_names import telegram_full_name
 from bot.settings import Settings
 from handlers.kit import PRIVATE, ChatIs, Chats, Magic, feature_router, locale, show, t
 from handlers.meetings.callbacks import ReasonCb, RsvpCb, RsvpChoice
@@ -76,9 +77,8 @@ async def on_rsvp(
             me = await bot.me()
             url = f"https://t.me/{me.username}?start=mtg"
             ctx = meeting_ctx(settings, clock, i18n)
-            await svc.private_chat_hint(
-                session, ctx, result.meeting_id, user.id, user.full_name, url
-            )
+            name = telegram_full_name(user.first_name, user.last_name)
+            await svc.private_chat_hint(session, ctx, result.meeting_id, user.id, name, url)
         return
 
 

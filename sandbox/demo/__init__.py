@@ -136,7 +136,8 @@ def _message(world: BotWorld, chat: ChatRec, stored: Any) -> dict[str, Any]:
         "date": data.get("date"),
         "edited": "edit_date" in data,
         "from_bot": stored.from_bot,
-        "sender": " ".join(filter(None, [sender.get("first_name"), sender.get("last_name")])),
+        # Family name first, as the people trying the page write a name (and the bot names them).
+        "sender": " ".join(filter(None, [sender.get("last_name"), sender.get("first_name")])),
         "sender_id": sender.get("id"),
         "html": body,
         "files": files,
