@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import SystemClock
 from bot.i18n import create_i18n
-from bot.services.meetings.context import MeetingContext
+from bot.services.context import ServiceContext
 from bot.services.meetings.plan import replan_from_rule
 from bot.services.org_import_read import OrgData, read_source, validate
 from bot.services.org_import_tables import ENTITY_TABLES, LINK_TABLES, TableChanges
@@ -106,7 +106,7 @@ async def apply_org(
     *,
     dry_run: bool = False,
     progress: Progress | None = None,
-    ctx: MeetingContext | None = None,
+    ctx: ServiceContext | None = None,
 ) -> ImportReport:
     """Upsert validated data in the caller's transaction; with `dry_run` only compute. A
     branch whose rule changed has its planned meetings replanned (through the meeting-changed
@@ -192,12 +192,12 @@ async def _write_admins_and_programs(session: AsyncSession, data: OrgData) -> No
     await session.flush()
 
 
-def _default_ctx() -> MeetingContext:
-    return MeetingContext(SystemClock(), create_i18n())
+def _default_ctx() -> ServiceContext:
+    return ServiceContext(SystemClock(), create_i18n())
 
 
 async def _replan_changed_rules(
-    session: AsyncSession, changes: TableChanges | None, ctx: MeetingContext
+    session: AsyncSession, changes: TableChanges | None, ctx: ServiceContext
 ) -> None:
     """Updated or reactivated branches: their planned meetings follow the imported rule."""
     codes = [] if changes is None else [*changes.updated, *changes.moved, *changes.reactivated]

@@ -36,7 +36,6 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
-from bot.app.jobs.common import meeting_ctx as _meeting_ctx
 from bot.scheduler import JobContext, run_job
 from bot.services import meeting_views as views
 from bot.services.meetings import ReportInput, submit_report
@@ -434,7 +433,7 @@ async def step_roster(st: Story, script: Script) -> int | None:
     for roster, group in rows:
         if group in unit_groups:
             async with st.env.app.session_factory() as s, s.begin():
-                await publish(s, _meeting_ctx(st.jobs), None, roster.id, roster.version)
+                await publish(s, st.jobs.services, None, roster.id, roster.version)
     await st.delivered()
     await _walk(st, script, stops(ROSTER_DAYS))
     async with st.env.app.session_factory() as s:

@@ -19,11 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.buttons.feedback import ReplyAct
 from bot.i18n import pick_locale
 from bot.outbox import OutboxKind, OutboxMessage, enqueue
+from bot.services.context import ServiceContext
 from bot.services.feedback import presentation as p
 from bot.services.feedback.common import DEFAULT_CONFIG, FeedbackConfig
 from bot.services.feedback.levels import Level
 from bot.services.feedback.views import build_view
-from bot.services.meetings.context import MeetingContext
 from bot.services.policy import Actor
 from storage.models import FeedbackEvent, FeedbackItem
 from storage.models.feedback import LevelType, RaisedAs
@@ -57,7 +57,7 @@ async def level_people(session: AsyncSession, level: Level, item: FeedbackItem) 
 
 class FeedbackNotices:
     def __init__(
-        self, session: AsyncSession, ctx: MeetingContext, config: FeedbackConfig = DEFAULT_CONFIG
+        self, session: AsyncSession, ctx: ServiceContext, config: FeedbackConfig = DEFAULT_CONFIG
     ) -> None:
         self.session = session
         self.ctx = ctx

@@ -22,9 +22,9 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.services.context import ServiceContext
 from bot.services.live_edits import CoalescedEdits, Edit, MessageEditor
 from bot.services.meetings import presentation as p
-from bot.services.meetings.context import MeetingContext
 from bot.services.meetings.events import MeetingChanged
 from storage.models import Meeting
 from storage.models.meetings import MeetingStatus, NoticeKind
@@ -67,7 +67,7 @@ async def group_targets(session: AsyncSession, meeting: Meeting) -> list[LiveTar
 
 
 async def mark_changed(
-    session: AsyncSession, ctx: MeetingContext, meeting: Meeting, ev: MeetingChanged
+    session: AsyncSession, ctx: ServiceContext, meeting: Meeting, ev: MeetingChanged
 ) -> None:
     """The meeting-changed hook: the editor's next pass re-renders the group's messages about
     this meeting (moved, cancelled, reinstated), stamped on the bot's clock it reads by."""
@@ -89,7 +89,7 @@ class LiveCounts(CoalescedEdits):
     async def flush(
         self,
         session_factory: async_sessionmaker[AsyncSession],
-        ctx: MeetingContext,
+        ctx: ServiceContext,
         edit: MessageEditor,
     ) -> int:
         """One pass: edit the messages whose text changed; the number of edits made."""
@@ -119,7 +119,7 @@ class LiveCounts(CoalescedEdits):
         return await self.apply(todo, edit)
 
     async def _render(
-        self, s: AsyncSession, ctx: MeetingContext, meeting: Meeting, now: datetime
+        self, s: AsyncSession, ctx: ServiceContext, meeting: Meeting, now: datetime
     ) -> tuple[list[Edit], bool] | None:
         """The edits that bring the group's messages to the meeting as it is now, and whether
         the meeting stays pending (open, its live message not delivered yet); None when there

@@ -21,8 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import pick_locale
 from bot.outbox import OutboxKind, OutboxMessage, enqueue, send_moment
+from bot.services.context import ServiceContext
 from bot.services.meetings import presentation as p
-from bot.services.meetings.context import MeetingContext
 from bot.services.meetings.events import MeetingChanged, subscribe
 from bot.services.meetings.live_counts import mark_changed
 from bot.services.meetings.plan import mark_shift_told, shift_notices
@@ -74,7 +74,7 @@ class Notices:
     """Renders and queues meeting messages; one per use case or job run."""
 
     session: AsyncSession
-    ctx: MeetingContext
+    ctx: ServiceContext
     queued: set[int] = field(default_factory=set)  # chats queued a message by this object
 
     @property
@@ -295,7 +295,7 @@ class Notices:
 
 
 async def withdraw_stale_reminders(
-    session: AsyncSession, ctx: MeetingContext, meeting: Meeting, ev: MeetingChanged
+    session: AsyncSession, ctx: ServiceContext, meeting: Meeting, ev: MeetingChanged
 ) -> int:
     """A reminder or announcement of an older version still waiting in the outbox (held for
     the morning, or behind a backlog) would tell the old time: it never leaves."""
@@ -312,7 +312,7 @@ async def withdraw_stale_reminders(
 
 
 async def announce_change(
-    session: AsyncSession, ctx: MeetingContext, meeting: Meeting, ev: MeetingChanged
+    session: AsyncSession, ctx: ServiceContext, meeting: Meeting, ev: MeetingChanged
 ) -> Told:
     """The announcement where the group has not heard of the meeting, corrections to everyone
     told before (the live message with the counts included)."""

@@ -16,8 +16,8 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
+from bot.services.context import ServiceContext
 from bot.services.meetings.common import ABSENCE_TEXT_MAX, MeetingError, check_length
-from bot.services.meetings.context import MeetingContext
 from bot.services.meetings.notices import ORIGIN, Notices
 from bot.services.meetings.reminders import dedupe_key
 from storage.models import Meeting
@@ -150,7 +150,7 @@ async def rsvp_counts(session: AsyncSession, meeting_id: int) -> RsvpCounts:
 
 async def private_chat_hint(
     session: AsyncSession,
-    ctx: MeetingContext,
+    ctx: ServiceContext,
     meeting_id: int,
     telegram_id: int,
     name: str,

@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.i18n import pick_locale
 from bot.outbox import OutboxKind, OutboxMessage, Waking
 from bot.outbox.service import enqueue_many
-from bot.services.meetings.context import MeetingContext
+from bot.services.context import ServiceContext
 from bot.services.nudges import messages as msg
 from bot.services.nudges.common import DEFAULT_CONFIG, NudgeConfig
 from bot.services.nudges.obligations import Obligation, Status, Window
@@ -64,7 +64,7 @@ class SweepResult:
 
 async def open_obligations(
     session: AsyncSession,
-    ctx: MeetingContext,
+    ctx: ServiceContext,
     policies: Policies,
     district_id: int | None = None,
     stopped: timedelta = timedelta(0),
@@ -88,7 +88,7 @@ class Sweep:
     def __init__(
         self,
         session: AsyncSession,
-        ctx: MeetingContext,
+        ctx: ServiceContext,
         config: NudgeConfig = DEFAULT_CONFIG,
         fallback_admins: Collection[int] = (),
         last_run: datetime | None = None,
@@ -391,7 +391,7 @@ class Sweep:
 
 async def sweep(
     session: AsyncSession,
-    ctx: MeetingContext,
+    ctx: ServiceContext,
     config: NudgeConfig = DEFAULT_CONFIG,
     *,
     fallback_admins: Collection[int] = (),

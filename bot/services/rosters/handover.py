@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services.meetings.context import MeetingContext
+from bot.services.context import ServiceContext
 from bot.services.policy import Actor
 from bot.services.rosters import presentation as p
 from bot.services.rosters.common import RosterError
@@ -69,7 +69,7 @@ def member_ids(actor: Actor) -> set[int]:
 
 
 async def own_visit(
-    session: AsyncSession, ctx: MeetingContext, actor: Actor, visit_id: int
+    session: AsyncSession, ctx: ServiceContext, actor: Actor, visit_id: int
 ) -> Scope:
     """The actor's own live, published, not yet started visit they may give away (locked).
 
@@ -91,7 +91,7 @@ async def own_visit(
 
 async def cannot_go(
     session: AsyncSession,
-    ctx: MeetingContext,
+    ctx: ServiceContext,
     scope: Scope,
     member: Member,
     *,
@@ -164,7 +164,7 @@ class Teller:
     """Private messages about visits, worded in each reader's language (the date's weekday
     too, so the parameters are built per locale, unlike `RosterNotices.tell`)."""
 
-    def __init__(self, session: AsyncSession, ctx: MeetingContext) -> None:
+    def __init__(self, session: AsyncSession, ctx: ServiceContext) -> None:
         self.session, self.ctx = session, ctx
         self.notices = RosterNotices(session, ctx)
         self.repo = RosterRepository(session)

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.buttons.rosters import ConfirmCb, RosterAct, RosterCb
 from bot.i18n import pick_locale
 from bot.outbox import OutboxKind, OutboxMessage, enqueue
-from bot.services.meetings.context import MeetingContext
+from bot.services.context import ServiceContext
 from bot.services.rosters import presentation as p
 from bot.services.rosters.common import Quarter
 from bot.services.rosters.files import XLSX_MIME, VisitRow, roster_workbook, visits_ics
@@ -28,7 +28,7 @@ __all__ = ["XLSX_MIME", "RosterNotices"]
 
 
 class RosterNotices:
-    def __init__(self, session: AsyncSession, ctx: MeetingContext) -> None:
+    def __init__(self, session: AsyncSession, ctx: ServiceContext) -> None:
         self.session = session
         self.ctx = ctx
         self.repo = RosterRepository(session)

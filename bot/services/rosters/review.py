@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import audit
-from bot.services.meetings.context import MeetingContext
+from bot.services.context import ServiceContext
 from bot.services.policy import Actor
 from bot.services.rosters import presentation as p
 from bot.services.rosters.common import (
@@ -77,7 +77,7 @@ async def load_view(session: AsyncSession, roster: Roster) -> RosterView:
     )
 
 
-def review_text(ctx: MeetingContext, locale: str, view: RosterView) -> str:
+def review_text(ctx: ServiceContext, locale: str, view: RosterView) -> str:
     """Title, coverage figures, the table, then why some branches stay uncovered."""
     i18n, tz = ctx.i18n, ctx.tz
     roster = view.roster
@@ -170,7 +170,7 @@ async def group_of(session: AsyncSession, roster: Roster) -> WorkingGroup:
 
 async def regenerate(
     session: AsyncSession,
-    ctx: MeetingContext,
+    ctx: ServiceContext,
     actor: Actor | None,
     roster_id: int,
     version: int | None,
@@ -191,7 +191,7 @@ async def regenerate(
 
 async def draft_for_group(
     session: AsyncSession,
-    ctx: MeetingContext,
+    ctx: ServiceContext,
     actor: Actor | None,
     group: WorkingGroup,
     quarter: Quarter,
@@ -239,7 +239,7 @@ async def publishable(
 
 async def publish(
     session: AsyncSession,
-    ctx: MeetingContext,
+    ctx: ServiceContext,
     actor: Actor | None,
     roster_id: int,
     version: int | None,
@@ -288,7 +288,7 @@ async def publish(
 
 
 async def confirm_visits(
-    session: AsyncSession, ctx: MeetingContext, actor: Actor, roster_id: int
+    session: AsyncSession, ctx: ServiceContext, actor: Actor, roster_id: int
 ) -> int:
     """The visitor's Xác nhận: confirms their own live visits of the roster; how many."""
     roster = await RosterRepository(session).roster(roster_id)
@@ -330,7 +330,7 @@ class Confirmed:
 
 
 async def confirm_visit(
-    session: AsyncSession, ctx: MeetingContext, actor: Actor, visit_id: int
+    session: AsyncSession, ctx: ServiceContext, actor: Actor, visit_id: int
 ) -> Confirmed:
     """Xác nhận under a nudge: confirms that one visit of the person's, never their others
     (a nudge names one branch and day). A visit already confirmed stays so; one given away,
@@ -396,7 +396,7 @@ UNREACHABLE = "unreachable"  # no private chat with the Trợ lý: the question 
 
 
 async def own_visit(
-    session: AsyncSession, ctx: MeetingContext, actor: Actor, visit_id: int
+    session: AsyncSession, ctx: ServiceContext, actor: Actor, visit_id: int
 ) -> tuple[RosterVisit, Branch, list[Mate]]:
     """The actor's live published visit with its branch and the group mates it could be
     offered to, each with why they cannot take it that day (the rules an offer checks: their
@@ -431,14 +431,14 @@ async def own_visit(
     return visit, branch, [m for m in mates if m.why is None] + [m for m in mates if m.why]
 
 
-def offered_quarters(ctx: MeetingContext) -> list[Quarter]:
+def offered_quarters(ctx: ServiceContext) -> list[Quarter]:
     """The quarters /roster offers as buttons: this one and the coming one (a past quarter,
     whose visits are over, is never offered)."""
     current = Quarter.of(ctx.today())
     return [current, current.shift(1)]
 
 
-def offered_quarter(ctx: MeetingContext, year: int, quarter: int) -> Quarter:
+def offered_quarter(ctx: ServiceContext, year: int, quarter: int) -> Quarter:
     """A period button names a quarter: only an offered one is taken (data can be forged)."""
     for q in offered_quarters(ctx):
         if (q.year, q.quarter) == (year, quarter):
@@ -446,7 +446,7 @@ def offered_quarter(ctx: MeetingContext, year: int, quarter: int) -> Quarter:
     raise RosterError("roster.quarter_not_offered")
 
 
-def default_quarter(ctx: MeetingContext, config: RosterConfig = DEFAULT_CONFIG) -> Quarter:
+def default_quarter(ctx: ServiceContext, config: RosterConfig = DEFAULT_CONFIG) -> Quarter:
     """The coming quarter once its draft is due or once the current quarter's first month is
     over (its visits are then partly over: nothing is drafted or published for them), else the
     current one. Another quarter is named explicitly (`/roster 2026-Q4`)."""

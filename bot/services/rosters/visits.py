@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import audit
-from bot.services.meetings.context import MeetingContext
+from bot.services.context import ServiceContext
 from bot.services.policy import Actor
 from bot.services.rosters.common import (
     DEFAULT_CONFIG,
@@ -50,12 +50,12 @@ _LIVE = LIVE_VISIT_STATUSES
 # Busy days ------------------------------------------------------------------------------------
 
 
-def busy_quarter(ctx: MeetingContext) -> Quarter:
+def busy_quarter(ctx: ServiceContext) -> Quarter:
     """The quarter /busy opens on: the coming one, whose draft the busy days still shape."""
     return Quarter.of(ctx.today()).shift(1)
 
 
-def busy_range(ctx: MeetingContext) -> tuple[date, date]:
+def busy_range(ctx: ServiceContext) -> tuple[date, date]:
     """Days a person may mark: from today to the end of the coming quarter. Past days change
     nothing, and later quarters are too far for anyone to know."""
     return ctx.today(), busy_quarter(ctx).last_day
@@ -77,7 +77,7 @@ async def _seated_members(session: AsyncSession, actor: Actor) -> dict[int, int]
 
 
 async def busy_days(
-    session: AsyncSession, ctx: MeetingContext, actor: Actor, quarter: Quarter
+    session: AsyncSession, ctx: ServiceContext, actor: Actor, quarter: Quarter
 ) -> tuple[Quarter, set[date]]:
     """The quarter shown (a quarter outside the editable ones falls back to the coming one, so
     an old button never opens a calendar nobody may change) and the person's busy days in it."""
@@ -90,7 +90,7 @@ async def busy_days(
 
 
 async def toggle_busy(
-    session: AsyncSession, ctx: MeetingContext, actor: Actor, day: date, busy: bool | None = None
+    session: AsyncSession, ctx: ServiceContext, actor: Actor, day: date, busy: bool | None = None
 ) -> bool:
     """Mark or unmark `day` for every rostered member row of the person (`busy`: set it so,
     as `/busy DD/MM/YYYY` does; None: the other way round); True = now busy."""
@@ -130,7 +130,7 @@ class BusyChange:
 
 
 async def mark_busy(
-    session: AsyncSession, ctx: MeetingContext, actor: Actor, day: date
+    session: AsyncSession, ctx: ServiceContext, actor: Actor, day: date
 ) -> BusyChange:
     """Toggle `day`; a busy day on one's own published visit is a conflict said out loud: the
     leader hears of it at once (not at the next nudge, which would ask to confirm that very
@@ -189,7 +189,7 @@ def reportable(visit: RosterVisit, now: datetime, config: RosterConfig = DEFAULT
 
 async def my_visits(
     session: AsyncSession,
-    ctx: MeetingContext,
+    ctx: ServiceContext,
     actor: Actor,
     *,
     reportable_only: bool = False,
@@ -277,7 +277,7 @@ async def _own_visit(session: AsyncSession, actor: Actor, visit_id: int) -> Rost
 
 async def submit_visit_report(
     session: AsyncSession,
-    ctx: MeetingContext,
+    ctx: ServiceContext,
     actor: Actor,
     visit_id: int,
     data: VisitReportInput,
@@ -330,7 +330,7 @@ async def submit_visit_report(
 
 async def _tell_leader(
     session: AsyncSession,
-    ctx: MeetingContext,
+    ctx: ServiceContext,
     visit: RosterVisit,
     outcome: str,
     proposals: list[str],
