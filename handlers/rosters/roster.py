@@ -289,7 +289,7 @@ async def on_visit(
         text, markup = await _screen(session, ctx, actor, view, False)
         await show(query, text, markup)
         return
-    visit, branch, mates = await review.own_visit(session, ctx, actor, callback_data.visit_id)
+    visit, branch, mates = await review.pass_on_choices(session, ctx, actor, callback_data.visit_id)
     about = {"when": when(visit.starts_at, ctx.tz), "branch": escape(branch.name)}
     if callback_data.a is VisitAct.KEEP:
         await show(query, t("roster.offer.kept", **about))

@@ -26,7 +26,7 @@ from bot.services.rosters.common import (
     require_leader,
     sits_in_group,
 )
-from bot.services.rosters.handover import cannot_go, scope_of
+from bot.services.rosters.handover import HANDED, cannot_go, own_live_visit, scope_of
 from bot.services.rosters.notices import RosterNotices
 from bot.services.rosters.planning import ensure_meetings, ensure_programs, make_draft
 from bot.services.vn_calendar import to_local
@@ -335,18 +335,9 @@ async def confirm_visit(
     """Xác nhận under a nudge: confirms that one visit of the person's, never their others
     (a nudge names one branch and day). A visit already confirmed stays so; one given away,
     dropped, started or of an unpublished roster is refused."""
-    repo = RosterRepository(session)
-    visit = await repo.visit(visit_id, for_update=True)
-    mine = {m.member_id for m in actor.memberships}
-    if visit is None or visit.visitor_member_id not in mine:
-        raise RosterError("roster.not_your_visit")
-    if visit.status not in (VisitStatus.ASSIGNED, VisitStatus.CONFIRMED):
-        raise RosterError("roster.not_your_visit")
-    roster = await repo.roster(visit.roster_id)
-    if roster is None or roster.status != RosterStatus.PUBLISHED:
-        raise RosterError("roster.not_found")
-    if visit.starts_at <= ctx.now():
-        raise RosterError("roster.visit_started")
+    visit, _ = await own_live_visit(
+        session, actor, visit_id, now=ctx.now(), statuses=HANDED, lock=True
+    )
     if visit.status == VisitStatus.ASSIGNED:
         visit.status = VisitStatus.CONFIRMED
         visit.confirmed_at = ctx.now()
@@ -360,7 +351,7 @@ async def confirm_visit(
             before={"status": VisitStatus.ASSIGNED},
             after={"status": visit.status},
         )
-    branch = (await repo.branches([visit.branch_id]))[visit.branch_id]
+    branch = (await RosterRepository(session).branches([visit.branch_id]))[visit.branch_id]
     return Confirmed(visit, branch)
 
 
@@ -380,40 +371,26 @@ class Mate:
 
 async def visit_roster(session: AsyncSession, actor: Actor, visit_id: int) -> RosterView:
     """The published roster of one's own visit (Quay lại from the pass-on picker); anyone
-    else's visit (a forged id) is refused."""
-    repo = RosterRepository(session)
-    visit = await repo.visit(visit_id)
-    mine = {m.member_id for m in actor.memberships}
-    if visit is None or visit.visitor_member_id not in mine:
-        raise RosterError("roster.not_your_visit")
-    roster = await repo.roster(visit.roster_id)
-    if roster is None or roster.status != RosterStatus.PUBLISHED:
-        raise RosterError("roster.not_your_visit")
+    else's visit (a forged id) is refused. Any state of it will do: going back to the roster
+    changes nothing, and one given away meanwhile still shows the roster it was on."""
+    _, roster = await own_live_visit(
+        session, actor, visit_id, now=None, statuses=frozenset(VisitStatus)
+    )
     return await load_view(session, roster)
 
 
 UNREACHABLE = "unreachable"  # no private chat with the Trợ lý: the question could not reach them
 
 
-async def own_visit(
+async def pass_on_choices(
     session: AsyncSession, ctx: ServiceContext, actor: Actor, visit_id: int
 ) -> tuple[RosterVisit, Branch, list[Mate]]:
     """The actor's live published visit with its branch and the group mates it could be
     offered to, each with why they cannot take it that day (the rules an offer checks: their
     own branch, a busy day, another visit too close, the quarter's cap, no private chat); free
     ones first, in Vietnamese order. Anyone else's visit (a forged id) is refused."""
+    visit, _ = await own_live_visit(session, actor, visit_id, now=ctx.now(), statuses=HANDED)
     repo = RosterRepository(session)
-    visit = await repo.visit(visit_id)
-    mine = {m.member_id for m in actor.memberships}
-    if visit is None or visit.visitor_member_id not in mine:
-        raise RosterError("roster.not_your_visit")
-    if visit.status not in (VisitStatus.ASSIGNED, VisitStatus.CONFIRMED):
-        raise RosterError("roster.not_your_visit")
-    roster = await repo.roster(visit.roster_id)
-    if roster is None or roster.status != RosterStatus.PUBLISHED:
-        raise RosterError("roster.not_your_visit")
-    if visit.starts_at <= ctx.now():
-        raise RosterError("roster.visit_started")
     scope = await scope_of(session, visit)
     branch = (await repo.branches([visit.branch_id]))[visit.branch_id]
     others = [

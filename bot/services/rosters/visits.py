@@ -32,11 +32,11 @@ from bot.services.rosters.common import (
     RosterConfig,
     RosterError,
 )
-from bot.services.rosters.handover import Teller, scope_of
+from bot.services.rosters.handover import Teller, own_live_visit, scope_of
 from bot.services.rosters.notices import RosterNotices
 from bot.services.vn_calendar import VN_TZ, to_local
 from storage.models import Branch, Meeting, RosterVisit, VisitReport
-from storage.models.rosters import LIVE_VISIT_STATUSES, RosterStatus, VisitQuality
+from storage.models.rosters import VisitQuality
 from storage.repositories.access import AccessRepository
 from storage.repositories.meetings import MeetingRepository
 from storage.repositories.rosters import RosterRepository
@@ -44,7 +44,6 @@ from storage.repositories.rosters import RosterRepository
 # C0 and C1 control characters except tab and newline: a NUL breaks PostgreSQL text, the others
 # only hide text from the person reading it.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_LIVE = LIVE_VISIT_STATUSES
 
 
 # Busy days ------------------------------------------------------------------------------------
@@ -261,20 +260,6 @@ def _checked(data: VisitReportInput) -> tuple[str, list[str]]:
     return note, proposals
 
 
-async def _own_visit(session: AsyncSession, actor: Actor, visit_id: int) -> RosterVisit:
-    """The visit, locked, if it is the person's live visit of a published roster: an id from a
-    button is never trusted."""
-    repo = RosterRepository(session)
-    visit = await repo.visit(visit_id, for_update=True)
-    mine = set(_member_ids(actor))
-    if visit is None or visit.visitor_member_id not in mine or visit.status not in _LIVE:
-        raise RosterError("roster.not_your_visit")
-    roster = await repo.roster(visit.roster_id)
-    if roster is None or roster.status != RosterStatus.PUBLISHED:
-        raise RosterError("roster.not_your_visit")
-    return visit
-
-
 async def submit_visit_report(
     session: AsyncSession,
     ctx: ServiceContext,
@@ -285,7 +270,9 @@ async def submit_visit_report(
     config: RosterConfig = DEFAULT_CONFIG,
 ) -> VisitReport:
     """File the report of one's own visit, once, from its start to `report_days` after."""
-    visit = await _own_visit(session, actor, visit_id)
+    # Any live visit (one on offer too: it was theirs when they went), started or not (the
+    # report follows the meeting), locked against a second report.
+    visit, _ = await own_live_visit(session, actor, visit_id, now=None, lock=True)
     now = ctx.now()
     repo = RosterRepository(session)
     if now < visit.starts_at:
