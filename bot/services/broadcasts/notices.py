@@ -26,7 +26,7 @@ from bot.services.context import ServiceContext
 from bot.services.vn_calendar import format_datetime
 from storage.models import Broadcast
 from storage.models.org import TargetType
-from storage.repositories.meetings import MeetingRepository
+from storage.repositories.recipients import RecipientRepository
 
 TEXT_LIMIT = 4096
 
@@ -73,7 +73,7 @@ async def locales(
 ) -> dict[int, str]:
     """chat -> the language to write in: a person's own, the default for groups."""
     chat_ids = set(chats)
-    langs = await MeetingRepository(session).languages(c for c in chat_ids if c > 0)
+    langs = await RecipientRepository(session).languages(c for c in chat_ids if c > 0)
     default = ctx.default_locale
     return {c: pick_locale(*langs[c], default) if c in langs else default for c in chat_ids}
 

@@ -29,6 +29,7 @@ from bot.services.meetings.events import MeetingChanged
 from storage.models import Meeting
 from storage.models.meetings import MeetingStatus, NoticeKind
 from storage.repositories.meetings import MeetingRepository
+from storage.repositories.recipients import RecipientRepository
 
 
 @dataclass
@@ -48,7 +49,7 @@ async def group_targets(session: AsyncSession, meeting: Meeting) -> list[LiveTar
     """The meeting's delivered announcement and corrections in its branch's current group,
     oldest first (None when the branch has no group)."""
     repo = MeetingRepository(session)
-    group = await repo.branch_chat(meeting.branch_id)
+    group = await RecipientRepository(session).branch_chat(meeting.branch_id)
     if group is None:
         return None
     rows = await repo.group_messages(meeting.id, group)

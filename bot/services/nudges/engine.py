@@ -43,9 +43,9 @@ from bot.services.nudges.registry import PROVIDERS, candidates, statuses
 from storage.models import NudgeEvent, NudgeTrack
 from storage.models.nudges import NUDGE_STEPS, SNOOZE_STEPS, EscalationReason, NudgeStep, TrackEnd
 from storage.models.org import TargetType
-from storage.repositories.meetings import MeetingRepository
 from storage.repositories.nudge_sources import NudgeSources
 from storage.repositories.nudges import NudgeRepository
+from storage.repositories.recipients import RecipientRepository
 
 ORIGIN = "nudge"
 
@@ -385,7 +385,7 @@ class Sweep:
 
     async def _locales(self, chats: list[int]) -> dict[int, str]:
         default = self.ctx.default_locale
-        langs = await MeetingRepository(self.session).languages(c for c in chats if c > 0)
+        langs = await RecipientRepository(self.session).languages(c for c in chats if c > 0)
         return {c: pick_locale(*langs[c], default) if c in langs else default for c in chats}
 
 
