@@ -68,7 +68,10 @@ async def record_rsvp(
     reason_text: str | None = None,
     via: RsvpVia = RsvpVia.GROUP,
 ) -> RsvpResult:
-    """Record one member's answer and return the new counts."""
+    """Record one member's answer and say what was recorded and whether it changed.
+
+    No counts: a COUNT per tap would cost every tap of a burst a query nobody reads (the
+    announcement's live count is `LiveCounts`' job; `rsvp_counts` reads them on demand)."""
     if answer not in (RsvpAnswer.YES, RsvpAnswer.NO):
         raise MeetingError("meetings.error.bad_answer")
     if reason_code is not None and reason_code not in ABSENCE_CODES:
@@ -104,7 +107,6 @@ async def record_rsvp(
             meeting.id, member.id, answer, reason_code, reason_text or None, via, now
         )
         await _withdraw_own_reminder(session, meeting, telegram_id, now)
-    # No counts here: the live count is re-rendered by its job (`LiveCounts`), not per tap.
     return RsvpResult(meeting.id, member.id, answer, changed)
 
 
