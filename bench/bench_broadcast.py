@@ -54,9 +54,9 @@ from bench.broadcast_world import Plan, build_template, serve
 from bench.common import fixed_clock, follow_clock, sample_city, wait_started, watch_startup
 from bot.app import App, create_app, poll
 from bot.clock import SystemClock
+from bot.services.access.policy import load_actor
 from bot.services.context import ServiceContext
 from bot.services.meetings import schedule_meeting
-from bot.services.policy import load_actor
 from bot.settings import load_settings
 from storage.models import OutboxEntry
 

@@ -44,8 +44,8 @@ from bench.common import (
 from bot.app import App, create_app, poll
 from bot.clock import SystemClock
 from bot.services import meetings as svc
+from bot.services.access.policy import load_actor
 from bot.services.context import ServiceContext
-from bot.services.policy import load_actor
 from bot.settings import load_settings
 from sandbox.testing import run_sandbox
 from storage.migrate import upgrade_to_head

@@ -8,7 +8,7 @@ from aiogram.types import Message
 
 from bot.commands import set_person_menu
 from bot.i18n import CatalogI18n
-from bot.services.policy import Actor, menu_roles
+from bot.services.access.policy import Actor, menu_roles
 from handlers.kit import PRIVATE, READS, ChatIs, Chats, feature_router, locale, t
 
 router = feature_router(__name__, Chats.ANY)

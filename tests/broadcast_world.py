@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.i18n import create_i18n
 from bot.services import broadcasts as bc
+from bot.services.access.policy import Actor, load_actor
 from bot.services.context import ServiceContext
-from bot.services.policy import Actor, load_actor
 from storage.db import create_session_factory
 from storage.models import (
     Branch,

@@ -14,9 +14,9 @@ from datetime import time
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.i18n import create_i18n
+from bot.services.access.policy import Actor, load_actor
 from bot.services.context import ServiceContext
 from bot.services.meetings import Notices
-from bot.services.policy import Actor, load_actor
 from storage.db import create_session_factory
 from storage.models import (
     Branch,

@@ -41,9 +41,9 @@ from bot.buttons.broadcasts import AckCb, ProgressAct, ProgressCb
 from bot.buttons.feedback import CardAct, CardCb, ForwardCb, ReplyAct, ReplyCb
 from bot.buttons.nudges import NudgeAct, NudgeCb
 from bot.buttons.rosters import RosterAct, RosterCb
+from bot.services.access.policy import load_actor
 from bot.services.context import ServiceContext
 from bot.services.feedback.items import NewItem, categories, raise_item
-from bot.services.policy import load_actor
 from handlers.feedback.callbacks import PromptCb
 from sandbox.testing import run_sandbox
 from storage.models import (

@@ -9,10 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.i18n import create_i18n
 from bot.services import meetings as svc
+from bot.services.access.policy import load_actor
 from bot.services.context import ServiceContext
 from bot.services.meetings import ReportInput
 from bot.services.meetings.report_text import minutes_caption
-from bot.services.policy import load_actor
 from storage.db import create_session_factory
 from storage.models import ChatBinding
 from storage.models.outbox import OutboxEntry

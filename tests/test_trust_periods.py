@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 from bot.app.cli_roster import _run
 from bot.cli_text import Say
 from bot.i18n import create_i18n
+from bot.services.access.policy import load_actor
 from bot.services.context import ServiceContext
-from bot.services.policy import load_actor
 from bot.services.rosters.common import Quarter, RosterError
 from bot.services.rosters.planning import make_draft
 from bot.services.rosters.review import default_quarter, publish

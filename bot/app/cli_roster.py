@@ -25,7 +25,7 @@ from storage.db import create_engine, create_session_factory
 from storage.migrate import upgrade_to_head
 
 if TYPE_CHECKING:
-    from bot.services.policy import Refused
+    from bot.services.access.policy import Refused
 
 
 def refusal(say: Say, exc: Refused) -> str:

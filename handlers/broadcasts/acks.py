@@ -15,8 +15,8 @@ from aiogram.types import CallbackQuery
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import broadcasts as svc
+from bot.services.access.policy import Actor, Refused
 from bot.services.context import ServiceContext
-from bot.services.policy import Actor, Refused
 from handlers.broadcasts.callbacks import AckCb
 from handlers.kit import Chats, feature_router, t
 from handlers.kit.answers import clip_alert

@@ -21,11 +21,11 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, Telegram
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import broadcasts as svc
+from bot.services.access.policy import Actor, Refused
 from bot.services.broadcasts import compose
 from bot.services.broadcasts.entry import begin
 from bot.services.broadcasts.notices import deadline_text
 from bot.services.context import ServiceContext
-from bot.services.policy import Actor, Refused
 from handlers.broadcasts import album
 from handlers.broadcasts.callbacks import CancelCb, PreviewCb, SendCb
 from handlers.broadcasts.screens import (

@@ -16,8 +16,8 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import broadcasts as svc
+from bot.services.access.policy import Actor, Refused
 from bot.services.context import ServiceContext
-from bot.services.policy import Actor, Refused
 from handlers.broadcasts.callbacks import HistAct, HistCb
 from handlers.kit import READS, Chats, feature_router, locale, pager, short, show, t, when
 

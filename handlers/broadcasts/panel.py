@@ -16,9 +16,9 @@ from aiogram.types import CallbackQuery
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import broadcasts as svc
+from bot.services.access.policy import Actor, Refused
 from bot.services.broadcasts import compose
 from bot.services.context import ServiceContext
-from bot.services.policy import Actor, Refused
 from handlers.broadcasts.callbacks import AudAct, AudCb, OptAct, OptCb
 from handlers.broadcasts.compose import show_preview
 from handlers.broadcasts.screens import (

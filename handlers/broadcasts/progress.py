@@ -11,9 +11,9 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import broadcasts as svc
+from bot.services.access.policy import Actor
 from bot.services.broadcasts import compose
 from bot.services.context import ServiceContext
-from bot.services.policy import Actor
 from handlers.broadcasts.callbacks import ProgressAct, ProgressCb
 from handlers.kit import Chats, feature_router, locale, show, t
 

@@ -28,13 +28,13 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.services.access.policy import Actor, Refused
 from bot.services.context import ServiceContext
 from bot.services.feedback import items, prompts, workflow
 from bot.services.feedback.common import item_number
 from bot.services.feedback.levels import LevelRef
 from bot.services.feedback.presentation import esc
 from bot.services.feedback.prompts import TextAct
-from bot.services.policy import Actor, Refused
 from handlers.feedback.callbacks import (
     CardAct,
     CardCb,

@@ -22,13 +22,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.buttons.nudges import NudgeAct, NudgeCb
 from bot.inputs import ROW_ID_MAX, parse_int
+from bot.services.access.policy import Actor, Role
 from bot.services.context import ServiceContext
 from bot.services.feedback import inbox as svc
 from bot.services.feedback import presentation, workflow
 from bot.services.feedback.common import PAGE_SIZE
 from bot.services.feedback.views import ItemView
 from bot.services.nudges import check_press
-from bot.services.policy import Actor, Role
 from handlers.kit import (
     READS,
     Chats,

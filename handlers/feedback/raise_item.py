@@ -20,6 +20,7 @@ from aiogram.fsm.state import State
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.services.access.policy import Actor, Refused, Role
 from bot.services.context import ServiceContext
 from bot.services.feedback import items
 from bot.services.feedback.common import (
@@ -30,7 +31,6 @@ from bot.services.feedback.common import (
     item_number,
 )
 from bot.services.feedback.presentation import category_label
-from bot.services.policy import Actor, Refused, Role
 from handlers.feedback.callbacks import RaiseCb, RaiseStep
 from handlers.feedback.states import (
     BranchChoice,

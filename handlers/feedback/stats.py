@@ -19,11 +19,11 @@ from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.services.access.policy import Actor
 from bot.services.context import ServiceContext
 from bot.services.feedback import export as xlsx
 from bot.services.feedback import stats as svc
 from bot.services.feedback.inbox import category_label
-from bot.services.policy import Actor
 from bot.services.vn_calendar import format_quarter, to_local
 from handlers.kit import READS, Chats, Id, Small, feature_router, locale, t
 

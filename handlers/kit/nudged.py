@@ -13,9 +13,9 @@ from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.buttons.nudges import NudgeCb
+from bot.services.access.policy import Refused
 from bot.services.context import ServiceContext
 from bot.services.nudges import check_press
-from bot.services.policy import Refused
 
 
 async def open_from_nudge(

@@ -25,6 +25,7 @@ from bot.clock import Clock
 from bot.i18n import CatalogI18n
 from bot.inputs import try_int, typed_day_near
 from bot.services import meeting_views as views
+from bot.services.access.policy import Actor
 from bot.services.context import ServiceContext
 from bot.services.meetings import correct_report, submit_report
 from bot.services.meetings.report_steps import (
@@ -48,7 +49,6 @@ from bot.services.meetings.report_wizard import (
     start_report,
 )
 from bot.services.meetings.reports import ROW_ID_MAX
-from bot.services.policy import Actor
 from bot.services.vn_calendar import format_date, format_datetime, to_local
 from handlers.kit import PRIVATE, Chats, Magic, advance, feature_router, locale, show, t
 from handlers.kit.nudged import open_from_nudge

@@ -19,9 +19,9 @@ from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import meetings as svc
+from bot.services.access.policy import Actor, Refused, Role
 from bot.services.context import ServiceContext
 from bot.services.meetings.quickform import EARLIEST, LATEST, odd_hour
-from bot.services.policy import Actor, Refused, Role
 from handlers.kit import Chats, Magic, RoleFilter, feature_router, refusal_text, show, t, when
 from handlers.meetings import keyboards as kb
 from handlers.meetings.callbacks import ChangeCb, PickAct, PickCb

@@ -20,10 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.buttons.nudges import NudgeAct, NudgeCb
 from bot.services import meetings as svc
+from bot.services.access.policy import Actor, Role
 from bot.services.context import ServiceContext
 from bot.services.meetings.common import AGENDA_MAX, PLACE_MAX
 from bot.services.meetings.quickform import EARLIEST, LATEST
-from bot.services.policy import Actor, Role
 from handlers.kit import (
     CalAction,
     CalCb,

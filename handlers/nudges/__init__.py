@@ -30,11 +30,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock
 from bot.inputs import parse_int, typed_month
 from bot.services import nudges as svc
+from bot.services.access.policy import Actor, Refused, Role
 from bot.services.broadcasts.acks import acknowledge
 from bot.services.context import ServiceContext
 from bot.services.nudges.figures import Figures, NudgeFigures
 from bot.services.nudges.policies import HOURS_LIMIT
-from bot.services.policy import Actor, Refused, Role
 from handlers.kit import Chats, RoleFilter, feature_router, t, when
 from handlers.kit.presence import pressed_in
 from handlers.nudges import settings

@@ -17,8 +17,8 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.buttons.nudges import SnoozeCb
+from bot.services.access.policy import Actor, Role
 from bot.services.context import ServiceContext
-from bot.services.policy import Actor, Role
 from bot.services.rosters import changes, review
 from bot.services.rosters.common import Quarter
 from bot.services.rosters.notices import RosterNotices

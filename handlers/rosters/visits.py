@@ -24,8 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.buttons.nudges import NudgeAct, NudgeCb
 from bot.inputs import typed_day
+from bot.services.access.policy import Actor, Refused, Role
 from bot.services.context import ServiceContext
-from bot.services.policy import Actor, Refused, Role
 from bot.services.rosters import coverage as cov
 from bot.services.rosters import visits as svc
 from bot.services.rosters.common import NOTE_MAX, Quarter

@@ -24,8 +24,8 @@ from sqlalchemy import func, select, update
 from bot.app.jobs.nudges import sweep_job
 from bot.app.jobs.rosters import drafts_job
 from bot.scheduler import JobContext
+from bot.services.access.policy import Actor, load_actor
 from bot.services.context import ServiceContext
-from bot.services.policy import Actor, load_actor
 from bot.services.rosters.review import publish
 from bot.services.vn_calendar import to_local
 from sandbox.testing import SandboxHandle, run_sandbox

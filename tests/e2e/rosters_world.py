@@ -28,10 +28,10 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from bot.app.jobs.rosters import drafts_job
 from bot.i18n import create_i18n
 from bot.scheduler import JobContext
+from bot.services.access.policy import Actor, load_actor
 from bot.services.context import ServiceContext
 from bot.services.meetings import Notices, generate_plan
 from bot.services.org_import import import_org
-from bot.services.policy import Actor, load_actor
 from bot.services.rosters.review import publish
 from bot.services.vn_calendar import VN_TZ, format_quarter, to_local
 from storage.db import create_engine

@@ -38,9 +38,9 @@ from sqlalchemy import select
 
 from bot.scheduler import JobContext, run_job
 from bot.services import meeting_views as views
+from bot.services.access.policy import load_actor
 from bot.services.meetings import ReportInput, submit_report
 from bot.services.meetings.regularity import Outcome
-from bot.services.policy import load_actor
 from bot.services.rosters.review import publish
 from bot.services.vn_calendar import VN_TZ, to_local
 from handlers.meetings.callbacks import StepAct, StepCb

@@ -16,10 +16,10 @@ from sqlalchemy import func, select
 
 from bot.clock import SystemClock
 from bot.services import meetings as svc
+from bot.services.access.policy import load_actor
 from bot.services.context import ServiceContext
 from bot.services.meetings import ReportInput
 from bot.services.meetings.report_steps import Act
-from bot.services.policy import load_actor
 from handlers.meetings.report_keyboards import RepCb, RepMember, RepPick
 from handlers.meetings.views import IcsCb, MeetingCb, ScopeKind, SummaryCb
 from storage.models import ChatBinding, Meeting, MeetingReport, TelegramUser

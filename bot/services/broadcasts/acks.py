@@ -23,12 +23,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.services.access.policy import LEADER_ROLES, Actor
 from bot.services.broadcasts.audience import SECRETARY
 from bot.services.broadcasts.common import DEFAULT_CONFIG, BroadcastConfig, BroadcastError
 from bot.services.broadcasts.notices import locales, queue_reminder, when
 from bot.services.broadcasts.progress import sync
 from bot.services.context import ServiceContext
-from bot.services.policy import LEADER_ROLES, Actor
 from storage.models import Broadcast, BroadcastRecipient
 from storage.models.broadcasts import RecipientState
 from storage.models.org import TargetType

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.outbox import OutboxState
 from bot.outbox.service import enqueue_many
 from bot.services import audit
+from bot.services.access.policy import Actor
 from bot.services.broadcasts.audience import Audience, Recipient, resolve_in
 from bot.services.broadcasts.common import (
     DEFAULT_CONFIG,
@@ -37,7 +38,6 @@ from bot.services.broadcasts.common import (
 from bot.services.broadcasts.notices import copies, copy_key, locales, queue_progress
 from bot.services.broadcasts.progress import figures, render
 from bot.services.context import ServiceContext
-from bot.services.policy import Actor
 from storage.models import Broadcast
 from storage.models.broadcasts import BroadcastStatus, RecipientState
 from storage.repositories.broadcasts import BroadcastRepository

@@ -25,11 +25,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.outbox import NOT_PINNED, FailureEvent, FailureHooks
 from bot.outbox.addresses import on_readdress
 from bot.outbox.service import default_hooks
+from bot.services.access.policy import Actor
 from bot.services.broadcasts.common import DEFAULT_CONFIG, ORIGIN, BroadcastConfig, load_managed
 from bot.services.broadcasts.notices import locales, progress_markup, when
 from bot.services.context import ServiceContext
 from bot.services.live_edits import CoalescedEdits, Edit, MessageEditor
-from bot.services.policy import Actor
 from bot.services.vn_sort import vn_key
 from storage.models import Broadcast
 from storage.models.broadcasts import BroadcastStatus, RecipientState

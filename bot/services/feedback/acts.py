@@ -13,11 +13,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import audit
+from bot.services.access.policy import Actor
 from bot.services.context import ServiceContext
 from bot.services.feedback.common import FeedbackError
 from bot.services.feedback.levels import Level, acts_at, level_holding
 from bot.services.feedback.views import speaks_for_submitter
-from bot.services.policy import Actor
 from storage.models import FeedbackEvent, FeedbackItem
 from storage.models.feedback import FINAL_STATUSES, FeedbackStatus
 from storage.repositories.feedback import FeedbackRepository

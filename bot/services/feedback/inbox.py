@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.inputs import RowId
+from bot.services.access.policy import Actor
 from bot.services.context import ServiceContext
 from bot.services.feedback.common import (
     DEFAULT_CATEGORIES,
@@ -32,7 +33,6 @@ from bot.services.feedback.common import (
     FeedbackError,
     item_number,
 )
-from bot.services.policy import Actor
 from bot.services.vn_sort import vn_sorted
 from storage.models.feedback import OPEN_STATUSES, FeedbackStatus, OptionKind, RaisedAs
 from storage.repositories.feedback_read import FeedbackReadRepository, InboxQuery, InboxScope

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import audit
+from bot.services.access.policy import Actor
 from bot.services.context import ServiceContext
 from bot.services.feedback.common import (
     DEFAULT_CATEGORIES,
@@ -33,7 +34,6 @@ from bot.services.feedback.common import (
 )
 from bot.services.feedback.levels import Level, LevelRef, leads, level_above, level_of
 from bot.services.feedback.notices import FeedbackNotices
-from bot.services.policy import Actor
 from bot.services.vn_calendar import to_local
 from bot.services.vn_sort import vn_sorted
 from storage.models import Branch, FeedbackEvent, FeedbackFile, FeedbackItem, FeedbackOption

@@ -19,12 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.buttons.feedback import ReplyAct
 from bot.i18n import pick_locale
 from bot.outbox import OutboxKind, OutboxMessage, enqueue
+from bot.services.access.policy import Actor
 from bot.services.context import ServiceContext
 from bot.services.feedback import presentation as p
 from bot.services.feedback.common import DEFAULT_CONFIG, FeedbackConfig
 from bot.services.feedback.levels import Level
 from bot.services.feedback.views import build_view
-from bot.services.policy import Actor
 from storage.models import FeedbackEvent, FeedbackItem
 from storage.models.feedback import LevelType, RaisedAs
 from storage.repositories.feedback import FeedbackRepository

@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.services.access.policy import Actor, load_actor
 from bot.services.context import ServiceContext
 from bot.services.feedback import presentation, workflow
 from bot.services.feedback.acts import held_item, require_status, submitters_item
@@ -28,7 +29,6 @@ from bot.services.feedback.common import DEFAULT_CONFIG, FeedbackConfig, Feedbac
 from bot.services.feedback.levels import Level
 from bot.services.feedback.notices import FeedbackNotices
 from bot.services.feedback.views import ItemView, build_view
-from bot.services.policy import Actor, load_actor
 from storage.models import FeedbackItem
 from storage.models.feedback import FeedbackStatus
 from storage.repositories.feedback import FeedbackRepository

@@ -28,9 +28,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.inputs import typed_month, typed_quarter, typed_year
+from bot.services.access.policy import Actor
 from bot.services.context import ServiceContext
 from bot.services.feedback.common import FeedbackError
-from bot.services.policy import Actor
 from bot.services.vn_calendar import VN_TZ, month_bounds, quarter_bounds
 from bot.services.vn_sort import vn_key
 from storage.models import Unit

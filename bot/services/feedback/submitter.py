@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.services.access.policy import Actor
 from bot.services.context import ServiceContext
 from bot.services.feedback.acts import record, snapshot, submitters_item
 from bot.services.feedback.common import DEFAULT_CONFIG, FeedbackConfig, FeedbackError
@@ -18,7 +19,6 @@ from bot.services.feedback.items import checked_reason, checked_text
 from bot.services.feedback.levels import level_holding
 from bot.services.feedback.notices import FeedbackNotices
 from bot.services.feedback.presentation import esc
-from bot.services.policy import Actor
 from storage.models import FeedbackItem
 from storage.models.feedback import FeedbackStatus
 from storage.repositories.feedback import FeedbackRepository

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.services.access.policy import Actor
 from bot.services.context import ServiceContext
 from bot.services.feedback.acts import held_item, record, require_status, snapshot
 from bot.services.feedback.common import DEFAULT_CONFIG, FeedbackConfig, FeedbackError
@@ -26,7 +27,6 @@ from bot.services.feedback.levels import (
 from bot.services.feedback.notices import FeedbackNotices
 from bot.services.feedback.submitter import accept, auto_close, reopen, reply_info
 from bot.services.feedback.views import ItemView, item_view
-from bot.services.policy import Actor
 from bot.services.vn_sort import vn_sorted
 from storage.models import FeedbackItem
 from storage.models.feedback import FeedbackStatus, LevelType

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.services import audit
+from bot.services.access.policy import Action, Actor, Target, require
 from bot.services.context import ServiceContext
 from bot.services.meetings.common import (
     DEFAULT_CONFIG,
@@ -25,7 +26,6 @@ from bot.services.meetings.common import (
     check_length,
 )
 from bot.services.meetings.events import ChangeKind, raise_change
-from bot.services.policy import Action, Actor, Target, require
 from bot.services.vn_calendar import (
     VN_TZ,
     add_months,

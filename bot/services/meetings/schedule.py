@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.services import audit
+from bot.services.access.policy import Action, Actor, Target, require
 from bot.services.context import ServiceContext
 from bot.services.meetings.common import (
     AGENDA_MAX,
@@ -31,7 +32,6 @@ from bot.services.meetings.events import ChangeKind, raise_change
 from bot.services.meetings.notices import Told, told_of
 from bot.services.meetings.plan import period_of, regular_rule_date
 from bot.services.meetings.quickform import check_start, odd_hour, parse_quick_form
-from bot.services.policy import Action, Actor, Target, require
 from bot.services.vn_calendar import quarter_bounds, quarter_of, to_local
 from storage.models import Branch, Meeting
 from storage.models.meetings import MeetingKind, MeetingOrigin, MeetingStatus

@@ -15,11 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.buttons.nudges import NudgeAct
 from bot.services import audit
+from bot.services.access.policy import Actor
 from bot.services.context import ServiceContext
 from bot.services.nudges.common import DEFAULT_CONFIG, NudgeConfig, NudgeError
 from bot.services.nudges.obligations import Status
 from bot.services.nudges.registry import press_key, statuses
-from bot.services.policy import Actor
 from storage.models import Member, NudgeEvent
 from storage.models.nudges import NUDGE_STEPS, SNOOZE_STEPS
 from storage.repositories.nudges import NudgeRepository

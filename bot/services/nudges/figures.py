@@ -19,11 +19,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.services.access.policy import Actor, admin_districts_of
 from bot.services.context import ServiceContext
 from bot.services.nudges.common import DEFAULT_CONFIG, NudgeConfig, NudgeError
 from bot.services.nudges.engine import is_due, open_obligations
 from bot.services.nudges.policies import load_policies
-from bot.services.policy import Actor, admin_districts_of
 from bot.services.vn_calendar import month_bounds
 from bot.services.vn_sort import vn_key
 from storage.models import NudgeEvent, NudgeTrack

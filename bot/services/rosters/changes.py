@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.buttons.rosters import HandbackCb, OfferAct, OfferCb
 from bot.services import audit
+from bot.services.access.policy import Actor
 from bot.services.context import ServiceContext
-from bot.services.policy import Actor
 from bot.services.rosters.common import Quarter, RosterError, require_leader
 from bot.services.rosters.handover import (
     Scope,

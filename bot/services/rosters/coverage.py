@@ -24,8 +24,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.inputs import typed_year
+from bot.services.access.policy import Actor
 from bot.services.context import ServiceContext
-from bot.services.policy import Actor
 from bot.services.rosters.common import YEAR_MAX, YEAR_MIN, Quarter, RosterError
 from bot.services.rosters.inputs import program_branches
 from bot.services.vn_calendar import VN_TZ

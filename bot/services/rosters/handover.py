@@ -20,8 +20,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.services.access.policy import Actor
 from bot.services.context import ServiceContext
-from bot.services.policy import Actor
 from bot.services.rosters import presentation as p
 from bot.services.rosters.common import RosterError
 from bot.services.rosters.notices import RosterNotices

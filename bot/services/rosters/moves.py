@@ -17,10 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.buttons.rosters import MoveAct, MoveCb
 from bot.services import audit
+from bot.services.access.policy import LEADER_ROLES, Actor
 from bot.services.context import ServiceContext
 from bot.services.meetings.plan import new_regular, rule_slot
 from bot.services.meetings.schedule import reschedule_meeting
-from bot.services.policy import LEADER_ROLES, Actor
 from bot.services.rosters import presentation as p
 from bot.services.rosters.common import Quarter, RosterError, require_leader
 from bot.services.rosters.handover import Teller

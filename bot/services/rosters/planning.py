@@ -16,9 +16,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import audit
+from bot.services.access.policy import Actor
 from bot.services.context import ServiceContext
 from bot.services.meetings.plan import new_regular, rule_slot
-from bot.services.policy import Actor
 from bot.services.rosters.common import (
     DEFAULT_CONFIG,
     Quarter,

@@ -13,8 +13,8 @@ from datetime import date, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import audit
+from bot.services.access.policy import Actor
 from bot.services.context import ServiceContext
-from bot.services.policy import Actor
 from bot.services.rosters import presentation as p
 from bot.services.rosters.common import (
     DEFAULT_CONFIG,

@@ -21,8 +21,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import audit
+from bot.services.access.policy import Actor
 from bot.services.context import ServiceContext
-from bot.services.policy import Actor
 from bot.services.rosters.common import (
     DEFAULT_CONFIG,
     NOTE_MAX,

@@ -2,8 +2,8 @@
 groups, in one transaction.
 
 Entry points and the operator's report live here; reading and validating the files is in
-:mod:`bot.services.org_import_read`, the tables as data in :mod:`bot.services.org_import_tables`
-and the one table-driven upsert (load, diff, write, audit) in :mod:`bot.services.org_import_write`.
+:mod:`bot.services.org_import.read`, the tables as data in :mod:`bot.services.org_import.tables`
+and the one table-driven upsert (load, diff, write, audit) in :mod:`bot.services.org_import.write`.
 
 Nothing is ever deleted: a row missing from the import is deactivated, and only within the
 districts the import contains, so one district's file never touches another district.
@@ -28,9 +28,9 @@ from bot.clock import SystemClock
 from bot.i18n import create_i18n
 from bot.services.context import ServiceContext
 from bot.services.meetings.plan import replan_from_rule
-from bot.services.org_import_read import OrgData, read_source, validate
-from bot.services.org_import_tables import ENTITY_TABLES, LINK_TABLES, TableChanges
-from bot.services.org_import_write import OrgWriter, Progress, QuietProgress
+from bot.services.org_import.read import OrgData, read_source, validate
+from bot.services.org_import.tables import ENTITY_TABLES, LINK_TABLES, TableChanges
+from bot.services.org_import.write import OrgWriter, Progress, QuietProgress
 from bot.services.rosters.planning import ensure_programs
 from storage.models import Branch
 
