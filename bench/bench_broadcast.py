@@ -54,8 +54,9 @@ from bench.broadcast_world import Plan, build_template, serve
 from bench.common import fixed_clock, follow_clock, sample_city, wait_started, watch_startup
 from bot.app import App, create_app, poll
 from bot.clock import SystemClock
-from bot.services.meetings import MeetingContext, schedule_meeting
-from bot.services.policy import load_actor
+from bot.services.access.policy import load_actor
+from bot.services.context import ServiceContext
+from bot.services.meetings import schedule_meeting
 from bot.settings import load_settings
 from storage.models import OutboxEntry
 
@@ -112,7 +113,7 @@ async def _post(http: ClientSession, url: str, body: dict[str, Any]) -> Any:
     return data.get("result", data)
 
 
-async def _announce(app: App, plan: Plan, ctx: MeetingContext) -> None:
+async def _announce(app: App, plan: Plan, ctx: ServiceContext) -> None:
     """A meeting of the people's branch, announced in its group (the buttons they tap)."""
     async with app.session_factory() as s, s.begin():
         actor = await load_actor(s, plan.admin)
@@ -152,7 +153,7 @@ async def _people(
     await asyncio.gather(*(person(uid) for uid in plan.people))
 
 
-async def _broadcast(app: App, plan: Plan, ctx: MeetingContext, source_id: int) -> tuple[Any, Any]:
+async def _broadcast(app: App, plan: Plan, ctx: ServiceContext, source_id: int) -> tuple[Any, Any]:
     """Draft, audience, options, preview: everything up to Gửi (returns what `send` needs)."""
     from bot.services.broadcasts import audience as aud
     from bot.services.broadcasts import compose
@@ -234,7 +235,7 @@ async def run_once(
         task = asyncio.create_task(poll(app, handle_signals=False))
         try:
             await wait_started(ready, task)
-            ctx = MeetingContext(SystemClock(), app.i18n, "vi", settings.tz)
+            ctx = ServiceContext(SystemClock(), app.i18n, "vi", settings.tz)
             await _announce(app, plan, ctx)
             try:
                 announcement = await _post(

@@ -41,8 +41,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bench.bench_import import _pg_admin, _pg_admin_url
 from bench.common import fixed_clock, require_postgresql, sample_city, sample_district
 from bot.i18n import create_i18n
+from bot.services.context import ServiceContext
 from bot.services.meetings import generate_plan
-from bot.services.meetings.context import MeetingContext
 from bot.services.nudges import sweep
 from bot.services.org_import import apply_org, load_and_validate
 from bot.services.rosters.planning import ensure_programs
@@ -291,7 +291,7 @@ async def _feedback(factory: async_sessionmaker[AsyncSession]) -> None:
 
 
 async def _timed_sweep(
-    factory: async_sessionmaker[AsyncSession], ctx: MeetingContext
+    factory: async_sessionmaker[AsyncSession], ctx: ServiceContext
 ) -> tuple[float, Any]:
     started = time.perf_counter()
     async with factory() as s, s.begin():
@@ -337,7 +337,7 @@ async def _one(name: str, folder: Path, url: str, explain: bool, profile: bool =
                 await conn.commit()
         setup = time.perf_counter() - started
         clock = Clock(NOW)
-        ctx = MeetingContext(clock, create_i18n("vi"), "vi")
+        ctx = ServiceContext(clock, create_i18n("vi"), "vi")
         if profile:
             import cProfile
             import pstats

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bench.common import fixed_clock, sample_city, sample_district
 from bot.i18n import create_i18n
 from bot.sample_org import write_sample
-from bot.services.meetings.context import MeetingContext
+from bot.services.context import ServiceContext
 from bot.services.org_import import apply_org, load_and_validate
 from bot.services.rosters.cli_report import plan_report
 from bot.services.rosters.common import Quarter
@@ -71,7 +71,7 @@ async def _one(name: str, folder: Path, quarter: Quarter, verbose: bool) -> bool
             async with factory() as s, s.begin():
                 await apply_org(s, data)
             clock = FixedClock(draft_moment(quarter))
-            ctx = MeetingContext(clock, create_i18n("vi"), "vi")
+            ctx = ServiceContext(clock, create_i18n("vi"), "vi")
             # Baseline: reading every group's instance only.
             started = time.perf_counter()
             async with factory() as s:

@@ -44,7 +44,8 @@ from bench.common import (
 from bot.app import App, create_app, poll
 from bot.clock import SystemClock
 from bot.services import meetings as svc
-from bot.services.policy import load_actor
+from bot.services.access.policy import load_actor
+from bot.services.context import ServiceContext
 from bot.settings import load_settings
 from sandbox.testing import run_sandbox
 from storage.migrate import upgrade_to_head
@@ -227,7 +228,7 @@ async def _announce(app: App, branch_id: int, secretary: int) -> int:
     async with app.session_factory() as s, s.begin():
         actor = await load_actor(s, secretary)
         starts = (datetime.now(UTC) + timedelta(days=2)).replace(second=0, microsecond=0)
-        ctx = svc.MeetingContext(clock, app.i18n, app.settings.default_language, app.settings.tz)
+        ctx = ServiceContext(clock, app.i18n, app.settings.default_language, app.settings.tz)
         res = await svc.schedule_meeting(
             s, actor, ctx, branch_id, kind="extraordinary", starts_at=starts, title="Đo tải"
         )  # queues the announcement itself

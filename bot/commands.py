@@ -20,7 +20,7 @@ from bot.i18n import CatalogI18n
 from bot.settings import LANGUAGES
 
 BASE_COMMANDS = ("start", "help", "language")
-# Extra commands a person's private menu shows, by role (see bot.services.policy.menu_roles).
+# Extra commands a person's private menu shows, by role (see bot.services.access.policy.menu_roles).
 ROLE_COMMANDS: dict[str, tuple[str, ...]] = {
     "unknown": ("whoami",),
     "member": ("whoami", "branch", "members", "meetings", "ics", "feedback"),

@@ -35,9 +35,11 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
-from bot.i18n import CatalogI18n
+from bot.i18n import CatalogI18n, create_i18n
 from bot.outbox import Sender
 from bot.outbox.waking import automatically
+from bot.services.context import ServiceContext
+from bot.services.vn_calendar import VN_TZ
 from bot.settings import Settings
 from storage.repositories.outbox import JobLeaseRepository
 
@@ -64,6 +66,20 @@ class JobContext:
     settings: Settings | None = None
     sender: Sender | None = None
     _kept: dict[str, object] = field(default_factory=dict, repr=False)
+
+    @property
+    def services(self) -> ServiceContext:
+        """The context use cases render their notices with, the same a handler gets as `ctx`.
+
+        Read at each run, not fixed at construction: the composition root fills `i18n` and
+        `settings` after making the context, and tests set them too. A process without the
+        handlers' catalogs (one that only sends) loads them once, on first use.
+        """
+        locale = self.settings.default_language if self.settings is not None else "vi"
+        if self.i18n is None:
+            self.i18n = create_i18n(locale)
+        tz = self.settings.tz if self.settings is not None else VN_TZ
+        return ServiceContext(self.clock, self.i18n, locale, tz)
 
     def keep(self, key: str, make: Callable[[], T]) -> T:
         """The job-owned object under `key`, made once per process."""

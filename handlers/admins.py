@@ -16,9 +16,9 @@ from bot.clock import Clock
 from bot.commands import set_person_menu
 from bot.i18n import CatalogI18n
 from bot.inputs import try_int
-from bot.services import admins
-from bot.services.admins import AdminOp
-from bot.services.policy import Actor, Role
+from bot.services.access import admins
+from bot.services.access.admins import AdminOp
+from bot.services.access.policy import Actor, Role
 from bot.settings import Settings
 from handlers.kit import Chats, RoleFilter, feature_router, t
 

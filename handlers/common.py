@@ -8,7 +8,7 @@ from aiogram.types import Message
 
 from bot.commands import set_person_menu
 from bot.i18n import CatalogI18n
-from bot.services.policy import Actor, menu_roles
+from bot.services.access.policy import Actor, menu_roles
 from bot.services.vn_names import telegram_full_name
 from handlers.kit import PRIVATE, READS, ChatIs, Chats, feature_router, locale, t
 

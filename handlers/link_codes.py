@@ -10,9 +10,9 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
-from bot.services import linking
-from bot.services.linking import IssuedCode
-from bot.services.policy import Actor, Refused
+from bot.services.access import linking
+from bot.services.access.linking import IssuedCode
+from bot.services.access.policy import Actor, Refused
 from bot.settings import Settings
 from handlers.kit import Chats, Id, feature_router, show, t, when
 

@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.i18n import CatalogI18n
-from bot.services import linking
-from bot.services.linking import ChatInfo, WrongCode
-from bot.services.policy import Actor
+from bot.services.access import linking
+from bot.services.access.linking import ChatInfo, WrongCode
+from bot.services.access.policy import Actor
 from bot.settings import Settings
 from handlers.kit import GROUP_TYPES, ChatIs, Chats, Magic, feature_router, t
 

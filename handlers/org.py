@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.commands import set_person_menu
 from bot.i18n import CatalogI18n
 from bot.services import people
-from bot.services.policy import Actor, Role
+from bot.services.access.policy import Actor, Role
 from handlers.kit import (
     READS,
     Chats,

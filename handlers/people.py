@@ -16,9 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock
 from bot.commands import set_person_menu
 from bot.i18n import CatalogI18n
-from bot.services import invites, people
-from bot.services.invites import Joined
-from bot.services.policy import Action, Actor, Role
+from bot.services import people
+from bot.services.access import invites
+from bot.services.access.invites import Joined
+from bot.services.access.policy import Action, Actor, Role
 from bot.services.vn_names import telegram_full_name
 from bot.settings import Settings
 from handlers.kit import (

@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.i18n import create_i18n
 from bot.services import broadcasts as bc
-from bot.services.meetings import MeetingContext
-from bot.services.policy import Actor, load_actor
+from bot.services.access.policy import Actor, load_actor
+from bot.services.context import ServiceContext
 from storage.db import create_session_factory
 from storage.models import (
     Branch,
@@ -48,7 +48,7 @@ class BcWorld:
     b5: int
     factory: async_sessionmaker[AsyncSession]
     clock: FakeClock
-    ctx: MeetingContext
+    ctx: ServiceContext
 
     async def actor(self, telegram_id: int, s: AsyncSession | None = None) -> Actor:
         if s is not None:
@@ -180,5 +180,5 @@ async def bc_world(engine: AsyncEngine) -> BcWorld:
             ]
         )
     clock = FakeClock(local(2026, 11, 23, 11))
-    ctx = MeetingContext(clock, create_i18n("vi"), "vi")
+    ctx = ServiceContext(clock, create_i18n("vi"), "vi")
     return BcWorld(org, b4.id, b5.id, factory, clock, ctx)

@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from bot.services.access.policy import Actor, load_actor
 from bot.services.feedback.common import FeedbackError
 from bot.services.feedback.items import FileRef, NewItem, categories, departments, raise_item
-from bot.services.policy import Actor, load_actor
 from storage.models import (
     AuditLog,
     ChatBinding,

@@ -16,10 +16,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.services.meetings import MeetingContext, ReportInput, submit_report
+from bot.services.access.policy import Actor, load_actor
+from bot.services.context import ServiceContext
+from bot.services.meetings import ReportInput, submit_report
 from bot.services.meetings.plan import new_regular, rule_slot
 from bot.services.nudges import SweepResult, sweep
-from bot.services.policy import Actor, load_actor
 from storage.models import (
     Branch,
     ChatBinding,
@@ -65,7 +66,7 @@ class NudgeWorld:
         return self.w.clock
 
     @property
-    def ctx(self) -> MeetingContext:
+    def ctx(self) -> ServiceContext:
         return self.w.ctx
 
     def at(self, y: int, mo: int, d: int, h: int = 0, mi: int = 0) -> None:

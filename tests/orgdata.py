@@ -14,8 +14,9 @@ from datetime import time
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.i18n import create_i18n
-from bot.services.meetings import MeetingContext, Notices
-from bot.services.policy import Actor, load_actor
+from bot.services.access.policy import Actor, load_actor
+from bot.services.context import ServiceContext
+from bot.services.meetings import Notices
 from storage.db import create_session_factory
 from storage.models import (
     Branch,
@@ -159,7 +160,7 @@ class MeetingWorld:
     org: Org
     factory: async_sessionmaker[AsyncSession]
     clock: FakeClock
-    ctx: MeetingContext
+    ctx: ServiceContext
 
     async def actor(self, s: AsyncSession, telegram_id: int) -> Actor:
         return await load_actor(s, telegram_id)
@@ -182,4 +183,4 @@ async def meeting_world(
         )
         s.add_all(users)
     clock = FakeClock(local(2026, 11, 23, 11))
-    return MeetingWorld(org, factory, clock, MeetingContext(clock, create_i18n("vi"), "vi"))
+    return MeetingWorld(org, factory, clock, ServiceContext(clock, create_i18n("vi"), "vi"))

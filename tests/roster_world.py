@@ -19,8 +19,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from bot.services.access.policy import Actor
 from bot.services.meetings.plan import new_regular, rule_slot
-from bot.services.policy import Actor
 from bot.services.rosters.common import DEFAULT_CONFIG, Quarter
 from bot.services.rosters.planning import ensure_programs, make_draft
 from bot.services.rosters.review import publish

@@ -10,10 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.services import broadcasts as bc
+from bot.services.access.policy import load_actor
 from bot.services.broadcasts import Audience
 from bot.services.broadcasts import AudiencePart as P
 from bot.services.broadcasts.acks import reminder_at
-from bot.services.policy import load_actor
 from storage.models import BroadcastRecipient
 from tests import orgdata as o
 from tests.broadcast_world import G_B1, G_B4, G_U1, G_WG, BcWorld, bc_world

@@ -178,7 +178,7 @@ async def test_preview_names_the_unreachable_with_why(engine: AsyncEngine) -> No
 
 async def test_commune_admin_row_keeps_district_admin_lists_unchanged(engine: AsyncEngine) -> None:
     """A commune admin is not a district admin: not listed, not counted, no district rights."""
-    from bot.services.policy import Action, Target, can
+    from bot.services.access.policy import Action, Target, can
     from storage.repositories.access import AccessRepository
     from storage.repositories.org import OrgRepository
 

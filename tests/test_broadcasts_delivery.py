@@ -17,10 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.outbox import FailureHooks, Sender, SenderConfig
 from bot.services import broadcasts as bc
+from bot.services.access.policy import load_actor
 from bot.services.broadcasts import Audience
 from bot.services.broadcasts import AudiencePart as P
 from bot.services.broadcasts.progress import LiveProgress, install_hooks
-from bot.services.policy import load_actor
 from sandbox.testing import SandboxHandle, run_sandbox
 from storage.models import OutboxEntry
 from tests import orgdata as o

@@ -14,10 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.i18n import create_i18n
 from bot.outbox import FailureEvent, FailureHooks
 from bot.services import broadcasts as bc
+from bot.services.access.policy import load_actor
 from bot.services.broadcasts import Audience
 from bot.services.broadcasts import AudiencePart as P
 from bot.services.broadcasts.progress import LiveProgress, install_hooks, on_outbox_failure
-from bot.services.policy import load_actor
 from tests import orgdata as o
 from tests.broadcast_world import G_B1, G_B4, G_U1, G_WG, BcWorld, bc_world
 

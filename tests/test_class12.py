@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.services.access.policy import Actor
 from bot.services.broadcasts import Audience
 from bot.services.broadcasts import AudiencePart as P
 from bot.services.feedback import workflow as wf
@@ -17,7 +18,6 @@ from bot.services.feedback.common import FeedbackConfig
 from bot.services.feedback.levels import LevelRef
 from bot.services.feedback.presentation import card_text
 from bot.services.feedback.views import build_view
-from bot.services.policy import Actor
 from bot.services.vn_calendar import VN_TZ, format_datetime, office_deadline, to_local
 from storage.models import Branch, Unit
 from storage.models.feedback import LevelType

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.services.access.policy import load_actor
 from bot.services.feedback import prompts, workflow
 from bot.services.feedback.common import FeedbackError
 from bot.services.feedback.levels import LevelRef
 from bot.services.feedback.prompts import TextAct
-from bot.services.policy import load_actor
 from storage.models.feedback import LevelType
 from tests.feedback_world import (
     COMMITTEE_CHAT,

@@ -41,9 +41,9 @@ from bot.buttons.broadcasts import AckCb, ProgressAct, ProgressCb
 from bot.buttons.feedback import CardAct, CardCb, ForwardCb, ReplyAct, ReplyCb
 from bot.buttons.nudges import NudgeAct, NudgeCb
 from bot.buttons.rosters import RosterAct, RosterCb
+from bot.services.access.policy import load_actor
+from bot.services.context import ServiceContext
 from bot.services.feedback.items import NewItem, categories, raise_item
-from bot.services.meetings.context import MeetingContext
-from bot.services.policy import load_actor
 from handlers.feedback.callbacks import PromptCb
 from sandbox.testing import run_sandbox
 from storage.models import (
@@ -245,7 +245,7 @@ async def _feature_rows(app: App, org: o.Org) -> tuple[int, int]:
     """A feedback item held at commune T01U01 and guidance asking for Đã nhận (its deadline
     passed: the nudges' Đã nhận is live too) in B01's group, the commune's group and SEC1's
     private chat."""
-    ctx = MeetingContext(app.clock, app.i18n, "vi")
+    ctx = ServiceContext(app.clock, app.i18n, "vi")
     async with app.session_factory() as s, s.begin():
         await categories(s, org.district)
         sec1 = await load_actor(s, o.SEC1)

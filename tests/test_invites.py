@@ -8,8 +8,9 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.services import admins, invites, people
-from bot.services.policy import Action, Refused, load_actor
+from bot.services import people
+from bot.services.access import admins, invites
+from bot.services.access.policy import Action, Refused, load_actor
 from storage.db import create_session_factory
 from storage.models import AuditLog, CommitteeAdmin, Invite, Member
 from tests import orgdata as o

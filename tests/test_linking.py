@@ -11,10 +11,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.i18n import create_i18n
-from bot.services import link_guard, linking
-from bot.services.access_notices import local_time
-from bot.services.linking import ChatInfo
-from bot.services.policy import Refused, load_actor
+from bot.services.access import link_guard, linking
+from bot.services.access.linking import ChatInfo
+from bot.services.access.notices import local_time
+from bot.services.access.policy import Refused, load_actor
 from bot.services.vn_calendar import VN_TZ
 from storage.db import create_session_factory
 from storage.models import AuditLog, ChatBinding, LinkCode, OutboxEntry

@@ -11,9 +11,9 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.services import meetings as svc
+from bot.services.access.policy import load_actor
 from bot.services.live_edits import CoalescedEdits, Edit
 from bot.services.meetings import LiveCounts
-from bot.services.policy import load_actor
 from storage.models import TelegramUser
 from storage.models.outbox import OutboxEntry
 from tests.helpers import local

@@ -13,9 +13,9 @@ from sqlalchemy import event, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.services import meetings as svc
+from bot.services.access.policy import load_actor
 from bot.services.meetings import LiveCounts
 from bot.services.meetings.plan import generate_plan
-from bot.services.policy import load_actor
 from storage.db import begin_mode
 from storage.models import TelegramUser
 from storage.models.outbox import OutboxEntry

@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.i18n import create_i18n
 from bot.services import meetings as svc
+from bot.services.access.policy import load_actor
 from bot.services.meetings import LiveCounts, RsvpCb, RsvpChoice
 from bot.services.meetings.presentation import TEXT_LIMIT, announcement_text, rsvp_markup
-from bot.services.policy import load_actor
 from handlers.meetings import callbacks as handler_callbacks
 from storage.models import Branch, Meeting, MeetingNotice, Member, TelegramUser
 from storage.models.outbox import OutboxEntry

@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.i18n import create_i18n
 from bot.services import meetings as svc
+from bot.services.access.policy import Refused
 from bot.services.meetings import AbsentEntry, MeetingError, Outcome, ReportInput
-from bot.services.policy import Refused
 from bot.services.vn_calendar import VN_TZ
 from storage.models import Branch, Meeting, MeetingReport, TelegramUser
 from storage.models.meetings import MeetingStatus, NoticeKind

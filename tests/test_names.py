@@ -6,9 +6,9 @@ from __future__ import annotations
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.services import admins
 from bot.services import meetings as svc
-from bot.services.policy import load_actor
+from bot.services.access import admins
+from bot.services.access.policy import load_actor
 from bot.services.vn_names import telegram_full_name
 from storage.models import Member, OutboxEntry, TelegramUser
 from tests.helpers import local

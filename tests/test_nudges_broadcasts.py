@@ -12,10 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.buttons.nudges import NudgeAct
 from bot.services import broadcasts as bc
+from bot.services.access.policy import load_actor
 from bot.services.broadcasts import Audience
 from bot.services.broadcasts import AudiencePart as P
 from bot.services.nudges import NudgeCb, NudgeError, check_press, sweep
-from bot.services.policy import load_actor
 from storage.models import NudgeEvent, OutboxEntry
 from storage.models.nudges import EscalationReason
 from tests import orgdata as o

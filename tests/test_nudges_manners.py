@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.buttons.nudges import NudgeAct
 from bot.i18n import create_i18n
-from bot.services.meetings import MeetingContext
+from bot.services.context import ServiceContext
 from bot.services.nudges import (
     NudgeError,
     check_press,
@@ -183,7 +183,7 @@ async def test_a_restarted_process_sends_nothing_again(
     other = create_engine(database_url)
     try:
         factory = create_session_factory(other)
-        ctx = MeetingContext(FakeClock(nw.clock.now()), create_i18n("vi"), "vi")
+        ctx = ServiceContext(FakeClock(nw.clock.now()), create_i18n("vi"), "vi")
         for _ in range(2):
             async with factory() as s, s.begin():
                 again = await sweep(s, ctx)

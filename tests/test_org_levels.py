@@ -17,11 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.i18n import LOCALES_DIR, create_i18n, load_catalog
 from bot.sample_org import write_sample
-from bot.services import admins
-from bot.services.admins import AdminOp
+from bot.services.access import admins
+from bot.services.access.admins import AdminOp
+from bot.services.access.policy import Refused, load_actor
 from bot.services.meetings.presentation import announcement_text
 from bot.services.org_import import import_org, load_and_validate
-from bot.services.policy import Refused, load_actor
 from storage.db import create_session_factory
 from storage.models import (
     Branch,

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.services.policy import (
+from bot.services.access.policy import (
     Action,
     Actor,
     GroupSeat,

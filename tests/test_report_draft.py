@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot.services.access.policy import Refused
 from bot.services.meetings import AbsentEntry, ReportInput
 from bot.services.meetings.report_steps import (
     Act,
@@ -21,7 +22,6 @@ from bot.services.meetings.report_steps import (
     new_draft,
     ready,
 )
-from bot.services.policy import Refused
 
 MEMBERS = (11, 12, 13, 14, 15)
 

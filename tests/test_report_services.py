@@ -9,9 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.i18n import create_i18n
 from bot.services import meetings as svc
+from bot.services.access.policy import load_actor
+from bot.services.context import ServiceContext
 from bot.services.meetings import ReportInput
 from bot.services.meetings.report_text import minutes_caption
-from bot.services.policy import load_actor
 from storage.db import create_session_factory
 from storage.models import ChatBinding
 from storage.models.outbox import OutboxEntry
@@ -37,7 +38,7 @@ async def test_submit_and_correct_queue_the_unit_group_post(engine: AsyncEngine)
         res = await svc.schedule_meeting(
             s,
             actor,
-            svc.MeetingContext(clock, I18N),
+            ServiceContext(clock, I18N),
             org.b1,
             kind="regular",
             starts_at=local(2026, 12, 5, 19, 30),
@@ -82,7 +83,7 @@ async def test_a_refused_report_queues_nothing(engine: AsyncEngine) -> None:
         res = await svc.schedule_meeting(
             s,
             actor,
-            svc.MeetingContext(clock, I18N),
+            ServiceContext(clock, I18N),
             org.b1,
             kind="regular",
             starts_at=local(2026, 12, 5, 19, 30),

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.services.policy import load_actor
+from bot.services.access.policy import load_actor
 from bot.services.rosters.automation import make_due_drafts
 from bot.services.rosters.cli_report import plan_report
 from bot.services.rosters.common import Quarter, RosterError

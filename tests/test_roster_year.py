@@ -9,7 +9,7 @@ from datetime import datetime, time, timedelta
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.i18n import create_i18n
-from bot.services.meetings.context import MeetingContext
+from bot.services.context import ServiceContext
 from bot.services.org_import import import_org
 from bot.services.rosters.cli_report import plan_report
 from bot.services.rosters.common import Quarter
@@ -41,7 +41,7 @@ async def test_a_year_visits_every_branch_and_never_repeats_a_pair_in_a_row(
     for q in range(1, 5):
         quarter = Quarter(2027, q)
         clock = Fixed(local_to_utc(quarter.first_day, time(9)) - timedelta(days=10))
-        ctx = MeetingContext(clock, create_i18n("vi"), "vi")
+        ctx = ServiceContext(clock, create_i18n("vi"), "vi")
         report = await plan_report(factory, ctx, quarter, "D01")
         assert [g["status"] for g in report["groups"]] == ["optimal"] * 8
         for group in report["groups"]:

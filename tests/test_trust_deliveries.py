@@ -107,10 +107,10 @@ async def test_a_scheduled_broadcast_goes_to_the_group_linked_when_it_leaves(
     group nothing; the commune's copy is reported failed ("unlinked"); Đã nhận counts in the
     new group."""
     from bot.services import broadcasts as bc
+    from bot.services.access.policy import load_actor
     from bot.services.broadcasts import Audience
     from bot.services.broadcasts import AudiencePart as P
     from bot.services.broadcasts.progress import install_hooks, sync
-    from bot.services.policy import load_actor
     from storage.models import Broadcast
     from tests import orgdata as o
     from tests.broadcast_world import G_B1, G_B4, G_U1, bc_world

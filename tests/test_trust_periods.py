@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 from bot.app.cli_roster import _run
 from bot.cli_text import Say
 from bot.i18n import create_i18n
-from bot.services.meetings.context import MeetingContext
-from bot.services.policy import load_actor
+from bot.services.access.policy import load_actor
+from bot.services.context import ServiceContext
 from bot.services.rosters.common import Quarter, RosterError
 from bot.services.rosters.planning import make_draft
 from bot.services.rosters.review import default_quarter, publish
@@ -92,4 +92,4 @@ def test_class5_roster_opens_a_quarter_whose_visits_are_not_over(
     today: date, expected: Quarter
 ) -> None:
     clock = FakeClock(local(today.year, today.month, today.day, 9))
-    assert default_quarter(MeetingContext(clock, create_i18n("vi"), "vi")) == expected
+    assert default_quarter(ServiceContext(clock, create_i18n("vi"), "vi")) == expected

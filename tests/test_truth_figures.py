@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.i18n import create_i18n
 from bot.services import meeting_views as views
 from bot.services import people
+from bot.services.access.policy import load_actor
 from bot.services.meetings.regularity import Outcome
 from bot.services.meetings.report_text import ReportView, report_text
-from bot.services.policy import load_actor
 from storage.db import create_session_factory
 from storage.models import Meeting, Member, TelegramUser
 from tests import orgdata

@@ -10,8 +10,8 @@ from datetime import time
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.services import meeting_views as views
+from bot.services.access.policy import load_actor
 from bot.services.meetings.regularity import Outcome
-from bot.services.policy import load_actor
 from storage.models import Branch, ChatBinding, Member
 from storage.repositories.onboarding import joined, joined_since
 from tests.nudge_world import NudgeWorld, evening, nudge_world

@@ -21,7 +21,7 @@ from bot.outbox import (
     send_moment,
 )
 from bot.services import meetings as svc
-from bot.services.policy import load_actor
+from bot.services.access.policy import load_actor
 from bot.services.vn_calendar import relative_datetime
 from storage.models import TelegramUser
 from storage.models.outbox import OutboxEntry

@@ -13,7 +13,7 @@ NOT_PEOPLES_INPUT = {
     "bot/inputs.py": "the one parser",
     "bot/settings.py": "the bot token's shape, from the environment",
     "bot/logs.py": "redaction patterns: matching more digits is safer there",
-    "bot/services/org_import_read.py": "spreadsheet cells of an import, validated as a file",
+    "bot/services/org_import/read.py": "spreadsheet cells of an import, validated as a file",
 }
 UNICODE_DIGITS = re.compile(r"\\d|\.isdecimal\(|\.isdigit\(|\.isnumeric\(")
 

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.services import people
-from bot.services.policy import load_actor
+from bot.services.access.policy import load_actor
 from bot.services.vn_sort import vn_key, vn_sorted
 from storage.db import create_session_factory
 from storage.models import Member

@@ -46,7 +46,7 @@ from bot.outbox import Sender, SenderConfig
 from bot.outbox.direct import SharedPace
 from bot.outbox.shared import SharedWindow
 from bot.scheduler import JobContext, SchedulerJobs, create_registry, stop_scheduler
-from bot.services.meetings.context import MeetingContext
+from bot.services.context import ServiceContext
 from bot.settings import Settings
 from bot.telegram import BotSession
 from handlers import detached, errors, get_routers
@@ -139,10 +139,10 @@ def create_dispatcher(
     """The production dispatcher: middlewares, routers in order, long-lived objects as data."""
     guard_read_only()
     in_flight = InFlight()
-    # What use cases render their notices with: one per dispatcher, shared by every handler.
+    # What use cases render their notices with: one per dispatcher, handed to handlers as `ctx`.
     workflow_data.setdefault(
-        "meeting_context",
-        MeetingContext(
+        "ctx",
+        ServiceContext(
             workflow_data.get("clock") or SystemClock(),
             i18n,
             settings.default_language,

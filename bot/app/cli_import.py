@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.cli_text import Say, StderrProgress, cli_locale, number
 from bot.services.org_import import apply_org, load_and_validate
-from bot.services.org_import_read import ImportSourceError
+from bot.services.org_import.read import ImportSourceError
 from bot.settings import Settings, SettingsError, load_settings
 from storage.db import create_engine, create_session_factory
 from storage.migrate import upgrade_to_head

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from bot.app.cli_common import settings_or_exit
 from bot.cli_text import Say, StderrProgress, say_for
 from bot.clock import SystemClock
-from bot.services.meetings.context import MeetingContext
+from bot.services.context import ServiceContext
 from bot.services.rosters.cli_report import plan_report, text_report
 from bot.services.rosters.common import Quarter, RosterError
 from bot.services.rosters.review import publish
@@ -25,7 +25,7 @@ from storage.db import create_engine, create_session_factory
 from storage.migrate import upgrade_to_head
 
 if TYPE_CHECKING:
-    from bot.services.policy import Refused
+    from bot.services.access.policy import Refused
 
 
 def refusal(say: Say, exc: Refused) -> str:
@@ -68,7 +68,7 @@ async def _run(
     try:
         await upgrade_to_head(engine)
         factory = create_session_factory(engine)
-        ctx = MeetingContext(SystemClock(), say.i18n, say.locale, settings.tz)
+        ctx = ServiceContext(SystemClock(), say.i18n, say.locale, settings.tz)
         progress = StderrProgress(sys.stderr, say, quiet=as_json)
 
         def solving(i: int, n: int, group: str) -> None:

@@ -223,8 +223,8 @@ def seat_people(world: Any, org: Org) -> None:
 async def link_groups(session: AsyncSession, app: App, org: Org) -> int:
     """Bind each group as `/linkcode` then `/link CODE` would: a code issued to the
     secretary (the administrator for the commune's group), used in the group."""
-    from bot.services.linking import ChatInfo, issue_code, link_chat
-    from bot.services.policy import Target, load_actor
+    from bot.services.access.linking import ChatInfo, issue_code, link_chat
+    from bot.services.access.policy import Target, load_actor
 
     now = app.clock.now()
     targets: list[tuple[int, str, int, str, int]] = []

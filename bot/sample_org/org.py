@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.sample_org.names import full_name
-from bot.services.org_import_read import COLUMNS, TABLE_ORDER
+from bot.services.org_import.read import COLUMNS, TABLE_ORDER
 from storage.models.org import MemberRole, MemberStatus
 
 # Shares of members with a phone number, with a Telegram account, and of those accounts with a

@@ -16,11 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock
 from bot.i18n import CatalogI18n
 from bot.inputs import try_int
+from bot.services.access.policy import Action, Actor, Refused, Target, can, require
 from bot.services.meetings.common import DEFAULT_CONFIG, MeetingConfig, MeetingError
 from bot.services.meetings.ics import branch_ics
 from bot.services.meetings.regularity import BranchMonth, Outcome, meeting_outcomes, month_figures
 from bot.services.meetings.reports import row_id
-from bot.services.policy import Action, Actor, Refused, Target, can, require
 from bot.services.vn_calendar import VN_TZ, format_date, month_bounds, month_of
 from bot.services.vn_sort import vn_key, vn_sorted
 from storage.models import Branch, ChatBinding, Meeting, MeetingReport, MeetingRsvp, Unit

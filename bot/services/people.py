@@ -7,7 +7,7 @@ from datetime import time
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services.policy import Action, Actor, Refused, Target, menu_roles, require
+from bot.services.access.policy import Action, Actor, Refused, Target, menu_roles, require
 from bot.services.vn_sort import vn_key
 from storage.models.org import MemberRole, TargetType
 from storage.repositories.access import AccessRepository

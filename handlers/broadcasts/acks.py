@@ -15,8 +15,8 @@ from aiogram.types import CallbackQuery
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import broadcasts as svc
-from bot.services.meetings.context import MeetingContext
-from bot.services.policy import Actor, Refused
+from bot.services.access.policy import Actor, Refused
+from bot.services.context import ServiceContext
 from handlers.broadcasts.callbacks import AckCb
 from handlers.kit import Chats, feature_router, t
 from handlers.kit.answers import clip_alert
@@ -35,7 +35,7 @@ async def on_ack(
     query: CallbackQuery,
     callback_data: AckCb,
     session: AsyncSession,
-    meeting_context: MeetingContext,
+    ctx: ServiceContext,
     actor: Actor,
     bot: Bot,
 ) -> None:
@@ -45,7 +45,7 @@ async def on_ack(
     via = await member_chat(bot, actor, query.message.chat.id, refuse=False)
     result = await svc.acknowledge(
         session,
-        meeting_context,
+        ctx,
         actor,
         callback_data.broadcast_id,
         query.message.chat.id,

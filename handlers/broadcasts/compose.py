@@ -21,11 +21,11 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, Telegram
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import broadcasts as svc
+from bot.services.access.policy import Actor, Refused
 from bot.services.broadcasts import compose
 from bot.services.broadcasts.entry import begin
 from bot.services.broadcasts.notices import deadline_text
-from bot.services.meetings.context import MeetingContext
-from bot.services.policy import Actor, Refused
+from bot.services.context import ServiceContext
 from handlers.broadcasts import album
 from handlers.broadcasts.callbacks import CancelCb, PreviewCb, SendCb
 from handlers.broadcasts.screens import (
@@ -72,7 +72,7 @@ async def on_message(
     session: AsyncSession,
     actor: Actor,
     state: FSMContext,
-    meeting_context: MeetingContext,
+    ctx: ServiceContext,
 ) -> None:
     """The message to send: a draft of it, and the audience screen."""
     district = (await state.get_data()).get("district")
@@ -93,7 +93,7 @@ async def on_message(
         quiz_answer_known=not (poll and poll.type == "quiz" and poll.correct_option_id is None),
     )
     source = svc.Source(chat_id=message.chat.id, message_ids=ids, kind=kind, excerpt=excerpt)
-    draft = await compose.start_draft(session, meeting_context, actor, district, source)
+    draft = await compose.start_draft(session, ctx, actor, district, source)
     options = await svc.choices(session, actor, draft.district_id)
     text, markup = audience_screen(draft, options)
     await state.clear()
@@ -107,7 +107,7 @@ async def show_preview(
     query: CallbackQuery,
     session: AsyncSession,
     actor: Actor,
-    ctx: MeetingContext,
+    ctx: ServiceContext,
     bot: Bot,
     broadcast_id: int,
 ) -> None:
@@ -139,7 +139,7 @@ async def show_preview(
     )
 
 
-def _summary(preview: svc.Preview, ctx: MeetingContext) -> str:
+def _summary(preview: svc.Preview, ctx: ServiceContext) -> str:
     b = preview.broadcast
     lines = [t("bcui.preview.title", n=preview.reachable)]
     if preview.unreachable:
@@ -167,13 +167,13 @@ async def on_send(
     callback_data: SendCb,
     session: AsyncSession,
     actor: Actor,
-    meeting_context: MeetingContext,
+    ctx: ServiceContext,
 ) -> None:
     """Gửi: queued (or scheduled) by the service; the progress message follows."""
     cb = callback_data
-    b = await compose.send(session, meeting_context, actor, cb.b, cb.version)
+    b = await compose.send(session, ctx, actor, cb.b, cb.version)
     if b.send_at is not None:
-        text = t("bcui.sent.later", when=when(b.send_at, meeting_context.tz))
+        text = t("bcui.sent.later", when=when(b.send_at, ctx.tz))
     else:
         text = t("bcui.sent.now")
     await show(query, text, toast=t("bcui.sent.toast"))
@@ -186,9 +186,9 @@ async def on_cancel(
     session: AsyncSession,
     actor: Actor,
     state: FSMContext,
-    meeting_context: MeetingContext,
+    ctx: ServiceContext,
 ) -> None:
     """Hủy: the draft is given up; nothing was queued, nothing is."""
-    b = await compose.discard(session, meeting_context, actor, callback_data.b)
+    b = await compose.discard(session, ctx, actor, callback_data.b)
     await state.clear()
     await show(query, t("bcui.cancelled", excerpt=escape(b.excerpt[:60])))

@@ -16,8 +16,8 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import broadcasts as svc
-from bot.services.meetings.context import MeetingContext
-from bot.services.policy import Actor, Refused
+from bot.services.access.policy import Actor, Refused
+from bot.services.context import ServiceContext
 from handlers.broadcasts.callbacks import HistAct, HistCb
 from handlers.kit import READS, Chats, feature_router, locale, pager, short, show, t, when
 
@@ -29,7 +29,7 @@ TEXT_MAX = 4000
 
 
 async def _list(
-    session: AsyncSession, actor: Actor, ctx: MeetingContext, page: int
+    session: AsyncSession, actor: Actor, ctx: ServiceContext, page: int
 ) -> tuple[str, InlineKeyboardMarkup]:
     rows = await svc.recent(session, actor, page)
     if not rows and page == 0:
@@ -52,9 +52,9 @@ async def _list(
 
 @router.message(Command("broadcasts"), flags=READS)
 async def cmd_broadcasts(
-    message: Message, session: AsyncSession, actor: Actor, meeting_context: MeetingContext
+    message: Message, session: AsyncSession, actor: Actor, ctx: ServiceContext
 ) -> None:
-    text, markup = await _list(session, actor, meeting_context, 0)
+    text, markup = await _list(session, actor, ctx, 0)
     await message.answer(text, reply_markup=markup)
 
 
@@ -68,7 +68,7 @@ def _table(d: svc.BroadcastDetail) -> str:
     return "<pre>" + escape("\n".join(lines)) + "</pre>"
 
 
-def _status_line(s: svc.BroadcastSummary, ctx: MeetingContext) -> str:
+def _status_line(s: svc.BroadcastSummary, ctx: ServiceContext) -> str:
     """The status with its moment: when a scheduled one will go (never when Gửi was pressed),
     else when it was queued."""
     if s.status == svc.BroadcastStatus.SCHEDULED and s.send_at is not None:
@@ -76,7 +76,7 @@ def _status_line(s: svc.BroadcastSummary, ctx: MeetingContext) -> str:
     return t(f"bc.status.{s.status}") + (f" · {when(s.queued_at, ctx.tz)}" if s.queued_at else "")
 
 
-def _detail_text(d: svc.BroadcastDetail, ctx: MeetingContext) -> str:
+def _detail_text(d: svc.BroadcastDetail, ctx: ServiceContext) -> str:
     s = d.summary
     parts = [
         t("bcui.detail.head", excerpt=escape(s.excerpt or t(f"bcui.kind.{s.kind}"))),
@@ -120,10 +120,10 @@ async def on_history(
     callback_data: HistCb,
     session: AsyncSession,
     actor: Actor,
-    meeting_context: MeetingContext,
+    ctx: ServiceContext,
     bot: Bot,
 ) -> None:
-    cb, ctx = callback_data, meeting_context
+    cb, ctx = callback_data, ctx
     if cb.a is HistAct.PAGE:
         text, markup = await _list(session, actor, ctx, cb.p)
         await show(query, text, markup)

@@ -16,9 +16,9 @@ from aiogram.types import CallbackQuery
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import broadcasts as svc
+from bot.services.access.policy import Actor, Refused
 from bot.services.broadcasts import compose
-from bot.services.meetings.context import MeetingContext
-from bot.services.policy import Actor, Refused
+from bot.services.context import ServiceContext
 from handlers.broadcasts.callbacks import AudAct, AudCb, OptAct, OptCb
 from handlers.broadcasts.compose import show_preview
 from handlers.broadcasts.screens import (
@@ -51,9 +51,9 @@ async def on_audience(
     callback_data: AudCb,
     session: AsyncSession,
     actor: Actor,
-    meeting_context: MeetingContext,
+    ctx: ServiceContext,
 ) -> None:
-    cb, ctx = callback_data, meeting_context
+    cb, ctx = callback_data, ctx
     draft = await compose.get(session, actor, cb.b)
     options = await svc.choices(session, actor, draft.district_id)
     audience = current(draft)
@@ -94,10 +94,10 @@ async def on_option(
     callback_data: OptCb,
     session: AsyncSession,
     actor: Actor,
-    meeting_context: MeetingContext,
+    ctx: ServiceContext,
     bot: Bot,
 ) -> None:
-    cb, ctx = callback_data, meeting_context
+    cb, ctx = callback_data, ctx
     if cb.a is OptAct.PREVIEW:
         await show_preview(query, session, actor, ctx, bot, cb.b)
         return

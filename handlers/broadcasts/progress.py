@@ -11,9 +11,9 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import broadcasts as svc
+from bot.services.access.policy import Actor
 from bot.services.broadcasts import compose
-from bot.services.meetings.context import MeetingContext
-from bot.services.policy import Actor
+from bot.services.context import ServiceContext
 from handlers.broadcasts.callbacks import ProgressAct, ProgressCb
 from handlers.kit import Chats, feature_router, locale, show, t
 
@@ -26,9 +26,9 @@ async def on_progress(
     callback_data: ProgressCb,
     session: AsyncSession,
     actor: Actor,
-    meeting_context: MeetingContext,
+    ctx: ServiceContext,
 ) -> None:
-    ctx, cb = meeting_context, callback_data
+    ctx, cb = ctx, callback_data
     toast = None
     if cb.a is ProgressAct.STOP:
         n = await compose.stop(session, ctx, actor, cb.broadcast_id)

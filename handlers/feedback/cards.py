@@ -28,13 +28,13 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.services.access.policy import Actor, Refused
+from bot.services.context import ServiceContext
 from bot.services.feedback import items, prompts, workflow
 from bot.services.feedback.common import item_number
 from bot.services.feedback.levels import LevelRef
 from bot.services.feedback.presentation import esc
 from bot.services.feedback.prompts import TextAct
-from bot.services.meetings.context import MeetingContext
-from bot.services.policy import Actor, Refused
 from handlers.feedback.callbacks import (
     CardAct,
     CardCb,
@@ -146,11 +146,11 @@ async def on_card(
     callback_data: CardCb,
     session: AsyncSession,
     actor: Actor,
-    meeting_context: MeetingContext,
+    ctx: ServiceContext,
     state: FSMContext,
     bot: Bot,
 ) -> None:
-    cb, via, ctx = callback_data, await _via(query, actor, bot), meeting_context
+    cb, via, ctx = callback_data, await _via(query, actor, bot), ctx
     if cb.a is CardAct.TAKE:
         item = await workflow.take(session, ctx, actor, cb.item_id, cb.version, via_chat=via)
         lang = ctx.default_locale if via is not None else locale()
@@ -196,29 +196,27 @@ async def on_forward(
     callback_data: ForwardCb,
     session: AsyncSession,
     actor: Actor,
-    meeting_context: MeetingContext,
+    ctx: ServiceContext,
     bot: Bot,
 ) -> None:
     """Send it there; the list becomes a line saying where, the card loses its buttons."""
     cb, via = callback_data, await _via(query, actor, bot)
     to = LevelRef(cb.level, cb.level_id)
-    item = await workflow.forward(
-        session, meeting_context, actor, cb.item_id, cb.version, via_chat=via, to=to
-    )
+    item = await workflow.forward(session, ctx, actor, cb.item_id, cb.version, via_chat=via, to=to)
     number = item_number(item.year, item.number)
     text = t("fbui.forward.done", item=number, level=escape(_pressed_text(query)))
     await show(query, text, toast=t("fbui.forward.toast"))
     message = query.message
     card = message.reply_to_message if isinstance(message, Message) else None
     if card is not None and card.from_user is not None and card.from_user.id == bot.id:
-        lang = meeting_context.default_locale if via is not None else locale()
-        drawn = await prompts.card_of(session, meeting_context, actor, item, lang, via_chat=via)
+        lang = ctx.default_locale if via is not None else locale()
+        drawn = await prompts.card_of(session, ctx, actor, item, lang, via_chat=via)
         await _redraw(bot, card.chat.id, card.message_id, drawn)
-    await _redraw_copies(bot, session, meeting_context, item, query.from_user.id)
+    await _redraw_copies(bot, session, ctx, item, query.from_user.id)
 
 
 async def _redraw_copies(
-    bot: Bot, session: AsyncSession, ctx: MeetingContext, item: FeedbackItem, presser: int
+    bot: Bot, session: AsyncSession, ctx: ServiceContext, item: FeedbackItem, presser: int
 ) -> None:
     """The other private copies of the item's card (the deputy's, when the secretary acted),
     redrawn as the item now stands: no button left that the item's move made stale."""
@@ -235,7 +233,7 @@ async def on_reply(
     callback_data: ReplyCb,
     session: AsyncSession,
     actor: Actor,
-    meeting_context: MeetingContext,
+    ctx: ServiceContext,
     state: FSMContext,
     bot: Bot,
 ) -> None:
@@ -244,7 +242,7 @@ async def on_reply(
         act = TextAct.REOPEN if cb.a is ReplyAct.REOPEN else TextAct.INFO
         await _ask_in_private(query, state, bot, session, actor, act, cb.item_id, cb.version)
         return
-    item = await workflow.accept(session, meeting_context, actor, cb.item_id, cb.version)
+    item = await workflow.accept(session, ctx, actor, cb.item_id, cb.version)
     number = item_number(item.year, item.number)
     await query.answer(t("fbui.reply.accepted", item=number), show_alert=True)
     message = query.message
@@ -261,7 +259,7 @@ async def on_typed(
     state: FSMContext,
     session: AsyncSession,
     actor: Actor,
-    meeting_context: MeetingContext,
+    ctx: ServiceContext,
     bot: Bot,
 ) -> None:
     """The text a press asked for. Empty or too long: refused, type it again. Any other
@@ -272,7 +270,7 @@ async def on_typed(
     try:
         item = await prompts.with_text(
             session,
-            meeting_context,
+            ctx,
             actor,
             d.act,
             d.item_id,
@@ -298,10 +296,10 @@ async def on_typed(
                 chat_id=d.card_chat, message_id=d.card_message, reply_markup=None
             )
         return
-    lang = meeting_context.default_locale if d.via_chat is not None else locale()
-    drawn = await prompts.card_of(session, meeting_context, actor, item, lang, via_chat=d.via_chat)
+    lang = ctx.default_locale if d.via_chat is not None else locale()
+    drawn = await prompts.card_of(session, ctx, actor, item, lang, via_chat=d.via_chat)
     await _redraw(bot, d.card_chat, d.card_message, drawn)
-    await _redraw_copies(bot, session, meeting_context, item, actor.telegram_id)
+    await _redraw_copies(bot, session, ctx, item, actor.telegram_id)
 
 
 @router.message(StateFilter(Typing.TEXT), NOT_COMMAND)
@@ -344,13 +342,11 @@ async def on_convert(
     callback_data: ConvertCb,
     session: AsyncSession,
     actor: Actor,
-    meeting_context: MeetingContext,
+    ctx: ServiceContext,
 ) -> None:
     """One proposal becomes an item on the branch's behalf; its button shows the number."""
     cb = callback_data
-    item = await items.from_proposal(
-        session, meeting_context, actor, cb.source, cb.source_id, cb.index
-    )
+    item = await items.from_proposal(session, ctx, actor, cb.source, cb.source_id, cb.index)
     number = item_number(item.year, item.number)
     await query.answer(t("fbui.convert.done", number=number), show_alert=True)
     message = query.message

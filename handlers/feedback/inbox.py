@@ -22,13 +22,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.buttons.nudges import NudgeAct, NudgeCb
 from bot.inputs import ROW_ID_MAX, parse_int
+from bot.services.access.policy import Actor, Role
+from bot.services.context import ServiceContext
 from bot.services.feedback import inbox as svc
 from bot.services.feedback import presentation, workflow
 from bot.services.feedback.common import PAGE_SIZE
 from bot.services.feedback.views import ItemView
-from bot.services.meetings.context import MeetingContext
 from bot.services.nudges import check_press
-from bot.services.policy import Actor, Role
 from handlers.kit import (
     READS,
     Chats,
@@ -219,9 +219,9 @@ def pick_screen(view: svc.InboxPage, what: PickWhat) -> tuple[str, InlineKeyboar
 
 @inbox_router.message(Command("inbox"), RoleFilter(Role.KNOWN), flags=READS)
 async def cmd_inbox(
-    message: Message, session: AsyncSession, actor: Actor, meeting_context: MeetingContext
+    message: Message, session: AsyncSession, actor: Actor, ctx: ServiceContext
 ) -> None:
-    view = await svc.inbox(session, meeting_context, actor, svc.InboxFilter(), 0)
+    view = await svc.inbox(session, ctx, actor, svc.InboxFilter(), 0)
     text, markup = inbox_screen(view)
     await message.answer(text, reply_markup=markup)
 
@@ -232,10 +232,10 @@ async def on_inbox_page(
     callback_data: InboxCb,
     session: AsyncSession,
     actor: Actor,
-    meeting_context: MeetingContext,
+    ctx: ServiceContext,
 ) -> None:
     filters = _filters(callback_data)
-    view = await svc.inbox(session, meeting_context, actor, filters, callback_data.p)
+    view = await svc.inbox(session, ctx, actor, filters, callback_data.p)
     text, markup = inbox_screen(view)
     await show(query, text, markup)
 
@@ -246,9 +246,9 @@ async def on_inbox_pick(
     callback_data: InboxPickCb,
     session: AsyncSession,
     actor: Actor,
-    meeting_context: MeetingContext,
+    ctx: ServiceContext,
 ) -> None:
-    view = await svc.inbox(session, meeting_context, actor, _filters(callback_data), 0)
+    view = await svc.inbox(session, ctx, actor, _filters(callback_data), 0)
     if not view.has_levels:
         text, markup = inbox_screen(view)
         await show(query, text, markup)
@@ -257,7 +257,7 @@ async def on_inbox_pick(
     await show(query, text, picker)
 
 
-def item_markup(ctx: MeetingContext, view: ItemView) -> InlineKeyboardMarkup | None:
+def item_markup(ctx: ServiceContext, view: ItemView) -> InlineKeyboardMarkup | None:
     """The level's buttons for someone who acts at its level; accept / reopen for whoever
     speaks for the submitter of an answered item; none for a reader who may only look."""
     if view.can_act:
@@ -277,17 +277,17 @@ async def on_nudge_answer(
     callback_data: NudgeCb,
     session: AsyncSession,
     actor: Actor,
-    meeting_context: MeetingContext,
+    ctx: ServiceContext,
     bot: Bot,
 ) -> None:
     """Trả lời under a nudge: the item's card, in private; pressed in the level's group by a
     checked current member of it, the card comes there, where its members act on it (the
     group's press is their right to act, as on the card itself)."""
     cb = callback_data
-    await check_press(session, meeting_context, cb.a, cb.id, cb.c)
+    await check_press(session, ctx, cb.a, cb.id, cb.c)
     via = await pressed_in(query, actor, bot)
     opened = InboxOpenCb(item_id=callback_data.id)
-    await on_inbox_open(query, opened, session, actor, meeting_context, bot, via_chat=via)
+    await on_inbox_open(query, opened, session, actor, ctx, bot, via_chat=via)
 
 
 @inbox_router.callback_query(InboxOpenCb.filter(), flags=READS)
@@ -296,14 +296,13 @@ async def on_inbox_open(
     callback_data: InboxOpenCb,
     session: AsyncSession,
     actor: Actor,
-    meeting_context: MeetingContext,
+    ctx: ServiceContext,
     bot: Bot,
     via_chat: int | None = None,
 ) -> None:
     """The item's card as a new message under the list (the list stays where it was); the
     workflow decides whether the person may see it (`fb.not_your_level`). `via_chat`: the
     level's group a nudge's Trả lời was pressed in, by a checked current member of it."""
-    ctx = meeting_context
     view = await workflow.item_view(session, actor, callback_data.item_id, via_chat=via_chat)
     if via_chat is not None:
         # Opened from the level's group: the card goes there, where its members act on it.

@@ -20,6 +20,8 @@ from aiogram.fsm.state import State
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.services.access.policy import Actor, Refused, Role
+from bot.services.context import ServiceContext
 from bot.services.feedback import items
 from bot.services.feedback.common import (
     FILE_NAME_MAX,
@@ -29,8 +31,6 @@ from bot.services.feedback.common import (
     item_number,
 )
 from bot.services.feedback.presentation import category_label
-from bot.services.meetings.context import MeetingContext
-from bot.services.policy import Actor, Refused, Role
 from handlers.feedback.callbacks import RaiseCb, RaiseStep
 from handlers.feedback.states import (
     BranchChoice,
@@ -299,7 +299,7 @@ async def on_send(
     state: FSMContext,
     session: AsyncSession,
     actor: Actor,
-    meeting_context: MeetingContext,
+    ctx: ServiceContext,
 ) -> None:
     """Raise it: one service call stores it and queues its card; "Gửi" pressed twice raises one."""
     async with exclusive(state):
@@ -315,7 +315,7 @@ async def on_send(
             on_behalf=draft.on_behalf and branch.member,
             private=draft.private,
         )
-        item = await items.raise_item(session, meeting_context, actor, new)
+        item = await items.raise_item(session, ctx, actor, new)
         await state.clear()
         number = item_number(item.year, item.number)
         await show(query, t(f"fbui.raise.sent_{item.level_type}", number=number))

@@ -22,8 +22,8 @@ from aiogram.fsm.storage.base import StorageKey
 from pydantic import BaseModel, Field, ValidationError
 
 from bot.fsm import prefetched
+from bot.services.access.policy import Refused
 from bot.services.feedback.prompts import TextAct
-from bot.services.policy import Refused
 
 
 class Raise(StatesGroup):

@@ -19,11 +19,11 @@ from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.services.access.policy import Actor
+from bot.services.context import ServiceContext
 from bot.services.feedback import export as xlsx
 from bot.services.feedback import stats as svc
 from bot.services.feedback.inbox import category_label
-from bot.services.meetings.context import MeetingContext
-from bot.services.policy import Actor
 from bot.services.vn_calendar import format_quarter, to_local
 from handlers.kit import READS, Chats, Id, Small, feature_router, locale, t
 
@@ -120,9 +120,8 @@ async def cmd_feedback_stats(
     command: CommandObject,
     session: AsyncSession,
     actor: Actor,
-    meeting_context: MeetingContext,
+    ctx: ServiceContext,
 ) -> None:
-    ctx = meeting_context
     period, districts = await svc.stats_for(session, ctx, actor, command.args or "")
     if not districts:
         await message.answer(t("fbr.stats.no_districts"))
@@ -148,10 +147,10 @@ async def on_download(
     callback_data: StatsFileCb,
     session: AsyncSession,
     actor: Actor,
-    meeting_context: MeetingContext,
+    ctx: ServiceContext,
     bot: Bot,
 ) -> None:
-    ctx, cb = meeting_context, callback_data
+    ctx, cb = ctx, callback_data
     period = svc.Period(cb.y, cb.q or None, cb.m or None)  # a forged one: fbr.bad_period
     district, rows = await xlsx.export_for(session, ctx, actor, cb.d, period, locale())
     data = xlsx.items_workbook(export_labels(district.name, period), rows, tz=ctx.tz)

@@ -17,7 +17,7 @@ from aiogram.filters import Filter
 from aiogram.types import TelegramObject, User
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services.policy import Actor, Refused, Role, has_role, load_actor
+from bot.services.access.policy import Actor, Refused, Role, has_role, load_actor
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 

@@ -36,7 +36,7 @@ from aiogram.methods.base import TelegramType
 from aiogram.types import ErrorEvent, TelegramObject, Update
 
 from bot.i18n import CatalogI18n
-from bot.services.policy import Refused
+from bot.services.access.policy import Refused
 from bot.services.vn_calendar import Readable
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]

@@ -13,13 +13,13 @@ from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.buttons.nudges import NudgeCb
-from bot.services.meetings.context import MeetingContext
+from bot.services.access.policy import Refused
+from bot.services.context import ServiceContext
 from bot.services.nudges import check_press
-from bot.services.policy import Refused
 
 
 async def open_from_nudge(
-    query: CallbackQuery, callback_data: NudgeCb, session: AsyncSession, ctx: MeetingContext
+    query: CallbackQuery, callback_data: NudgeCb, session: AsyncSession, ctx: ServiceContext
 ) -> Message:
     """The message the screen opens under, once the obligation is known to be owed."""
     cb = callback_data

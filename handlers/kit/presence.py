@@ -18,7 +18,7 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import CallbackQuery
 
-from bot.services.policy import Actor, Refused
+from bot.services.access.policy import Actor, Refused
 from handlers.kit.chats import PRIVATE
 
 PRESENT = frozenset({"creator", "administrator", "member"})

@@ -25,8 +25,9 @@ from bot.clock import Clock
 from bot.i18n import CatalogI18n
 from bot.inputs import try_int, typed_day_near
 from bot.services import meeting_views as views
+from bot.services.access.policy import Actor
+from bot.services.context import ServiceContext
 from bot.services.meetings import correct_report, submit_report
-from bot.services.meetings.context import MeetingContext
 from bot.services.meetings.report_steps import (
     Act,
     Draft,
@@ -48,7 +49,6 @@ from bot.services.meetings.report_wizard import (
     start_report,
 )
 from bot.services.meetings.reports import ROW_ID_MAX
-from bot.services.policy import Actor
 from bot.services.vn_calendar import format_date, format_datetime, to_local
 from handlers.kit import PRIVATE, Chats, Magic, advance, feature_router, locale, show, t
 from handlers.kit.nudged import open_from_nudge
@@ -136,10 +136,10 @@ async def on_nudge_report(
     clock: Clock,
     actor: Actor,
     i18n: CatalogI18n,
-    meeting_context: MeetingContext,
+    ctx: ServiceContext,
 ) -> None:
     """Báo cáo ngay under a nudge: /report <id>, opened below it."""
-    message = await open_from_nudge(query, callback_data, session, meeting_context)
+    message = await open_from_nudge(query, callback_data, session, ctx)
     command = CommandObject(prefix="/", command="report", args=str(callback_data.id))
     await cmd_report_id(message, command, state, session, clock, actor, i18n)
 

@@ -18,17 +18,15 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.clock import Clock
-from bot.i18n import CatalogI18n
 from bot.services import meetings as svc
+from bot.services.access.policy import Actor, Refused, Role
+from bot.services.context import ServiceContext
 from bot.services.meetings.quickform import EARLIEST, LATEST, odd_hour
-from bot.services.policy import Actor, Refused, Role
-from bot.settings import Settings
-from handlers.kit import Chats, Magic, RoleFilter, feature_router, refusal_text, show, t
+from handlers.kit import Chats, Magic, RoleFilter, feature_router, refusal_text, show, t, when
 from handlers.meetings import keyboards as kb
 from handlers.meetings.callbacks import ChangeCb, PickAct, PickCb
 from handlers.meetings.states import Change, ChangeDraft, enter, load
-from handlers.meetings.texts import changed_text, meeting_ctx, summary, when
+from handlers.meetings.texts import changed_text, summary
 
 router = feature_router(__name__, Chats.PRIVATE)
 
@@ -43,18 +41,16 @@ async def cmd_reschedule(
     command: CommandObject,
     actor: Actor,
     session: AsyncSession,
-    settings: Settings,
-    clock: Clock,
-    i18n: CatalogI18n,
+    ctx: ServiceContext,
     state: FSMContext,
 ) -> None:
     """Move a meeting: `/reschedule 04/12 20:00 [place]`, or pick it and type the new time."""
     await state.clear()
     args = (command.args or "").strip()
     if args:
-        svc.parse_quick_form(args, clock.now(), settings.tz)  # a bad form is refused up front
+        svc.parse_quick_form(args, ctx.now(), ctx.tz)  # a bad form is refused up front
     draft = ChangeDraft(op=PickAct.RESCHEDULE, text=args)
-    await _offer(message, actor, session, settings, clock, i18n, state, draft)
+    await _offer(message, actor, session, ctx, state, draft)
 
 
 @router.message(Command("cancel"), RoleFilter(Role.LEADER))
@@ -63,9 +59,7 @@ async def cmd_cancel(
     command: CommandObject,
     actor: Actor,
     session: AsyncSession,
-    settings: Settings,
-    clock: Clock,
-    i18n: CatalogI18n,
+    ctx: ServiceContext,
     state: FSMContext,
 ) -> None:
     """Cancel a meeting with a reason everyone told before will read: `/cancel <reason>`."""
@@ -73,30 +67,28 @@ async def cmd_cancel(
     reason = (command.args or "").strip()
     problem = svc.cancel_reason_problem(reason)
     if problem is not None:  # the refusal, and how to write the command
-        await message.answer(refusal_text(i18n, problem) + "\n" + t("mtg.cancel.usage"))
+        await message.answer(refusal_text(ctx.i18n, problem) + "\n" + t("mtg.cancel.usage"))
         return
     draft = ChangeDraft(op=PickAct.CANCEL, text=reason)
-    await _offer(message, actor, session, settings, clock, i18n, state, draft)
+    await _offer(message, actor, session, ctx, state, draft)
 
 
 async def _offer(
     message: Message,
     actor: Actor,
     session: AsyncSession,
-    settings: Settings,
-    clock: Clock,
-    i18n: CatalogI18n,
+    ctx: ServiceContext,
     state: FSMContext,
     draft: ChangeDraft,
 ) -> None:
     """The one open meeting straight away, else a choice of them."""
-    meetings = await svc.led_open_meetings(session, actor, clock)
+    meetings = await svc.led_open_meetings(session, actor, ctx.clock)
     if not meetings:
         await message.answer(t("mtg.none_open"))
     elif len(meetings) == 1:
-        await _apply(message, actor, session, settings, clock, i18n, state, draft, meetings[0].id)
+        await _apply(message, actor, session, ctx, state, draft, meetings[0].id)
     else:
-        markup = kb.pick_keyboard(meetings, draft.op, lambda m: when(m.starts_at, settings))
+        markup = kb.pick_keyboard(meetings, draft.op, lambda m: when(m.starts_at, ctx.tz))
         await enter(state, Change.PICK, draft, message.answer(t("mtg.pick"), reply_markup=markup))
 
 
@@ -106,9 +98,7 @@ async def on_pick(
     callback_data: PickCb,
     actor: Actor,
     session: AsyncSession,
-    settings: Settings,
-    clock: Clock,
-    i18n: CatalogI18n,
+    ctx: ServiceContext,
     state: FSMContext,
 ) -> None:
     """The meeting picked (its branch is re-checked by the service)."""
@@ -116,7 +106,7 @@ async def on_pick(
     if callback_data.act is not draft.op:  # a button of an earlier command's picker
         raise Refused("kit.expired")
     mid = callback_data.meeting_id
-    await _apply(query, actor, session, settings, clock, i18n, state, draft, mid)
+    await _apply(query, actor, session, ctx, state, draft, mid)
 
 
 @router.message(StateFilter(Change.NEW_TIME), TYPED)
@@ -124,9 +114,7 @@ async def on_new_time_text(
     message: Message,
     actor: Actor,
     session: AsyncSession,
-    settings: Settings,
-    clock: Clock,
-    i18n: CatalogI18n,
+    ctx: ServiceContext,
     state: FSMContext,
 ) -> None:
     """`04/12 20:00 [place]`, typed after picking the meeting."""
@@ -135,23 +123,20 @@ async def on_new_time_text(
     if draft.meeting_id is None:
         raise Refused("kit.expired")
     draft.text = message.text
-    await _apply(message, actor, session, settings, clock, i18n, state, draft, draft.meeting_id)
+    await _apply(message, actor, session, ctx, state, draft, draft.meeting_id)
 
 
 async def _apply(
     target: Target,
     actor: Actor,
     session: AsyncSession,
-    settings: Settings,
-    clock: Clock,
-    i18n: CatalogI18n,
+    ctx: ServiceContext,
     state: FSMContext,
     draft: ChangeDraft,
     meeting_id: int,
 ) -> None:
     """Show the change for a confirmation (nothing told yet); a reschedule without its new time
     asks for it first."""
-    ctx = meeting_ctx(settings, clock, i18n)
     meeting, branch = await svc.managed_meeting(session, actor, meeting_id, for_update=False)
     draft.meeting_id = meeting_id
     details = summary(ctx, meeting, branch)
@@ -163,7 +148,7 @@ async def _apply(
         text = t(
             "mtg.change.check_resched",
             details=details,
-            when=when(parsed.starts_at, settings),
+            when=when(parsed.starts_at, ctx.tz),
             place=place,
         )
         at = parsed.starts_at.astimezone(ctx.tz)
@@ -189,16 +174,13 @@ async def on_change_ok(
     callback_data: ChangeCb,
     actor: Actor,
     session: AsyncSession,
-    settings: Settings,
-    clock: Clock,
-    i18n: CatalogI18n,
+    ctx: ServiceContext,
     state: FSMContext,
 ) -> None:
     """Confirmed: reschedule or cancel the meeting shown, and tell everyone told before."""
     draft = await load(state, ChangeDraft)
     if callback_data.act is not draft.op or callback_data.meeting_id != draft.meeting_id:
         raise Refused("kit.expired")  # a button of an earlier check screen
-    ctx = meeting_ctx(settings, clock, i18n)
     mid = callback_data.meeting_id
     if draft.op is PickAct.CANCEL:
         change = await svc.cancel_meeting(session, actor, ctx, mid, draft.text)

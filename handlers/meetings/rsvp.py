@@ -21,14 +21,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock
 from bot.i18n import CatalogI18n
 from bot.services import meetings as svc
+from bot.services.context import ServiceContext
 from bot.services.meetings.common import ABSENCE_TEXT_MAX
 from bot.services.vn_names import telegram_full_name
-from bot.settings import Settings
 from handlers.kit import PRIVATE, ChatIs, Chats, Magic, feature_router, locale, show, t
 from handlers.meetings.callbacks import ReasonCb, RsvpCb, RsvpChoice
 from handlers.meetings.keyboards import reason_keyboard
 from handlers.meetings.states import Absence, AbsenceDraft, enter, load
-from handlers.meetings.texts import meeting_ctx
 
 router = feature_router(__name__, Chats.ANY)
 
@@ -46,9 +45,7 @@ async def on_rsvp(
     query: CallbackQuery,
     callback_data: RsvpCb,
     session: AsyncSession,
-    settings: Settings,
-    clock: Clock,
-    i18n: CatalogI18n,
+    ctx: ServiceContext,
     bot: Bot,
     state: FSMContext,
 ) -> None:
@@ -58,11 +55,11 @@ async def on_rsvp(
     via = svc.RsvpVia.PRIVATE if private else svc.RsvpVia.GROUP
     choice = callback_data.a
     result = await svc.record_rsvp(
-        session, clock, callback_data.meeting_id, user.id, choice.answer, via=via
+        session, ctx.clock, callback_data.meeting_id, user.id, choice.answer, via=via
     )
     await query.answer(t(ANSWERED[choice]))
     if private and isinstance(query.message, Message):
-        await _show_answer(query.message, i18n, choice)
+        await _show_answer(query.message, ctx.i18n, choice)
     if not result.needs_reason:
         return
     # Ask the reason in private; the tap itself is already answered and recorded.
@@ -76,7 +73,6 @@ async def on_rsvp(
         if not private:
             me = await bot.me()
             url = f"https://t.me/{me.username}?start=mtg"
-            ctx = meeting_ctx(settings, clock, i18n)
             name = telegram_full_name(user.first_name, user.last_name)
             await svc.private_chat_hint(session, ctx, result.meeting_id, user.id, name, url)
         return

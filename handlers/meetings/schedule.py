@@ -19,14 +19,11 @@ from aiogram.types import CallbackQuery, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.buttons.nudges import NudgeAct, NudgeCb
-from bot.clock import Clock
-from bot.i18n import CatalogI18n
 from bot.services import meetings as svc
+from bot.services.access.policy import Actor, Role
+from bot.services.context import ServiceContext
 from bot.services.meetings.common import AGENDA_MAX, PLACE_MAX
-from bot.services.meetings.context import MeetingContext
 from bot.services.meetings.quickform import EARLIEST, LATEST
-from bot.services.policy import Actor, Role
-from bot.settings import Settings
 from handlers.kit import (
     CalAction,
     CalCb,
@@ -40,12 +37,13 @@ from handlers.kit import (
     short,
     show,
     t,
+    when,
 )
 from handlers.kit.nudged import open_from_nudge
 from handlers.meetings import keyboards as kb
 from handlers.meetings.callbacks import BranchCb, KindCb, PlannedCb, StepAct, StepCb, TimeCb
 from handlers.meetings.states import Schedule, ScheduleDraft, enter, load
-from handlers.meetings.texts import meeting_ctx, scheduled_text, when
+from handlers.meetings.texts import scheduled_text
 
 router = feature_router(__name__, Chats.PRIVATE)
 
@@ -60,9 +58,7 @@ async def cmd_schedule(
     command: CommandObject,
     actor: Actor,
     session: AsyncSession,
-    settings: Settings,
-    clock: Clock,
-    i18n: CatalogI18n,
+    ctx: ServiceContext,
     state: FSMContext,
 ) -> None:
     """Quick form with arguments, else the wizard."""
@@ -71,7 +67,6 @@ async def cmd_schedule(
     if command.args and len(branches) > 1:
         await message.answer(t("mtg.sched.many_branches"))
     elif command.args:
-        ctx = meeting_ctx(settings, clock, i18n)
         preview = await svc.preview_form(session, actor, ctx, branches[0].id, command.args)
         draft = ScheduleDraft(
             branch_id=preview.branch.id,
@@ -85,7 +80,7 @@ async def cmd_schedule(
         screen = message.answer(t("mtg.sched.branch"), reply_markup=kb.branch_keyboard(branches))
         await advance(state, Schedule.BRANCH, {}, screen)
     else:
-        await _ask_kind(message, session, settings, clock, state, branches[0])
+        await _ask_kind(message, session, ctx, state, branches[0])
 
 
 @router.callback_query(NudgeCb.filter(F.a == NudgeAct.SCHEDULE))
@@ -94,16 +89,13 @@ async def on_nudge_schedule(
     callback_data: NudgeCb,
     actor: Actor,
     session: AsyncSession,
-    settings: Settings,
-    clock: Clock,
-    i18n: CatalogI18n,
     state: FSMContext,
-    meeting_context: MeetingContext,
+    ctx: ServiceContext,
 ) -> None:
     """Lên lịch ngay under a nudge: /schedule, opened below it."""
-    message = await open_from_nudge(query, callback_data, session, meeting_context)
+    message = await open_from_nudge(query, callback_data, session, ctx)
     command = CommandObject(prefix="/", command="schedule")
-    await cmd_schedule(message, command, actor, session, settings, clock, i18n, state)
+    await cmd_schedule(message, command, actor, session, ctx, state)
 
 
 @router.callback_query(BranchCb.filter(), StateFilter(Schedule.BRANCH))
@@ -112,29 +104,27 @@ async def on_branch(
     callback_data: BranchCb,
     actor: Actor,
     session: AsyncSession,
-    settings: Settings,
-    clock: Clock,
+    ctx: ServiceContext,
     state: FSMContext,
 ) -> None:
     """The branch picked (re-checked: only branches the person leads)."""
     branch = await svc.led_branch(session, actor, callback_data.branch_id)
-    await _ask_kind(query, session, settings, clock, state, branch)
+    await _ask_kind(query, session, ctx, state, branch)
 
 
 async def _ask_kind(
     target: Target,
     session: AsyncSession,
-    settings: Settings,
-    clock: Clock,
+    ctx: ServiceContext,
     state: FSMContext,
     branch: svc.Branch,
 ) -> None:
     planned = [
         m
-        for m in await svc.open_meetings(session, branch.id, clock)
+        for m in await svc.open_meetings(session, branch.id, ctx.clock)
         if m.status == svc.MeetingStatus.PLANNED
     ]
-    markup = kb.kind_keyboard(planned, lambda m: when(m.starts_at, settings))
+    markup = kb.kind_keyboard(planned, lambda m: when(m.starts_at, ctx.tz))
     screen = show(target, t("mtg.sched.kind", branch=html.quote(branch.name)), markup)
     await enter(state, Schedule.KIND, ScheduleDraft(branch_id=branch.id), screen)
 
@@ -145,13 +135,10 @@ async def on_confirm_planned(
     callback_data: PlannedCb,
     actor: Actor,
     session: AsyncSession,
-    settings: Settings,
-    clock: Clock,
-    i18n: CatalogI18n,
+    ctx: ServiceContext,
     state: FSMContext,
 ) -> None:
     """One tap: confirm the meeting the rule planned, as planned."""
-    ctx = meeting_ctx(settings, clock, i18n)
     result = await svc.confirm_planned(session, actor, ctx, callback_data.meeting_id)
     await show(query, scheduled_text(ctx, result))
     await state.clear()
@@ -161,14 +148,12 @@ async def on_confirm_planned(
 async def on_kind(
     query: CallbackQuery,
     callback_data: KindCb,
-    settings: Settings,
-    clock: Clock,
-    i18n: CatalogI18n,
+    ctx: ServiceContext,
     state: FSMContext,
 ) -> None:
     """The kind chosen: this month's calendar."""
     draft = await load(state, ScheduleDraft)
-    today = meeting_ctx(settings, clock, i18n).today()
+    today = ctx.today()
     draft.kind = callback_data.kind
     screen = show(query, t("mtg.sched.date"), kb.calendar(today.year, today.month, today))
     await enter(state, Schedule.DATE, draft, screen)
@@ -183,12 +168,10 @@ async def on_label(query: CallbackQuery) -> None:
 async def on_month(
     query: CallbackQuery,
     callback_data: CalCb,
-    settings: Settings,
-    clock: Clock,
-    i18n: CatalogI18n,
+    ctx: ServiceContext,
 ) -> None:
     """Another month, within the window a date may be chosen from."""
-    today = meeting_ctx(settings, clock, i18n).today()
+    today = ctx.today()
     if month_in_window(callback_data.y, callback_data.m, today):
         markup = kb.calendar(callback_data.y, callback_data.m, today)
         await show(query, t("mtg.sched.date"), markup)
@@ -200,14 +183,12 @@ async def on_day(
     callback_data: CalCb,
     actor: Actor,
     session: AsyncSession,
-    settings: Settings,
-    clock: Clock,
-    i18n: CatalogI18n,
+    ctx: ServiceContext,
     state: FSMContext,
 ) -> None:
     """A tapped day (checked like a typed one: past and too far ahead are refused)."""
     cb = callback_data
-    day = svc.calendar_day(cb.y, cb.m, cb.d, meeting_ctx(settings, clock, i18n).today())
+    day = svc.calendar_day(cb.y, cb.m, cb.d, ctx.today())
     await _take_date(query, actor, session, state, day)
 
 
@@ -216,13 +197,12 @@ async def on_date_text(
     message: Message,
     actor: Actor,
     session: AsyncSession,
-    settings: Settings,
-    clock: Clock,
+    ctx: ServiceContext,
     state: FSMContext,
 ) -> None:
     """A typed date (03/12, 03/12/2026)."""
     assert message.text is not None
-    day = svc.parse_date(message.text, clock.now(), settings.tz)
+    day = svc.parse_date(message.text, ctx.now(), ctx.tz)
     await _take_date(message, actor, session, state, day)
 
 
@@ -244,13 +224,11 @@ async def on_time(
     callback_data: TimeCb,
     actor: Actor,
     session: AsyncSession,
-    settings: Settings,
-    clock: Clock,
-    i18n: CatalogI18n,
+    ctx: ServiceContext,
     state: FSMContext,
 ) -> None:
     at = svc.parse_time(f"{callback_data.h:02d}:{callback_data.mi:02d}")
-    await _take_time(query, actor, session, meeting_ctx(settings, clock, i18n), state, at)
+    await _take_time(query, actor, session, ctx, state, at)
 
 
 @router.message(StateFilter(Schedule.TIME), TYPED)
@@ -258,22 +236,20 @@ async def on_time_text(
     message: Message,
     actor: Actor,
     session: AsyncSession,
-    settings: Settings,
-    clock: Clock,
-    i18n: CatalogI18n,
+    ctx: ServiceContext,
     state: FSMContext,
 ) -> None:
     """A typed time (19:30, 19h30)."""
     assert message.text is not None
     at = svc.parse_time(message.text)
-    await _take_time(message, actor, session, meeting_ctx(settings, clock, i18n), state, at)
+    await _take_time(message, actor, session, ctx, state, at)
 
 
 async def _take_time(
     target: Target,
     actor: Actor,
     session: AsyncSession,
-    ctx: svc.MeetingContext,
+    ctx: ServiceContext,
     state: FSMContext,
     at: time,
 ) -> None:
@@ -317,12 +293,10 @@ async def on_skip_agenda(
     query: CallbackQuery,
     actor: Actor,
     session: AsyncSession,
-    settings: Settings,
-    clock: Clock,
-    i18n: CatalogI18n,
+    ctx: ServiceContext,
     state: FSMContext,
 ) -> None:
-    await _take_agenda(query, actor, session, meeting_ctx(settings, clock, i18n), state, "")
+    await _take_agenda(query, actor, session, ctx, state, "")
 
 
 @router.message(StateFilter(Schedule.AGENDA), TYPED)
@@ -330,14 +304,11 @@ async def on_agenda_text(
     message: Message,
     actor: Actor,
     session: AsyncSession,
-    settings: Settings,
-    clock: Clock,
-    i18n: CatalogI18n,
+    ctx: ServiceContext,
     state: FSMContext,
 ) -> None:
     assert message.text is not None
     agenda = svc.check_length(message.text, AGENDA_MAX, "meetings.error.agenda_too_long")
-    ctx = meeting_ctx(settings, clock, i18n)
     await _take_agenda(message, actor, session, ctx, state, agenda)
 
 
@@ -345,7 +316,7 @@ async def _take_agenda(
     target: Target,
     actor: Actor,
     session: AsyncSession,
-    ctx: svc.MeetingContext,
+    ctx: ServiceContext,
     state: FSMContext,
     agenda: str,
 ) -> None:
@@ -360,7 +331,7 @@ async def _take_agenda(
 
 async def _check(
     target: Target,
-    ctx: svc.MeetingContext,
+    ctx: ServiceContext,
     state: FSMContext,
     draft: ScheduleDraft,
     preview: svc.SchedulePreview,
@@ -407,14 +378,12 @@ async def _check(
 @router.callback_query(StepCb.filter(F.act == StepAct.EDIT), StateFilter(Schedule.CONFIRM))
 async def on_edit(
     query: CallbackQuery,
-    settings: Settings,
-    clock: Clock,
-    i18n: CatalogI18n,
+    ctx: ServiceContext,
     state: FSMContext,
 ) -> None:
     """ "Sửa": back to the calendar with the kind kept; date, time, place and agenda again."""
     draft = await load(state, ScheduleDraft)
-    today = meeting_ctx(settings, clock, i18n).today()
+    today = ctx.today()
     draft.reinstate = False
     screen = show(query, t("mtg.sched.date"), kb.calendar(today.year, today.month, today))
     await enter(state, Schedule.DATE, draft, screen)
@@ -425,15 +394,12 @@ async def on_confirm(
     query: CallbackQuery,
     actor: Actor,
     session: AsyncSession,
-    settings: Settings,
-    clock: Clock,
-    i18n: CatalogI18n,
+    ctx: ServiceContext,
     state: FSMContext,
 ) -> None:
     """Schedule it: the service re-checks the permission, the time and the limits."""
     draft = await load(state, ScheduleDraft)
     kind, starts_at = draft.details()
-    ctx = meeting_ctx(settings, clock, i18n)
     result = await svc.schedule_meeting(
         session,
         actor,

@@ -14,8 +14,8 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from pydantic import BaseModel, ValidationError
 
+from bot.services.access.policy import Refused
 from bot.services.meetings import MeetingKind
-from bot.services.policy import Refused
 from handlers.kit import advance
 from handlers.meetings.callbacks import PickAct
 

@@ -1,29 +1,15 @@
-"""What the secretary reads after a change, and the context the meeting services take."""
+"""What the secretary reads after a change."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from bot.clock import Clock
-from bot.i18n import CatalogI18n
 from bot.services import meetings as svc
-from bot.services.vn_calendar import format_datetime
-from bot.settings import Settings
+from bot.services.context import ServiceContext
 from handlers.kit import locale, t
 
 SUMMARY_ROOM = 3500  # the secretary's summary leaves room for the lines around it
 
 
-def meeting_ctx(settings: Settings, clock: Clock, i18n: CatalogI18n) -> svc.MeetingContext:
-    """Time, catalogs, the groups' language and the zone: what a use case renders notices with."""
-    return svc.MeetingContext(clock, i18n, settings.default_language, settings.tz)
-
-
-def when(moment: datetime, settings: Settings) -> str:
-    return format_datetime(moment, locale(), settings.tz)
-
-
-def summary(ctx: svc.MeetingContext, meeting: svc.Meeting, branch: svc.Branch) -> str:
+def summary(ctx: ServiceContext, meeting: svc.Meeting, branch: svc.Branch) -> str:
     return svc.meeting_body(ctx.i18n, locale(), meeting, branch, tz=ctx.tz, room=SUMMARY_ROOM)
 
 
@@ -34,7 +20,7 @@ def told_line(told: svc.Told) -> str:
     return t("mtg.told.count", n=told.chats)
 
 
-def scheduled_text(ctx: svc.MeetingContext, result: svc.ScheduleResult) -> str:
+def scheduled_text(ctx: ServiceContext, result: svc.ScheduleResult) -> str:
     lines = [t("mtg.sched.done"), summary(ctx, result.meeting, result.branch)]
     if result.meeting.kind == svc.MeetingKind.THEMATIC and result.thematic_in_quarter:
         lines.append(t("mtg.sched.thematic_again", n=result.thematic_in_quarter))
@@ -42,7 +28,7 @@ def scheduled_text(ctx: svc.MeetingContext, result: svc.ScheduleResult) -> str:
     return "\n\n".join(lines)
 
 
-def changed_text(ctx: svc.MeetingContext, change: svc.Change, done_key: str) -> str:
+def changed_text(ctx: ServiceContext, change: svc.Change, done_key: str) -> str:
     """After a reschedule or a cancel."""
     return "\n\n".join(
         [t(done_key), summary(ctx, change.meeting, change.branch), told_line(change.told)]

@@ -28,10 +28,10 @@ from bot.i18n import CatalogI18n
 from bot.inputs import try_int, typed_day_near
 from bot.services import meeting_views as views
 from bot.services import meetings as svc
+from bot.services.access.policy import Actor
 from bot.services.meetings import BranchMonth, MeetingStatus, Outcome, RsvpAnswer
 from bot.services.meetings.report_text import clip, kind_label, report_text, stored_view
 from bot.services.meetings.reports import ROW_ID_MAX
-from bot.services.policy import Actor
 from bot.services.vn_calendar import add_months, format_datetime, to_local
 from handlers.kit import (
     PRIVATE,

@@ -30,11 +30,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock
 from bot.inputs import parse_int, typed_month
 from bot.services import nudges as svc
+from bot.services.access.policy import Actor, Refused, Role
 from bot.services.broadcasts.acks import acknowledge
-from bot.services.meetings.context import MeetingContext
+from bot.services.context import ServiceContext
 from bot.services.nudges.figures import Figures, NudgeFigures
 from bot.services.nudges.policies import HOURS_LIMIT
-from bot.services.policy import Actor, Refused, Role
 from handlers.kit import Chats, RoleFilter, feature_router, t, when
 from handlers.kit.presence import pressed_in
 from handlers.nudges import settings
@@ -54,14 +54,14 @@ async def on_snooze(
     query: CallbackQuery,
     callback_data: svc.SnoozeCb,
     session: AsyncSession,
-    meeting_context: MeetingContext,
+    ctx: ServiceContext,
 ) -> None:
     chat = query.message.chat.id if query.message is not None else query.from_user.id
-    result = await svc.snooze(session, meeting_context, chat, callback_data.b)
+    result = await svc.snooze(session, ctx, chat, callback_data.b)
     if result.already:
         text = t("nudge.snooze_already")
     else:
-        text = t("nudge.snoozed", until=when(result.until, meeting_context.tz))
+        text = t("nudge.snoozed", until=when(result.until, ctx.tz))
         if result.used_up:
             text += "\n" + t("nudge.snoozed_some", n=result.used_up)
     await query.answer(text, show_alert=True)
@@ -73,16 +73,16 @@ async def on_action(
     callback_data: svc.NudgeCb,
     session: AsyncSession,
     actor: Actor,
-    meeting_context: MeetingContext,
+    ctx: ServiceContext,
     bot: Bot,
 ) -> None:
     cb = callback_data
-    await svc.check_press(session, meeting_context, cb.a, cb.id, cb.c)
+    await svc.check_press(session, ctx, cb.a, cb.id, cb.c)
     if cb.a is svc.NudgeAct.ACK:  # Đã nhận, for the chat the guidance went to
         # The button names what to act on; who may act comes from the presser and the chat
         # the press came from (a group's only for a checked current member of it).
         via = await pressed_in(query, actor, bot)
-        result = await acknowledge(session, meeting_context, actor, cb.id, cb.c, via_chat=via)
+        result = await acknowledge(session, ctx, actor, cb.id, cb.c, via_chat=via)
         await query.answer(t(result.key, **result.params), show_alert=True)
         return
     # A screen's act pressed in a group: the feature's private router did not take it.
@@ -145,7 +145,7 @@ def figures_text(fig: NudgeFigures, month: str) -> str:
     return text if len(text) <= TEXT_LIMIT else text[: TEXT_LIMIT - 1] + "…"
 
 
-def _period(args: str, ctx: MeetingContext) -> tuple[int, int]:
+def _period(args: str, ctx: ServiceContext) -> tuple[int, int]:
     today = ctx.today()
     if not args:
         return today.year, today.month
@@ -191,10 +191,9 @@ async def cmd_nudges(
     command: CommandObject,
     session: AsyncSession,
     actor: Actor,
-    meeting_context: MeetingContext,
+    ctx: ServiceContext,
     clock: Clock,
 ) -> None:
-    ctx = meeting_context
     args = (command.args or "").split()
     if args and args[0] in ("off", "on"):
         if len(args) != 2:

@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.services import nudges as svc
+from bot.services.access.policy import Actor, Refused
 from bot.services.nudges.policies import STEP_HOURS, WAKING_STEP, Timing
-from bot.services.policy import Actor, Refused
 from handlers.kit import Chats, Id, Small, feature_router, show, t
 
 router = feature_router(__name__, Chats.PRIVATE)

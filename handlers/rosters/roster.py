@@ -17,8 +17,8 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.buttons.nudges import SnoozeCb
-from bot.services.meetings.context import MeetingContext
-from bot.services.policy import Actor, Role
+from bot.services.access.policy import Actor, Role
+from bot.services.context import ServiceContext
 from bot.services.rosters import changes, review
 from bot.services.rosters.common import Quarter
 from bot.services.rosters.notices import RosterNotices
@@ -76,7 +76,7 @@ def _own_visits_markup(view: review.RosterView, actor: Actor) -> InlineKeyboardM
 
 
 async def _screen(
-    session: AsyncSession, ctx: MeetingContext, actor: Actor, view: review.RosterView, edit: bool
+    session: AsyncSession, ctx: ServiceContext, actor: Actor, view: review.RosterView, edit: bool
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     text = review.review_text(ctx, locale(), view)
     if edit and not view.published:
@@ -86,7 +86,7 @@ async def _screen(
     return text, _own_visits_markup(view, actor) if view.published else None
 
 
-def _period_picker(ctx: MeetingContext) -> tuple[str, InlineKeyboardMarkup]:
+def _period_picker(ctx: ServiceContext) -> tuple[str, InlineKeyboardMarkup]:
     """/roster without a quarter: this quarter and the coming one as buttons."""
     kb = InlineKeyboardBuilder()
     for key, q in zip(
@@ -104,7 +104,7 @@ def _period_picker(ctx: MeetingContext) -> tuple[str, InlineKeyboardMarkup]:
 async def _send_rosters(
     message: Message,
     session: AsyncSession,
-    ctx: MeetingContext,
+    ctx: ServiceContext,
     actor: Actor,
     quarter: Quarter,
 ) -> None:
@@ -131,10 +131,9 @@ async def cmd_roster(
     command: CommandObject,
     session: AsyncSession,
     actor: Actor,
-    meeting_context: MeetingContext,
+    ctx: ServiceContext,
 ) -> None:
     """`/roster`: the quarter offered as buttons; `/roster 2027-Q1`: that quarter at once."""
-    ctx = meeting_context
     arg = (command.args or "").strip()
     if not arg:
         if not await review.rosters_for(session, actor, Quarter.of(ctx.today())):
@@ -152,11 +151,10 @@ async def on_period(
     callback_data: PeriodCb,
     session: AsyncSession,
     actor: Actor,
-    meeting_context: MeetingContext,
+    ctx: ServiceContext,
 ) -> None:
     """A quarter pressed: only an offered one (data can be forged); the picker says which was
     chosen and the rosters follow below it."""
-    ctx = meeting_context
     quarter = review.offered_quarter(ctx, callback_data.y, callback_data.q)
     await show(query, t("roster.pick.chosen", quarter=quarter.label(locale())))
     if isinstance(query.message, Message):
@@ -169,9 +167,8 @@ async def on_review(
     callback_data: RosterCb,
     session: AsyncSession,
     actor: Actor,
-    meeting_context: MeetingContext,
+    ctx: ServiceContext,
 ) -> None:
-    ctx = meeting_context
     cb = callback_data
     if cb.a is RosterAct.MOVE:
         await changes.request_move(session, ctx, actor, cb.roster_id, cb.version, cb.i)
@@ -222,7 +219,7 @@ async def _outcome(query: CallbackQuery, outcome: str) -> None:
 async def _publish_check(
     query: CallbackQuery,
     session: AsyncSession,
-    ctx: MeetingContext,
+    ctx: ServiceContext,
     actor: Actor,
     cb: RosterCb,
 ) -> None:
@@ -249,10 +246,10 @@ async def on_confirm(
     callback_data: ConfirmCb,
     session: AsyncSession,
     actor: Actor,
-    meeting_context: MeetingContext,
+    ctx: ServiceContext,
 ) -> None:
     """Xác nhận under the visitor's list: every visit of theirs in the roster."""
-    n = await review.confirm_visits(session, meeting_context, actor, callback_data.roster_id)
+    n = await review.confirm_visits(session, ctx, actor, callback_data.roster_id)
     await _outcome(query, t("roster.confirmed", n=n))
 
 
@@ -262,10 +259,9 @@ async def on_confirm_visit(
     callback_data: ConfirmVisitCb,
     session: AsyncSession,
     actor: Actor,
-    meeting_context: MeetingContext,
+    ctx: ServiceContext,
 ) -> None:
     """Xác nhận under a nudge's line: exactly that visit."""
-    ctx = meeting_context
     done = await review.confirm_visit(session, ctx, actor, callback_data.visit_id)
     text = t(
         "roster.confirmed_one",
@@ -281,9 +277,8 @@ async def on_visit(
     callback_data: VisitCb,
     session: AsyncSession,
     actor: Actor,
-    meeting_context: MeetingContext,
+    ctx: ServiceContext,
 ) -> None:
-    ctx = meeting_context
     if callback_data.a is VisitAct.HANDBACK:
         proposal = await changes.hand_back(session, ctx, actor, callback_data.visit_id)
         key = "roster.handback.sent" if proposal.member_id else "roster.ui.handback_nobody"
@@ -294,7 +289,7 @@ async def on_visit(
         text, markup = await _screen(session, ctx, actor, view, False)
         await show(query, text, markup)
         return
-    visit, branch, mates = await review.own_visit(session, ctx, actor, callback_data.visit_id)
+    visit, branch, mates = await review.pass_on_choices(session, ctx, actor, callback_data.visit_id)
     about = {"when": when(visit.starts_at, ctx.tz), "branch": escape(branch.name)}
     if callback_data.a is VisitAct.KEEP:
         await show(query, t("roster.offer.kept", **about))
@@ -306,7 +301,7 @@ def _offer_picker(
     visit_id: int,
     about: dict[str, str],
     mates: list[review.Mate],
-    ctx: MeetingContext,
+    ctx: ServiceContext,
     starts_at: datetime,
 ) -> tuple[str, InlineKeyboardMarkup]:
     """Who is free that day, each a button; who is not, and why, in the text; « Quay lại to
@@ -353,11 +348,9 @@ async def on_offer_to(
     callback_data: OfferToCb,
     session: AsyncSession,
     actor: Actor,
-    meeting_context: MeetingContext,
+    ctx: ServiceContext,
 ) -> None:
-    await changes.offer_visit(
-        session, meeting_context, actor, callback_data.visit_id, callback_data.member_id
-    )
+    await changes.offer_visit(session, ctx, actor, callback_data.visit_id, callback_data.member_id)
     await show(query, t("roster.offer.sent"))
 
 
@@ -367,10 +360,10 @@ async def on_offer_answer(
     callback_data: OfferCb,
     session: AsyncSession,
     actor: Actor,
-    meeting_context: MeetingContext,
+    ctx: ServiceContext,
 ) -> None:
     accept = callback_data.a is OfferAct.ACCEPT
-    await changes.answer_offer(session, meeting_context, actor, callback_data.visit_id, accept)
+    await changes.answer_offer(session, ctx, actor, callback_data.visit_id, accept)
     await show(query, t("roster.ui.offer_taken" if accept else "roster.ui.offer_refused"))
 
 
@@ -380,10 +373,10 @@ async def on_handback_confirm(
     callback_data: HandbackCb,
     session: AsyncSession,
     actor: Actor,
-    meeting_context: MeetingContext,
+    ctx: ServiceContext,
 ) -> None:
     await changes.confirm_handback(
-        session, meeting_context, actor, callback_data.visit_id, callback_data.member_id
+        session, ctx, actor, callback_data.visit_id, callback_data.member_id
     )
     await show(query, t("roster.handback.confirmed"))
 
@@ -394,8 +387,8 @@ async def on_move_answer(
     callback_data: MoveCb,
     session: AsyncSession,
     actor: Actor,
-    meeting_context: MeetingContext,
+    ctx: ServiceContext,
 ) -> None:
     accept = callback_data.a is MoveAct.ACCEPT
-    await changes.answer_move(session, meeting_context, actor, callback_data.request_id, accept)
+    await changes.answer_move(session, ctx, actor, callback_data.request_id, accept)
     await show(query, t("roster.ui.move_accepted" if accept else "roster.ui.move_declined"))

@@ -24,8 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.buttons.nudges import NudgeAct, NudgeCb
 from bot.inputs import typed_day
-from bot.services.meetings.context import MeetingContext
-from bot.services.policy import Actor, Refused, Role
+from bot.services.access.policy import Actor, Refused, Role
+from bot.services.context import ServiceContext
 from bot.services.rosters import coverage as cov
 from bot.services.rosters import visits as svc
 from bot.services.rosters.common import NOTE_MAX, Quarter
@@ -93,7 +93,7 @@ def _busy_grid(
 
 
 async def _busy_screen(
-    session: AsyncSession, ctx: MeetingContext, actor: Actor, year: int, month: int
+    session: AsyncSession, ctx: ServiceContext, actor: Actor, year: int, month: int
 ) -> tuple[str, InlineKeyboardMarkup]:
     quarter, busy = await svc.busy_days(session, ctx, actor, Quarter(year, (month - 1) // 3 + 1))
     if month not in quarter.months:
@@ -109,12 +109,12 @@ async def cmd_busy(
     command: CommandObject,
     session: AsyncSession,
     actor: Actor,
-    meeting_context: MeetingContext,
+    ctx: ServiceContext,
 ) -> None:
     """The busy days' calendar; `/busy DD/MM/YYYY` marks that day first. Every argument is
     answered: a day that does not exist, or anything more, is refused with the usage."""
     args = (command.args or "").split()
-    quarter = svc.busy_quarter(meeting_context)
+    quarter = svc.busy_quarter(ctx)
     year, month, note = quarter.year, quarter.months[0], ""
     if len(args) > 1:
         raise Refused("roster.busy.usage")
@@ -122,12 +122,12 @@ async def cmd_busy(
         day = typed_day(args[0])
         if day is None:
             raise Refused("roster.busy.bad_date", date=args[0][:20])
-        await svc.toggle_busy(session, meeting_context, actor, day, busy=True)
+        await svc.toggle_busy(session, ctx, actor, day, busy=True)
         year, month = day.year, day.month
         note = t("roster.busy.on", day=day.strftime("%d/%m"))
-        if await svc.visits_on(session, actor, day, tz=meeting_context.tz):
+        if await svc.visits_on(session, actor, day, tz=ctx.tz):
             note = t("roster.busy.has_visit", day=day.strftime("%d/%m"))
-    text, markup = await _busy_screen(session, meeting_context, actor, year, month)
+    text, markup = await _busy_screen(session, ctx, actor, year, month)
     shown = t("roster.busy.noted", note=note, screen=text) if note else text
     await message.answer(shown, reply_markup=markup)
 
@@ -138,7 +138,7 @@ async def on_busy(
     callback_data: BusyCb,
     session: AsyncSession,
     actor: Actor,
-    meeting_context: MeetingContext,
+    ctx: ServiceContext,
 ) -> None:
     cb = callback_data
     if not 1 <= cb.m <= 12:
@@ -150,18 +150,18 @@ async def on_busy(
             day = date(cb.y, cb.m, cb.d)
         except ValueError:
             raise Refused("kit.expired") from None
-        change = await svc.mark_busy(session, meeting_context, actor, day)
+        change = await svc.mark_busy(session, ctx, actor, day)
         key = "roster.busy.on" if change.busy else "roster.busy.off"
         clashes = change.clashes
         toast = t("roster.busy.has_visit" if clashes else key, day=day.strftime("%d/%m"))
-    text, markup = await _busy_screen(session, meeting_context, actor, cb.y, cb.m)
+    text, markup = await _busy_screen(session, ctx, actor, cb.y, cb.m)
     if clashes:
-        markup = _with_handback(markup, clashes, meeting_context)
+        markup = _with_handback(markup, clashes, ctx)
     await show(query, text, markup, toast=toast)
 
 
 def _with_handback(
-    markup: InlineKeyboardMarkup, clashes: list[svc.VisitInfo], ctx: MeetingContext
+    markup: InlineKeyboardMarkup, clashes: list[svc.VisitInfo], ctx: ServiceContext
 ) -> InlineKeyboardMarkup:
     """The busy calendar with a hand-back button per visit on the day just marked."""
     rows = [
@@ -216,15 +216,15 @@ def _button(text: str, cb: VrCb) -> list[InlineKeyboardButton]:
 
 @router.message(Command("visit"), RoleFilter(Role.KNOWN))
 async def cmd_visit(
-    message: Message, session: AsyncSession, actor: Actor, meeting_context: MeetingContext
+    message: Message, session: AsyncSession, actor: Actor, ctx: ServiceContext
 ) -> None:
-    infos = await svc.my_visits(session, meeting_context, actor, reportable_only=True)
+    infos = await svc.my_visits(session, ctx, actor, reportable_only=True)
     if not infos:
         await message.answer(t("roster.visit.none"))
         return
     rows = [
         _button(
-            button_label(when(i.visit.starts_at, meeting_context.tz), i.branch.name, limit=60),
+            button_label(when(i.visit.starts_at, ctx.tz), i.branch.name, limit=60),
             VrCb(visit_id=i.visit.id, s=Step.PICK),
         )
         for i in infos[:10]
@@ -240,11 +240,11 @@ async def on_nudge_visit(
     callback_data: NudgeCb,
     session: AsyncSession,
     actor: Actor,
-    meeting_context: MeetingContext,
+    ctx: ServiceContext,
 ) -> None:
     """Báo cáo ngay under a visit's nudge: /visit, opened below it."""
-    message = await open_from_nudge(query, callback_data, session, meeting_context)
-    await cmd_visit(message, session, actor, meeting_context)
+    message = await open_from_nudge(query, callback_data, session, ctx)
+    await cmd_visit(message, session, actor, ctx)
 
 
 @router.callback_query(VrCb.filter(F.s == Step.PICK))
@@ -334,7 +334,7 @@ async def _submit(
     state: FSMContext,
     session: AsyncSession,
     actor: Actor,
-    ctx: MeetingContext,
+    ctx: ServiceContext,
     note: str,
 ) -> None:
     draft = await _draft(state)
@@ -355,11 +355,9 @@ async def on_note(
     state: FSMContext,
     session: AsyncSession,
     actor: Actor,
-    meeting_context: MeetingContext,
+    ctx: ServiceContext,
 ) -> None:
-    await _submit(
-        message, state, session, actor, meeting_context, (message.text or "")[: NOTE_MAX + 1]
-    )
+    await _submit(message, state, session, actor, ctx, (message.text or "")[: NOTE_MAX + 1])
 
 
 @router.callback_query(VrCb.filter(F.s == Step.SKIP_NOTE), StateFilter(VisitReportState.NOTE))
@@ -369,16 +367,16 @@ async def on_skip_note(
     state: FSMContext,
     session: AsyncSession,
     actor: Actor,
-    meeting_context: MeetingContext,
+    ctx: ServiceContext,
 ) -> None:
     await _draft(state, callback_data.visit_id)
-    await _submit(query, state, session, actor, meeting_context, "")
+    await _submit(query, state, session, actor, ctx, "")
 
 
 # /coverage --------------------------------------------------------------------------------
 
 
-def _coverage_picker(ctx: MeetingContext) -> tuple[str, InlineKeyboardMarkup]:
+def _coverage_picker(ctx: ServiceContext) -> tuple[str, InlineKeyboardMarkup]:
     """/coverage without a period: this quarter, the last one, this year as buttons."""
     kb = InlineKeyboardBuilder()
     keys = ("roster.cov.pick.this", "roster.cov.pick.last", "roster.cov.pick.year")
@@ -396,7 +394,7 @@ def _coverage_picker(ctx: MeetingContext) -> tuple[str, InlineKeyboardMarkup]:
 async def _send_coverage(
     message: Message,
     session: AsyncSession,
-    ctx: MeetingContext,
+    ctx: ServiceContext,
     actor: Actor,
     year: int,
     quarter: int | None,
@@ -444,10 +442,9 @@ async def cmd_coverage(
     command: CommandObject,
     session: AsyncSession,
     actor: Actor,
-    meeting_context: MeetingContext,
+    ctx: ServiceContext,
 ) -> None:
     """`/coverage`: the period offered as buttons; `/coverage 2027-Q1` (or 2027, năm) at once."""
-    ctx = meeting_context
     args = (command.args or "").strip()
     if not args:
         cov.require_coverage(actor)
@@ -464,7 +461,7 @@ async def on_coverage_period(
     callback_data: CoverageCb,
     session: AsyncSession,
     actor: Actor,
-    meeting_context: MeetingContext,
+    ctx: ServiceContext,
 ) -> None:
     """A period pressed: bounds and who may see are re-checked by the service."""
     year, quarter = callback_data.y, callback_data.q or None
@@ -473,4 +470,4 @@ async def on_coverage_period(
     label = Quarter(year, quarter).label(locale()) if quarter else t("fbr.period.year", year=year)
     await show(query, t("roster.cov.pick.chosen", period=label))
     if isinstance(query.message, Message):
-        await _send_coverage(query.message, session, meeting_context, actor, year, quarter)
+        await _send_coverage(query.message, session, ctx, actor, year, quarter)

@@ -15,14 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
     Branch,
-    ChatBinding,
     Meeting,
     MeetingNotice,
     MeetingReport,
     MeetingRsvp,
     MeetingSettings,
     Member,
-    TelegramUser,
 )
 from storage.models.meetings import (
     AbsenceReason,
@@ -31,7 +29,6 @@ from storage.models.meetings import (
     NoticeKind,
     RsvpAnswer,
 )
-from storage.models.org import TargetType
 from storage.models.outbox import OutboxEntry, OutboxState
 
 OPEN_STATUSES = (MeetingStatus.PLANNED, MeetingStatus.SCHEDULED)
@@ -187,36 +184,6 @@ class MeetingRepository:
     async def count_active_members(self, branch_id: int) -> int:
         stmt = select(func.count()).where(Member.branch_id == branch_id, Member.active.is_(True))
         return int((await self.session.scalar(stmt)) or 0)
-
-    async def branch_chat(self, branch_id: int) -> int | None:
-        stmt = select(ChatBinding.chat_id).where(
-            ChatBinding.target_type == TargetType.BRANCH,
-            ChatBinding.target_id == branch_id,
-            ChatBinding.active.is_(True),
-        )
-        return (await self.session.scalars(stmt)).first()
-
-    async def languages(
-        self, telegram_ids: Iterable[int]
-    ) -> dict[int, tuple[str | None, str | None]]:
-        """Each account's /language choice and Telegram app language."""
-        ids = list(set(telegram_ids))
-        if not ids:
-            return {}
-        stmt = select(TelegramUser.id, TelegramUser.language, TelegramUser.telegram_language).where(
-            TelegramUser.id.in_(ids)
-        )
-        return {uid: (lang, tg) for uid, lang, tg in (await self.session.execute(stmt)).all()}
-
-    async def reachable_telegram_ids(self, telegram_ids: Iterable[int]) -> set[int]:
-        """Accounts that have a private chat with the bot (wrote to it) and did not block it."""
-        ids = list(set(telegram_ids))
-        if not ids:
-            return set()
-        stmt = select(TelegramUser.id).where(
-            TelegramUser.id.in_(ids), TelegramUser.reachable.is_(True)
-        )
-        return set((await self.session.scalars(stmt)).all())
 
     # RSVPs -----------------------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ import time_machine
 from sqlalchemy import func, select
 
 from bot.scheduler import JobContext
-from bot.services.meetings.context import MeetingContext
+from bot.services.context import ServiceContext
 from storage.models import (
     Branch,
     Broadcast,
@@ -112,10 +112,8 @@ class BroadcastWorld:
         return component.ctx  # type: ignore[attr-defined, no-any-return]
 
     @property
-    def ctx(self) -> MeetingContext:
-        from bot.app.jobs.meetings import _meeting_ctx
-
-        return _meeting_ctx(self.jobs)
+    def ctx(self) -> ServiceContext:
+        return self.jobs.services
 
     # Acting -----------------------------------------------------------------------------------
 

@@ -17,9 +17,9 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bot.buttons.feedback import CardAct, CardCb, ReplyAct, ReplyCb
+from bot.services.access.policy import load_actor
 from bot.services.feedback.common import item_number
 from bot.services.feedback.items import NewItem, raise_item
-from bot.services.policy import load_actor
 from storage.models import (
     AuditLog,
     Branch,

@@ -21,12 +21,11 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
-from bot.app.jobs.meetings import _meeting_ctx
 from bot.app.jobs.nudges import sweep_job
 from bot.app.jobs.rosters import drafts_job
 from bot.scheduler import JobContext
-from bot.services.meetings.context import MeetingContext
-from bot.services.policy import Actor, load_actor
+from bot.services.access.policy import Actor, load_actor
+from bot.services.context import ServiceContext
 from bot.services.rosters.review import publish
 from bot.services.vn_calendar import to_local
 from sandbox.testing import SandboxHandle, run_sandbox
@@ -87,8 +86,8 @@ class NudgeRun:
         return component.ctx  # type: ignore[attr-defined, no-any-return]
 
     @property
-    def ctx(self) -> MeetingContext:
-        return _meeting_ctx(self.jobs)
+    def ctx(self) -> ServiceContext:
+        return self.jobs.services
 
     def now(self) -> datetime:
         return self.jobs.clock.now()

@@ -25,14 +25,13 @@ import time_machine
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from bot.app.jobs.meetings import _meeting_ctx
 from bot.app.jobs.rosters import drafts_job
 from bot.i18n import create_i18n
 from bot.scheduler import JobContext
+from bot.services.access.policy import Actor, load_actor
+from bot.services.context import ServiceContext
 from bot.services.meetings import Notices, generate_plan
-from bot.services.meetings.context import MeetingContext
 from bot.services.org_import import import_org
-from bot.services.policy import Actor, load_actor
 from bot.services.rosters.review import publish
 from bot.services.vn_calendar import VN_TZ, format_quarter, to_local
 from storage.db import create_engine
@@ -99,7 +98,7 @@ async def _populate(url: str, dataset: Path = DATASET) -> None:
         async with factory() as s, s.begin():
             await generate_plan(s, clock)
         async with factory() as s, s.begin():
-            await Notices(s, MeetingContext(clock, create_i18n("vi"))).shift_notices()
+            await Notices(s, ServiceContext(clock, create_i18n("vi"))).shift_notices()
             await s.execute(delete(OutboxEntry))
     finally:
         await engine.dispose()
@@ -151,8 +150,8 @@ class RosterWorld:
         return component.ctx  # type: ignore[attr-defined, no-any-return]
 
     @property
-    def ctx(self) -> MeetingContext:
-        return _meeting_ctx(self.jobs)
+    def ctx(self) -> ServiceContext:
+        return self.jobs.services
 
     def raw(self, key: str, /, **params: Any) -> str:
         text = self.env.app.i18n.t(key, "vi", **params)

@@ -20,7 +20,7 @@ from aiogram.methods import Response, TelegramMethod
 from aiogram.methods.base import TelegramType
 from sqlalchemy import select
 
-from bot.services import link_guard
+from bot.services.access import link_guard
 from bot.services.org_import import import_org
 from handlers.link_codes import LinkCodeCb
 from handlers.org import MembersPage

@@ -4,8 +4,8 @@ figures; who may not see it is refused, and a read changes nothing."""
 from __future__ import annotations
 
 from bot.services import broadcasts as svc
+from bot.services.access.policy import load_actor
 from bot.services.broadcasts import compose
-from bot.services.policy import load_actor
 from handlers.broadcasts.callbacks import HistAct, HistCb
 from tests.e2e.broadcasts_world import ADMIN, COMMUNE_ADMIN, NOBODY, BroadcastWorld
 from tests.helpers import buttons

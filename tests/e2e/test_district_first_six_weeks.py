@@ -36,12 +36,11 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
-from bot.app.jobs.common import meeting_ctx as _meeting_ctx
 from bot.scheduler import JobContext, run_job
 from bot.services import meeting_views as views
+from bot.services.access.policy import load_actor
 from bot.services.meetings import ReportInput, submit_report
 from bot.services.meetings.regularity import Outcome
-from bot.services.policy import load_actor
 from bot.services.rosters.review import publish
 from bot.services.vn_calendar import VN_TZ, to_local
 from handlers.meetings.callbacks import StepAct, StepCb
@@ -434,7 +433,7 @@ async def step_roster(st: Story, script: Script) -> int | None:
     for roster, group in rows:
         if group in unit_groups:
             async with st.env.app.session_factory() as s, s.begin():
-                await publish(s, _meeting_ctx(st.jobs), None, roster.id, roster.version)
+                await publish(s, st.jobs.services, None, roster.id, roster.version)
     await st.delivered()
     await _walk(st, script, stops(ROSTER_DAYS))
     async with st.env.app.session_factory() as s:

@@ -16,9 +16,10 @@ from sqlalchemy import func, select
 
 from bot.clock import SystemClock
 from bot.services import meetings as svc
+from bot.services.access.policy import load_actor
+from bot.services.context import ServiceContext
 from bot.services.meetings import ReportInput
 from bot.services.meetings.report_steps import Act
-from bot.services.policy import load_actor
 from handlers.meetings.report_keyboards import RepCb, RepMember, RepPick
 from handlers.meetings.views import IcsCb, MeetingCb, ScopeKind, SummaryCb
 from storage.models import ChatBinding, Meeting, MeetingReport, TelegramUser
@@ -75,9 +76,9 @@ async def _setup(env: BotEnv) -> o.Org:
     return org
 
 
-def _ctx(env: BotEnv) -> svc.MeetingContext:
+def _ctx(env: BotEnv) -> ServiceContext:
     """The meeting use cases queue their notices themselves: they render with these."""
-    return svc.MeetingContext(SystemClock(), env.app.i18n, env.settings.default_language)
+    return ServiceContext(SystemClock(), env.app.i18n, env.settings.default_language)
 
 
 async def _schedule(

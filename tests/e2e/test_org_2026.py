@@ -24,9 +24,9 @@ from bot.app.jobs.nudges import sweep_job
 from bot.buttons.feedback import CardAct
 from bot.buttons.meetings import RsvpCb, RsvpChoice
 from bot.services import meetings as svc
+from bot.services.access.policy import load_actor
 from bot.services.feedback.items import NewItem, raise_item
 from bot.services.meetings.reports import ReportInput
-from bot.services.policy import load_actor
 from storage.models import (
     Branch,
     CommitteeAdmin,

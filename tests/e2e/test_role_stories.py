@@ -21,8 +21,8 @@ from sqlalchemy import select
 
 from bot.app.jobs.rosters import drafts_job
 from bot.commands import ROLE_COMMANDS
+from bot.services.access.policy import load_actor
 from bot.services.feedback.common import item_number
-from bot.services.policy import load_actor
 from bot.services.vn_calendar import format_quarter, to_local
 from handlers.common import HELP_EXTRA
 from storage.models import FeedbackItem, Unit

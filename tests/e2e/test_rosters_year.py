@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.i18n import create_i18n
-from bot.services.meetings.context import MeetingContext
+from bot.services.context import ServiceContext
 from bot.services.rosters.automation import make_due_drafts
 from bot.services.rosters.common import Quarter
 from bot.services.rosters.review import publish
@@ -40,7 +40,7 @@ async def factory(dan_phuong_url: str) -> AsyncIterator[async_sessionmaker[Async
 
 
 async def _quarter(
-    factory: async_sessionmaker[AsyncSession], ctx: MeetingContext, clock: FakeClock, q: Quarter
+    factory: async_sessionmaker[AsyncSession], ctx: ServiceContext, clock: FakeClock, q: Quarter
 ) -> list[tuple[Roster, list[RosterVisit]]]:
     """Drafts made when due, published at the quarter's start: each roster and its visits."""
     day = q.first_day
@@ -67,7 +67,7 @@ async def test_a_year_visits_every_branch_and_never_sends_a_visitor_back(
     factory: async_sessionmaker[AsyncSession],
 ) -> None:
     clock = FakeClock(local(2026, 12, 1))
-    ctx = MeetingContext(clock, create_i18n("vi"))
+    ctx = ServiceContext(clock, create_i18n("vi"))
     async with factory() as s:
         repo = RosterRepository(s)
         targets = set()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from bot.app.jobs.common import bot_editor, job_bot, meeting_ctx
+from bot.app.jobs.common import bot_editor, job_bot
 from bot.scheduler import JobContext, JobRegistry
 from bot.services.broadcasts import DEFAULT_CONFIG, LiveProgress, install_hooks, reminders_due
 from bot.services.live_edits import Markup
@@ -37,12 +37,12 @@ async def progress_job(ctx: JobContext) -> int:
         return None  # no bot in this process: statuses still move on
 
     editor = bot_editor(bot) if bot is not None else no_edit
-    return await live_progress(ctx).flush(ctx.session_factory, meeting_ctx(ctx), editor)
+    return await live_progress(ctx).flush(ctx.session_factory, ctx.services, editor)
 
 
 async def reminders_job(ctx: JobContext) -> int:
     async with ctx.session_factory() as s, s.begin():
-        queued = await reminders_due(s, meeting_ctx(ctx))
+        queued = await reminders_due(s, ctx.services)
     if queued:
         log.info("broadcast reminders: %d queued", queued)
     return queued

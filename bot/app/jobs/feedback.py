@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from bot.app.jobs.common import meeting_ctx
 from bot.scheduler import JobContext, JobRegistry
 from bot.services.feedback.workflow import auto_close
 
@@ -22,7 +21,7 @@ AUTO_CLOSE_EVERY = timedelta(hours=6)
 async def auto_close_job(ctx: JobContext) -> int:
     """Close the answers left without a word for `FeedbackConfig.auto_close_after`."""
     async with ctx.session_factory() as s, s.begin():
-        closed = await auto_close(s, meeting_ctx(ctx))
+        closed = await auto_close(s, ctx.services)
     if closed:
         log.info("feedback: %d answered items closed automatically", closed)
     return closed

@@ -11,8 +11,7 @@ from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
 
-from bot.app.jobs.common import bot_editor, job_bot, job_tz
-from bot.app.jobs.common import meeting_ctx as _meeting_ctx
+from bot.app.jobs.common import bot_editor, job_bot
 from bot.scheduler import JobContext, JobRegistry
 from bot.services.meetings import LiveCounts, Notices, generate_plan
 from bot.services.rosters.reminders import visitor_reminders
@@ -42,7 +41,7 @@ async def plan_job(ctx: JobContext) -> int:
     for start in range(0, len(branch_ids), PLAN_BATCH):
         created += await _plan_batch(ctx, branch_ids[start : start + PLAN_BATCH])
     async with ctx.session_factory() as s, s.begin():
-        told = await Notices(s, _meeting_ctx(ctx)).shift_notices()
+        told = await Notices(s, ctx.services).shift_notices()
     if created or told:
         log.info("plan: %d meetings planned, %d holiday shifts told", created, told)
     return created + told
@@ -52,7 +51,9 @@ async def _plan_batch(ctx: JobContext, branch_ids: list[int]) -> int:
     for attempt in range(3):
         try:
             async with ctx.session_factory() as s, s.begin():
-                result = await generate_plan(s, ctx.clock, branch_ids=branch_ids, tz=job_tz(ctx))
+                result = await generate_plan(
+                    s, ctx.clock, branch_ids=branch_ids, tz=ctx.services.tz
+                )
             return len(result.created)
         except IntegrityError:
             # A secretary scheduled (or another process planned) the same month meanwhile:
@@ -66,7 +67,7 @@ async def _plan_batch(ctx: JobContext, branch_ids: list[int]) -> int:
 async def reminders_job(ctx: JobContext) -> int:
     """Queue the reminders due now (group 24 h / 2 h, members 24 h, visitors 24 h)."""
     async with ctx.session_factory() as s, s.begin():
-        notices = Notices(s, _meeting_ctx(ctx))
+        notices = Notices(s, ctx.services)
         queued = await notices.send_due_reminders()
         queued += await visitor_reminders(s, notices.ctx)
     if queued:
@@ -89,7 +90,7 @@ async def live_counts_job(ctx: JobContext) -> int:
     bot = job_bot(ctx)
     if bot is None:
         return 0
-    return await live_counts(ctx).flush(ctx.session_factory, _meeting_ctx(ctx), bot_editor(bot))
+    return await live_counts(ctx).flush(ctx.session_factory, ctx.services, bot_editor(bot))
 
 
 def register(registry: JobRegistry) -> None:

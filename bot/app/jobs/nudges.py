@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from bot.app.jobs.common import meeting_ctx
 from bot.scheduler import JobContext, JobRegistry
 from bot.services.nudges import sweep
 from storage.repositories.outbox import JobLeaseRepository
@@ -28,7 +27,7 @@ async def sweep_job(ctx: JobContext) -> int:
         fallback = ctx.settings.admin_ids if ctx.settings is not None else ()
         lease = await JobLeaseRepository(s).get(JOB)
         last_run = lease.last_ok_at if lease is not None else None
-        result = await sweep(s, meeting_ctx(ctx), fallback_admins=fallback, last_run=last_run)
+        result = await sweep(s, ctx.services, fallback_admins=fallback, last_run=last_run)
     if result.nudges or result.escalations or result.met or result.lapsed:
         log.info(
             "nudges: %d nudges, %d escalations queued; %d met, %d lapsed (%d owed, %d due)",

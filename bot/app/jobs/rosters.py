@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from bot.app.jobs.common import meeting_ctx
 from bot.scheduler import JobContext, JobRegistry
 from bot.services.rosters.automation import make_due_drafts
 
@@ -21,7 +20,7 @@ DRAFT_EVERY = timedelta(hours=6)
 
 async def drafts_job(ctx: JobContext) -> int:
     """Draft the coming quarter's rosters due by today, one transaction per group."""
-    made = await make_due_drafts(ctx.session_factory, meeting_ctx(ctx))
+    made = await make_due_drafts(ctx.session_factory, ctx.services)
     if made:
         log.info("rosters: %d drafts made and sent to their leaders", made)
     return made

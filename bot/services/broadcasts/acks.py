@@ -23,12 +23,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.services.access.policy import LEADER_ROLES, Actor
 from bot.services.broadcasts.audience import SECRETARY
 from bot.services.broadcasts.common import DEFAULT_CONFIG, BroadcastConfig, BroadcastError
 from bot.services.broadcasts.notices import locales, queue_reminder, when
 from bot.services.broadcasts.progress import sync
-from bot.services.meetings.context import MeetingContext
-from bot.services.policy import LEADER_ROLES, Actor
+from bot.services.context import ServiceContext
 from storage.models import Broadcast, BroadcastRecipient
 from storage.models.broadcasts import RecipientState
 from storage.models.org import TargetType
@@ -72,7 +72,7 @@ class Pending:
 
 async def acknowledge(
     session: AsyncSession,
-    ctx: MeetingContext,
+    ctx: ServiceContext,
     presser: Actor,
     broadcast_id: int,
     chat_id: int,
@@ -103,7 +103,7 @@ async def acknowledge(
     return AckResult("ok", "bc.ack.thanks", broadcast_id, {"name": rec.name})
 
 
-def _already(ctx: MeetingContext, broadcast_id: int, rec: BroadcastRecipient) -> AckResult:
+def _already(ctx: ServiceContext, broadcast_id: int, rec: BroadcastRecipient) -> AckResult:
     at = when(rec.ack_at, ctx) if rec.ack_at is not None else ""
     return AckResult("already", "bc.ack.already", broadcast_id, {"when": at})
 
@@ -165,7 +165,7 @@ def reminder_at(broadcast: Broadcast, config: BroadcastConfig = DEFAULT_CONFIG) 
 
 
 async def reminders_due(
-    session: AsyncSession, ctx: MeetingContext, config: BroadcastConfig = DEFAULT_CONFIG
+    session: AsyncSession, ctx: ServiceContext, config: BroadcastConfig = DEFAULT_CONFIG
 ) -> int:
     """One reminder to each chat that has not acknowledged, before the deadline: a reply to
     the broadcast in that chat, with the button again. Never twice (`reminded_at` and the

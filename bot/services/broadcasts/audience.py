@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from pydantic import BaseModel, ConfigDict, field_serializer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.services.access.policy import Actor
 from bot.services.broadcasts.common import BroadcastError, scope_of
-from bot.services.policy import Actor
 from bot.services.vn_sort import vn_sorted
 from storage.models import Branch
 from storage.models.org import BranchKind, TargetType

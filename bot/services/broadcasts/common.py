@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services.policy import Actor, Refused
+from bot.services.access.policy import Actor, Refused
 from storage.models import Broadcast
 from storage.repositories.broadcasts import BroadcastRepository
 

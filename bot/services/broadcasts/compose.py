@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.outbox import OutboxState
 from bot.outbox.service import enqueue_many
 from bot.services import audit
+from bot.services.access.policy import Actor
 from bot.services.broadcasts.audience import Audience, Recipient, resolve_in
 from bot.services.broadcasts.common import (
     DEFAULT_CONFIG,
@@ -36,8 +37,7 @@ from bot.services.broadcasts.common import (
 )
 from bot.services.broadcasts.notices import copies, copy_key, locales, queue_progress
 from bot.services.broadcasts.progress import figures, render
-from bot.services.meetings.context import MeetingContext
-from bot.services.policy import Actor
+from bot.services.context import ServiceContext
 from storage.models import Broadcast
 from storage.models.broadcasts import BroadcastStatus, RecipientState
 from storage.repositories.broadcasts import BroadcastRepository
@@ -109,7 +109,7 @@ def source_kind(
 
 async def start_draft(
     session: AsyncSession,
-    ctx: MeetingContext,
+    ctx: ServiceContext,
     actor: Actor,
     district_id: int | None,
     source: Source,
@@ -183,7 +183,7 @@ async def _draft(session: AsyncSession, actor: Actor, broadcast_id: int) -> Broa
 
 
 async def set_audience(
-    session: AsyncSession, ctx: MeetingContext, actor: Actor, broadcast_id: int, audience: Audience
+    session: AsyncSession, ctx: ServiceContext, actor: Actor, broadcast_id: int, audience: Audience
 ) -> Broadcast:
     """Choose who receives it; refused (nothing changed) when it names another commune's
     units or nobody."""
@@ -199,7 +199,7 @@ async def set_audience(
 
 async def set_options(
     session: AsyncSession,
-    ctx: MeetingContext,
+    ctx: ServiceContext,
     actor: Actor,
     broadcast_id: int,
     *,
@@ -235,7 +235,7 @@ async def set_options(
 
 
 async def preview(
-    session: AsyncSession, ctx: MeetingContext, actor: Actor, broadcast_id: int
+    session: AsyncSession, ctx: ServiceContext, actor: Actor, broadcast_id: int
 ) -> Preview:
     """How many chats it reaches and which ones it cannot, by name, with why."""
     broadcast = await load_managed(session, actor, broadcast_id)
@@ -261,7 +261,7 @@ async def _recipients(session: AsyncSession, actor: Actor, broadcast: Broadcast)
 
 async def send(
     session: AsyncSession,
-    ctx: MeetingContext,
+    ctx: ServiceContext,
     actor: Actor,
     broadcast_id: int,
     version: int,
@@ -347,7 +347,7 @@ async def send(
     return broadcast
 
 
-async def stop(session: AsyncSession, ctx: MeetingContext, actor: Actor, broadcast_id: int) -> int:
+async def stop(session: AsyncSession, ctx: ServiceContext, actor: Actor, broadcast_id: int) -> int:
     """Dừng: cancel every copy that has not left (pending or claimed; never one `sending`,
     which may be on the wire). Returns how many chats will not get it."""
     broadcast = await load_managed(session, actor, broadcast_id, for_update=True)
@@ -380,7 +380,7 @@ async def stop(session: AsyncSession, ctx: MeetingContext, actor: Actor, broadca
 
 
 async def retry_failed(
-    session: AsyncSession, ctx: MeetingContext, actor: Actor, broadcast_id: int
+    session: AsyncSession, ctx: ServiceContext, actor: Actor, broadcast_id: int
 ) -> int:
     """Gửi lại: the failed copies (and their button messages) go out again; what may have
     arrived (`maybe_sent`) is never resent. Returns how many chats are retried."""
@@ -412,7 +412,7 @@ async def retry_failed(
 
 
 async def discard(
-    session: AsyncSession, ctx: MeetingContext, actor: Actor, broadcast_id: int
+    session: AsyncSession, ctx: ServiceContext, actor: Actor, broadcast_id: int
 ) -> Broadcast:
     """Hủy on a draft: nothing was queued, nothing is."""
     broadcast = await _draft(session, actor, broadcast_id)

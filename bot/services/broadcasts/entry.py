@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.services.access.policy import Actor
 from bot.services.broadcasts.audience import AudienceChoices, choices
 from bot.services.broadcasts.common import BroadcastError
 from bot.services.broadcasts.compose import district_for
-from bot.services.policy import Actor
 from storage.repositories.access import AccessRepository
 
 

@@ -22,16 +22,16 @@ from bot.i18n import CatalogI18n, pick_locale
 from bot.outbox import OutboxKind, OutboxMessage, enqueue
 from bot.services.broadcasts.audience import SECRETARY, Recipient
 from bot.services.broadcasts.common import ORIGIN, ORIGIN_PROGRESS, ORIGIN_REMINDER
-from bot.services.meetings.context import MeetingContext
+from bot.services.context import ServiceContext
 from bot.services.vn_calendar import format_datetime
 from storage.models import Broadcast
 from storage.models.org import TargetType
-from storage.repositories.meetings import MeetingRepository
+from storage.repositories.recipients import RecipientRepository
 
 TEXT_LIMIT = 4096
 
 
-def when(moment: datetime, ctx: MeetingContext, locale: str | None = None) -> str:
+def when(moment: datetime, ctx: ServiceContext, locale: str | None = None) -> str:
     """'Thứ Năm, 03/12/2026 lúc 14:35' in the bot's zone (the one date formatter)."""
     return format_datetime(moment, locale or ctx.default_locale, ctx.tz)
 
@@ -69,17 +69,17 @@ def progress_markup(
 
 
 async def locales(
-    session: AsyncSession, ctx: MeetingContext, chats: Iterable[int]
+    session: AsyncSession, ctx: ServiceContext, chats: Iterable[int]
 ) -> dict[int, str]:
     """chat -> the language to write in: a person's own, the default for groups."""
     chat_ids = set(chats)
-    langs = await MeetingRepository(session).languages(c for c in chat_ids if c > 0)
+    langs = await RecipientRepository(session).languages(c for c in chat_ids if c > 0)
     default = ctx.default_locale
     return {c: pick_locale(*langs[c], default) if c in langs else default for c in chat_ids}
 
 
 def deadline_text(
-    broadcast: Broadcast, ctx: MeetingContext, locale: str | None = None
+    broadcast: Broadcast, ctx: ServiceContext, locale: str | None = None
 ) -> str | None:
     return when(broadcast.ack_deadline, ctx, locale) if broadcast.ack_deadline else None
 
@@ -89,7 +89,7 @@ def copy_key(broadcast_id: int, chat_id: int) -> str:
 
 
 def copies(
-    ctx: MeetingContext,
+    ctx: ServiceContext,
     broadcast: Broadcast,
     recipient: Recipient,
     locale: str,
@@ -162,7 +162,7 @@ def copies(
 
 async def queue_progress(
     session: AsyncSession,
-    ctx: MeetingContext,
+    ctx: ServiceContext,
     broadcast: Broadcast,
     chat_id: int,
     text: str,
@@ -194,7 +194,7 @@ def reminder_key(target_type: str) -> str:
 
 async def queue_reminder(
     session: AsyncSession,
-    ctx: MeetingContext,
+    ctx: ServiceContext,
     broadcast: Broadcast,
     chat_id: int,
     target_type: str,

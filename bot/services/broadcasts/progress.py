@@ -25,11 +25,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.outbox import NOT_PINNED, FailureEvent, FailureHooks
 from bot.outbox.addresses import on_readdress
 from bot.outbox.service import default_hooks
+from bot.services.access.policy import Actor
 from bot.services.broadcasts.common import DEFAULT_CONFIG, ORIGIN, BroadcastConfig, load_managed
 from bot.services.broadcasts.notices import locales, progress_markup, when
+from bot.services.context import ServiceContext
 from bot.services.live_edits import CoalescedEdits, Edit, MessageEditor
-from bot.services.meetings.context import MeetingContext
-from bot.services.policy import Actor
 from bot.services.vn_sort import vn_key
 from storage.models import Broadcast
 from storage.models.broadcasts import BroadcastStatus, RecipientState
@@ -139,7 +139,7 @@ def failure_key(error: str | None) -> str:
 
 async def render(
     session: AsyncSession,
-    ctx: MeetingContext,
+    ctx: ServiceContext,
     broadcast: Broadcast,
     fig: Figures,
     locale: str,
@@ -221,7 +221,7 @@ async def failures_by_reason(session: AsyncSession, broadcast_id: int) -> list[t
 
 async def _eta(
     session: AsyncSession,
-    ctx: MeetingContext,
+    ctx: ServiceContext,
     broadcast: Broadcast,
     remaining: int,
     config: BroadcastConfig,
@@ -238,7 +238,7 @@ async def _eta(
 
 
 async def _ack_lines(
-    session: AsyncSession, ctx: MeetingContext, broadcast: Broadcast, fig: Figures, locale: str
+    session: AsyncSession, ctx: ServiceContext, broadcast: Broadcast, fig: Figures, locale: str
 ) -> list[str]:
     t = ctx.i18n.t
     names = await BroadcastRepository(session).unit_names(broadcast.district_id)
@@ -273,7 +273,7 @@ class ProgressView:
 
 
 async def progress_view(
-    session: AsyncSession, ctx: MeetingContext, actor: Actor, broadcast_id: int, locale: str
+    session: AsyncSession, ctx: ServiceContext, actor: Actor, broadcast_id: int, locale: str
 ) -> ProgressView:
     """The progress message as it stands now (Làm mới, or the first screen after Gửi)."""
     broadcast = await load_managed(session, actor, broadcast_id)
@@ -293,7 +293,7 @@ class LiveProgress(CoalescedEdits):
     async def flush(
         self,
         session_factory: async_sessionmaker[AsyncSession],
-        ctx: MeetingContext,
+        ctx: ServiceContext,
         edit: MessageEditor,
     ) -> int:
         """One pass: sync what moved, edit the messages whose text changed; edits made."""

@@ -18,9 +18,9 @@ from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import CatalogI18n
+from bot.services.access.policy import Actor
 from bot.services.broadcasts.common import DEFAULT_CONFIG, BroadcastError, load_managed
 from bot.services.broadcasts.progress import Figures, failure_key, figures
-from bot.services.policy import Actor
 from bot.services.rosters.files import sheet_title
 from bot.services.sheets import XLSX_MIME, clean_text, put_text, set_width, to_bytes
 from bot.services.vn_calendar import VN_TZ, to_local

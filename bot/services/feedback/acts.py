@@ -13,11 +13,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import audit
+from bot.services.access.policy import Actor
+from bot.services.context import ServiceContext
 from bot.services.feedback.common import FeedbackError
 from bot.services.feedback.levels import Level, acts_at, level_holding
 from bot.services.feedback.views import speaks_for_submitter
-from bot.services.meetings.context import MeetingContext
-from bot.services.policy import Actor
 from storage.models import FeedbackEvent, FeedbackItem
 from storage.models.feedback import FINAL_STATUSES, FeedbackStatus
 from storage.repositories.feedback import FeedbackRepository
@@ -74,7 +74,7 @@ def require_status(item: FeedbackItem, *allowed: FeedbackStatus) -> None:
 
 async def record(
     session: AsyncSession,
-    ctx: MeetingContext,
+    ctx: ServiceContext,
     actor_tg: int | None,
     item: FeedbackItem,
     action: str,

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.services.policy import Refused
+from bot.services.access.policy import Refused
 from bot.services.vn_calendar import office_deadline
 from storage.models.feedback import LevelType
 

@@ -21,11 +21,11 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.services.access.policy import Actor
+from bot.services.context import ServiceContext
 from bot.services.feedback.common import item_number
 from bot.services.feedback.inbox import category_label
 from bot.services.feedback.stats import Period, require_admin_of
-from bot.services.meetings.context import MeetingContext
-from bot.services.policy import Actor
 from bot.services.rosters.files import sheet_title
 from bot.services.sheets import (
     FIRST_DATA_ROW,
@@ -255,7 +255,7 @@ def export_filename(district_code: str, period: Period) -> str:
 
 async def export_for(
     session: AsyncSession,
-    ctx: MeetingContext,
+    ctx: ServiceContext,
     actor: Actor,
     district_id: int,
     period: Period,

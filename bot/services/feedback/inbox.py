@@ -23,6 +23,8 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.inputs import RowId
+from bot.services.access.policy import Actor
+from bot.services.context import ServiceContext
 from bot.services.feedback.common import (
     DEFAULT_CATEGORIES,
     DEFAULT_CONFIG,
@@ -31,8 +33,6 @@ from bot.services.feedback.common import (
     FeedbackError,
     item_number,
 )
-from bot.services.meetings.context import MeetingContext
-from bot.services.policy import Actor
 from bot.services.vn_sort import vn_sorted
 from storage.models.feedback import OPEN_STATUSES, FeedbackStatus, OptionKind, RaisedAs
 from storage.repositories.feedback_read import FeedbackReadRepository, InboxQuery, InboxScope
@@ -224,7 +224,7 @@ async def _query(
 
 async def inbox(
     session: AsyncSession,
-    ctx: MeetingContext,
+    ctx: ServiceContext,
     actor: Actor,
     filters: InboxFilter,
     page: int,

@@ -18,6 +18,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import audit
+from bot.services.access.policy import Actor
+from bot.services.context import ServiceContext
 from bot.services.feedback.common import (
     DEFAULT_CATEGORIES,
     DEFAULT_CONFIG,
@@ -32,8 +34,6 @@ from bot.services.feedback.common import (
 )
 from bot.services.feedback.levels import Level, LevelRef, leads, level_above, level_of
 from bot.services.feedback.notices import FeedbackNotices
-from bot.services.meetings.context import MeetingContext
-from bot.services.policy import Actor
 from bot.services.vn_calendar import to_local
 from bot.services.vn_sort import vn_sorted
 from storage.models import Branch, FeedbackEvent, FeedbackFile, FeedbackItem, FeedbackOption
@@ -164,7 +164,7 @@ async def raisable_branches(session: AsyncSession, actor: Actor) -> list[Branch]
 
 async def _create(
     session: AsyncSession,
-    ctx: MeetingContext,
+    ctx: ServiceContext,
     actor: Actor,
     branch: Branch,
     level: Level,
@@ -254,7 +254,7 @@ async def _starting_level(session: AsyncSession, branch: Branch, raised_as: Rais
 
 async def raise_item(
     session: AsyncSession,
-    ctx: MeetingContext,
+    ctx: ServiceContext,
     actor: Actor,
     new: NewItem,
     *,
@@ -307,7 +307,7 @@ async def _fallback_category(session: AsyncSession, district_id: int) -> str:
 
 async def from_proposal(
     session: AsyncSession,
-    ctx: MeetingContext,
+    ctx: ServiceContext,
     actor: Actor,
     source: FeedbackSource,
     source_id: int,

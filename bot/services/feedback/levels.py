@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.services.access.policy import LEADER_ROLES, Actor
 from bot.services.feedback.common import FeedbackError
-from bot.services.policy import LEADER_ROLES, Actor
 from storage.models import FeedbackItem
 from storage.models.feedback import LevelType, OptionKind
 from storage.models.org import TargetType

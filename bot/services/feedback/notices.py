@@ -19,16 +19,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.buttons.feedback import ReplyAct
 from bot.i18n import pick_locale
 from bot.outbox import OutboxKind, OutboxMessage, enqueue
+from bot.services.access.policy import Actor
+from bot.services.context import ServiceContext
 from bot.services.feedback import presentation as p
 from bot.services.feedback.common import DEFAULT_CONFIG, FeedbackConfig
 from bot.services.feedback.levels import Level
 from bot.services.feedback.views import build_view
-from bot.services.meetings.context import MeetingContext
-from bot.services.policy import Actor
 from storage.models import FeedbackEvent, FeedbackItem
 from storage.models.feedback import LevelType, RaisedAs
 from storage.repositories.feedback import FeedbackRepository
-from storage.repositories.meetings import MeetingRepository
+from storage.repositories.recipients import RecipientRepository
 
 ORIGIN = "feedback"
 KIND = OutboxKind.ANSWER  # people wait for these: retried for a day
@@ -37,7 +37,7 @@ KIND = OutboxKind.ANSWER  # people wait for these: retried for a day
 async def reachable(session: AsyncSession, telegram_ids: Iterable[int | None]) -> list[int]:
     """The accounts the bot can write to in private, in the order given, once each."""
     wanted = list(dict.fromkeys(t for t in telegram_ids if t))
-    ok = await MeetingRepository(session).reachable_telegram_ids(wanted)
+    ok = await RecipientRepository(session).reachable_telegram_ids(wanted)
     return [t for t in wanted if t in ok]
 
 
@@ -57,13 +57,13 @@ async def level_people(session: AsyncSession, level: Level, item: FeedbackItem) 
 
 class FeedbackNotices:
     def __init__(
-        self, session: AsyncSession, ctx: MeetingContext, config: FeedbackConfig = DEFAULT_CONFIG
+        self, session: AsyncSession, ctx: ServiceContext, config: FeedbackConfig = DEFAULT_CONFIG
     ) -> None:
         self.session = session
         self.ctx = ctx
         self.config = config
         self.repo = FeedbackRepository(session)
-        self.meetings = MeetingRepository(session)
+        self.recipients = RecipientRepository(session)
         self.queued = 0
 
     # Plumbing --------------------------------------------------------------------------------
@@ -74,7 +74,7 @@ class FeedbackNotices:
     async def locales_of(self, chat_ids: Iterable[int]) -> dict[int, str]:
         chats = set(chat_ids)
         default = self.ctx.default_locale
-        langs = await self.meetings.languages(c for c in chats if c > 0)
+        langs = await self.recipients.languages(c for c in chats if c > 0)
         return {c: pick_locale(*langs[c], default) if c in langs else default for c in chats}
 
     async def send(
@@ -271,7 +271,7 @@ class FeedbackNotices:
         )
         if item.private:
             return
-        group = await self.meetings.branch_chat(item.branch_id)
+        group = await self.recipients.branch_chat(item.branch_id)
         if group is None:
             return
         loc = self.ctx.default_locale

@@ -21,14 +21,14 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.services.access.policy import Actor, load_actor
+from bot.services.context import ServiceContext
 from bot.services.feedback import presentation, workflow
 from bot.services.feedback.acts import held_item, require_status, submitters_item
 from bot.services.feedback.common import DEFAULT_CONFIG, FeedbackConfig, FeedbackError
 from bot.services.feedback.levels import Level
 from bot.services.feedback.notices import FeedbackNotices
 from bot.services.feedback.views import ItemView, build_view
-from bot.services.meetings.context import MeetingContext
-from bot.services.policy import Actor, load_actor
 from storage.models import FeedbackItem
 from storage.models.feedback import FeedbackStatus
 from storage.repositories.feedback import FeedbackRepository
@@ -84,7 +84,7 @@ async def before_text(
 
 async def with_text(
     session: AsyncSession,
-    ctx: MeetingContext,
+    ctx: ServiceContext,
     actor: Actor,
     act: TextAct,
     item_id: int,
@@ -120,7 +120,7 @@ async def forward_choices(
 
 async def card_of(
     session: AsyncSession,
-    ctx: MeetingContext,
+    ctx: ServiceContext,
     actor: Actor,
     item: FeedbackItem,
     locale: str,
@@ -146,7 +146,7 @@ class Copy:
 
 
 async def other_copies(
-    session: AsyncSession, ctx: MeetingContext, item: FeedbackItem, *, but: int
+    session: AsyncSession, ctx: ServiceContext, item: FeedbackItem, *, but: int
 ) -> list[Copy]:
     """The item's private cards other than the presser's (`but`), redrawn for their readers:
     after a forward or an act, the deputy's copy says where the item is now and keeps only

@@ -28,9 +28,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.inputs import typed_month, typed_quarter, typed_year
+from bot.services.access.policy import Actor
+from bot.services.context import ServiceContext
 from bot.services.feedback.common import FeedbackError
-from bot.services.meetings.context import MeetingContext
-from bot.services.policy import Actor
 from bot.services.vn_calendar import VN_TZ, month_bounds, quarter_bounds
 from bot.services.vn_sort import vn_key
 from storage.models import Unit
@@ -242,7 +242,7 @@ async def require_admin_of(session: AsyncSession, actor: Actor, district_id: int
 
 
 async def stats_for(
-    session: AsyncSession, ctx: MeetingContext, actor: Actor, text: str
+    session: AsyncSession, ctx: ServiceContext, actor: Actor, text: str
 ) -> tuple[Period, list[DistrictStats]]:
     """`/feedback_stats [period]`: each district the person administers, for the period they
     typed. Who asks is checked before what they typed (`fbr.not_allowed`, then

@@ -11,21 +11,21 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.services.access.policy import Actor
+from bot.services.context import ServiceContext
 from bot.services.feedback.acts import record, snapshot, submitters_item
 from bot.services.feedback.common import DEFAULT_CONFIG, FeedbackConfig, FeedbackError
 from bot.services.feedback.items import checked_reason, checked_text
 from bot.services.feedback.levels import level_holding
 from bot.services.feedback.notices import FeedbackNotices
 from bot.services.feedback.presentation import esc
-from bot.services.meetings.context import MeetingContext
-from bot.services.policy import Actor
 from storage.models import FeedbackItem
 from storage.models.feedback import FeedbackStatus
 from storage.repositories.feedback import FeedbackRepository
 
 
 async def reply_info(
-    session: AsyncSession, ctx: MeetingContext, actor: Actor, item_id: int, text: str
+    session: AsyncSession, ctx: ServiceContext, actor: Actor, item_id: int, text: str
 ) -> FeedbackItem:
     """The details asked for: back to the level (a fresh card, and the asker in private).
     Refusals: fb.not_your_item, fb.item_closed, fb.not_asked, fb.text_empty/too_long."""
@@ -48,7 +48,7 @@ async def reply_info(
 
 
 async def accept(
-    session: AsyncSession, ctx: MeetingContext, actor: Actor, item_id: int, version: int
+    session: AsyncSession, ctx: ServiceContext, actor: Actor, item_id: int, version: int
 ) -> FeedbackItem:
     """Đồng ý: the answer settles the item; it is closed."""
     item, level = await submitters_item(session, actor, item_id, version)
@@ -65,7 +65,7 @@ async def accept(
 
 async def reopen(
     session: AsyncSession,
-    ctx: MeetingContext,
+    ctx: ServiceContext,
     actor: Actor,
     item_id: int,
     version: int,
@@ -99,7 +99,7 @@ async def reopen(
 
 
 async def auto_close(
-    session: AsyncSession, ctx: MeetingContext, *, config: FeedbackConfig = DEFAULT_CONFIG
+    session: AsyncSession, ctx: ServiceContext, *, config: FeedbackConfig = DEFAULT_CONFIG
 ) -> int:
     """Close every answer given `auto_close_after` ago and neither accepted nor reopened; the
     submitter is told. Running twice closes nothing twice (the status changed)."""

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.services.access.policy import Actor
 from bot.services.feedback.common import FeedbackError, item_number
 from bot.services.feedback.levels import Level, acts_at, leads, level_holding
-from bot.services.policy import Actor
 from storage.models import Branch, FeedbackEvent, FeedbackFile, FeedbackItem
 from storage.models.feedback import OptionKind, RaisedAs
 from storage.repositories.feedback import FeedbackRepository

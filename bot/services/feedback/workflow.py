@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.services.access.policy import Actor
+from bot.services.context import ServiceContext
 from bot.services.feedback.acts import held_item, record, require_status, snapshot
 from bot.services.feedback.common import DEFAULT_CONFIG, FeedbackConfig, FeedbackError
 from bot.services.feedback.items import checked_reason, checked_text, departments
@@ -25,8 +27,6 @@ from bot.services.feedback.levels import (
 from bot.services.feedback.notices import FeedbackNotices
 from bot.services.feedback.submitter import accept, auto_close, reopen, reply_info
 from bot.services.feedback.views import ItemView, item_view
-from bot.services.meetings.context import MeetingContext
-from bot.services.policy import Actor
 from bot.services.vn_sort import vn_sorted
 from storage.models import FeedbackItem
 from storage.models.feedback import FeedbackStatus, LevelType
@@ -59,7 +59,7 @@ REJECT_FROM = _WAITING
 
 async def take(
     session: AsyncSession,
-    ctx: MeetingContext,
+    ctx: ServiceContext,
     actor: Actor,
     item_id: int,
     version: int,
@@ -125,7 +125,7 @@ async def forward_targets(
 
 async def forward(
     session: AsyncSession,
-    ctx: MeetingContext,
+    ctx: ServiceContext,
     actor: Actor,
     item_id: int,
     version: int,
@@ -156,7 +156,7 @@ async def forward(
 
 async def ask(
     session: AsyncSession,
-    ctx: MeetingContext,
+    ctx: ServiceContext,
     actor: Actor,
     item_id: int,
     version: int,
@@ -182,7 +182,7 @@ async def ask(
 
 async def answer(
     session: AsyncSession,
-    ctx: MeetingContext,
+    ctx: ServiceContext,
     actor: Actor,
     item_id: int,
     version: int,
@@ -209,7 +209,7 @@ async def answer(
 
 async def _end(
     session: AsyncSession,
-    ctx: MeetingContext,
+    ctx: ServiceContext,
     actor: Actor,
     item: FeedbackItem,
     level: Level,
@@ -227,7 +227,7 @@ async def _end(
 
 async def close(
     session: AsyncSession,
-    ctx: MeetingContext,
+    ctx: ServiceContext,
     actor: Actor,
     item_id: int,
     version: int,
@@ -243,7 +243,7 @@ async def close(
 
 async def reject(
     session: AsyncSession,
-    ctx: MeetingContext,
+    ctx: ServiceContext,
     actor: Actor,
     item_id: int,
     version: int,

@@ -18,7 +18,6 @@ from bot.services.meetings.common import (
     led_branches,
     managed_meeting,
 )
-from bot.services.meetings.context import MeetingContext
 from bot.services.meetings.ics import branch_ics
 from bot.services.meetings.live_counts import LiveCounts
 from bot.services.meetings.notices import Notices, Recipient, Told, told_before
@@ -98,7 +97,6 @@ __all__ = [
     "DueNotice",
     "LiveCounts",
     "MeetingConfig",
-    "MeetingContext",
     "MeetingError",
     "MeetingKind",
     "MeetingStatus",

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services.policy import Action, Actor, Refused, Target, require
+from bot.services.access.policy import Action, Actor, Refused, Target, require
 from storage.models import Branch, Meeting
 from storage.repositories.meetings import MeetingRepository
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services.meetings.context import MeetingContext
+from bot.services.context import ServiceContext
 from storage.models import Meeting
 from storage.models.meetings import MeetingStatus
 
@@ -102,7 +102,7 @@ class MeetingChanged:
 
 # A subscriber runs in the use case's transaction; what it returns is kept under its name
 # (the announcement's `Told` is read back by the use case for the secretary's answer).
-Subscriber = Callable[[AsyncSession, MeetingContext, Meeting, MeetingChanged], Awaitable[Any]]
+Subscriber = Callable[[AsyncSession, ServiceContext, Meeting, MeetingChanged], Awaitable[Any]]
 
 
 @dataclass
@@ -115,7 +115,7 @@ class MeetingHooks:
         self.subscribers[name] = subscriber
 
     async def raise_change(
-        self, session: AsyncSession, ctx: MeetingContext, meeting: Meeting, ev: MeetingChanged
+        self, session: AsyncSession, ctx: ServiceContext, meeting: Meeting, ev: MeetingChanged
     ) -> dict[str, Any]:
         """Run every subscriber; an exception propagates and rolls the whole change back (a
         meeting moved while its roster stays put is the defect this exists to prevent)."""
@@ -140,7 +140,7 @@ def subscribed() -> list[str]:
 
 async def raise_change(
     session: AsyncSession,
-    ctx: MeetingContext,
+    ctx: ServiceContext,
     meeting: Meeting,
     kind: ChangeKind,
     before: dict[str, object],

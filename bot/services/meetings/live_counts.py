@@ -30,14 +30,15 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.i18n import pick_locale
+from bot.services.context import ServiceContext
 from bot.services.live_edits import CoalescedEdits, Edit, MessageEditor
 from bot.services.meetings import presentation as p
-from bot.services.meetings.context import MeetingContext
 from bot.services.meetings.events import MeetingChanged
 from storage.db import sqlite_deferred
 from storage.models import Branch, Meeting
 from storage.models.meetings import MeetingStatus, NoticeKind
 from storage.repositories.meetings import MeetingRepository
+from storage.repositories.recipients import RecipientRepository
 
 
 @dataclass
@@ -63,7 +64,7 @@ async def group_targets(session: AsyncSession, meeting: Meeting) -> list[LiveTar
     """The meeting's delivered announcement, corrections and group reminders in its branch's
     current group, oldest first (None when the branch has no group)."""
     repo = MeetingRepository(session)
-    group = await repo.branch_chat(meeting.branch_id)
+    group = await RecipientRepository(session).branch_chat(meeting.branch_id)
     if group is None:
         return None
     rows = await repo.group_messages(meeting.id, group)
@@ -86,7 +87,7 @@ async def group_targets(session: AsyncSession, meeting: Meeting) -> list[LiveTar
 
 
 async def member_reminder_edits(
-    session: AsyncSession, ctx: MeetingContext, meeting: Meeting, branch: Branch, now: datetime
+    session: AsyncSession, ctx: ServiceContext, meeting: Meeting, branch: Branch, now: datetime
 ) -> list[Edit]:
     """The members' delivered private reminders that no longer read right: answered (in the
     group or there), the meeting moved, cancelled or started; each in its reader's language."""
@@ -95,7 +96,7 @@ async def member_reminder_edits(
     if not rows:
         return []
     answers = {r.member_id: r.answer for r in await repo.rsvps(meeting.id)}
-    languages = await repo.languages(row[2] for row in rows)
+    languages = await RecipientRepository(session).languages(row[2] for row in rows)
     i18n, default = ctx.i18n, ctx.default_locale
     open_ = is_open(meeting, now)
     edits = []
@@ -122,7 +123,7 @@ async def member_reminder_edits(
 
 
 async def mark_changed(
-    session: AsyncSession, ctx: MeetingContext, meeting: Meeting, ev: MeetingChanged
+    session: AsyncSession, ctx: ServiceContext, meeting: Meeting, ev: MeetingChanged
 ) -> None:
     """The meeting-changed hook: the editor's next pass re-renders the group's messages about
     this meeting (moved, cancelled, reinstated), stamped on the bot's clock it reads by."""
@@ -145,7 +146,7 @@ class LiveCounts(CoalescedEdits):
     async def flush(
         self,
         session_factory: async_sessionmaker[AsyncSession],
-        ctx: MeetingContext,
+        ctx: ServiceContext,
         edit: MessageEditor,
     ) -> int:
         """One pass: edit the messages whose text changed; the number of edits made."""
@@ -169,7 +170,7 @@ class LiveCounts(CoalescedEdits):
     async def _collect(
         self,
         s: AsyncSession,
-        ctx: MeetingContext,
+        ctx: ServiceContext,
         now: datetime,
         since: datetime,
         mono: float,
@@ -196,7 +197,7 @@ class LiveCounts(CoalescedEdits):
                     todo.append(e)
 
     async def _render(
-        self, s: AsyncSession, ctx: MeetingContext, meeting: Meeting, now: datetime
+        self, s: AsyncSession, ctx: ServiceContext, meeting: Meeting, now: datetime
     ) -> tuple[list[Edit], bool] | None:
         """The edits that bring the group's messages to the meeting as it is now, and whether
         the meeting stays pending (open, its live message not delivered yet); None when there

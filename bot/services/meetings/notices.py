@@ -21,8 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import pick_locale
 from bot.outbox import OutboxKind, OutboxMessage, enqueue, send_moment
+from bot.services.context import ServiceContext
 from bot.services.meetings import presentation as p
-from bot.services.meetings.context import MeetingContext
 from bot.services.meetings.events import MeetingChanged, subscribe
 from bot.services.meetings.live_counts import mark_changed
 from bot.services.meetings.plan import mark_shift_told, shift_notices
@@ -32,6 +32,7 @@ from storage.models.meetings import MeetingStatus, NoticeKind
 from storage.models.org import MemberRole
 from storage.repositories.meetings import MeetingRepository
 from storage.repositories.outbox import OutboxRepository
+from storage.repositories.recipients import RecipientRepository
 
 OUTBOX_KIND = OutboxKind.REMINDER
 # A meeting starting within this is told at any hour (waking hours give way).
@@ -74,18 +75,22 @@ class Notices:
     """Renders and queues meeting messages; one per use case or job run."""
 
     session: AsyncSession
-    ctx: MeetingContext
+    ctx: ServiceContext
     queued: set[int] = field(default_factory=set)  # chats queued a message by this object
 
     @property
     def repo(self) -> MeetingRepository:
         return MeetingRepository(self.session)
 
+    @property
+    def recipients(self) -> RecipientRepository:
+        return RecipientRepository(self.session)
+
     async def locales_of(self, chat_ids: Iterable[int]) -> dict[int, str]:
         """Each private chat's language; groups read the default language."""
         chats = set(chat_ids)
         default = self.ctx.default_locale
-        langs = await self.repo.languages(c for c in chats if c > 0)
+        langs = await self.recipients.languages(c for c in chats if c > 0)
         return {c: pick_locale(*langs[c], default) if c in langs else default for c in chats}
 
     async def _queue(
@@ -130,7 +135,7 @@ class Notices:
         """Announce a scheduled meeting in its branch's current group (once per version); the
         group's chat id, or None when the branch has no linked group."""
         branch = await self.repo.branch(meeting.branch_id)
-        chat_id = await self.repo.branch_chat(meeting.branch_id)
+        chat_id = await self.recipients.branch_chat(meeting.branch_id)
         if branch is None or chat_id is None:
             return None
         loc, i18n = self.ctx.default_locale, self.ctx.i18n
@@ -145,7 +150,7 @@ class Notices:
         """After a schedule/reschedule/cancel: corrections to the people told before and to the
         current group, or the announcement where the current group has not heard of it yet."""
         branch = await self.repo.branch(meeting.branch_id)
-        group = await self.repo.branch_chat(meeting.branch_id)
+        group = await self.recipients.branch_chat(meeting.branch_id)
         if branch is None:
             return Told(0, group is not None)
         earlier = await told_before(self.session, meeting)
@@ -210,7 +215,7 @@ class Notices:
     ) -> bool:
         """Tell the branch's current group, once per person and group, that this member should
         open a private chat with the bot (absence reasons and reminders go there)."""
-        group = await self.repo.branch_chat(meeting.branch_id)
+        group = await self.recipients.branch_chat(meeting.branch_id)
         if group is None:
             return False
         text = p.private_chat_hint_text(self.ctx.i18n, self.ctx.default_locale, name, url)
@@ -283,7 +288,7 @@ class Notices:
         send (a fresh district import queued ~150 of them), so the shift waits for them."""
         members = await self.repo.active_members(branch_id)
         linked = [m.telegram_id for m in members if m.telegram_id]
-        reachable = await self.repo.reachable_telegram_ids(i for i in linked if i is not None)
+        reachable = await self.recipients.reachable_telegram_ids(i for i in linked if i is not None)
         for role in (MemberRole.SECRETARY, MemberRole.DEPUTY_SECRETARY):
             ids = [m.telegram_id for m in members if m.role == role and m.telegram_id in reachable]
             if ids:
@@ -295,7 +300,7 @@ class Notices:
 
 
 async def withdraw_stale_reminders(
-    session: AsyncSession, ctx: MeetingContext, meeting: Meeting, ev: MeetingChanged
+    session: AsyncSession, ctx: ServiceContext, meeting: Meeting, ev: MeetingChanged
 ) -> int:
     """A reminder or announcement of an older version still waiting in the outbox (held for
     the morning, or behind a backlog) would tell the old time: it never leaves."""
@@ -312,7 +317,7 @@ async def withdraw_stale_reminders(
 
 
 async def announce_change(
-    session: AsyncSession, ctx: MeetingContext, meeting: Meeting, ev: MeetingChanged
+    session: AsyncSession, ctx: ServiceContext, meeting: Meeting, ev: MeetingChanged
 ) -> Told:
     """The announcement where the group has not heard of the meeting, corrections to everyone
     told before (the live message with the counts included)."""

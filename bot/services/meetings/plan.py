@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.services import audit
+from bot.services.access.policy import Action, Actor, Target, require
+from bot.services.context import ServiceContext
 from bot.services.meetings.common import (
     DEFAULT_CONFIG,
     PLACE_MAX,
@@ -23,9 +25,7 @@ from bot.services.meetings.common import (
     MeetingError,
     check_length,
 )
-from bot.services.meetings.context import MeetingContext
 from bot.services.meetings.events import ChangeKind, raise_change
-from bot.services.policy import Action, Actor, Target, require
 from bot.services.vn_calendar import (
     VN_TZ,
     add_months,
@@ -145,7 +145,7 @@ class RuleChange:
 async def update_rule(
     session: AsyncSession,
     actor: Actor,
-    ctx: MeetingContext,
+    ctx: ServiceContext,
     branch_id: int,
     *,
     meeting_day: int,
@@ -180,7 +180,7 @@ async def update_rule(
 
 
 async def replan_from_rule(
-    session: AsyncSession, ctx: MeetingContext, branch: Branch, actor_id: int | None
+    session: AsyncSession, ctx: ServiceContext, branch: Branch, actor_id: int | None
 ) -> list[Meeting]:
     """Future meetings still only planned from the branch's rule follow its current rule (a
     rule edit, an import that changed the day, time or place); each one that moves raises the

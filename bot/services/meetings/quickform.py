@@ -20,6 +20,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.inputs import date_in_window, latest_date, parse_int
+from bot.services.context import ServiceContext
 from bot.services.meetings.common import (
     DEFAULT_CONFIG,
     PLACE_MAX,
@@ -27,7 +28,6 @@ from bot.services.meetings.common import (
     MeetingError,
     check_length,
 )
-from bot.services.meetings.context import MeetingContext
 from bot.services.vn_calendar import VN_TZ, local_to_utc, to_local
 from storage.models.meetings import MeetingKind
 
@@ -116,7 +116,7 @@ def check_start(starts_at: datetime, now: datetime, tz: ZoneInfo = VN_TZ) -> Non
     check_day(to_local(starts_at, tz).date(), to_local(now, tz).date())
 
 
-def meeting_start(day: date, at: time, ctx: MeetingContext) -> datetime:
+def meeting_start(day: date, at: time, ctx: ServiceContext) -> datetime:
     """The wizard's chosen day and time as the UTC start (in the future, within the window)."""
     starts_at = local_to_utc(day, at, ctx.tz)
     check_start(starts_at, ctx.now(), ctx.tz)

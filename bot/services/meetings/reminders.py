@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.models import Meeting, MeetingNotice, MeetingSettings
 from storage.models.meetings import MeetingStatus, NoticeKind
 from storage.repositories.meetings import MeetingRepository
+from storage.repositories.recipients import RecipientRepository
 
 OFFSETS: dict[NoticeKind, timedelta] = {
     NoticeKind.GROUP_24H: timedelta(hours=24),
@@ -106,7 +107,7 @@ async def due_reminders(session: AsyncSession, now: datetime) -> list[DueNotice]
         ]
         # The branch's current group, never the one the announcement went to: a branch that
         # moved to a new group, or whose group removed the bot, is reminded there or not at all.
-        chat_id = await repo.branch_chat(meeting.branch_id)
+        chat_id = await RecipientRepository(session).branch_chat(meeting.branch_id)
         latest = _latest_stage(meeting, group_stages, now)
         if chat_id is not None and latest is not None:
             stage, moment, later = latest
@@ -121,7 +122,7 @@ async def due_reminders(session: AsyncSession, now: datetime) -> list[DueNotice]
                 for m in await repo.active_members(meeting.branch_id)
                 if m.telegram_id is not None and m.id not in answered
             ]
-            reachable = await repo.reachable_telegram_ids(
+            reachable = await RecipientRepository(session).reachable_telegram_ids(
                 m.telegram_id for m in members if m.telegram_id
             )
             for member in members:

@@ -19,6 +19,7 @@ from typing import TypeAlias
 from pydantic import BaseModel, Field, ValidationError
 
 from bot.inputs import parse_int
+from bot.services.access.policy import Refused
 from bot.services.meetings.common import (
     FILE_ID_MAX,
     LIST_ITEMS_MAX,
@@ -28,7 +29,6 @@ from bot.services.meetings.common import (
     MeetingError,
 )
 from bot.services.meetings.reports import AbsentEntry, ReportInput
-from bot.services.policy import Refused
 from storage.models.meetings import MinutesKind as MinutesKind  # handlers classify uploads
 
 STALE = "mrep.stale"  # a button that does not belong to the open draft

@@ -14,11 +14,11 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
+from bot.services.access.policy import Actor, Refused
 from bot.services.meetings.common import DEFAULT_CONFIG, MeetingConfig, load_meeting
 from bot.services.meetings.report_steps import Draft, Move, apply, new_draft
 from bot.services.meetings.report_text import ReportView
 from bot.services.meetings.reports import check_correctable, report_draft, report_versions
-from bot.services.policy import Actor, Refused
 from bot.services.vn_sort import vn_sorted
 from storage.models import Meeting
 from storage.repositories.meetings import OPEN_STATUSES, MeetingRepository

@@ -19,6 +19,7 @@ from bot.clock import Clock
 from bot.i18n import CatalogI18n
 from bot.outbox import OutboxKind, OutboxMessage, enqueue
 from bot.services import audit
+from bot.services.access.policy import Actor
 from bot.services.meetings.common import (
     DEFAULT_CONFIG,
     FILE_ID_MAX,
@@ -33,7 +34,6 @@ from bot.services.meetings.common import (
 )
 from bot.services.meetings.report_text import minutes_caption, report_text, stored_view
 from bot.services.meetings.rsvp import ABSENCE_CODES
-from bot.services.policy import Actor
 from bot.services.vn_sort import vn_key
 from storage.models import Branch, Meeting, MeetingReport
 from storage.models.meetings import MeetingStatus, MinutesKind, RsvpAnswer

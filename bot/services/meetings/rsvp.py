@@ -16,8 +16,8 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
+from bot.services.context import ServiceContext
 from bot.services.meetings.common import ABSENCE_TEXT_MAX, MeetingError, check_length
-from bot.services.meetings.context import MeetingContext
 from bot.services.meetings.notices import ORIGIN, Notices
 from bot.services.meetings.reminders import dedupe_key
 from storage.models import Meeting
@@ -68,7 +68,10 @@ async def record_rsvp(
     reason_text: str | None = None,
     via: RsvpVia = RsvpVia.GROUP,
 ) -> RsvpResult:
-    """Record one member's answer and return the new counts."""
+    """Record one member's answer and say what was recorded and whether it changed.
+
+    No counts: a COUNT per tap would cost every tap of a burst a query nobody reads (the
+    announcement's live count is `LiveCounts`' job; `rsvp_counts` reads them on demand)."""
     if answer not in (RsvpAnswer.YES, RsvpAnswer.NO):
         raise MeetingError("meetings.error.bad_answer")
     if reason_code is not None and reason_code not in ABSENCE_CODES:
@@ -104,7 +107,6 @@ async def record_rsvp(
             meeting.id, member.id, answer, reason_code, reason_text or None, via, now
         )
         await _withdraw_own_reminder(session, meeting, telegram_id, now)
-    # No counts here: the live count is re-rendered by its job (`LiveCounts`), not per tap.
     return RsvpResult(meeting.id, member.id, answer, changed)
 
 
@@ -150,7 +152,7 @@ async def rsvp_counts(session: AsyncSession, meeting_id: int) -> RsvpCounts:
 
 async def private_chat_hint(
     session: AsyncSession,
-    ctx: MeetingContext,
+    ctx: ServiceContext,
     meeting_id: int,
     telegram_id: int,
     name: str,

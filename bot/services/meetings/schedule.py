@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.services import audit
+from bot.services.access.policy import Action, Actor, Target, require
+from bot.services.context import ServiceContext
 from bot.services.meetings.common import (
     AGENDA_MAX,
     CANCEL_REASON_MAX,
@@ -26,12 +28,10 @@ from bot.services.meetings.common import (
     led_branches,
     managed_meeting,
 )
-from bot.services.meetings.context import MeetingContext
 from bot.services.meetings.events import ChangeKind, raise_change
 from bot.services.meetings.notices import Told, told_of
 from bot.services.meetings.plan import period_of, regular_rule_date
 from bot.services.meetings.quickform import check_start, odd_hour, parse_quick_form
-from bot.services.policy import Action, Actor, Target, require
 from bot.services.vn_calendar import quarter_bounds, quarter_of, to_local
 from storage.models import Branch, Meeting
 from storage.models.meetings import MeetingKind, MeetingOrigin, MeetingStatus
@@ -108,7 +108,7 @@ async def led_open_meetings(session: AsyncSession, actor: Actor, clock: Clock) -
 async def schedule_meeting(
     session: AsyncSession,
     actor: Actor,
-    ctx: MeetingContext,
+    ctx: ServiceContext,
     branch_id: int,
     *,
     kind: MeetingKind,
@@ -223,7 +223,7 @@ async def schedule_meeting(
 async def preview_schedule(
     session: AsyncSession,
     actor: Actor,
-    ctx: MeetingContext,
+    ctx: ServiceContext,
     branch_id: int,
     *,
     kind: MeetingKind,
@@ -254,7 +254,7 @@ async def preview_schedule(
 
 
 async def preview_form(
-    session: AsyncSession, actor: Actor, ctx: MeetingContext, branch_id: int, form: str
+    session: AsyncSession, actor: Actor, ctx: ServiceContext, branch_id: int, form: str
 ) -> SchedulePreview:
     """`/schedule [chuyên đề] 03/12 19:30 [place]` read and checked, nothing written yet."""
     parsed = parse_quick_form(form, ctx.now(), ctx.tz)
@@ -270,7 +270,7 @@ async def preview_form(
 
 
 async def confirm_planned(
-    session: AsyncSession, actor: Actor, ctx: MeetingContext, meeting_id: int
+    session: AsyncSession, actor: Actor, ctx: ServiceContext, meeting_id: int
 ) -> ScheduleResult:
     """One tap: confirm the meeting the rule planned, as planned."""
     meeting, _branch = await managed_meeting(session, actor, meeting_id)
@@ -292,7 +292,7 @@ async def confirm_planned(
 async def reschedule_meeting(
     session: AsyncSession,
     actor: Actor,
-    ctx: MeetingContext,
+    ctx: ServiceContext,
     meeting_id: int,
     *,
     starts_at: datetime | None = None,
@@ -354,7 +354,7 @@ async def reschedule_meeting(
 
 
 async def reschedule_to(
-    session: AsyncSession, actor: Actor, ctx: MeetingContext, meeting_id: int, form: str
+    session: AsyncSession, actor: Actor, ctx: ServiceContext, meeting_id: int, form: str
 ) -> Change:
     """`/reschedule 04/12 20:00 [place]` (or the same typed after picking the meeting)."""
     parsed = parse_quick_form(form, ctx.now(), ctx.tz)
@@ -381,7 +381,7 @@ def cancel_reason_problem(reason: str) -> MeetingError | None:
 
 
 async def cancel_meeting(
-    session: AsyncSession, actor: Actor, ctx: MeetingContext, meeting_id: int, reason: str
+    session: AsyncSession, actor: Actor, ctx: ServiceContext, meeting_id: int, reason: str
 ) -> Change:
     """Cancel with a reason everyone told before will read; a cancelled regular meeting counts
     as not held for its month (unless reinstated by scheduling it again)."""

@@ -15,11 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.buttons.nudges import NudgeAct
 from bot.services import audit
-from bot.services.meetings.context import MeetingContext
+from bot.services.access.policy import Actor
+from bot.services.context import ServiceContext
 from bot.services.nudges.common import DEFAULT_CONFIG, NudgeConfig, NudgeError
 from bot.services.nudges.obligations import Status
 from bot.services.nudges.registry import press_key, statuses
-from bot.services.policy import Actor
 from storage.models import Member, NudgeEvent
 from storage.models.nudges import NUDGE_STEPS, SNOOZE_STEPS
 from storage.repositories.nudges import NudgeRepository
@@ -36,7 +36,7 @@ class SnoozeResult:
 
 async def snooze(
     session: AsyncSession,
-    ctx: MeetingContext,
+    ctx: ServiceContext,
     chat_id: int,
     batch_id: int,
     config: NudgeConfig = DEFAULT_CONFIG,
@@ -97,7 +97,7 @@ async def snooze(
 
 
 async def check_press(
-    session: AsyncSession, ctx: MeetingContext, act: NudgeAct, row_id: int, chat_id: int = 0
+    session: AsyncSession, ctx: ServiceContext, act: NudgeAct, row_id: int, chat_id: int = 0
 ) -> str:
     """The obligation an action button names, if still owed; else a clear refusal."""
     key = press_key(act, row_id, chat_id)
@@ -110,7 +110,7 @@ async def check_press(
 
 
 async def switch_person(
-    session: AsyncSession, ctx: MeetingContext, actor: Actor, member_code: str, *, off: bool
+    session: AsyncSession, ctx: ServiceContext, actor: Actor, member_code: str, *, off: bool
 ) -> tuple[Member, bool]:
     """A committee admin switches a member of their district off from nudges (or on again);
     escalations about what the member owes still run. Returns the member and whether anything

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import time, timedelta
 from typing import Any
 
-from bot.services.policy import Refused
+from bot.services.access.policy import Refused
 
 
 class NudgeError(Refused):

@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.i18n import pick_locale
 from bot.outbox import OutboxKind, OutboxMessage, Waking
 from bot.outbox.service import enqueue_many
-from bot.services.meetings.context import MeetingContext
+from bot.services.context import ServiceContext
 from bot.services.nudges import messages as msg
 from bot.services.nudges.common import DEFAULT_CONFIG, NudgeConfig
 from bot.services.nudges.obligations import Obligation, Status, Window
@@ -43,9 +43,9 @@ from bot.services.nudges.registry import PROVIDERS, candidates, statuses
 from storage.models import NudgeEvent, NudgeTrack
 from storage.models.nudges import NUDGE_STEPS, SNOOZE_STEPS, EscalationReason, NudgeStep, TrackEnd
 from storage.models.org import TargetType
-from storage.repositories.meetings import MeetingRepository
 from storage.repositories.nudge_sources import NudgeSources
 from storage.repositories.nudges import NudgeRepository
+from storage.repositories.recipients import RecipientRepository
 
 ORIGIN = "nudge"
 
@@ -64,7 +64,7 @@ class SweepResult:
 
 async def open_obligations(
     session: AsyncSession,
-    ctx: MeetingContext,
+    ctx: ServiceContext,
     policies: Policies,
     district_id: int | None = None,
     stopped: timedelta = timedelta(0),
@@ -88,7 +88,7 @@ class Sweep:
     def __init__(
         self,
         session: AsyncSession,
-        ctx: MeetingContext,
+        ctx: ServiceContext,
         config: NudgeConfig = DEFAULT_CONFIG,
         fallback_admins: Collection[int] = (),
         last_run: datetime | None = None,
@@ -385,13 +385,13 @@ class Sweep:
 
     async def _locales(self, chats: list[int]) -> dict[int, str]:
         default = self.ctx.default_locale
-        langs = await MeetingRepository(self.session).languages(c for c in chats if c > 0)
+        langs = await RecipientRepository(self.session).languages(c for c in chats if c > 0)
         return {c: pick_locale(*langs[c], default) if c in langs else default for c in chats}
 
 
 async def sweep(
     session: AsyncSession,
-    ctx: MeetingContext,
+    ctx: ServiceContext,
     config: NudgeConfig = DEFAULT_CONFIG,
     *,
     fallback_admins: Collection[int] = (),

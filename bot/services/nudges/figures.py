@@ -19,11 +19,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services.meetings.context import MeetingContext
+from bot.services.access.policy import Actor, admin_districts_of
+from bot.services.context import ServiceContext
 from bot.services.nudges.common import DEFAULT_CONFIG, NudgeConfig, NudgeError
 from bot.services.nudges.engine import is_due, open_obligations
 from bot.services.nudges.policies import load_policies
-from bot.services.policy import Actor, admin_districts_of
 from bot.services.vn_calendar import month_bounds
 from bot.services.vn_sort import vn_key
 from storage.models import NudgeEvent, NudgeTrack
@@ -126,7 +126,7 @@ def _outcome(track: NudgeTrack, events: list[NudgeEvent], into: Outcomes) -> Non
 
 async def nudge_figures(
     session: AsyncSession,
-    ctx: MeetingContext,
+    ctx: ServiceContext,
     district_id: int,
     start: datetime,
     end: datetime,
@@ -164,7 +164,7 @@ async def nudge_figures(
 
 
 async def figures_for(
-    session: AsyncSession, ctx: MeetingContext, actor: Actor, year: int, month: int
+    session: AsyncSession, ctx: ServiceContext, actor: Actor, year: int, month: int
 ) -> list[NudgeFigures]:
     """A committee admin's figures for one local month, per district they administer."""
     if not 1 <= month <= 12 or not 2000 <= year <= 2100:

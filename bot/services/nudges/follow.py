@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services.meetings.context import MeetingContext
+from bot.services.context import ServiceContext
 from bot.services.meetings.events import MeetingChanged, subscribe
 from bot.services.nudges.obligations import Status
 from bot.services.nudges.providers import (
@@ -41,7 +41,7 @@ async def keys_of_meeting(session: AsyncSession, meeting_id: int) -> list[str]:
 
 
 async def close_tracks(
-    session: AsyncSession, ctx: MeetingContext, meeting: Meeting, ev: MeetingChanged
+    session: AsyncSession, ctx: ServiceContext, meeting: Meeting, ev: MeetingChanged
 ) -> int:
     """End the open tracks of this meeting that are no longer owed; how many ended."""
     if ev.created:

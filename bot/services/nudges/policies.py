@@ -20,8 +20,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
+from bot.services.access.policy import Actor, admin_districts_of
 from bot.services.nudges.common import DEFAULT_CONFIG, NudgeConfig, NudgeError
-from bot.services.policy import Actor, admin_districts_of
 from bot.services.vn_calendar import VN_TZ, is_holiday, to_local
 from storage.models import NudgeSetting
 from storage.models.nudges import WAKING, NudgePolicy

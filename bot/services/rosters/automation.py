@@ -10,7 +10,7 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.services.meetings.context import MeetingContext
+from bot.services.context import ServiceContext
 from bot.services.rosters.common import DEFAULT_CONFIG, Quarter, RosterConfig
 from bot.services.rosters.notices import RosterNotices
 from bot.services.rosters.planning import ensure_programs, make_draft
@@ -24,13 +24,13 @@ class _MadeMeanwhile(Exception):
     """The draft appeared between the check and the solve: roll this group's work back."""
 
 
-def coming_quarter(ctx: MeetingContext) -> Quarter:
+def coming_quarter(ctx: ServiceContext) -> Quarter:
     return Quarter.of(ctx.today()).shift(1)
 
 
 async def make_due_drafts(
     factory: async_sessionmaker[AsyncSession],
-    ctx: MeetingContext,
+    ctx: ServiceContext,
     *,
     config: RosterConfig = DEFAULT_CONFIG,
 ) -> int:

@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.buttons.rosters import HandbackCb, OfferAct, OfferCb
 from bot.services import audit
-from bot.services.meetings.context import MeetingContext
-from bot.services.policy import Actor
+from bot.services.access.policy import Actor
+from bot.services.context import ServiceContext
 from bot.services.rosters.common import Quarter, RosterError, require_leader
 from bot.services.rosters.handover import (
     Scope,
@@ -85,7 +85,7 @@ async def _group_member(session: AsyncSession, scope: Scope, member_id: int) -> 
 
 
 async def offer_visit(
-    session: AsyncSession, ctx: MeetingContext, actor: Actor, visit_id: int, to_member_id: int
+    session: AsyncSession, ctx: ServiceContext, actor: Actor, visit_id: int, to_member_id: int
 ) -> RosterVisit:
     """The visitor asks a group mate to go instead; the visit waits for their answer."""
     scope = await own_visit(session, ctx, actor, visit_id)
@@ -133,7 +133,7 @@ async def offer_visit(
 
 
 async def answer_offer(
-    session: AsyncSession, ctx: MeetingContext, actor: Actor, visit_id: int, accept: bool
+    session: AsyncSession, ctx: ServiceContext, actor: Actor, visit_id: int, accept: bool
 ) -> RosterVisit:
     """The offered member takes the visit (a new visit is theirs, confirmed) or says no (it
     stays the visitor's). Returns the visit that now stands."""
@@ -190,7 +190,7 @@ async def answer_offer(
     return standing
 
 
-async def _propose(session: AsyncSession, ctx: MeetingContext, scope: Scope) -> Member | None:
+async def _propose(session: AsyncSession, ctx: ServiceContext, scope: Scope) -> Member | None:
     """The group mate who should take a handed-back visit: able to go by the hard rules, then
     the fewest visits this quarter, then the fewest recent visits to that branch (so branches
     see different faces), then the member code (a stable choice)."""
@@ -215,7 +215,7 @@ async def _propose(session: AsyncSession, ctx: MeetingContext, scope: Scope) -> 
 
 
 async def hand_back(
-    session: AsyncSession, ctx: MeetingContext, actor: Actor, visit_id: int
+    session: AsyncSession, ctx: ServiceContext, actor: Actor, visit_id: int
 ) -> Proposal:
     """The visitor cannot go: the visit waits (RETURNED) for the leader to confirm who
     takes it, and the leader is told whom the rules propose (or that nobody can go)."""
@@ -260,7 +260,7 @@ async def hand_back(
 
 
 async def confirm_handback(
-    session: AsyncSession, ctx: MeetingContext, actor: Actor, visit_id: int, member_id: int
+    session: AsyncSession, ctx: ServiceContext, actor: Actor, visit_id: int, member_id: int
 ) -> RosterVisit:
     """The leader gives a handed-back visit to `member_id` (the proposal or their own pick)."""
     repo = RosterRepository(session)

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.services.meetings.context import MeetingContext
+from bot.services.context import ServiceContext
 from bot.services.rosters import presentation as p
 from bot.services.rosters.common import (
     DEFAULT_CONFIG,
@@ -30,7 +30,7 @@ from storage.repositories.rosters import RosterRepository
 
 async def plan_report(
     factory: async_sessionmaker[AsyncSession],
-    ctx: MeetingContext,
+    ctx: ServiceContext,
     quarter: Quarter,
     district_code: str | None,
     *,

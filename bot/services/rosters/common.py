@@ -9,7 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.inputs import typed_quarter
-from bot.services.policy import Actor, Refused
+from bot.services.access.policy import Actor, Refused
 from bot.services.vn_calendar import VN_TZ, format_quarter, quarter_bounds, quarter_months
 from storage.models import WorkingGroup
 

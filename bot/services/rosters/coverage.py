@@ -24,8 +24,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.inputs import typed_year
-from bot.services.meetings.context import MeetingContext
-from bot.services.policy import Actor
+from bot.services.access.policy import Actor
+from bot.services.context import ServiceContext
 from bot.services.rosters.common import YEAR_MAX, YEAR_MIN, Quarter, RosterError
 from bot.services.rosters.inputs import program_branches
 from bot.services.vn_calendar import VN_TZ
@@ -250,7 +250,7 @@ def require_coverage(actor: Actor) -> None:
 
 
 async def coverage_for(
-    session: AsyncSession, ctx: MeetingContext, actor: Actor, year: int, quarter: int | None
+    session: AsyncSession, ctx: ServiceContext, actor: Actor, year: int, quarter: int | None
 ) -> list[Coverage]:
     """What this person may see: committee admins their whole district(s), a group leader
     their own group; anyone else is refused."""

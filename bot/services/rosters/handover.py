@@ -12,7 +12,7 @@ roster was solved count too), so a change can never make a roster the solver wou
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from html import escape
@@ -20,14 +20,14 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services.meetings.context import MeetingContext
-from bot.services.policy import Actor
+from bot.services.access.policy import Actor
+from bot.services.context import ServiceContext
 from bot.services.rosters import presentation as p
 from bot.services.rosters.common import RosterError
 from bot.services.rosters.notices import RosterNotices
 from bot.services.vn_calendar import to_local
 from storage.models import Branch, Member, Roster, RosterVisit, VisitProgram, WorkingGroup
-from storage.models.rosters import RosterStatus, VisitStatus
+from storage.models.rosters import LIVE_VISIT_STATUSES, RosterStatus, VisitStatus
 from storage.repositories.meetings import MeetingRepository
 from storage.repositories.rosters import RosterRepository
 
@@ -68,30 +68,56 @@ def member_ids(actor: Actor) -> set[int]:
     return {m.member_id for m in actor.memberships}
 
 
+async def own_live_visit(
+    session: AsyncSession,
+    actor: Actor,
+    visit_id: int,
+    *,
+    now: datetime | None,
+    statuses: Collection[VisitStatus] = LIVE_VISIT_STATUSES,
+    lock: bool = False,
+    unpublished: str = "roster.not_your_visit",
+) -> tuple[RosterVisit, Roster]:
+    """The visit behind a button, if it is the presser's own, still standing and of a
+    published roster, and (given `now`) not yet started: an id from a button is never trusted.
+
+    Every press on a visit (confirm, pass on, hand back, report, back to its roster) asks the
+    same question, so it is answered here once. A visit not theirs, forged, or in another
+    state than `statuses` (dropped: no longer anyone's) reads as "not yours"; the caller
+    narrows `statuses` to what its act needs, and locks (`lock`) the visit it will change. A
+    draft's visit is refused with `unpublished` (the pass-on says so plainly, the other acts
+    treat it as not theirs)."""
+    repo = RosterRepository(session)
+    visit = await repo.visit(visit_id, for_update=lock)
+    if visit is None or visit.visitor_member_id not in member_ids(actor):
+        raise RosterError("roster.not_your_visit")
+    if visit.status not in statuses:
+        raise RosterError("roster.not_your_visit")
+    roster = await repo.roster(visit.roster_id)
+    if roster is None or roster.status != RosterStatus.PUBLISHED:
+        raise RosterError(unpublished)
+    if now is not None and visit.starts_at <= now:
+        raise RosterError("roster.visit_started")
+    return visit, roster
+
+
 async def own_visit(
-    session: AsyncSession, ctx: MeetingContext, actor: Actor, visit_id: int
+    session: AsyncSession, ctx: ServiceContext, actor: Actor, visit_id: int
 ) -> Scope:
     """The actor's own live, published, not yet started visit they may give away (locked).
 
-    A dropped visit is no longer anyone's, so it reads as "not yours" like a forged id."""
-    visit = await RosterRepository(session).visit(visit_id, for_update=True)
-    if visit is None or visit.visitor_member_id not in member_ids(actor):
-        raise RosterError("roster.not_your_visit")
-    if visit.status == VisitStatus.DROPPED:
-        raise RosterError("roster.not_your_visit")
-    scope = await scope_of(session, visit)
-    if scope.roster.status != RosterStatus.PUBLISHED:
-        raise RosterError("roster.not_published")
-    if visit.starts_at <= ctx.now():
-        raise RosterError("roster.visit_started")
+    One already on offer or handed back is theirs but busy: said so, not "not yours"."""
+    visit, _ = await own_live_visit(
+        session, actor, visit_id, now=ctx.now(), lock=True, unpublished="roster.not_published"
+    )
     if visit.status not in HANDED:
         raise RosterError("roster.visit_in_change")
-    return scope
+    return await scope_of(session, visit)
 
 
 async def cannot_go(
     session: AsyncSession,
-    ctx: MeetingContext,
+    ctx: ServiceContext,
     scope: Scope,
     member: Member,
     *,
@@ -164,7 +190,7 @@ class Teller:
     """Private messages about visits, worded in each reader's language (the date's weekday
     too, so the parameters are built per locale, unlike `RosterNotices.tell`)."""
 
-    def __init__(self, session: AsyncSession, ctx: MeetingContext) -> None:
+    def __init__(self, session: AsyncSession, ctx: ServiceContext) -> None:
         self.session, self.ctx = session, ctx
         self.notices = RosterNotices(session, ctx)
         self.repo = RosterRepository(session)

@@ -17,10 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.buttons.rosters import MoveAct, MoveCb
 from bot.services import audit
-from bot.services.meetings.context import MeetingContext
+from bot.services.access.policy import LEADER_ROLES, Actor
+from bot.services.context import ServiceContext
 from bot.services.meetings.plan import new_regular, rule_slot
 from bot.services.meetings.schedule import reschedule_meeting
-from bot.services.policy import LEADER_ROLES, Actor
 from bot.services.rosters import presentation as p
 from bot.services.rosters.common import Quarter, RosterError, require_leader
 from bot.services.rosters.handover import Teller
@@ -48,7 +48,7 @@ def _snapshot(req: MoveRequest) -> dict[str, Any]:
 
 async def request_move(
     session: AsyncSession,
-    ctx: MeetingContext,
+    ctx: ServiceContext,
     actor: Actor,
     roster_id: int,
     version: int,
@@ -118,7 +118,7 @@ async def request_move(
 
 
 async def _ask(
-    ctx: MeetingContext,
+    ctx: ServiceContext,
     tell: Teller,
     req: MoveRequest,
     group: WorkingGroup,
@@ -159,7 +159,7 @@ def _answers_for(actor: Actor, branch: Branch) -> bool:
 
 
 async def answer_move(
-    session: AsyncSession, ctx: MeetingContext, actor: Actor, request_id: int, accept: bool
+    session: AsyncSession, ctx: ServiceContext, actor: Actor, request_id: int, accept: bool
 ) -> MoveRequest:
     """The branch's secretary agrees (the meeting moves, the draft is made again) or not."""
     repo = RosterRepository(session)
@@ -209,7 +209,7 @@ async def answer_move(
 
 
 async def _move_meeting(
-    session: AsyncSession, ctx: MeetingContext, actor: Actor, req: MoveRequest, branch: Branch
+    session: AsyncSession, ctx: ServiceContext, actor: Actor, req: MoveRequest, branch: Branch
 ) -> None:
     """Move the month's meeting the ordinary way, or plan it at the new time if the plan job
     has not reached that month (the secretary keeps it: not the rule's, so a rule change
@@ -249,7 +249,7 @@ async def _move_meeting(
 
 
 async def _redraft_to_leader(
-    session: AsyncSession, ctx: MeetingContext, roster: Roster, group: WorkingGroup
+    session: AsyncSession, ctx: ServiceContext, roster: Roster, group: WorkingGroup
 ) -> None:
     view = await load_view(session, roster)
     await RosterNotices(session, ctx).draft_to_leader(

@@ -15,12 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.buttons.rosters import ConfirmCb, RosterAct, RosterCb
 from bot.i18n import pick_locale
 from bot.outbox import OutboxKind, OutboxMessage, enqueue
-from bot.services.meetings.context import MeetingContext
+from bot.services.context import ServiceContext
 from bot.services.rosters import presentation as p
 from bot.services.rosters.common import Quarter
 from bot.services.rosters.files import XLSX_MIME, VisitRow, roster_workbook, visits_ics
 from storage.models import Branch, Member, Roster, RosterVisit, WorkingGroup
-from storage.repositories.meetings import MeetingRepository
+from storage.repositories.recipients import RecipientRepository
 from storage.repositories.rosters import RosterRepository
 
 ORIGIN = "roster"
@@ -28,23 +28,23 @@ __all__ = ["XLSX_MIME", "RosterNotices"]
 
 
 class RosterNotices:
-    def __init__(self, session: AsyncSession, ctx: MeetingContext) -> None:
+    def __init__(self, session: AsyncSession, ctx: ServiceContext) -> None:
         self.session = session
         self.ctx = ctx
         self.repo = RosterRepository(session)
-        self.meetings = MeetingRepository(session)
+        self.recipients = RecipientRepository(session)
         self.queued = 0
 
     async def locales_of(self, chat_ids: Iterable[int]) -> dict[int, str]:
         chats = set(chat_ids)
         default = self.ctx.default_locale
-        langs = await self.meetings.languages(c for c in chats if c > 0)
+        langs = await self.recipients.languages(c for c in chats if c > 0)
         return {c: pick_locale(*langs[c], default) if c in langs else default for c in chats}
 
     async def reachable(self, members: Iterable[Member]) -> dict[int, int]:
         """member id -> telegram id, for members the bot can write to in private."""
         linked = {m.id: m.telegram_id for m in members if m.telegram_id}
-        ok = await self.meetings.reachable_telegram_ids(linked.values())
+        ok = await self.recipients.reachable_telegram_ids(linked.values())
         return {mid: tid for mid, tid in linked.items() if tid in ok}
 
     async def send(

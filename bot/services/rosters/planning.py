@@ -16,9 +16,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import audit
-from bot.services.meetings.context import MeetingContext
+from bot.services.access.policy import Actor
+from bot.services.context import ServiceContext
 from bot.services.meetings.plan import new_regular, rule_slot
-from bot.services.policy import Actor
 from bot.services.rosters.common import (
     DEFAULT_CONFIG,
     Quarter,
@@ -116,7 +116,7 @@ async def _helpers(
 
 async def make_draft(
     session: AsyncSession,
-    ctx: MeetingContext,
+    ctx: ServiceContext,
     program: VisitProgram,
     quarter: Quarter,
     *,
@@ -241,7 +241,7 @@ async def make_draft(
     return Draft(roster, inp, solution)
 
 
-async def ensure_meetings(session: AsyncSession, ctx: MeetingContext, roster: Roster) -> None:
+async def ensure_meetings(session: AsyncSession, ctx: ServiceContext, roster: Roster) -> None:
     """Tie every visit to its regular meeting, planning the month's meeting from the rule when
     the plan job has not reached it yet (a visit needs a meeting to remind about)."""
     repo = RosterRepository(session)

@@ -13,8 +13,8 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.outbox import OutboxKind, OutboxMessage, enqueue, send_moment
+from bot.services.context import ServiceContext
 from bot.services.meetings import presentation as mp
-from bot.services.meetings.context import MeetingContext
 from bot.services.meetings.notices import reminder_latest
 from bot.services.meetings.reminders import OFFSETS, record_notice
 from bot.services.rosters.notices import RosterNotices
@@ -25,7 +25,7 @@ from storage.repositories.rosters import RosterRepository
 LEAD = OFFSETS[NoticeKind.VISITOR_24H]
 
 
-async def visitor_reminders(session: AsyncSession, ctx: MeetingContext) -> int:
+async def visitor_reminders(session: AsyncSession, ctx: ServiceContext) -> int:
     """Queue the visitor reminders due now; how many were queued."""
     now = ctx.now()
     repo = RosterRepository(session)

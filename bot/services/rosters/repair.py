@@ -19,7 +19,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import audit
-from bot.services.meetings.context import MeetingContext
+from bot.services.context import ServiceContext
 from bot.services.meetings.events import MeetingChanged, subscribe
 from bot.services.rosters.common import DEFAULT_CONFIG, Quarter, RosterConfig
 from bot.services.rosters.handover import Scope, Teller, cannot_go, drop, scope_of
@@ -55,7 +55,7 @@ class _Outcome:
 
 async def repair_after_change(
     session: AsyncSession,
-    ctx: MeetingContext,
+    ctx: ServiceContext,
     meeting_id: int,
     *,
     config: RosterConfig = DEFAULT_CONFIG,
@@ -120,7 +120,7 @@ async def repair_after_change(
 
 
 async def follow_meeting(
-    session: AsyncSession, ctx: MeetingContext, meeting: Meeting, ev: MeetingChanged
+    session: AsyncSession, ctx: ServiceContext, meeting: Meeting, ev: MeetingChanged
 ) -> Repair | None:
     """The meeting-changed hook: whatever path moved or cancelled a meeting (`/schedule` at
     another time, `/reschedule`, `/cancel`, a move request, a rule change), the published
@@ -146,7 +146,7 @@ def _slot_of(visit: RosterVisit, inp: ProgramInput) -> str | None:
 
 
 async def _resolve(
-    session: AsyncSession, ctx: MeetingContext, scope: Scope, config: RosterConfig
+    session: AsyncSession, ctx: ServiceContext, scope: Scope, config: RosterConfig
 ) -> _Outcome:
     """Solve the roster's quarter again from its live visits; apply only the difference."""
     repo = RosterRepository(session)

@@ -13,8 +13,8 @@ from datetime import date, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import audit
-from bot.services.meetings.context import MeetingContext
-from bot.services.policy import Actor
+from bot.services.access.policy import Actor
+from bot.services.context import ServiceContext
 from bot.services.rosters import presentation as p
 from bot.services.rosters.common import (
     DEFAULT_CONFIG,
@@ -26,7 +26,7 @@ from bot.services.rosters.common import (
     require_leader,
     sits_in_group,
 )
-from bot.services.rosters.handover import cannot_go, scope_of
+from bot.services.rosters.handover import HANDED, cannot_go, own_live_visit, scope_of
 from bot.services.rosters.notices import RosterNotices
 from bot.services.rosters.planning import ensure_meetings, ensure_programs, make_draft
 from bot.services.vn_calendar import to_local
@@ -77,7 +77,7 @@ async def load_view(session: AsyncSession, roster: Roster) -> RosterView:
     )
 
 
-def review_text(ctx: MeetingContext, locale: str, view: RosterView) -> str:
+def review_text(ctx: ServiceContext, locale: str, view: RosterView) -> str:
     """Title, coverage figures, the table, then why some branches stay uncovered."""
     i18n, tz = ctx.i18n, ctx.tz
     roster = view.roster
@@ -170,7 +170,7 @@ async def group_of(session: AsyncSession, roster: Roster) -> WorkingGroup:
 
 async def regenerate(
     session: AsyncSession,
-    ctx: MeetingContext,
+    ctx: ServiceContext,
     actor: Actor | None,
     roster_id: int,
     version: int | None,
@@ -191,7 +191,7 @@ async def regenerate(
 
 async def draft_for_group(
     session: AsyncSession,
-    ctx: MeetingContext,
+    ctx: ServiceContext,
     actor: Actor | None,
     group: WorkingGroup,
     quarter: Quarter,
@@ -239,7 +239,7 @@ async def publishable(
 
 async def publish(
     session: AsyncSession,
-    ctx: MeetingContext,
+    ctx: ServiceContext,
     actor: Actor | None,
     roster_id: int,
     version: int | None,
@@ -288,7 +288,7 @@ async def publish(
 
 
 async def confirm_visits(
-    session: AsyncSession, ctx: MeetingContext, actor: Actor, roster_id: int
+    session: AsyncSession, ctx: ServiceContext, actor: Actor, roster_id: int
 ) -> int:
     """The visitor's Xác nhận: confirms their own live visits of the roster; how many."""
     roster = await RosterRepository(session).roster(roster_id)
@@ -330,23 +330,14 @@ class Confirmed:
 
 
 async def confirm_visit(
-    session: AsyncSession, ctx: MeetingContext, actor: Actor, visit_id: int
+    session: AsyncSession, ctx: ServiceContext, actor: Actor, visit_id: int
 ) -> Confirmed:
     """Xác nhận under a nudge: confirms that one visit of the person's, never their others
     (a nudge names one branch and day). A visit already confirmed stays so; one given away,
     dropped, started or of an unpublished roster is refused."""
-    repo = RosterRepository(session)
-    visit = await repo.visit(visit_id, for_update=True)
-    mine = {m.member_id for m in actor.memberships}
-    if visit is None or visit.visitor_member_id not in mine:
-        raise RosterError("roster.not_your_visit")
-    if visit.status not in (VisitStatus.ASSIGNED, VisitStatus.CONFIRMED):
-        raise RosterError("roster.not_your_visit")
-    roster = await repo.roster(visit.roster_id)
-    if roster is None or roster.status != RosterStatus.PUBLISHED:
-        raise RosterError("roster.not_found")
-    if visit.starts_at <= ctx.now():
-        raise RosterError("roster.visit_started")
+    visit, _ = await own_live_visit(
+        session, actor, visit_id, now=ctx.now(), statuses=HANDED, lock=True
+    )
     if visit.status == VisitStatus.ASSIGNED:
         visit.status = VisitStatus.CONFIRMED
         visit.confirmed_at = ctx.now()
@@ -360,7 +351,7 @@ async def confirm_visit(
             before={"status": VisitStatus.ASSIGNED},
             after={"status": visit.status},
         )
-    branch = (await repo.branches([visit.branch_id]))[visit.branch_id]
+    branch = (await RosterRepository(session).branches([visit.branch_id]))[visit.branch_id]
     return Confirmed(visit, branch)
 
 
@@ -380,40 +371,26 @@ class Mate:
 
 async def visit_roster(session: AsyncSession, actor: Actor, visit_id: int) -> RosterView:
     """The published roster of one's own visit (Quay lại from the pass-on picker); anyone
-    else's visit (a forged id) is refused."""
-    repo = RosterRepository(session)
-    visit = await repo.visit(visit_id)
-    mine = {m.member_id for m in actor.memberships}
-    if visit is None or visit.visitor_member_id not in mine:
-        raise RosterError("roster.not_your_visit")
-    roster = await repo.roster(visit.roster_id)
-    if roster is None or roster.status != RosterStatus.PUBLISHED:
-        raise RosterError("roster.not_your_visit")
+    else's visit (a forged id) is refused. Any state of it will do: going back to the roster
+    changes nothing, and one given away meanwhile still shows the roster it was on."""
+    _, roster = await own_live_visit(
+        session, actor, visit_id, now=None, statuses=frozenset(VisitStatus)
+    )
     return await load_view(session, roster)
 
 
 UNREACHABLE = "unreachable"  # no private chat with the Trợ lý: the question could not reach them
 
 
-async def own_visit(
-    session: AsyncSession, ctx: MeetingContext, actor: Actor, visit_id: int
+async def pass_on_choices(
+    session: AsyncSession, ctx: ServiceContext, actor: Actor, visit_id: int
 ) -> tuple[RosterVisit, Branch, list[Mate]]:
     """The actor's live published visit with its branch and the group mates it could be
     offered to, each with why they cannot take it that day (the rules an offer checks: their
     own branch, a busy day, another visit too close, the quarter's cap, no private chat); free
     ones first, in Vietnamese order. Anyone else's visit (a forged id) is refused."""
+    visit, _ = await own_live_visit(session, actor, visit_id, now=ctx.now(), statuses=HANDED)
     repo = RosterRepository(session)
-    visit = await repo.visit(visit_id)
-    mine = {m.member_id for m in actor.memberships}
-    if visit is None or visit.visitor_member_id not in mine:
-        raise RosterError("roster.not_your_visit")
-    if visit.status not in (VisitStatus.ASSIGNED, VisitStatus.CONFIRMED):
-        raise RosterError("roster.not_your_visit")
-    roster = await repo.roster(visit.roster_id)
-    if roster is None or roster.status != RosterStatus.PUBLISHED:
-        raise RosterError("roster.not_your_visit")
-    if visit.starts_at <= ctx.now():
-        raise RosterError("roster.visit_started")
     scope = await scope_of(session, visit)
     branch = (await repo.branches([visit.branch_id]))[visit.branch_id]
     others = [
@@ -431,14 +408,14 @@ async def own_visit(
     return visit, branch, [m for m in mates if m.why is None] + [m for m in mates if m.why]
 
 
-def offered_quarters(ctx: MeetingContext) -> list[Quarter]:
+def offered_quarters(ctx: ServiceContext) -> list[Quarter]:
     """The quarters /roster offers as buttons: this one and the coming one (a past quarter,
     whose visits are over, is never offered)."""
     current = Quarter.of(ctx.today())
     return [current, current.shift(1)]
 
 
-def offered_quarter(ctx: MeetingContext, year: int, quarter: int) -> Quarter:
+def offered_quarter(ctx: ServiceContext, year: int, quarter: int) -> Quarter:
     """A period button names a quarter: only an offered one is taken (data can be forged)."""
     for q in offered_quarters(ctx):
         if (q.year, q.quarter) == (year, quarter):
@@ -446,7 +423,7 @@ def offered_quarter(ctx: MeetingContext, year: int, quarter: int) -> Quarter:
     raise RosterError("roster.quarter_not_offered")
 
 
-def default_quarter(ctx: MeetingContext, config: RosterConfig = DEFAULT_CONFIG) -> Quarter:
+def default_quarter(ctx: ServiceContext, config: RosterConfig = DEFAULT_CONFIG) -> Quarter:
     """The coming quarter once its draft is due or once the current quarter's first month is
     over (its visits are then partly over: nothing is drafted or published for them), else the
     current one. Another quarter is named explicitly (`/roster 2026-Q4`)."""

@@ -21,8 +21,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import audit
-from bot.services.meetings.context import MeetingContext
-from bot.services.policy import Actor
+from bot.services.access.policy import Actor
+from bot.services.context import ServiceContext
 from bot.services.rosters.common import (
     DEFAULT_CONFIG,
     NOTE_MAX,
@@ -32,11 +32,11 @@ from bot.services.rosters.common import (
     RosterConfig,
     RosterError,
 )
-from bot.services.rosters.handover import Teller, scope_of
+from bot.services.rosters.handover import Teller, own_live_visit, scope_of
 from bot.services.rosters.notices import RosterNotices
 from bot.services.vn_calendar import VN_TZ, to_local
 from storage.models import Branch, Meeting, RosterVisit, VisitReport
-from storage.models.rosters import LIVE_VISIT_STATUSES, RosterStatus, VisitQuality
+from storage.models.rosters import VisitQuality
 from storage.repositories.access import AccessRepository
 from storage.repositories.meetings import MeetingRepository
 from storage.repositories.rosters import RosterRepository
@@ -44,18 +44,17 @@ from storage.repositories.rosters import RosterRepository
 # C0 and C1 control characters except tab and newline: a NUL breaks PostgreSQL text, the others
 # only hide text from the person reading it.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_LIVE = LIVE_VISIT_STATUSES
 
 
 # Busy days ------------------------------------------------------------------------------------
 
 
-def busy_quarter(ctx: MeetingContext) -> Quarter:
+def busy_quarter(ctx: ServiceContext) -> Quarter:
     """The quarter /busy opens on: the coming one, whose draft the busy days still shape."""
     return Quarter.of(ctx.today()).shift(1)
 
 
-def busy_range(ctx: MeetingContext) -> tuple[date, date]:
+def busy_range(ctx: ServiceContext) -> tuple[date, date]:
     """Days a person may mark: from today to the end of the coming quarter. Past days change
     nothing, and later quarters are too far for anyone to know."""
     return ctx.today(), busy_quarter(ctx).last_day
@@ -77,7 +76,7 @@ async def _seated_members(session: AsyncSession, actor: Actor) -> dict[int, int]
 
 
 async def busy_days(
-    session: AsyncSession, ctx: MeetingContext, actor: Actor, quarter: Quarter
+    session: AsyncSession, ctx: ServiceContext, actor: Actor, quarter: Quarter
 ) -> tuple[Quarter, set[date]]:
     """The quarter shown (a quarter outside the editable ones falls back to the coming one, so
     an old button never opens a calendar nobody may change) and the person's busy days in it."""
@@ -90,7 +89,7 @@ async def busy_days(
 
 
 async def toggle_busy(
-    session: AsyncSession, ctx: MeetingContext, actor: Actor, day: date, busy: bool | None = None
+    session: AsyncSession, ctx: ServiceContext, actor: Actor, day: date, busy: bool | None = None
 ) -> bool:
     """Mark or unmark `day` for every rostered member row of the person (`busy`: set it so,
     as `/busy DD/MM/YYYY` does; None: the other way round); True = now busy."""
@@ -130,7 +129,7 @@ class BusyChange:
 
 
 async def mark_busy(
-    session: AsyncSession, ctx: MeetingContext, actor: Actor, day: date
+    session: AsyncSession, ctx: ServiceContext, actor: Actor, day: date
 ) -> BusyChange:
     """Toggle `day`; a busy day on one's own published visit is a conflict said out loud: the
     leader hears of it at once (not at the next nudge, which would ask to confirm that very
@@ -189,7 +188,7 @@ def reportable(visit: RosterVisit, now: datetime, config: RosterConfig = DEFAULT
 
 async def my_visits(
     session: AsyncSession,
-    ctx: MeetingContext,
+    ctx: ServiceContext,
     actor: Actor,
     *,
     reportable_only: bool = False,
@@ -261,23 +260,9 @@ def _checked(data: VisitReportInput) -> tuple[str, list[str]]:
     return note, proposals
 
 
-async def _own_visit(session: AsyncSession, actor: Actor, visit_id: int) -> RosterVisit:
-    """The visit, locked, if it is the person's live visit of a published roster: an id from a
-    button is never trusted."""
-    repo = RosterRepository(session)
-    visit = await repo.visit(visit_id, for_update=True)
-    mine = set(_member_ids(actor))
-    if visit is None or visit.visitor_member_id not in mine or visit.status not in _LIVE:
-        raise RosterError("roster.not_your_visit")
-    roster = await repo.roster(visit.roster_id)
-    if roster is None or roster.status != RosterStatus.PUBLISHED:
-        raise RosterError("roster.not_your_visit")
-    return visit
-
-
 async def submit_visit_report(
     session: AsyncSession,
-    ctx: MeetingContext,
+    ctx: ServiceContext,
     actor: Actor,
     visit_id: int,
     data: VisitReportInput,
@@ -285,7 +270,9 @@ async def submit_visit_report(
     config: RosterConfig = DEFAULT_CONFIG,
 ) -> VisitReport:
     """File the report of one's own visit, once, from its start to `report_days` after."""
-    visit = await _own_visit(session, actor, visit_id)
+    # Any live visit (one on offer too: it was theirs when they went), started or not (the
+    # report follows the meeting), locked against a second report.
+    visit, _ = await own_live_visit(session, actor, visit_id, now=None, lock=True)
     now = ctx.now()
     repo = RosterRepository(session)
     if now < visit.starts_at:
@@ -330,7 +317,7 @@ async def submit_visit_report(
 
 async def _tell_leader(
     session: AsyncSession,
-    ctx: MeetingContext,
+    ctx: ServiceContext,
     visit: RosterVisit,
     outcome: str,
     proposals: list[str],

@@ -24,8 +24,16 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import audit
+from bot.services.access.policy import (
+    Action,
+    Actor,
+    Refused,
+    Target,
+    load_actor,
+    menu_roles,
+    require,
+)
 from bot.services.phones import try_normalize_phone
-from bot.services.policy import Action, Actor, Refused, Target, load_actor, menu_roles, require
 from storage.models import Invite, Member
 from storage.repositories.access import AccessRepository
 

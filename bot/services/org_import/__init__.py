@@ -2,8 +2,8 @@
 groups, in one transaction.
 
 Entry points and the operator's report live here; reading and validating the files is in
-:mod:`bot.services.org_import_read`, the tables as data in :mod:`bot.services.org_import_tables`
-and the one table-driven upsert (load, diff, write, audit) in :mod:`bot.services.org_import_write`.
+:mod:`bot.services.org_import.read`, the tables as data in :mod:`bot.services.org_import.tables`
+and the one table-driven upsert (load, diff, write, audit) in :mod:`bot.services.org_import.write`.
 
 Nothing is ever deleted: a row missing from the import is deactivated, and only within the
 districts the import contains, so one district's file never touches another district.
@@ -26,11 +26,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import SystemClock
 from bot.i18n import create_i18n
-from bot.services.meetings.context import MeetingContext
+from bot.services.context import ServiceContext
 from bot.services.meetings.plan import replan_from_rule
-from bot.services.org_import_read import OrgData, read_source, validate
-from bot.services.org_import_tables import ENTITY_TABLES, LINK_TABLES, TableChanges
-from bot.services.org_import_write import OrgWriter, Progress, QuietProgress
+from bot.services.org_import.read import OrgData, read_source, validate
+from bot.services.org_import.tables import ENTITY_TABLES, LINK_TABLES, TableChanges
+from bot.services.org_import.write import OrgWriter, Progress, QuietProgress
 from bot.services.rosters.planning import ensure_programs
 from storage.models import Branch
 
@@ -106,7 +106,7 @@ async def apply_org(
     *,
     dry_run: bool = False,
     progress: Progress | None = None,
-    ctx: MeetingContext | None = None,
+    ctx: ServiceContext | None = None,
 ) -> ImportReport:
     """Upsert validated data in the caller's transaction; with `dry_run` only compute. A
     branch whose rule changed has its planned meetings replanned (through the meeting-changed
@@ -192,12 +192,12 @@ async def _write_admins_and_programs(session: AsyncSession, data: OrgData) -> No
     await session.flush()
 
 
-def _default_ctx() -> MeetingContext:
-    return MeetingContext(SystemClock(), create_i18n())
+def _default_ctx() -> ServiceContext:
+    return ServiceContext(SystemClock(), create_i18n())
 
 
 async def _replan_changed_rules(
-    session: AsyncSession, changes: TableChanges | None, ctx: MeetingContext
+    session: AsyncSession, changes: TableChanges | None, ctx: ServiceContext
 ) -> None:
     """Updated or reactivated branches: their planned meetings follow the imported rule."""
     codes = [] if changes is None else [*changes.updated, *changes.moved, *changes.reactivated]

@@ -1,8 +1,10 @@
-"""What a meeting use case needs besides the database: the time, and how to word its notices.
+"""What every use case needs besides the database: the time, and how to word its notices.
 
-Every use case that changes a meeting queues the messages it causes itself, so it must be able
-to render them: the catalogs, the language groups are written in, and the local zone. Handlers
-and jobs build one from the settings; tests build one with a fake clock.
+Use cases of every feature (meetings, rosters, broadcasts, feedback, nudges, imports) queue the
+messages they cause themselves, so each must be able to render them: the catalogs, the
+language groups are written in, and the local zone. It lives beside the features, not inside
+one of them, because none owns it. The dispatcher makes one and hands it to handlers as `ctx`;
+jobs read it from `JobContext.services`; tests build one with a fake clock.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from bot.services.vn_calendar import VN_TZ, to_local
 
 
 @dataclass(frozen=True)
-class MeetingContext:
+class ServiceContext:
     clock: Clock
     i18n: CatalogI18n
     default_locale: str = "vi"  # groups read the bot's default language

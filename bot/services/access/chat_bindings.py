@@ -15,8 +15,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import CatalogI18n
-from bot.services import access_notices, audit
-from bot.services.link_targets import TargetInfo, describe
+from bot.services import audit
+from bot.services.access import notices as access_notices
+from bot.services.access.link_targets import TargetInfo, describe
 from storage.models import ChatBinding
 from storage.repositories.access import AccessRepository
 

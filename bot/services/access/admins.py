@@ -17,7 +17,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import audit
-from bot.services.policy import (
+from bot.services.access.policy import (
     Action,
     Actor,
     Refused,

@@ -1,5 +1,5 @@
 """What a group chat can be linked to (a branch, unit, working group or the committee), and
-how it is named: the targets of `bot.services.linking` and `bot.services.chat_bindings`."""
+how it is named: the targets of `linking` and `chat_bindings` (beside it in this package)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services.policy import Actor, Target
+from bot.services.access.policy import Actor, Target
 from storage.models.org import TargetType
 from storage.repositories.access import AccessRepository
 

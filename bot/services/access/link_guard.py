@@ -25,9 +25,9 @@ from html import escape
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import CatalogI18n
-from bot.services import access_notices
-from bot.services.access_notices import local_time
-from bot.services.policy import Refused
+from bot.services.access import notices as access_notices
+from bot.services.access.notices import local_time
+from bot.services.access.policy import Refused
 from storage.repositories.access import AccessRepository
 
 WINDOW = timedelta(minutes=10)

@@ -3,7 +3,7 @@ what the import reports about each (`TableChanges`).
 
 Units, branches, members and working groups differ only in their columns, the one column that
 names another row by code, and a few table rules, so each is a small `EntityTable` spec and
-:mod:`bot.services.org_import_write` loads, diffs, writes and audits them all the same way.
+:mod:`bot.services.org_import.write` loads, diffs, writes and audits them all the same way.
 Working-group links are plain association rows, described by `LinkTable`.
 """
 
@@ -17,7 +17,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy import Table
 
-from bot.services.org_import_read import (
+from bot.services.org_import.read import (
     BranchRow,
     MemberRow,
     OrgData,

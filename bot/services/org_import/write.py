@@ -21,8 +21,8 @@ from sqlalchemy import and_, bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.audit import record_many
-from bot.services.org_import_read import OrgData
-from bot.services.org_import_tables import (
+from bot.services.org_import.read import OrgData
+from bot.services.org_import.tables import (
     CHANGE_KINDS,
     ENTITY_TABLES,
     LINK_TABLES,

@@ -11,8 +11,8 @@ Decisions:
   which case the chat is re-pointed. So a stranger's valid code can never hijack a group.
 * Linking a chat to the target it is already bound to changes nothing and keeps the code.
 * Wrong codes are counted and, repeated, slowed then refused for a while
-  (`bot.services.link_guard`); a wrong code never costs a getChatMember call.
-* The bot's own life in the group (removed, upgraded) is `bot.services.chat_bindings`.
+  (`bot.services.access.link_guard`); a wrong code never costs a getChatMember call.
+* The bot's own life in the group (removed, upgraded) is `bot.services.access.chat_bindings`.
 """
 
 from __future__ import annotations
@@ -28,11 +28,18 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import CatalogI18n
-from bot.services import audit, link_guard
-from bot.services.access_notices import local_time
-from bot.services.chat_bindings import binding_of, bot_removed, chat_migrated, snapshot, unbind
-from bot.services.link_targets import TargetInfo, describe, own_targets, resolve_code_spec
-from bot.services.policy import Action, Actor, Refused, can, require
+from bot.services import audit
+from bot.services.access import link_guard
+from bot.services.access.chat_bindings import (
+    binding_of,
+    bot_removed,
+    chat_migrated,
+    snapshot,
+    unbind,
+)
+from bot.services.access.link_targets import TargetInfo, describe, own_targets, resolve_code_spec
+from bot.services.access.notices import local_time
+from bot.services.access.policy import Action, Actor, Refused, can, require
 from bot.services.vn_calendar import VN_TZ
 from storage.models import ChatBinding, LinkCode
 from storage.repositories.access import AccessRepository
