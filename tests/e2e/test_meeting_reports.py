@@ -14,7 +14,9 @@ import icalendar
 import time_machine
 from sqlalchemy import func, select
 
+from bot.app.jobs.meetings import plan_job
 from bot.clock import SystemClock
+from bot.scheduler import JobContext
 from bot.services import meetings as svc
 from bot.services.access.policy import load_actor
 from bot.services.context import ServiceContext
@@ -74,6 +76,11 @@ async def _setup(env: BotEnv) -> o.Org:
             ]
         )
     return org
+
+
+def _job_ctx(env: BotEnv) -> JobContext:
+    jobs = next(c for c in env.app.components if c.name == "scheduler-jobs")
+    return jobs.ctx  # type: ignore[attr-defined, no-any-return]
 
 
 def _ctx(env: BotEnv) -> ServiceContext:
@@ -271,6 +278,9 @@ async def test_report_story_with_minutes_correction_and_refusals(bot_env: BotEnv
 
         # After the 7-day window: refused, no third version.
         tm.move_to(local(2026, 12, 13, 9))
+        # January's meeting is planned by the plan job: run it rather than hope the scheduler
+        # did after the jump (on a loaded machine it had not yet: "no meeting to report").
+        await plan_job(_job_ctx(env))
         late = await _say(env, o.SEC1, f"/report {mid}", "⛔")
         assert "Chỉ được sửa báo cáo trong 7 ngày" in late["text"]
         nothing = await _say(env, o.SEC1, "/report", "báo cáo")
