@@ -26,6 +26,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    # Loaded when the command runs: the demo's page, sandbox and sample data are not paid for
+    # by every other command of `python -m bot`.
     from bot.app.demo import serve
     from bot.logs import setup_logging
 

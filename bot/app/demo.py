@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import csv
 import logging
+import signal
 import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -34,7 +35,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import clock as bot_clock
 from bot.app import App, create_app, poll, prepare_database
 from bot.i18n import CatalogI18n
+from bot.sample_org import SHAPES, write_sample
 from bot.scheduler import JobContext, JobRegistry, SchedulerJobs, run_job
+from bot.services.access.linking import ChatInfo, issue_code, link_chat
+from bot.services.access.policy import Target, load_actor
+from bot.services.org_import import import_org
 from bot.services.vn_calendar import VN_TZ
 from bot.settings import load_settings
 from sandbox import Sandbox, persist
@@ -62,8 +67,6 @@ ROLE_ORDER = {"admin": 0, "secretary": 1, "deputy_secretary": 2, "member": 3}
 def write_commune_sample(out: Path, seed: int = 0) -> None:
     """The sample organisation's CSVs cut to its first commune (and the district committee over
     it): importing a whole district takes most of a minute on a small machine."""
-    from bot.sample_org import SHAPES, write_sample
-
     shape = "commune" if "commune" in SHAPES else "district"
     full = out / "full"
     write_sample(full, shape=shape, seed=seed)
@@ -223,9 +226,6 @@ def seat_people(world: Any, org: Org) -> None:
 async def link_groups(session: AsyncSession, app: App, org: Org) -> int:
     """Bind each group as `/linkcode` then `/link CODE` would: a code issued to the
     secretary (the administrator for the commune's group), used in the group."""
-    from bot.services.access.linking import ChatInfo, issue_code, link_chat
-    from bot.services.access.policy import Target, load_actor
-
     now = app.clock.now()
     targets: list[tuple[int, str, int, str, int]] = []
     for branch, people in org.branches:
@@ -260,8 +260,6 @@ async def link_groups(session: AsyncSession, app: App, org: Org) -> int:
 async def populate(app: App, seed: int = 0) -> None:
     """First start: the sample commune imported, its people's accounts and the commune's admin
     known to the bot."""
-    from bot.services.org_import import import_org
-
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         write_commune_sample(folder, seed=seed)
@@ -471,8 +469,6 @@ async def serve(data_dir: Path, port: int, host: str) -> None:
         print(run.url, flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
-        import signal
-
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, stop.set)

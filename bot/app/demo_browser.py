@@ -38,6 +38,7 @@ def plain(text: str) -> str:
 @contextlib.asynccontextmanager
 async def chromium_page(run: DemoRun, width: int = 1280, height: int = 800) -> AsyncIterator[Page]:
     """The demo page open in a headless Chromium."""
+    # Playwright is a test dependency: only the browser check and `make guide` load it.
     from playwright.async_api import async_playwright
 
     async with async_playwright() as pw:

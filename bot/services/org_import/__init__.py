@@ -32,7 +32,7 @@ from bot.services.org_import.read import OrgData, read_source, validate
 from bot.services.org_import.tables import ENTITY_TABLES, LINK_TABLES, TableChanges
 from bot.services.org_import.write import OrgWriter, Progress, QuietProgress
 from bot.services.rosters.planning import ensure_programs
-from storage.models import Branch
+from storage.models import Branch, CommitteeAdmin, Unit, VisitProgram, WorkingGroup
 
 __all__ = [
     "ImportOutcome",
@@ -141,10 +141,6 @@ async def apply_org(
 async def _write_admins_and_programs(session: AsyncSession, data: OrgData) -> None:
     """The committee admins a units file names (added or reactivated; admins made in the bot
     stay), and the cadence and crew size a working-group file sets on the group's program."""
-    from sqlalchemy import select
-
-    from storage.models import CommitteeAdmin, Unit, VisitProgram, WorkingGroup
-
     wanted = {u.code: u.admin_ids for u in data.units.values() if u.admin_ids}
     if wanted:
         units = {
