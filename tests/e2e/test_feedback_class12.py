@@ -52,3 +52,25 @@ async def test_class12_member_wizard_offers_private_and_deputy_copy_is_refreshed
     now = fb.last(fb.deputy, lambda m: m["message_id"] == deputy_card["message_id"])
     assert number(item) in now["text"] and COMMUNE in now["text"]
     assert now["text"] != deputy_card["text"]
+
+
+async def test_class3_feedback_wizard_leaves_no_stale_keyboard(fb: FbWorld) -> None:
+    """Issue 21, class 3, the feedback wizard: after the member types the step's answer (the
+    text, then a file), every earlier message either lost its keyboard or its buttons still
+    work; none answers "expired" while the wizard runs."""
+    who = fb.member
+    screen = await fb.say(who, "/feedback", fb.category_screen)
+    screen = await fb.tap(who, screen, "Hạ tầng")
+    files = await fb.say(who, TEXT, fb.t("fbui.raise.files", max=10))
+    fb.env.world.upload_document(who, None, "anh.pdf", b"%PDF-1.4\n%%EOF\n", "application/pdf")
+    await fb.env.settle()
+    expired = fb.t("kit.expired")
+    for earlier in (screen, files):
+        now = fb.last(who, lambda m, mid=earlier["message_id"]: m["message_id"] == mid)
+        for data in [b["callback_data"] for b in buttons(now)]:
+            if data.endswith(":x") or "cancel" in data:  # Hủy would end the wizard
+                continue
+            answer = await fb.press(who, now, data, strict=False)
+            assert expired not in (answer.get("text") or ""), (now["text"], data)
+    last = fb.last(who, lambda m: bool(buttons(m)))
+    assert fb.t("fbui.raise.files_done") in [b["text"] for b in buttons(last)]

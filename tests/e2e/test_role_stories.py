@@ -356,7 +356,7 @@ async def test_commune_admin_broadcasts_to_their_branches_and_opens_the_inbox(
 # District admin --------------------------------------------------------------------------
 
 
-async def test_district_admin_adds_a_commune_admin_and_reads_the_district(
+async def test_class8_district_admin_adds_a_commune_admin_and_reads_the_district(
     dp: BroadcastWorld,
 ) -> None:
     """/admins add makes a commune admin (whose menu is theirs at once), /nudges with its
