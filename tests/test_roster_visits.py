@@ -26,7 +26,7 @@ from bot.services.rosters.visits import (
     toggle_busy,
     visits_on,
 )
-from bot.services.vn_calendar import VN_TZ
+from bot.services.vn_calendar import VN_TZ, ReadableDay
 from storage.models import (
     AuditLog,
     BusyDay,
@@ -187,7 +187,10 @@ async def test_busy_day_out_of_range_is_refused(engine: AsyncEngine, day: date) 
     before = await snapshot(w)
     err = await refused(w, WG_MEMBER, toggle_busy, day)
     assert err.key == "roster.busy.out_of_range"
-    assert err.params == {"first": "23/11/2026", "last": "31/03/2027"}
+    assert err.params == {
+        "first": ReadableDay(date(2026, 11, 23)),
+        "last": ReadableDay(date(2027, 3, 31)),
+    }
     assert await snapshot(w) == before
 
 
@@ -337,7 +340,10 @@ async def test_report_before_the_meeting_starts_is_refused(engine: AsyncEngine) 
     w, v = await world(engine)
     before = await snapshot(w)
     err = await refused(w, WG_MEMBER, submit_visit_report, v.upcoming, GOOD)
-    assert (err.key, err.params) == ("roster.visit_not_started", {"start": "05/12/2026 19:30"})
+    assert err.key == "roster.visit_not_started"
+    # Class 17 (one format per kind): the moment reads as the house writes it, per language.
+    assert err.params["start"].label("vi") == "Thứ Bảy, 05/12/2026 lúc 19:30"
+    assert err.params["start"].label("en") == "Saturday, 05/12/2026 at 19:30"
     assert await snapshot(w) == before
 
 

@@ -16,6 +16,7 @@ of January), back to the last working day before the rule date.
 from __future__ import annotations
 
 import calendar
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -162,6 +163,34 @@ class Readable(Protocol):
     renders it with `label` in the person's language instead of `str`."""
 
     def label(self, locale: str | None) -> str: ...
+
+
+@dataclass(frozen=True)
+class ReadableDay:
+    """A day a refusal carries, read as the house writes it ('Thứ Năm, 03/12/2026') in the
+    person's language: formatted where the language is known, never in the service."""
+
+    day: date
+
+    def label(self, locale: str | None) -> str:
+        return format_date(self.day, locale)
+
+    def __str__(self) -> str:  # the operator's line (CLI), in the default language
+        return self.label("vi")
+
+
+@dataclass(frozen=True)
+class ReadableMoment:
+    """A moment a refusal carries ('Thứ Năm, 03/12/2026 lúc 19:30'), like `ReadableDay`."""
+
+    at: datetime
+    tz: tzinfo = VN_TZ
+
+    def label(self, locale: str | None) -> str:
+        return format_datetime(self.at, locale, self.tz)
+
+    def __str__(self) -> str:
+        return self.label("vi")
 
 
 def format_quarter(year: int, quarter: int, locale: str | None = "vi") -> str:

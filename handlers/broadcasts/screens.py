@@ -26,7 +26,7 @@ from handlers.broadcasts.callbacks import (
     OptCb,
     SendCb,
 )
-from handlers.kit import short, t, when
+from handlers.kit import day_text, short, t, when
 
 UNIT_PAGE = 8
 DEADLINE_DAYS = (1, 2, 3, 5, 7)
@@ -317,8 +317,7 @@ def hours_screen(
         )
     kb.adjust(4)
     kb.row(_button(t("bcui.button.back"), OptCb(b=broadcast_id, a=OptAct.LATER).pack()))
-    label = f"{t(f'people.weekday.{day.weekday()}')} {day:%d/%m/%Y}"
-    return t("bcui.hour.title", day=label), kb.as_markup()
+    return t("bcui.hour.title", day=day_text(day)), kb.as_markup()
 
 
 # Preview ----------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from bot.services.feedback import export as xlsx
 from bot.services.feedback import stats as svc
 from bot.services.feedback.inbox import category_label
 from bot.services.vn_calendar import format_quarter, to_local
-from handlers.kit import READS, Chats, Id, Small, feature_router, locale, t
+from handlers.kit import READS, Chats, Id, Small, day_text, feature_router, locale, t
 
 stats_router = feature_router(__name__, Chats.PRIVATE)
 
@@ -60,7 +60,7 @@ def duration(value: timedelta | None) -> str:
 def _as_of(moment: datetime, end: datetime, tz: ZoneInfo) -> str:
     # The period's end is the next period's first midnight: its last day is the day before.
     last = moment - timedelta(seconds=1) if moment == end else moment
-    return to_local(last, tz).strftime("%d/%m/%Y")
+    return day_text(to_local(last, tz).date())
 
 
 def _row(name: str, f: svc.Figures) -> str:

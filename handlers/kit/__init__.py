@@ -39,6 +39,7 @@ from handlers.kit.keyboards import (
 from handlers.kit.replies import (
     READS,
     advance,
+    day_text,
     drop_keyboard,
     leave,
     locale,
@@ -86,5 +87,6 @@ __all__ = [
     "show",
     "t",
     "was_answered",
+    "day_text",
     "when",
 ]

@@ -6,7 +6,7 @@ import contextlib
 import dataclasses
 import inspect
 from collections.abc import Awaitable, Mapping
-from datetime import datetime, tzinfo
+from datetime import date, datetime, tzinfo
 from typing import Any
 
 from aiogram.exceptions import TelegramAPIError
@@ -16,7 +16,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
 
 from bot.i18n import CatalogI18n
-from bot.services.vn_calendar import format_datetime
+from bot.services.vn_calendar import format_date, format_datetime
 from bot.session import current_session
 
 # Handler flags of a read-only handler: no write lock, no commit before its reply (see
@@ -39,6 +39,11 @@ def t(key: str, /, **params: Any) -> str:
 def when(moment: datetime, tz: tzinfo) -> str:
     """'Thứ Năm, 03/12/2026 lúc 19:30' in the person's language and the bot's zone."""
     return format_datetime(moment, locale(), tz)
+
+
+def day_text(day: date) -> str:
+    """A day in the person's language, as the house writes it ('Thứ Năm, 10/12/2026')."""
+    return format_date(day, locale())
 
 
 def locale() -> str:

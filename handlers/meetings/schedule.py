@@ -31,6 +31,7 @@ from handlers.kit import (
     Magic,
     RoleFilter,
     advance,
+    day_text,
     feature_router,
     locale,
     month_in_window,
@@ -211,7 +212,7 @@ async def _take_date(
 ) -> None:
     draft = await load(state, ScheduleDraft)
     branch = await svc.led_branch(session, actor, draft.branch_id)
-    text = t("mtg.sched.time", date=f"{day:%d/%m/%Y}")
+    text = t("mtg.sched.time", date=day_text(day))
     draft.day = day
     await enter(
         state, Schedule.TIME, draft, show(target, text, kb.time_keyboard(branch.meeting_time))

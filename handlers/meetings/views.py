@@ -40,6 +40,7 @@ from handlers.kit import (
     Id,
     Small,
     button_label,
+    day_text,
     feature_router,
     locale,
     pager,
@@ -292,9 +293,9 @@ def detail_text(i18n: CatalogI18n, d: views.MeetingDetail) -> str:
         lines.append(
             t(
                 "meetings.holiday_shift",
-                rule_date=m.shifted_from.strftime("%d/%m/%Y"),
+                rule_date=day_text(m.shifted_from),
                 holiday=html.quote(m.shift_reason or ""),
-                date=m.rule_date.strftime("%d/%m/%Y"),
+                date=day_text(m.rule_date),
             )
         )
     if m.agenda:

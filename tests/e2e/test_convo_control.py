@@ -192,7 +192,7 @@ async def test_class3_a_typed_answer_takes_the_earlier_keyboard_away(month: Mont
     assert buttons(cal)
     await env.settle()
     times = await env.ask(o.SEC1, "10/12")
-    assert t("mtg.sched.time", date="10/12/2026") in times["text"]
+    assert t("mtg.sched.time", date="Thứ Năm, 10/12/2026") in times["text"]
     await env.settle()
     assert buttons(_now(month, o.SEC1, kind["message_id"])) == []
     place = await env.ask(o.SEC1, "7 giờ tối")

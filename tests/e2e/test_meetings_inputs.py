@@ -9,6 +9,7 @@ import pytest
 import time_machine
 
 from bot.inputs import latest_date
+from bot.services.vn_calendar import format_date
 from handlers.meetings.callbacks import CalAction, CalCb, KindCb
 from tests import orgdata as o
 from tests.e2e.harness import BotEnv, Msg, running_bot
@@ -51,7 +52,7 @@ async def test_no_upper_bound_on_dates_calendar_typed_and_quick_form_refused(
     env: BotEnv,
 ) -> None:
     last = latest_date(TODAY.date())
-    too_far = _t(env, "mtg.error.too_far", latest=f"{last:%d/%m/%Y}")
+    too_far = _t(env, "mtg.error.too_far", latest=format_date(last))
     cal = await _calendar(env)
     beyond = CalCb(act=CalAction.DAY, y=last.year + 1, m=1, d=5).pack()
     pressed = await env.press(o.SEC1, cal, beyond, strict=False)

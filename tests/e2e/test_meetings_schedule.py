@@ -292,7 +292,7 @@ async def _schedule_thematic(m: Month) -> int:
     )
     await env.press(o.SEC1, cal, day)
     times = await env.world.wait_for_bot_message(
-        o.SEC1, lambda x: m.t("mtg.sched.time", date="10/12/2026") in x["text"]
+        o.SEC1, lambda x: m.t("mtg.sched.time", date="Thứ Năm, 10/12/2026") in x["text"]
     )
     await env.press(o.SEC1, times, TimeCb(h=19, mi=30).pack())
     place = await env.world.wait_for_bot_message(
@@ -434,7 +434,7 @@ async def test_wizard_schedules_a_thematic_meeting_refusing_bad_steps(month: Mon
     )
     await env.press(o.SEC1, cal, day)
     times = await env.world.wait_for_bot_message(
-        o.SEC1, lambda x: t("mtg.sched.time", date="10/12/2026") in x["text"]
+        o.SEC1, lambda x: t("mtg.sched.time", date="Thứ Năm, 10/12/2026") in x["text"]
     )
     bad_time = await env.ask(o.SEC1, "25:00")
     assert t("meetings.error.bad_time", time="25:00") in bad_time["text"]

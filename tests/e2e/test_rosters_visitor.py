@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from bot.app.jobs.rosters import drafts_job
 from bot.services.rosters.review import regenerate
+from bot.services.vn_calendar import format_date
 from handlers.rosters.visits import BusyCb, Step, VrCb
 from storage.models import (
     AuditLog,
@@ -91,7 +92,11 @@ async def test_busy_refuses_a_day_out_of_range_and_expires_an_impossible_date(
     chat = w.tg[w.plain_member(w.groups[0])]
     screen = await w.env.ask(chat, "/busy")
     before = await _busy_rows(w), await _audits(w, "roster.busy"), await w.outbox_rows()
-    out = w.refused("roster.busy.out_of_range", first="22/12/2026", last="31/03/2027")
+    out = w.refused(
+        "roster.busy.out_of_range",
+        first=format_date(date(2026, 12, 22)),
+        last=format_date(date(2027, 3, 31)),
+    )
     # Past days, and quarters too far for anyone to know.
     for y, m, d in [(2026, 12, 21), (2026, 10, 1), (2027, 4, 1), (2027, 8, 15), (2030, 1, 1)]:
         answer = await st.tap(w, chat, screen, BusyCb(y=y, m=m, d=d).pack(), strict=False)

@@ -28,7 +28,7 @@ from bot.services.meetings.common import (
     MeetingError,
     check_length,
 )
-from bot.services.vn_calendar import VN_TZ, local_to_utc, to_local
+from bot.services.vn_calendar import VN_TZ, ReadableDay, local_to_utc, to_local
 from storage.models.meetings import MeetingKind
 
 # [0-9], not \d: `re` takes '٣' and '²' for digits.
@@ -105,7 +105,7 @@ def check_day(day: date, today: date) -> date:
     if day < today:
         raise MeetingError("meetings.error.in_past")
     if not date_in_window(day, today):
-        raise MeetingError("mtg.error.too_far", latest=f"{latest_date(today):%d/%m/%Y}")
+        raise MeetingError("mtg.error.too_far", latest=ReadableDay(latest_date(today)))
     return day
 
 

@@ -7,7 +7,7 @@ Obligation fields are plain text; they are HTML-escaped here, where the text is 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date
 from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,7 +16,7 @@ from bot.buttons import Button, button, markup
 from bot.buttons.nudges import SnoozeCb
 from bot.i18n import CatalogI18n
 from bot.services.nudges.obligations import Obligation
-from bot.services.vn_calendar import to_local
+from bot.services.vn_calendar import format_date, to_local
 from storage.models.nudges import EscalationReason, NudgeStep
 
 TEXT_LIMIT = 4096
@@ -38,8 +38,23 @@ class EscalationItem:
     owners: str  # who owes it, as read
 
 
-def _params(ob: Obligation) -> dict[str, str]:
-    return {k: escape(v) for k, v in ob.params.items()}
+def _params(ob: Obligation, locale: str) -> dict[str, str]:
+    """The obligation's fields for its line: the day as the house writes it, with its weekday
+    in the reader's language ("hạn Thứ Năm, 10/12/2026 lúc 17:00"), from the plain
+    DD/MM/YYYY the providers keep (the button's short label uses that one)."""
+    params = {k: escape(v) for k, v in ob.params.items()}
+    if (day := _day_of(ob.params.get("date"))) is not None:
+        params["date"] = format_date(day, locale)
+    return params
+
+
+def _day_of(text: str | None) -> date | None:
+    # The providers write it day/month/year (`providers._when`).
+    parts = (text or "").split("/")
+    try:
+        return date(int(parts[2]), int(parts[1]), int(parts[0])) if len(parts) == 3 else None
+    except ValueError:
+        return None
 
 
 def _clip(text: str, limit: int) -> str:
@@ -61,7 +76,7 @@ def nudge_text(i18n: CatalogI18n, locale: str, items: list[NudgeItem]) -> str:
     ]
     for item in items:
         ob = item.obligation
-        line = "• " + i18n.t(f"nudge.line.{ob.kind.value}", locale, **_params(ob))
+        line = "• " + i18n.t(f"nudge.line.{ob.kind.value}", locale, **_params(ob, locale))
         if item.step is NudgeStep.NUDGE2:
             line += " " + i18n.t("nudge.again", locale)
         lines.append(line)
@@ -92,14 +107,10 @@ def escalation_text(
     lines = [i18n.t("nudge.esc.head", locale, n=len(items))]
     for item in items:
         ob = item.obligation
-        since = _day(ob.moment, tz)
+        since = format_date(to_local(ob.moment, tz).date(), locale)
         lines.append("")
-        lines.append("• " + i18n.t(f"nudge.esc.{ob.kind.value}", locale, **_params(ob)))
+        lines.append("• " + i18n.t(f"nudge.esc.{ob.kind.value}", locale, **_params(ob, locale)))
         who = escape(item.owners) if item.owners else i18n.t("nudge.esc.nobody", locale)
         lines.append("  " + i18n.t("nudge.esc.who", locale, who=who, since=since, n=item.reminded))
         lines.append("  " + i18n.t(f"nudge.esc.reason.{item.reason.value}", locale))
     return _clip("\n".join(lines), TEXT_LIMIT)
-
-
-def _day(moment: datetime, tz: ZoneInfo) -> str:
-    return f"{to_local(moment, tz):%d/%m/%Y}"

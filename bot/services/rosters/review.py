@@ -29,7 +29,7 @@ from bot.services.rosters.common import (
 from bot.services.rosters.handover import HANDED, cannot_go, own_live_visit, scope_of
 from bot.services.rosters.notices import RosterNotices
 from bot.services.rosters.planning import ensure_meetings, ensure_programs, make_draft
-from bot.services.vn_calendar import to_local
+from bot.services.vn_calendar import ReadableDay, to_local
 from bot.services.vn_sort import vn_sorted
 from storage.models import Branch, Member, Roster, RosterVisit, WorkingGroup
 from storage.models.rosters import MoveStatus, RosterStatus, VisitStatus
@@ -260,8 +260,8 @@ async def publish(
     # Publishing tells visitors to go: a visit whose meeting already began cannot be made.
     over = [v for v in await RosterRepository(session).visits(roster.id) if v.starts_at <= now]
     if over:
-        first = to_local(over[0].starts_at, ctx.tz)
-        raise RosterError("roster.visits_over", n=len(over), first=f"{first:%d/%m/%Y}")
+        first = to_local(over[0].starts_at, ctx.tz).date()
+        raise RosterError("roster.visits_over", n=len(over), first=ReadableDay(first))
     await ensure_meetings(session, ctx, roster)
     roster.status = RosterStatus.PUBLISHED
     roster.published_at = ctx.now()

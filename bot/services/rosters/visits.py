@@ -34,7 +34,7 @@ from bot.services.rosters.common import (
 )
 from bot.services.rosters.handover import Teller, own_live_visit, scope_of
 from bot.services.rosters.notices import RosterNotices
-from bot.services.vn_calendar import VN_TZ, to_local
+from bot.services.vn_calendar import VN_TZ, ReadableDay, ReadableMoment, to_local
 from storage.models import Branch, Meeting, RosterVisit, VisitReport
 from storage.models.rosters import VisitQuality
 from storage.repositories.access import AccessRepository
@@ -97,7 +97,7 @@ async def toggle_busy(
     first, last = busy_range(ctx)
     if not first <= day <= last:
         raise RosterError(
-            "roster.busy.out_of_range", first=f"{first:%d/%m/%Y}", last=f"{last:%d/%m/%Y}"
+            "roster.busy.out_of_range", first=ReadableDay(first), last=ReadableDay(last)
         )
     repo = RosterRepository(session)
     was = bool(await repo.busy_days(members, day, day))
@@ -276,8 +276,7 @@ async def submit_visit_report(
     now = ctx.now()
     repo = RosterRepository(session)
     if now < visit.starts_at:
-        start = to_local(visit.starts_at, ctx.tz)
-        raise RosterError("roster.visit_not_started", start=f"{start:%d/%m/%Y %H:%M}")
+        raise RosterError("roster.visit_not_started", start=ReadableMoment(visit.starts_at, ctx.tz))
     if await repo.report(visit.id) is not None:
         raise RosterError("roster.visit_reported")
     if not reportable(visit, now, config):
