@@ -15,6 +15,15 @@ feedback item held at commune T01U01 (whose group none of the actors is in), gui
 for Đã nhận in B01's and the commune's groups and in a secretary's private chat; their ids and
 chats are among the values drawn (`NudgeCb.c` names a chat). No acknowledgement, take,
 forward, answer or stop may be recorded for any of the actors.
+
+Rosters and nudges too: a working group's published rosters with other people's visits (one
+assigned, one offered to the leader, one past and owing its report), a visitor's busy days, a
+secretary asked to move a meeting, and nudges sent to the commune's group and to a visitor in
+private. Their ids are drawn, and every roster and nudge button naming them (visit, confirm,
+pass on, answer an offer, hand back, move, busy, Nhắc lại sau) is pressed by every actor in
+every chat: no visit, busy day, move, roster or nudge row may change (issue 20, class 3: a
+press in a group counts only for a known current member of it, in private only for its
+recipient). The app's clock is fixed.
 """
 
 from __future__ import annotations
@@ -24,7 +33,7 @@ import itertools
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any, get_args
 
 import pytest
@@ -39,12 +48,26 @@ from sqlalchemy import or_, select
 from bot.app import App, create_app
 from bot.buttons.broadcasts import AckCb, ProgressAct, ProgressCb
 from bot.buttons.feedback import CardAct, CardCb, ForwardCb, ReplyAct, ReplyCb
-from bot.buttons.nudges import NudgeAct, NudgeCb
-from bot.buttons.rosters import RosterAct, RosterCb
+from bot.buttons.nudges import NudgeAct, NudgeCb, SnoozeCb
+from bot.buttons.rosters import (
+    ConfirmCb,
+    ConfirmVisitCb,
+    HandbackCb,
+    MoveAct,
+    MoveCb,
+    OfferAct,
+    OfferCb,
+    RosterAct,
+    RosterCb,
+)
 from bot.services.access.policy import load_actor
 from bot.services.context import ServiceContext
 from bot.services.feedback.items import NewItem, categories, raise_item
+from bot.services.rosters.planning import ensure_programs
+from bot.services.vn_calendar import VN_TZ, to_local
 from handlers.feedback.callbacks import PromptCb
+from handlers.rosters.callbacks import OfferToCb, VisitAct, VisitCb
+from handlers.rosters.visits import BusyCb, Step, VrCb
 from sandbox.testing import run_sandbox
 from storage.models import (
     AuditLog,
@@ -59,13 +82,24 @@ from storage.models import (
     MeetingReport,
     MeetingRsvp,
     Member,
+    MoveRequest,
+    NudgeEvent,
+    NudgeOptout,
+    NudgeSetting,
+    NudgeTrack,
+    Roster,
+    RosterVisit,
 )
 from storage.models.feedback import LevelType
+from storage.models.nudges import NudgePolicy, NudgeStep
+from storage.models.rosters import BusyDay, MoveStatus, RosterStatus, VisitStatus
+from storage.repositories.rosters import RosterRepository
 from tests import orgdata as o
 from tests.e2e.harness import TOKEN, make_settings
-from tests.helpers import local, walk_routers
+from tests.helpers import FakeClock, local, walk_routers
 
 GROUP_B1, GROUP_B2, GROUP_FREE, GROUP_U1 = -100901, -100902, -100903, -100904
+NOW = local(2026, 11, 23, 11)  # the app's clock: a Monday, Q4 under way, Q1 2027 published
 ACTORS = {o.STRANGER: "Lạ", o.SEC_OTHER: "Ngoài", o.MEM1: "Viên"}
 OUTSIDERS = {o.STRANGER, o.SEC_OTHER}
 WRITES = {"sendMessage", "editMessageText", "editMessageReplyMarkup", "sendDocument"}
@@ -173,13 +207,15 @@ class Env:
     item_id: int = 0  # the feedback item held at commune T01U01
     broadcast_id: int = 0  # the guidance asking for Đã nhận
     org: Any = None
+    rosters: Any = None  # RosterRows: the rosters, visits, move request and nudges
 
 
 @pytest.fixture
 async def env(database_url: str) -> AsyncIterator[Env]:
     async with run_sandbox(port=0) as sb:
         world = sb.world(TOKEN)
-        app = create_app(make_settings(database_url, sb.base_url))
+        clock = FakeClock(NOW)
+        app = create_app(make_settings(database_url, sb.base_url), clock=clock)
         org = await o.build_org(app.engine)
         people = {**ACTORS, o.SEC1: "Bí", o.SEC2: "Giáo"}
         for uid, name in people.items():
@@ -219,6 +255,7 @@ async def env(database_url: str) -> AsyncIterator[Env]:
             await s.flush()
             meeting_id = meeting.id
         item_id, broadcast_id = await _feature_rows(app, org)
+        rr = await _roster_rows(app, org, meeting_id, item_id)
         anchors = {}
         for chat_id in (*ACTORS, GROUP_B1, GROUP_B2, GROUP_FREE, GROUP_U1):
             sent = await app.bot.send_message(chat_id, "·")
@@ -226,6 +263,7 @@ async def env(database_url: str) -> AsyncIterator[Env]:
         ids = sorted(
             {*org.members.values(), org.b1, org.b2, org.other_branch, org.district, meeting_id}
             | {org.u1, item_id, broadcast_id, GROUP_B1, GROUP_U1, o.SEC1, o.MEM1}
+            | {*rr.rosters, *rr.visits, rr.move, *rr.batches, o.WG_MEMBER}
         )
         yield Env(
             app,
@@ -237,6 +275,7 @@ async def env(database_url: str) -> AsyncIterator[Env]:
             item_id,
             broadcast_id,
             org,
+            rr,
         )
         await app.close()
 
@@ -287,6 +326,110 @@ async def _feature_rows(app: App, org: o.Org) -> tuple[int, int]:
         return item.id, b.id
 
 
+@dataclass
+class RosterRows:
+    rosters: list[int]  # Q4 2026 (a past visit owing its report), Q1 2027 (visits to come)
+    versions: list[int]
+    visits: list[int]  # the past one, an assigned one, one offered to the leader
+    move: int  # B01's secretary asked to move the meeting
+    batches: list[int]  # nudge messages: the commune's group, the visitor in private
+
+
+async def _roster_rows(app: App, org: o.Org, meeting_id: int, item_id: int) -> RosterRows:
+    """Other people's roster rows and nudges: the group T01WG1 (leader M8, visitor M9) visits
+    B01 and B02; M9 has busy days; the nudges went to the commune's group (the item waits
+    there) and to M9 in private (the past visit's report)."""
+    visitor, leader = org.members["M9"], org.members["M8"]
+    async with app.session_factory() as s, s.begin():
+        await ensure_programs(s, org.district)
+        program = await RosterRepository(s).program_of_group(org.wg)
+        assert program is not None
+        rosters = []
+        for year, quarter in ((2026, 4), (2027, 1)):
+            r = Roster(
+                program_id=program.id,
+                district_id=org.district,
+                year=year,
+                quarter=quarter,
+                status=RosterStatus.PUBLISHED,
+                published_at=NOW - timedelta(days=60 if quarter == 4 else 1),
+                published_by=o.WG_LEADER,
+            )
+            s.add(r)
+            await s.flush()
+            rosters.append(r)
+        visits = []
+        for roster, branch, at, status, offered in (
+            (rosters[0], org.b2, local(2026, 11, 10, 19, 30), VisitStatus.CONFIRMED, None),
+            (rosters[1], org.b1, local(2027, 1, 5, 19, 30), VisitStatus.ASSIGNED, None),
+            (rosters[1], org.b2, local(2027, 1, 8, 19, 30), VisitStatus.OFFERED, leader),
+        ):
+            v = RosterVisit(
+                roster_id=roster.id,
+                district_id=org.district,
+                branch_id=branch,
+                period_year=to_local(at, VN_TZ).year,
+                period_month=to_local(at, VN_TZ).month,
+                starts_at=at,
+                visitor_member_id=visitor,
+                status=status,
+                offer_to_member_id=offered,
+                offered_at=NOW if offered else None,
+            )
+            s.add(v)
+            visits.append(v)
+        s.add_all(BusyDay(member_id=visitor, day=d) for d in (date(2027, 1, 6), date(2027, 1, 7)))
+        move = MoveRequest(
+            roster_id=rosters[1].id,
+            branch_id=org.b1,
+            meeting_id=meeting_id,
+            period_year=2030,
+            period_month=1,
+            from_start=local(2030, 1, 5, 19, 30),
+            to_start=local(2030, 1, 4, 19, 30),
+            status=MoveStatus.PENDING,
+            asked_by=o.WG_LEADER,
+        )
+        s.add(move)
+        await s.flush()
+        batches = []
+        for key, policy, chat in (
+            (f"fb:{item_id}:{LevelType.UNIT}:{org.u1}", NudgePolicy.FEEDBACK_DUE, GROUP_U1),
+            (f"vreport:{visits[0].id}", NudgePolicy.VISIT_REPORT, o.WG_MEMBER),
+        ):
+            track = NudgeTrack(
+                key=key,
+                kind=policy,
+                district_id=org.district,
+                unit_id=org.u1,
+                since=NOW - timedelta(days=2),
+                started_at=NOW - timedelta(days=1),
+            )
+            s.add(track)
+            await s.flush()
+            event = NudgeEvent(
+                track_id=track.id,
+                key=key,
+                kind=policy,
+                district_id=org.district,
+                unit_id=org.u1,
+                chat_id=chat,
+                step=NudgeStep.NUDGE1,
+                at=NOW - timedelta(days=1),
+            )
+            s.add(event)
+            await s.flush()
+            event.batch_id = event.id
+            batches.append(event.id)
+        return RosterRows(
+            [r.id for r in rosters],
+            [r.version for r in rosters],
+            [v.id for v in visits],
+            move.id,
+            batches,
+        )
+
+
 async def fingerprint(env: Env) -> dict[str, Any]:
     """The district's data a person without rights must leave as it is."""
     async with env.app.session_factory() as s:
@@ -328,6 +471,28 @@ async def fingerprint(env: Env) -> dict[str, Any]:
                 FeedbackItem.level_id,
                 FeedbackItem.version,
             ),
+            "rosters": await rows(Roster.id, Roster.status, Roster.version, Roster.published_at),
+            "visits": await rows(
+                RosterVisit.id,
+                RosterVisit.status,
+                RosterVisit.visitor_member_id,
+                RosterVisit.starts_at,
+                RosterVisit.confirmed_at,
+                RosterVisit.offer_to_member_id,
+            ),
+            "busy": await rows(BusyDay.member_id, BusyDay.day),
+            "moves": await rows(MoveRequest.id, MoveRequest.status, MoveRequest.decided_by),
+            "nudge_tracks": await rows(
+                NudgeTrack.id,
+                NudgeTrack.snoozed_until,
+                NudgeTrack.ended_at,
+                NudgeTrack.escalated_at,
+            ),
+            "nudge_events": await rows(
+                NudgeEvent.id, NudgeEvent.chat_id, NudgeEvent.step, NudgeEvent.withdrawn_at
+            ),
+            "nudge_settings": await rows(NudgeSetting.district_id, NudgeSetting.policy),
+            "nudge_optouts": await rows(NudgeOptout.district_id, NudgeOptout.telegram_id),
         }
 
 
@@ -387,6 +552,7 @@ def test_the_fuzzer_reaches_every_callback_prefix_and_command(env: Env) -> None:
     assert {"lang", "mem", "invm", "rsvp"} <= prefixes, prefixes
     # The new features' buttons: nudges, broadcasts, feedback, rosters.
     assert {"ndg", "ndz", "bca", "bcp", "fbc", "fbf", "fbr", "ros", "rcf", "rof"} <= prefixes
+    assert {"rcf1", "rvi", "rot", "rhb", "rmv", "rbz", "rvr"} <= prefixes
     assert {"start", "help", "schedule", "admins", "link"} <= set(env.commands)
 
 
@@ -404,8 +570,23 @@ def _others_buttons(env: Env) -> list[str]:
         for level, target in ((LevelType.DISTRICT, org.district), (LevelType.UNIT, org.u2))
     ]
     out += [ProgressCb(broadcast_id=bc, a=a).pack() for a in ProgressAct]
-    out += [RosterCb(roster_id=1, version=1, a=a).pack() for a in RosterAct]
     out += [PromptCb(item=item).pack()]
+    rr = env.rosters
+    people = [org.members[c] for c in ("M1", "M8", "M9")]
+    for roster, version in zip(rr.rosters, rr.versions, strict=True):
+        out += [RosterCb(roster_id=roster, version=version, a=a).pack() for a in RosterAct]
+        out += [ConfirmCb(roster_id=roster).pack()]
+    for visit in rr.visits:
+        out += [VisitCb(visit_id=visit, a=a).pack() for a in VisitAct]
+        out += [ConfirmVisitCb(visit_id=visit).pack()]
+        out += [OfferCb(visit_id=visit, a=a).pack() for a in OfferAct]
+        out += [OfferToCb(visit_id=visit, member_id=m).pack() for m in people]
+        out += [HandbackCb(visit_id=visit, member_id=m).pack() for m in people]
+        out += [VrCb(visit_id=visit, s=step).pack() for step in (Step.PICK, Step.ATTENDED)]
+        out += [NudgeCb(a=NudgeAct.VISIT_REPORT, id=visit).pack()]
+    out += [MoveCb(request_id=rr.move, a=a).pack() for a in MoveAct]
+    out += [BusyCb(y=2027, m=1, d=d).pack() for d in (0, 6, 7)]
+    out += [SnoozeCb(b=b).pack() for b in rr.batches]
     return out
 
 

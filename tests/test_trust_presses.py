@@ -25,9 +25,18 @@ from sqlalchemy import select, update
 from bot.app import App, create_app
 from bot.buttons.broadcasts import AckCb, ProgressAct, ProgressCb
 from bot.buttons.feedback import CardAct, CardCb
-from bot.buttons.nudges import NudgeAct, NudgeCb
+from bot.buttons.nudges import NudgeAct, NudgeCb, SnoozeCb
+from bot.services.vn_calendar import VN_TZ, format_datetime
 from sandbox.testing import run_sandbox
-from storage.models import Broadcast, BroadcastRecipient, CommitteeAdmin, FeedbackItem
+from storage.models import (
+    Broadcast,
+    BroadcastRecipient,
+    CommitteeAdmin,
+    FeedbackItem,
+    NudgeEvent,
+    NudgeTrack,
+)
+from storage.models.nudges import NudgePolicy, NudgeStep
 from tests import orgdata as o
 from tests.e2e.harness import TOKEN, make_settings
 from tests.feedback_world import (
@@ -207,6 +216,75 @@ async def test_class3_a_press_in_a_levels_chat_counts_only_for_a_known_current_m
     assert (await _item(e)).status == "taken"
     await _press(e, o.SEC2, UNIT_CHAT, ack)
     assert (await _acks(e))[UNIT_CHAT] == o.SEC2
+
+
+async def _nudged(e: Env, chats: tuple[int, ...]) -> dict[int, int]:
+    """The feedback-due nudge of the commune's item as the sweep leaves it: one message per
+    chat (the commune's group, the admin in private); chat -> its batch (first event) id."""
+    item = await _item(e)
+    now = e.app.clock.now()
+    async with e.app.session_factory() as s, s.begin():
+        track = NudgeTrack(
+            key=f"fb:{item.id}:{item.level_type}:{item.level_id}",
+            kind=NudgePolicy.FEEDBACK_DUE,
+            district_id=item.district_id,
+            unit_id=item.unit_id,
+            branch_id=item.branch_id,
+            since=now - timedelta(days=1),
+            started_at=now - timedelta(hours=1),
+        )
+        s.add(track)
+        await s.flush()
+        batches = {}
+        for chat in chats:
+            event = NudgeEvent(
+                track_id=track.id,
+                key=track.key,
+                kind=track.kind,
+                district_id=track.district_id,
+                unit_id=track.unit_id,
+                chat_id=chat,
+                step=NudgeStep.NUDGE1,
+                at=now - timedelta(hours=1),
+            )
+            s.add(event)
+            await s.flush()
+            event.batch_id = batches[chat] = event.id
+        return batches
+
+
+async def _snoozes(e: Env) -> list[tuple[int, str]]:
+    async with e.app.session_factory() as s:
+        rows = await s.scalars(select(NudgeEvent).order_by(NudgeEvent.id))
+        return [(r.chat_id, r.step) for r in rows if r.step.startswith("snooze")]
+
+
+async def test_class3_a_nudges_snooze_counts_only_for_whom_it_was_sent(e: Env) -> None:
+    """Nhắc lại sau puts off the nudge and its escalation: in a level's group only for a known
+    current member of it, in private only for the recipient."""
+    batch = await _nudged(e, (UNIT_CHAT, o.ADMIN))
+    group, mine = (SnoozeCb(b=batch[c]).pack() for c in (UNIT_CHAT, o.ADMIN))
+    not_member = _refusal(e, "kit.not_chat_member")
+    unknown = _refusal(e, "kit.unknown_in_chat")
+    not_yours = _refusal(e, "nudge.not_yours")
+    # In the commune's group: one who left it, one never in it, two the organisation does
+    # not know (in the group, as anyone viewing a public supergroup).
+    for who, reason in ((LEFT, not_member), (o.SEC3, not_member)):
+        assert await _press(e, who, UNIT_CHAT, group) == reason, who
+    for who in (o.STRANGER, UNIT_OFFICER):
+        assert await _press(e, who, UNIT_CHAT, group) == unknown, who
+    # The group's button pressed from a private chat, the admin's private one pressed in the
+    # group by its member or by someone else in their own chat: not theirs.
+    assert await _press(e, o.SEC2, o.SEC2, group) == not_yours
+    assert await _press(e, o.SEC2, UNIT_CHAT, mine) == not_yours
+    assert await _press(e, o.MEM1, o.MEM1, mine) == not_yours
+    assert await _snoozes(e) == []
+    # A known current member of the group, and the recipient in private: put off a day.
+    until = format_datetime(e.app.clock.now() + timedelta(days=1), "vi", VN_TZ)
+    snoozed = _plain(e.app.i18n.t("nudge.snoozed", "vi", until=until))
+    assert await _press(e, o.SEC2, UNIT_CHAT, group) == snoozed
+    assert await _press(e, o.ADMIN, o.ADMIN, mine) == snoozed
+    assert await _snoozes(e) == [(UNIT_CHAT, "snooze1"), (o.ADMIN, "snooze1")]
 
 
 # class 4 ----------------------------------------------------------------------------------------

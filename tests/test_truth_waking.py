@@ -8,11 +8,14 @@ from __future__ import annotations
 from datetime import datetime, time
 
 import pytest
-from sqlalchemy import select
+import time_machine
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.app.jobs import register_all
 from bot.i18n import create_i18n
 from bot.outbox import (
+    DEFAULT_WAKING,
     OutboxKind,
     OutboxMessage,
     Waking,
@@ -20,11 +23,14 @@ from bot.outbox import (
     enqueue,
     send_moment,
 )
+from bot.scheduler import JobContext, create_registry, run_job
 from bot.services import meetings as svc
 from bot.services.access.policy import load_actor
 from bot.services.vn_calendar import relative_datetime
-from storage.models import TelegramUser
+from storage.models import FeedbackItem, TelegramUser
+from storage.models.feedback import FeedbackStatus
 from storage.models.outbox import OutboxEntry
+from tests.feedback_world import feedback_world
 from tests.helpers import local
 from tests.orgdata import SEC1, MeetingWorld, meeting_world
 
@@ -60,21 +66,21 @@ def test_relative_day_says_today_tomorrow_or_the_date() -> None:
     assert relative_datetime(I18N, "en", local(2026, 12, 10, 19, 30), at) == "today at 19:30"
 
 
-def test_never_at_night_one_rule_for_every_automatic_kind() -> None:
+def test_never_at_night_one_rule_for_every_kind_a_job_queues() -> None:
+    """Who caused it decides, never the kind: a person's act of any kind goes at once, a job's
+    of any kind (an `answer` too, issue 20 class 12) waits for the morning."""
     night, morning = local(2026, 12, 10, 2, 50), local(2026, 12, 10, 7)
-    for kind in (OutboxKind.REMINDER, OutboxKind.NUDGE, OutboxKind.ROSTER):
+    for kind in OutboxKind:
         assert send_moment(kind, night) == night  # a person's own act: at once
     with automatically():
         _job_rules(night, morning)
 
 
 def _job_rules(night: datetime, morning: datetime) -> None:
-    for kind in (OutboxKind.REMINDER, OutboxKind.NUDGE, OutboxKind.ROSTER):
-        assert send_moment(kind, night) == morning
-        assert send_moment(kind, local(2026, 12, 10, 21, 5)) == local(2026, 12, 11, 7)
-        assert send_moment(kind, local(2026, 12, 10, 9)) == local(2026, 12, 10, 9)
-    for kind in (OutboxKind.ANSWER, OutboxKind.INTERACTIVE, OutboxKind.BROADCAST):
-        assert send_moment(kind, night) == night
+    for kind in OutboxKind:
+        assert send_moment(kind, night) == morning, kind
+        assert send_moment(kind, local(2026, 12, 10, 21, 5)) == local(2026, 12, 11, 7), kind
+        assert send_moment(kind, local(2026, 12, 10, 9)) == local(2026, 12, 10, 9), kind
     # A district's own hours, and a cap for a meeting starting early.
     assert send_moment("nudge", night, waking=Waking(start=time(2))) == night
     assert send_moment("reminder", night, latest=local(2026, 12, 10, 5, 30)) == local(
@@ -132,3 +138,46 @@ async def test_never_at_night_a_job_notice_is_held_to_the_morning(world: Meeting
     async with world.factory() as s:
         [row] = (await s.scalars(select(OutboxEntry))).all()
     assert row.not_before == local(2026, 12, 10, 7)
+
+
+# class 12, every job: whatever a job queues at night waits for the morning -------------------
+
+
+async def test_class12_every_registered_job_run_at_night_holds_what_it_queues(
+    engine: AsyncEngine,
+) -> None:
+    """Run every job the app registers at 02:00 with work pending for several of them (an
+    answer left a month, so `feedback.auto_close` closes it and queues its `answer` notice; a
+    meeting that evening, so the reminders are due): every row a job queued leaves in waking
+    hours, whatever its kind. A new job, or a job queueing a new kind, is caught here."""
+    fw = await feedback_world(engine)
+    w = fw.w
+    w.clock.t = local(2026, 11, 2, 10)
+    item = await fw.raise_(SEC1, on_behalf=True)
+    async with w.factory() as s, s.begin():
+        await s.execute(
+            update(FeedbackItem)
+            .where(FeedbackItem.id == item.id)
+            .values(status=FeedbackStatus.ANSWERED, answered_at=local(2026, 11, 3, 9))
+        )
+    w.clock.t = local(2026, 12, 9, 10)
+    await _schedule(w, local(2026, 12, 10, 19, 30))
+    async with w.factory() as s:
+        before = await s.scalar(select(func.max(OutboxEntry.id))) or 0
+    night = local(2026, 12, 10, 2)
+    w.clock.t = night
+    registry = create_registry()
+    register_all(registry)
+    ctx = JobContext(w.factory, w.clock, i18n=I18N)
+    with time_machine.travel(night, tick=False):
+        for spec in registry.specs.values():
+            assert await run_job(spec, ctx, "night"), spec.name
+    async with w.factory() as s:
+        rows = list(await s.scalars(select(OutboxEntry).where(OutboxEntry.id > before)))
+    kinds = {r.kind for r in rows}
+    assert {"answer", "reminder"} <= kinds, kinds  # the world gave the jobs work
+    morning = DEFAULT_WAKING
+    late = [(r.kind, r.dedupe_key, r.not_before) for r in rows if not morning.awake(r.not_before)]
+    assert late == []
+    closed = [r for r in rows if r.kind == "answer"]
+    assert closed and all(r.not_before == local(2026, 12, 10, 7) for r in closed)

@@ -1,13 +1,18 @@
 """Never at night: the one rule for when an automatic message may leave.
 
-What the bot sends on its own (reminders, nudges, escalations, roster and plan notices,
-broadcast reminders: the kinds in `AUTOMATIC_KINDS`) leaves only in waking hours, 07:00-21:00
-local unless a caller passes a district's own hours; what falls due at night is held to the
-next morning by its `not_before`, so a restart cannot send it early either. Two exceptions:
+What the bot sends on its own leaves only in waking hours, 07:00-21:00 local unless a caller
+passes a district's own hours; what falls due at night is held to the next morning by its
+`not_before`, so a restart cannot send it early either. "On its own" is decided by who caused
+the message, never by its outbox kind: whatever a scheduled job queues (`run_job` runs every
+job inside `automatically()`), of any kind (reminders, nudges, escalations, roster and plan
+notices, broadcast reminders, and an `answer` such as the notice that an answer was closed
+automatically), is held. A list of "automatic kinds" had let a job's notice of another kind
+out at night (trust class 12); the rule now holds for a kind or a job not written yet.
+Two exceptions:
 
-- a person just caused it: only what a scheduled job queues is automatic (`run_job` runs every
-  job inside `automatically()`); what a person's update, a button or the command line causes
-  is told at once, as a phone call would be, and the person who acted is awake;
+- a person just caused it: what a person's update, a button or the command line causes is
+  told at once (outside `automatically()`), as a phone call would be, and the person who
+  acted is awake;
 - it would be too late in the morning: `latest` (a meeting's start less an hour) caps the
   hold, so a meeting at 06:30 still gets its reminder before it starts.
 
@@ -23,10 +28,6 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
-
-# `OutboxKind` values (a StrEnum, so they compare equal); plain strings so that the service,
-# which applies the rule, can import this module.
-AUTOMATIC_KINDS = frozenset({"reminder", "nudge", "roster"})
 
 _automatic: ContextVar[bool] = ContextVar("outbox_automatic", default=False)
 
@@ -76,8 +77,8 @@ def send_moment(
     waking: Waking | None = None,
 ) -> datetime:
     """When a message of `kind` due at `at` leaves: `at`, or the next waking moment for one a
-    job queues (never past `latest`, never before `at`)."""
-    if str(kind) not in AUTOMATIC_KINDS or not is_automatic():
+    job queues, whatever its kind (never past `latest`, never before `at`)."""
+    if not is_automatic():
         return at
     held = (waking or DEFAULT_WAKING).next(at)
     if latest is not None:

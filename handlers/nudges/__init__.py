@@ -1,6 +1,8 @@
 """The nudges' buttons and /nudges.
 
-- "Nhắc lại sau" (SnoozeCb): the service puts the message's obligations off by a day.
+- "Nhắc lại sau" (SnoozeCb): the service puts the message's obligations off by a day: in
+  private the presser's own nudge, in a group the group's, only for a known current member of
+  it (`pressed_in`: anyone viewing a public supergroup, or who left it, can press).
 - An action button (NudgeCb): each feature's own router takes its act (`handlers.kit.nudged`)
   and opens its screen below the nudge, as its command would open it (/schedule,
   /report <id>, /visit, the item's card), so the nudge keeps its other buttons; those
@@ -54,10 +56,13 @@ async def on_snooze(
     query: CallbackQuery,
     callback_data: svc.SnoozeCb,
     session: AsyncSession,
+    actor: Actor,
     ctx: ServiceContext,
+    bot: Bot,
 ) -> None:
-    chat = query.message.chat.id if query.message is not None else query.from_user.id
-    result = await svc.snooze(session, ctx, chat, callback_data.b)
+    # Whose nudge is put off comes from the presser and the chat of the press, checked.
+    via = await pressed_in(query, actor, bot)
+    result = await svc.snooze(session, ctx, actor.telegram_id, callback_data.b, via_chat=via)
     if result.already:
         text = t("nudge.snooze_already")
     else:

@@ -1,9 +1,11 @@
 """What people do with a nudge: press its action button, or "Nhắc lại sau"; and what admins
 do: switch a person off (or on again).
 
-A press names rows by id and can be forged: a snooze counts only on a message that was sent
-to the chat it is pressed in; an action opens the feature's screen only while the obligation is
-owed (the screen then checks the person may do the thing, as it always does).
+A press names rows by id and can be forged: a snooze counts only for whom the message was
+sent to (the person pressing, for a nudge in private; a group's nudge, for a press the handler
+checked came from a known current member of that group); an action opens the feature's screen
+only while the obligation is owed (the screen then checks the person may do the thing, as it
+always does).
 """
 
 from __future__ import annotations
@@ -37,17 +39,23 @@ class SnoozeResult:
 async def snooze(
     session: AsyncSession,
     ctx: ServiceContext,
-    chat_id: int,
+    presser: int,
     batch_id: int,
+    *,
+    via_chat: int | None = None,
     config: NudgeConfig = DEFAULT_CONFIG,
 ) -> SnoozeResult:
     """Put off the next nudge of each obligation in the message (still owed) by a day, at most
     `max_snoozes` times per person (or group) and obligation; the escalation waits as long.
 
-    `chat_id` is the chat the button was pressed in (Telegram lets only a chat's members press
-    its messages): a message sent elsewhere (a forged button) is refused."""
+    Whose nudge is put off comes from who pressed, never from the button (class 3): `presser`'s
+    own, for a press in private; the group's, only with `via_chat`, a group the caller checked
+    the presser is a known current member of now (`handlers.kit.presence`). Telegram lets
+    anyone viewing a public supergroup, or a member who left and still holds its messages,
+    press a group's buttons, so the chat of a press alone is no right to put off the group's
+    nudge and its escalation. A message sent to anyone else (a forged button) is refused."""
     repo = NudgeRepository(session)
-    me = chat_id
+    me = presser if via_chat is None else via_chat
     mine = [e for e in await repo.batch(batch_id) if e.chat_id == me and e.step in NUDGE_STEPS]
     if not mine:
         raise NudgeError("nudge.not_yours")
