@@ -21,9 +21,9 @@ from bot.services.rosters.visits import (
     VisitReportInput,
     busy_days,
     busy_quarter,
+    mark_busy,
     my_visits,
     submit_visit_report,
-    toggle_busy,
     visits_on,
 )
 from bot.services.vn_calendar import VN_TZ, ReadableDay
@@ -107,6 +107,11 @@ async def run(
 ) -> Any:
     async with w.factory() as s, s.begin():
         return await fn(s, w.ctx, await w.actor(s, telegram_id), *args)
+
+
+async def toggle_busy(s: Any, ctx: Any, actor: Any, day: date) -> bool:
+    """A tap on the busy calendar (`mark_busy`, the one way to mark a day): now busy?"""
+    return (await mark_busy(s, ctx, actor, day)).busy
 
 
 async def refused(

@@ -3,22 +3,23 @@ the bot's services or the CLI; a refusal writes nothing (and the CLI exits non-z
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from bot.app.cli_roster import _run
 from bot.cli_text import Say
-from bot.i18n import create_i18n
 from bot.services.access.policy import load_actor
-from bot.services.context import ServiceContext
 from bot.services.rosters.common import Quarter, RosterError
+from bot.services.rosters.periods import visits_begin
 from bot.services.rosters.planning import make_draft
-from bot.services.rosters.review import default_quarter, publish
+from bot.services.rosters.review import offered_quarters, publish, publishable
+from bot.services.vn_calendar import ReadableDay
 from storage.models import Roster, RosterVisit, VisitProgram
 from tests.e2e.harness import make_settings
-from tests.helpers import FakeClock, local
+from tests.helpers import local
+from tests.orgdata import WG_LEADER
 from tests.test_roster_planning import RosterWorld, _draft, world
 
 __all__ = ["world"]
@@ -43,7 +44,7 @@ async def test_class5_a_quarter_that_is_over_is_never_drafted(
             actor = await load_actor(s, who) if who else None
             with pytest.raises(RosterError) as info:
                 await make_draft(s, world.w.ctx, program, quarter, actor=actor)
-        assert info.value.key == "roster.quarter_over"
+        assert info.value.key == "roster.quarter_begun"
     assert await _counts(world) == before
 
 
@@ -59,7 +60,7 @@ async def test_class5_a_draft_whose_visits_began_is_not_published(world: RosterW
         async with world.w.factory() as s, s.begin():
             with pytest.raises(RosterError) as info:
                 await publish(s, world.w.ctx, None, roster.id, None)
-        assert info.value.key == "roster.visits_over"
+        assert info.value.key == "roster.quarter_begun"  # the one rule, said first
     async with world.w.factory() as s:
         again = await s.get(Roster, roster.id)
         assert again is not None and again.status == "draft" and again.published_at is None
@@ -78,18 +79,62 @@ async def test_class5_cli_publish_of_a_past_quarter_exits_non_zero_and_writes_no
     assert await _counts(world) == before
 
 
-@pytest.mark.parametrize(
-    ("today", "expected"),
-    [
-        (date(2026, 10, 5), Quarter(2026, 4)),  # its first month: its visits are ahead
-        (date(2026, 11, 20), Quarter(2027, 1)),
-        (date(2026, 12, 6), Quarter(2027, 1)),  # the issue's December /roster
-        (date(2027, 1, 2), Quarter(2027, 1)),
-        (date(2027, 3, 25), Quarter(2027, 2)),
-    ],
-)
-def test_class5_roster_opens_a_quarter_whose_visits_are_not_over(
-    today: date, expected: Quarter
+async def _offered(rw: RosterWorld, at: datetime) -> list[Quarter]:
+    rw.w.clock.t = at
+    async with rw.w.factory() as s:
+        return await offered_quarters(s, rw.w.ctx, await load_actor(s, WG_LEADER))
+
+
+async def _q4_begins(rw: RosterWorld) -> datetime:
+    async with rw.w.factory() as s:
+        program = await s.get(VisitProgram, rw.program_id)
+        return await visits_begin(s, program, Quarter(2026, 4), rw.w.ctx.tz)
+
+
+async def test_class5_roster_offers_only_quarters_whose_visits_have_not_begun(
+    world: RosterWorld,
 ) -> None:
-    clock = FakeClock(local(today.year, today.month, today.day, 9))
-    assert default_quarter(ServiceContext(clock, create_i18n("vi"), "vi")) == expected
+    """What /roster offers: in mid-September Q4 only (Q3's July visits are over); in October
+    until Q4's first visit begins both, from then on (October, November, December) the next
+    quarter only."""
+    begins = await _q4_begins(world)
+    assert begins.month == 10
+    q4, q1 = Quarter(2026, 4), Quarter(2027, 1)
+    assert await _offered(world, local(2026, 9, 15, 9)) == [q4]
+    assert await _offered(world, begins - timedelta(minutes=1)) == [q4, q1]
+    for at in (begins, local(2026, 10, 20, 9), local(2026, 11, 20, 9), local(2026, 12, 6, 9)):
+        assert await _offered(world, at) == [q1], at
+
+
+async def test_class5_a_begun_quarter_is_never_drafted_nor_shown_publishable(
+    world: RosterWorld,
+) -> None:
+    """The drafting and the check screen say the same rule, with the quarter and the day."""
+    q4 = Quarter(2026, 4)
+    begins = await _q4_begins(world)
+    world.w.clock.t = begins - timedelta(days=12)
+    async with world.w.factory() as s, s.begin():
+        program = await s.get(VisitProgram, world.program_id)
+        assert program is not None
+        roster = (await make_draft(s, world.w.ctx, program, q4)).roster
+    before = await _counts(world)
+    world.w.clock.t = begins + timedelta(days=40)  # the issue's "in December" case too
+    for at in (begins, local(2026, 12, 6, 9)):
+        world.w.clock.t = at
+        async with world.w.factory() as s, s.begin():
+            actor = await load_actor(s, WG_LEADER)
+            with pytest.raises(RosterError) as checked:
+                await publishable(s, world.w.ctx, actor, roster.id, roster.version)
+            program = await s.get(VisitProgram, world.program_id)
+            assert program is not None
+            with pytest.raises(RosterError) as drafted:
+                await make_draft(s, world.w.ctx, program, q4, actor=actor)
+        for info in (checked, drafted):
+            assert info.value.key == "roster.quarter_begun"
+            first = info.value.params["first"]
+            assert first == ReadableDay(begins.astimezone(world.w.ctx.tz).date())
+        text = world.w.ctx.i18n.t(
+            info.value.key, "vi", quarter=q4.label("vi"), first=first.label("vi")
+        )
+        assert "quý IV/2026" in text and first.label("vi") in text
+    assert await _counts(world) == before

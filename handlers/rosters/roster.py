@@ -86,12 +86,13 @@ async def _screen(
     return text, _own_visits_markup(view, actor) if view.published else None
 
 
-def _period_picker(ctx: ServiceContext) -> tuple[str, InlineKeyboardMarkup]:
-    """/roster without a quarter: this quarter and the coming one as buttons."""
+def _period_picker(ctx: ServiceContext, offered: list[Quarter]) -> tuple[str, InlineKeyboardMarkup]:
+    """/roster without a quarter: this quarter (while its visits have not begun) and the
+    coming one as buttons."""
     kb = InlineKeyboardBuilder()
-    for key, q in zip(
-        ("roster.pick.this", "roster.pick.next"), review.offered_quarters(ctx), strict=True
-    ):
+    current = Quarter.of(ctx.today())
+    for q in offered:
+        key = "roster.pick.this" if q == current else "roster.pick.next"
         kb.row(
             InlineKeyboardButton(
                 text=t(key, quarter=q.label(locale())),
@@ -139,7 +140,7 @@ async def cmd_roster(
         if not await review.rosters_for(session, actor, Quarter.of(ctx.today())):
             await message.answer(t("roster.none"))
             return
-        text, markup = _period_picker(ctx)
+        text, markup = _period_picker(ctx, await review.offered_quarters(session, ctx, actor))
         await message.answer(text, reply_markup=markup)
         return
     await _send_rosters(message, session, ctx, actor, Quarter.parse(arg))
@@ -155,7 +156,7 @@ async def on_period(
 ) -> None:
     """A quarter pressed: only an offered one (data can be forged); the picker says which was
     chosen and the rosters follow below it."""
-    quarter = review.offered_quarter(ctx, callback_data.y, callback_data.q)
+    quarter = await review.offered_quarter(session, ctx, actor, callback_data.y, callback_data.q)
     await show(query, t("roster.pick.chosen", quarter=quarter.label(locale())))
     if isinstance(query.message, Message):
         await _send_rosters(query.message, session, ctx, actor, quarter)
@@ -225,7 +226,7 @@ async def _publish_check(
 ) -> None:
     """Công bố pressed: the draft as it stands and what publishing does, with the confirm and
     a way back (nothing is sent before the confirm)."""
-    roster, group = await review.publishable(session, actor, cb.roster_id, cb.version)
+    roster, group = await review.publishable(session, ctx, actor, cb.roster_id, cb.version)
     view = await review.load_view(session, roster)
     quarter = Quarter(roster.year, roster.quarter).label(locale())
     text = review.review_text(ctx, locale(), view)

@@ -118,18 +118,29 @@ async def cmd_busy(
     year, month, note = quarter.year, quarter.months[0], ""
     if len(args) > 1:
         raise Refused("roster.busy.usage")
+    change = None
     if args:
         day = typed_day(args[0])
         if day is None:
             raise Refused("roster.busy.bad_date", date=args[0][:20])
-        await svc.toggle_busy(session, ctx, actor, day, busy=True)
+        # The same use case as a tap on the calendar: a conflict is said the same way.
+        change = await svc.mark_busy(session, ctx, actor, day, busy=True)
         year, month = day.year, day.month
-        note = t("roster.busy.on", day=day.strftime("%d/%m"))
-        if await svc.visits_on(session, actor, day, tz=ctx.tz):
-            note = t("roster.busy.has_visit", day=day.strftime("%d/%m"))
+        note = _busy_note(change, day)
     text, markup = await _busy_screen(session, ctx, actor, year, month)
+    if change is not None and change.clashes:
+        markup = _with_handback(markup, change.clashes, ctx)
     shown = t("roster.busy.noted", note=note, screen=text) if note else text
     await message.answer(shown, reply_markup=markup)
+
+
+def _busy_note(change: svc.BusyChange, day: date) -> str:
+    """What marking `day` did, said truly: a clash says whether the leader was told."""
+    if change.clashes:
+        key = "roster.busy.has_visit_unreached" if change.unreached else "roster.busy.has_visit"
+    else:
+        key = "roster.busy.on" if change.busy else "roster.busy.off"
+    return t(key, day=day.strftime("%d/%m"))
 
 
 @router.callback_query(BusyCb.filter())
@@ -151,9 +162,8 @@ async def on_busy(
         except ValueError:
             raise Refused("kit.expired") from None
         change = await svc.mark_busy(session, ctx, actor, day)
-        key = "roster.busy.on" if change.busy else "roster.busy.off"
         clashes = change.clashes
-        toast = t("roster.busy.has_visit" if clashes else key, day=day.strftime("%d/%m"))
+        toast = _busy_note(change, day)
     text, markup = await _busy_screen(session, ctx, actor, cb.y, cb.m)
     if clashes:
         markup = _with_handback(markup, clashes, ctx)

@@ -10,8 +10,9 @@ Takes a session, never commits: the caller's unit of work owns the transaction.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,6 +21,7 @@ from sqlalchemy.orm import load_only
 from storage.models import (
     Branch,
     BroadcastRecipient,
+    BusyDay,
     ChatBinding,
     CommitteeAdmin,
     FeedbackItem,
@@ -94,6 +96,13 @@ ITEM = load_only(
     FeedbackItem.status,
     FeedbackItem.taken_by,
 )
+
+
+def _local_day(moment: datetime, tz: ZoneInfo) -> date:
+    """The local day of a stored moment (SQLite hands back naive UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(tz).date()
 
 
 def _district(column: Any, district_id: int | None) -> list[ColumnElement[bool]]:
@@ -171,17 +180,54 @@ class NudgeSources:
         return [(v, b, p, leader) for v, b, p, leader in rows if p is not None]
 
     async def unconfirmed_visits(
-        self, published_since: datetime, now: datetime, district_id: int | None = None
+        self,
+        published_since: datetime,
+        now: datetime,
+        district_id: int | None = None,
+        *,
+        tz: ZoneInfo,
     ) -> list[tuple[RosterVisit, Branch, datetime, int | None]]:
         """Visits still only assigned, of rosters published in [published_since, now], whose
-        meeting is still ahead."""
-        return await self._visits(
+        meeting is still ahead, and not on a day their visitor marked busy: that conflict is
+        already with the group's leader (`mark_busy`), and asking to confirm the visit would
+        contradict it."""
+        rows = await self._visits(
             Roster.published_at >= published_since,
             Roster.published_at <= now,
             RosterVisit.status == VisitStatus.ASSIGNED,
             RosterVisit.starts_at > now,
             *_district(Roster.district_id, district_id),
         )
+        busy = await self._on_busy_days(
+            [(v.id, v.visitor_member_id, v.starts_at) for v, *_ in rows], tz
+        )
+        return [r for r in rows if r[0].id not in busy]
+
+    async def visits_on_busy_days(self, ids: Iterable[int], tz: ZoneInfo) -> set[int]:
+        """Of these visits, those on a local day their visitor marked busy."""
+        found: list[tuple[int, int, datetime]] = []
+        for batch in chunks(set(ids)):
+            stmt = select(
+                RosterVisit.id, RosterVisit.visitor_member_id, RosterVisit.starts_at
+            ).where(RosterVisit.id.in_(batch))
+            found += [(i, m, at) for i, m, at in (await self.session.execute(stmt)).all()]
+        return await self._on_busy_days(found, tz)
+
+    async def _on_busy_days(
+        self, visits: Sequence[tuple[int, int, datetime]], tz: ZoneInfo
+    ) -> set[int]:
+        """(visit id, visitor, start) -> the ids whose local day the visitor marked busy."""
+        if not visits:
+            return set()
+        days = {(m, _local_day(at, tz)) for _, m, at in visits}
+        marked: set[tuple[int, date]] = set()
+        lo, hi = min(d for _, d in days), max(d for _, d in days)
+        for batch in chunks({m for m, _ in days}):
+            stmt = select(BusyDay.member_id, BusyDay.day).where(
+                BusyDay.member_id.in_(batch), BusyDay.day >= lo, BusyDay.day <= hi
+            )
+            marked.update((m, d) for m, d in (await self.session.execute(stmt)).all())
+        return {i for i, m, at in visits if (m, _local_day(at, tz)) in marked}
 
     async def unreported_visits(
         self,

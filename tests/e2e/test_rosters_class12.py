@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from bot.app.jobs.nudges import sweep_job
 from bot.buttons.rosters import ConfirmVisitCb
-from bot.services.rosters.visits import toggle_busy
+from bot.services.rosters.visits import mark_busy
 from bot.services.vn_calendar import VN_TZ, to_local
 from handlers.rosters.callbacks import OfferToCb, VisitAct, VisitCb
 from storage.models.rosters import VisitStatus
@@ -36,7 +36,7 @@ async def test_class12_pass_on_picker_shows_who_is_free(rosters: RosterWorld) ->
     # One mate free at that time marks the day busy: the picker says so, with no button.
     busy = pick.mate
     async with w.env.app.session_factory() as s, s.begin():
-        await toggle_busy(s, w.ctx, await w.actor(busy), day, busy=True)
+        await mark_busy(s, w.ctx, await w.actor(busy), day, busy=True)
     screen = await _screen(w, pick)
     await st.tap(w, chat, screen, VisitCb(visit_id=visit.id, a=VisitAct.OFFER).pack())
     picker = st.shown(w, screen)

@@ -61,7 +61,7 @@ async def snooze(
         raise NudgeError("nudge.not_yours")
     now = ctx.now()
     tracks = [await repo.track(i, for_update=True) for i in dict.fromkeys(e.track_id for e in mine)]
-    found = await statuses(session, [t.key for t in tracks if t is not None], now)
+    found = await statuses(session, [t.key for t in tracks if t is not None], now, ctx.tz)
     owed = [
         t for t in tracks if t is not None and t.ended_at is None and found[t.key] is Status.OWED
     ]
@@ -109,7 +109,7 @@ async def check_press(
 ) -> str:
     """The obligation an action button names, if still owed; else a clear refusal."""
     key = press_key(act, row_id, chat_id)
-    status = (await statuses(session, [key], ctx.now()))[key]
+    status = (await statuses(session, [key], ctx.now(), ctx.tz))[key]
     if status is Status.MET:
         raise NudgeError("nudge.already_done")
     if status is Status.LAPSED:

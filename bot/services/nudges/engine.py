@@ -123,7 +123,7 @@ class Sweep:
         tracks = await self.repo.open_tracks()
         expired = [t for t in tracks if now >= t.since + self.config.give_up_after]
         gone = [t for t in tracks if t.key not in listed and t not in expired]
-        found = await statuses(self.session, [t.key for t in gone], now)
+        found = await statuses(self.session, [t.key for t in gone], now, self.ctx.tz)
         met = [t.id for t in gone if found[t.key] is Status.MET]
         lapsed = [t.id for t in gone if found[t.key] is Status.LAPSED] + [t.id for t in expired]
         await self.repo.end_tracks(met, TrackEnd.MET, now)

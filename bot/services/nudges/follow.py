@@ -55,7 +55,7 @@ async def close_tracks(
     ]
     if not tracks:
         return 0
-    found = await statuses(session, [t.key for t in tracks], now)
+    found = await statuses(session, [t.key for t in tracks], now, ctx.tz)
     met = [t.id for t in tracks if found[t.key] is Status.MET]
     lapsed = [t.id for t in tracks if found[t.key] is Status.LAPSED]
     await repo.end_tracks(met, TrackEnd.MET, now)

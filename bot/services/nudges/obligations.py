@@ -101,8 +101,11 @@ class Provider(Protocol):
     ) -> list[Obligation]: ...
 
     async def status(
-        self, session: AsyncSession, keys: Sequence[str], now: datetime
-    ) -> dict[str, Status]: ...
+        self, session: AsyncSession, keys: Sequence[str], now: datetime, tz: ZoneInfo
+    ) -> dict[str, Status]:
+        """Each key's status at `now`; `tz` is the zone local days are read in (a visit on
+        a day its visitor marked busy)."""
+        ...
 
 
 def key_id(key: str) -> int:

@@ -87,7 +87,7 @@ class MeetingUnscheduled:
         ]
 
     async def status(
-        self, session: AsyncSession, keys: Sequence[str], now: datetime
+        self, session: AsyncSession, keys: Sequence[str], now: datetime, tz: ZoneInfo
     ) -> dict[str, Status]:
         state = await NudgeSources(session).meetings_state(key_id(k) for k in keys)
         out = {}
@@ -134,7 +134,7 @@ class MeetingReport:
         return out
 
     async def status(
-        self, session: AsyncSession, keys: Sequence[str], now: datetime
+        self, session: AsyncSession, keys: Sequence[str], now: datetime, tz: ZoneInfo
     ) -> dict[str, Status]:
         src = NudgeSources(session)
         ids = [key_id(k) for k in keys]
@@ -198,13 +198,20 @@ class VisitUnconfirmed:
     async def candidates(
         self, session: AsyncSession, window: Window, district_id: int | None
     ) -> list[Obligation]:
-        rows = await NudgeSources(session).unconfirmed_visits(window.start, window.now, district_id)
+        rows = await NudgeSources(session).unconfirmed_visits(
+            window.start, window.now, district_id, tz=window.tz
+        )
         return await _visit_obligations(session, self.policy, self.prefix, rows, window.tz)
 
     async def status(
-        self, session: AsyncSession, keys: Sequence[str], now: datetime
+        self, session: AsyncSession, keys: Sequence[str], now: datetime, tz: ZoneInfo
     ) -> dict[str, Status]:
-        state = await NudgeSources(session).visits_state(key_id(k) for k in keys)
+        src = NudgeSources(session)
+        ids = [key_id(k) for k in keys]
+        state = await src.visits_state(ids)
+        # A busy day marked on the visit's day: the conflict is with the leader now, so a
+        # queued "please confirm" is withdrawn and never escalated (`mark_busy` told them).
+        busy = await src.visits_on_busy_days(ids, tz)
         out = {}
         for key in keys:
             status, starts_at, roster = state.get(key_id(key), ("", now, ""))
@@ -214,6 +221,7 @@ class VisitUnconfirmed:
                 status == VisitStatus.ASSIGNED
                 and roster == RosterStatus.PUBLISHED
                 and starts_at > now
+                and key_id(key) not in busy
             ):
                 out[key] = Status.OWED
             else:
@@ -250,7 +258,7 @@ class VisitReport:
         return await _visit_obligations(session, self.policy, self.prefix, rows, window.tz)
 
     async def status(
-        self, session: AsyncSession, keys: Sequence[str], now: datetime
+        self, session: AsyncSession, keys: Sequence[str], now: datetime, tz: ZoneInfo
     ) -> dict[str, Status]:
         src = NudgeSources(session)
         ids = [key_id(k) for k in keys]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -121,7 +122,7 @@ class FeedbackDue:
         )
 
     async def status(
-        self, session: AsyncSession, keys: Sequence[str], now: datetime
+        self, session: AsyncSession, keys: Sequence[str], now: datetime, tz: ZoneInfo
     ) -> dict[str, Status]:
         """Owed while it waits at the key's level (a key without a level: at any); answered,
         asked back, closed or moved on, it was acted on."""
@@ -221,7 +222,7 @@ class BroadcastAck:
         return out
 
     async def status(
-        self, session: AsyncSession, keys: Sequence[str], now: datetime
+        self, session: AsyncSession, keys: Sequence[str], now: datetime, tz: ZoneInfo
     ) -> dict[str, Status]:
         acks = await NudgeSources(session).broadcast_acks(key_id(k) for k in keys)
         out = {}

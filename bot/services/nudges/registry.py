@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,6 +21,7 @@ from bot.services.nudges.providers import (
     VisitUnconfirmed,
 )
 from bot.services.nudges.providers_fb import BroadcastAck, FeedbackDue
+from bot.services.vn_calendar import VN_TZ
 from storage.models.nudges import NudgePolicy
 
 
@@ -51,8 +53,10 @@ def press_key(act: NudgeAct, row_id: int, chat_id: int = 0) -> str:
     return f"{ACT_PREFIX[act]}:{row_id}" + (f":{chat_id}" if act is NudgeAct.ACK else "")
 
 
-async def statuses(session: AsyncSession, keys: Iterable[str], now: datetime) -> dict[str, Status]:
-    """Each key's status now; a key no provider knows is lapsed."""
+async def statuses(
+    session: AsyncSession, keys: Iterable[str], now: datetime, tz: ZoneInfo = VN_TZ
+) -> dict[str, Status]:
+    """Each key's status now (local days read in `tz`); a key no provider knows is lapsed."""
     by_prefix: dict[str, list[str]] = {}
     for key in set(keys):
         by_prefix.setdefault(key.split(":")[0], []).append(key)
@@ -62,7 +66,7 @@ async def statuses(session: AsyncSession, keys: Iterable[str], now: datetime) ->
         if provider is None:
             out.update(dict.fromkeys(mine, Status.LAPSED))
             continue
-        found = await provider.status(session, sorted(mine), now)
+        found = await provider.status(session, sorted(mine), now, tz)
         out.update({k: found.get(k, Status.LAPSED) for k in mine})
     return out
 

@@ -35,6 +35,7 @@ async def check(
     for e in events:
         if e.outbox_id is not None:
             keys[e.outbox_id].add(e.key)
+    # The outbox's check has no context: local days in the default zone (the bot's own).
     found = await statuses(session, {k for ks in keys.values() for k in ks}, now)
     gone = [i for i, ks in keys.items() if not any(found[k] is Status.OWED for k in ks)]
     await repo.mark_withdrawn(gone, now)

@@ -19,11 +19,12 @@ from bot.services.rosters.common import (
     Quarter,
     RosterConfig,
     RosterError,
-    ensure_open,
 )
+from bot.services.rosters.periods import ensure_open
 from bot.services.rosters.planning import ensure_programs, make_draft
 from bot.services.rosters.review import load_view
 from bot.services.vn_calendar import format_quarter, to_local
+from storage.models import VisitProgram
 from storage.models.rosters import RosterStatus
 from storage.repositories.rosters import RosterRepository
 
@@ -40,7 +41,6 @@ async def plan_report(
 ) -> dict[str, Any]:
     """Every group's roster for `quarter`; `on_group(i, n, code)` before each one is solved
     (the command line's progress: a district's groups take a while)."""
-    ensure_open(quarter, ctx.now(), ctx.tz)  # a past quarter: refused, nothing written
     async with factory() as s, s.begin():
         repo = RosterRepository(s)
         district_id = None
@@ -50,7 +50,13 @@ async def plan_report(
                 raise RosterError("roster.no_district", code=district_code[:32])
             district_id = district.id
         await ensure_programs(s, district_id)
-        programs = [p.id for p in await repo.programs(district_id)]
+        found = await repo.programs(district_id)
+        # All or nothing: a quarter whose visits have begun for any group is refused before a
+        # draft is made or published (this transaction, its programs too, is rolled back).
+        checked: list[VisitProgram | None] = [*found] or [None]
+        for each in checked:
+            await ensure_open(s, each, quarter, ctx.now(), ctx.tz)
+        programs = [p.id for p in found]
     groups: list[dict[str, Any]] = []
     for i, program_id in enumerate(programs, start=1):
         async with factory() as s, s.begin():

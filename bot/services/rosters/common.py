@@ -116,11 +116,3 @@ def require_leader(actor: Actor, group: WorkingGroup) -> None:
 
 def sits_in_group(actor: Actor, group: WorkingGroup) -> bool:
     return leads_group(actor, group) or any(g.group_id == group.id for g in actor.groups)
-
-
-def ensure_open(quarter: Quarter, now: datetime, tz: ZoneInfo = VN_TZ) -> None:
-    """Nothing is drafted or published for a quarter whose visits are all over: refused
-    (`roster.quarter_over`) before anything is written, through the bot or the CLI."""
-    _, end = quarter.bounds(tz)
-    if end <= now:
-        raise RosterError("roster.quarter_over", quarter=quarter)  # read as "quý I/2020"

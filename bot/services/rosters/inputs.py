@@ -69,6 +69,20 @@ def window_starts(
     return tuple(sorted(set(out)))
 
 
+def slot_start(
+    branch: Branch, meeting: Meeting | None, year: int, month: int, tz: ZoneInfo
+) -> datetime | None:
+    """When a visit to the branch's regular meeting of the month would start: the meeting's
+    own time when it is planned or scheduled, the rule's date before the plan job made it,
+    None when it is cancelled (nobody can visit it)."""
+    if meeting is not None and meeting.status == MeetingStatus.CANCELLED:
+        return None
+    if meeting is not None:
+        return to_local(meeting.starts_at, tz)
+    day = rule_slot(branch.meeting_day, year, month).day
+    return to_local(local_to_utc(day, branch.meeting_time, tz), tz)
+
+
 async def program_branches(repo: RosterRepository, program: VisitProgram) -> list[Branch]:
     if program.branch_ids:
         rows = await repo.branches(program.branch_ids)
@@ -121,13 +135,9 @@ async def load_input(
     for branch in branches:
         for year, month in periods:
             meeting = meetings.get((branch.id, year, month))
-            if meeting is not None and meeting.status == MeetingStatus.CANCELLED:
+            begins = slot_start(branch, meeting, year, month, tz)
+            if begins is None:
                 continue
-            if meeting is not None:
-                begins = to_local(meeting.starts_at, tz)
-            else:
-                day = rule_slot(branch.meeting_day, year, month).day
-                begins = to_local(local_to_utc(day, branch.meeting_time, tz), tz)
             key = slot_key(branch, year, month)
             slots.append(
                 Slot(

@@ -24,10 +24,10 @@ from bot.services.rosters.common import (
     Quarter,
     RosterConfig,
     RosterError,
-    ensure_open,
     require_leader,
 )
 from bot.services.rosters.inputs import ProgramInput, load_input
+from bot.services.rosters.periods import ensure_open
 from bot.services.rosters.shortfall import explain, free_at, suggest_moves
 from bot.services.rosters.solver import Solution, Visitor, solve
 from bot.services.vn_calendar import to_local
@@ -130,7 +130,8 @@ async def make_draft(
     assert group is not None
     if actor is not None:
         require_leader(actor, group)
-    ensure_open(quarter, ctx.now(), ctx.tz)
+    # A quarter whose visits have begun is refused before anything is written.
+    await ensure_open(session, program, quarter, ctx.now(), ctx.tz)
     roster = await repo.roster_for(program.id, quarter.year, quarter.quarter, for_update=True)
     if roster is not None and roster.status == RosterStatus.PUBLISHED:
         raise RosterError("roster.already_published", quarter=quarter, group=group.name)

@@ -21,13 +21,13 @@ from bot.services.rosters.common import (
     Quarter,
     RosterConfig,
     RosterError,
-    ensure_open,
     leads_group,
     require_leader,
     sits_in_group,
 )
 from bot.services.rosters.handover import HANDED, cannot_go, own_live_visit, scope_of
 from bot.services.rosters.notices import RosterNotices
+from bot.services.rosters.periods import ensure_open, is_open
 from bot.services.rosters.planning import ensure_meetings, ensure_programs, make_draft
 from bot.services.vn_calendar import ReadableDay, to_local
 from bot.services.vn_sort import vn_sorted
@@ -217,10 +217,11 @@ async def draft_for_group(
 
 
 async def publishable(
-    session: AsyncSession, actor: Actor, roster_id: int, version: int
+    session: AsyncSession, ctx: ServiceContext, actor: Actor, roster_id: int, version: int
 ) -> tuple[Roster, WorkingGroup]:
     """The draft a leader's Công bố asks to publish, refused as `publish` would refuse it
-    (stale screen, not their group, already published): the check screen comes first."""
+    (stale screen, not their group, already published, its quarter's visits begun): the
+    check screen comes first, and must never offer a confirm that `publish` would refuse."""
     roster = await RosterRepository(session).roster(roster_id)
     if roster is None:
         raise RosterError("roster.not_found")
@@ -234,7 +235,23 @@ async def publishable(
             quarter=Quarter(roster.year, roster.quarter),
             group=group.name,
         )
+    await _ensure_publishable_now(session, ctx, roster)
     return roster, group
+
+
+async def _ensure_publishable_now(
+    session: AsyncSession, ctx: ServiceContext, roster: Roster
+) -> None:
+    """The quarter's visits not begun (`periods.ensure_open`), and none of the draft's own
+    visits started (a meeting moved earlier since the draft was solved)."""
+    now = ctx.now()
+    program = await RosterRepository(session).program(roster.program_id)
+    await ensure_open(session, program, Quarter(roster.year, roster.quarter), now, ctx.tz)
+    # Publishing tells visitors to go: a visit whose meeting already began cannot be made.
+    over = [v for v in await RosterRepository(session).visits(roster.id) if v.starts_at <= now]
+    if over:
+        first = to_local(over[0].starts_at, ctx.tz).date()
+        raise RosterError("roster.visits_over", n=len(over), first=ReadableDay(first))
 
 
 async def publish(
@@ -255,13 +272,7 @@ async def publish(
             quarter=Quarter(roster.year, roster.quarter),
             group=group.name,
         )
-    now = ctx.now()
-    ensure_open(Quarter(roster.year, roster.quarter), now, ctx.tz)
-    # Publishing tells visitors to go: a visit whose meeting already began cannot be made.
-    over = [v for v in await RosterRepository(session).visits(roster.id) if v.starts_at <= now]
-    if over:
-        first = to_local(over[0].starts_at, ctx.tz).date()
-        raise RosterError("roster.visits_over", n=len(over), first=ReadableDay(first))
+    await _ensure_publishable_now(session, ctx, roster)
     await ensure_meetings(session, ctx, roster)
     roster.status = RosterStatus.PUBLISHED
     roster.published_at = ctx.now()
@@ -408,28 +419,33 @@ async def pass_on_choices(
     return visit, branch, [m for m in mates if m.why is None] + [m for m in mates if m.why]
 
 
-def offered_quarters(ctx: ServiceContext) -> list[Quarter]:
-    """The quarters /roster offers as buttons: this one and the coming one (a past quarter,
-    whose visits are over, is never offered)."""
+async def offered_quarters(
+    session: AsyncSession, ctx: ServiceContext, actor: Actor
+) -> list[Quarter]:
+    """The quarters /roster offers as buttons: this one and the coming one, each only while
+    its visits have not begun for one of the person's groups (`periods.is_open`): a quarter
+    whose visits have begun is never offered, so it can never be drafted from a button."""
     current = Quarter.of(ctx.today())
-    return [current, current.shift(1)]
+    repo = RosterRepository(session)
+    programs = [
+        await repo.program_of_group(group.id)
+        for group, _, _ in await rosters_for(session, actor, current)
+    ]
+    out = []
+    for quarter in (current, current.shift(1)):
+        for program in [*programs] or [None]:
+            if await is_open(session, program, quarter, ctx.now(), ctx.tz):
+                out.append(quarter)
+                break
+    return out
 
 
-def offered_quarter(ctx: ServiceContext, year: int, quarter: int) -> Quarter:
-    """A period button names a quarter: only an offered one is taken (data can be forged)."""
-    for q in offered_quarters(ctx):
+async def offered_quarter(
+    session: AsyncSession, ctx: ServiceContext, actor: Actor, year: int, quarter: int
+) -> Quarter:
+    """A period button names a quarter: only an offered one is taken (data can be forged, and
+    a picker left open may name a quarter whose visits have begun since)."""
+    for q in await offered_quarters(session, ctx, actor):
         if (q.year, q.quarter) == (year, quarter):
             return q
     raise RosterError("roster.quarter_not_offered")
-
-
-def default_quarter(ctx: ServiceContext, config: RosterConfig = DEFAULT_CONFIG) -> Quarter:
-    """The coming quarter once its draft is due or once the current quarter's first month is
-    over (its visits are then partly over: nothing is drafted or published for them), else the
-    current one. Another quarter is named explicitly (`/roster 2026-Q4`)."""
-    today = ctx.today()
-    current = Quarter.of(today)
-    coming = current.shift(1)
-    if draft_due(coming, today, config) or today.month != current.months[0]:
-        return coming
-    return current

@@ -1,8 +1,8 @@
 """A visitor's own side of the roster: the days they cannot go, their visits, their reports.
 
 Busy days feed the next draft only: a day marked after publication changes no published visit
-(the person hands that visit back instead, `visits_on` tells the handler to say so), because a
-silent change to a published plan would leave the branch and the group misinformed.
+(the person hands that visit back instead: `mark_busy` tells the leader and offers it), because
+a silent change to a published plan would leave the branch and the group misinformed.
 
 A visit report is the visitor's account of the meeting: whether they went, how the meeting
 was, and the members' proposals they heard. Each proposal becomes a `HeardProposal` row the
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from html import escape
 from zoneinfo import ZoneInfo
@@ -32,7 +32,7 @@ from bot.services.rosters.common import (
     RosterConfig,
     RosterError,
 )
-from bot.services.rosters.handover import Teller, own_live_visit, scope_of
+from bot.services.rosters.handover import HANDED, Teller, own_live_visit, scope_of
 from bot.services.rosters.notices import RosterNotices
 from bot.services.vn_calendar import VN_TZ, ReadableDay, ReadableMoment, to_local
 from storage.models import Branch, Meeting, RosterVisit, VisitReport
@@ -88,11 +88,12 @@ async def busy_days(
     return quarter, {row.day for row in rows}
 
 
-async def toggle_busy(
-    session: AsyncSession, ctx: ServiceContext, actor: Actor, day: date, busy: bool | None = None
+async def _set_busy(
+    session: AsyncSession, ctx: ServiceContext, actor: Actor, day: date, busy: bool | None
 ) -> bool:
-    """Mark or unmark `day` for every rostered member row of the person (`busy`: set it so,
-    as `/busy DD/MM/YYYY` does; None: the other way round); True = now busy."""
+    """Mark or unmark `day` for every rostered member row of the person (`busy`: set it so;
+    None: the other way round); True = now busy. Private: a busy day is marked through
+    `mark_busy` only, so no way of marking one can skip saying its conflicts."""
     members = await _seated_members(session, actor)
     first, last = busy_range(ctx)
     if not first <= day <= last:
@@ -121,37 +122,56 @@ async def toggle_busy(
 
 @dataclass(frozen=True)
 class BusyChange:
-    """A day toggled on /busy: whether it is now busy, and the person's visits that day (each
-    offered for hand-back on the screen; its group's leader already told)."""
+    """A day marked or unmarked: whether it is now busy, and the person's visits that day
+    they may still hand back (each offered on the screen); `unreached`: those of them whose
+    group's leader the Trợ lý could not tell (no private chat), so the screen never claims
+    the leader knows when they do not."""
 
     busy: bool
     clashes: list[VisitInfo]
+    unreached: list[VisitInfo] = field(default_factory=list)
 
 
 async def mark_busy(
-    session: AsyncSession, ctx: ServiceContext, actor: Actor, day: date
+    session: AsyncSession,
+    ctx: ServiceContext,
+    actor: Actor,
+    day: date,
+    busy: bool | None = None,
 ) -> BusyChange:
-    """Toggle `day`; a busy day on one's own published visit is a conflict said out loud: the
-    leader hears of it at once (not at the next nudge, which would ask to confirm that very
-    visit), and the person is offered the hand-back."""
-    busy = await toggle_busy(session, ctx, actor, day)
-    if not busy:
+    """The one use case behind every way of marking a busy day (`/busy DD/MM/YYYY` sets it,
+    `busy=True`; a tap on the calendar toggles it, None). A busy day on one's own published
+    visit still ahead is a conflict said out loud: the leader hears of it at once, once per
+    visit and day (not at the next nudge, which must not ask to confirm that very visit),
+    and the person is offered the hand-back."""
+    now_busy = await _set_busy(session, ctx, actor, day, busy)
+    if not now_busy:
         return BusyChange(False, [])
     clashes = [
-        i for i in await visits_on(session, actor, day, tz=ctx.tz) if i.visit.starts_at > ctx.now()
+        i
+        for i in await visits_on(session, actor, day, tz=ctx.tz)
+        # Only a visit they may still give away: one on offer or handed back is in hand.
+        if i.visit.starts_at > ctx.now() and i.visit.status in HANDED
     ]
     tell = Teller(session, ctx)
+    unreached = []
     for info in clashes:
         scope = await scope_of(session, info.visit)
+        leader = await tell.member(scope.group.leader_member_id)
+        if leader is not None and leader.id == info.visit.visitor_member_id:
+            continue  # the leader's own visit: they know
+        if leader is None or not await tell.reachable(leader):
+            unreached.append(info)
+            continue
         await tell.tell(
-            scope.group.leader_member_id,
+            leader.id,
             "roster.busy.leader_told",
-            f"visit:{info.visit.id}:busy:{day:%Y%m%d}",
+            f"visit:{info.visit.id}:busy:{day:%Y%m%d}",  # once, however often it is marked
             params_for=await tell.about(info.visit),
             origin_id=info.visit.id,
             name=await tell.name(info.visit.visitor_member_id),
         )
-    return BusyChange(True, clashes)
+    return BusyChange(True, clashes, unreached)
 
 
 # The visitor's visits -------------------------------------------------------------------------
