@@ -17,7 +17,9 @@ class _Terminal(io.StringIO):
         return True
 
 
-def test_cli_language_follows_lang_then_default_language(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_class19_cli_language_follows_lang_then_default_language(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.delenv("DEFAULT_LANGUAGE", raising=False)
     assert cli_locale() == "vi"
     monkeypatch.setenv("DEFAULT_LANGUAGE", "en")
@@ -29,7 +31,7 @@ def test_cli_language_follows_lang_then_default_language(monkeypatch: pytest.Mon
     assert args.lang == "vi"
 
 
-def test_cli_language_numbers_are_grouped_the_languages_way() -> None:
+def test_class19_cli_language_numbers_are_grouped_the_languages_way() -> None:
     assert (number(7467, "vi"), number(7467, "en")) == ("7.467", "7,467")
     assert (number(1.5, "vi"), number(1.5, "en")) == ("1,5", "1.5")
     assert Say("vi")("op.import.read", file="members.csv", rows=7122) == (
@@ -37,7 +39,7 @@ def test_cli_language_numbers_are_grouped_the_languages_way() -> None:
     )
 
 
-def test_cli_language_progress_bar_on_a_terminal() -> None:
+def test_class19_cli_language_progress_bar_on_a_terminal() -> None:
     out = _Terminal()
     progress = StderrProgress(out, Say("vi"))
     progress.step("op.import.adding", 5000, 10000, table="members")
@@ -47,7 +49,7 @@ def test_cli_language_progress_bar_on_a_terminal() -> None:
     assert text.rstrip().endswith(Say("vi")("op.import.committing"))
 
 
-def test_cli_language_roster_plan_reads_in_vietnamese() -> None:
+def test_class19_cli_language_roster_plan_reads_in_vietnamese() -> None:
     report = {
         "quarter": "2027-Q1",
         "groups": [

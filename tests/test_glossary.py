@@ -57,13 +57,13 @@ def vi_texts() -> list[tuple[str, str]]:
     return out
 
 
-def test_glossary_lists_forbidden_words() -> None:
+def test_class17_glossary_lists_forbidden_words() -> None:
     words = forbidden()
     assert {"bạn", "bot", "Huỷ", "cuộc họp"} <= set(words)
 
 
 @pytest.mark.parametrize("word", forbidden())
-def test_glossary_forbidden_word_is_in_no_vietnamese_text(word: str) -> None:
+def test_class14_15_17_glossary_forbidden_word_is_in_no_vietnamese_text(word: str) -> None:
     pattern = _pattern(word)
     found = [
         f"{key}: {text[:80]}"
@@ -73,7 +73,7 @@ def test_glossary_forbidden_word_is_in_no_vietnamese_text(word: str) -> None:
     assert found == [], f"«{word}» is forbidden by docs/glossary.md"
 
 
-def test_glossary_formats_are_the_formatters_output() -> None:
+def test_class17_glossary_formats_are_the_formatters_output() -> None:
     """The examples the glossary gives are exactly what the one formatter of each kind writes."""
     text = GLOSSARY.read_text(encoding="utf-8")
     moment = datetime(2026, 12, 10, 10, 0, tzinfo=UTC)  # 17:00 in Hà Nội
@@ -85,7 +85,7 @@ def test_glossary_formats_are_the_formatters_output() -> None:
     assert vn_sorted(["Thôn 10", "Thôn 2"]) == ["Thôn 2", "Thôn 10"]
 
 
-def test_glossary_address_catalogs_call_people_dong_chi() -> None:
+def test_class14_address_catalogs_call_people_dong_chi() -> None:
     """Class 14 in numbers: "bạn" is gone and "đồng chí" is how people are addressed."""
     texts = [text for _key, text in vi_texts()]
     assert not any(_pattern("bạn").search(t) for t in texts)

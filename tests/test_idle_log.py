@@ -32,7 +32,7 @@ class _NoEdits:
         raise AssertionError(f"an idle job called bot.{name}")
 
 
-async def test_idle_jobs_log_nothing_at_info(
+async def test_class20_idle_jobs_log_nothing_at_info(
     engine: AsyncEngine, caplog: pytest.LogCaptureFixture
 ) -> None:
     registry = create_registry()
@@ -53,7 +53,7 @@ async def test_idle_jobs_log_nothing_at_info(
     assert any("job meetings.live_counts done" in r.getMessage() for r in caplog.records)
 
 
-async def test_a_job_that_did_something_logs_one_info_line(
+async def test_class20_a_job_that_did_something_logs_one_info_line(
     engine: AsyncEngine, caplog: pytest.LogCaptureFixture
 ) -> None:
     async def busy(_ctx: JobContext) -> int:
@@ -68,7 +68,7 @@ async def test_a_job_that_did_something_logs_one_info_line(
     assert len(lines) == 1 and "job busy done" in lines[0] and "did 2" in lines[0]
 
 
-def test_apscheduler_run_lines_are_below_the_log_level() -> None:
+def test_class20_apscheduler_run_lines_are_below_the_log_level() -> None:
     root = logging.getLogger()
     saved = root.handlers[:], root.level
     try:

@@ -18,7 +18,7 @@ GROUP = -100777
 URL = "https://t.me/b?start=mtg"
 
 
-async def test_names_private_chat_hint_uses_the_organisations_full_name(
+async def test_class16_names_private_chat_hint_uses_the_organisations_full_name(
     engine: AsyncEngine,
 ) -> None:
     # Telegram's order ("Viên Lê Văn") is not how the branch writes the member ("Lê Văn Viên").
@@ -35,7 +35,9 @@ async def test_names_private_chat_hint_uses_the_organisations_full_name(
     assert hint == w.ctx.i18n.t("mtg.hint.private_chat", "vi", name="Lê Văn Viên", url=URL)
 
 
-async def test_names_admin_list_uses_the_member_name_when_known(engine: AsyncEngine) -> None:
+async def test_class16_names_admin_list_uses_the_member_name_when_known(
+    engine: AsyncEngine,
+) -> None:
     w = await meeting_world(
         engine,
         GROUP,
@@ -49,7 +51,7 @@ async def test_names_admin_list_uses_the_member_name_when_known(engine: AsyncEng
     assert [r.label for r in listed.admins] == ["Hoàng Văn Năm @bi"]
 
 
-async def test_names_admin_list_writes_an_unknown_account_family_name_first(
+async def test_class16_names_admin_list_writes_an_unknown_account_family_name_first(
     engine: AsyncEngine,
 ) -> None:
     # Telegram's parts of a Vietnamese account: the given name first, the family name last.
@@ -63,7 +65,7 @@ async def test_names_admin_list_writes_an_unknown_account_family_name_first(
     assert [r.label for r in listed.admins] == ["Phan Hữu Giang @giang"]
 
 
-def test_names_telegram_full_name_puts_the_family_name_first() -> None:
+def test_class16_names_telegram_full_name_puts_the_family_name_first() -> None:
     assert telegram_full_name("Giang", "Phan Hữu") == "Phan Hữu Giang"
     assert telegram_full_name("Giang", None) == "Giang"
     assert telegram_full_name("Giang", " ") == "Giang"

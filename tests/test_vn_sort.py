@@ -45,33 +45,33 @@ REFERENCE = [
 
 
 @pytest.mark.parametrize("expected", REFERENCE, ids=lambda e: e[0])
-def test_sorting_follows_the_vietnamese_alphabet(expected: list[str]) -> None:
+def test_class18_sorting_follows_the_vietnamese_alphabet(expected: list[str]) -> None:
     shuffled = expected[:]
     random.Random(21).shuffle(shuffled)
     assert vn_sorted(reversed(expected)) == expected
     assert vn_sorted(shuffled) == expected
 
 
-def test_sorting_d_stroke_after_d_not_after_z() -> None:
+def test_class18_sorting_d_stroke_after_d_not_after_z() -> None:
     assert vn_sorted(["Zô", "Đông", "Dương", "Em"]) == ["Dương", "Đông", "Em", "Zô"]
 
 
-def test_sorting_tho_an_before_thuong_mo_and_33_before_113() -> None:
+def test_class18_sorting_tho_an_before_thuong_mo_and_33_before_113() -> None:
     assert vn_key("Thọ An") < vn_key("Thượng Mỗ")
     assert vn_key("33") < vn_key("113")
 
 
-def test_sorting_sees_decomposed_text_as_composed() -> None:
+def test_class18_sorting_sees_decomposed_text_as_composed() -> None:
     composed, decomposed = "Đặng Thị Ánh", "Đặng Thị A\u0301nh"
     assert vn_key(composed)[:2] == vn_key(decomposed)[:2]
 
 
-def test_sorting_by_a_key_of_objects() -> None:
+def test_class18_sorting_by_a_key_of_objects() -> None:
     rows = [("b", "Vũ"), ("a", "Đặng"), ("c", "Bùi")]
     assert [r[0] for r in vn_sorted(rows, key=lambda r: r[1])] == ["c", "a", "b"]
 
 
-async def test_sorting_member_lists_in_vietnamese_order(engine: AsyncEngine) -> None:
+async def test_class18_sorting_member_lists_in_vietnamese_order(engine: AsyncEngine) -> None:
     """The /invite picker (and every member page): leaders first, then the Vietnamese order."""
     org = await o.build_org(engine)
     factory = create_session_factory(engine)

@@ -61,7 +61,7 @@ async def _change(m: Month, command: str, act: PickAct) -> None:
     await _confirm_change(m, shown, act, m.dec.id)
 
 
-async def test_announcement_shows_the_meeting_as_it_is_now_after_reschedule(
+async def test_class4_announcement_shows_the_meeting_as_it_is_now_after_reschedule(
     month: Month,
 ) -> None:
     env, t = month.env, month.t
@@ -87,7 +87,9 @@ def _answerable(m: Month, chat: int) -> list[dict[str, Any]]:
     return [x for x in m.env.world.bot_messages(chat) if rsvp & set(_keys(x))]
 
 
-async def test_after_a_reschedule_one_group_message_carries_the_buttons(month: Month) -> None:
+async def test_class4_after_a_reschedule_one_group_message_carries_the_buttons(
+    month: Month,
+) -> None:
     """Announced, reminded 24 h before (the group's reminder has the buttons too), then moved:
     the change notice alone carries the buttons and the counts; the announcement and the
     reminder show the new time without buttons; a member's private reminder likewise."""
@@ -121,7 +123,9 @@ async def test_after_a_reschedule_one_group_message_carries_the_buttons(month: M
     assert t("mtg.changed.head") in mine["text"]
 
 
-async def test_announcement_shows_the_meeting_as_it_is_now_after_cancel(month: Month) -> None:
+async def test_class4_announcement_shows_the_meeting_as_it_is_now_after_cancel(
+    month: Month,
+) -> None:
     env, t = month.env, month.t
     _done, announce = await _schedule_december(month)
     await _delivered(env)
@@ -134,7 +138,7 @@ async def test_announcement_shows_the_meeting_as_it_is_now_after_cancel(month: M
     assert _keys(now) == []
 
 
-async def test_rsvp_buttons_go_when_rsvp_closes(month: Month) -> None:
+async def test_class4_rsvp_buttons_go_when_rsvp_closes(month: Month) -> None:
     env, t = month.env, month.t
     _done, announce = await _schedule_december(month)
     await _delivered(env)
@@ -168,7 +172,7 @@ async def _absent_because_sick(m: Month, announce: dict[str, Any]) -> None:
     await env.world.wait_for_bot_message(o.MEM1, lambda x: saved in x["text"])
 
 
-async def test_member_sees_own_answer(month: Month) -> None:
+async def test_class5_member_sees_own_answer(month: Month) -> None:
     """In /meeting and /meetings, in private: the member's own answer with its reason; one who
     has not answered is told so."""
     env, t = month.env, month.t
@@ -187,7 +191,7 @@ async def test_member_sees_own_answer(month: Month) -> None:
     assert t("mrep.list.mine_none") in listed["text"]
 
 
-async def test_secretary_sees_absence_reasons_before_the_meeting(month: Month) -> None:
+async def test_class5_secretary_sees_absence_reasons_before_the_meeting(month: Month) -> None:
     env, t = month.env, month.t
     _done, announce = await _schedule_december(month)
     await _delivered(env)
