@@ -12,6 +12,7 @@ reported unreachable. Through the real sender against the sandbox, at the fixed 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import timedelta
@@ -97,6 +98,20 @@ def _groups(sb: SandboxHandle, *chats: int) -> None:
 
 def _texts(sb: SandboxHandle, *chats: int) -> dict[int, list[str]]:
     return {chat: sorted(m.get("text") or "" for m in sb.bot_messages(chat)) for chat in chats}
+
+
+async def _settled(sf: async_sessionmaker[AsyncSession], within: float = 30.0) -> None:
+    """Wait until no row is waiting or on its way (cancelled ones count as ended)."""
+    waiting = (OutboxState.PENDING, OutboxState.CLAIMED, OutboxState.SENDING)
+    for _ in range(int(within / 0.05)):
+        async with sf() as s:
+            left = (
+                await s.scalars(select(OutboxEntry.id).where(OutboxEntry.state.in_(waiting)))
+            ).all()
+        if not left:
+            return
+        await asyncio.sleep(0.05)
+    raise TimeoutError(f"rows still waiting after {within}s")
 
 
 async def _rows(sf: async_sessionmaker[AsyncSession]) -> dict[str, OutboxEntry]:
@@ -285,3 +300,64 @@ async def test_class1_a_row_queued_to_a_chat_already_former_follows_its_target(
     rows = await _rows(sf)
     assert rows["reminder"].sent_chat_id == NEW
     assert (rows["nudge"].state, rows["nudge"].error) == (OutboxState.FAILED, "unlinked")
+
+
+async def test_class1_a_broadcast_reminder_never_asks_a_group_that_never_got_the_copy(
+    engine: AsyncEngine,
+) -> None:
+    """The copy reached B01's group; B01 relinked to a new group before the Đã nhận reminder
+    was due. The reminder (a reply to the copy in the chat it went to) is for B01, so it
+    never goes to the former group; and the new group never received "this message", so it
+    is not asked there either: withdrawn. The other silent chats get theirs."""
+    from bot.services import broadcasts as bc
+    from bot.services.broadcasts import Audience
+    from bot.services.broadcasts import AudiencePart as P
+    from bot.services.broadcasts.acks import reminder_at
+    from bot.services.broadcasts.progress import FORMER_GROUP, install_hooks
+    from tests import orgdata as o
+    from tests.broadcast_world import G_B1, G_B4, bc_world
+    from tests.test_broadcasts_delivery import running_sender as bc_sender
+
+    w = await bc_world(engine)
+    install_hooks()
+    start = w.clock.now()
+    async with w.factory() as s, s.begin():
+        await s.execute(update(ChatBinding).values(bound_at=start - timedelta(days=30)))
+    audience = Audience(parts=frozenset({P.ALL_BRANCH_GROUPS}))
+    draft = await w.draft(audience, ack_required=True, ack_deadline=start + timedelta(days=3))
+    await w.send(draft)
+    await w.deliver()  # the copies reached G_B1 and G_B4
+    g_new = -1009
+    w.clock.t = start + timedelta(hours=2)
+    async with w.factory() as s, s.begin():
+        now = w.clock.now()
+        await s.execute(
+            update(ChatBinding)
+            .where(ChatBinding.chat_id == G_B1)
+            .values(active=False, unbound_at=now, unbound_reason="moved")
+        )
+        s.add(
+            ChatBinding(
+                chat_id=g_new,
+                target_type="branch",
+                target_id=w.org.b1,
+                district_id=w.org.district,
+                bound_at=now,
+            )
+        )
+    broadcast = await w.broadcast(draft)
+    w.clock.t = reminder_at(broadcast)  # type: ignore[assignment]
+    async with w.factory() as s, s.begin():
+        assert await bc.reminders_due(s, w.ctx) == 2  # G_B1 (as the copy's chat) and G_B4
+    async with run_sandbox() as sb:
+        sb.add_user(o.SEC1, "Bí", started=True)
+        for chat in (G_B1, G_B4, g_new):
+            sb.create_group(chat, f"Nhóm {chat}", {o.SEC1: "creator"}, bot_status="member")
+        async with bc_sender(sb, w, fast_config()):
+            await _settled(w.factory)
+        sent = {chat: len(sb.bot_messages(chat)) for chat in (G_B1, G_B4, g_new)}
+    assert sent == {G_B1: 0, G_B4: 1, g_new: 0}
+    reminders = {r.sent_chat_id or r.chat_id: r for r in await w.outbox("broadcast_reminder")}
+    assert reminders[g_new].state == OutboxState.CANCELLED
+    assert reminders[g_new].error == FORMER_GROUP
+    assert reminders[G_B4].state == OutboxState.SENT
