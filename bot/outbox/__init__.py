@@ -40,8 +40,10 @@ out (a nudge whose obligation was met meanwhile); they end `cancelled` and are n
 
 Addresses: a row for a group is addressed to the target the group stood for when it was queued
 (its binding then); right after a claim the sender resolves that target's chat again
-(`bot.outbox.addresses`): relinked, the row goes back to `pending` for the new chat (features
-hear it with `on_readdress`); unlinked, it ends `failed` ("unlinked"); never a former chat.
+(`bot.outbox.addresses`): relinked, the row goes back to `pending` for the new chat and keeps
+its target from then on (features hear it with `on_readdress`); no chat now, it ends `failed`
+("unlinked", or "kicked" when the bot was removed); a look-up that fails holds the group rows
+back for a later claim; never a former chat.
 """
 
 from bot.outbox.sender import NOT_PINNED, Sender, SenderConfig, SenderStats

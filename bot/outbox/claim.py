@@ -5,7 +5,9 @@ share a backlog; it claims in slices, so a big claim never stalls the loop; it r
 of what it holds, and takes back the rows of senders that died. Right after a claim a group's
 row is addressed again (`bot.outbox.addresses`) and the features' last-moment checks may
 withdraw rows (`bot.outbox.before_send`), so nothing leaves for a former chat or after its
-reason went away.
+reason went away. An address that could not be checked is never used: the group rows go back
+to the table for a later claim (with backoff), so a failing look-up delays them, it never sends
+them to a chat their target may have left.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -85,6 +88,9 @@ class Claimer:
         self._changed = changed
         self._running = running
         self._claim_slice = max(10, int(config.global_per_sec * config.claim_slice))
+        # Consecutive claims whose addresses could not be resolved: the backoff of the rows
+        # held back, and one log line per run of failures rather than one per claim.
+        self._address_failures = 0
 
     def hold_limit(self) -> int:
         """How many rows this sender holds at most (`claim_horizon` of sending)."""
@@ -178,8 +184,14 @@ class Claimer:
                 async with s.begin_nested():
                     gone = await addresses.apply(s, rows, self.token, now)
             except Exception:
-                log.exception("resolving addresses failed; the rows go as queued")
-                gone = set()
+                gone = await self._hold_back(s, rows, now)
+            else:
+                if self._address_failures:
+                    log.info(
+                        "resolving addresses works again after %d failed claim(s)",
+                        self._address_failures,
+                    )
+                    self._address_failures = 0
             if gone:
                 rows = [r for r in rows if r.id not in gone]
         # Features re-check their rows now, just before they leave (a nudge whose
@@ -190,3 +202,19 @@ class Claimer:
             rows = [r for r in rows if r.id not in withdrawn]
             self.stats.withdrawn += len(withdrawn)
         return rows
+
+    async def _hold_back(self, s: AsyncSession, rows: list[OutboxEntry], now: datetime) -> set[int]:
+        """The addresses could not be resolved: the group rows go back to `pending`, due after
+        a backoff, and are not sent this time (fail closed: sent as queued, they could reach a
+        chat their target left). Nothing is lost: the next claim resolves them again. Logged
+        once per run of failures, with the traceback: the look-up's statements carry chat
+        and target ids, never a message's text, and `bot.logs` redacts phones and secrets."""
+        self._address_failures += 1
+        if self._address_failures == 1:
+            log.exception("resolving addresses failed; the group messages wait for a later claim")
+        cfg = self.config
+        ceiling = min(cfg.backoff_cap, cfg.backoff_base * 2 ** (self._address_failures - 1))
+        delay = timedelta(seconds=random.uniform(ceiling / 2, ceiling))
+        held = [r.id for r in rows if r.chat_id < 0]
+        await OutboxRepository(s).hold_claimed(held, self.token, now + delay)
+        return set(held)

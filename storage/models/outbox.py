@@ -87,6 +87,12 @@ class OutboxEntry(Base):
     reply_markup: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     pin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    # The target (branch, unit, working group, committee) a group row is for, once the sender
+    # readdressed it to that target's chat: from then on the row's chat id is no longer the one
+    # it was queued with, so the chat's binding when it was queued cannot tell whom it is for
+    # (`bot.outbox.addresses`). Empty for a row still addressed as queued, and for people.
+    target_type: Mapped[str | None] = mapped_column(String(32))
+    target_id: Mapped[int | None] = mapped_column(Integer)
     origin_type: Mapped[str | None] = mapped_column(String(32))
     origin_id: Mapped[str | None] = mapped_column(String(64))
     # Delivery.

@@ -199,13 +199,23 @@ class OutboxRepository:
                 out[(str(target_type), target_id)] = chat_id
         return out
 
-    async def readdress_claimed(self, moves: dict[int, int], token: str, now: datetime) -> int:
+    async def readdress_claimed(
+        self,
+        moves: dict[int, int],
+        targets: dict[int, tuple[str, int]],
+        token: str,
+        now: datetime,
+    ) -> int:
         """Rows this claim holds go back to `pending`, addressed to their target's current
-        chat (a reply or a topic of the former chat means nothing in the new one)."""
+        chat (a reply or a topic of the former chat means nothing in the new one) and to the
+        target itself: that chat's binding began after the row was queued, so only the
+        stored target says whom the row is for if it is retried after another relink."""
         readdressed = {
             entry_id: {
                 "state": OutboxState.PENDING,
                 "chat_id": chat_id,
+                "target_type": targets[entry_id][0],
+                "target_id": targets[entry_id][1],
                 "reply_to_message_id": None,
                 "thread_id": None,
                 "claim_token": None,
@@ -215,6 +225,28 @@ class OutboxRepository:
             for entry_id, chat_id in moves.items()
         }
         return await self._update_claimed(readdressed, token)
+
+    async def hold_claimed(self, ids: Collection[int], token: str, until: datetime) -> int:
+        """Rows this claim holds go back to `pending`, due at `until`, untouched otherwise
+        (their address could not be checked: they are claimed again later)."""
+        if not ids:
+            return 0
+        stmt = (
+            update(OutboxEntry)
+            .where(
+                OutboxEntry.id.in_(list(ids)),
+                OutboxEntry.claim_token == token,
+                OutboxEntry.state == OutboxState.CLAIMED,
+            )
+            .values(
+                state=OutboxState.PENDING,
+                claim_token=None,
+                lease_until=None,
+                next_attempt_at=until,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return await _rowcount(self.session, stmt)
 
     async def fail_claimed(self, reasons: dict[int, str], token: str, now: datetime) -> int:
         """End rows this claim holds as `failed` with a reason, never sent (their target has

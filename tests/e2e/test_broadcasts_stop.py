@@ -1,11 +1,13 @@
 """Dừng mid-way and Gửi lại: a text to every branch group; the bot had been removed from three
 of them without noticing (their copies fail), the admin stops the broadcast a quarter of the
-way, the three groups add the bot back and the admin retries the failed ones. Nothing goes
+way, the three groups add the bot back and link again (the bot's removal ended their links:
+until then a copy is never sent there), and the admin retries the failed ones. Nothing goes
 twice, nothing stopped goes at all, and the progress message says each step."""
 
 from __future__ import annotations
 
 from storage.models.broadcasts import RecipientState
+from tests.e2e.access import link_code
 from tests.e2e.broadcasts_world import ADMIN, BroadcastWorld, Msg
 from tests.helpers import buttons
 
@@ -82,8 +84,13 @@ async def test_stop_midway_then_retry_the_failed(bc: BroadcastWorld) -> None:
     report = await w.wait(ready, timeout=20)
     assert stopped in report["text"]
     assert w.t("bc.progress.cancelled", n=len(cancelled)) in report["text"]
-    # The groups added the bot back; Gửi lại sends the three failed ones, and only them.
+    # The groups added the bot back and were linked again (/linkcode, /link); Gửi lại sends
+    # the three failed ones, and only them.
     env.world.clear_faults()
+    for b in kicked:
+        assert b.chat is not None
+        code = await link_code(env, b.secretary)
+        await env.ask(b.secretary, f"/link {code}", b.chat)
     answer = await w.tap(ADMIN, report, w.button(report, retry))
     assert answer["text"] == w.t("bcui.progress.retried", n=3)
     await w.delivered()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import html
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,15 +25,22 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.outbox import NOT_PINNED, FailureEvent, FailureHooks
 from bot.outbox.addresses import on_readdress
-from bot.outbox.service import default_hooks
+from bot.outbox.service import before_send, default_hooks
 from bot.services.access.policy import Actor
-from bot.services.broadcasts.common import DEFAULT_CONFIG, ORIGIN, BroadcastConfig, load_managed
+from bot.services.broadcasts.common import (
+    DEFAULT_CONFIG,
+    ORIGIN,
+    ORIGIN_REMINDER,
+    BroadcastConfig,
+    load_managed,
+)
 from bot.services.broadcasts.notices import locales, progress_markup, when
 from bot.services.context import ServiceContext
 from bot.services.live_edits import CoalescedEdits, Edit, MessageEditor
 from bot.services.vn_sort import vn_key
 from storage.models import Broadcast
 from storage.models.broadcasts import BroadcastStatus, RecipientState
+from storage.models.outbox import OutboxEntry
 from storage.repositories.broadcasts import BroadcastRepository
 
 log = logging.getLogger("bot.broadcasts.progress")
@@ -349,9 +357,30 @@ async def on_outbox_readdress(session: AsyncSession, moved: dict[int, int]) -> N
             rec.chat_id = chat_id
 
 
+FORMER_GROUP = "the copy went to a group its target has left"
+
+
+async def reminder_check(
+    session: AsyncSession, rows: Sequence[OutboxEntry], now: datetime
+) -> dict[int, str]:
+    """A Đã nhận reminder leaves only for the chat the copy went to. Readdressed to the
+    target's new group (it relinked after the copy arrived), it would ask a group that never
+    received "this message" to acknowledge it, with a button refused there: withdrawn."""
+    del now
+    repo = BroadcastRepository(session)
+    gone: dict[int, str] = {}
+    for row in rows:
+        if row.origin_id is None or not row.origin_id.isdigit():
+            continue
+        if await repo.recipient_for_chat(int(row.origin_id), row.chat_id) is None:
+            gone[row.id] = FORMER_GROUP
+    return gone
+
+
 def install_hooks(hooks: FailureHooks | None = None) -> None:
     """Register the failure hook once (the app and tests may build many registries)."""
     on_readdress(ORIGIN, on_outbox_readdress)
+    before_send(ORIGIN_REMINDER, reminder_check)
     target = hooks if hooks is not None else default_hooks
     if on_outbox_failure not in target.hooks.get(ORIGIN, []):
         target.register(ORIGIN, on_outbox_failure)
