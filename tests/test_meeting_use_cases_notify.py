@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.inputs import latest_date
 from bot.services import meetings as svc
 from bot.services.meetings import MeetingError
+from bot.services.vn_calendar import ReadableDay
 from storage.models import ChatBinding, Meeting, TelegramUser
 from storage.models.outbox import OutboxEntry
 from tests.helpers import local
@@ -175,7 +176,7 @@ async def test_no_upper_bound_on_dates_reschedule_to_year_9999_refused(
         with pytest.raises(MeetingError) as info:
             await svc.reschedule_to(s, actor, world.ctx, mid, "31/12/9999 23:59 X")
     assert info.value.key == "mtg.error.too_far"
-    assert info.value.params == {"latest": f"{latest_date(world.ctx.today()):%d/%m/%Y}"}
+    assert info.value.params == {"latest": ReadableDay(latest_date(world.ctx.today()))}
 
 
 async def test_no_upper_bound_on_dates_ics_survives_a_stored_year_9999(

@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.inputs import try_int
 from bot.outbox import NOT_PINNED, FailureEvent, FailureHooks
 from bot.outbox.addresses import on_readdress
 from bot.outbox.service import before_send, default_hooks
@@ -370,9 +371,10 @@ async def reminder_check(
     repo = BroadcastRepository(session)
     gone: dict[int, str] = {}
     for row in rows:
-        if row.origin_id is None or not row.origin_id.isdigit():
+        broadcast_id = try_int(row.origin_id) if row.origin_id is not None else None
+        if broadcast_id is None:
             continue
-        if await repo.recipient_for_chat(int(row.origin_id), row.chat_id) is None:
+        if await repo.recipient_for_chat(broadcast_id, row.chat_id) is None:
             gone[row.id] = FORMER_GROUP
     return gone
 
