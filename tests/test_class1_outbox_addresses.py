@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 import time_machine
@@ -44,13 +44,19 @@ async def _relink(
     *,
     target: int = BRANCH,
     reason: str = "relinked",
+    now: datetime | None = None,
 ) -> None:
-    """The target's group is unlinked (`reason`) and `chat` linked in its place, now."""
-    now = SystemClock().now()
+    """The branch's group is unlinked (`reason`) and `chat` linked in its place, at `now`
+    (the test's own clock when it has one)."""
+    now = now or SystemClock().now()
     async with sf() as s, s.begin():
         await s.execute(
             update(ChatBinding)
-            .where(ChatBinding.target_id == target, ChatBinding.active.is_(True))
+            .where(
+                ChatBinding.target_type == "branch",
+                ChatBinding.target_id == target,
+                ChatBinding.active.is_(True),
+            )
             .values(active=False, unbound_at=now, unbound_reason=reason)
         )
         s.add(
@@ -329,22 +335,10 @@ async def test_class1_a_broadcast_reminder_never_asks_a_group_that_never_got_the
     await w.deliver()  # the copies reached G_B1 and G_B4
     g_new = -1009
     w.clock.t = start + timedelta(hours=2)
-    async with w.factory() as s, s.begin():
-        now = w.clock.now()
-        await s.execute(
-            update(ChatBinding)
-            .where(ChatBinding.chat_id == G_B1)
-            .values(active=False, unbound_at=now, unbound_reason="moved")
-        )
-        s.add(
-            ChatBinding(
-                chat_id=g_new,
-                target_type="branch",
-                target_id=w.org.b1,
-                district_id=w.org.district,
-                bound_at=now,
-            )
-        )
+    # G_B1 is B1's one group: it moves to g_new.
+    await _relink(
+        w.factory, w.org.district, g_new, target=w.org.b1, reason="moved", now=w.clock.now()
+    )
     broadcast = await w.broadcast(draft)
     w.clock.t = reminder_at(broadcast)  # type: ignore[assignment]
     async with w.factory() as s, s.begin():
