@@ -34,7 +34,7 @@ from bench.common import (
     wait_started,
     watch_startup,
 )
-from bot.app import App, create_app
+from bot.app import App, create_app, settle_heap
 from bot.settings import load_settings
 from sandbox.testing import run_sandbox
 from storage.migrate import upgrade_to_head
@@ -174,6 +174,7 @@ async def the_bot(n: int, database_url: str) -> AsyncIterator[Drive]:
         app = create_app(settings)
         await upgrade_to_head(app.engine)
         await _members(app, n, 20_000)
+        settle_heap()  # as `python -m bot run` does before it polls
         async with _polling(app.dp, app.bot, watch_startup(app)):
             yield lambda: _drive(world, n, 20_000, "/start")
         await app.engine.dispose()

@@ -253,7 +253,7 @@ class UserMiddleware(BaseMiddleware):
     ordinary update from a returning person is read-only.
 
     The same query reads the person's conversation state (when it lives in the database) and
-    whether the bot knows them (`known_hint`, for /start): one round trip per update.
+    what /start needs of their roles (`person`): one round trip per update.
     """
 
     def __init__(self, fsm: FSMContextMiddleware | None = None) -> None:
@@ -276,7 +276,7 @@ class UserMiddleware(BaseMiddleware):
         key = self._fsm_key(data)
         context = await load_update_context(uow.session, tg_user.id, key)
         with prefetched(key, context.fsm):
-            data["known_hint"] = context.known
+            data["person"] = context.person
             repo = UserRepository(uow.session)
             seen = (
                 tg_user.id,

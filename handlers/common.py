@@ -10,7 +10,7 @@ from bot.commands import set_person_menu
 from bot.i18n import CatalogI18n
 from bot.services.access.policy import Actor, menu_roles
 from bot.services.vn_names import telegram_full_name
-from handlers.kit import PRIVATE, READS, ChatIs, Chats, feature_router, locale, t
+from handlers.kit import PRIVATE, READS, ActorSource, ChatIs, Chats, feature_router, locale, t
 
 router = feature_router(__name__, Chats.ANY)
 
@@ -25,17 +25,19 @@ HELP_GROUP_EXTRA: tuple[str, ...] = ()
 
 
 @router.message(CommandStart(), flags=READS)
-async def cmd_start(message: Message, actor: Actor, bot: Bot, i18n: CatalogI18n) -> None:
+async def cmd_start(
+    message: Message, actor_source: ActorSource, bot: Bot, i18n: CatalogI18n
+) -> None:
     """Greet and say what the bot does: a member by the name the organisation knows them by.
     In private the chat's menu is the person's roles' at once (class 7): /start is when a chat
     with the Trợ lý begins, so an imported member or an admin has it from their first message,
-    not after /help or /whoami."""
-    name = actor.memberships[0].full_name if actor.memberships else ""
+    not after /help or /whoami. Both come from what was read with the account (no query)."""
+    name, roles = await actor_source.greeting()
     if not name and message.from_user is not None:
         name = telegram_full_name(message.from_user.first_name, message.from_user.last_name)
     await message.answer(t("start.greeting", name=html.quote(name)))
     if message.chat.type == PRIVATE:
-        await set_person_menu(bot, i18n, message.chat.id, menu_roles(actor), locale())
+        await set_person_menu(bot, i18n, message.chat.id, roles, locale())
 
 
 @router.message(Command("help"), ChatIs(PRIVATE), flags=READS)

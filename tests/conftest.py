@@ -37,6 +37,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import clock as bot_clock
+from bot.app import settle_heap
 from bot.app.hooks import subscribe_features
 from bot.clock import SystemClock
 from storage.db import create_engine
@@ -389,6 +390,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """
     known: dict[str, float] = json.loads(DURATIONS.read_text()) if DURATIONS.exists() else {}
     items.sort(key=lambda item: -known.get(item.nodeid, 0.0))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """What every test of this worker shares (the imports, the collected tests) out of the
+    garbage collector's sight, as `bot.app.settle_heap` does for the bot: full collections
+    scanned it again and again during the tests."""
+    settle_heap()
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from collections.abc import Iterable
@@ -387,9 +388,23 @@ async def _healthz(_request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
+def settle_heap() -> None:
+    """Once per process, after start-up: hide what start-up made from the garbage collector.
+
+    Imports (aiogram's pydantic types above all), the routers and the compiled statements are
+    some 450,000 objects that live as long as the process; every full collection scanned them
+    all again, 0.35 s each time, about once per thousand updates: 9 % of the update path's time
+    (`python -m bench updates`). `gc.freeze` moves them to a generation that is never
+    scanned; what updates create later is collected as before.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 async def run(settings: Settings) -> None:
     app = create_app(settings)
     await prepare_database(app, migrate=settings.is_sqlite)
+    settle_heap()
     if settings.mode == "webhook":
         await run_webhook(app)
     else:

@@ -17,7 +17,16 @@ from aiogram.filters import Filter
 from aiogram.types import TelegramObject, User
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services.access.policy import Actor, Refused, Role, has_role, load_actor
+from bot.services.access.policy import (
+    Actor,
+    Refused,
+    Role,
+    has_role,
+    load_actor,
+    menu_roles,
+    sketch_menu_roles,
+)
+from storage.repositories.update_context import PersonSketch
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
@@ -30,12 +39,13 @@ class ActorSource:
         session: AsyncSession,
         user_id: int,
         admin_ids: Collection[int],
-        known_hint: bool | None = None,
+        person: PersonSketch | None = None,
     ) -> None:
         self._session, self._user_id, self._admin_ids = session, user_id, admin_ids
         self._actor: Actor | None = None
         # Read with the account at the start of the update (one query for both).
-        self._known = True if user_id in admin_ids else known_hint
+        self._person = person
+        self._known = True if user_id in admin_ids else (person.known if person else None)
 
     async def known(self) -> bool:
         """Whether the bot knows the person, without loading every role when it need not."""
@@ -50,10 +60,20 @@ class ActorSource:
             self._actor = await load_actor(self._session, self._user_id, self._admin_ids)
         return self._actor
 
+    async def greeting(self) -> tuple[str, list[str]]:
+        """The name the organisation knows the person by and their menu's roles: from the
+        sketch read with the account when there is one (no query), else from the actor."""
+        if self._actor is None and self._person is not None:
+            roles = sketch_menu_roles(self._person, self._user_id in self._admin_ids)
+            return self._person.name, roles
+        actor = await self.get()
+        return (actor.memberships[0].full_name if actor.memberships else ""), menu_roles(actor)
+
     def forget(self) -> None:
         """After a change of roles in this update (a redeemed invite), load afresh."""
         self._actor = None
         self._known = None
+        self._person = None
 
 
 class ActorMiddleware(BaseMiddleware):
@@ -66,9 +86,7 @@ class ActorMiddleware(BaseMiddleware):
         user: User | None = data.get("event_from_user")
         session: AsyncSession | None = data.get("session")
         if user is not None and session is not None:
-            data["actor_source"] = ActorSource(
-                session, user.id, self.admin_ids, data.get("known_hint")
-            )
+            data["actor_source"] = ActorSource(session, user.id, self.admin_ids, data.get("person"))
         return await handler(event, data)
 
 

@@ -83,6 +83,10 @@ class MemberRole(enum.StrEnum):
     SECRETARY = "secretary"
 
 
+# Who leads a branch: the one definition the policy, the update path and the repositories read.
+LEADER_ROLES = frozenset({MemberRole.SECRETARY, MemberRole.DEPUTY_SECRETARY})
+
+
 class MemberStatus(enum.StrEnum):
     OFFICIAL = "official"
     PROBATIONARY = "probationary"

@@ -34,10 +34,10 @@ from storage.models import (
     WorkingGroup,
 )
 from storage.models.feedback import FeedbackSource, FeedbackStatus, OptionKind
-from storage.models.org import MemberRole, TargetType
+from storage.models.org import LEADER_ROLES, TargetType
 from storage.repositories.users import dialect_insert
 
-_LEADER_ROLES = (MemberRole.SECRETARY, MemberRole.DEPUTY_SECRETARY)
+_LEADER_ROLES = tuple(sorted(LEADER_ROLES))
 
 
 class FeedbackRepository:

@@ -34,10 +34,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Branch, Unit, WorkingGroup
-from storage.models.org import VISITED_KINDS_DEFAULT, MemberRole, TargetType
+from storage.models.org import LEADER_ROLES, VISITED_KINDS_DEFAULT, TargetType
 from storage.repositories.access import AccessRepository
-
-LEADER_ROLES = frozenset({MemberRole.SECRETARY, MemberRole.DEPUTY_SECRETARY})
+from storage.repositories.update_context import PersonSketch
 
 
 class Refused(Exception):
@@ -280,18 +279,44 @@ async def load_actor(
 
 def menu_roles(actor: Actor) -> list[str]:
     """The roles that shape the person's command menu and /help, broadest last."""
-    if not actor.known:
+    return _menu_roles(
+        known=actor.known,
+        member=bool(actor.memberships or actor.groups),
+        visitor=bool(actor.groups),
+        leader=actor.leads_a_branch,
+        admin=actor.is_any_admin,
+        unit_admin=bool(actor.admin_units),
+    )
+
+
+def sketch_menu_roles(person: PersonSketch, bootstrap_admin: bool) -> list[str]:
+    """`menu_roles` from the flags read with the account (`PersonSketch`), without loading the
+    actor: the same rule, so the same menu (a test holds the two equal)."""
+    return _menu_roles(
+        known=person.known or bootstrap_admin,
+        member=person.member or person.group,
+        visitor=person.group,
+        leader=person.leader,
+        admin=bootstrap_admin or person.admin_district,
+        unit_admin=person.admin_unit,
+    )
+
+
+def _menu_roles(
+    *, known: bool, member: bool, visitor: bool, leader: bool, admin: bool, unit_admin: bool
+) -> list[str]:
+    if not known:
         return ["unknown"]
     roles = []
-    if actor.memberships or actor.groups:
+    if member:
         roles.append("member")
-    if actor.groups:
+    if visitor:
         roles.append("visitor")
-    if actor.leads_a_branch:
+    if leader:
         roles.append("secretary")
-    if actor.is_any_admin:
+    if admin:
         roles.append("admin")
-    elif actor.admin_units:
+    elif unit_admin:
         roles.append("unit_admin")
     return roles
 
