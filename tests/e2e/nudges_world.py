@@ -50,7 +50,7 @@ from tests.e2e.rosters_world import TG_BASE, Msg
 from tests.helpers import local
 
 START = local(2026, 12, 22, 9)
-SWEEP_HOURS = (7, 9, 11, 13, 15, 17, 19, 20, 22)  # 22:00 runs and must send nothing
+SWEEP_HOURS = (7, 9, 13, 17, 20, 22)  # 22:00 runs and must send nothing
 ADMIN = 8_900_001
 UNIT_CHAT = -1_001_300_001
 SECRETARY_TG = TG_BASE + 500_000  # + member id
