@@ -253,5 +253,5 @@ async def test_the_outbox_row_is_the_truth_after_a_command_line_retry(engine: As
     async with w.factory() as s, s.begin():
         b = await s.get(bc.compose.Broadcast, draft)
         assert b is not None
-        await bc.progress.sync(s, b, w.clock.now())
+        await bc.progress.sync(s, b, w.clock.now(), w.ctx)
     assert {r.chat_id: r.state for r in await w.recipients(draft)}[G_B1] == "sent"

@@ -259,7 +259,7 @@ async def test_stop_cancels_only_what_has_not_left(engine: AsyncEngine) -> None:
         )
         b = await s.get(Broadcast, draft)
         assert b is not None
-        await bc.progress.sync(s, b, w.clock.now())
+        await bc.progress.sync(s, b, w.clock.now(), w.ctx)
         assert b.finished_at is not None and b.status == "stopped"
     draft2 = await w.draft()
     async with w.factory() as s, s.begin():

@@ -160,7 +160,7 @@ async def test_a_scheduled_broadcast_goes_to_the_group_linked_when_it_leaves(
     async with w.factory() as s, s.begin():
         b = await s.get(Broadcast, draft)
         assert b is not None
-        await sync(s, b, w.clock.now())
+        await sync(s, b, w.clock.now(), w.ctx)
     by_target = {(r.target_type, r.target_id): r for r in await w.recipients(draft)}
     assert by_target[("branch", w.org.b1)].chat_id == g_new
     assert by_target[("branch", w.org.b1)].state == "sent"

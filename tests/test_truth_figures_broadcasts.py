@@ -52,7 +52,7 @@ async def test_figures_add_up_branches_directly_under_the_committee_carry_its_na
     async with w.factory() as s, s.begin():
         b = await s.get(Broadcast, draft)
         assert b is not None
-        await sync(s, b, w.clock.now())
+        await sync(s, b, w.clock.now(), w.ctx)
         fig = (await figures(s, [draft]))[draft]
         text, _markup = await render(s, w.ctx, b, fig, "vi")
         detail = await bc.detail(s, await w.actor(o.ADMIN, s), draft, now=w.clock.now())

@@ -223,6 +223,22 @@ class BroadcastRepository:
         )
         return list(await self.session.scalars(stmt.order_by(Broadcast.id)))
 
+    async def start_sending(self, broadcast_id: int, now: datetime) -> bool:
+        """A scheduled broadcast whose time came becomes sending: True for the one caller that
+        moved it (a second pass, or a concurrent one once the first committed, finds it
+        sending already and changes nothing)."""
+        stmt = (
+            update(Broadcast)
+            .where(
+                Broadcast.id == broadcast_id,
+                Broadcast.status == BroadcastStatus.SCHEDULED,
+                Broadcast.send_at <= now,
+            )
+            .values(status=BroadcastStatus.SENDING)
+            .returning(Broadcast.id)
+        )
+        return (await self.session.execute(stmt)).first() is not None
+
     async def acknowledged_since(self, since: datetime) -> set[int]:
         stmt = select(BroadcastRecipient.broadcast_id).where(BroadcastRecipient.ack_at >= since)
         return set(await self.session.scalars(stmt.distinct()))

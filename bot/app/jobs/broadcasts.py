@@ -3,8 +3,9 @@
 
 Both read the database for what changed or came due; reminders carry dedupe keys and a
 `reminded_at` mark, so a job run twice, late, or after a restart repeats nothing. A scheduled
-broadcast needs no job to start: its copies wait in the outbox (`not_before`), which survives
-restarts; the progress job only notices it began.
+broadcast's copies wait in the outbox (`not_before`), which survives restarts; the progress job
+notices it began and, in that same transaction, queues the copies of the groups linked since Gửi
+(`start_due`: once, dedupe keys as at Gửi).
 """
 
 from __future__ import annotations

@@ -177,7 +177,7 @@ async def reminders_due(
         due = reminder_at(broadcast, config)
         if due is None or now < due:
             continue
-        await sync(session, broadcast, now)  # the messages' ids, mirrored from the outbox
+        await sync(session, broadcast, now, ctx)  # the messages' ids, mirrored from the outbox
         silent = [
             r
             for r in await repo.recipients(broadcast.id, [RecipientState.SENT])

@@ -148,19 +148,19 @@ async def resolve_in(
         )
     out: list[Recipient] = []
     if parts & BRANCH_GROUP_PARTS:
-        out += await _group_chats(
+        out += await group_chats(
             repo, TargetType.BRANCH, [(b.id, b.id, b.unit_id, b.name) for b in branches]
         )
     if AudiencePart.SECRETARIES in parts:
         out += await _secretaries(repo, branches)
     if AudiencePart.UNIT_CHATS in parts:
         chosen = [u for u in in_scope if not by_units or u.id in audience.unit_ids]
-        out += await _group_chats(
+        out += await group_chats(
             repo, TargetType.UNIT, [(u.id, None, u.id, u.name) for u in chosen]
         )
     if AudiencePart.WORKING_GROUPS in parts:
         groups = await repo.working_groups(district_id, covering=scope)
-        out += await _group_chats(
+        out += await group_chats(
             repo, TargetType.WORKING_GROUP, [(g.id, None, None, g.name) for g in groups]
         )
     if not out:
@@ -168,12 +168,13 @@ async def resolve_in(
     return _once_per_chat(out)
 
 
-async def _group_chats(
+async def group_chats(
     repo: BroadcastRepository,
     target_type: TargetType,
     targets: list[tuple[int, int | None, int | None, str]],
 ) -> list[Recipient]:
-    """(target id, branch id, unit id, name) -> each target's group chat, or why none."""
+    """(target id, branch id, unit id, name) -> each target's group chat, or why none (also
+    how a scheduled broadcast finds, when its time comes, the groups linked after Gửi)."""
     ids = [t[0] for t in targets]
     chats = await repo.bindings(target_type, ids)
     reasons = await repo.last_unbind_reasons(target_type, [i for i in ids if i not in chats])

@@ -26,8 +26,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.inputs import try_int
 from bot.outbox import NOT_PINNED, FailureEvent, FailureHooks
 from bot.outbox.addresses import on_readdress
-from bot.outbox.service import before_send, default_hooks
+from bot.outbox.service import before_send, default_hooks, enqueue_many
+from bot.services import audit
 from bot.services.access.policy import Actor
+from bot.services.broadcasts.audience import Recipient, group_chats
 from bot.services.broadcasts.common import (
     DEFAULT_CONFIG,
     ORIGIN,
@@ -35,17 +37,20 @@ from bot.services.broadcasts.common import (
     BroadcastConfig,
     load_managed,
 )
-from bot.services.broadcasts.notices import locales, progress_markup, when
+from bot.services.broadcasts.notices import copies, copy_key, locales, progress_markup, when
 from bot.services.context import ServiceContext
 from bot.services.live_edits import CoalescedEdits, Edit, MessageEditor
 from bot.services.vn_sort import vn_key
-from storage.models import Broadcast
+from storage.models import Broadcast, BroadcastRecipient
 from storage.models.broadcasts import BroadcastStatus, RecipientState
+from storage.models.org import TargetType
 from storage.models.outbox import OutboxEntry
 from storage.repositories.broadcasts import BroadcastRepository
 
 log = logging.getLogger("bot.broadcasts.progress")
 ACK_UNITS_SHOWN = 30
+# Recipients that are groups standing for a target (a secretary is a person, not a target).
+GROUP_TARGETS = (TargetType.BRANCH, TargetType.UNIT, TargetType.WORKING_GROUP)
 # async (chat_id, message_id, text, markup as JSON) -> None
 
 
@@ -94,16 +99,14 @@ async def figures(session: AsyncSession, broadcast_ids: list[int]) -> dict[int, 
     return out
 
 
-async def sync(session: AsyncSession, broadcast: Broadcast, now: datetime) -> None:
+async def sync(
+    session: AsyncSession, broadcast: Broadcast, now: datetime, ctx: ServiceContext
+) -> None:
     """Mirror ended outbox rows into the recipients; move the status on (a scheduled one that
-    came due is sending; one with nothing left pending is done); learn the progress message."""
+    came due is sending, its groups linked since Gửi reached: `start_due`; one with nothing
+    left pending is done); learn the progress message."""
     repo = BroadcastRepository(session)
-    if (
-        broadcast.status == BroadcastStatus.SCHEDULED
-        and broadcast.send_at is not None
-        and broadcast.send_at <= now
-    ):
-        broadcast.status = BroadcastStatus.SENDING
+    await start_due(session, ctx, broadcast, now)
     ended = await repo.ended(broadcast.id)
     if ended:
         await repo.mirror(ended)
@@ -119,6 +122,83 @@ async def sync(session: AsyncSession, broadcast: Broadcast, now: datetime) -> No
         found = await repo.outbox_message(broadcast.progress_outbox_id)
         if found is not None:
             broadcast.progress_chat_id, broadcast.progress_message_id = found
+
+
+async def start_due(
+    session: AsyncSession, ctx: ServiceContext, broadcast: Broadcast, now: datetime
+) -> int:
+    """A scheduled broadcast whose time came becomes sending and, in the same transaction,
+    reaches the groups linked since Gửi (`reach_linked_since`). Once only: a second pass (or a
+    concurrent one, once the first committed) finds it sending and queues nothing. Returns how
+    many targets were reached late."""
+    if (
+        broadcast.status != BroadcastStatus.SCHEDULED
+        or broadcast.send_at is None
+        or broadcast.send_at > now
+    ):
+        return 0
+    if not await BroadcastRepository(session).start_sending(broadcast.id, now):
+        await session.refresh(broadcast, ["status"])  # another pass moved it on meanwhile
+        return 0
+    broadcast.status = BroadcastStatus.SENDING
+    return await reach_linked_since(session, ctx, broadcast)
+
+
+async def reach_linked_since(
+    session: AsyncSession, ctx: ServiceContext, broadcast: Broadcast
+) -> int:
+    """The branches, units and working groups recorded unreachable at Gửi that have a group
+    now (linked with /linkcode or /link meanwhile) get the copies Gửi would have queued, to
+    that current chat (resolved as Gửi resolves them, `group_chats`); their recipients say
+    so (pending, its chat and outbox row). A target still without a group stays unreachable,
+    with the reason it has now; a former chat is never used. A chat the broadcast already
+    has a recipient in (a group moved from one target to another) is not queued twice."""
+    repo = BroadcastRepository(session)
+    rows = await repo.recipients(broadcast.id)
+    taken = {r.chat_id for r in rows if r.chat_id is not None}
+    waiting = [
+        r for r in rows if r.state == RecipientState.UNREACHABLE and r.target_type in GROUP_TARGETS
+    ]
+    found: list[tuple[BroadcastRecipient, Recipient, int]] = []
+    for target_type in GROUP_TARGETS:
+        mine = [r for r in waiting if r.target_type == target_type]
+        if not mine:
+            continue
+        targets = [(r.target_id, r.branch_id, r.unit_id, r.name) for r in mine]
+        for row, now_ in zip(mine, await group_chats(repo, target_type, targets), strict=True):
+            if now_.chat_id is None:
+                row.error = now_.reason
+            elif now_.chat_id not in taken:
+                taken.add(now_.chat_id)
+                found.append((row, now_, now_.chat_id))
+    if not found:
+        return 0
+    langs = await locales(session, ctx, [chat for _row, _r, chat in found])
+    buttons: dict[str, dict[str, Any]] = {}
+    messages = [
+        m for _row, r, chat in found for m in copies(ctx, broadcast, r, langs[chat], buttons)
+    ]
+    added = await enqueue_many(session, messages, clock=ctx.clock)
+    reached: list[int] = []
+    for row, _r, chat in found:
+        outbox_id = added.get(copy_key(broadcast.id, chat))
+        if outbox_id is None:
+            continue  # that chat's copy was queued already, for another recipient
+        row.chat_id, row.outbox_id = chat, outbox_id
+        row.state, row.error = RecipientState.PENDING, None
+        reached.append(chat)
+    if reached:
+        await audit.record(
+            session,
+            action="broadcast.linked_since",
+            entity_type="broadcast",
+            entity_id=broadcast.id,
+            before=None,
+            after={"queued": len(reached), "chats": reached},
+            district_id=broadcast.district_id,
+        )
+        log.info("broadcast %d: %d group(s) linked since Gửi reached", broadcast.id, len(reached))
+    return len(reached)
 
 
 def failure_reason(error: str | None) -> str:
@@ -286,7 +366,7 @@ async def progress_view(
 ) -> ProgressView:
     """The progress message as it stands now (Làm mới, or the first screen after Gửi)."""
     broadcast = await load_managed(session, actor, broadcast_id)
-    await sync(session, broadcast, ctx.now())
+    await sync(session, broadcast, ctx.now(), ctx)
     fig = (await figures(session, [broadcast.id]))[broadcast.id]
     text, markup = await render(session, ctx, broadcast, fig, locale)
     return ProgressView(text, markup)
@@ -319,7 +399,7 @@ class LiveProgress(CoalescedEdits):
                 if broadcast is None:
                     self.pending.discard(bid)
                     continue
-                await sync(s, broadcast, now)
+                await sync(s, broadcast, now, ctx)
                 if self.recent(bid, mono):
                     continue
                 chat, message = broadcast.progress_chat_id, broadcast.progress_message_id
