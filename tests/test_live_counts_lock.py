@@ -7,8 +7,10 @@ and the outbox's writer, waiting behind it, gave up ("database is locked") after
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import pytest
 from sqlalchemy import event, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -84,3 +86,50 @@ async def test_planned_meetings_are_not_pending_for_a_group_edit(engine: AsyncEn
     assert made.created  # the plan wrote planned meetings just now...
     async with world.factory() as s:
         assert await MeetingRepository(s).changed_since(since) == set()  # ...none to edit
+
+
+async def test_two_passes_at_once_take_turns_and_edit_once(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The job's pass and one asked for meanwhile overlapped on the same editor: the second
+    cleared the moved messages the first was writing ("dictionary changed size during
+    iteration", seen in an end-to-end run). Passes now take turns."""
+    world = await meeting_world(
+        engine, GROUP, [TelegramUser(id=u, first_name="A") for u in (SEC1, MEM1)]
+    )
+    async with world.factory() as s, s.begin():
+        res = await svc.schedule_meeting(
+            s,
+            await load_actor(s, SEC1),
+            world.ctx,
+            world.org.b1,
+            kind="regular",
+            starts_at=local(2026, 12, 3, 19, 30),
+        )
+    async with world.factory() as s, s.begin():
+        await s.execute(update(OutboxEntry).values(state="sent", telegram_message_id=901))
+        await svc.record_rsvp(s, world.clock, res.meeting.id, MEM1, "yes")
+    made: list[tuple[int, int]] = []
+
+    async def _edit(chat: int, message: int, _text: str, _markup: dict[str, Any]) -> None:
+        made.append((chat, message))
+
+    live = LiveCounts()
+    second: list[asyncio.Task[int]] = []
+    write = MeetingRepository.set_announcement
+
+    async def _slow_write(repo: MeetingRepository, *args: Any) -> Any:
+        # The first pass is writing the moved message: another pass is asked for now.
+        if not second:
+            second.append(asyncio.create_task(live.flush(world.factory, world.ctx, _edit)))
+        for _ in range(20):
+            await asyncio.sleep(0)
+        return await write(repo, *args)
+
+    monkeypatch.setattr(MeetingRepository, "set_announcement", _slow_write)
+    await live.flush(world.factory, world.ctx, _edit)
+    await second[0]
+    assert made == [(GROUP, 901)]
+    async with world.factory() as s:
+        meeting = await MeetingRepository(s).get(res.meeting.id)
+        assert meeting is not None and meeting.announce_message_id == 901

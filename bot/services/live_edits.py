@@ -13,6 +13,7 @@ back `lookback`).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -70,6 +71,10 @@ class CoalescedEdits:
     last_text: dict[tuple[int, int], str] = field(default_factory=dict)
     edits: int = 0
     monotonic: Callable[[], float] = time.monotonic
+    # One pass at a time: the job's pass and one asked for meanwhile (Làm mới, a test, a
+    # catch-up) share the watermark and what is pending; overlapping, one changed what the
+    # other was going through ("dictionary changed size during iteration").
+    one_pass: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
 
     def since(self, now: datetime) -> datetime:
         """Changes after this moment are this pass's; the next pass starts from `now`."""

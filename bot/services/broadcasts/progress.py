@@ -386,35 +386,36 @@ class LiveProgress(CoalescedEdits):
         edit: MessageEditor,
     ) -> int:
         """One pass: sync what moved, edit the messages whose text changed; edits made."""
-        now = ctx.now()
-        since = self.since(now)
-        todo: list[Edit] = []
-        async with session_factory() as s, s.begin():
-            repo = BroadcastRepository(s)
-            active = {b.id for b in await repo.in_progress(now)}
-            self.pending |= active | await repo.acknowledged_since(since)
-            mono = self.monotonic()
-            for bid in sorted(self.pending):
-                broadcast = await repo.get(bid)
-                if broadcast is None:
-                    self.pending.discard(bid)
-                    continue
-                await sync(s, broadcast, now, ctx)
-                if self.recent(bid, mono):
-                    continue
-                chat, message = broadcast.progress_chat_id, broadcast.progress_message_id
-                if message is None or chat is None:
-                    if bid not in active:
+        async with self.one_pass:
+            now = ctx.now()
+            since = self.since(now)
+            todo: list[Edit] = []
+            async with session_factory() as s, s.begin():
+                repo = BroadcastRepository(s)
+                active = {b.id for b in await repo.in_progress(now)}
+                self.pending |= active | await repo.acknowledged_since(since)
+                mono = self.monotonic()
+                for bid in sorted(self.pending):
+                    broadcast = await repo.get(bid)
+                    if broadcast is None:
                         self.pending.discard(bid)
-                    continue
-                fig = (await figures(s, [bid]))[bid]
-                locale = (await locales(s, ctx, [chat]))[chat]
-                text, markup = await render(s, ctx, broadcast, fig, locale)
-                self.pending.discard(bid)
-                if self.shown(chat, message, text):
-                    continue
-                todo.append(Edit(bid, chat, message, text, markup))
-        return await self.apply(todo, edit)
+                        continue
+                    await sync(s, broadcast, now, ctx)
+                    if self.recent(bid, mono):
+                        continue
+                    chat, message = broadcast.progress_chat_id, broadcast.progress_message_id
+                    if message is None or chat is None:
+                        if bid not in active:
+                            self.pending.discard(bid)
+                        continue
+                    fig = (await figures(s, [bid]))[bid]
+                    locale = (await locales(s, ctx, [chat]))[chat]
+                    text, markup = await render(s, ctx, broadcast, fig, locale)
+                    self.pending.discard(bid)
+                    if self.shown(chat, message, text):
+                        continue
+                    todo.append(Edit(bid, chat, message, text, markup))
+            return await self.apply(todo, edit)
 
 
 async def on_outbox_failure(session: AsyncSession, ev: FailureEvent) -> None:

@@ -150,22 +150,23 @@ class LiveCounts(CoalescedEdits):
         edit: MessageEditor,
     ) -> int:
         """One pass: edit the messages whose text changed; the number of edits made."""
-        now = ctx.now()
-        since = self.since(now)
-        mono = self.monotonic()
-        todo: list[Edit] = []
-        self._live_moved.clear()
-        # Reads only, without SQLite's write lock: a pass after a month's meetings start can
-        # render thousands, and a writer waiting behind it (the outbox's) gave up after 30 s.
-        with sqlite_deferred():
-            async with session_factory() as s, s.begin():
-                await self._collect(s, ctx, now, since, mono, todo)
-        if self._live_moved:
-            async with session_factory() as s, s.begin():
-                repo = MeetingRepository(s)
-                for meeting_id, (chat_id, message_id) in self._live_moved.items():
-                    await repo.set_announcement(meeting_id, chat_id, message_id)
-        return await self.apply(todo, edit)
+        async with self.one_pass:
+            now = ctx.now()
+            since = self.since(now)
+            mono = self.monotonic()
+            todo: list[Edit] = []
+            self._live_moved.clear()
+            # Reads only, without SQLite's write lock: a pass after a month's meetings start can
+            # render thousands, and a writer waiting behind it (the outbox's) gave up after 30 s.
+            with sqlite_deferred():
+                async with session_factory() as s, s.begin():
+                    await self._collect(s, ctx, now, since, mono, todo)
+            if self._live_moved:
+                async with session_factory() as s, s.begin():
+                    repo = MeetingRepository(s)
+                    for meeting_id, (chat_id, message_id) in self._live_moved.items():
+                        await repo.set_announcement(meeting_id, chat_id, message_id)
+            return await self.apply(todo, edit)
 
     async def _collect(
         self,
