@@ -50,6 +50,9 @@ async def test_stop_midway_then_retry_the_failed(bc: BroadcastWorld) -> None:
     stop = w.button(progress, w.t("bc.button.stop"))
     at_press = sum(1 for b in w.live if b.chat and w.copies(b.chat, bid, TEXT))
     answer = await w.tap(ADMIN, progress, stop)
+    # The sender goes on while Dừng is on its way and handled (at 30 a second, a loaded
+    # machine's slow tap let nine more leave): what counts is what left after it was answered.
+    at_answer = sum(1 for b in w.live if b.chat and w.copies(b.chat, bid, TEXT))
     await w.delivered()
     recipients = await w.mirrored(bid)
     states = {r.chat_id: r.state for r in recipients if r.chat_id is not None}
@@ -57,7 +60,7 @@ async def test_stop_midway_then_retry_the_failed(bc: BroadcastWorld) -> None:
     assert answer["text"] == w.t("bcui.progress.stopped", n=len(cancelled))
     sent = [c for c, s in states.items() if s == RecipientState.SENT]
     # Dừng cancels what has not left: only the few requests already on their way still went.
-    assert at_press <= len(sent) <= at_press + 8, (at_press, len(sent))
+    assert at_press <= len(sent) <= at_answer + 8, (at_press, at_answer, len(sent))
     # What was stopped never went; everything else went once; the three failed.
     for b in w.live:
         assert b.chat is not None
