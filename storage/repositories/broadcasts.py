@@ -343,7 +343,7 @@ class BroadcastRepository:
         return (await self.session.execute(stmt)).first() is not None
 
     async def set_state(self, recipient_ids: Collection[int], values: dict[str, Any]) -> None:
-        ids = list(recipient_ids)
+        ids = sorted(recipient_ids)  # one order for every writer of these rows (see `mirror`)
         for start in range(0, len(ids), _CHUNK):
             await self.session.execute(
                 update(BroadcastRecipient)
@@ -377,7 +377,12 @@ class BroadcastRepository:
         ]
 
     async def mirror(self, outcomes: Sequence[Outcome]) -> None:
-        """Write outcomes onto their recipients (one executemany)."""
+        """Write outcomes onto their recipients (one executemany), in the recipients' order.
+
+        The progress job's pass and a person's Làm mới or Dừng mirror the same rows at once; in
+        whatever order `ended` returned them, each held a row the other wanted next and
+        PostgreSQL broke the tie by failing one ("deadlock detected": the admin got the crash
+        apology). Taken in one order, the second waits for the first instead."""
         if not outcomes:
             return
         t = BroadcastRecipient.__table__
@@ -401,7 +406,7 @@ class BroadcastRepository:
                 "v_error": (out.error or "")[:256] or None,
                 "v_chat_id": out.sent_chat_id,
             }
-            for out in outcomes
+            for out in sorted(outcomes, key=lambda out: out.recipient_id)
         ]
         await self.session.execute(stmt, params)
 
