@@ -23,7 +23,7 @@ from storage.models import TelegramUser
 from storage.models.outbox import OutboxEntry
 from storage.repositories.meetings import MeetingRepository
 from tests.helpers import local
-from tests.orgdata import MEM1, SEC1, meeting_world
+from tests.orgdata import MEM1, SEC1, MeetingWorld, meeting_world
 
 GROUP = -100777
 
@@ -32,9 +32,8 @@ async def _noop_edit(_chat: int, _message: int, _text: str, _markup: dict[str, A
     return None
 
 
-async def test_a_pass_reads_in_a_deferred_transaction_and_writes_only_a_moved_message(
-    engine: AsyncEngine,
-) -> None:
+async def _announced(engine: AsyncEngine) -> tuple[MeetingWorld, int]:
+    """A meeting scheduled in branch B01, its group announcement sent as message 901."""
     world = await meeting_world(
         engine, GROUP, [TelegramUser(id=u, first_name="A") for u in (SEC1, MEM1)]
     )
@@ -49,6 +48,13 @@ async def test_a_pass_reads_in_a_deferred_transaction_and_writes_only_a_moved_me
         )
     async with world.factory() as s, s.begin():
         await s.execute(update(OutboxEntry).values(state="sent", telegram_message_id=901))
+    return world, res.meeting.id
+
+
+async def test_a_pass_reads_in_a_deferred_transaction_and_writes_only_a_moved_message(
+    engine: AsyncEngine,
+) -> None:
+    world, meeting_id = await _announced(engine)
     modes: list[str] = []
 
     def _on_begin(_conn: Any) -> None:
@@ -57,13 +63,13 @@ async def test_a_pass_reads_in_a_deferred_transaction_and_writes_only_a_moved_me
     event.listen(engine.sync_engine, "begin", _on_begin)
     try:
         async with world.factory() as s, s.begin():
-            await svc.record_rsvp(s, world.clock, res.meeting.id, MEM1, "yes")
+            await svc.record_rsvp(s, world.clock, meeting_id, MEM1, "yes")
         modes.clear()
         await LiveCounts().flush(world.factory, world.ctx, _noop_edit)  # the live one moves
         first = list(modes)
         modes.clear()
         async with world.factory() as s, s.begin():
-            await svc.record_rsvp(s, world.clock, res.meeting.id, MEM1, "no")
+            await svc.record_rsvp(s, world.clock, meeting_id, MEM1, "no")
         modes.clear()
         live = LiveCounts()
         live.every = 0.0
@@ -74,7 +80,7 @@ async def test_a_pass_reads_in_a_deferred_transaction_and_writes_only_a_moved_me
     assert first == ["DEFERRED", "IMMEDIATE"]
     assert second == ["DEFERRED"]
     async with world.factory() as s:
-        meeting = await MeetingRepository(s).get(res.meeting.id)
+        meeting = await MeetingRepository(s).get(meeting_id)
         assert meeting is not None and meeting.announce_message_id == 901
 
 
@@ -94,21 +100,9 @@ async def test_two_passes_at_once_take_turns_and_edit_once(
     """The job's pass and one asked for meanwhile overlapped on the same editor: the second
     cleared the moved messages the first was writing ("dictionary changed size during
     iteration", seen in an end-to-end run). Passes now take turns."""
-    world = await meeting_world(
-        engine, GROUP, [TelegramUser(id=u, first_name="A") for u in (SEC1, MEM1)]
-    )
+    world, meeting_id = await _announced(engine)
     async with world.factory() as s, s.begin():
-        res = await svc.schedule_meeting(
-            s,
-            await load_actor(s, SEC1),
-            world.ctx,
-            world.org.b1,
-            kind="regular",
-            starts_at=local(2026, 12, 3, 19, 30),
-        )
-    async with world.factory() as s, s.begin():
-        await s.execute(update(OutboxEntry).values(state="sent", telegram_message_id=901))
-        await svc.record_rsvp(s, world.clock, res.meeting.id, MEM1, "yes")
+        await svc.record_rsvp(s, world.clock, meeting_id, MEM1, "yes")
     made: list[tuple[int, int]] = []
 
     async def _edit(chat: int, message: int, _text: str, _markup: dict[str, Any]) -> None:
@@ -131,5 +125,5 @@ async def test_two_passes_at_once_take_turns_and_edit_once(
     await second[0]
     assert made == [(GROUP, 901)]
     async with world.factory() as s:
-        meeting = await MeetingRepository(s).get(res.meeting.id)
+        meeting = await MeetingRepository(s).get(meeting_id)
         assert meeting is not None and meeting.announce_message_id == 901

@@ -84,7 +84,7 @@ class MemberRole(enum.StrEnum):
 
 
 # Who leads a branch: the one definition the policy, the update path and the repositories read.
-LEADER_ROLES = frozenset({MemberRole.SECRETARY, MemberRole.DEPUTY_SECRETARY})
+LEADER_ROLES = (MemberRole.SECRETARY, MemberRole.DEPUTY_SECRETARY)
 
 
 class MemberStatus(enum.StrEnum):

@@ -37,8 +37,6 @@ from storage.models.feedback import FeedbackSource, FeedbackStatus, OptionKind
 from storage.models.org import LEADER_ROLES, TargetType
 from storage.repositories.users import dialect_insert
 
-_LEADER_ROLES = tuple(sorted(LEADER_ROLES))
-
 
 class FeedbackRepository:
     def __init__(self, session: AsyncSession) -> None:
@@ -313,7 +311,7 @@ class FeedbackRepository:
             .where(
                 Member.branch_id == branch_id,
                 Member.active.is_(True),
-                Member.role.in_(_LEADER_ROLES),
+                Member.role.in_(LEADER_ROLES),
             )
             .order_by(Member.role.desc(), Member.id)
         )

@@ -25,10 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from storage.models import Branch, ChatBinding, Member, TelegramUser
-from storage.models.org import LEADER_ROLES as LEADER_ROLE_SET
-from storage.models.org import TargetType
-
-LEADER_ROLES = tuple(sorted(LEADER_ROLE_SET))
+from storage.models.org import LEADER_ROLES, TargetType
 
 
 def has_account(member: type[Member] = Member) -> ColumnElement[bool]:

@@ -90,15 +90,8 @@ def _statement() -> Select[*tuple[Any, ...]]:
         .join(Branch, Branch.id == Member.branch_id)
         .where(Member.telegram_id == uid, Member.active, Branch.active)
     )
-    name = (
-        select(Member.full_name)
-        .join(Branch, Branch.id == Member.branch_id)
-        .where(Member.telegram_id == uid, Member.active, Branch.active)
-        .order_by(Member.id)
-        .limit(1)
-        .scalar_subquery()
-    )
-    leader = member.where(Member.role.in_(tuple(sorted(LEADER_ROLES))))
+    name = member.with_only_columns(Member.full_name).order_by(Member.id).limit(1)
+    leader = member.where(Member.role.in_(LEADER_ROLES))
     seat = (
         select(WorkingGroupMember.member_id)
         .join(WorkingGroup, WorkingGroup.id == WorkingGroupMember.working_group_id)
@@ -122,7 +115,7 @@ def _statement() -> Select[*tuple[Any, ...]]:
             FsmState.state,
             FsmState.data,
             FsmState.updated_at,
-            name.label("name"),
+            name.scalar_subquery().label("name"),
             exists(member).label("member"),
             exists(leader).label("leader"),
             or_(exists(seat), exists(leads_group)).label("group"),
