@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import tempfile
 import time
 from dataclasses import dataclass, replace
@@ -55,6 +56,36 @@ class FixedClock:
         return self.at
 
 
+class LoopWatch:
+    """How long the event loop went without a turn while the drafts were made: the time a
+    person's message would have waited for an answer. A ticker asks for a turn every 5 ms."""
+
+    TICK = 0.005
+
+    def __init__(self) -> None:
+        self.worst = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _tick(self) -> None:
+        last = time.perf_counter()
+        while True:
+            await asyncio.sleep(self.TICK)
+            now = time.perf_counter()
+            self.worst = max(self.worst, now - last - self.TICK)
+            last = now
+
+    async def __aenter__(self) -> LoopWatch:
+        self._task = asyncio.create_task(self._tick())
+        await asyncio.sleep(0)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+
 def draft_moment(quarter: Quarter) -> datetime:
     """Ten days before the quarter, 09:00, when the draft job runs."""
     return local_to_utc(quarter.first_day, dtime(9, 0)) - timedelta(days=10)
@@ -79,7 +110,8 @@ async def _one(name: str, folder: Path, quarter: Quarter, verbose: bool) -> bool
                     await load_input(s, program, quarter)
             baseline = time.perf_counter() - started
             started = time.perf_counter()
-            report = await plan_report(factory, ctx, quarter, None)
+            async with LoopWatch() as watch:
+                report = await plan_report(factory, ctx, quarter, None)
             total = time.perf_counter() - started
             month_ok = await _months(factory, quarter) if name == "commune" else True
         finally:
@@ -101,7 +133,8 @@ async def _one(name: str, folder: Path, quarter: Quarter, verbose: bool) -> bool
     print(
         f"{name}: {len(groups)} groups, {optimal} optimal, covered {covered}/{due}, "
         f"total {total:.2f}s (limit {limit:.0f}s; slowest group {slowest:.3f}s; "
-        f"baseline read-only {baseline:.2f}s, ratio {total / max(baseline, 1e-9):.1f}x) "
+        f"baseline read-only {baseline:.2f}s, ratio {total / max(baseline, 1e-9):.1f}x; "
+        f"longest stall of the event loop meanwhile {watch.worst * 1000:.0f} ms) "
         f"{'OK' if ok else 'OVER'}",
         flush=True,
     )

@@ -9,6 +9,7 @@ visitor their own list with a Xác nhận button and an .ics, all in the publish
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, replace
 from typing import Any
@@ -28,8 +29,8 @@ from bot.services.rosters.common import (
 )
 from bot.services.rosters.inputs import ProgramInput, load_input
 from bot.services.rosters.periods import ensure_open
-from bot.services.rosters.shortfall import explain, free_at, suggest_moves
-from bot.services.rosters.solver import Solution, Visitor, solve
+from bot.services.rosters.shortfall import MovePlan, Shortfall, explain, free_at, suggest_moves
+from bot.services.rosters.solver import Instance, Solution, Visitor, solve
 from bot.services.vn_calendar import to_local
 from storage.models import Roster, RosterVisit, VisitProgram
 from storage.models.rosters import MoveStatus, RosterStatus, VisitStatus
@@ -114,6 +115,19 @@ async def _helpers(
     return out
 
 
+def _solve_and_explain(
+    instance: Instance, config: RosterConfig
+) -> tuple[Solution, list[Shortfall], MovePlan | None]:
+    """The solve, why each slot stayed uncovered and the meeting moves that would cover it: all
+    CP-SAT work, run in a worker thread (`make_draft`) so the bot goes on answering meanwhile."""
+    solution = solve(instance, time_limit=config.time_limit)
+    shortfalls = explain(instance, solution)
+    moves = (
+        suggest_moves(instance, time_limit=config.moves_time_limit) if solution.uncovered else None
+    )
+    return solution, shortfalls, moves
+
+
 async def make_draft(
     session: AsyncSession,
     ctx: ServiceContext,
@@ -141,11 +155,7 @@ async def make_draft(
         previous = _slot_visits(await repo.visits(roster.id), inp) or None
     instance = replace(inp.instance, previous=previous)
     inp.instance = instance
-    solution = solve(instance, time_limit=config.time_limit)
-    shortfalls = explain(instance, solution)
-    moves = (
-        suggest_moves(instance, time_limit=config.moves_time_limit) if solution.uncovered else None
-    )
+    solution, shortfalls, moves = await asyncio.to_thread(_solve_and_explain, instance, config)
     now = ctx.now()
     if roster is None:
         roster = Roster(

@@ -25,7 +25,7 @@ from bot.services.rosters.common import DEFAULT_CONFIG, Quarter, RosterConfig
 from bot.services.rosters.handover import Scope, Teller, cannot_go, drop, scope_of
 from bot.services.rosters.inputs import ProgramInput, load_input, slot_key
 from bot.services.rosters.planning import ensure_meetings
-from bot.services.rosters.solver import SolveStatus, solve
+from bot.services.rosters.solver import SolveStatus, solve_off_loop
 from storage.models import Meeting, Roster, RosterVisit
 from storage.models.meetings import MeetingStatus
 from storage.models.rosters import VisitStatus
@@ -167,7 +167,7 @@ async def _resolve(
         slots=tuple(s for s in inp.instance.slots if s.key in future),
         previous=previous,
     )
-    solution = solve(instance, time_limit=config.time_limit)
+    solution = await solve_off_loop(instance, time_limit=config.time_limit)
     total = sum(len(v) for v in previous.values())
     if solution.status == SolveStatus.INFEASIBLE:
         log.warning("roster %s: repair found no roster; visits left as they are", roster.id)
