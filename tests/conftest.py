@@ -403,7 +403,16 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     _took[report.nodeid] += report.duration
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """A worker's backend counts reach the controller, whose summary says both backends ran."""
+    _ran.update(getattr(node, "workeroutput", {}).get("backends", {}))
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
+    output = getattr(session.config, "workeroutput", None)
+    if output is not None:  # a worker: its counts go to the controller (pytest_testnodedown)
+        output["backends"] = dict(_ran)
     path = session.config.getoption("--record-durations")
     if not path or hasattr(session.config, "workerinput"):
         return  # a worker: its reports reach the controller, which writes the file
