@@ -251,8 +251,11 @@ async def bench_bot(members: int, window: float, database_url: str, backend: str
         branch_id, uids = await _seed(app, members)
         times = HandlerTimes()
         updates_log = logging.getLogger("bot.updates")
+        # Collected, not printed; put back afterwards: `python -m bench` runs every benchmark in
+        # one process, and the next one (updates) printed a line for each of its 16,000 updates.
+        level, propagate = updates_log.level, updates_log.propagate
         updates_log.setLevel(logging.INFO)
-        updates_log.propagate = False  # collected, not printed
+        updates_log.propagate = False
         updates_log.addHandler(times)
         for uid in uids:
             world.add_user(uid, f"U{uid}", "vi", started=True)
@@ -297,7 +300,8 @@ async def bench_bot(members: int, window: float, database_url: str, backend: str
             )
         finally:
             updates_log.removeHandler(times)
-            updates_log.propagate = True
+            updates_log.setLevel(level)
+            updates_log.propagate = propagate
             await app.dp.stop_polling()
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait_for(task, 35)
