@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.services import meetings as mtg
-from bot.services.rosters import planning, solver
+from bot.services.rosters import planning, repair
 from tests.helpers import local
 from tests.roster_world import live_visits, roster_world
 
@@ -42,7 +42,7 @@ async def test_a_repair_is_solved_off_the_event_loop(
     engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     rw = await roster_world(engine)
-    solves = _recording(monkeypatch, solver, "solve")
+    solves = _recording(monkeypatch, repair, "solve")
     async with rw.w.factory() as s:
         visit = (await live_visits(s, rw.roster_id))[0]
     async with rw.w.factory() as s, s.begin():

@@ -11,6 +11,7 @@ everybody affected is told: the visitors who lose or gain a visit, and the group
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -25,7 +26,7 @@ from bot.services.rosters.common import DEFAULT_CONFIG, Quarter, RosterConfig
 from bot.services.rosters.handover import Scope, Teller, cannot_go, drop, scope_of
 from bot.services.rosters.inputs import ProgramInput, load_input, slot_key
 from bot.services.rosters.planning import ensure_meetings
-from bot.services.rosters.solver import SolveStatus, solve_off_loop
+from bot.services.rosters.solver import SolveStatus, solve
 from storage.models import Meeting, Roster, RosterVisit
 from storage.models.meetings import MeetingStatus
 from storage.models.rosters import VisitStatus
@@ -167,7 +168,9 @@ async def _resolve(
         slots=tuple(s for s in inp.instance.slots if s.key in future),
         previous=previous,
     )
-    solution = await solve_off_loop(instance, time_limit=config.time_limit)
+    # In a worker thread, as `make_draft` solves: CP-SAT releases the GIL while it searches,
+    # so the bot goes on answering people during the solve.
+    solution = await asyncio.to_thread(solve, instance, time_limit=config.time_limit)
     total = sum(len(v) for v in previous.values())
     if solution.status == SolveStatus.INFEASIBLE:
         log.warning("roster %s: repair found no roster; visits left as they are", roster.id)

@@ -14,7 +14,6 @@ members into an `Instance` and the `Solution` back into rows and messages.
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import math
 import time
@@ -352,14 +351,6 @@ def _solution(
         wall_time=time.monotonic() - started,
         visitors=tuple(visitor.key for visitor in instance.visitors),
     )
-
-
-async def solve_off_loop(instance: Instance, *, time_limit: float = 10.0) -> Solution:
-    """`solve` in a worker thread. A district's solve takes 0.4-1 s (several levels, each up to
-    its time limit); on the event loop it froze every answer to people for that long, the drafts
-    job's as much as a leader's. CP-SAT releases the GIL while it searches, so the loop goes on.
-    """
-    return await asyncio.to_thread(solve, instance, time_limit=time_limit)
 
 
 def solve(instance: Instance, *, time_limit: float = 10.0, workers: int = 1) -> Solution:
