@@ -165,12 +165,12 @@ async def reach_linked_since(
         if not mine:
             continue
         targets = [(r.target_id, r.branch_id, r.unit_id, r.name) for r in mine]
-        for row, now_ in zip(mine, await group_chats(repo, target_type, targets), strict=True):
-            if now_.chat_id is None:
-                row.error = now_.reason
-            elif now_.chat_id not in taken:
-                taken.add(now_.chat_id)
-                found.append((row, now_, now_.chat_id))
+        for row, current in zip(mine, await group_chats(repo, target_type, targets), strict=True):
+            if current.chat_id is None:
+                row.error = current.reason
+            elif current.chat_id not in taken:
+                taken.add(current.chat_id)
+                found.append((row, current, current.chat_id))
     if not found:
         return 0
     langs = await locales(session, ctx, [chat for _row, _r, chat in found])
