@@ -411,10 +411,13 @@ def pytest_testnodedown(node: Any, error: object) -> None:
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     output = getattr(session.config, "workeroutput", None)
-    if output is not None:  # a worker: its counts go to the controller (pytest_testnodedown)
+    if output is not None:
+        # A worker: its backend counts go to the controller (`pytest_testnodedown`), and its
+        # reports reach it too; the controller writes the durations file.
         output["backends"] = dict(_ran)
+        return
     path = session.config.getoption("--record-durations")
-    if not path or hasattr(session.config, "workerinput"):
-        return  # a worker: its reports reach the controller, which writes the file
+    if not path:
+        return
     slow = {node: round(took, 1) for node, took in _took.most_common() if took >= 1.0}
     Path(path).write_text(json.dumps(slow, indent=1, ensure_ascii=False) + "\n")
